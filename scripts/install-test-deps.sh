@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs, once and idempotently, what the tests need beyond the .NET SDK. Safe to run on every test run.
+set -euo pipefail
+need=()
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if ((${#need[@]})); then
+  if [[ $(id -u) != 0 ]]; then
+    echo "install-test-deps: missing ${need[*]}; run as root or install them: apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  echo "install-test-deps: installing ${need[*]}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi

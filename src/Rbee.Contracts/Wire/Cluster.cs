@@ -1,0 +1,57 @@
+namespace Rbee.Contracts.Wire;
+
+/// <summary><c>GET /v1/cluster</c> of the queen: every hive and worker with state.</summary>
+public sealed record ClusterView(long Version, IReadOnlyList<HiveView> Hives);
+
+public sealed record HiveView(
+    string HiveId,
+    string HiveUrl,
+    string? InstanceId,
+    string State,
+    string? Reason,
+    long? LastFrameAgeMs,
+    string? Version,
+    int? Protocol,
+    IReadOnlyList<DeviceInfo> Devices,
+    NodeStats? Node,
+    IReadOnlyList<ProcessStats> Workers);
+
+/// <summary>Hive liveness states at the queen (DESIGN.md "Discovery and telemetry" 5, 6).</summary>
+public static class HiveStates
+{
+    public const string Online = "online";
+    public const string Degraded = "degraded";
+    public const string Offline = "offline";
+    public const string Incompatible = "incompatible";
+}
+
+/// <summary><c>GET /v1/info</c> of the queen.</summary>
+public sealed record QueenInfo(string Version, int Protocol, string? AdvertiseUrl, DateTimeOffset StartedAt, bool TokenRequired);
+
+/// <summary>SSE <c>event: summary</c> on the queen's aggregate stream, every 2.5 s.</summary>
+public sealed record ClusterSummary(
+    long Version,
+    DateTimeOffset Timestamp,
+    int HivesOnline,
+    int HivesDegraded,
+    int HivesOffline,
+    int HivesIncompatible,
+    int Workers,
+    int WorkersReady);
+
+/// <summary>SSE <c>event: hive_state</c> on the queen's aggregate stream.</summary>
+public sealed record HiveStateChanged(string HiveId, string? OldState, string NewState, string? Reason, DateTimeOffset Timestamp);
+
+/// <summary>SSE <c>event: worker_added</c> / <c>worker_removed</c> / <c>worker_state</c> on the queen's aggregate stream.</summary>
+public sealed record WorkerChanged(string HiveId, ProcessStats Worker, string? OldState, string? NewState, DateTimeOffset Timestamp);
+
+/// <summary>SSE event names of the telemetry streams.</summary>
+public static class StreamEvents
+{
+    public const string Telemetry = "telemetry";
+    public const string HiveState = "hive_state";
+    public const string WorkerAdded = "worker_added";
+    public const string WorkerRemoved = "worker_removed";
+    public const string WorkerState = "worker_state";
+    public const string Summary = "summary";
+}

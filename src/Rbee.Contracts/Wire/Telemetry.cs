@@ -1,0 +1,67 @@
+namespace Rbee.Contracts.Wire;
+
+/// <summary>One SSE <c>event: telemetry</c> frame of a hive's <c>/v1/heartbeats/stream</c>.</summary>
+public sealed record TelemetryFrame(
+    string HiveId,
+    string InstanceId,
+    long Seq,
+    DateTimeOffset Timestamp,
+    NodeStats Node,
+    IReadOnlyList<ProcessStats> Workers);
+
+/// <summary>Machine-wide stats. <c>cpu_pct</c> is a percentage of the whole machine (0–100). Unmeasurable → null.</summary>
+public sealed record NodeStats(
+    double? CpuPct,
+    long? RamUsedBytes,
+    long? RamTotalBytes,
+    IReadOnlyList<GpuStats> Gpus);
+
+public sealed record GpuStats(
+    string Id,
+    double? UtilPct,
+    long? VramUsedBytes,
+    long? VramTotalBytes,
+    double? TempC);
+
+/// <summary>
+/// One worker as the hive sees it through the OS. <c>cpu_pct</c> is a percentage of one core (busy on two
+/// cores reads 200). A value that cannot be measured is null, never 0. <c>url</c> is added by the queen in
+/// <c>/v1/cluster</c>.
+/// </summary>
+public sealed record ProcessStats(
+    int Pid,
+    string Group,
+    string Instance,
+    int Port,
+    string State,
+    string? Model,
+    string? Device,
+    double? CpuPct,
+    long? RssMb,
+    double? IoReadBps,
+    double? IoWriteBps,
+    double? UptimeS,
+    double? GpuUtilPct,
+    long? VramMb,
+    long? TotalVramMb)
+{
+    /// <summary>Worker id given at spawn (null for a worker adopted without one).</summary>
+    public string? WorkerId { get; init; }
+
+    /// <summary>Every pid in the worker's cgroup (the first is <see cref="Pid"/>).</summary>
+    public IReadOnlyList<int>? Pids { get; init; }
+
+    /// <summary>Where the worker's log file is, on the hive.</summary>
+    public string? LogPath { get; init; }
+
+    /// <summary>Set by the queen: the address clients and the router use.</summary>
+    public string? Url { get; init; }
+}
+
+/// <summary>Worker states (DESIGN.md "Wire contract").</summary>
+public static class WorkerStates
+{
+    public const string Starting = "starting";
+    public const string Ready = "ready";
+    public const string Stopping = "stopping";
+}
