@@ -19,6 +19,16 @@ internal sealed class PreTokenizer
     private static readonly string[] DefaultPatterns =
         ["[\\p{P}\\$\\+<=>\\^~\\|]+", Gpt2, "\\p{N}+", "[0-9][0-9][0-9]"];
 
+    /// <summary>Every <c>tokenizer.ggml.pre</c> value <see cref="ForName"/> accepts.</summary>
+    public static readonly string[] KnownNames =
+    [
+        "default", "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "dbrx", "smaug-bpe",
+        "deepseek-llm", "deepseek-v3", "deepseek-coder", "falcon", "starcoder", "refact", "codeshell", "exaone", "minerva-7b",
+        "command-r", "smollm", "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
+        "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais", "qwen2", "qwen2.5", "qwen-2.5", "deepseek-r1-qwen", "megrez",
+        "stablelm2", "poro-chat", "bloom", "gpt3-finnish", "viking", "chatglm-bpe", "glm4", "tekken", "gpt-4o", "llama4",
+    ];
+
     private readonly RegexSplitter[] _splitters;
 
     public string Name { get; }
@@ -89,8 +99,7 @@ internal sealed class PreTokenizer
                 "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+" + Contractions + "?|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*" + Contractions + "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
             ], cleanSpaces: false),
             _ => throw new NotSupportedException(
-                $"pre-tokenizer '{n}' (tokenizer.ggml.pre) is not supported; supported: default, gpt-2, llama3, llama-bpe, qwen2, " +
-                "deepseek-llm, deepseek-coder, deepseek-v3, falcon, starcoder, refact, command-r, gpt-4o, mpt, olmo, tekken, ..."),
+                $"pre-tokenizer '{n}' (tokenizer.ggml.pre) is not supported; supported: {string.Join(", ", KnownNames)}"),
         };
     }
 

@@ -48,23 +48,10 @@ public class PreTokenizerTests
         Assert.Equal(["a", "\u3000b"], Split("llama3", "a\u3000b"));
     }
 
+    public static TheoryData<string> KnownNames() => new(PreTokenizer.KnownNames);
+
     [Theory]
-    [InlineData("default")]
-    [InlineData("llama3")]
-    [InlineData("qwen2")]
-    [InlineData("deepseek-llm")]
-    [InlineData("deepseek-coder")]
-    [InlineData("deepseek-v3")]
-    [InlineData("falcon")]
-    [InlineData("starcoder")]
-    [InlineData("refact")]
-    [InlineData("command-r")]
-    [InlineData("gpt-4o")]
-    [InlineData("tekken")]
-    [InlineData("chatglm-bpe")]
-    [InlineData("bloom")]
-    [InlineData("viking")]
-    [InlineData("stablelm2")]
+    [MemberData(nameof(KnownNames))]
     public void EveryKnownFamily_SplitsWithoutLosingText(string pre)
     {
         const string text = "Hello, y'all! How are you 😁 ?我想在apple工作1314151天～ 𐐀𐐁 x\r\n\n  \tend ~$+=";

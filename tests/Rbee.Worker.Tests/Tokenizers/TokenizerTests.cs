@@ -167,6 +167,8 @@ public class TokenizerTests
             using var file = GgufFile.Open(path);
             var e = Assert.Throws<NotSupportedException>(() => Tokenizer.FromGguf(file));
             Assert.Contains("'no-such-family'", e.Message);
+            Assert.Contains("llama3", e.Message);
+            Assert.Contains("qwen2", e.Message);
         }
         finally
         {
