@@ -190,3 +190,56 @@ public class TokenizerTests
         }
     }
 }
+
+public class BytePairMergeRulesTests
+{
+    // Vocabulary: a, b, c, bc, abc; the only merge is "b c". "abc" is a token no merge sequence reaches.
+    private static Tokenizer Tiny(string pre)
+    {
+        var path = TinyGguf.Write(
+            ("general.name", "tiny"),
+            ("tokenizer.ggml.model", "gpt2"), ("tokenizer.ggml.pre", pre),
+            ("tokenizer.ggml.tokens", new[] { "a", "b", "c", "bc", "abc", "<|eot_id|>" }),
+            ("tokenizer.ggml.token_type", new[] { 1, 1, 1, 1, 1, 3 }),
+            ("tokenizer.ggml.merges", new[] { "b c" }),
+            ("tokenizer.ggml.bos_token_id", 5), ("tokenizer.ggml.eos_token_id", 5));
+        try
+        {
+            using var file = GgufFile.Open(path);
+            return Tokenizer.FromGguf(file);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Gpt2_BuildsWordsOnlyThroughMerges()
+    {
+        var tok = Tiny("gpt-2");
+        Assert.Equal([0, 3], tok.Encode("abc"));
+        Assert.False(tok.AddBos);
+    }
+
+    [Fact]
+    public void Llama3_TakesAWholeWordThatIsAToken_IgnoringMerges()
+    {
+        var tok = Tiny("llama-bpe");
+        Assert.Equal([4], tok.Encode("abc", addSpecial: false));
+        Assert.True(tok.AddBos);
+        Assert.Equal([5, 4], tok.Encode("abc"));
+        Assert.Equal([4, 5, 0], tok.Encode("abc<|eot_id|>a", addSpecial: false, parseSpecial: true));
+        Assert.Contains(5, tok.EndOfGenerationIds);
+    }
+
+    [Fact]
+    public void SpecialTokenRepeatedManyTimes_IsSplitEveryTime()
+    {
+        var tok = Tiny("llama-bpe");
+        var text = string.Concat(Enumerable.Repeat("a<|eot_id|>", 5000));
+        var ids = tok.Encode(text, addSpecial: false, parseSpecial: true);
+        Assert.Equal(10000, ids.Length);
+        Assert.Equal(5000, ids.Count(i => i == 5));
+    }
+}
