@@ -111,9 +111,12 @@ internal sealed class PreTokenizer
         var cps = UnicodeClass.CodePoints(text);
         var fragments = new List<int> { cps.Length };
         if (cps.Length == 0) return [];
+        // Collapsed text is the same for every pattern that uses it; build it once.
+        string? collapsed = null;
         foreach (var s in _splitters)
         {
-            fragments = s.Split(s.Prepare(cps), fragments);
+            var prepared = s.Collapsed ? collapsed ??= s.Prepare(cps) : s.Prepare(cps);
+            fragments = s.Split(prepared, fragments);
         }
         var words = new List<string>(fragments.Count);
         var start = 0;
