@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Text;
 using Rbee.Worker.Gguf;
 
@@ -60,7 +61,7 @@ public abstract class Tokenizer
         if (AddBos && BosId is null) throw new InvalidDataException($"{data.File.Path}: add_bos_token is set but there is no bos_token_id");
         if (AddEos && EosId is null) throw new InvalidDataException($"{data.File.Path}: add_eos_token is set but there is no eos_token_id");
 
-        EndOfGenerationIds = FindEndOfGeneration();
+        EndOfGenerationIds = FindEndOfGeneration().ToFrozenSet();
         ApplyNameAttributes(data.File.GetString("general.name"));
 
         _specialTokens = Enumerable.Range(0, _texts.Length)
