@@ -43,7 +43,7 @@ public sealed class InferenceSession
         _proj = new float[_batch * _c.EmbeddingLength];
         _gate = new float[_batch * _c.FeedForwardLength];
         _up = new float[_batch * _c.FeedForwardLength];
-        _scores = new float[contextSize];
+        _scores = new float[(long)_c.Heads * contextSize];
         _cos = new float[_c.RopeDimensions / 2];
         _sin = new float[_c.RopeDimensions / 2];
         _logits = new float[_c.VocabSize];
@@ -134,8 +134,6 @@ public sealed class InferenceSession
         var n = tokens.Length;
         var c = _c;
         int e = c.EmbeddingLength, qd = c.QueryDim, kvd = c.KvDim, hd = c.HeadDim, ff = c.FeedForwardLength;
-        var group = c.Heads / c.KvHeads;
-        var attnScale = 1f / MathF.Sqrt(hd);
 
         for (var t = 0; t < n; t++) EmbeddingLookup.Row(_model.TokenEmbedding, tokens[t], _x.AsSpan(t * e, e));
 
@@ -173,21 +171,7 @@ public sealed class InferenceSession
             }
 
             // Causal attention: token t sees positions 0..Position+t. Heads in a group share one KV head (GQA).
-            for (var t = 0; t < n; t++)
-            {
-                var len = Position + t + 1;
-                for (var h = 0; h < c.Heads; h++)
-                {
-                    var q = _q.AsSpan(t * qd + h * hd, hd);
-                    var kvOff = h / group * hd;
-                    var scores = _scores.AsSpan(0, len);
-                    for (var j = 0; j < len; j++) scores[j] = VectorOps.Dot(q, keys.AsSpan(j * kvd + kvOff, hd)) * attnScale;
-                    VectorOps.Softmax(scores);
-                    var o = _att.AsSpan(t * qd + h * hd, hd);
-                    o.Clear();
-                    for (var j = 0; j < len; j++) VectorOps.Axpy(scores[j], values.AsSpan(j * kvd + kvOff, hd), o);
-                }
-            }
+            Attention.Run(_q, keys, values, _att, _scores, ContextSize, n, Position, c);
             Mul(w.Wo, _att, n, _proj);
             VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
 

@@ -84,6 +84,8 @@ public sealed unsafe class LlamaModel : IDisposable
     {
         options ??= new ModelLoadOptions();
         options.Validate();
+        // The kernels share one process-wide pool; a worker serves one model, so its option sets the pool.
+        if (options.Threads is { } threads) ComputePool.Configure(threads);
         var file = GgufFile.Open(path);
         try
         {
