@@ -33,3 +33,21 @@ public sealed class ConcurrentSessionTests
             Assert.Equal(expected.Skip(s).Take(24), ids);
     }
 }
+
+/// <summary>The decode loop allocates nothing per token (brief: preallocated scratch), measured on the calling thread.</summary>
+public sealed class DecodeAllocationTests
+{
+    [Fact]
+    public void DecodeStep_AllocatesNothing()
+    {
+        using var model = LlamaModel.Load(ModelTestData.Aidreams);
+        var session = model.CreateSession();
+        var logits = session.Evaluate([1, 388, 355, 260]);
+        for (var i = 0; i < 4; i++) logits = session.Evaluate(ModelTestData.ArgMax(logits)); // warm up (JIT, thread buffers)
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 16; i++) logits = session.Evaluate(ModelTestData.ArgMax(logits));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+}
