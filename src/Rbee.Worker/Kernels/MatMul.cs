@@ -34,7 +34,8 @@ public static unsafe class MatMul
             var job = new Job { W = w, X = px, Y = py, N = n, Kind = KindOf(w.Type, intPath) };
             if (job.Kind == Kind.Int8)
             {
-                var a = Q8Activations.Quantize(px, w.Cols, n);
+                var format = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
+                var a = Q8Activations.Quantize(px, w.Cols, n, format);
                 job.XQ = a.Q;
                 job.XD = a.D;
                 job.XS = a.Sum16;
