@@ -4,8 +4,8 @@ namespace Rbee.Worker.Kernels;
 /// A fixed set of compute threads that split one kernel call between them. The calling thread works too, so a pool
 /// of <see cref="Threads"/> = N starts N−1 threads. A call posts a job (a function pointer and a context pointer,
 /// so nothing is allocated per call), the threads take task indices from a shared counter until none are left
-/// (dynamic split: a thread slowed down by other load on the machine simply takes fewer tasks), and the caller
-/// returns once every thread has checked out. Idle threads spin for <see cref="SpinIterations"/> rounds, then sleep
+/// (dynamic split: a thread slowed down by other load on the machine simply takes fewer tasks, and one not
+/// scheduled at all takes none), and the caller returns once every task is done. Idle threads spin for <see cref="SpinIterations"/> rounds, then sleep
 /// on a monitor, so back-to-back matrix products of one token never pay a wake-up, while an idle worker costs
 /// no CPU.
 /// </summary>
@@ -54,14 +54,22 @@ public sealed unsafe class ComputePool : IDisposable
     private readonly Lock _runGate = new();
     private readonly object _sleepGate = new();
 
-    // The posted job. Written by the caller before _generation is bumped; read by workers after they see the bump.
+    // The posted job. Written by the caller before the state word announces it; read by a thread only after it
+    // has claimed a task of that job, and the caller changes them only once every task is done.
     private delegate*<void*, int, void> _body;
     private void* _context;
-    private int _tasks;
-    private int _next;
-    private int _checkedOut;
+    private int _done;
 
-    private long _generation;
+    // Generation (24 bits) | task count (20 bits) | next task (20 bits), claimed with one compare-and-swap, so a
+    // thread that wakes late can never take a task of a job that has moved on, and the caller never waits for a
+    // thread that was not scheduled: it simply runs the tasks itself.
+    private long _state;
+    private const int TaskBits = 20;
+    private const long TaskMask = (1L << TaskBits) - 1;
+    private const int GenShift = 2 * TaskBits;
+    private const long GenMask = (1L << 24) - 1;
+    public const int MaxTasks = (int)TaskMask;
+
     private int _sleepers;
     private volatile bool _disposed;
 
@@ -86,6 +94,7 @@ public sealed unsafe class ComputePool : IDisposable
     public void Run(delegate*<void*, int, void> body, void* context, int tasks)
     {
         if (tasks <= 0) return;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(tasks, MaxTasks);
         if (_workers.Length == 0 || tasks == 1)
         {
             for (var i = 0; i < tasks; i++) body(context, i);
@@ -96,30 +105,35 @@ public sealed unsafe class ComputePool : IDisposable
         {
             _body = body;
             _context = context;
-            _tasks = tasks;
-            _next = 0;
-            _checkedOut = 0;
-            Interlocked.Increment(ref _generation); // full fence: the job is visible before the bump
+            _done = 0;
+            var gen = ((Volatile.Read(ref _state) >> GenShift) + 1) & GenMask;
+            Interlocked.Exchange(ref _state, (gen << GenShift) | ((long)tasks << TaskBits)); // full fence: job first
             if (Volatile.Read(ref _sleepers) > 0)
                 lock (_sleepGate) Monitor.PulseAll(_sleepGate);
 
-            Work();
+            Work(gen);
 
-            // Wait for every worker to check out of this generation, so none can still be reading the job when the
-            // next call overwrites it.
             var spin = new SpinWait();
-            while (Volatile.Read(ref _checkedOut) < _workers.Length) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _done) < tasks) spin.SpinOnce(sleep1Threshold: -1);
         }
     }
 
-    private void Work()
+    /// <summary>Claims and runs tasks of generation <paramref name="gen"/> until none are left.</summary>
+    private void Work(long gen)
     {
-        var body = _body;
-        var ctx = _context;
-        var tasks = _tasks;
-        int i;
-        while ((i = Interlocked.Increment(ref _next) - 1) < tasks) body(ctx, i);
+        while (true)
+        {
+            var s = Volatile.Read(ref _state);
+            if (((s >> GenShift) & GenMask) != gen) return;
+            var next = s & TaskMask;
+            if (next >= ((s >> TaskBits) & TaskMask)) return;
+            if (Interlocked.CompareExchange(ref _state, s + 1, s) != s) continue;
+            _body(_context, (int)next);
+            Interlocked.Increment(ref _done);
+        }
     }
+
+    private long Generation => (Volatile.Read(ref _state) >> GenShift) & GenMask;
 
     private void WorkerLoop()
     {
@@ -128,24 +142,23 @@ public sealed unsafe class ComputePool : IDisposable
         {
             // Spin first: the next matrix product of the same token is usually microseconds away.
             var spins = 0;
-            while (Volatile.Read(ref _generation) == seen && spins < SpinIterations)
+            while (Generation == seen && spins < SpinIterations && !_disposed)
             {
                 Thread.SpinWait(20);
                 spins++;
             }
-            if (Volatile.Read(ref _generation) == seen)
+            if (Generation == seen)
             {
-                Interlocked.Increment(ref _sleepers); // full fence pairs with the caller's bump-then-read
+                Interlocked.Increment(ref _sleepers); // full fence pairs with the caller's publish-then-read
                 lock (_sleepGate)
                 {
-                    while (Volatile.Read(ref _generation) == seen && !_disposed) Monitor.Wait(_sleepGate);
+                    while (Generation == seen && !_disposed) Monitor.Wait(_sleepGate);
                 }
                 Interlocked.Decrement(ref _sleepers);
             }
             if (_disposed) return;
-            seen = Volatile.Read(ref _generation);
-            Work();
-            Interlocked.Increment(ref _checkedOut);
+            seen = Generation;
+            Work(seen);
         }
     }
 

@@ -11,12 +11,18 @@ namespace Rbee.Worker.Kernels;
 /// </summary>
 public static unsafe class MatMul
 {
+    /// <summary>
+    /// False routes every type through the portable decode-to-float path instead of the integer kernels: the
+    /// benchmark's in-run baseline, and a switch for diagnosing a suspected kernel fault. Default true.
+    /// </summary>
+    public static bool IntegerKernels { get; set; } = true;
+
     /// <summary>y[r] = Σ_c W[r,c]·x[c] for every row r. x has W.Cols values, y has W.Rows.</summary>
     public static void MatVec(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y) => MatMat(w, x, 1, y);
 
     /// <summary>Y[n, r] = Σ_c W[r,c]·X[n, c] for n tokens: X is n×Cols, Y is n×Rows, both row-major.</summary>
     public static void MatMat(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y) =>
-        MatMat(w, x, n, y, ComputePool.Shared, intPath: true);
+        MatMat(w, x, n, y, ComputePool.Shared, IntegerKernels);
 
     /// <summary>As <see cref="MatMat(in WeightMatrix, ReadOnlySpan{float}, int, Span{float})"/> on a given pool;
     /// <paramref name="intPath"/> false forces the portable decode-to-float path (tests compare the two).</summary>
@@ -34,7 +40,8 @@ public static unsafe class MatMul
             var job = new Job { W = w, X = px, Y = py, N = n, Kind = KindOf(w.Type, intPath) };
             if (job.Kind == Kind.Int8)
             {
-                var a = Q8Activations.Quantize(px, w.Cols, n);
+                var format = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
+                var a = Q8Activations.Quantize(px, w.Cols, n, format);
                 job.XQ = a.Q;
                 job.XD = a.D;
                 job.XS = a.Sum16;

@@ -25,7 +25,8 @@ public unsafe class IntegerKernelTests
             using (var pool = new ComputePool(3)) MatMul.MatMat(w.Matrix, x, 1, got, pool, intPath: true);
 
             var act = new Q8Activations();
-            fixed (float* px = x) act.Fill(px, cols, 1);
+            var format = type is GgmlType.Q8_0 or GgmlType.Q4_0 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
+            fixed (float* px = x) act.Fill(px, cols, 1, format);
             var xd = act.Dequantized(0);
             var row = new float[cols];
             for (var r = 0; r < rows; r++)
@@ -49,7 +50,7 @@ public unsafe class IntegerKernelTests
         x[3] = 0;
         for (var i = 64; i < 96; i++) x[i] = 0; // an all-zero block
         var act = new Q8Activations();
-        fixed (float* px = x) act.Fill(px, x.Length, 1);
+        fixed (float* px = x) act.Fill(px, x.Length, 1, ActivationFormat.Q8_0);
         var q = new sbyte[32];
         float d, s0, s1;
         var s16 = new float[2];
