@@ -69,9 +69,11 @@ public sealed unsafe class LlamaModel : IDisposable
         RopeInvFreq = new float[c.RopeDimensions / 2];
         var thetaScale = MathF.Pow(c.RopeFreqBase, -2f / c.RopeDimensions);
         var theta = c.RopeFreqScale;
+        // Llama 3.1 and later carry per-pair divisors of the frequency (rope_freqs.weight; ggml's freq_factors).
+        var factors = file.TryGetTensor("rope_freqs.weight", out _) ? Vector("rope_freqs.weight", c.RopeDimensions / 2) : null;
         for (var i = 0; i < RopeInvFreq.Length; i++)
         {
-            RopeInvFreq[i] = theta;
+            RopeInvFreq[i] = factors is null ? theta : theta / factors[i];
             theta *= thetaScale;
         }
     }

@@ -21,6 +21,10 @@ public sealed record RandomLlamaSpec
     public int Seed { get; init; } = 1;
     /// <summary>Bias vectors on q, k and v (qwen2 has them). Default: true for qwen2.</summary>
     public bool? QkvBias { get; init; }
+    /// <summary>Per-head RMSNorm weights on q and k (<c>attn_q_norm</c>/<c>attn_k_norm</c>). Default: true for qwen3.</summary>
+    public bool? QkNorm { get; init; }
+    /// <summary>When set, written as <c>rope_freqs.weight</c> (Llama 3.1 style per-pair frequency divisors).</summary>
+    public float[]? RopeFreqFactors { get; init; }
     /// <summary>Leave out <c>output.weight</c> so the engine must use <c>token_embd.weight</c>.</summary>
     public bool TiedOutput { get; init; }
     public float RopeFreqBase { get; init; } = 10000f;
@@ -51,6 +55,7 @@ public static class RandomLlama
         var headDim = s.Embedding / s.Heads;
         var kvDim = headDim * s.KvHeads;
         var bias = s.QkvBias ?? arch == "qwen2";
+        var qkNorm = s.QkNorm ?? arch == "qwen3";
 
         w.Set("general.architecture", arch);
         w.Set("general.name", $"random-{arch}-{s.Embedding}x{s.Layers}");
@@ -101,6 +106,7 @@ public static class RandomLlama
         // token_embd rows are looked up, not multiplied: unit-ish scale like trained embeddings.
         var emb = Uniform(rng, s.Embedding * vocab, 1f);
         if (!s.Omit.Contains("token_embd.weight")) AddWeight(w, "token_embd.weight", [s.Embedding, vocab], emb, s.WeightType);
+        if (s.RopeFreqFactors is { } factors) w.AddTensorF32("rope_freqs.weight", [factors.Length], factors);
         for (var l = 0; l < s.Layers; l++)
         {
             var p = $"blk.{l}.";
@@ -113,6 +119,11 @@ public static class RandomLlama
                 Vector(p + "attn_q.bias", s.Embedding, 0f, 0.5f);
                 Vector(p + "attn_k.bias", kvDim, 0f, 0.5f);
                 Vector(p + "attn_v.bias", kvDim, 0f, 0.5f);
+            }
+            if (qkNorm)
+            {
+                Vector(p + "attn_q_norm.weight", headDim, 1f, 0.2f);
+                Vector(p + "attn_k_norm.weight", headDim, 1f, 0.2f);
             }
             Matrix(p + "attn_output.weight", s.Embedding, s.Embedding);
             Vector(p + "ffn_norm.weight", s.Embedding, 1f, 0.1f);

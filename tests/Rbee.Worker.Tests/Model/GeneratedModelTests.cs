@@ -28,6 +28,8 @@ public sealed class GeneratedModelTests : IDisposable
         { "qwen2: bias, NeoX, tied output", new RandomLlamaSpec { Architecture = "qwen2", TiedOutput = true, RopeFreqBase = 1000000f, Heads = 4, KvHeads = 2, Seed = 3 } },
         { "llama: GQA 4/1", new RandomLlamaSpec { Heads = 4, KvHeads = 1, Seed = 4 } },
         { "llama: partial rope, linear scaling x4", new RandomLlamaSpec { RopeDimensions = 8, RopeLinearScale = 4f, Seed = 5 } },
+        { "qwen3: per-head q/k norm, NeoX", new RandomLlamaSpec { Architecture = "qwen3", Heads = 4, KvHeads = 2, RopeFreqBase = 1000000f, Seed = 7 } },
+        { "llama: rope_freqs factors (Llama 3.1)", new RandomLlamaSpec { RopeFreqFactors = [1f, 1f, 2f, 4f, 8f, 8f, 16f, 32f], Seed = 8 } },
         { "llama: with q/k/v bias", new RandomLlamaSpec { QkvBias = true, Heads = 8, KvHeads = 8, Seed = 6 } },
     };
 
@@ -38,14 +40,15 @@ public sealed class GeneratedModelTests : IDisposable
         var path = Write(spec);
         using var model = LlamaModel.Load(path, new ModelLoadOptions { BatchSize = 5 }); // 12 tokens: 3 prefill steps
         var c = model.Config;
-        Assert.Equal(spec.Architecture == "qwen2" ? RopeStyle.NeoX : RopeStyle.Normal, c.RopeStyle);
+        Assert.Equal(spec.Architecture is "qwen2" or "qwen3" ? RopeStyle.NeoX : RopeStyle.Normal, c.RopeStyle);
         Assert.Equal(spec.TiedOutput, c.TiedOutput);
         Assert.Equal(spec.QkvBias ?? spec.Architecture == "qwen2", c.QkvBias);
         Assert.Equal(spec.RopeDimensions ?? spec.Embedding / spec.Heads, c.RopeDimensions);
         Assert.Equal(1f / (spec.RopeLinearScale ?? 1f), c.RopeFreqScale);
+        Assert.Equal(spec.QkNorm ?? spec.Architecture == "qwen3", c.QkNorm);
 
         var hyper = new ReferenceForward.Hyper(spec.Embedding, spec.Layers, spec.Heads, spec.KvHeads, spec.FeedForward,
-            spec.RmsEpsilon, c.RopeStyle == RopeStyle.NeoX, c.RopeDimensions, spec.RopeFreqBase, 1.0 / (spec.RopeLinearScale ?? 1.0));
+            spec.RmsEpsilon, c.RopeStyle == RopeStyle.NeoX, c.RopeDimensions, spec.RopeFreqBase, 1.0 / (spec.RopeLinearScale ?? 1.0), spec.RopeFreqFactors);
         double[][] expected;
         using (var f = GgufFile.Open(path)) expected = ReferenceForward.Run(f, hyper, Tokens);
 

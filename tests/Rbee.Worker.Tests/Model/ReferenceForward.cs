@@ -10,7 +10,7 @@ namespace Rbee.Worker.Tests.Model;
 internal static unsafe class ReferenceForward
 {
     public sealed record Hyper(int Embd, int Layers, int Heads, int KvHeads, int Ff, double Eps, bool NeoX,
-        int RopeDims, double RopeBase, double FreqScale);
+        int RopeDims, double RopeBase, double FreqScale, float[]? FreqFactors = null);
 
     /// <summary>Logits after each of <paramref name="tokens"/>, starting from an empty context.</summary>
     public static double[][] Run(GgufFile f, Hyper h, int[] tokens)
@@ -28,6 +28,17 @@ internal static unsafe class ReferenceForward
             var q = xn.Select(r => Linear(f, p + "attn_q", r)).ToArray();
             var k = xn.Select(r => Linear(f, p + "attn_k", r)).ToArray();
             var v = xn.Select(r => Linear(f, p + "attn_v", r)).ToArray();
+            if (f.TryGetTensor(p + "attn_q_norm.weight", out _))
+            {
+                // qwen3: RMSNorm of each head of q and k, before RoPE.
+                var qn = Tensor(f, p + "attn_q_norm.weight");
+                var kn = Tensor(f, p + "attn_k_norm.weight");
+                for (var t = 0; t < n; t++)
+                {
+                    for (var head = 0; head < h.Heads; head++) Norm(q[t].AsSpan(head * hd, hd).ToArray(), qn, h.Eps).CopyTo(q[t], head * hd);
+                    for (var head = 0; head < h.KvHeads; head++) Norm(k[t].AsSpan(head * hd, hd).ToArray(), kn, h.Eps).CopyTo(k[t], head * hd);
+                }
+            }
             for (var t = 0; t < n; t++)
             {
                 for (var head = 0; head < h.Heads; head++) Rope(q[t], head * hd, t, h);
@@ -73,7 +84,7 @@ internal static unsafe class ReferenceForward
         var half = h.RopeDims / 2;
         for (var i = 0; i < half; i++)
         {
-            var theta = pos * h.FreqScale * Math.Pow(h.RopeBase, -2.0 * i / h.RopeDims);
+            var theta = pos * h.FreqScale * Math.Pow(h.RopeBase, -2.0 * i / h.RopeDims) / (h.FreqFactors?[i] ?? 1.0);
             var (a, b) = h.NeoX ? (off + i, off + i + half) : (off + 2 * i, off + 2 * i + 1);
             var (x0, x1) = (v[a], v[b]);
             v[a] = x0 * Math.Cos(theta) - x1 * Math.Sin(theta);
