@@ -93,7 +93,9 @@ public sealed class InferenceSession
         Check(tokens);
         var vocab = _c.VocabSize;
         var e = _c.EmbeddingLength;
-        var result = new float[(long)tokens.Length * vocab];
+        if ((long)tokens.Length * vocab > Array.MaxLength)
+            throw new ArgumentException($"{tokens.Length} tokens × {vocab} logits do not fit one array; evaluate fewer at a time", nameof(tokens));
+        var result = new float[tokens.Length * vocab];
         for (var start = 0; start < tokens.Length; start += _batch)
         {
             var n = Math.Min(_batch, tokens.Length - start);

@@ -111,3 +111,28 @@ public sealed class GeneratedModelTests : IDisposable
         Assert.True(a.Zip(c).Max(p => Math.Abs(p.First - p.Second)) > 0); // really quantized
     }
 }
+
+/// <summary>Issue 5: weights stay in the mapping ("a 4 GB model must not need 8 GB of RAM").</summary>
+public sealed class WeightMappingTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rbee-model-map-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Load_CopiesNoWeightMatrixIntoTheHeap()
+    {
+        var path = Path.Combine(_dir, "big.gguf");
+        RandomLlama.Write(path, new RandomLlamaSpec { Embedding = 512, FeedForward = 1536, Layers = 4, Heads = 8, KvHeads = 8, Vocab = 4096 });
+        var fileBytes = new FileInfo(path).Length;
+        Assert.True(fileBytes > 60_000_000, $"test model is only {fileBytes} bytes");
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        using var model = LlamaModel.Load(path);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        // Metadata (a 4096-token vocabulary) and the norm vectors only: far below one weight matrix (1 MB).
+        Assert.True(allocated < 1_000_000, $"loading a {fileBytes}-byte model allocated {allocated} bytes");
+        Assert.Equal(4096, model.CreateSession(16).Evaluate([1, 2, 3]).Length); // and it runs from the mapping
+    }
+}
