@@ -96,7 +96,20 @@ public static unsafe class MatMul
             case Kind.Int8:
             {
                 var blocks32 = cols / 32;
-                for (var t = 0; t < j.N; t++)
+                var t = 0;
+                // Four tokens at a time share each unpacked weight block (prefill); the rest go one by one.
+                if (HasQuad(w.Type))
+                {
+                    for (; t + 4 <= j.N; t += 4)
+                    {
+                        var xq = j.XQ + (long)t * cols;
+                        var xd = j.XD + (long)t * blocks32;
+                        var xs = j.XS + (long)t * blocks32 * 2;
+                        var yt = j.Y + (long)t * rows;
+                        for (var r = r0; r < r1; r++) DotInt8x4(w.Type, w.Row(r), cols, xq, xd, xs, yt + r, rows);
+                    }
+                }
+                for (; t < j.N; t++)
                 {
                     var xq = j.XQ + (long)t * cols;
                     var xd = j.XD + (long)t * blocks32;
@@ -112,10 +125,16 @@ public static unsafe class MatMul
                         j.Y[(long)t * rows + r] = FastConvert.Dot((float*)w.Row(r), j.X + (long)t * cols, cols);
                 return;
             case Kind.F16:
-                for (var t = 0; t < j.N; t++)
+            {
+                var t = 0;
+                for (; t + 4 <= j.N; t += 4)
+                    for (var r = r0; r < r1; r++)
+                        QuantDot4.F16(w.Row(r), cols, j.X + (long)t * cols, j.Y + (long)t * rows + r, rows);
+                for (; t < j.N; t++)
                     for (var r = r0; r < r1; r++)
                         j.Y[(long)t * rows + r] = QuantDot.F16(w.Row(r), j.X + (long)t * cols, cols);
                 return;
+            }
             case Kind.BF16:
                 for (var t = 0; t < j.N; t++)
                     for (var r = r0; r < r1; r++)
@@ -136,6 +155,20 @@ public static unsafe class MatMul
                 }
                 return;
             }
+        }
+    }
+
+    private static bool HasQuad(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+
+    private static void DotInt8x4(GgmlType type, byte* row, int cols, sbyte* xq, float* xd, float* xs, float* y, long ystride)
+    {
+        switch (type)
+        {
+            case GgmlType.Q8_0: QuantDot4.Q8_0(row, cols, xq, xd, y, ystride); break;
+            case GgmlType.Q4_0: QuantDot4.Q4_0(row, cols, xq, xd, xs, y, ystride); break;
+            case GgmlType.Q4_K: QuantDot4.Q4_K(row, cols, xq, xd, xs, y, ystride); break;
+            case GgmlType.Q6_K: QuantDot4.Q6_K(row, cols, xq, xd, xs, y, ystride); break;
+            default: throw new NotSupportedException($"tensor type {type} has no four-token kernel");
         }
     }
 

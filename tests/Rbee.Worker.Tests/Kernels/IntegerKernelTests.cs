@@ -17,28 +17,33 @@ public unsafe class IntegerKernelTests
     public void IntegerDot_MatchesScalarReferenceOnQuantizedActivations(GgmlType type)
     {
         if (!QuantDot.IsSupported) return; // no integer path on this CPU: MatMul uses the decode path, tested below
-        foreach (var (rows, cols) in new[] { (3, 256), (17, 768), (9, 2816), (4, 4096) })
+        // n = 1 is decode (one token per row); n = 6 and 9 run the four-token prefill kernels plus the remainder.
+        foreach (var (rows, cols, n) in new[] { (3, 256, 1), (17, 768, 1), (9, 2816, 1), (4, 4096, 1), (13, 512, 6), (7, 768, 9) })
         {
             using var w = new RandomWeights(type, rows, cols, seed: 100 + rows + cols);
-            var x = RandomWeights.Activations(cols, seed: cols);
-            var got = new float[rows];
-            using (var pool = new ComputePool(3)) MatMul.MatMat(w.Matrix, x, 1, got, pool, intPath: true);
+            var x = RandomWeights.Activations(n * cols, seed: cols);
+            var got = new float[n * rows];
+            using (var pool = new ComputePool(3)) MatMul.MatMat(w.Matrix, x, n, got, pool, intPath: true);
 
             var act = new Q8Activations();
             var format = type is GgmlType.Q8_0 or GgmlType.Q4_0 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
-            fixed (float* px = x) act.Fill(px, cols, 1, format);
-            var xd = act.Dequantized(0);
+            fixed (float* px = x) act.Fill(px, cols, n, format);
             var row = new float[cols];
-            for (var r = 0; r < rows; r++)
+            for (var t = 0; t < n; t++)
             {
-                Dequantize.RowScalar(type, w.Matrix.Row(r), row);
-                double s = 0, terms = 0;
-                for (var c = 0; c < cols; c++)
+                var xd = act.Dequantized(t);
+                for (var r = 0; r < rows; r++)
                 {
-                    s += (double)row[c] * xd[c];
-                    terms += Math.Abs((double)row[c] * xd[c]);
+                    Dequantize.RowScalar(type, w.Matrix.Row(r), row);
+                    double s = 0, terms = 0;
+                    for (var c = 0; c < cols; c++)
+                    {
+                        s += (double)row[c] * xd[c];
+                        terms += Math.Abs((double)row[c] * xd[c]);
+                    }
+                    var k = got[t * rows + r];
+                    Assert.True(Math.Abs(s - k) <= 1e-5 * terms + 1e-7, $"{type} {rows}x{cols}·{n} token {t} row {r}: reference {s}, kernel {k}");
                 }
-                Assert.True(Math.Abs(s - got[r]) <= 1e-5 * terms + 1e-7, $"{type} {rows}x{cols} row {r}: reference {s}, kernel {got[r]}");
             }
         }
     }
