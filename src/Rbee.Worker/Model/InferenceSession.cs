@@ -65,17 +65,25 @@ public sealed class InferenceSession
     public ReadOnlySpan<float> Evaluate(scoped ReadOnlySpan<int> tokens)
     {
         Check(tokens);
-        for (var start = 0; start < tokens.Length; start += _batch)
+        _model.Enter();
+        try
         {
-            var n = Math.Min(_batch, tokens.Length - start);
-            Forward(tokens.Slice(start, n));
-            if (start + n == tokens.Length)
+            for (var start = 0; start < tokens.Length; start += _batch)
             {
-                var e = _c.EmbeddingLength;
-                VectorOps.RmsNorm(_x.AsSpan((n - 1) * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(0, e));
-                MatMul.MatVec(_model.Output, _xn.AsSpan(0, e), _logits);
+                var n = Math.Min(_batch, tokens.Length - start);
+                Forward(tokens.Slice(start, n));
+                if (start + n == tokens.Length)
+                {
+                    var e = _c.EmbeddingLength;
+                    VectorOps.RmsNorm(_x.AsSpan((n - 1) * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(0, e));
+                    MatMul.MatVec(_model.Output, _xn.AsSpan(0, e), _logits);
+                }
+                Position += n;
             }
-            Position += n;
+        }
+        finally
+        {
+            _model.Exit();
         }
         return _logits;
     }
@@ -96,14 +104,22 @@ public sealed class InferenceSession
         if ((long)tokens.Length * vocab > Array.MaxLength)
             throw new ArgumentException($"{tokens.Length} tokens × {vocab} logits do not fit one array; evaluate fewer at a time", nameof(tokens));
         var result = new float[tokens.Length * vocab];
-        for (var start = 0; start < tokens.Length; start += _batch)
+        _model.Enter();
+        try
         {
-            var n = Math.Min(_batch, tokens.Length - start);
-            Forward(tokens.Slice(start, n));
-            for (var t = 0; t < n; t++)
-                VectorOps.RmsNorm(_x.AsSpan(t * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(t * e, e));
-            Mul(_model.Output, _xn, n, result.AsSpan(start * vocab, n * vocab));
-            Position += n;
+            for (var start = 0; start < tokens.Length; start += _batch)
+            {
+                var n = Math.Min(_batch, tokens.Length - start);
+                Forward(tokens.Slice(start, n));
+                for (var t = 0; t < n; t++)
+                    VectorOps.RmsNorm(_x.AsSpan(t * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(t * e, e));
+                Mul(_model.Output, _xn, n, result.AsSpan(start * vocab, n * vocab));
+                Position += n;
+            }
+        }
+        finally
+        {
+            _model.Exit();
         }
         result.AsSpan((tokens.Length - 1) * vocab, vocab).CopyTo(_logits);
         return result;
@@ -122,7 +138,6 @@ public sealed class InferenceSession
 
     private void Check(ReadOnlySpan<int> tokens)
     {
-        ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
         if (tokens.IsEmpty) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
         if (tokens.Length > ContextSize - Position) throw new ContextFullException(ContextSize, Position, tokens.Length);
         foreach (var t in tokens)
