@@ -14,6 +14,8 @@ public sealed record RandomLlamaSpec
     public int KvHeads { get; init; } = 2;
     /// <summary>Vocabulary size when <see cref="VocabFrom"/> is null (tokens are named <c>&lt;t{i}&gt;</c>).</summary>
     public int Vocab { get; init; } = 256;
+    /// <summary>Head size when it is not n_embd / n_head (written as <c>attention.key_length</c>/<c>value_length</c>).</summary>
+    public int? HeadDim { get; init; }
     public int Context { get; init; } = 128;
     /// <summary>Type of the 2-D weights: <see cref="GgmlTypeCode.F32"/>, <see cref="GgmlTypeCode.F16"/>,
     /// <see cref="GgmlTypeCode.Q8_0"/> or <see cref="GgmlTypeCode.Q4_0"/> (quantized here, as ggml's reference does).</summary>
@@ -52,7 +54,8 @@ public static class RandomLlama
         var w = new GgufWriter();
         var arch = s.Architecture;
         var rng = new Random(s.Seed);
-        var headDim = s.Embedding / s.Heads;
+        var headDim = s.HeadDim ?? s.Embedding / s.Heads;
+        var qDim = headDim * s.Heads;
         var kvDim = headDim * s.KvHeads;
         var bias = s.QkvBias ?? arch == "qwen2";
         var qkNorm = s.QkNorm ?? arch == "qwen3";
@@ -68,6 +71,11 @@ public static class RandomLlama
         w.Set($"{arch}.attention.layer_norm_rms_epsilon", s.RmsEpsilon);
         w.Set($"{arch}.rope.freq_base", s.RopeFreqBase);
         w.Set($"{arch}.rope.dimension_count", (uint)(s.RopeDimensions ?? headDim));
+        if (s.HeadDim is not null)
+        {
+            w.Set($"{arch}.attention.key_length", (uint)headDim);
+            w.Set($"{arch}.attention.value_length", (uint)headDim);
+        }
         if (s.RopeLinearScale is { } f)
         {
             w.Set($"{arch}.rope.scaling.type", "linear");
@@ -111,12 +119,12 @@ public static class RandomLlama
         {
             var p = $"blk.{l}.";
             Vector(p + "attn_norm.weight", s.Embedding, 1f, 0.1f);
-            Matrix(p + "attn_q.weight", s.Embedding, s.Embedding);
+            Matrix(p + "attn_q.weight", s.Embedding, qDim);
             Matrix(p + "attn_k.weight", s.Embedding, kvDim);
             Matrix(p + "attn_v.weight", s.Embedding, kvDim);
             if (bias)
             {
-                Vector(p + "attn_q.bias", s.Embedding, 0f, 0.5f);
+                Vector(p + "attn_q.bias", qDim, 0f, 0.5f);
                 Vector(p + "attn_k.bias", kvDim, 0f, 0.5f);
                 Vector(p + "attn_v.bias", kvDim, 0f, 0.5f);
             }
@@ -125,7 +133,7 @@ public static class RandomLlama
                 Vector(p + "attn_q_norm.weight", headDim, 1f, 0.2f);
                 Vector(p + "attn_k_norm.weight", headDim, 1f, 0.2f);
             }
-            Matrix(p + "attn_output.weight", s.Embedding, s.Embedding);
+            Matrix(p + "attn_output.weight", qDim, s.Embedding);
             Vector(p + "ffn_norm.weight", s.Embedding, 1f, 0.1f);
             Matrix(p + "ffn_gate.weight", s.Embedding, s.FeedForward);
             Matrix(p + "ffn_up.weight", s.Embedding, s.FeedForward);

@@ -30,6 +30,7 @@ public sealed class GeneratedModelTests : IDisposable
         { "llama: partial rope, linear scaling x4", new RandomLlamaSpec { RopeDimensions = 8, RopeLinearScale = 4f, Seed = 5 } },
         { "qwen3: per-head q/k norm, NeoX", new RandomLlamaSpec { Architecture = "qwen3", Heads = 4, KvHeads = 2, RopeFreqBase = 1000000f, Seed = 7 } },
         { "llama: rope_freqs factors (Llama 3.1)", new RandomLlamaSpec { RopeFreqFactors = [1f, 1f, 2f, 4f, 8f, 8f, 16f, 32f], Seed = 8 } },
+        { "qwen3: head size 32 ≠ n_embd/n_head (q dim 256 > n_embd 64)", new RandomLlamaSpec { Architecture = "qwen3", Heads = 8, KvHeads = 2, HeadDim = 32, Seed = 10 } },
         { "llama: with q/k/v bias", new RandomLlamaSpec { QkvBias = true, Heads = 8, KvHeads = 8, Seed = 6 } },
     };
 
@@ -43,12 +44,13 @@ public sealed class GeneratedModelTests : IDisposable
         Assert.Equal(spec.Architecture is "qwen2" or "qwen3" ? RopeStyle.NeoX : RopeStyle.Normal, c.RopeStyle);
         Assert.Equal(spec.TiedOutput, c.TiedOutput);
         Assert.Equal(spec.QkvBias ?? spec.Architecture == "qwen2", c.QkvBias);
-        Assert.Equal(spec.RopeDimensions ?? spec.Embedding / spec.Heads, c.RopeDimensions);
+        Assert.Equal(spec.HeadDim ?? spec.Embedding / spec.Heads, c.HeadDim);
+        Assert.Equal(spec.RopeDimensions ?? c.HeadDim, c.RopeDimensions);
         Assert.Equal(1f / (spec.RopeLinearScale ?? 1f), c.RopeFreqScale);
         Assert.Equal(spec.QkNorm ?? spec.Architecture == "qwen3", c.QkNorm);
 
         var hyper = new ReferenceForward.Hyper(spec.Embedding, spec.Layers, spec.Heads, spec.KvHeads, spec.FeedForward,
-            spec.RmsEpsilon, c.RopeStyle == RopeStyle.NeoX, c.RopeDimensions, spec.RopeFreqBase, 1.0 / (spec.RopeLinearScale ?? 1.0), spec.RopeFreqFactors);
+            spec.RmsEpsilon, c.RopeStyle == RopeStyle.NeoX, c.RopeDimensions, spec.RopeFreqBase, 1.0 / (spec.RopeLinearScale ?? 1.0), spec.RopeFreqFactors, spec.HeadDim);
         double[][] expected;
         using (var f = GgufFile.Open(path)) expected = ReferenceForward.Run(f, hyper, Tokens);
 

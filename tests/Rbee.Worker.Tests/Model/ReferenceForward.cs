@@ -10,13 +10,13 @@ namespace Rbee.Worker.Tests.Model;
 internal static unsafe class ReferenceForward
 {
     public sealed record Hyper(int Embd, int Layers, int Heads, int KvHeads, int Ff, double Eps, bool NeoX,
-        int RopeDims, double RopeBase, double FreqScale, float[]? FreqFactors = null);
+        int RopeDims, double RopeBase, double FreqScale, float[]? FreqFactors = null, int? HeadDim = null);
 
     /// <summary>Logits after each of <paramref name="tokens"/>, starting from an empty context.</summary>
     public static double[][] Run(GgufFile f, Hyper h, int[] tokens)
     {
         var n = tokens.Length;
-        var hd = h.Embd / h.Heads;
+        var hd = h.HeadDim ?? h.Embd / h.Heads;
         var emb = Tensor(f, "token_embd.weight");
         var x = new double[n][];
         for (var t = 0; t < n; t++) x[t] = Enumerable.Range(0, h.Embd).Select(i => (double)emb[tokens[t] * h.Embd + i]).ToArray();
