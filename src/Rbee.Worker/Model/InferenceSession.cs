@@ -21,6 +21,9 @@ public sealed class InferenceSession
     private readonly float[] _x, _xn, _q, _k, _v, _att, _proj, _gate, _up;
     private readonly float[] _scores, _cos, _sin, _logits;
 
+    // The token at each cached position, so a new prompt can reuse the prefix it shares with the last one.
+    private readonly int[] _tokens;
+
     internal InferenceSession(LlamaModel model, int contextSize)
     {
         _model = model;
@@ -47,6 +50,7 @@ public sealed class InferenceSession
         _cos = new float[_c.RopeDimensions / 2];
         _sin = new float[_c.RopeDimensions / 2];
         _logits = new float[_c.VocabSize];
+        _tokens = new int[contextSize];
     }
 
     public LlamaModel Model => _model;
@@ -56,6 +60,9 @@ public sealed class InferenceSession
 
     /// <summary>Tokens evaluated so far: the position the next token takes.</summary>
     public int Position { get; private set; }
+
+    /// <summary>The tokens the KV cache holds, in order (valid until the next change).</summary>
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, Position);
 
     /// <summary>
     /// Appends <paramref name="tokens"/> (prefill: in batches through <see cref="MatMul.MatMat"/>; one token:
@@ -133,6 +140,19 @@ public sealed class InferenceSession
         Position = position;
     }
 
+    /// <summary>
+    /// Prepares to evaluate <paramref name="prompt"/> reusing the longest prefix it shares with the cached tokens:
+    /// truncates to that prefix, but always leaves at least the prompt's last token to evaluate, so the caller gets
+    /// fresh logits. Returns how many leading prompt tokens are already cached; evaluate <c>prompt[returned..]</c>.
+    /// </summary>
+    public int ReusePrefix(ReadOnlySpan<int> prompt)
+    {
+        var shared = prompt.CommonPrefixLength(Tokens);
+        if (shared == prompt.Length && shared > 0) shared--;
+        Truncate(shared);
+        return shared;
+    }
+
     /// <summary>Empties the session (its buffers are kept).</summary>
     public void Reset() => Position = 0;
 
@@ -152,6 +172,7 @@ public sealed class InferenceSession
         var c = _c;
         int e = c.EmbeddingLength, qd = c.QueryDim, kvd = c.KvDim, hd = c.HeadDim, ff = c.FeedForwardLength;
 
+        tokens.CopyTo(_tokens.AsSpan(Position));
         for (var t = 0; t < n; t++) EmbeddingLookup.Row(_model.TokenEmbedding, tokens[t], _x.AsSpan(t * e, e));
 
         for (var l = 0; l < c.Layers; l++)
