@@ -11,7 +11,7 @@ internal static partial class TemplateFilters
 
     private static readonly Dictionary<string, Filter> All = new(StringComparer.Ordinal)
     {
-        ["abs"] = (_, v, a) => { a.Accept(); return v switch { long l => Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw Bad("abs", v) }; },
+        ["abs"] = (_, v, a) => { a.Accept(); return v switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw Bad("abs", v) }; },
         ["attr"] = (_, v, a) => { a.Accept("name"); return TemplateMembers.GetAttr(v, Py.Str(a.Get(0, "name"))); },
         ["batch"] = Batch,
         ["capitalize"] = (_, v, a) => { a.Accept(); var s = Py.Str(v); return s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant(); },

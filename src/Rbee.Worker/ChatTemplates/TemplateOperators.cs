@@ -177,7 +177,8 @@ internal static class TemplateOperators
 
     public static object? Negate(object? v) => v switch
     {
-        long l => -l,
+        // Arms are boxed one by one: a switch over long and double would otherwise widen ints to double.
+        long l => (object)(-l),
         bool b => b ? -1L : 0L,
         double d => -d,
         Undefined u => throw new TemplateRuntimeException(u.Hint),

@@ -1,0 +1,56 @@
+using Rbee.Worker.ChatTemplates;
+
+namespace Rbee.Worker.Tests.ChatTemplates;
+
+/// <summary>
+/// The interpreter against Python jinja2 3.1.6 itself: each row's expected text is what
+/// Reference/jinja2_reference.py printed for the same source under the cases.json settings
+/// (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks, loopcontrols, Hugging Face's tojson,
+/// strftime_now at 2026-01-15 12:00), with <c>d = {"a": 1, "b": None}</c> defined.
+/// </summary>
+public sealed class JinjaReferenceTests
+{
+    [Theory]
+        [InlineData("{% for x in ['a','b','c'] %}{{ loop.index }}{{ loop.index0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.revindex }}{{ loop.revindex0 }}|{% endfor %}", "10TrueFalse332|21FalseFalse321|32FalseTrue310|")]
+        [InlineData("{% for x in [1,2,3] %}{{ loop.previtem is defined }}{{ loop.nextitem|default('-') }}{{ loop.cycle('o','e') }} {% endfor %}", "False2o True3e True-o ")]
+        [InlineData("{% for k, v in {'a': 1, 'b': 2, 'c': 3}.items() if v != 2 %}{{ k }}={{ v }}{% if not loop.last %},{% endif %}{% endfor %}", "a=1,c=3")]
+        [InlineData("{% for x in [] %}x{% else %}empty{% endfor %}", "empty")]
+        [InlineData("{% for i in range(10) %}{% if i == 5 %}{% break %}{% endif %}{% if i is odd %}{% continue %}{% endif %}{{ i }}{% endfor %}", "024")]
+        [InlineData("{% set ns = namespace(count=0, found=false) %}{% for i in [1,2,3] %}{% set ns.count = ns.count + i %}{% endfor %}{{ ns.count }} {{ ns.found }}", "6 False")]
+        [InlineData("{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}{% if true %}{% set x = 3 %}{% endif %}{{ x }}", "213")]
+        [InlineData("{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('a') }} {{ greet('b', punct='?') }}", "Hi a! Hi b?")]
+        [InlineData("{% macro fact(n) %}{% if n <= 1 %}1{% else %}{{ n * fact(n - 1)|int }}{% endif %}{% endmacro %}{{ fact(5) }}", "120")]
+        [InlineData("{{ {'b': 1, 'a': [1, 2.5, none, true, 'é\"\\n\\t'], 'c': {}, 'd': []} | tojson }}", "{\"b\": 1, \"a\": [1, 2.5, null, true, \"é\\\"\\n\\t\"], \"c\": {}, \"d\": []}")]
+        [InlineData("{{ {'b': 1, 'a': [1, {'x': 'y'}], 'c': {}} | tojson(indent=2) }}", "{\n  \"b\": 1,\n  \"a\": [\n    1,\n    {\n      \"x\": \"y\"\n    }\n  ],\n  \"c\": {}\n}")]
+        [InlineData("{{ {'b': 1, 'a': 2} | tojson(sort_keys=true, separators=(',', ':')) }}", "{\"a\":2,\"b\":1}")]
+        [InlineData("{{ none }} {{ true }} {{ 1.0 }} {{ 1e20 }} {{ 0.1 + 0.2 }} {{ 1e-5 }} {{ 123456789.125 }} {{ [1, 'a', none, 2.0] }} {{ {'a': \"it's\"} }} {{ (1,) }} {{ (1, 'x') }}", "None True 1.0 1e+20 0.30000000000000004 1e-05 123456789.125 [1, 'a', None, 2.0] {'a': \"it's\"} (1,) (1, 'x')")]
+        [InlineData("{{ 7 / 2 }} {{ 8 / 2 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7 % -3 }} {{ 2 ** 10 }} {{ 2 ** -1 }} {{ 7.5 // 2 }} {{ -3 }} {{ 1 + 2 * 3 - 4 }} {{ 'ab' * 2 }} {{ [1] + [2] }} {{ true + 1 }}", "3.5 4.0 3 -4 2 -2 1024 0.5 3.0 -3 3 abab [1, 2] 2")]
+        [InlineData("<ul>\n  {% for x in [1,2] %}\n    <li>{{ x }}</li>\n  {% endfor %}\n</ul>\n", "<ul>\n    <li>1</li>\n    <li>2</li>\n</ul>")]
+        [InlineData("a  {%- if true %}  b  {% endif -%}  c\n  {{- ' x ' -}}  \n d {#- comment -#} e\n    {# kept indent? #}\nf\n  {%+ if true %}g{% endif +%}\nh", "a  b  c x de\nf\n  g\nh")]
+        [InlineData("{{ '  hi  '|trim }}|{{ 'xxhixx'|trim('x') }}|{{ 'Hello'|upper }}|{{ 'Hello'|lower }}|{{ 'hELLO wORLD'|capitalize }}|{{ \"hello they're-bill (x)\"|title }}", "hi|hi|HELLO|hello|Hello world|Hello They're-Bill (X)")]
+        [InlineData("{{ [3,1,2]|first }}{{ [3,1,2]|last }}|{{ [1,2,3]|join(', ') }}|{{ []|first is defined }}|{{ x|default('dflt') }}|{{ ''|default('e', true) }}|{{ none|default('n') }}|{{ 'abc'|length }}|{{ 'abc'|list }}|{{ {'a':1}|list }}", "32|1, 2, 3|False|dflt|e|None|3|['a', 'b', 'c']|['a']")]
+        [InlineData("{% set people = [{'name': 'A', 'age': 3, 'on': true}, {'name': 'b', 'age': 1, 'on': false}, {'name': 'C', 'age': 2}] %}{{ people|map(attribute='name')|join }}|{{ people|selectattr('on')|map(attribute='name')|list }}|{{ people|rejectattr('on')|map(attribute='name')|list }}|{{ people|selectattr('age', 'gt', 1)|list|length }}|{{ people|sort(attribute='name')|map(attribute='name')|join }}|{{ people|sort(attribute='age', reverse=true)|map(attribute='age')|join }}|{{ people|map(attribute='missing', default='z')|join }}", "AbC|['A']|['b', 'C']|2|AbC|321|zzz")]
+        [InlineData("{{ [1,2,3,4]|select('odd')|list }} {{ [1,2,3,4]|reject('odd')|list }} {{ ['a','B','a']|unique|list }} {{ [3,1,2]|sort }} {{ ['b','A','c']|sort }} {{ [1,2,3,4,5]|batch(2)|list }} {{ [1,2,3]|batch(2, 0)|list }} {{ [1,2,3]|reverse|list }} {{ 'abc'|reverse }} {{ [1,2,3]|sum }} {{ [1,5,3]|max }} {{ ['b','A']|min }}", "[1, 3] [2, 4] ['a', 'B'] [1, 2, 3] ['A', 'b', 'c'] [[1, 2], [3, 4], [5]] [[1, 2], [3, 0]] [3, 2, 1] cba 6 5 A")]
+        [InlineData("{{ 'a b'|replace(' ', '_') }} {{ 'aaa'|replace('a', 'b', 2) }} {{ 42|string }} {{ '42'|int + 1 }} {{ '4.7'|int }} {{ 'x'|int(7) }} {{ '2.5'|float }} {{ 3|float }} {{ 2.567|round(2) }} {{ 2.5|round }} {{ 3.5|round }} {{ 2.1|round(0, 'ceil') }} {{ -3|abs }} {{ -2.5|abs }} {{ 'a\\nb\\n\\nc'|indent(2) }}|{{ 'a\\nb'|indent(2, true) }} {{ 'one two, three!'|wordcount }} {{ {'b': 1, 'a': 2}|dictsort }} {{ 'ab'|center(6) }}| {{ {'x': 1}|items|list }} {{ '<a href=\"x\">'|e }} {{ '%s-%d'|format('a', 3) }}", "a_b bba 42 43 4 7 2.5 3.0 2.57 2.0 4.0 3.0 3 2.5 a\n  b\n\n  c|  a\n  b 3 [('a', 2), ('b', 1)]   ab  | [('x', 1)] &lt;a href=&#34;x&#34;&gt; a-3")]
+        [InlineData("{{ x is defined }} {{ d is defined }} {{ none is none }} {{ 'a' is string }} {{ d is mapping }} {{ [] is iterable }} {{ 'a' is iterable }} {{ 1 is iterable }} {{ 'a' is sequence }} {{ 1 is number }} {{ 1.5 is number }} {{ true is boolean }} {{ 1 is boolean }} {{ true is true }} {{ 1 is true }} {{ false is false }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{ 9 is divisibleby(4) }} {{ 2 is in [1,2] }} {{ 'a' is equalto 'a' }} {{ x is not defined }} {{ 1 is integer }} {{ 1.0 is float }}", "False True True True True True True False True True True True False True False True True True True False True True True True True")]
+        [InlineData("{{ '  a b  '.strip() }}|{{ 'xxaxx'.lstrip('x') }}|{{ 'a\\n\\n'.rstrip('\\n') }}|{{ ' a  b '.split() }}|{{ 'a,b,c'.split(',', 1) }}|{{ 'a</think>b'.split('</think>')[-1] }}|{{ 'abc'.startswith('ab') }}{{ 'abc'.endswith(('x', 'c')) }}|{{ 'ab'.upper() }}|{{ 'aXa'.replace('a', 'b') }}|{{ 'hello world'.title() }}|{{ '{} and {name}'.format(1, name='n') }}|{{ d.get('a') }}{{ d.get('z', 'dz') }}{{ d.get('z') }}|{{ d.keys()|list }}|{{ d.values()|list }}|{{ d.items()|list }}", "a b|axx|a|['a', 'b']|['a', 'b,c']|b|TrueTrue|AB|bXb|Hello World|1 and n|1dzNone|['a', 'b']|[1, None]|[('a', 1), ('b', None)]")]
+        [InlineData("{{ 'hello'[::-1] }} {{ [1,2,3,4][1:] }} {{ [1,2,3,4][:-1] }} {{ [1,2,3,4][::2] }} {{ 'abc'[-1] }} {{ [1,2,3][5] is defined }} {{ [1,2,3][-5:10] }} {{ 'abcdef'[1:5:2] }} {{ [1,2,3,4][3:0:-1] }}", "olleh [2, 3, 4] [1, 2, 3] [1, 3] c False [1, 2, 3] bd [4, 3, 2]")]
+        [InlineData("{{ 'a' if x else 'b' }} {{ 'a' if d else 'b' }} {{ (1 if false) is defined }} {{ 1 in [1,2] }} {{ 'b' not in 'abc' }} {{ 'a' in d }} {{ 'a' ~ 1 ~ none ~ x }} {{ 0 or 'x' }} {{ 1 and 'y' }} {{ none or [] }} {{ 1 < 2 < 3 }} {{ 3 > 2 > 2 }} {{ not 1 == 2 }} {{ 1 == 1.0 }} {{ [1, 2] == [1, 2] }} {{ {'a': 1} == {'a': 1} }} {{ x == x }} {{ none == x }}", "b a False True False True a1None x y [] True False True True True True True False")]
+        [InlineData("{{ missing }}|{{ missing is defined }}|{{ missing|default('d') }}|{% if missing %}t{% else %}f{% endif %}|{{ missing ~ 'x' }}|{% for x in missing %}x{% endfor %}|{{ d.nokey }}|{{ d.nokey is defined }}|{{ d['nokey'] is defined }}|{{ missing|length }}|{{ 'x' in missing }}|{{ missing == missing }}|{{ missing|list }}|{{ missing|items|list }}", "|False|d|f|x|||False|False|0|False|True|[]|[]")]
+        [InlineData("{% raw %}{{ not evaluated }}{% if %}{% endraw %}|{% set x %}hello {{ 1 }}{% endset %}{{ x|upper }}|{% filter upper %}up {{ 'x' }}{% endfilter %}|{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}{{ a is defined }}", "{{ not evaluated }}{% if %}|HELLO 1|UP X|3False")]
+        [InlineData("{{ strftime_now('%Y-%m-%d %H:%M:%S %a %A %b %B %d %-d %j %p %I %y %e') }}", "2026-01-15 12:00:00 Thu Thursday Jan January 15 15 015 PM 12 26 15")]
+        [InlineData("{{ 'x' | tojson }} {{ 1.5 | tojson }} {{ none | tojson }} {{ [] | tojson(indent=4) }} {{ 'emoji 😀 ü \\u0001' | tojson }} {{ 'ü' | tojson(ensure_ascii=true) }} {{ ('a', 1) | tojson }}", "\"x\" 1.5 null [] \"emoji 😀 ü \\u0001\" \"\\u00fc\" [\"a\", 1]")]
+        [InlineData("{{ '😀ab'|length }} {{ '😀ab'[1] }} {{ '😀ab'[::-1] }} {{ 'x' * 3 }}{{ [0] * 2 }}", "3 a ba😀 xxx[0, 0]")]
+        [InlineData("{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }},{% endfor %}{% set p, q = 'xy' %}{{ q }}{{ p }}{% set t = 1, 2 %}{{ t }}", "3,7,yx(1, 2)")]
+        [InlineData("{% for m in [{'r': 'u'}, {'r': 'a'}] %}{% set m = m.r %}{{ m }}{% endfor %}|{{ range(3)|list }}{{ range(1, 7, 2)|list }}|{{ dict(a=1, b=2) }}|{{ namespace(a=1).a }}", "ua|[0, 1, 2][1, 3, 5]|{'a': 1, 'b': 2}|1")]
+    public void Renders_like_jinja2(string source, string expected)
+    {
+        var variables = new Dictionary<string, object?>
+        {
+            ["d"] = new Dictionary<string, object?> { ["a"] = 1, ["b"] = null },
+        };
+        var actual = ChatTemplate.Parse(source).Render(variables, FixedTimeProvider.CasesClock);
+        var diff = TextDiff.Describe(expected, actual);
+        Assert.True(diff is null, diff);
+    }
+}
