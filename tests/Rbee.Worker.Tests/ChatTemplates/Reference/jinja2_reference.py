@@ -16,6 +16,6 @@ def render(src, **kw):
         return "OK", env.from_string(src).render(**kw)
     except Exception as e:
         return "ERR", f"{type(e).__name__}: {e}"
-if __name__ == "__main__":
+if __name__ == "__main__":  # rows for JinjaReferenceTests
     for src in json.load(sys.stdin):
         print(json.dumps(render(src, d={"a": 1, "b": None}), ensure_ascii=False))
