@@ -341,6 +341,7 @@ internal static partial class TemplateFilters
             null => null,
             string s => s,
             long or bool => new string(' ', (int)Math.Max(0, Py.ToLong(indentArg))),
+            Undefined u => throw new TemplateRuntimeException(u.Hint),
             _ => throw new TemplateRuntimeException("tojson indent must be an integer or a string"),
         };
         var itemSep = indent is null ? ", " : ",";

@@ -300,7 +300,7 @@ internal sealed partial class TemplateInterpreter(TimeProvider time)
                 if (!scope.TryGet(ns.Name, out var obj) || obj is not TemplateNamespace nsValue)
                 {
                     throw new ChatTemplateException(
-                        $"cannot assign attribute '{ns.Attribute}' on '{ns.Name}', which is not a namespace (line {ns.Line}, column {ns.Column})",
+                        $"cannot assign attribute on non-namespace object ('{ns.Name}.{ns.Attribute}') (line {ns.Line}, column {ns.Column})",
                         ns.Line,
                         ns.Column);
                 }

@@ -89,7 +89,7 @@ internal sealed class TemplateParser
                 case TokenKind.EndOfTemplate:
                     if (endTags.Count > 0)
                     {
-                        throw Error($"unexpected end of template, expected {string.Join(" or ", endTags.Select(e => $"'{{% {e} %}}'"))}", t);
+                        throw Error($"unexpected end of template, expected {Expected(endTags)}", t);
                     }
 
                     endTag = "";
@@ -119,6 +119,15 @@ internal sealed class TemplateParser
                         return body;
                     }
 
+                    if (name.Value.StartsWith("end", StringComparison.Ordinal) || name.Value is "else" or "elif")
+                    {
+                        throw Error(
+                            endTags.Count > 0
+                                ? $"unexpected '{{% {name.Value} %}}', expected {Expected(endTags)}"
+                                : $"unexpected '{{% {name.Value} %}}' with no open block it could close",
+                            name);
+                    }
+
                     body.Add(ParseStatement());
                     break;
                 default:
@@ -126,6 +135,8 @@ internal sealed class TemplateParser
             }
         }
     }
+
+    private static string Expected(HashSet<string> endTags) => string.Join(" or ", endTags.Select(e => $"'{{% {e} %}}'"));
 
     private Node ParseStatement()
     {
@@ -157,11 +168,6 @@ internal sealed class TemplateParser
                 if (UnsupportedTags.Contains(tag.Value))
                 {
                     throw Error($"unsupported template construct '{{% {tag.Value} %}}'", tag);
-                }
-
-                if (tag.Value.StartsWith("end", StringComparison.Ordinal) || tag.Value is "else" or "elif")
-                {
-                    throw Error($"unexpected '{{% {tag.Value} %}}' with no open block it could close", tag);
                 }
 
                 throw Error($"unknown tag '{{% {tag.Value} %}}'", tag);
