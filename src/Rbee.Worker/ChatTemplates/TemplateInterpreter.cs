@@ -132,7 +132,7 @@ internal sealed class MacroValue(TemplateInterpreter interpreter, MacroNode node
             }
         }
 
-        scope.Set("varargs", extra);
+        scope.Set("varargs", extra.ToArray());
         scope.Set("kwargs", kwargs);
         var sb = new StringBuilder();
         interpreter.Exec(node.Body, scope, sb);

@@ -1,6 +1,7 @@
-import json, sys
-from ref import render
-srcs = json.load(open('cases1.json'))
+# Prints the [InlineData] rows of JinjaReferenceTests from reference_sources.json, rendered by jinja2.
+import json, os
+from jinja2_reference import render
+here = os.path.dirname(os.path.abspath(__file__))
 def cs(s):
     out = '"'
     for ch in s:
@@ -11,9 +12,7 @@ def cs(s):
         elif ord(ch) < 0x20: out += '\\u%04x' % ord(ch)
         else: out += ch
     return out + '"'
-rows = []
-for s in srcs:
-    st, out = render(s, d={"a": 1, "b": None})
-    assert st == "OK", (s, out)
-    rows.append(f"        [InlineData({cs(s)}, {cs(out)})]")
-print("\n".join(rows))
+for s in json.load(open(os.path.join(here, "reference_sources.json"))):
+    status, out = render(s, d={"a": 1, "b": None})
+    assert status == "OK", (s, out)
+    print(f"        [InlineData({cs(s)}, {cs(out)})]")
