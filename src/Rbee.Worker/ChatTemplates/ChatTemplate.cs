@@ -15,7 +15,14 @@ public sealed class ChatTemplate
     public static ChatTemplate Parse(string source)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return new ChatTemplate(TemplateParser.Parse(source));
+        try
+        {
+            return new ChatTemplate(TemplateParser.Parse(source));
+        }
+        catch (InsufficientExecutionStackException e)
+        {
+            throw new ChatTemplateException("template is nested too deeply to parse", e);
+        }
     }
 
     /// <summary>
@@ -62,6 +69,13 @@ public sealed class ChatTemplate
     public string Render(IReadOnlyDictionary<string, object?> variables, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(variables);
-        return new TemplateInterpreter(time ?? TimeProvider.System).Render(_body, variables);
+        try
+        {
+            return new TemplateInterpreter(time ?? TimeProvider.System).Render(_body, variables);
+        }
+        catch (InsufficientExecutionStackException e)
+        {
+            throw new ChatTemplateException("template is nested too deeply to render", e);
+        }
     }
 }

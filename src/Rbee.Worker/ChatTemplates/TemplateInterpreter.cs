@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Rbee.Worker.ChatTemplates;
@@ -135,7 +136,16 @@ internal sealed class MacroValue(TemplateInterpreter interpreter, MacroNode node
         scope.Set("varargs", extra.ToArray());
         scope.Set("kwargs", kwargs);
         var sb = new StringBuilder();
-        interpreter.Exec(node.Body, scope, sb);
+        interpreter.EnterCall(node.Name);
+        try
+        {
+            interpreter.Exec(node.Body, scope, sb);
+        }
+        finally
+        {
+            interpreter.ExitCall();
+        }
+
         return sb.ToString();
     }
 }
@@ -143,7 +153,24 @@ internal sealed class MacroValue(TemplateInterpreter interpreter, MacroNode node
 /// <summary>Tree-walking evaluator of a parsed template, with Python's value semantics (see <see cref="Py"/>).</summary>
 internal sealed partial class TemplateInterpreter(TimeProvider time)
 {
+    // A template comes from the model file, not from us: a macro that recurses without end must fail the
+    // request, not overflow the worker's stack (Python would raise RecursionError near this depth too).
+    private const int MaxCallDepth = 100;
+
+    private int _callDepth;
+
     public TimeProvider Time { get; } = time;
+
+    public void EnterCall(string macro)
+    {
+        if (++_callDepth > MaxCallDepth)
+        {
+            _callDepth--;
+            throw new TemplateRuntimeException($"maximum recursion depth exceeded in macro '{macro}' (more than {MaxCallDepth} nested calls)");
+        }
+    }
+
+    public void ExitCall() => _callDepth--;
 
     public string Render(List<Node> body, IReadOnlyDictionary<string, object?> variables)
     {
@@ -176,6 +203,7 @@ internal sealed partial class TemplateInterpreter(TimeProvider time)
 
     private Flow ExecNode(Node node, Scope scope, StringBuilder output)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         switch (node)
         {
             case TextNode text:
@@ -340,6 +368,7 @@ internal sealed partial class TemplateInterpreter(TimeProvider time)
 
     public object? Eval(Expr expr, Scope scope)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         try
         {
             return EvalCore(expr, scope);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Rbee.Worker.ChatTemplates;
 
 /// <summary>
@@ -14,7 +16,11 @@ internal sealed class TemplateParser
     private static readonly HashSet<string> UnsupportedTags =
         ["extends", "block", "include", "import", "from", "call", "autoescape", "do", "trans", "pluralize", "endtrans"];
 
+    // Bounds recursion on hostile input (the template comes from a model file) well before the stack would.
+    private const int MaxNesting = 200;
+
     private readonly List<Token> _tokens;
+    private int _nesting;
     private int _i;
     private int _loopDepth;
 
@@ -140,6 +146,7 @@ internal sealed class TemplateParser
 
     private Node ParseStatement()
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var tag = Next();
         switch (tag.Value)
         {
@@ -418,6 +425,7 @@ internal sealed class TemplateParser
 
     private Expr ParseCondExpr()
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var expr = ParseOr();
         while (Current.IsName("if"))
         {
@@ -461,6 +469,7 @@ internal sealed class TemplateParser
 
     private Expr ParseNot()
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         if (Current.IsName("not"))
         {
             var t = Next();
@@ -552,6 +561,7 @@ internal sealed class TemplateParser
 
     private Expr ParseUnary(bool withFilter)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         Expr node;
         var t = Current;
         if (t.IsOperator("-") || t.IsOperator("+"))
@@ -576,6 +586,26 @@ internal sealed class TemplateParser
     private Expr ParsePrimary()
     {
         var t = Next();
+        if (t.Kind == TokenKind.Operator && t.Value is "(" or "[" or "{" && ++_nesting > MaxNesting)
+        {
+            throw Error($"expression nested deeper than {MaxNesting} levels", t);
+        }
+
+        try
+        {
+            return ParsePrimaryCore(t);
+        }
+        finally
+        {
+            if (t.Kind == TokenKind.Operator && t.Value is "(" or "[" or "{")
+            {
+                _nesting--;
+            }
+        }
+    }
+
+    private Expr ParsePrimaryCore(Token t)
+    {
         switch (t.Kind)
         {
             case TokenKind.Name:

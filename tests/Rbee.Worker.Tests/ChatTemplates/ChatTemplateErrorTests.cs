@@ -101,4 +101,31 @@ public sealed class ChatTemplateErrorTests
         Assert.Equal(line, error.Line);
         Assert.Equal(column, error.Column);
     }
+
+    [Fact]
+    public void Endless_macro_recursion_fails_the_render_instead_of_the_process()
+    {
+        var error = Assert.Throws<ChatTemplateException>(() => RenderText("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"));
+        Assert.Contains("maximum recursion depth exceeded in macro 'f'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Hostile_nesting_fails_the_parse_instead_of_the_process()
+    {
+        var deepParens = "{{ " + new string('(', 5000) + "1" + new string(')', 5000) + " }}";
+        Assert.Contains("nested deeper", Assert.Throws<ChatTemplateException>(() => ChatTemplate.Parse(deepParens)).Message, StringComparison.Ordinal);
+
+        var deepUnary = "{{ " + string.Concat(Enumerable.Repeat("not ", 200_000)) + "1 }}";
+        Assert.Throws<ChatTemplateException>(() => ChatTemplate.Parse(deepUnary));
+
+        var deepBlocks = string.Concat(Enumerable.Repeat("{% if true %}", 100_000)) + string.Concat(Enumerable.Repeat("{% endif %}", 100_000));
+        Assert.Throws<ChatTemplateException>(() => ChatTemplate.Parse(deepBlocks));
+    }
+
+    [Fact]
+    public void Sandbox_refuses_huge_ranges()
+    {
+        var error = Assert.Throws<ChatTemplateException>(() => RenderText("{% for i in range(1000000) %}{% endfor %}"));
+        Assert.Contains("range too big", error.Message, StringComparison.Ordinal);
+    }
 }
