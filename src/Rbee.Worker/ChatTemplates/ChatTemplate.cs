@@ -28,7 +28,10 @@ public sealed class ChatTemplate
     /// <summary>
     /// Renders a conversation. <c>bos_token</c>/<c>eos_token</c> are left undefined when null (they then print
     /// nothing, as with a tokenizer that has none); <paramref name="extraVariables"/> adds or overrides names
-    /// such as <c>tools</c> or <c>enable_thinking</c>.
+    /// such as <c>tools</c> (a list of OpenAI tool objects, e.g. a JsonElement) or <c>enable_thinking</c>.
+    /// Names not given stay undefined, as in the reference renderer (cases.json); Hugging Face's
+    /// apply_chat_template also defines <c>tools</c> and <c>documents</c> as None, pass them here for that.
+    /// Thread-safe: a parsed template can be rendered by many requests at once.
     /// </summary>
     public string Render(
         IReadOnlyList<ChatMessage> messages,

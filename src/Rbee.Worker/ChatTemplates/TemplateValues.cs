@@ -639,6 +639,11 @@ internal static class Py
             dict["tool_call_id"] = m.ToolCallId;
         }
 
+        if (m.ReasoningContent is not null)
+        {
+            dict["reasoning_content"] = m.ReasoningContent;
+        }
+
         if (m.ToolCalls is not null)
         {
             dict["tool_calls"] = m.ToolCalls.Select(c => (object?)FromToolCall(c)).ToList();

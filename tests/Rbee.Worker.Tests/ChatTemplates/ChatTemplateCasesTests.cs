@@ -69,4 +69,45 @@ public sealed class ChatTemplateCasesTests
         var diff = TextDiff.Describe(expected, actual);
         Assert.True(diff is null, $"{template}.{caseName}: {diff}");
     }
+
+    /// <summary>The general form: the case's JSON as variables, the way a server can pass a request through.</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Renders_json_variables_through_the_general_form(string template, string caseName)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(TemplatesDir, "cases.json")));
+        var variables = new Dictionary<string, object?>(ChatTemplateValues.VariablesFromJson(doc.RootElement.GetProperty("cases").GetProperty(caseName)));
+        foreach (var (name, value) in ChatTemplateValues.VariablesFromJson(doc.RootElement.GetProperty("special_tokens")))
+        {
+            variables[name] = value;
+        }
+
+        var parsed = ChatTemplate.Parse(File.ReadAllText(Path.Combine(TemplatesDir, template + ".jinja")));
+        var expectedPath = Path.Combine(TemplatesDir, "expected", $"{template}.{caseName}.txt");
+        if (File.Exists(expectedPath + ".error"))
+        {
+            Assert.True(Assert.Throws<ChatTemplateException>(() => parsed.Render(variables, FixedTimeProvider.CasesClock)).RaisedByTemplate);
+            return;
+        }
+
+        var diff = TextDiff.Describe(File.ReadAllText(expectedPath), parsed.Render(variables, FixedTimeProvider.CasesClock));
+        Assert.True(diff is null, $"{template}.{caseName}: {diff}");
+    }
+
+    [Fact]
+    public async Task One_parsed_template_renders_concurrently_with_identical_results()
+    {
+        var parsed = ChatTemplate.Parse(File.ReadAllText(Path.Combine(TemplatesDir, "Qwen-Qwen3-0.6B.jinja")));
+        var expected = File.ReadAllText(Path.Combine(TemplatesDir, "expected", "Qwen-Qwen3-0.6B.chat.txt"));
+        ChatMessage[] messages =
+        [
+            new("system", "You are a helpful assistant."),
+            new("user", "Hello!"),
+            new("assistant", "Hi there. How can I help?"),
+            new("user", "What is 2+2?"),
+        ];
+        var renders = await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(
+            () => parsed.Render(messages, addGenerationPrompt: true, "<s>", "</s>", FixedTimeProvider.CasesClock))));
+        Assert.All(renders, r => Assert.Equal(expected, r));
+    }
 }
