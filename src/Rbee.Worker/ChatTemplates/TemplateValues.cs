@@ -196,6 +196,9 @@ internal static class Py
 
                 sb.Append('}');
                 break;
+            case Undefined:
+                sb.Append("Undefined");
+                break;
             default:
                 sb.Append(Str(v));
                 break;

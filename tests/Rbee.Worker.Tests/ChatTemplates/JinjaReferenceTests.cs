@@ -75,6 +75,14 @@ public sealed class JinjaReferenceTests
         [InlineData("{{ '%s is %d years'|format('Bob', 42) }} {{ 'pi=%f'|format(3.14159) }} {{ '100%%'|format() }}", "Bob is 42 years pi=3.141590 100%")]
         [InlineData("{% set s %}\n  block\n{% endset %}[{{ s }}]", "[  block\n]")]
         [InlineData("{{ '' or none or 0 or [] }} {{ [] and 1 }} {{ 'x' and 'y' or 'z' }}", "[] [] y")]
+        [InlineData("{{ [missing] }}", "[Undefined]")]
+        [InlineData("{% for x in [1] %}{% macro m() %}{{ x }}{% endmacro %}{% endfor %}{{ m is defined }}", "False")]
+        [InlineData("{% set x = [1,2] %}{% for a in x %}{% set x = [] %}{{ a }}{% endfor %}", "12")]
+        [InlineData("{{ 1 if true else 2 if false else 3 }}", "1")]
+        [InlineData("{{ \"x\" ~ [1, \"b\"] }}", "x[1, 'b']")]
+        [InlineData("{{ 5.0|int }}{{ \"0x1A\"|int(base=16) }}{{ \"12abc\"|int }}", "5260")]
+        [InlineData("{{ x }}{% set x = 1 %}", "")]
+        [InlineData("{% if true %}{% set z = 1 %}{% endif %}{{ z }}{% for i in [1] %}{% if true %}{% set w = 2 %}{% endif %}{{ w }}{% endfor %}{{ w is defined }}", "12False")]
     public void Renders_like_jinja2(string source, string expected)
     {
         var variables = new Dictionary<string, object?>
