@@ -48,10 +48,44 @@ public sealed class ToolConversationTests
         var parsed = ChatTemplate.Parse(File.ReadAllText(RepoPaths.Model("templates", template + ".jinja")));
         string Render() => parsed.Render(messages, addGenerationPrompt: true, "<s>", "</s>", FixedTimeProvider.CasesClock, extra);
 
+        AssertLikeJinja(template, variant, Render);
+    }
+
+    public static TheoryData<string, string> VariableSets()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(ReferenceDir, "variable_sets.json")));
+        var data = new TheoryData<string, string>();
+        foreach (var file in Directory.GetFiles(RepoPaths.Model("templates"), "*.jinja").Order(StringComparer.Ordinal))
+        {
+            foreach (var set in doc.RootElement.EnumerateObject())
+            {
+                data.Add(Path.GetFileNameWithoutExtension(file), set.Name);
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// Whole variable sets as JSON through the general form: multi-part content, unicode, control characters
+    /// and numbers through tojson, tool calls with empty content (Reference/variable_sets.json).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(VariableSets))]
+    public void Renders_json_variable_sets_like_jinja2(string template, string set)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(ReferenceDir, "variable_sets.json")));
+        var variables = ChatTemplateValues.VariablesFromJson(doc.RootElement.GetProperty(set));
+        var parsed = ChatTemplate.Parse(File.ReadAllText(RepoPaths.Model("templates", template + ".jinja")));
+        AssertLikeJinja(template, set, () => parsed.Render(variables, FixedTimeProvider.CasesClock));
+    }
+
+    private static void AssertLikeJinja(string template, string variant, Func<string> render)
+    {
         var expectedPath = Path.Combine(ReferenceDir, "expected", $"{template}.{variant}.txt");
         if (File.Exists(expectedPath + ".error"))
         {
-            var error = Assert.Throws<ChatTemplateException>(Render);
+            var error = Assert.Throws<ChatTemplateException>(() => render());
             var pythonError = File.ReadAllText(expectedPath + ".error");
             var message = pythonError[(pythonError.IndexOf(": ", StringComparison.Ordinal) + 2)..];
             Assert.Equal(pythonError.StartsWith("Exception: ", StringComparison.Ordinal), error.RaisedByTemplate);
@@ -59,7 +93,7 @@ public sealed class ToolConversationTests
             return;
         }
 
-        var diff = TextDiff.Describe(File.ReadAllText(expectedPath), Render());
+        var diff = TextDiff.Describe(File.ReadAllText(expectedPath), render());
         Assert.True(diff is null, $"{template}.{variant}: {diff}");
     }
 

@@ -28,3 +28,17 @@ for name in sorted(os.listdir(templates)):
             open(base, "w").write(text)
         except Exception as e:
             open(base + ".error", "w").write(f"{type(e).__name__}: {e}")
+
+# Whole variable sets given as JSON (multi-part content, unicode and numbers through tojson, tool calls
+# with empty content), rendered through the general form.
+sets = json.load(open(os.path.join(here, "variable_sets.json")))
+for name in sorted(os.listdir(templates)):
+    if not name.endswith(".jinja"): continue
+    src = open(os.path.join(templates, name)).read()
+    for variant, variables in sets.items():
+        base = os.path.join(out, f"{name[:-6]}.{variant}.txt")
+        try:
+            text = env.from_string(src).render(**variables)
+            open(base, "w").write(text)
+        except Exception as e:
+            open(base + ".error", "w").write(f"{type(e).__name__}: {e}")
