@@ -32,6 +32,14 @@ public sealed class ChatTemplateErrorTests
         [InlineData("{% set x = 1 %}{% set x.y = 2 %}", "cannot assign attribute on non-namespace object", false)]
         [InlineData("{{ 'abc'.nosuch() }}", "'str object' has no attribute 'nosuch'", false)]
         [InlineData("{% for x in none %}{% endfor %}", "'NoneType' object is not iterable", false)]
+        [InlineData("{{ [1, 2]|indent(2) }}", "'list' object has no attribute 'splitlines'", false)]
+        [InlineData("{{ true|indent(2) }}", "unsupported operand type(s) for +=: 'bool' and 'str'", false)]
+        [InlineData("{{ missing|int }}", "'missing' is undefined", false)]
+        [InlineData("{{ d.zz|float }}", "'dict object' has no attribute 'zz'", false)]
+        [InlineData("{{ d in d }}", "unhashable type: 'dict'", false)]
+        [InlineData("{{ '%s %s' % ('a',) }}", "not enough arguments for format string", false)]
+        [InlineData("{{ '%s' % ('a', 'b') }}", "not all arguments converted during string formatting", false)]
+        [InlineData("{{ []|max|indent }}", "No aggregated item, sequence was empty.", false)]
     public void Fails_where_jinja2_fails_with_its_message(string source, string jinjaMessage, bool raisedByTemplate)
     {
         var error = Assert.Throws<ChatTemplateException>(() => RenderText(source));

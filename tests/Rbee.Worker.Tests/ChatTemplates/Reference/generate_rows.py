@@ -12,7 +12,8 @@ def cs(s):
         elif ord(ch) < 0x20: out += '\\u%04x' % ord(ch)
         else: out += ch
     return out + '"'
-for s in json.load(open(os.path.join(here, "reference_sources.json"))):
-    status, out = render(s, d={"a": 1, "b": None})
-    assert status == "OK", (s, out)
-    print(f"        [InlineData({cs(s)}, {cs(out)})]")
+if __name__ == "__main__":
+    for s in json.load(open(os.path.join(here, "reference_sources.json"))):
+        status, out = render(s, d={"a": 1, "b": None})
+        assert status == "OK", (s, out)
+        print(f"        [InlineData({cs(s)}, {cs(out)})]")
