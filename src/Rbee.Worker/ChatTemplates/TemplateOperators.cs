@@ -149,6 +149,11 @@ internal static class TemplateOperators
                     return result;
                 }
 
+                if (Py.ToDouble(a) == 0 && Py.ToDouble(b) < 0)
+                {
+                    throw new TemplateRuntimeException("0.0 cannot be raised to a negative power");
+                }
+
                 return Math.Pow(Py.ToDouble(a), Py.ToDouble(b));
             default:
                 throw new TemplateRuntimeException($"unsupported operator '{op}'");

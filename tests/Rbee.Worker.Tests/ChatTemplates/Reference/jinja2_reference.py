@@ -11,7 +11,7 @@ env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extens
 env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
 env.globals["strftime_now"] = strftime_now
-def render(src, **kw):
+def render(src, **kw):  # ("OK", text) or ("ERR", "Type: message")
     try:
         return "OK", env.from_string(src).render(**kw)
     except Exception as e:
