@@ -162,6 +162,13 @@ internal sealed class TemplateParser
                 return ParseWith(tag);
             case "filter":
                 return ParseFilterBlock(tag);
+            case "generation":
+                // Hugging Face's AssistantTracker extension marks assistant text for training masks; for
+                // rendering, its body is output as is.
+                Expect(TokenKind.BlockEnd);
+                var generated = ParseBody(["endgeneration"], out _);
+                Expect(TokenKind.BlockEnd);
+                return new WithNode([], generated, tag.Line, tag.Column);
             case "break":
             case "continue":
                 if (_loopDepth == 0)
