@@ -108,7 +108,12 @@ internal sealed class MacroValue(TemplateInterpreter interpreter, MacroNode node
         foreach (var (key, value) in args.Named)
         {
             var index = node.Parameters.FindIndex(p => p.Name == key);
-            if (index < 0)
+            if (index < 0 && key == "caller")
+            {
+                // A {% call %} block hands its body to the macro as `caller`.
+                scope.Set(key, value);
+            }
+            else if (index < 0)
             {
                 kwargs[key] = value;
             }
@@ -233,6 +238,18 @@ internal sealed partial class TemplateInterpreter(TimeProvider time)
                 return Flow.Normal;
             case MacroNode macro:
                 scope.Set(macro.Name, new MacroValue(this, macro, scope));
+                return Flow.Normal;
+            case CallBlockNode callBlock:
+                var callee = Eval(callBlock.Call.Callee, scope);
+                if (callee is not MacroValue)
+                {
+                    throw new ChatTemplateException(
+                        $"'{{% call %}}' needs a macro, got '{Py.TypeName(callee)}' (line {callBlock.Line}, column {callBlock.Column})", callBlock.Line, callBlock.Column);
+                }
+
+                var callArgs = BuildArgs(Describe(callBlock.Call.Callee), callBlock.Call.Args, callBlock.Call.Kwargs, scope);
+                callArgs.Named["caller"] = new MacroValue(this, callBlock.Caller, scope);
+                output.Append(Py.Str(At(callBlock, () => ((MacroValue)callee).Invoke(callArgs))));
                 return Flow.Normal;
             case WithNode with:
                 var inner = new Scope(scope);

@@ -14,7 +14,7 @@ internal sealed class TemplateParser
     // Tags jinja2 knows that this interpreter deliberately does not run: template inheritance and loading
     // need a loader (a chat template is one string), the rest is not used by chat templates.
     private static readonly HashSet<string> UnsupportedTags =
-        ["extends", "block", "include", "import", "from", "call", "autoescape", "do", "trans", "pluralize", "endtrans"];
+        ["extends", "block", "include", "import", "from", "autoescape", "do", "trans", "pluralize", "endtrans"];
 
     // Bounds recursion on hostile input (the template comes from a model file) well before the stack would.
     private const int MaxNesting = 200;
@@ -160,6 +160,8 @@ internal sealed class TemplateParser
                 return ParseMacro(tag);
             case "with":
                 return ParseWith(tag);
+            case "call":
+                return ParseCallBlock(tag);
             case "filter":
                 return ParseFilterBlock(tag);
             case "generation":
@@ -269,9 +271,35 @@ internal sealed class TemplateParser
         return new SetBlockNode(target, body, filters, tag.Line, tag.Column);
     }
 
+    private CallBlockNode ParseCallBlock(Token tag)
+    {
+        var parameters = Current.IsOperator("(") ? ParseParameters() : [];
+        var call = ParseExpression() as CallExpr
+            ?? throw Error("expected a macro call after '{% call %}'", tag);
+        Expect(TokenKind.BlockEnd);
+        var savedDepth = _loopDepth;
+        _loopDepth = 0;
+        var body = ParseBody(["endcall"], out _);
+        _loopDepth = savedDepth;
+        Expect(TokenKind.BlockEnd);
+        return new CallBlockNode(call, new MacroNode("caller", parameters, body, tag.Line, tag.Column), tag.Line, tag.Column);
+    }
+
     private MacroNode ParseMacro(Token tag)
     {
         var name = Expect(TokenKind.Name).Value;
+        var parameters = ParseParameters();
+        Expect(TokenKind.BlockEnd);
+        var savedDepth = _loopDepth;
+        _loopDepth = 0;
+        var body = ParseBody(["endmacro"], out _);
+        _loopDepth = savedDepth;
+        Expect(TokenKind.BlockEnd);
+        return new MacroNode(name, parameters, body, tag.Line, tag.Column);
+    }
+
+    private List<(string Name, Expr? Default)> ParseParameters()
+    {
         var parameters = new List<(string, Expr?)>();
         Expect(TokenKind.Operator, "(");
         while (!Current.IsOperator(")"))
@@ -300,13 +328,7 @@ internal sealed class TemplateParser
         }
 
         Expect(TokenKind.Operator, ")");
-        Expect(TokenKind.BlockEnd);
-        var savedDepth = _loopDepth;
-        _loopDepth = 0;
-        var body = ParseBody(["endmacro"], out _);
-        _loopDepth = savedDepth;
-        Expect(TokenKind.BlockEnd);
-        return new MacroNode(name, parameters, body, tag.Line, tag.Column);
+        return parameters;
     }
 
     private WithNode ParseWith(Token tag)

@@ -561,8 +561,6 @@ internal static class Py
                 return FromMessage(m);
             case ChatToolCall c:
                 return FromToolCall(c);
-            case object?[] tuple:
-                return tuple.Select(FromClr).ToArray();
             case IEnumerable<KeyValuePair<string, object?>> pairs:
                 var dict = new Dictionary<string, object?>(StringComparer.Ordinal);
                 foreach (var (k, val) in pairs)

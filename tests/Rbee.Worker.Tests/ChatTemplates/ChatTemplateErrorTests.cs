@@ -74,7 +74,6 @@ public sealed class ChatTemplateErrorTests
     [InlineData("ok\n{% extends 'base' %}", "'{% extends %}'", 2, 4)]
     [InlineData("{% import 'm' as m %}", "'{% import %}'", 1, 4)]
     [InlineData("{% block body %}{% endblock %}", "'{% block %}'", 1, 4)]
-    [InlineData("{% macro m() %}x{% endmacro %}\n\n  {% call m() %}y{% endcall %}", "'{% call %}'", 3, 6)]
     [InlineData("{% do x.append(1) %}", "'{% do %}'", 1, 4)]
     [InlineData("{% for x in y recursive %}{% endfor %}", "'recursive'", 1, 15)]
     [InlineData("{{ f(*args) }}", "*args/**kwargs", 1, 6)]

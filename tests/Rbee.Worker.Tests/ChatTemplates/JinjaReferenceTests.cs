@@ -84,6 +84,7 @@ public sealed class JinjaReferenceTests
         [InlineData("{{ x }}{% set x = 1 %}", "")]
         [InlineData("{% if true %}{% set z = 1 %}{% endif %}{{ z }}{% for i in [1] %}{% if true %}{% set w = 2 %}{% endif %}{{ w }}{% endfor %}{{ w is defined }}", "12False")]
         [InlineData("{{ 2.5 is odd }} {{ 3.0 is odd }} {{ 4.0 is even }} {{ 2.5 is divisibleby 2 }} {{ 2 // 0.1 }} {{ -7.5 // 2 }} {{ 7.5 % -2 }} {{ 2 * [1] }} {{ true * [1, 2] }} {{ (1, 2) * 2 }} {{ 'ab c' % [1, 2] }} {{ '%s-%s' % ('a', 1) }} {{ '%d%%' % 5 }} {{ 'x' % missing }}", "False True True False 19.0 -4.0 -0.5 [1, 1] [1, 2] (1, 2, 1, 2) ab c a-1 5% x")]
+        [InlineData("{% macro box(title) %}[{{ title }}:{{ caller() }}]{% endmacro %}{% call box('t') %}body {{ 1 + 1 }}{% endcall %}|{% macro each(xs) %}{% for x in xs %}{{ caller(x, loop.index) }}{% endfor %}{% endmacro %}{% call(item, n) each(['a', 'b']) %}{{ n }}={{ item }};{% endcall %}", "[t:body 2]|1=a;2=b;")]
     public void Renders_like_jinja2(string source, string expected)
     {
         var variables = new Dictionary<string, object?>
