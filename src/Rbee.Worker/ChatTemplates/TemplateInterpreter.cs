@@ -156,7 +156,7 @@ internal sealed class MacroValue(TemplateInterpreter interpreter, MacroNode node
 }
 
 /// <summary>Tree-walking evaluator of a parsed template, with Python's value semantics (see <see cref="Py"/>).</summary>
-internal sealed partial class TemplateInterpreter(TimeProvider time)
+internal sealed class TemplateInterpreter(TimeProvider time)
 {
     // A template comes from the model file, not from us: a macro that recurses without end must fail the
     // request, not overflow the worker's stack (Python would raise RecursionError near this depth too).
