@@ -27,9 +27,19 @@ internal sealed class ManualClock : TimeProvider
     /// <summary>Time since <see cref="Start"/>.</summary>
     public TimeSpan Elapsed => GetUtcNow() - Start;
 
+    private long _created;
+
+    /// <summary>Timers created so far; <see cref="WaitForTimerAsync"/> can ignore those created before a point.</summary>
+    public long TimersCreated
+    {
+        get { lock (_gate) return _created; }
+    }
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var timer = new ManualTimer(this, callback, state);
+        long number;
+        lock (_gate) number = ++_created;
+        var timer = new ManualTimer(this, callback, state) { Number = number };
         timer.Change(dueTime, period);
         return timer;
     }
@@ -72,7 +82,7 @@ internal sealed class ManualClock : TimeProvider
     public void AdvanceTo(TimeSpan elapsed) => Advance(elapsed - Elapsed);
 
     /// <summary>Waits (real time, bounded) until a timer due at <paramref name="elapsed"/> since start is armed.</summary>
-    public async Task WaitForTimerAsync(TimeSpan elapsed, string phase)
+    public async Task WaitForTimerAsync(TimeSpan elapsed, string phase, long createdAfter = 0)
     {
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         while (true)
@@ -80,7 +90,7 @@ internal sealed class ManualClock : TimeProvider
             Task changed;
             lock (_gate)
             {
-                if (_timers.Any(t => t.Due - Start == elapsed)) return;
+                if (_timers.Any(t => t.Due - Start == elapsed && t.Number > createdAfter)) return;
                 changed = _changed.Task;
             }
             try
@@ -107,6 +117,7 @@ internal sealed class ManualClock : TimeProvider
 
     private sealed class ManualTimer(ManualClock clock, TimerCallback callback, object? state) : ITimer
     {
+        public long Number { get; init; }
         public DateTimeOffset Due { get; set; }
         public TimeSpan Period { get; private set; }
 
