@@ -49,9 +49,11 @@ public sealed class InferenceEndpoints(
         var endpoint = kind == EndpointKind.Chat ? "chat" : "completion";
         var requestId = (kind == EndpointKind.Chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N")[..24];
         var clock = Stopwatch.StartNew();
-        var generatedSoFar = 0;
+        var streamedChunks = 0;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, lifetime.ApplicationStopping);
         var ct = cts.Token;
+        // Released after the outcome is counted and logged, so whoever gets the slot next sees up-to-date metrics.
+        SlotLease? lease = null;
         try
         {
             if (state.Loaded is not { } worker) throw Loading();
@@ -75,7 +77,6 @@ public sealed class InferenceEndpoints(
                 IgnoreEos = request.IgnoreEos,
             };
 
-            SlotLease lease;
             try
             {
                 lease = await worker.Pool.AcquireAsync(prompt, ct);
@@ -87,7 +88,6 @@ public sealed class InferenceEndpoints(
             }
 
             GenerationResult result;
-            using (lease)
             {
                 var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
                 if (request.Stream)
@@ -96,7 +96,7 @@ public sealed class InferenceEndpoints(
                     await stream.StartAsync(ct);
                     result = await worker.Generator.RunAsync(lease.Slot, generation, (text, c) =>
                     {
-                        generatedSoFar++;
+                        streamedChunks++;
                         return stream.TextAsync(text, c);
                     }, ct);
                     await stream.FinishAsync(result, request.IncludeUsage, ct);
@@ -124,8 +124,20 @@ public sealed class InferenceEndpoints(
             // 499 is nginx's "client closed request": only for the metrics and log, the client is gone.
             var status = ctx.RequestAborted.IsCancellationRequested ? 499 : StatusCodes.Status503ServiceUnavailable;
             metrics.Request(status);
-            WorkerLog.RequestCancelled(logger, requestId, endpoint, generatedSoFar,
+            WorkerLog.RequestCancelled(logger, requestId, endpoint, streamedChunks,
                 ctx.RequestAborted.IsCancellationRequested ? "client disconnected" : "worker stopping");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            metrics.Request(StatusCodes.Status500InternalServerError);
+            WorkerLog.RequestFailed(logger, ex, requestId, endpoint);
+            if (!ctx.Response.HasStarted)
+                await WriteError(ctx, new RequestException(StatusCodes.Status500InternalServerError,
+                    "The worker failed while generating", "internal_error", null, ErrorTypes.Server));
+        }
+        finally
+        {
+            lease?.Dispose();
         }
     }
 

@@ -24,8 +24,8 @@ internal static partial class WorkerLog
     [LoggerMessage(6, LogLevel.Information, "Request {RequestId} {Endpoint} refused with {Status} ({Code}): {Message}")]
     public static partial void RequestRefused(ILogger logger, string requestId, string endpoint, int status, string code, string message);
 
-    [LoggerMessage(7, LogLevel.Information, "Request {RequestId} {Endpoint} cancelled after {CompletionTokens} tokens: {Reason}")]
-    public static partial void RequestCancelled(ILogger logger, string requestId, string endpoint, int completionTokens, string reason);
+    [LoggerMessage(7, LogLevel.Information, "Request {RequestId} {Endpoint} cancelled after {StreamedChunks} streamed chunks: {Reason}")]
+    public static partial void RequestCancelled(ILogger logger, string requestId, string endpoint, int streamedChunks, string reason);
 
     [LoggerMessage(8, LogLevel.Error, "Request {RequestId} {Endpoint} failed")]
     public static partial void RequestFailed(ILogger logger, Exception exception, string requestId, string endpoint);
