@@ -53,7 +53,9 @@ public sealed record ModelList(string Object, IReadOnlyList<ModelEntry> Data);
 
 public sealed record HealthStatus(string Status);
 
-public sealed record ReadyEvent(string Event, string? WorkerId, int Port, string Model, int Pid);
+/// <summary>The ready line of the launch contract; every field is present (worker_id null when not given).</summary>
+public sealed record ReadyEvent(
+    string Event, [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? WorkerId, int Port, string Model, int Pid);
 
 /// <summary>The worker's own wire types, snake_case like every rbee contract; nulls are left out, except where a
 /// property says otherwise (finish_reason is an explicit null in OpenAI's stream chunks). Errors use

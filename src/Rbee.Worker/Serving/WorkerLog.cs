@@ -33,6 +33,9 @@ internal static partial class WorkerLog
     [LoggerMessage(9, LogLevel.Information, "Model has no tokenizer.chat_template; chat uses the fallback 'Role: content' format")]
     public static partial void FallbackChatFormat(ILogger logger);
 
+    [LoggerMessage(11, LogLevel.Warning, "The model's chat template cannot be parsed, chat requests will be refused: {Reason}")]
+    public static partial void ChatTemplateUnusable(ILogger logger, string reason);
+
     [LoggerMessage(10, LogLevel.Information, "Stopping: cancelling in-flight requests")]
     public static partial void Stopping(ILogger logger);
 }
