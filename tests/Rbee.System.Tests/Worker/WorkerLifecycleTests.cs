@@ -49,11 +49,12 @@ public sealed class WorkerLifecycleTests
         var model = Path.Combine(dir, "long-context.gguf");
         RandomLlama.Write(model, new RandomLlamaSpec
         {
-            Embedding = 128, FeedForward = 256, Layers = 4, Heads = 4, KvHeads = 4, Context = 4096,
+            Embedding = 256, FeedForward = 512, Layers = 4, Heads = 4, KvHeads = 4, Context = 4096,
             VocabFrom = RepoPaths.Model("aidreams260K.gguf"),
         });
-        await using var w = await WorkerHarness.StartAsync(model, dir, "--parallel", "1");
+        await using var w = await WorkerHarness.StartAsync(model, dir, "--parallel", "1", "--queue-size", "1");
 
+        Task<HttpResponseMessage> waiting;
         using (var cts = new CancellationTokenSource())
         {
             using var req = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
@@ -66,13 +67,29 @@ public sealed class WorkerLifecycleTests
             await foreach (var e in SseReader.ReadAsync(stream, cts.Token))
             {
                 Assert.NotEqual("[DONE]", e.Data);
-                break; // one chunk seen: hang up
+                break; // one chunk seen: the slot is busy
             }
+
+            // The only slot is busy and the queue holds one: of two more requests one waits, the other is refused at
+            // once with Retry-After. The waiting one can only finish once the streaming client is gone.
+            var b = PostRawAsync(w, """{"prompt":"Echoes","max_tokens":4,"temperature":0}""");
+            var c = PostRawAsync(w, """{"prompt":"Echoes","max_tokens":4,"temperature":0}""");
+            var refusedTask = await Task.WhenAny(b, c);
+            waiting = refusedTask == b ? c : b;
+            using var refused = await refusedTask;
+            Assert.Equal(503, (int)refused.StatusCode);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            Assert.Contains("queue_full", await refused.Content.ReadAsStringAsync());
+            Assert.False(waiting.IsCompleted);
+            // Leaving this block disposes the response: the client hangs up mid-stream.
         }
 
-        var (status, body) = await PostAsync(w, """{"prompt":"Echoes","max_tokens":4,"temperature":0}""");
-        Assert.Equal(200, status);
-        Assert.Equal(4, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        using (var served = await waiting)
+        {
+            Assert.Equal(200, (int)served.StatusCode);
+            var body = JsonDocument.Parse(await served.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal(4, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        }
 
         var metrics = await w.Http.GetStringAsync("metrics");
         Assert.Contains("rbee_worker_requests_total{status=\"499\"} 1", metrics);
@@ -83,9 +100,41 @@ public sealed class WorkerLifecycleTests
         Assert.Equal(0, w.Process.ExitCode);
     }
 
-    private static async Task<(int, JsonElement)> PostAsync(WorkerHarness w, string json)
+    [Fact]
+    public async Task ModelChatTemplate_IsUsed_AndWhatItRaisesIs400()
     {
-        using var resp = await w.Http.PostAsync("v1/completions", new StringContent(json, Encoding.UTF8, "application/json"));
+        var dir = WorkerHarness.NewDirectory();
+        var model = Path.Combine(dir, "templated.gguf");
+        var writer = RandomLlama.Build(new RandomLlamaSpec { VocabFrom = RepoPaths.Model("aidreams260K.gguf") });
+        writer.Set("tokenizer.chat_template",
+            "{{ bos_token }}{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" +
+            "[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}");
+        writer.Write(model);
+        await using var w = await WorkerHarness.StartAsync(model, dir);
+
+        var models = JsonDocument.Parse(await w.Http.GetStringAsync("v1/models")).RootElement;
+        Assert.Equal("gguf", models.GetProperty("data")[0].GetProperty("meta").GetProperty("chat_format").GetString());
+
+        var (ok, body) = await PostAsync(w, "v1/chat/completions", """{"messages":[{"role":"user","content":"hi"}],"max_tokens":3,"temperature":0}""");
+        Assert.Equal(200, ok);
+        Assert.Equal(3, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        // The template prints "<s>" itself: the chat prompt has exactly the tokens of the same text with one BOS added.
+        var (_, plain) = await PostAsync(w, "v1/completions", """{"prompt":"[user] hi\n[assistant]","max_tokens":1}""");
+        Assert.Equal(plain.GetProperty("usage").GetProperty("prompt_tokens").GetInt32(),
+            body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+
+        var (status, error) = await PostAsync(w, "v1/chat/completions", """{"messages":[{"role":"system","content":"be brief"}]}""");
+        Assert.Equal(400, status);
+        Assert.Contains("System role not supported", error.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal("invalid_chat_template", error.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    private static Task<HttpResponseMessage> PostRawAsync(WorkerHarness w, string json) =>
+        w.Http.PostAsync("v1/completions", new StringContent(json, Encoding.UTF8, "application/json"));
+
+    private static async Task<(int, JsonElement)> PostAsync(WorkerHarness w, string path, string json)
+    {
+        using var resp = await w.Http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
         return ((int)resp.StatusCode, JsonDocument.Parse(await resp.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 }
