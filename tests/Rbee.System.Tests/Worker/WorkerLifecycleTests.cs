@@ -47,11 +47,7 @@ public sealed class WorkerLifecycleTests
     {
         var dir = WorkerHarness.NewDirectory();
         var model = Path.Combine(dir, "long-context.gguf");
-        RandomLlama.Write(model, new RandomLlamaSpec
-        {
-            Embedding = 256, FeedForward = 512, Layers = 4, Heads = 4, KvHeads = 4, Context = 4096,
-            VocabFrom = RepoPaths.Model("aidreams260K.gguf"),
-        });
+        WriteLongContextModel(model);
         await using var w = await WorkerHarness.StartAsync(model, dir, "--parallel", "1", "--queue-size", "1");
 
         Task<HttpResponseMessage> waiting;
@@ -99,6 +95,48 @@ public sealed class WorkerLifecycleTests
         Assert.True(await w.Process.WaitForExitAsync(ExitTimeout), $"no exit after SIGTERM:\n{w.Process.LogTail()}");
         Assert.Equal(0, w.Process.ExitCode);
     }
+
+    /// <summary>With <c>--parallel 2</c> two long generations run at once: each has streamed text while the
+    /// other is still open, which one slot could not do.</summary>
+    [Fact]
+    public async Task ParallelTwo_RunsTwoStreamsAtOnce()
+    {
+        var dir = WorkerHarness.NewDirectory();
+        var model = Path.Combine(dir, "long-context.gguf");
+        WriteLongContextModel(model);
+        await using var w = await WorkerHarness.StartAsync(model, dir, "--parallel", "2", "--queue-size", "0");
+
+        async Task<(HttpResponseMessage, IAsyncEnumerator<SseEvent>)> OpenAsync()
+        {
+            var req = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+            {
+                Content = new StringContent("""{"prompt":"Echoes","max_tokens":4000,"ignore_eos":true,"stream":true}""",
+                    Encoding.UTF8, "application/json"),
+            };
+            var resp = await w.Http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(200, (int)resp.StatusCode);
+            var events = SseReader.ReadAsync(await resp.Content.ReadAsStreamAsync()).GetAsyncEnumerator();
+            Assert.True(await events.MoveNextAsync());
+            return (resp, events);
+        }
+
+        var (r1, e1) = await OpenAsync();
+        var (r2, e2) = await OpenAsync();
+        Assert.True(await e1.MoveNextAsync());
+        Assert.NotEqual("[DONE]", e1.Current.Data);
+        Assert.True(await e2.MoveNextAsync());
+        Assert.NotEqual("[DONE]", e2.Current.Data);
+        var metrics = await w.Http.GetStringAsync("metrics");
+        Assert.Contains("rbee_worker_slots_busy 2", metrics);
+        await e1.DisposeAsync(); await e2.DisposeAsync();
+        r1.Dispose(); r2.Dispose();
+    }
+
+    private static void WriteLongContextModel(string path) => RandomLlama.Write(path, new RandomLlamaSpec
+    {
+        Embedding = 256, FeedForward = 512, Layers = 4, Heads = 4, KvHeads = 4, Context = 4096,
+        VocabFrom = RepoPaths.Model("aidreams260K.gguf"),
+    });
 
     [Fact]
     public async Task ModelChatTemplate_IsUsed_AndWhatItRaisesIs400()
