@@ -25,6 +25,19 @@ public sealed class WorkerLifecycleTests
     }
 
     [Fact]
+    public async Task PortInUse_ExitsWith1()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        await using var p = DaemonProcess.Start("llm-worker-rbee",
+            ["--model", RepoPaths.Model("aidreams260K.gguf"), "--port", port.ToString()], logDirectory: WorkerHarness.NewDirectory());
+        Assert.True(await p.WaitForExitAsync(ExitTimeout), "llm-worker-rbee did not exit when its port was taken");
+        Assert.Equal(1, p.ExitCode);
+        Assert.Contains("cannot listen", p.LogTail());
+    }
+
+    [Fact]
     public async Task CorruptModel_ExitsWith1()
     {
         var dir = WorkerHarness.NewDirectory();
