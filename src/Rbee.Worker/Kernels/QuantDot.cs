@@ -113,10 +113,13 @@ internal static unsafe class QuantDot
         }
     }
 
+    /// <remarks>
+    /// Q8_K activations share one scale per 256 values, so the eight sub-block sums are weighted by their 6-bit
+    /// scales in integers and turned into float once per super-block (as ggml does), not once per 32 values.
+    /// </remarks>
     public static float Q4_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
     {
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
+        var acc = Vector256<float>.Zero;
         float corr = 0;
         var sc = stackalloc byte[8];
         var mn = stackalloc byte[8];
@@ -128,23 +131,23 @@ internal static unsafe class QuantDot
             ScalesMinsK4(blk + 4, sc, mn);
             var q = blk + 16;
             var xqs = xq + 256 * s;
-            var xds = xd + 8 * s;
             var xss = xs16 + 16 * s;
+            var sumi0 = Vector256<int>.Zero;
+            var sumi1 = Vector256<int>.Zero;
             for (var k = 0; k < 4; k++)
             {
                 var raw = Vector256.Load(q + 32 * k);
                 var lo = raw & m4;
                 var hi = (raw.AsUInt16() >> 4).AsByte() & m4;
-                var p0 = Dot4(lo, Vector256.Load(xqs + 64 * k));
-                var p1 = Dot4(hi, Vector256.Load(xqs + 64 * k + 32));
-                acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(d * sc[2 * k] * xds[2 * k]), acc0);
-                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(d * sc[2 * k + 1] * xds[2 * k + 1]), acc1);
+                sumi0 += Dot4(lo, Vector256.Load(xqs + 64 * k)) * Vector256.Create((int)sc[2 * k]);
+                sumi1 += Dot4(hi, Vector256.Load(xqs + 64 * k + 32)) * Vector256.Create((int)sc[2 * k + 1]);
             }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * xd[8 * s]), acc);
             float c = 0;
             for (var j = 0; j < 8; j++) c += mn[j] * (xss[2 * j] + xss[2 * j + 1]);
             corr += dmin * c;
         }
-        return HSum(acc0 + acc1) - corr;
+        return HSum(acc) - corr;
     }
 
     public static float Q5_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
@@ -186,10 +189,10 @@ internal static unsafe class QuantDot
         return HSum(acc0 + acc1) - corr;
     }
 
+    /// <remarks>As <see cref="Q4_K"/>: signed 8-bit scales applied in integers, one float step per super-block.</remarks>
     public static float Q6_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
     {
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
+        var acc = Vector256<float>.Zero;
         float corr = 0;
         var m4 = Vector256.Create((byte)0x0F);
         var m30 = Vector256.Create((byte)0x30);
@@ -198,7 +201,8 @@ internal static unsafe class QuantDot
             var blk = row + 210 * s;
             var d = H2F(blk + 208);
             var scales = (sbyte*)(blk + 192);
-            float c = 0;
+            var sumi0 = Vector256<int>.Zero;
+            var sumi1 = Vector256<int>.Zero;
             for (var h = 0; h < 2; h++)
             {
                 var ql = blk + 64 * h;
@@ -210,25 +214,24 @@ internal static unsafe class QuantDot
                 var q1 = (l1 & m4) | ((qh << 2).AsByte() & m30);
                 var q2 = ((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30);
                 var q3 = ((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30);
-                var at = 256 * s + 128 * h;
-                var xqs = xq + at;
-                var xds = xd + at / 32;
-                var xss = xs16 + at / 16;
-                var p0 = Avx.ConvertToVector256Single(Dot4(q0, Vector256.Load(xqs)));
-                var p1 = Avx.ConvertToVector256Single(Dot4(q1, Vector256.Load(xqs + 32)));
-                var p2 = Avx.ConvertToVector256Single(Dot4(q2, Vector256.Load(xqs + 64)));
-                var p3 = Avx.ConvertToVector256Single(Dot4(q3, Vector256.Load(xqs + 96)));
+                var xqs = xq + 256 * s + 128 * h;
                 // Lanes 0..3 hold values 0..15 of the 32 (scale 2g), lanes 4..7 values 16..31 (scale 2g+1).
-                acc0 = Fma.MultiplyAdd(p0, Pair(sc[0], sc[1], d * xds[0]), acc0);
-                acc1 = Fma.MultiplyAdd(p1, Pair(sc[2], sc[3], d * xds[1]), acc1);
-                acc0 = Fma.MultiplyAdd(p2, Pair(sc[4], sc[5], d * xds[2]), acc0);
-                acc1 = Fma.MultiplyAdd(p3, Pair(sc[6], sc[7], d * xds[3]), acc1);
-                for (var g = 0; g < 8; g++) c += sc[g] * xss[g];
+                sumi0 += Dot4(q0, Vector256.Load(xqs)) * IntPair(sc[0], sc[1]);
+                sumi1 += Dot4(q1, Vector256.Load(xqs + 32)) * IntPair(sc[2], sc[3]);
+                sumi0 += Dot4(q2, Vector256.Load(xqs + 64)) * IntPair(sc[4], sc[5]);
+                sumi1 += Dot4(q3, Vector256.Load(xqs + 96)) * IntPair(sc[6], sc[7]);
             }
-            corr += 32 * d * c;
+            var xss = xs16 + 16 * s;
+            float cf = 0;
+            for (var g = 0; g < 16; g++) cf += scales[g] * xss[g];
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * xd[8 * s]), acc);
+            corr += 32 * d * cf;
         }
-        return HSum(acc0 + acc1) - corr;
+        return HSum(acc) - corr;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> IntPair(int a, int b) => Vector256.Create(Vector128.Create(a), Vector128.Create(b));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Pair(int a, int b, float scale) =>

@@ -13,13 +13,14 @@ public sealed class InferenceSession
     private readonly ModelConfig _c;
     private readonly int _batch;
 
-    // KV cache, float32, one array per layer: [position][kv head][head dim].
+    // KV cache, one array per layer: [position][kv head][head dim]. Held as float but rounded to fp16 values, as
+    // llama.cpp's default fp16 cache stores them (see Attention for why its rounding matters).
     private readonly float[][] _keys;
     private readonly float[][] _values;
 
     // Scratch for up to _batch tokens, row-major [token][…].
     private readonly float[] _x, _xn, _q, _k, _v, _att, _proj, _gate, _up;
-    private readonly float[] _scores, _cos, _sin, _logits;
+    private readonly float[] _cos, _sin, _logits;
 
     // The token at each cached position, so a new prompt can reuse the prefix it shares with the last one.
     private readonly int[] _tokens;
@@ -46,7 +47,6 @@ public sealed class InferenceSession
         _proj = new float[_batch * _c.EmbeddingLength];
         _gate = new float[_batch * _c.FeedForwardLength];
         _up = new float[_batch * _c.FeedForwardLength];
-        _scores = new float[(long)_c.Heads * contextSize];
         _cos = new float[_c.RopeDimensions / 2];
         _sin = new float[_c.RopeDimensions / 2];
         _logits = new float[_c.VocabSize];
@@ -204,12 +204,14 @@ public sealed class InferenceSession
                 RopeAngles(pos);
                 VectorOps.Rope(q, c.Heads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
                 VectorOps.Rope(k, c.KvHeads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
+                VectorOps.RoundToHalf(k);
+                VectorOps.RoundToHalf(v);
                 k.CopyTo(keys.AsSpan(pos * kvd, kvd));
                 v.CopyTo(values.AsSpan(pos * kvd, kvd));
             }
 
             // Causal attention: token t sees positions 0..Position+t. Heads in a group share one KV head (GQA).
-            Attention.Run(_q, keys, values, _att, _scores, ContextSize, n, Position, c);
+            Attention.Run(_q, keys, values, _att, n, Position, c);
             Mul(w.Wo, _att, n, _proj);
             VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Rbee.Worker.Model;
 
@@ -48,6 +49,38 @@ internal static class VectorOps
             i = vx.Length * Vector<float>.Count;
         }
         for (; i < n; i++) y[i] += a * x[i];
+    }
+
+    /// <summary>
+    /// Rounds every value to the nearest fp16 value (ties to even), kept as float: what storing to and loading from an
+    /// fp16 tensor does. Finite results only (values past fp16's ±65504 are not clamped to infinity).
+    /// </summary>
+    public static void RoundToHalf(Span<float> x)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var v = MemoryMarshal.Cast<float, Vector256<float>>(x);
+            for (var j = 0; j < v.Length; j++) v[j] = RoundToHalf(v[j]);
+            i = v.Length * Vector256<float>.Count;
+        }
+        for (; i < x.Length; i++) x[i] = (float)(Half)x[i];
+    }
+
+    /// <summary>
+    /// Eight values rounded to fp16 precision. Normal fp16 range: round the float's 23-bit significand to 10 bits,
+    /// ties to even, in the integer domain (a carry moves into the exponent, as it should). Below 2^-14 fp16 is
+    /// subnormal with a fixed step of 2^-24: adding and removing 0.75 (whose ulp is 2^-24) rounds to that step.
+    /// </summary>
+    public static Vector256<float> RoundToHalf(Vector256<float> x)
+    {
+        var bits = x.AsUInt32();
+        var lsb = Vector256.ShiftRightLogical(bits, 13) & Vector256.Create(1u);
+        var normal = (bits + Vector256.Create(0xFFFu) + lsb) & Vector256.Create(~0x1FFFu);
+        var magic = Vector256.Create(0.75f);
+        var tiny = (x + magic) - magic;
+        var isTiny = Vector256.LessThan(bits & Vector256.Create(0x7FFFFFFFu), Vector256.Create(0x38800000u));
+        return Vector256.ConditionalSelect(isTiny.AsSingle(), tiny, normal.AsSingle());
     }
 
     /// <summary>y += x.</summary>

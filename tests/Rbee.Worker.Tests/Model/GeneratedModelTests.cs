@@ -58,7 +58,10 @@ public sealed class GeneratedModelTests : IDisposable
         var vocab = c.VocabSize;
         for (var t = 0; t < Tokens.Length; t++)
             for (var i = 0; i < vocab; i++)
-                Assert.True(Math.Abs(all[t * vocab + i] - expected[t][i]) < 1e-3,
+                // 5e-3, relative past 1: the engine's KV cache and attention accumulator are fp16, as llama.cpp's (see
+                // Attention); with q/k/v biases (qwen2) that rounding alone moves logits by up to 4e-3. Without biases
+                // every shape here stays within 6e-4.
+                Assert.True(Math.Abs(all[t * vocab + i] - expected[t][i]) < 5e-3 * Math.Max(1, Math.Abs(expected[t][i])),
                     $"{name}: position {t} logit {i}: {all[t * vocab + i]} vs reference {expected[t][i]}");
     }
 
