@@ -89,6 +89,9 @@ public sealed class QueenOptions
 
     internal static string ExpandHome(string path) =>
         path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
-            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.Length > 2 ? path[2..] : "")
+            ? Path.Combine(Home, path.Length > 2 ? path[2..] : "")
             : path;
+
+    private static string Home => Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } home
+        ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 }
