@@ -56,14 +56,11 @@ public sealed class QueenOptions
     /// <summary>Largest accepted request body, in bytes.</summary>
     public long MaxRequestBodyBytes { get; set; } = 64 * 1024;
 
-    /// <summary>The shared cluster token (DESIGN.md "Security"); env <c>RBEE_CLUSTER_TOKEN</c> wins when set.</summary>
-    public string? ClusterToken { get; set; }
-
     /// <summary>Returns the first problem with these values, or null when they are usable.</summary>
     public string? Validate()
     {
         if (Port is < 0 or > 65535) return "Queen:Port must be 0-65535";
-        if (!System.Net.IPAddress.TryParse(Bind, out _) && Bind != "localhost") return $"Queen:Bind '{Bind}' is not an IP address";
+        if (!Rbee.Hosting.RbeeHost.IsValidBindAddress(Bind)) return $"Queen:Bind '{Bind}' is not an IP address";
         if (AdvertiseUrl is { Length: > 0 } u &&
             (!Uri.TryCreate(u, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
             return $"Queen:AdvertiseUrl '{u}' must be an absolute http(s) URL";
@@ -85,13 +82,5 @@ public sealed class QueenOptions
     }
 
     /// <summary><see cref="SshConfigPath"/> with <c>~</c> expanded to the user's home.</summary>
-    public string ResolvedSshConfigPath => ExpandHome(SshConfigPath);
-
-    internal static string ExpandHome(string path) =>
-        path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
-            ? Path.Combine(Home, path.Length > 2 ? path[2..] : "")
-            : path;
-
-    private static string Home => Environment.GetEnvironmentVariable("HOME") is { Length: > 0 } home
-        ? home : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+    public string ResolvedSshConfigPath => Rbee.Hosting.Configuration.ConfigPaths.ExpandHome(SshConfigPath);
 }

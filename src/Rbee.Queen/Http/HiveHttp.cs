@@ -1,5 +1,5 @@
 using System.Net.Http.Headers;
-using Rbee.Queen.Configuration;
+using Rbee.Hosting.Security;
 
 namespace Rbee.Queen.Http;
 
@@ -12,9 +12,9 @@ public sealed class HiveHttp : IDisposable
 {
     private readonly string? _token;
 
-    public HiveHttp(ClusterToken token)
+    public HiveHttp(ClusterTokenOptions token)
     {
-        _token = token.Value;
+        _token = token.Token;
         Client = new HttpClient(new SocketsHttpHandler
         {
             // Recycle connections so a hive that moved behind a DNS name is found again.
@@ -43,12 +43,3 @@ public sealed class HiveHttp : IDisposable
     public void Dispose() => Client.Dispose();
 }
 
-/// <summary>The cluster token, or null when none is configured (then only local callers are accepted).</summary>
-public sealed class ClusterToken(string? value)
-{
-    public string? Value { get; } = string.IsNullOrEmpty(value) ? null : value;
-
-    public static ClusterToken From(QueenOptions options) =>
-        new(Environment.GetEnvironmentVariable(Rbee.Contracts.Protocol.ProtocolConstants.ClusterTokenEnvironmentVariable) is { Length: > 0 } env
-            ? env : options.ClusterToken);
-}

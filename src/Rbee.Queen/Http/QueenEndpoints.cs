@@ -12,7 +12,9 @@ using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
-using Rbee.Queen.Security;
+using Rbee.Hosting.Errors;
+using Rbee.Hosting.Security;
+using Rbee.Hosting.Sse;
 using Rbee.Queen.Telemetry;
 
 namespace Rbee.Queen.Http;
@@ -27,11 +29,11 @@ public static partial class QueenEndpoints
         app.MapGet("/health", () => Results.Json(new Dictionary<string, string> { ["status"] = "ok", ["version"] = ProtocolConstants.Version },
             RbeeJsonContext.Default.DictionaryStringString));
 
-        app.MapGet("/v1/info", (IOptions<QueenOptions> o, ClusterToken token) => Results.Json(
-            new QueenInfo(ProtocolConstants.Version, ProtocolConstants.ProtocolVersion, o.Value.AdvertiseUrl, StartedAt, token.Value is not null),
+        app.MapGet("/v1/info", (IOptions<QueenOptions> o, ClusterTokenOptions token) => Results.Json(
+            new QueenInfo(ProtocolConstants.Version, ProtocolConstants.ProtocolVersion, o.Value.AdvertiseUrl, StartedAt, token.TokenRequired),
             RbeeJsonContext.Default.QueenInfo));
 
-        var guarded = app.MapGroup("").AddEndpointFilter<ClusterTokenFilter>();
+        var guarded = app.MapGroup("").RequireClusterToken();
         guarded.MapPost("/v1/hive/ready", ReadyAsync);
         guarded.MapGet("/v1/cluster", (ClusterRegistry registry, TimeProvider time) =>
             Results.Json(ClusterViews.View(registry.Current, time.GetUtcNow()), RbeeJsonContext.Default.ClusterView));
@@ -50,63 +52,44 @@ public static partial class QueenEndpoints
         }
         catch (JsonException e)
         {
-            return ErrorResults.BadRequest($"body is not a valid hive ready: {e.Message}", "invalid_json");
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return ErrorResults.Error(413, "request body too large", ErrorTypes.InvalidRequest, "body_too_large");
+            return ApiErrors.BadRequest("invalid_json", $"body is not a valid hive ready: {e.Message}");
         }
         var (url, error, param) = HiveReadyValidation.Validate(ready);
-        if (url is null) return ErrorResults.BadRequest(error!, "invalid_value", param);
+        if (url is null) return ApiErrors.BadRequest("invalid_value", error!, param);
 
         var outcome = registry.Ready(ready!, url);
         if (outcome == ReadyOutcome.Conflict)
-            return ErrorResults.Error(StatusCodes.Status409Conflict,
-                $"hive_id '{ready!.HiveId}' is live at another hive_url", ErrorTypes.Conflict, "hive_id_taken", "hive_id");
+            return ApiErrors.Conflict("hive_id_taken", $"hive_id '{ready!.HiveId}' is live at another hive_url", "hive_id");
         subscriptions.OnReady(ready!.HiveId, outcome);
         Log.ReadyAccepted(loggers.CreateLogger("Rbee.Queen.Ready"), ready.HiveId, url.ToString(), ready.InstanceId, outcome.ToString());
         return Results.Json(new HiveReadyAccepted(ready.HiveId, ProtocolConstants.Version, ProtocolConstants.ProtocolVersion),
             RbeeJsonContext.Default.HiveReadyAccepted);
     }
 
-    private static async Task StreamAsync(HttpContext context, ClusterEventHub hub, ClusterRegistry registry, TimeProvider time)
+    private static async Task StreamAsync(HttpContext context, ClusterEventHub hub, ClusterRegistry registry, TimeProvider time,
+        IHostApplicationLifetime lifetime)
     {
-        var response = context.Response;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        // End with the reader or with the queen: a shutdown must not wait for streams that never end on their own.
+        using var ends = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var ct = ends.Token;
         // Subscribe before the first summary so no change between them is lost.
         using var subscription = hub.Subscribe();
-        var ct = context.RequestAborted;
         try
         {
-            await WriteEventAsync(response, SummaryPublisher.Build(registry.Current, time.GetUtcNow()), ct);
-            await response.Body.FlushAsync(ct);
+            var sse = await SseWriter.StartAsync(context.Response, ct);
+            var first = SummaryPublisher.Build(registry.Current, time.GetUtcNow());
+            await sse.WriteEventAsync(first.Name, first.Json, ct);
             var reader = subscription.Reader;
             while (await reader.WaitToReadAsync(ct))
-            {
-                while (reader.TryRead(out var e)) await WriteEventAsync(response, e, ct);
-                await response.Body.FlushAsync(ct);
-            }
+                while (reader.TryRead(out var e)) await sse.WriteEventAsync(e.Name, e.Json, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // The reader went away.
         }
-    }
-
-    private static readonly byte[] EventPrefix = "event: "u8.ToArray();
-    private static readonly byte[] DataPrefix = "\ndata: "u8.ToArray();
-    private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
-
-    private static async ValueTask WriteEventAsync(HttpResponse response, ClusterStreamEvent e, CancellationToken ct)
-    {
-        await response.Body.WriteAsync(EventPrefix, ct);
-        await response.Body.WriteAsync(Encoding.UTF8.GetBytes(e.Name), ct);
-        await response.Body.WriteAsync(DataPrefix, ct);
-        await response.Body.WriteAsync(e.Json, ct);
-        await response.Body.WriteAsync(EventEnd, ct);
+        catch (IOException) when (ct.IsCancellationRequested)
+        {
+        }
     }
 
     private static async Task<IResult> ShutdownAsync(HttpContext context, ClusterRegistry registry, HiveHttp http,
