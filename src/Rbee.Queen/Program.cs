@@ -32,7 +32,7 @@ namespace Rbee.Queen
         {
             var builder = RbeeHost.CreateBuilder(Spec, args);
             var queen = OptionsBinding.Bind<QueenOptions>(builder.Configuration, QueenOptions.SectionName, o => o.Validate());
-            var protocol = OptionsBinding.Bind<ProtocolOptions>(builder.Configuration, ProtocolOptions.SectionName, o => o.Validate());
+            var protocol = ProtocolBinding.Bind(builder.Configuration);
             builder.Services.AddSingleton(Options.Create(queen));
             builder.Services.AddSingleton(Options.Create(protocol));
             RbeeHost.Listen(builder, queen.Bind, queen.Port, new ServerLimits { MaxRequestBodyBytes = queen.MaxRequestBodyBytes });

@@ -142,6 +142,22 @@ public sealed partial class HiveSubscriptions : IDisposable
             _wake.Dispose();
         }
 
+        private async Task FetchCapabilitiesAsync(HiveEntry entry, CancellationToken ct)
+        {
+            try
+            {
+                using var request = owner._http.Request(HttpMethod.Get, new Uri(entry.HiveUrl, "/capabilities"));
+                using var response = await owner._http.Client.SendAsync(request, ct);
+                response.EnsureSuccessStatusCode();
+                var caps = await response.Content.ReadFromJsonAsync(RbeeJsonContext.Default.Capabilities, ct);
+                if (caps is not null) owner._registry.SetCapabilities(hiveId, caps);
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or IOException)
+            {
+                // Devices stay unknown until the next subscription; liveness does not depend on them.
+            }
+        }
+
         /// <summary>One subscription attempt; true when at least one frame was applied.</summary>
         private async Task<bool> AttemptAsync(HiveEntry entry, CancellationToken ct)
         {
@@ -154,13 +170,8 @@ public sealed partial class HiveSubscriptions : IDisposable
             try
             {
                 attempt.CancelAfter(o.SubscribeTimeout);
-                using (var capsRequest = owner._http.Request(HttpMethod.Get, new Uri(entry.HiveUrl, "/capabilities")))
-                using (var capsResponse = await owner._http.Client.SendAsync(capsRequest, attempt.Token))
-                {
-                    capsResponse.EnsureSuccessStatusCode();
-                    var caps = await capsResponse.Content.ReadFromJsonAsync(RbeeJsonContext.Default.Capabilities, attempt.Token);
-                    if (caps is not null) owner._registry.SetCapabilities(hiveId, caps);
-                }
+                // Devices come from /capabilities; fetched beside the stream so the first frame is not delayed by it.
+                _ = FetchCapabilitiesAsync(entry, attempt.Token);
 
                 using var request = owner._http.Request(HttpMethod.Get, new Uri(entry.HiveUrl, "/v1/heartbeats/stream"));
                 request.Headers.Accept.ParseAdd("text/event-stream");
