@@ -34,7 +34,8 @@ try
 }
 finally
 {
-    try { Directory.Delete(scratch, true); } catch (IOException) { }
+    if (!args.Contains("--keep-logs")) try { Directory.Delete(scratch, true); } catch (IOException) { }
+    else Console.Error.WriteLine($"logs kept in {scratch}");
 }
 return 0;
 
@@ -81,10 +82,11 @@ async Task<(List<double> FirstFrame, List<double> Offline)> LatencyRunsAsync()
 async Task<List<(string, string)>> ScaleRunAsync()
 {
     var results = new List<(string, string)>();
+    // The simulated hives bind first, so the queen's port cannot collide with one of theirs.
+    await using var hives = await SimulatedHives.StartAsync(hiveCount, workersPerHive, TimeSpan.FromSeconds(1));
     var queenPort = Programs.FreePort();
     var queenUrl = $"http://127.0.0.1:{queenPort}";
     using var queen = StartQueen(queenPort);
-    await using var hives = await SimulatedHives.StartAsync(hiveCount, workersPerHive, TimeSpan.FromSeconds(1));
     try
     {
         await WaitHealthyAsync(queenUrl);
@@ -165,7 +167,8 @@ async Task WaitHealthyAsync(string url)
         }
         await Task.Delay(50);
     }
-    throw new TimeoutException($"{url} not healthy");
+    var logs = Directory.EnumerateFiles(scratch, "queen-*.log").Select(f => f + ":\n" + string.Join('\n', File.ReadLines(f).TakeLast(10)));
+    throw new TimeoutException($"{url} not healthy\n{string.Join('\n', logs)}");
 }
 
 async Task<int> OnlineCountAsync(string queenUrl)
