@@ -37,6 +37,10 @@ public static partial class QueenEndpoints
         guarded.MapPost("/v1/hive/ready", ReadyAsync);
         guarded.MapGet("/v1/cluster", (ClusterRegistry registry, TimeProvider time) =>
             Results.Json(ClusterViews.View(registry.Current, time.GetUtcNow()), RbeeJsonContext.Default.ClusterView));
+        guarded.MapGet("/v1/hives/{hiveId}", (string hiveId, ClusterRegistry registry, TimeProvider time) =>
+            registry.Current.Find(hiveId) is { } entry
+                ? Results.Json(ClusterViews.Hive(entry, time.GetUtcNow()), RbeeJsonContext.Default.HiveView)
+                : ApiErrors.NotFound("unknown_hive", $"no hive '{hiveId}' is known to the queen", "hive_id"));
         guarded.MapGet("/v1/heartbeats/stream", StreamAsync);
         guarded.MapPost("/v1/shutdown", ShutdownAsync);
         return app;
