@@ -46,7 +46,7 @@ public static partial class QueenEndpoints
         return app;
     }
 
-    private static async Task<IResult> ReadyAsync(HttpContext context, ClusterRegistry registry, HiveSubscriptions subscriptions,
+    private static async Task<IResult> ReadyAsync(HttpContext context, HiveSubscriptions subscriptions,
         ILoggerFactory loggers)
     {
         HiveReady? ready;
@@ -59,12 +59,11 @@ public static partial class QueenEndpoints
             return ApiErrors.BadRequest("invalid_json", $"body is not a valid hive ready: {e.Message}");
         }
         var (url, error, param) = HiveReadyValidation.Validate(ready);
-        if (url is null) return ApiErrors.BadRequest("invalid_value", error!, param);
+        if (url is null || ready is null) return ApiErrors.BadRequest("invalid_value", error ?? "body must be a JSON object", param);
 
-        var outcome = registry.Ready(ready!, url);
+        var outcome = subscriptions.Accept(ready, url);
         if (outcome == ReadyOutcome.Conflict)
-            return ApiErrors.Conflict("hive_id_taken", $"hive_id '{ready!.HiveId}' is live at another hive_url", "hive_id");
-        subscriptions.OnReady(ready!.HiveId, outcome);
+            return ApiErrors.Conflict("hive_id_taken", $"hive_id '{ready.HiveId}' is live at another hive_url", "hive_id");
         Log.ReadyAccepted(loggers.CreateLogger("Rbee.Queen.Ready"), ready.HiveId, url.ToString(), ready.InstanceId, outcome.ToString());
         return Results.Json(new HiveReadyAccepted(ready.HiveId, ProtocolConstants.Version, ProtocolConstants.ProtocolVersion),
             RbeeJsonContext.Default.HiveReadyAccepted);
