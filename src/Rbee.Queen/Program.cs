@@ -46,6 +46,7 @@ namespace Rbee.Queen
             builder.Services.AddHostedService<LivenessMonitor>();
             builder.Services.AddHostedService<SummaryPublisher>();
             builder.Services.AddHostedService<SshConfigDiscovery>();
+            builder.Services.AddHostedService<ClientWarmup>();
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
             var app = builder.Build();
