@@ -4,7 +4,8 @@ using System.Text;
 
 // rbee-test-worker --model PATH --port N --host ADDR --worker-id ID --ready-file PATH [--busy] [--never-ready]
 //                  [--fork-child]
-// --busy: one thread spins from the start (a worker at ~100 % of one core).
+// --busy: one thread per core spins from the start (on an idle machine ~100 % per core; on a loaded one still far
+//         above an idle worker).
 // --never-ready: listens but never writes the ready file and answers /health with 503.
 // --fork-child: starts a `sleep` child in its own cgroup, so a worker has more than one process.
 var flags = new HashSet<string>(args.Where(a => a.StartsWith("--", StringComparison.Ordinal)));
@@ -23,7 +24,8 @@ var neverReady = flags.Contains("--never-ready");
 
 if (flags.Contains("--busy"))
 {
-    new Thread(() => { long x = 0; while (true) x++; }) { IsBackground = true, Name = "busy" }.Start();
+    for (var i = 0; i < Environment.ProcessorCount; i++)
+        new Thread(() => { long x = 0; while (true) x++; }) { IsBackground = true, Name = "busy" }.Start();
 }
 if (flags.Contains("--fork-child"))
 {
