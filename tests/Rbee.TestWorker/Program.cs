@@ -4,8 +4,9 @@ using System.Text;
 
 // rbee-test-worker --model PATH --port N --host ADDR --worker-id ID --ready-file PATH [--busy] [--never-ready]
 //                  [--fork-child]
-// --busy: one thread per core spins from the start (on an idle machine ~100 % per core; on a loaded one still far
-//         above an idle worker).
+// --busy: one thread spins from the start, at the highest priority the user may set (root: nice -20), so that it
+//         really takes about one core even on a loaded test machine: the hive's figure is then checked against a
+//         known load, not against whatever share the scheduler happened to give.
 // --never-ready: listens but never writes the ready file and answers /health with 503.
 // --fork-child: starts a `sleep` child in its own cgroup, so a worker has more than one process.
 var flags = new HashSet<string>(args.Where(a => a.StartsWith("--", StringComparison.Ordinal)));
@@ -24,8 +25,14 @@ var neverReady = flags.Contains("--never-ready");
 
 if (flags.Contains("--busy"))
 {
-    for (var i = 0; i < Environment.ProcessorCount; i++)
-        new Thread(() => { long x = 0; while (true) x++; }) { IsBackground = true, Name = "busy" }.Start();
+    new Thread(() =>
+    {
+        _ = Native.setpriority(0 /* PRIO_PROCESS */, 0 /* this thread */, -20); // refused without privilege: fine
+        // The worker is its own session (setsid), so with autogroup scheduling its share is set per session.
+        try { File.WriteAllText("/proc/self/autogroup", "-20"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        long x = 0;
+        while (true) x++;
+    }) { IsBackground = true, Name = "busy" }.Start();
 }
 if (flags.Contains("--fork-child"))
 {
@@ -64,4 +71,10 @@ while (true)
             await stream.WriteAsync(Encoding.ASCII.GetBytes(head + body));
         }
     });
+}
+
+internal static partial class Native
+{
+    [System.Runtime.InteropServices.LibraryImport("libc")]
+    internal static partial int setpriority(int which, int who, int prio);
 }
