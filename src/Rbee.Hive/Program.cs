@@ -1,3 +1,16 @@
-// placeholder entry point; replaced by the foundation work.
-Console.Error.WriteLine("not built yet");
-return 2;
+using Rbee.Hive;
+using Rbee.Hosting;
+
+// rbee-hive: one per machine (DESIGN.md "The parts"). Options, logging and listening come from the shared
+// plumbing; the hive's capabilities, telemetry and discovery from AddHive/MapHive. Other capabilities add their
+// registrations beside these two calls.
+return await Rbee.Hosting.Configuration.DaemonMain.RunAsync(HiveApp.Spec, args, async a =>
+{
+    var builder = RbeeHost.CreateBuilder(HiveApp.Spec, a);
+    builder.AddHive();
+
+    var app = builder.Build();
+    app.UseRbeePipeline();
+    app.MapHive();
+    await app.RunAsync();
+});

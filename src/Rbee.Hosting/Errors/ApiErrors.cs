@@ -1,0 +1,64 @@
+using Microsoft.AspNetCore.Http;
+using Rbee.Contracts.Json;
+using Rbee.Contracts.Wire;
+
+namespace Rbee.Hosting.Errors;
+
+/// <summary>
+/// Results in OpenAI's error shape (DESIGN.md "Wire contract": every endpoint of every daemon), one factory per
+/// status so handlers read as the rule they enforce: <c>return ApiErrors.BadRequest("invalid_url", "...", "queen_url");</c>
+/// </summary>
+public static class ApiErrors
+{
+    public static IResult BadRequest(string code, string message, string? param = null) =>
+        Create(StatusCodes.Status400BadRequest, ErrorTypes.InvalidRequest, code, message, param);
+
+    public static IResult Unauthorized(string message = "a valid cluster token is required (Authorization: Bearer <token>)") =>
+        Create(StatusCodes.Status401Unauthorized, ErrorTypes.Authentication, "invalid_cluster_token", message);
+
+    public static IResult Forbidden(string code, string message) =>
+        Create(StatusCodes.Status403Forbidden, ErrorTypes.Permission, code, message);
+
+    public static IResult NotFound(string code, string message, string? param = null) =>
+        Create(StatusCodes.Status404NotFound, ErrorTypes.NotFound, code, message, param);
+
+    public static IResult MethodNotAllowed(string message = "method not allowed on this path") =>
+        Create(StatusCodes.Status405MethodNotAllowed, ErrorTypes.InvalidRequest, "method_not_allowed", message);
+
+    public static IResult Conflict(string code, string message, string? param = null) =>
+        Create(StatusCodes.Status409Conflict, ErrorTypes.Conflict, code, message, param);
+
+    public static IResult PayloadTooLarge(string message = "request body too large") =>
+        Create(StatusCodes.Status413PayloadTooLarge, ErrorTypes.InvalidRequest, "payload_too_large", message);
+
+    public static IResult TooManyRequests(string code, string message) =>
+        Create(StatusCodes.Status429TooManyRequests, ErrorTypes.RateLimit, code, message);
+
+    public static IResult ServerError(string message = "internal error") =>
+        Create(StatusCodes.Status500InternalServerError, ErrorTypes.Server, "internal_error", message);
+
+    public static IResult Unavailable(string code, string message) =>
+        Create(StatusCodes.Status503ServiceUnavailable, ErrorTypes.Unavailable, code, message);
+
+    /// <summary>An error result with any status; <paramref name="type"/> is one of <see cref="ErrorTypes"/>.</summary>
+    public static IResult Create(int status, string type, string code, string message, string? param = null) =>
+        Results.Json(ErrorResponse.Of(message, type, code, param), RbeeJsonContext.Default.ErrorResponse, statusCode: status);
+
+    /// <summary>The error body the shape middleware writes for a bare status (404 route, 405, 413...).</summary>
+    public static ErrorResponse ForStatus(int status) => status switch
+    {
+        400 => ErrorResponse.Of("bad request", ErrorTypes.InvalidRequest, "bad_request"),
+        401 => ErrorResponse.Of("authentication required", ErrorTypes.Authentication, "unauthorized"),
+        403 => ErrorResponse.Of("forbidden", ErrorTypes.Permission, "forbidden"),
+        404 => ErrorResponse.Of("no such endpoint", ErrorTypes.NotFound, "not_found"),
+        405 => ErrorResponse.Of("method not allowed on this path", ErrorTypes.InvalidRequest, "method_not_allowed"),
+        408 => ErrorResponse.Of("request timed out", ErrorTypes.InvalidRequest, "request_timeout"),
+        411 => ErrorResponse.Of("Content-Length required", ErrorTypes.InvalidRequest, "length_required"),
+        413 => ErrorResponse.Of("request body too large", ErrorTypes.InvalidRequest, "payload_too_large"),
+        415 => ErrorResponse.Of("unsupported media type (send application/json)", ErrorTypes.InvalidRequest, "unsupported_media_type"),
+        429 => ErrorResponse.Of("too many requests", ErrorTypes.RateLimit, "rate_limited"),
+        503 => ErrorResponse.Of("service unavailable", ErrorTypes.Unavailable, "unavailable"),
+        >= 500 => ErrorResponse.Of("internal error", ErrorTypes.Server, "internal_error"),
+        _ => ErrorResponse.Of($"request failed with status {status}", ErrorTypes.InvalidRequest, "request_failed"),
+    };
+}
