@@ -13,16 +13,17 @@ public sealed partial class WorkersLifetime(
     Monitoring.WorkerMonitor monitor,
     WorkerSupervisor supervisor,
     IOptions<WorkerOptions> options,
-    ILogger<WorkersLifetime> logger) : IHostedService
+    ILogger<WorkersLifetime> logger,
+    Shutdown.HiveShutdown? shutdown = null) : IHostedService
 {
-    /// <summary>Set by <c>POST /v1/shutdown {"stop_workers":false}</c>: this stop keeps the workers.</summary>
+    /// <summary>This stop keeps the workers (<c>POST /v1/shutdown {"stop_workers":false}</c>, read from <see cref="Shutdown.HiveShutdown"/>).</summary>
     public bool KeepWorkersThisTime { get; set; }
 
     public Task StartAsync(CancellationToken cancellationToken) => monitor.StartAsync(cancellationToken);
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.KeepWorkers || KeepWorkersThisTime)
+        if (options.Value.KeepWorkers || KeepWorkersThisTime || shutdown is { StopWorkers: false })
         {
             Log.KeepingWorkers(logger, monitor.Entries.Count);
         }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Rbee.Hive.Capabilities;
 using Rbee.Hive.Jobs;
 using Rbee.Hive.Monitoring;
 using Rbee.Hosting.Jobs;
@@ -18,8 +19,19 @@ public static class WorkersServiceCollectionExtensions
     {
         var keep = (args ?? Environment.GetCommandLineArgs()).Contains("--keep-workers");
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName)
-            .PostConfigure(o =>
+            .PostConfigure<IServiceProvider>((o, sp) =>
             {
+                // The hive's own flags (--cgroup-root, --run-dir, --state-dir, --models-dir, --bind,
+                // --stop-workers-on-exit) are the operator's words for these; they win over the Workers section.
+                if (sp.GetService<HiveOptions>() is { } hive)
+                {
+                    o.CgroupRoot = hive.CgroupRoot;
+                    o.RunDirectory = hive.ResolvedRunDir;
+                    o.StateDirectory = hive.ResolvedStateDir;
+                    o.ModelsDirectory = hive.ResolvedModelsDir;
+                    o.Host = WorkerHost(hive.BindAddress);
+                    if (!hive.StopWorkersOnExit) o.KeepWorkers = true;
+                }
                 o.MergeDefaults();
                 if (keep) o.KeepWorkers = true;
             })
@@ -35,6 +47,9 @@ public static class WorkersServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<WorkersLifetime>());
         services.AddJobs();
         services.AddSingleton<IJobOperations, HiveJobOperations>();
+        // Replace the hive foundation's seams (last registration wins): the real catalog and monitoring mode.
+        services.AddSingleton<IWorkerTypeCatalog>(sp => new CatalogAdapter(sp.GetRequiredService<WorkerCatalog>()));
+        services.AddSingleton<IMonitoringProbe>(sp => new MonitorProbe(sp.GetRequiredService<WorkerMonitor>()));
         services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((h, w) =>
         {
             // The host must wait for the workers to stop (grace + kill) before it gives up on the hive's stop.
@@ -42,6 +57,24 @@ public static class WorkersServiceCollectionExtensions
             if (h.ShutdownTimeout < bound) h.ShutdownTimeout = bound;
         });
         return services;
+    }
+
+    /// <summary>The <c>--host</c> a worker gets: the hive's bind address; "any" spelled the hive's way becomes 0.0.0.0.</summary>
+    public static string WorkerHost(string bindAddress) => bindAddress switch
+    {
+        "*" => "0.0.0.0",
+        "localhost" => "127.0.0.1",
+        _ => bindAddress,
+    };
+
+    private sealed class CatalogAdapter(WorkerCatalog catalog) : IWorkerTypeCatalog
+    {
+        public IReadOnlyList<Contracts.Wire.WorkerTypeInfo> Describe() => catalog.Describe();
+    }
+
+    private sealed class MonitorProbe(WorkerMonitor monitor) : IMonitoringProbe
+    {
+        public Contracts.Wire.MonitoringInfo Describe() => monitor.Mode;
     }
 
     /// <summary>Fails start-up with the first problem, worded for the operator.</summary>
