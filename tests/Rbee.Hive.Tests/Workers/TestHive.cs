@@ -149,9 +149,15 @@ public sealed class TestHive : IAsyncDisposable
             Monitor.Dispose();
             if (Monitor.Tree is { } tree)
             {
-                foreach (var dir in Directory.Exists(tree.RootPath) ? Directory.GetDirectories(tree.RootPath, "*", SearchOption.AllDirectories).Reverse() : [])
-                    CgroupTree.TryRemove(dir);
-                CgroupTree.TryRemove(tree.RootPath);
+                // Killed processes leave their cgroup a moment later: retry the removal, deepest first, for a bounded time.
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+                while (Directory.Exists(tree.RootPath) && DateTime.UtcNow < deadline)
+                {
+                    foreach (var dir in Directory.GetDirectories(tree.RootPath, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length))
+                        CgroupTree.TryRemove(dir);
+                    if (CgroupTree.TryRemove(tree.RootPath)) break;
+                    await Task.Delay(50);
+                }
             }
             try { Directory.Delete(StateDirectory, recursive: true); } catch (IOException) { }
         }
