@@ -1,0 +1,141 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rbee.Contracts.Json;
+using Rbee.Contracts.Protocol;
+using Rbee.Contracts.Wire;
+using Rbee.Queen.Cluster;
+using Rbee.Queen.Configuration;
+using Rbee.Hosting.Errors;
+using Rbee.Hosting.Security;
+using Rbee.Hosting.Sse;
+using Rbee.Queen.Telemetry;
+
+namespace Rbee.Queen.Http;
+
+/// <summary>The queen's discovery and telemetry surface (DESIGN.md "Discovery and telemetry", "Security").</summary>
+public static partial class QueenEndpoints
+{
+    private static readonly DateTimeOffset StartedAt = DateTimeOffset.UtcNow;
+
+    public static IEndpointRouteBuilder MapQueenEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health", () => Results.Json(new Dictionary<string, string> { ["status"] = "ok", ["version"] = ProtocolConstants.Version },
+            RbeeJsonContext.Default.DictionaryStringString));
+
+        app.MapGet("/v1/info", (IOptions<QueenOptions> o, ClusterTokenOptions token) => Results.Json(
+            new QueenInfo(ProtocolConstants.Version, ProtocolConstants.ProtocolVersion, o.Value.AdvertiseUrl, StartedAt, token.TokenRequired),
+            RbeeJsonContext.Default.QueenInfo));
+
+        var guarded = app.MapGroup("").RequireClusterToken();
+        guarded.MapPost("/v1/hive/ready", ReadyAsync);
+        guarded.MapGet("/v1/cluster", (ClusterRegistry registry, TimeProvider time) =>
+            Results.Json(ClusterViews.View(registry.Current, time.GetUtcNow()), RbeeJsonContext.Default.ClusterView));
+        guarded.MapGet("/v1/heartbeats/stream", StreamAsync);
+        guarded.MapPost("/v1/shutdown", ShutdownAsync);
+        return app;
+    }
+
+    private static async Task<IResult> ReadyAsync(HttpContext context, ClusterRegistry registry, HiveSubscriptions subscriptions,
+        ILoggerFactory loggers)
+    {
+        HiveReady? ready;
+        try
+        {
+            ready = await JsonSerializer.DeserializeAsync(context.Request.Body, RbeeJsonContext.Default.HiveReady, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            return ApiErrors.BadRequest("invalid_json", $"body is not a valid hive ready: {e.Message}");
+        }
+        var (url, error, param) = HiveReadyValidation.Validate(ready);
+        if (url is null) return ApiErrors.BadRequest("invalid_value", error!, param);
+
+        var outcome = registry.Ready(ready!, url);
+        if (outcome == ReadyOutcome.Conflict)
+            return ApiErrors.Conflict("hive_id_taken", $"hive_id '{ready!.HiveId}' is live at another hive_url", "hive_id");
+        subscriptions.OnReady(ready!.HiveId, outcome);
+        Log.ReadyAccepted(loggers.CreateLogger("Rbee.Queen.Ready"), ready.HiveId, url.ToString(), ready.InstanceId, outcome.ToString());
+        return Results.Json(new HiveReadyAccepted(ready.HiveId, ProtocolConstants.Version, ProtocolConstants.ProtocolVersion),
+            RbeeJsonContext.Default.HiveReadyAccepted);
+    }
+
+    private static async Task StreamAsync(HttpContext context, ClusterEventHub hub, ClusterRegistry registry, TimeProvider time,
+        IHostApplicationLifetime lifetime)
+    {
+        // End with the reader or with the queen: a shutdown must not wait for streams that never end on their own.
+        using var ends = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var ct = ends.Token;
+        // Subscribe before the first summary so no change between them is lost.
+        using var subscription = hub.Subscribe();
+        try
+        {
+            var sse = await SseWriter.StartAsync(context.Response, ct);
+            var first = SummaryPublisher.Build(registry.Current, time.GetUtcNow());
+            await sse.WriteEventAsync(first.Name, first.Json, ct);
+            var reader = subscription.Reader;
+            while (await reader.WaitToReadAsync(ct))
+                while (reader.TryRead(out var e)) await sse.WriteEventAsync(e.Name, e.Json, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The reader went away.
+        }
+        catch (IOException) when (ct.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static async Task<IResult> ShutdownAsync(HttpContext context, ClusterRegistry registry, HiveHttp http,
+        IOptions<QueenOptions> options, IHostApplicationLifetime lifetime, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("Rbee.Queen.Shutdown");
+        Log.ShutdownRequested(logger);
+        var hives = registry.Current.Hives.Values.Where(e => e.State != HiveStates.Incompatible).ToList();
+        // Cascade (DESIGN.md "Workers under the hive" Stop): each hive stops its workers, each call bounded.
+        var results = await Task.WhenAll(hives.Select(async e =>
+        {
+            using var timeout = new CancellationTokenSource(options.Value.HiveShutdownTimeout);
+            try
+            {
+                using var request = http.Request(HttpMethod.Post, new Uri(e.HiveUrl, "/v1/shutdown"));
+                request.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(new ShutdownRequest(StopWorkers: true),
+                    RbeeJsonContext.Default.ShutdownRequest));
+                request.Content.Headers.ContentType = new("application/json");
+                using var response = await http.Client.SendAsync(request, timeout.Token);
+                return (e.HiveId, Result: response.IsSuccessStatusCode ? "stopped" : $"answered {(int)response.StatusCode}");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+            {
+                var why = ex is OperationCanceledException ? "no answer in time" : ex.Message;
+                if (e.State != HiveStates.Offline) Log.HiveShutdownFailed(logger, e.HiveId, why);
+                return (e.HiveId, Result: $"failed: {why}");
+            }
+        }));
+        // Stop after this answer has been written, so the caller learns what happened.
+        context.Response.OnCompleted(() =>
+        {
+            lifetime.StopApplication();
+            return Task.CompletedTask;
+        });
+        return Results.Json(results.ToDictionary(r => r.HiveId, r => r.Result), RbeeJsonContext.Default.DictionaryStringString);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = QueenEventIds.ReadyAccepted, Level = LogLevel.Information, Message = "ready from hive {HiveId} at {HiveUrl} instance {InstanceId}: {Outcome}")]
+        public static partial void ReadyAccepted(ILogger logger, string hiveId, string hiveUrl, string instanceId, string outcome);
+
+        [LoggerMessage(EventId = QueenEventIds.ShutdownRequested, Level = LogLevel.Information, Message = "shutdown requested: stopping hives, then the queen")]
+        public static partial void ShutdownRequested(ILogger logger);
+
+        [LoggerMessage(EventId = QueenEventIds.HiveShutdownFailed, Level = LogLevel.Warning, Message = "hive {HiveId} did not confirm shutdown: {Reason}")]
+        public static partial void HiveShutdownFailed(ILogger logger, string hiveId, string reason);
+    }
+}

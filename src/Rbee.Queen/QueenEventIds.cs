@@ -1,0 +1,23 @@
+namespace Rbee.Queen;
+
+/// <summary>Every log event id of queen-rbee in one table (STYLE.md §4). Stable: never renumber.</summary>
+internal static class QueenEventIds
+{
+    public const int Started = 1;
+    public const int OptionsInvalid = 2;
+    public const int HiveOnline = 10;
+    public const int HiveDegraded = 11;
+    public const int HiveOffline = 12;
+    public const int ReadyConflict = 13;
+    public const int HiveIncompatible = 14;
+    public const int ReadyAccepted = 15;
+    public const int SubscriptionFailed = 20;
+    public const int SubscriptionOpened = 21;
+    public const int SshConfigRead = 30;
+    public const int SshConfigWarning = 31;
+    public const int SshConfigUnreadable = 32;
+    public const int HiveFound = 33;
+    public const int HiveSilent = 34;
+    public const int ShutdownRequested = 40;
+    public const int HiveShutdownFailed = 41;
+}

@@ -1,0 +1,235 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rbee.Contracts.Json;
+using Rbee.Contracts.Protocol;
+using Rbee.Contracts.Wire;
+using Rbee.Queen.Cluster;
+using Rbee.Queen.Configuration;
+using Rbee.Queen.Discovery;
+using Rbee.Queen.Http;
+
+namespace Rbee.Queen.Telemetry;
+
+/// <summary>
+/// One SSE subscription per hive, keyed by hive_id (DESIGN.md "Discovery and telemetry" 3-5). Whether to open,
+/// replace or keep a subscription is decided by the registry's verdict on the ready (instance_id), never by
+/// timing; frames are applied only when their instance and seq say so.
+/// </summary>
+public sealed partial class HiveSubscriptions : IDisposable
+{
+    private readonly ConcurrentDictionary<string, HiveSubscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private readonly ClusterRegistry _registry;
+    private readonly HiveHttp _http;
+    private readonly QueenOptions _options;
+    private readonly ProtocolOptions _protocol;
+    private readonly ILogger<HiveSubscriptions> _logger;
+    private readonly CancellationTokenSource _stopping = new();
+
+    public HiveSubscriptions(ClusterRegistry registry, HiveHttp http, IOptions<QueenOptions> options,
+        IOptions<ProtocolOptions> protocol, ILogger<HiveSubscriptions> logger)
+    {
+        _registry = registry;
+        _http = http;
+        _options = options.Value;
+        _protocol = protocol.Value;
+        _logger = logger;
+        _registry.WentSilent += (hiveId, instanceId) =>
+        {
+            if (_subscriptions.TryGetValue(hiveId, out var s)) s.DropConnection(instanceId);
+        };
+    }
+
+    /// <summary>Subscriptions currently held (one per hive that has an entry).</summary>
+    public int Count => _subscriptions.Count;
+
+    /// <summary>Acts on the registry's verdict for a ready of <paramref name="hiveId"/>.</summary>
+    public void OnReady(string hiveId, ReadyOutcome outcome)
+    {
+        lock (_gate)
+        {
+            switch (outcome)
+            {
+                case ReadyOutcome.Registered:
+                case ReadyOutcome.Restarted:
+                    // A new instance (or a hive that moved while offline): the old loop's stream belongs to
+                    // the old generation, so it goes and a fresh one follows the new entry.
+                    if (_subscriptions.TryRemove(hiveId, out var old)) old.Stop();
+                    Start(hiveId);
+                    break;
+                case ReadyOutcome.AlreadyKnown:
+                    // Never a second subscription to the same instance; the hive asked again because it saw
+                    // none (DESIGN.md 5), so the loop we have retries now instead of after its backoff.
+                    if (_subscriptions.TryGetValue(hiveId, out var existing)) existing.Wake();
+                    else Start(hiveId);
+                    break;
+                case ReadyOutcome.Incompatible:
+                    if (_subscriptions.TryRemove(hiveId, out var gone)) gone.Stop();
+                    break;
+                case ReadyOutcome.Conflict:
+                    break;
+            }
+        }
+    }
+
+    private void Start(string hiveId)
+    {
+        var s = new HiveSubscription(this, hiveId);
+        _subscriptions[hiveId] = s;
+        s.Run(_stopping.Token);
+    }
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        foreach (var s in _subscriptions.Values) s.Stop();
+        _stopping.Dispose();
+    }
+
+    private sealed class HiveSubscription(HiveSubscriptions owner, string hiveId)
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly SemaphoreSlim _wake = new(0, 1);
+        private CancellationTokenSource? _attempt;
+        private string? _attemptInstance;
+
+        public void Stop()
+        {
+            try { _stop.Cancel(); } catch (ObjectDisposedException) { }
+        }
+
+        public void Wake()
+        {
+            try { _wake.Release(); } catch (SemaphoreFullException) { }
+        }
+
+        /// <summary>Frames stopped although the socket may be open (a blackholed link): drop it and resubscribe.</summary>
+        public void DropConnection(string instanceId)
+        {
+            var attempt = Volatile.Read(ref _attempt);
+            if (attempt is not null && _attemptInstance == instanceId)
+                try { attempt.Cancel(); } catch (ObjectDisposedException) { }
+        }
+
+        public void Run(CancellationToken stopping) => _ = Task.Run(() => LoopAsync(stopping));
+
+        private async Task LoopAsync(CancellationToken stopping)
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, _stop.Token);
+            var ct = linked.Token;
+            var backoff = new Backoff(owner._options.ResubscribeBackoffInitial, owner._options.ResubscribeBackoffMax);
+            var failures = 0;
+            while (!ct.IsCancellationRequested)
+            {
+                var entry = owner._registry.Current.Find(hiveId);
+                if (entry is null || entry.State == HiveStates.Incompatible) break;
+                var gotFrame = await AttemptAsync(entry, ct);
+                if (ct.IsCancellationRequested) break;
+                if (gotFrame) failures = 0;
+                var delay = backoff.Delay(failures++);
+                try
+                {
+                    await _wake.WaitAsync(delay, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            _wake.Dispose();
+        }
+
+        private async Task FetchCapabilitiesAsync(HiveEntry entry, CancellationToken ct)
+        {
+            try
+            {
+                using var request = owner._http.Request(HttpMethod.Get, new Uri(entry.HiveUrl, "/capabilities"));
+                using var response = await owner._http.Client.SendAsync(request, ct);
+                response.EnsureSuccessStatusCode();
+                var caps = await response.Content.ReadFromJsonAsync(RbeeJsonContext.Default.Capabilities, ct);
+                if (caps is not null) owner._registry.SetCapabilities(hiveId, caps);
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or IOException)
+            {
+                // Devices stay unknown until the next subscription; liveness does not depend on them.
+            }
+        }
+
+        /// <summary>One subscription attempt; true when at least one frame was applied.</summary>
+        private async Task<bool> AttemptAsync(HiveEntry entry, CancellationToken ct)
+        {
+            var o = owner._options;
+            var gotFrame = false;
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            _attemptInstance = entry.InstanceId;
+            Volatile.Write(ref _attempt, attempt);
+            string reason = "stream closed";
+            try
+            {
+                attempt.CancelAfter(o.SubscribeTimeout);
+                // Devices come from /capabilities; fetched beside the stream so the first frame is not delayed by it.
+                _ = FetchCapabilitiesAsync(entry, attempt.Token);
+
+                using var request = owner._http.Request(HttpMethod.Get, new Uri(entry.HiveUrl, "/v1/heartbeats/stream"));
+                request.Headers.Accept.ParseAdd("text/event-stream");
+                using var response = await owner._http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token);
+                response.EnsureSuccessStatusCode();
+                Log.SubscriptionOpened(owner._logger, hiveId, entry.HiveUrl.ToString());
+                // A stream that opens but never delivers is as dead as one that closes.
+                attempt.CancelAfter(owner._protocol.OfflineAfter);
+                await using var body = await response.Content.ReadAsStreamAsync(attempt.Token);
+                using var reader = new SseLineReader(body);
+                while (await reader.NextAsync(attempt.Token) is { } e)
+                {
+                    if (e.Event != StreamEvents.Telemetry) continue;
+                    TelemetryFrame? frame;
+                    try
+                    {
+                        frame = JsonSerializer.Deserialize(e.Data, RbeeJsonContext.Default.TelemetryFrame);
+                    }
+                    catch (JsonException)
+                    {
+                        continue;
+                    }
+                    if (frame is null || frame.HiveId != hiveId) continue;
+                    if (owner._registry.ApplyFrame(frame))
+                    {
+                        gotFrame = true;
+                        attempt.CancelAfter(owner._protocol.OfflineAfter);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return gotFrame;
+            }
+            catch (OperationCanceledException)
+            {
+                reason = gotFrame ? "no frame in time" : "subscription timed out";
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or JsonException or InvalidOperationException)
+            {
+                reason = e is HttpRequestException { StatusCode: { } code } ? $"hive answered {(int)code}" : e.Message;
+            }
+            finally
+            {
+                Volatile.Write(ref _attempt, null);
+            }
+            owner._registry.StreamClosed(hiveId, entry.InstanceId, reason);
+            if (!gotFrame) Log.SubscriptionFailed(owner._logger, hiveId, entry.HiveUrl.ToString(), reason);
+            return gotFrame;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = QueenEventIds.SubscriptionOpened, Level = LogLevel.Debug, Message = "subscribed to hive {HiveId} at {HiveUrl}")]
+        public static partial void SubscriptionOpened(ILogger logger, string hiveId, string hiveUrl);
+
+        [LoggerMessage(EventId = QueenEventIds.SubscriptionFailed, Level = LogLevel.Debug, Message = "subscription to hive {HiveId} at {HiveUrl} failed: {Reason}")]
+        public static partial void SubscriptionFailed(ILogger logger, string hiveId, string hiveUrl, string reason);
+    }
+}
