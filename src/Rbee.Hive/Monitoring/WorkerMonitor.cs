@@ -82,12 +82,28 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         catch (SemaphoreFullException) { } // one pending scan covers every request made before it starts
     }
 
-    /// <summary>Starts tracking a worker a spawn is about to start; watches are armed before its process exists.</summary>
-    public void Register(WorkerEntry entry)
+    /// <summary>
+    /// Claims a worker's place before its cgroup exists, so a scan never takes the new, still empty cgroup for the
+    /// leftover of a dead worker and removes it under the spawn.
+    /// </summary>
+    public void Reserve(WorkerEntry entry)
     {
         if (!_entries.TryAdd(entry.Key, entry)) throw new InvalidOperationException($"worker {entry.Key} is already tracked");
+    }
+
+    /// <summary>Arms the watches of a reserved worker (its cgroup now exists), before its process is started.</summary>
+    public void Register(WorkerEntry entry)
+    {
+        if (!_entries.TryGetValue(entry.Key, out var held) || !ReferenceEquals(held, entry)) Reserve(entry);
         Watch(entry);
         if (entry.Type?.Options.Readiness == ReadinessRules.Health) _ = ProbeHealthAsync(entry);
+    }
+
+    /// <summary>Drops a reserved worker whose process never started (its cgroup, if created, is removed).</summary>
+    public void Forget(WorkerEntry entry)
+    {
+        if (!_entries.TryGetValue(entry.Key, out var held) || !ReferenceEquals(held, entry)) return;
+        Remove(entry);
     }
 
     public bool TryGet(string key, out WorkerEntry entry) => _entries.TryGetValue(key, out entry!);

@@ -70,8 +70,7 @@ public sealed partial class WorkerSupervisor
     private WorkerEntry Launch(SpawnSpec spec, PortLease lease, int attempt)
     {
         var name = new WorkerCgroupName(spec.Type.Name, lease.Port);
-        string? cgroup = null;
-        if (_monitor.Tree is { } tree) cgroup = tree.Create(name, _options.CpuMax, _options.MemoryMax);
+        var cgroup = _monitor.Tree?.PathOf(name);
         var entry = new WorkerEntry(name, cgroup, _monitor.WorkerDirectoryOf(name), spec.Type)
         {
             Lease = lease,
@@ -81,8 +80,10 @@ public sealed partial class WorkerSupervisor
             RestartOnFailure = spec.RestartOnFailure,
             RestartAttempt = attempt,
         };
+        _monitor.Reserve(entry);
         try
         {
+            _monitor.Tree?.Create(name, _options.CpuMax, _options.MemoryMax);
             Directory.CreateDirectory(entry.WorkerDirectory);
             File.Delete(entry.ReadyFile);
             File.AppendAllText(entry.LogPath, $"--- rbee-hive starts {spec.Type.Name} worker on port {lease.Port} at {DateTimeOffset.UtcNow:O} ---\n");
@@ -100,10 +101,11 @@ public sealed partial class WorkerSupervisor
         }
         catch
         {
-            // Nothing half-started is left: no cgroup, no tracked entry; the caller disposes the lease.
-            if (_monitor.TryGet(entry.Key, out _)) _ = ForgetAsync(entry);
-            else if (cgroup is not null) CgroupTree.TryRemove(cgroup);
+            // Nothing half-started is left: no process, no cgroup, no tracked entry; the caller disposes the lease.
             entry.Lease = null;
+            entry.StopRequested = true;
+            if (entry.Child is not null) _ = ForgetAsync(entry);
+            else _monitor.Forget(entry);
             throw;
         }
     }

@@ -35,7 +35,13 @@ public sealed class WorkerHive : IAsyncDisposable
     public static string CgroupMount { get; } = FindMount();
 
     public static Settings Configure(string home, string queenUrl, int? basePort = null) =>
-        new(home, queenUrl, $"rbee-test-{Guid.NewGuid():N}.slice", basePort ?? FreePort.Next(), FreePort.Next(), $"hive-{Guid.NewGuid().ToString("N")[..8]}");
+        new(home, queenUrl, $"rbee-test-{Guid.NewGuid():N}.slice", basePort ?? WorkerBasePort(), FreePort.Next(), $"hive-{Guid.NewGuid().ToString("N")[..8]}");
+
+    /// <summary>
+    /// Worker ports from above <see cref="FreePort"/>'s range (it hands out 20000-60000), so no daemon port of a test
+    /// lands among them and "consecutive ports" is what the allocator chose, not what the harness left free.
+    /// </summary>
+    public static int WorkerBasePort() => 60100 + Random.Shared.Next(0, 50) * 100;
 
     public static WorkerHive Start(Settings s) => new(Launch(s), s);
 
