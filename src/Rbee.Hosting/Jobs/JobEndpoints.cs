@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
@@ -21,7 +22,7 @@ public static class JobEndpoints
     {
         services.AddOptions<JobOptions>().BindConfiguration(JobOptions.SectionName)
             .Validate(o => o.Validate() is null, "invalid Jobs options").ValidateOnStart();
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<JobRegistry>();
         return services;
     }

@@ -86,8 +86,12 @@ public sealed class WorkerHive : IAsyncDisposable
     public Task WaitHealthyAsync() => Http.WaitHealthyAsync(Url, Process, ScaledTimers.ProcessStart);
 
     /// <summary>Posts a job and reads its stream to the terminal line: (every line's payload, the terminal payload).</summary>
-    public async Task<(List<string> Lines, string Terminal)> RunJobAsync(string json, TimeSpan budget)
+    public Task<(List<string> Lines, string Terminal)> RunJobAsync(string json, TimeSpan budget) => RunJobAsync(Url, json, budget);
+
+    /// <summary>Posts a job to <paramref name="baseUrl"/> (queen or hive) and reads its stream to the terminal line.</summary>
+    public static async Task<(List<string> Lines, string Terminal)> RunJobAsync(string baseUrl, string json, TimeSpan budget)
     {
+        var Url = baseUrl;
         using var post = await Http.Client.PostAsync($"{Url}/v1/jobs", new StringContent(json, Encoding.UTF8, "application/json"));
         var body = await post.Content.ReadAsStringAsync();
         Assert.True(post.StatusCode == System.Net.HttpStatusCode.Accepted, $"POST /v1/jobs {json}: {(int)post.StatusCode} {body}");

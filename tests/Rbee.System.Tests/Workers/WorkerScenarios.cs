@@ -157,4 +157,38 @@ public sealed class WorkerScenarios
         Assert.Empty(hive.PidsInTree());
         Assert.False(Directory.Exists(Path.Combine(hive.CgroupRoot, "test")) && Directory.EnumerateDirectories(Path.Combine(hive.CgroupRoot, "test")).Any());
     }
+
+    [Fact]
+    public async Task TheQueenForwardsSpawnAndStop_RelaysTheHivesNarration_AndCompletesOnItsOwnView()
+    {
+        using var home = new TempHome();
+        await using var queen = QueenNode.Start(home.Path);
+        await queen.WaitHealthyAsync();
+        await using var stream = await queen.OpenStreamAsync();
+        var settings = WorkerHive.Configure(home.Path, queen.Url);
+        await using var hive = WorkerHive.Start(settings);
+        await stream.WaitForStateAsync("hive online", settings.HiveId, "online", Budget);
+
+        var (lines, terminal) = await WorkerHive.RunJobAsync(queen.Url,
+            $"{{\"operation\":\"worker_spawn\",\"hive_id\":\"{settings.HiveId}\",\"model\":\"{WorkerHive.Model}\",\"worker_type\":\"test\"}}", Budget);
+        Assert.True(terminal == "[DONE]", string.Join(" | ", lines));
+        Assert.Contains(lines, l => l.StartsWith($"[{settings.HiveId}] spawning test worker", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("is ready in the cluster view", StringComparison.Ordinal));
+        // Completion means the queen's own view already has it ready: no wait needed here.
+        var w = Assert.Single(Workers(await queen.ClusterAsync(), settings.HiveId));
+        Assert.Equal("ready", w.GetProperty("state").GetString());
+        Assert.Equal(settings.BasePort, w.GetProperty("port").GetInt32());
+
+        (lines, terminal) = await WorkerHive.RunJobAsync(queen.Url,
+            $"{{\"operation\":\"worker_stop\",\"hive_id\":\"{settings.HiveId}\",\"port\":{settings.BasePort}}}", Budget);
+        Assert.True(terminal == "[DONE]", string.Join(" | ", lines));
+        Assert.Empty(Workers(await queen.ClusterAsync(), settings.HiveId));
+        Assert.Empty(hive.PidsInTree());
+
+        // A hive's refusal comes back as the queen job's [ERROR], with the hive's reason.
+        (lines, terminal) = await WorkerHive.RunJobAsync(queen.Url,
+            $"{{\"operation\":\"worker_spawn\",\"hive_id\":\"{settings.HiveId}\",\"model\":\"/nope.gguf\",\"worker_type\":\"test\"}}", Budget);
+        Assert.StartsWith("[ERROR]", terminal, StringComparison.Ordinal);
+        Assert.Contains("/nope.gguf does not exist", terminal, StringComparison.Ordinal);
+    }
 }
