@@ -18,6 +18,8 @@ public static class RbeeLogging
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        // A failed start (port in use) is reported by DaemonMain as one line; the host's own report is a stack trace.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         logging.AddConfiguration(configuration.GetSection("Logging"));
         logging.AddSimpleConsole(o =>
         {
