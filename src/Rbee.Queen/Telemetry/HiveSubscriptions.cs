@@ -195,6 +195,13 @@ public sealed partial class HiveSubscriptions : IDisposable
                         continue;
                     }
                     if (frame is null || frame.HiveId != hiveId) continue;
+                    if (frame.InstanceId != entry.InstanceId)
+                    {
+                        // Another generation answers at this URL (the hive restarted): never hold a stream to an
+                        // instance we have no ready for; its own ready will replace the entry (DESIGN.md 4).
+                        reason = $"hive at {entry.HiveUrl} is now instance {frame.InstanceId}";
+                        break;
+                    }
                     if (owner._registry.ApplyFrame(frame))
                     {
                         gotFrame = true;
