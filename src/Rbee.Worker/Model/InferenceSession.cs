@@ -1,0 +1,222 @@
+using Rbee.Worker.Kernels;
+
+namespace Rbee.Worker.Model;
+
+/// <summary>
+/// One sequence being evaluated: its own KV cache and scratch, so several sessions can run on one
+/// <see cref="LlamaModel"/> from different threads. A session itself is used by one thread at a time.
+/// Everything is allocated here, once; evaluating tokens allocates nothing (except <see cref="EvaluateAll"/>'s result).
+/// </summary>
+public sealed class InferenceSession
+{
+    private readonly LlamaModel _model;
+    private readonly ModelConfig _c;
+    private readonly int _batch;
+
+    // KV cache, float32, one array per layer: [position][kv head][head dim].
+    private readonly float[][] _keys;
+    private readonly float[][] _values;
+
+    // Scratch for up to _batch tokens, row-major [token][…].
+    private readonly float[] _x, _xn, _q, _k, _v, _att, _proj, _gate, _up;
+    private readonly float[] _scores, _cos, _sin, _logits;
+
+    internal InferenceSession(LlamaModel model, int contextSize)
+    {
+        _model = model;
+        _c = model.Config;
+        ContextSize = contextSize;
+        _batch = Math.Min(model.Options.BatchSize, contextSize);
+        _keys = new float[_c.Layers][];
+        _values = new float[_c.Layers][];
+        for (var l = 0; l < _c.Layers; l++)
+        {
+            _keys[l] = new float[(long)contextSize * _c.KvDim];
+            _values[l] = new float[(long)contextSize * _c.KvDim];
+        }
+        _x = new float[_batch * _c.EmbeddingLength];
+        _xn = new float[_batch * Math.Max(_c.EmbeddingLength, _c.QueryDim)];
+        _q = new float[_batch * _c.QueryDim];
+        _k = new float[_batch * _c.KvDim];
+        _v = new float[_batch * _c.KvDim];
+        _att = new float[_batch * _c.QueryDim];
+        _proj = new float[_batch * _c.EmbeddingLength];
+        _gate = new float[_batch * _c.FeedForwardLength];
+        _up = new float[_batch * _c.FeedForwardLength];
+        _scores = new float[contextSize];
+        _cos = new float[_c.RopeDimensions / 2];
+        _sin = new float[_c.RopeDimensions / 2];
+        _logits = new float[_c.VocabSize];
+    }
+
+    public LlamaModel Model => _model;
+
+    /// <summary>Positions this session's KV cache holds.</summary>
+    public int ContextSize { get; }
+
+    /// <summary>Tokens evaluated so far: the position the next token takes.</summary>
+    public int Position { get; private set; }
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> (prefill: in batches through <see cref="MatMul.MatMat"/>; one token:
+    /// <see cref="MatMul.MatVec"/>) and returns the logits of the last one. The span is this session's buffer,
+    /// valid until the next call.
+    /// </summary>
+    public ReadOnlySpan<float> Evaluate(scoped ReadOnlySpan<int> tokens)
+    {
+        Check(tokens);
+        for (var start = 0; start < tokens.Length; start += _batch)
+        {
+            var n = Math.Min(_batch, tokens.Length - start);
+            Forward(tokens.Slice(start, n));
+            if (start + n == tokens.Length)
+            {
+                var e = _c.EmbeddingLength;
+                VectorOps.RmsNorm(_x.AsSpan((n - 1) * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(0, e));
+                MatMul.MatVec(_model.Output, _xn.AsSpan(0, e), _logits);
+            }
+            Position += n;
+        }
+        return _logits;
+    }
+
+    /// <summary>Appends one token and returns its logits (the decode step).</summary>
+    public ReadOnlySpan<float> Evaluate(int token) => Evaluate([token]);
+
+    /// <summary>
+    /// Appends <paramref name="tokens"/> and returns the logits after every one of them: row i (of
+    /// <see cref="ModelConfig.VocabSize"/> values) predicts the token after <c>tokens[i]</c>. For log-probabilities
+    /// of a given continuation (echo, scoring); allocates its result.
+    /// </summary>
+    public float[] EvaluateAll(ReadOnlySpan<int> tokens)
+    {
+        Check(tokens);
+        var vocab = _c.VocabSize;
+        var e = _c.EmbeddingLength;
+        var result = new float[(long)tokens.Length * vocab];
+        for (var start = 0; start < tokens.Length; start += _batch)
+        {
+            var n = Math.Min(_batch, tokens.Length - start);
+            Forward(tokens.Slice(start, n));
+            for (var t = 0; t < n; t++)
+                VectorOps.RmsNorm(_x.AsSpan(t * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(t * e, e));
+            Mul(_model.Output, _xn, n, result.AsSpan(start * vocab, n * vocab));
+            Position += n;
+        }
+        result.AsSpan((tokens.Length - 1) * vocab, vocab).CopyTo(_logits);
+        return result;
+    }
+
+    /// <summary>Forgets every position from <paramref name="position"/> on, keeping the prefix before it for reuse.</summary>
+    public void Truncate(int position)
+    {
+        if (position < 0 || position > Position)
+            throw new ArgumentOutOfRangeException(nameof(position), position, $"position must be between 0 and the current {Position}");
+        Position = position;
+    }
+
+    /// <summary>Empties the session (its buffers are kept).</summary>
+    public void Reset() => Position = 0;
+
+    private void Check(ReadOnlySpan<int> tokens)
+    {
+        ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
+        if (tokens.IsEmpty) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
+        if (tokens.Length > ContextSize - Position) throw new ContextFullException(ContextSize, Position, tokens.Length);
+        foreach (var t in tokens)
+            if ((uint)t >= (uint)_model.TokenEmbedding.Rows)
+                throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token id {t} is outside the vocabulary of {_model.TokenEmbedding.Rows}");
+    }
+
+    /// <summary>Runs <paramref name="tokens"/> (at most one batch) through every layer, leaving the hidden states in _x.</summary>
+    private void Forward(ReadOnlySpan<int> tokens)
+    {
+        var n = tokens.Length;
+        var c = _c;
+        int e = c.EmbeddingLength, qd = c.QueryDim, kvd = c.KvDim, hd = c.HeadDim, ff = c.FeedForwardLength;
+        var group = c.Heads / c.KvHeads;
+        var attnScale = 1f / MathF.Sqrt(hd);
+
+        for (var t = 0; t < n; t++) EmbeddingLookup.Row(_model.TokenEmbedding, tokens[t], _x.AsSpan(t * e, e));
+
+        for (var l = 0; l < c.Layers; l++)
+        {
+            var w = _model.Layers[l];
+            var keys = _keys[l];
+            var values = _values[l];
+
+            // Attention block.
+            for (var t = 0; t < n; t++)
+                VectorOps.RmsNorm(_x.AsSpan(t * e, e), w.AttnNorm, c.RmsEpsilon, _xn.AsSpan(t * e, e));
+            Mul(w.Wq, _xn, n, _q);
+            Mul(w.Wk, _xn, n, _k);
+            Mul(w.Wv, _xn, n, _v);
+            for (var t = 0; t < n; t++)
+            {
+                var q = _q.AsSpan(t * qd, qd);
+                var k = _k.AsSpan(t * kvd, kvd);
+                var v = _v.AsSpan(t * kvd, kvd);
+                if (w.Bq is not null) VectorOps.Add(w.Bq, q);
+                if (w.Bk is not null) VectorOps.Add(w.Bk, k);
+                if (w.Bv is not null) VectorOps.Add(w.Bv, v);
+                if (w.QNorm is not null)
+                    for (var h = 0; h < c.Heads; h++) VectorOps.RmsNorm(q.Slice(h * hd, hd), w.QNorm, c.RmsEpsilon, q.Slice(h * hd, hd));
+                if (w.KNorm is not null)
+                    for (var h = 0; h < c.KvHeads; h++) VectorOps.RmsNorm(k.Slice(h * hd, hd), w.KNorm, c.RmsEpsilon, k.Slice(h * hd, hd));
+
+                var pos = Position + t;
+                RopeAngles(pos);
+                VectorOps.Rope(q, c.Heads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
+                VectorOps.Rope(k, c.KvHeads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
+                k.CopyTo(keys.AsSpan(pos * kvd, kvd));
+                v.CopyTo(values.AsSpan(pos * kvd, kvd));
+            }
+
+            // Causal attention: token t sees positions 0..Position+t. Heads in a group share one KV head (GQA).
+            for (var t = 0; t < n; t++)
+            {
+                var len = Position + t + 1;
+                for (var h = 0; h < c.Heads; h++)
+                {
+                    var q = _q.AsSpan(t * qd + h * hd, hd);
+                    var kvOff = h / group * hd;
+                    var scores = _scores.AsSpan(0, len);
+                    for (var j = 0; j < len; j++) scores[j] = VectorOps.Dot(q, keys.AsSpan(j * kvd + kvOff, hd)) * attnScale;
+                    VectorOps.Softmax(scores);
+                    var o = _att.AsSpan(t * qd + h * hd, hd);
+                    o.Clear();
+                    for (var j = 0; j < len; j++) VectorOps.Axpy(scores[j], values.AsSpan(j * kvd + kvOff, hd), o);
+                }
+            }
+            Mul(w.Wo, _att, n, _proj);
+            VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
+
+            // Feed-forward block (SwiGLU).
+            for (var t = 0; t < n; t++)
+                VectorOps.RmsNorm(_x.AsSpan(t * e, e), w.FfnNorm, c.RmsEpsilon, _xn.AsSpan(t * e, e));
+            Mul(w.Wgate, _xn, n, _gate);
+            Mul(w.Wup, _xn, n, _up);
+            VectorOps.SiluMul(_gate.AsSpan(0, n * ff), _up.AsSpan(0, n * ff));
+            Mul(w.Wdown, _gate, n, _proj);
+            VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
+        }
+    }
+
+    private void RopeAngles(int pos)
+    {
+        var inv = _model.RopeInvFreq;
+        for (var i = 0; i < inv.Length; i++)
+        {
+            var theta = pos * inv[i];
+            _cos[i] = MathF.Cos(theta);
+            _sin[i] = MathF.Sin(theta);
+        }
+    }
+
+    /// <summary>One token goes through MatVec (decode), several through MatMat (prefill).</summary>
+    private static void Mul(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y)
+    {
+        if (n == 1) MatMul.MatVec(w, x[..w.Cols], y[..w.Rows]);
+        else MatMul.MatMat(w, x[..(n * w.Cols)], n, y[..(n * w.Rows)]);
+    }
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Rbee.Worker.Sampling;
+
+namespace Rbee.Worker.Serving;
+
+/// <summary>A validated generation request, tokenized and ready for a slot.</summary>
+public sealed record GenerationRequest
+{
+    public required int[] PromptTokens { get; init; }
+    public required SamplingParameters Sampling { get; init; }
+
+    /// <summary>Most tokens to generate; null means until end of generation or the context is full.</summary>
+    public int? MaxTokens { get; init; }
+
+    public IReadOnlyList<string> Stop { get; init; } = [];
+    public bool IgnoreEos { get; init; }
+}
+
+public enum FinishReason { Stop, Length }
+
+/// <summary>llama.cpp server's <c>timings</c>: prompt processing and generation measured separately.</summary>
+public sealed record GenerationTimings(int PromptN, double PromptMs, int PredictedN, double PredictedMs)
+{
+    public double? PromptPerSecond => PromptMs > 0 ? PromptN * 1000.0 / PromptMs : null;
+    public double? PredictedPerSecond => PredictedMs > 0 ? PredictedN * 1000.0 / PredictedMs : null;
+}
+
+public sealed record GenerationResult(
+    string Text, int PromptTokens, int CompletionTokens, FinishReason FinishReason, GenerationTimings Timings);
+
+/// <summary>
+/// Runs one request on a slot: reuses the KV prefix the slot already holds, evaluates the rest of the prompt,
+/// then samples token by token, turning bytes into text without splitting a character and holding back text
+/// that may be the start of a stop string. Text that is safe to send goes to <c>onText</c> as it appears.
+/// </summary>
+public sealed class Generator(IServedModel model)
+{
+    /// <summary>Prompt tokens evaluated per call, so a long prompt does not need one huge activation buffer.</summary>
+    public const int PromptBatch = 256;
+
+    public async Task<GenerationResult> RunAsync(
+        Slot slot, GenerationRequest request, Func<string, CancellationToken, ValueTask>? onText, CancellationToken ct)
+    {
+        var prompt = request.PromptTokens;
+        var session = slot.Session;
+        var cached = slot.CachedTokens;
+        var history = new List<int>(prompt.Length + (request.MaxTokens ?? 256));
+        history.AddRange(prompt);
+
+        // Reuse the common prefix; at least the last prompt token is evaluated again, since its logits are needed.
+        var reuse = Math.Min(cached.Count, SlotPool.CommonPrefix(CollectionsMarshal.AsSpan(cached), prompt));
+        if (reuse == prompt.Length) reuse--;
+        session.Truncate(reuse);
+        cached.RemoveRange(reuse, cached.Count - reuse);
+
+        var clock = Stopwatch.StartNew();
+        var logits = slot.Logits;
+        for (var at = reuse; at < prompt.Length; at += PromptBatch)
+        {
+            ct.ThrowIfCancellationRequested();
+            var chunk = prompt.AsSpan(at, Math.Min(PromptBatch, prompt.Length - at));
+            session.Evaluate(chunk).CopyTo(logits);
+            cached.AddRange(chunk);
+        }
+        var promptMs = clock.Elapsed.TotalMilliseconds;
+        var promptEvaluated = prompt.Length - reuse;
+
+        clock.Restart();
+        var contextSize = SessionContext(slot);
+        var limit = Math.Max(0, contextSize - prompt.Length);
+        if (request.MaxTokens is { } max) limit = Math.Min(limit, max);
+
+        var matcher = new StopStringMatcher(request.Stop);
+        var decoder = new UTF8Encoding(false).GetDecoder();
+        var text = new StringBuilder();
+        var chars = new char[64];
+        var emitted = 0;
+        var generated = 0;
+        var finish = FinishReason.Length;
+        var stopAt = -1;
+        var sampler = slot.Sampler;
+        sampler.Reset(request.Sampling);
+
+        while (generated < limit)
+        {
+            ct.ThrowIfCancellationRequested();
+            var token = sampler.Sample(logits, CollectionsMarshal.AsSpan(history));
+            // End of generation ends the reply without being part of it (nor of completion_tokens).
+            if (!request.IgnoreEos && model.IsEndOfGeneration(token)) { finish = FinishReason.Stop; break; }
+            generated++;
+            history.Add(token);
+
+            var bytes = model.TokenBytes(token);
+            var need = decoder.GetCharCount(bytes, flush: false);
+            if (need > chars.Length) chars = new char[Math.Max(need, chars.Length * 2)];
+            var n = decoder.GetChars(bytes, chars, flush: false);
+            text.Append(chars, 0, n);
+
+            if (n > 0 || !matcher.IsEmpty)
+            {
+                stopAt = Scan(matcher, text, emitted, out var safeEnd);
+                if (safeEnd > emitted && onText is not null)
+                {
+                    await onText(text.ToString(emitted, safeEnd - emitted), ct).ConfigureAwait(false);
+                }
+                emitted = Math.Max(emitted, safeEnd);
+                if (stopAt >= 0) { finish = FinishReason.Stop; break; }
+            }
+            if (generated >= limit) break;
+            session.Evaluate([token]).CopyTo(logits);
+            cached.Add(token);
+        }
+
+        // Whatever the decoder still holds (an unfinished character) is flushed as U+FFFD, like llama.cpp.
+        if (stopAt < 0)
+        {
+            var tail = decoder.GetCharCount([], flush: true);
+            if (tail > 0)
+            {
+                var rest = new char[tail];
+                decoder.GetChars([], rest, flush: true);
+                text.Append(rest);
+            }
+            if (text.Length > emitted && onText is not null)
+                await onText(text.ToString(emitted, text.Length - emitted), ct).ConfigureAwait(false);
+        }
+        var finalText = stopAt >= 0 ? text.ToString(0, stopAt) : text.ToString();
+        var predictedMs = clock.Elapsed.TotalMilliseconds;
+        return new GenerationResult(finalText, prompt.Length, generated, finish,
+            new GenerationTimings(promptEvaluated, promptMs, generated, predictedMs));
+    }
+
+    private static int Scan(StopStringMatcher matcher, StringBuilder text, int emitted, out int safeEnd)
+    {
+        if (matcher.IsEmpty) { safeEnd = text.Length; return -1; }
+        // Only the unsent text plus one stop string's length before it can hold a new match.
+        var window = Math.Max(0, emitted - matcher.Longest);
+        var span = text.ToString(window, text.Length - window).AsSpan();
+        var at = matcher.Scan(span, emitted - window, out var end);
+        safeEnd = end + window;
+        return at < 0 ? -1 : at + window;
+    }
+
+    private static int SessionContext(Slot slot) => slot.ContextSize;
+}

@@ -1,0 +1,54 @@
+using System.Text;
+using Rbee.Worker.Serving;
+
+namespace Rbee.Worker.Tests.Serving;
+
+/// <summary>
+/// Test double of the engine seam for unit tests of <see cref="Generator"/> and <see cref="SlotPool"/>: a
+/// tiny vocabulary whose "model" always predicts <c>Next[last token]</c>, so generated text is known in advance.
+/// </summary>
+internal sealed class ScriptedModel(string[] pieces, Func<int, int> next) : IServedModel
+{
+    public const int Eos = 0;
+    public int TrainedContextLength => 64;
+    public int VocabSize => pieces.Length;
+    public string ChatFormat => "fallback";
+    public Func<int, int> Next => next;
+
+    public int[] Tokenize(string text, bool addSpecial, bool parseSpecial) =>
+        text.Select(ch => Array.IndexOf(pieces, ch.ToString())).ToArray();
+
+    public ReadOnlySpan<byte> TokenBytes(int token) => token switch
+    {
+        Eos => [],
+        _ when pieces[token].StartsWith("0x", StringComparison.Ordinal) => [Convert.ToByte(pieces[token], 16)],
+        _ => Encoding.UTF8.GetBytes(pieces[token]),
+    };
+
+    public bool IsEndOfGeneration(int token) => token == Eos;
+    public string RenderChat(IReadOnlyList<ChatTurn> messages) => FallbackChatFormat.Render(messages);
+    public bool RenderedChatHasBos(string rendered) => false;
+    public IModelSession CreateSession(int contextSize) => new ScriptedSession(this);
+    public void Dispose() { }
+}
+
+internal sealed class ScriptedSession(ScriptedModel? model = null) : IModelSession
+{
+    private readonly List<int> _tokens = [];
+    private float[] _logits = [];
+    public int Position => _tokens.Count;
+    public int Evaluated { get; private set; }
+
+    public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens)
+    {
+        _tokens.AddRange(tokens);
+        Evaluated += tokens.Length;
+        var m = model ?? throw new InvalidOperationException("no model");
+        _logits = new float[m.VocabSize];
+        _logits[m.Next(tokens[^1])] = 10f;
+        return _logits;
+    }
+
+    public void Truncate(int position) => _tokens.RemoveRange(position, _tokens.Count - position);
+    public void Dispose() { }
+}
