@@ -273,7 +273,8 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         }
 
         long? rssBytes = null;
-        if (entry.CgroupPath is not null && ProcFiles.TryRead(Path.Combine(entry.CgroupPath, "memory.current")) is { } mem
+        entry.HasMemoryCurrent ??= entry.CgroupPath is not null && File.Exists(Path.Combine(entry.CgroupPath, "memory.current"));
+        if (entry.HasMemoryCurrent == true && ProcFiles.TryRead(Path.Combine(entry.CgroupPath!, "memory.current")) is { } mem
             && long.TryParse(mem.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var memBytes))
             rssBytes = memBytes;
         else
@@ -355,7 +356,8 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     private static (long Read, long Write)? IoOf(WorkerEntry entry, List<int> pids)
     {
-        if (entry.CgroupPath is not null && ProcFiles.TryRead(Path.Combine(entry.CgroupPath, "io.stat")) is { } ioStat && ProcFiles.IoStat(ioStat) is { } cg)
+        entry.HasIoStat ??= entry.CgroupPath is not null && File.Exists(Path.Combine(entry.CgroupPath, "io.stat"));
+        if (entry.HasIoStat == true && ProcFiles.TryRead(Path.Combine(entry.CgroupPath!, "io.stat")) is { } ioStat && ProcFiles.IoStat(ioStat) is { } cg)
             return cg;
         // No io controller on this cgroup (hybrid hosts): sum the storage bytes of its processes.
         (long, long)? sum = null;

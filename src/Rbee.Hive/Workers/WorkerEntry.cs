@@ -65,5 +65,8 @@ public sealed class WorkerEntry
     internal (long Read, long Write)? LastIo;
     internal ProcessStats? LastStats;
     internal int ScansSinceLogCheck;
+    // Whether this cgroup has memory.current / io.stat (controllers on v2); asked once, not every second.
+    internal bool? HasMemoryCurrent;
+    internal bool? HasIoStat;
     internal Dictionary<int, long> StartTicks { get; } = [];
 }
