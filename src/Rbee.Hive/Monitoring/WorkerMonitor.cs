@@ -39,7 +39,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         _ports = ports;
         _logger = logger;
         _gpu = new GpuProcessProbe();
-        Tree = CgroupTree.Open(_options.CgroupRoot, out var reason);
+        string? reason;
+        if (_options.ForceProcessGroups)
+        {
+            Tree = null;
+            reason = "Workers:ForceProcessGroups is set";
+        }
+        else Tree = CgroupTree.Open(_options.CgroupRoot, out reason);
         Mode = Tree is null
             ? new MonitoringInfo(MonitoringInfo.ProcessGroups, Reason: reason)
             : new MonitoringInfo(MonitoringInfo.CgroupV2, Root: Tree.RootPath);
@@ -157,6 +163,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             var uptime = ProcFiles.TryRead("/proc/uptime") is { } u ? ProcFiles.Uptime(u) : null;
             var gpu = _entries.IsEmpty ? null : _gpu.Sample();
             var stats = new List<ProcessStats>(_entries.Count);
+            var removed = new List<WorkerEntry>();
             var changed = false;
             foreach (var entry in _entries.Values)
             {
@@ -168,7 +175,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                     var childGone = entry.Child is { } c && HasExited(c);
                     if (entry.SeenPopulated || childGone || (entry.Child is null && entry.Adopted))
                     {
-                        Remove(entry);
+                        if (Detach(entry)) removed.Add(entry);
                         changed = true;
                     }
                     else if (entry.LastStats is { } last) stats.Add(last);
@@ -192,6 +199,8 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             stats.Sort((a, b) => string.CompareOrdinal(a.Group, b.Group) != 0 ? string.CompareOrdinal(a.Group, b.Group) : a.Port.CompareTo(b.Port));
             _current = stats;
             if (changed) Changed?.Invoke();
+            // Only now, with the view published without them, do waiters on these exits (a stop, a spawn) go on.
+            foreach (var entry in removed) Announce(entry);
         }
         finally
         {
@@ -419,7 +428,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     private void Remove(WorkerEntry entry)
     {
-        if (!_entries.TryRemove(entry.Key, out _)) return;
+        if (Detach(entry)) Announce(entry);
+    }
+
+    /// <summary>Stops tracking an emptied worker: watches, cgroup directory, ready file. False when already detached.</summary>
+    private bool Detach(WorkerEntry entry)
+    {
+        if (!_entries.TryRemove(entry.Key, out _)) return false;
         _inotify?.Remove(entry.EventsWatch);
         _inotify?.Remove(entry.DirectoryWatch);
         entry.Lifetime.Cancel();
@@ -432,6 +447,11 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             catch (InvalidOperationException) { }
         }
         Log.WorkerGone(_logger, entry.Key, entry.MainPid ?? 0, exitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown", entry.StopRequested);
+        return true;
+    }
+
+    private void Announce(WorkerEntry entry)
+    {
         entry.GoneSignal.TrySetResult();
         try { Exited?.Invoke(entry); }
         catch (Exception e) { Log.ScanFailed(_logger, e); }

@@ -67,6 +67,12 @@ public sealed class WorkerOptions
     /// <summary>Restart mode: leave workers running when the hive stops, for re-adoption (flag <c>--keep-workers</c>).</summary>
     public bool KeepWorkers { get; set; }
 
+    /// <summary>
+    /// Track workers by process group even where cgroup v2 is writable (the fallback of hosts without it, on demand:
+    /// to try that mode, or where the cgroup tree is managed by something else).
+    /// </summary>
+    public bool ForceProcessGroups { get; set; }
+
     /// <summary>Safety-net scan of the cgroup tree; changes are seen at once through inotify.</summary>
     public TimeSpan ScanInterval { get; set; } = TimeSpan.FromSeconds(1);
 

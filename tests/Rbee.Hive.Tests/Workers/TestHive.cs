@@ -28,7 +28,7 @@ public sealed class TestHive : IAsyncDisposable
     public string StateDirectory { get; }
     public int BasePort { get; }
 
-    public TestHive(string? root = null, string? runDirectory = null, int? basePort = null, string? stateDirectory = null)
+    public TestHive(string? root = null, string? runDirectory = null, int? basePort = null, string? stateDirectory = null, bool processGroups = false)
     {
         StateDirectory = stateDirectory ?? Directory.CreateTempSubdirectory("rbee-hive-state-").FullName;
         BasePort = basePort ?? FreePort.Next();
@@ -40,6 +40,7 @@ public sealed class TestHive : IAsyncDisposable
             StopGrace = TimeSpan.FromSeconds(3),
             KillBound = TimeSpan.FromSeconds(5),
             RestartBackoff = TimeSpan.FromMilliseconds(100),
+            ForceProcessGroups = processGroups,
             Types =
             {
                 ["test"] = Type(BasePort, []),

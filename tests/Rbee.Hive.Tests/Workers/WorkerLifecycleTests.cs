@@ -179,5 +179,33 @@ public sealed class WorkerLifecycleTests
     }
 }
 
+/// <summary>The fallback without a writable cgroup v2: process groups, said in the monitoring mode.</summary>
+[Collection("Workers")]
+public sealed class ProcessGroupFallbackTests
+{
+    [Fact]
+    public async Task WithoutCgroups_WorkersAreTrackedByProcessGroup_ReadyExitAndStopStillWork()
+    {
+        await using var hive = new TestHive(processGroups: true);
+        await hive.StartAsync();
+        Assert.Equal(MonitoringInfo.ProcessGroups, hive.Monitor.Mode.Mode);
+        Assert.False(string.IsNullOrEmpty(hive.Monitor.Mode.Reason));
+
+        var a = await hive.SpawnReadyAsync();
+        var b = await hive.SpawnReadyAsync();
+        Assert.Null(a.CgroupPath);
+        var view = await hive.WaitForViewAsync(v => v.Count == 2 && v.All(w => w.State == WorkerStates.Ready && w.CpuPct is not null), TimeSpan.FromSeconds(30), "two ready workers with CPU figures");
+        Assert.Equal(a.MainPid, view.Single(w => w.Port == a.Port).Pid);
+
+        Libc.Signal(a.MainPid!.Value, Libc.SIGKILL);
+        await hive.WaitForViewAsync(v => v.All(w => w.Port != a.Port), TimeSpan.FromSeconds(30), "the killed worker gone");
+
+        await hive.Supervisor.StopAsync(b, null, CancellationToken.None);
+        Assert.Empty(hive.Monitor.Current);
+        using var lease = hive.Ports.TryLock(b.Port);
+        Assert.NotNull(lease);
+    }
+}
+
 [CollectionDefinition("Workers", DisableParallelization = true)]
 public sealed class WorkersCollection;
