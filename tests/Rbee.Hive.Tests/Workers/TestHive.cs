@@ -28,7 +28,7 @@ public sealed class TestHive : IAsyncDisposable
     public string StateDirectory { get; }
     public int BasePort { get; }
 
-    public TestHive(string? root = null, string? runDirectory = null, int? basePort = null, string? stateDirectory = null, bool processGroups = false)
+    public TestHive(string? root = null, string? runDirectory = null, int? basePort = null, string? stateDirectory = null, bool processGroups = false, TimeSpan? scanInterval = null)
     {
         StateDirectory = stateDirectory ?? Directory.CreateTempSubdirectory("rbee-hive-state-").FullName;
         BasePort = basePort ?? FreePort.Next();
@@ -41,6 +41,8 @@ public sealed class TestHive : IAsyncDisposable
             KillBound = TimeSpan.FromSeconds(5),
             RestartBackoff = TimeSpan.FromMilliseconds(100),
             ForceProcessGroups = processGroups,
+            ScanInterval = scanInterval ?? TimeSpan.FromSeconds(1),
+            LogMaxBytes = 4096,
             Types =
             {
                 ["test"] = Type(BasePort, []),

@@ -168,6 +168,25 @@ public sealed class WorkerLifecycleTests
     }
 
     [Fact]
+    public async Task ALargeWorkerLog_IsRotatedByCopyAndTruncate_AndTheWorkerKeepsWritingToIt()
+    {
+        await using var hive = new TestHive(scanInterval: TimeSpan.FromMilliseconds(100));
+        await hive.StartAsync();
+        var w = await hive.SpawnReadyAsync();
+        // The worker's stdout is the log (O_APPEND through the shim); grow it past Workers:LogMaxBytes (4096 here).
+        await File.AppendAllTextAsync(w.LogPath, new string('x', 10_000) + "\n");
+        var rotated = w.LogPath + ".1";
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!File.Exists(rotated) || new FileInfo(w.LogPath).Length >= 10_000)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the log was not rotated");
+            await Task.Delay(50);
+        }
+        Assert.Contains(new string('x', 100), await File.ReadAllTextAsync(rotated), StringComparison.Ordinal);
+        Assert.True(Signals.IsAlive(w.MainPid!.Value));
+    }
+
+    [Fact]
     public async Task OnFailure_ACrashedWorkerComesBackOnItsPort()
     {
         await using var hive = new TestHive();

@@ -191,4 +191,35 @@ public sealed class WorkerScenarios
         Assert.StartsWith("[ERROR]", terminal, StringComparison.Ordinal);
         Assert.Contains("/nope.gguf does not exist", terminal, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task ShutdownKeepingWorkers_LeavesThemForTheNextHive_ThenShutdownStopsThem_AndWorkerStopByPid()
+    {
+        using var home = new TempHome();
+        var settings = WorkerHive.Configure(home.Path, $"http://127.0.0.1:{FreePort.Next()}");
+        await using var hive = WorkerHive.Start(settings);
+        await hive.WaitHealthyAsync();
+        var a = await hive.SpawnAsync();
+        var b = await hive.SpawnAsync();
+
+        using (var resp = await Http.Client.PostAsync($"{hive.Url}/v1/shutdown", new StringContent("{\"stop_workers\":false}", System.Text.Encoding.UTF8, "application/json")))
+            Assert.True(resp.IsSuccessStatusCode, $"{(int)resp.StatusCode}");
+        Assert.True(await hive.Process.WaitForExitAsync(Budget), "hive did not stop");
+        Assert.True(Runs(a.Pid) && Runs(b.Pid), "stop_workers:false stopped a worker");
+
+        hive.Restart();
+        await hive.WaitHealthyAsync();
+        var (lines, terminal) = await hive.RunJobAsync($"{{\"operation\":\"worker_stop\",\"pid\":{b.Pid}}}", Budget);
+        Assert.True(terminal == "[DONE]", string.Join(" | ", lines));
+        Assert.False(Runs(b.Pid));
+        (lines, terminal) = await hive.RunJobAsync("{\"operation\":\"worker_list\"}", Budget);
+        Assert.Contains(lines, l => l.Contains($"test/{a.Port}", StringComparison.Ordinal) && l.Contains("worker.log", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains($"test/{b.Port}", StringComparison.Ordinal));
+
+        using (var resp = await Http.Client.PostAsync($"{hive.Url}/v1/shutdown", new StringContent("{\"stop_workers\":true}", System.Text.Encoding.UTF8, "application/json")))
+            Assert.True(resp.IsSuccessStatusCode, $"{(int)resp.StatusCode}");
+        Assert.True(await hive.Process.WaitForExitAsync(Budget), "hive did not stop");
+        Assert.Empty(hive.PidsInTree());
+        Assert.False(Runs(a.Pid));
+    }
 }
