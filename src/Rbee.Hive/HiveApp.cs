@@ -57,7 +57,7 @@ public static class HiveApp
         services.AddSingleton(hive);
         services.AddSingleton(protocol);
         services.AddSingleton(sp => new HiveIdentity(hive.HiveId, HiveUrlResolver.Resolve(hive,
-            sp.GetRequiredService<ClusterTokenOptions>().TokenRequired, sp.GetRequiredService<LocalAddresses>().FirstNonLoopback)));
+            sp.GetRequiredService<ClusterTokenOptions>().TokenRequired, () => sp.GetRequiredService<LocalAddresses>().FirstNonLoopback())));
         services.AddSingleton<NvidiaSmi>(_ => new NvidiaSmi());
         services.AddSingleton<DeviceInventory>();
         services.AddSingleton<IMonitoringProbe>(_ => new CgroupV2Probe(hive));

@@ -218,34 +218,34 @@ public sealed partial class ReadySequence : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "Ready sequence toward {Queen} started ({Reason})")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyStarted, Level = LogLevel.Information, Message = "Ready sequence toward {Queen} started ({Reason})")]
         public static partial void Started(ILogger logger, string queen, string reason);
 
-        [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "Queen {Queen} accepted ready on try {Try}")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyAccepted, Level = LogLevel.Information, Message = "Queen {Queen} accepted ready on try {Try}")]
         public static partial void Accepted(ILogger logger, string queen, int @try);
 
-        [LoggerMessage(EventId = 202, Level = LogLevel.Information, Message = "Queen {Queen} not reachable yet ({Reason}); {Left} more tries")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyFirstTryFailed, Level = LogLevel.Information, Message = "Queen {Queen} not reachable yet ({Reason}); {Left} more tries")]
         public static partial void FirstTryFailed(ILogger logger, string queen, string reason, int left);
 
-        [LoggerMessage(EventId = 203, Level = LogLevel.Debug, Message = "Ready try {Try} toward {Queen} failed: {Reason}")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyTryFailed, Level = LogLevel.Debug, Message = "Ready try {Try} toward {Queen} failed: {Reason}")]
         public static partial void TryFailed(ILogger logger, string queen, int @try, string reason);
 
-        [LoggerMessage(EventId = 204, Level = LogLevel.Warning, Message = "Queen {Queen} did not accept ready after {Tries} tries (last: {Reason}); waiting for the queen to find this hive")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyGaveUp, Level = LogLevel.Warning, Message = "Queen {Queen} did not accept ready after {Tries} tries (last: {Reason}); waiting for the queen to find this hive")]
         public static partial void GaveUp(ILogger logger, string queen, int tries, string reason);
 
-        [LoggerMessage(EventId = 205, Level = LogLevel.Error, Message = "Queen {Queen} refused ready with 409: {Reason}. Another hive with this hive id is registered from another URL; give this hive its own --hive-id")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyConflict, Level = LogLevel.Error, Message = "Queen {Queen} refused ready with 409: {Reason}. Another hive with this hive id is registered from another URL; give this hive its own --hive-id")]
         public static partial void Conflict(ILogger logger, string queen, string reason);
 
-        [LoggerMessage(EventId = 206, Level = LogLevel.Information, Message = "Ready toward {Queen} replaced by a ready toward {NewQueen}")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyReplaced, Level = LogLevel.Information, Message = "Ready toward {Queen} replaced by a ready toward {NewQueen}")]
         public static partial void Replaced(ILogger logger, string queen, string newQueen);
 
-        [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "Queen {Queen} accepted ready but did not subscribe within {Seconds} s; trying again")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyNoSubscription, Level = LogLevel.Warning, Message = "Queen {Queen} accepted ready but did not subscribe within {Seconds} s; trying again")]
         public static partial void NoSubscription(ILogger logger, string queen, double seconds);
 
-        [LoggerMessage(EventId = 208, Level = LogLevel.Warning, Message = "Queen {Queen} accepted ready {Passes} times but never subscribed; waiting for the queen to find this hive")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyNeverSubscribed, Level = LogLevel.Warning, Message = "Queen {Queen} accepted ready {Passes} times but never subscribed; waiting for the queen to find this hive")]
         public static partial void NeverSubscribed(ILogger logger, string queen, int passes);
 
-        [LoggerMessage(EventId = 209, Level = LogLevel.Error, Message = "Ready sequence failed")]
+        [LoggerMessage(EventId = HiveEventIds.ReadyCrashed, Level = LogLevel.Error, Message = "Ready sequence failed")]
         public static partial void Crashed(ILogger logger, Exception exception);
     }
 }

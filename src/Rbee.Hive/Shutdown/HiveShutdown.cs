@@ -31,7 +31,7 @@ public sealed partial class HiveShutdown(HiveOptions options, IHostApplicationLi
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Shutdown requested by {Remote} (stop workers: {StopWorkers})")]
+        [LoggerMessage(EventId = HiveEventIds.ShutdownRequested, Level = LogLevel.Information, Message = "Shutdown requested by {Remote} (stop workers: {StopWorkers})")]
         public static partial void Requested(ILogger logger, string remote, bool stopWorkers);
     }
 }

@@ -43,10 +43,10 @@ public static partial class HeartbeatStreamEndpoint
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 310, Level = LogLevel.Information, Message = "Telemetry subscription opened by {Remote}")]
+        [LoggerMessage(EventId = HiveEventIds.TelemetrySubscriptionOpened, Level = LogLevel.Information, Message = "Telemetry subscription opened by {Remote}")]
         public static partial void Opened(ILogger logger, string remote);
 
-        [LoggerMessage(EventId = 311, Level = LogLevel.Information, Message = "Telemetry subscription from {Remote} closed")]
+        [LoggerMessage(EventId = HiveEventIds.TelemetrySubscriptionClosed, Level = LogLevel.Information, Message = "Telemetry subscription from {Remote} closed")]
         public static partial void Closed(ILogger logger, string remote);
     }
 }

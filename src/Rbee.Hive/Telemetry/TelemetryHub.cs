@@ -144,7 +144,7 @@ public sealed partial class TelemetryHub : BackgroundService
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 300, Level = LogLevel.Error, Message = "Could not build a telemetry frame")]
+        [LoggerMessage(EventId = HiveEventIds.TelemetryFrameFailed, Level = LogLevel.Error, Message = "Could not build a telemetry frame")]
         public static partial void FrameFailed(ILogger logger, Exception exception);
     }
 }

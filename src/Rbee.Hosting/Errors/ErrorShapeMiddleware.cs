@@ -62,7 +62,7 @@ public sealed partial class ErrorShapeMiddleware(RequestDelegate next, ILogger<E
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1, Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
+        [LoggerMessage(EventId = HostingEventIds.UnhandledError, Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
         public static partial void Unhandled(ILogger logger, string method, string path, Exception exception);
     }
 }

@@ -68,7 +68,7 @@ public sealed partial class ClusterTokenAuthorizer(ClusterTokenOptions options, 
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "Refused {Method} {Path} from {Remote}: {Reason}")]
+        [LoggerMessage(EventId = HostingEventIds.AccessRefused, Level = LogLevel.Warning, Message = "Refused {Method} {Path} from {Remote}: {Reason}")]
         public static partial void Refused(ILogger logger, string method, string path, string remote, string reason);
     }
 }

@@ -15,8 +15,19 @@ public static class ClusterTokenEndpointExtensions
     /// when none is. Enforced by <see cref="UseClusterTokenAuth"/> before the body is read or bound, so a refused
     /// request changes nothing and gets 401/403 even when its body is malformed.
     /// </summary>
-    public static TBuilder RequireClusterToken<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+    public static TBuilder RequireClusterToken<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
+    {
         builder.WithMetadata(new RequireClusterTokenMetadata());
+        // Defence in depth: a daemon that forgot UseClusterTokenAuth must not serve a protected route handler openly.
+        builder.AddEndpointFilter(async (ctx, next) =>
+        {
+            if (ctx.HttpContext.Items.ContainsKey(CheckedKey)) return await next(ctx);
+            return ctx.HttpContext.RequestServices.GetRequiredService<ClusterTokenAuthorizer>().Check(ctx.HttpContext) ?? await next(ctx);
+        });
+        return builder;
+    }
+
+    private static readonly object CheckedKey = new();
 
     /// <summary>Enforces <see cref="RequireClusterToken{TBuilder}"/>; add after routing (WebApplication routes first).</summary>
     public static IApplicationBuilder UseClusterTokenAuth(this IApplicationBuilder app) =>
@@ -25,6 +36,7 @@ public static class ClusterTokenEndpointExtensions
             if (context.GetEndpoint()?.Metadata.GetMetadata<RequireClusterTokenMetadata>() is not null)
             {
                 var refusal = context.RequestServices.GetRequiredService<ClusterTokenAuthorizer>().Check(context);
+                context.Items[CheckedKey] = true;
                 if (refusal is not null)
                 {
                     await refusal.ExecuteAsync(context);

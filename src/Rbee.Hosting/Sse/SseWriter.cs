@@ -10,7 +10,7 @@ namespace Rbee.Hosting.Sse;
 /// <summary>
 /// Writes server-sent events to one response: <c>text/event-stream</c>, no buffering anywhere on the way, one flush
 /// per event so a frame reaches the reader the moment it is written (DESIGN.md "Discovery and telemetry" 3, 7).
-/// Not thread-safe: one writer loop per response.
+/// Writes are serialized, so a keep-alive loop (<see cref="KeepAliveAsync"/>) may run beside the event loop.
 /// </summary>
 public sealed class SseWriter
 {
@@ -18,6 +18,7 @@ public sealed class SseWriter
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private readonly HttpResponse _response;
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
+    private readonly SemaphoreSlim _write = new(1, 1);
 
     private SseWriter(HttpResponse response) => _response = response;
 
@@ -37,48 +38,65 @@ public sealed class SseWriter
     }
 
     /// <summary>An event whose data is <paramref name="value"/> as JSON (one <c>data:</c> line; JSON has no raw newlines).</summary>
-    public Task WriteEventAsync<T>(string? eventName, T value, JsonTypeInfo<T> typeInfo, CancellationToken ct)
-    {
-        _buffer.Clear();
-        if (eventName is not null) WriteField(EventPrefix, Encoding.UTF8.GetBytes(eventName));
-        _buffer.Write(DataPrefix);
-        using (var json = new Utf8JsonWriter(_buffer)) JsonSerializer.Serialize(json, value, typeInfo);
-        _buffer.Write("\n\n"u8);
-        return FlushBufferAsync(ct);
-    }
+    public Task WriteEventAsync<T>(string? eventName, T value, JsonTypeInfo<T> typeInfo, CancellationToken ct) =>
+        WriteLockedAsync(buffer =>
+        {
+            if (eventName is not null) WriteField(EventPrefix, Encoding.UTF8.GetBytes(eventName));
+            buffer.Write(DataPrefix);
+            using (var json = new Utf8JsonWriter(buffer)) JsonSerializer.Serialize(json, value, typeInfo);
+            buffer.Write("\n\n"u8);
+        }, ct);
 
     /// <summary>
     /// An event from already-serialized JSON (UTF-8, no newlines): lets one frame be serialized once and sent to
     /// every subscriber.
     /// </summary>
-    public Task WriteEventAsync(string? eventName, ReadOnlyMemory<byte> utf8Json, CancellationToken ct)
-    {
-        _buffer.Clear();
-        if (eventName is not null) WriteField(EventPrefix, Encoding.UTF8.GetBytes(eventName));
-        WriteField(DataPrefix, utf8Json.Span);
-        _buffer.Write("\n"u8);
-        return FlushBufferAsync(ct);
-    }
+    public Task WriteEventAsync(string? eventName, ReadOnlyMemory<byte> utf8Json, CancellationToken ct) =>
+        WriteLockedAsync(buffer =>
+        {
+            if (eventName is not null) WriteField(EventPrefix, Encoding.UTF8.GetBytes(eventName));
+            WriteField(DataPrefix, utf8Json.Span);
+            buffer.Write("\n"u8);
+        }, ct);
 
     /// <summary>A plain <c>data:</c> event (job narration, <c>[DONE]</c>); a multi-line text becomes several data lines.</summary>
-    public Task WriteDataAsync(string text, CancellationToken ct, string? eventName = null)
-    {
-        _buffer.Clear();
-        if (eventName is not null) WriteField(EventPrefix, Encoding.UTF8.GetBytes(eventName));
-        foreach (var line in text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n'))
-            WriteField(DataPrefix, Encoding.UTF8.GetBytes(line));
-        _buffer.Write("\n"u8);
-        return FlushBufferAsync(ct);
-    }
+    public Task WriteDataAsync(string text, CancellationToken ct, string? eventName = null) =>
+        WriteLockedAsync(buffer =>
+        {
+            if (eventName is not null) WriteField(EventPrefix, Encoding.UTF8.GetBytes(eventName));
+            foreach (var line in text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n'))
+                WriteField(DataPrefix, Encoding.UTF8.GetBytes(line));
+            buffer.Write("\n"u8);
+        }, ct);
 
     /// <summary>A comment line: readers ignore it; it keeps idle connections and proxies from timing out.</summary>
-    public Task WriteCommentAsync(string text, CancellationToken ct)
+    public Task WriteCommentAsync(string text, CancellationToken ct) =>
+        WriteLockedAsync(buffer =>
+        {
+            buffer.Write(": "u8);
+            buffer.Write(Encoding.UTF8.GetBytes(text.Replace('\n', ' ').Replace('\r', ' ')));
+            buffer.Write("\n\n"u8);
+        }, ct);
+
+    /// <summary>
+    /// Sends a comment every <paramref name="interval"/> until <paramref name="ct"/> is cancelled or the client is
+    /// gone, so proxies and idle-connection reapers keep a quiet stream (a long job) open. Run it beside the event loop.
+    /// </summary>
+    public async Task KeepAliveAsync(TimeSpan interval, CancellationToken ct, TimeProvider? time = null)
     {
-        _buffer.Clear();
-        _buffer.Write(": "u8);
-        _buffer.Write(Encoding.UTF8.GetBytes(text.Replace('\n', ' ').Replace('\r', ' ')));
-        _buffer.Write("\n\n"u8);
-        return FlushBufferAsync(ct);
+        time ??= TimeProvider.System;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, time, ct);
+                await WriteCommentAsync("keep-alive", ct);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The stream ended: nothing left to keep alive.
+        }
     }
 
     private void WriteField(byte[] prefix, ReadOnlySpan<byte> value)
@@ -88,9 +106,19 @@ public sealed class SseWriter
         _buffer.Write("\n"u8);
     }
 
-    private async Task FlushBufferAsync(CancellationToken ct)
+    private async Task WriteLockedAsync(Action<ArrayBufferWriter<byte>> fill, CancellationToken ct)
     {
-        await _response.Body.WriteAsync(_buffer.WrittenMemory, ct);
-        await _response.Body.FlushAsync(ct);
+        await _write.WaitAsync(ct);
+        try
+        {
+            _buffer.Clear();
+            fill(_buffer);
+            await _response.Body.WriteAsync(_buffer.WrittenMemory, ct);
+            await _response.Body.FlushAsync(ct);
+        }
+        finally
+        {
+            _write.Release();
+        }
     }
 }

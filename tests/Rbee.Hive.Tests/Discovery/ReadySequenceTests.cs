@@ -116,7 +116,7 @@ public sealed class ReadySequenceTests : IDisposable
 
         // Operator-visible lines: started, first miss, gave up. The tries between are Debug.
         var visible = _log.AtLeast(LogLevel.Information);
-        Assert.Equal([200, 202, 204], visible.Select(e => e.EventId));
+        Assert.Equal([HiveEventIds.ReadyStarted, HiveEventIds.ReadyFirstTryFailed, HiveEventIds.ReadyGaveUp], visible.Select(e => e.EventId));
         Assert.Single(_log.AtLeast(LogLevel.Warning));
         Assert.Contains("5 tries", visible[^1].Message);
     }

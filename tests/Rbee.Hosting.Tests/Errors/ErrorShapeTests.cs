@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Errors;
+using Microsoft.Extensions.Logging;
 using Rbee.Hosting.Security;
 
 namespace Rbee.Hosting.Tests.Errors;
@@ -126,5 +127,27 @@ public class ErrorShapeTests
     {
         await using var host = await PipelineHost.StartAsync(null, Map);
         Assert.Equal(HttpStatusCode.OK, (await host.Client.GetAsync("/protected")).StatusCode);
+    }
+}
+
+public class ClusterTokenWithoutMiddlewareTests
+{
+    [Fact]
+    public async Task ProtectedRouteHandler_IsStillProtected_WhenTheDaemonForgotTheMiddleware()
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        var token = new ClusterTokenOptions { ClusterToken = "t0ken" };
+        Assert.Null(token.Resolve(_ => null));
+        RbeeHost.AddHostingServices(builder.Services, token);
+        var port = Rbee.Testing.FreePort.Next();
+        RbeeHost.Listen(builder, "127.0.0.1", port);
+        await using var app = builder.Build();
+        app.MapGet("/protected", () => "ok").RequireClusterToken();
+        await app.StartAsync();
+        using var client = new HttpClient();
+        var response = await client.GetAsync($"http://127.0.0.1:{port}/protected");
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        await app.StopAsync();
     }
 }

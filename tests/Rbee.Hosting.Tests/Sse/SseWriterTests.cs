@@ -45,3 +45,37 @@ public class SseWriterTests
         Assert.False(await events.MoveNextAsync());
     }
 }
+
+public class SseKeepAliveTests
+{
+    [Fact]
+    public async Task KeepAlive_SendsCommentsBesideEvents_WithoutInterleavingThem()
+    {
+        await using var host = await PipelineHost.StartAsync(null, app => app.MapGet("/sse", async (HttpContext ctx) =>
+        {
+            var sse = await SseWriter.StartAsync(ctx.Response, ctx.RequestAborted);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+            var keepAlive = sse.KeepAliveAsync(TimeSpan.FromMilliseconds(20), stop.Token);
+            for (var i = 0; i < 20; i++)
+            {
+                await sse.WriteDataAsync($"event {i}", ctx.RequestAborted);
+                await Task.Yield();
+            }
+            await Task.Delay(200, ctx.RequestAborted);
+            await stop.CancelAsync();
+            await keepAlive;
+            await sse.WriteDataAsync("[DONE]", ctx.RequestAborted);
+        }));
+
+        using var response = await host.Client.GetAsync("/sse", HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync() is { } line) lines.Add(line);
+
+        Assert.Contains(": keep-alive", lines);
+        // Every non-blank line is a whole field: comments and data lines never run into each other.
+        Assert.All(lines.Where(l => l.Length > 0), l => Assert.True(l == ": keep-alive" || l.StartsWith("data: ", StringComparison.Ordinal), l));
+        var data = lines.Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"data: event {i}").Append("data: [DONE]"), data);
+    }
+}

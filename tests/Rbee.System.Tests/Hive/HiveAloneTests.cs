@@ -24,6 +24,7 @@ public sealed class HiveAloneTests : IAsyncLifetime
     private readonly string _home = Directory.CreateTempSubdirectory("rbee-hive-home-").FullName;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private readonly List<DaemonProcess> _processes = [];
+    private readonly List<string> _cgroupRoots = [];
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -31,6 +32,7 @@ public sealed class HiveAloneTests : IAsyncLifetime
     {
         foreach (var p in _processes) await p.DisposeAsync();
         _http.Dispose();
+        RemoveCgroupRoots();
         Directory.Delete(_home, recursive: true);
     }
 
@@ -50,9 +52,31 @@ public sealed class HiveAloneTests : IAsyncLifetime
             ["--port", port.ToString(CultureInfo.InvariantCulture), "--hive-id", hiveId, "--queen-url", queenUrl,
              "--cgroup-root", $"rbee-test-{hiveId}.slice", "--run-dir", Path.Combine(_home, "run")], env);
         _processes.Add(process);
+        _cgroupRoots.Add($"rbee-test-{hiveId}.slice");
         var url = $"http://127.0.0.1:{port}";
         await WaitHealthy(url, process);
         return (process, url);
+    }
+
+    // A hive with the workers capability creates its (empty) cgroup root; leave the machine as it was.
+    private void RemoveCgroupRoots()
+    {
+        var mount = File.Exists("/proc/self/mountinfo")
+            ? File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')).Where(f => Array.IndexOf(f, "-") is var d && d > 4 && d + 1 < f.Length && f[d + 1] == "cgroup2").Select(f => f[4]).FirstOrDefault()
+            : null;
+        if (mount is null) return;
+        foreach (var root in _cgroupRoots)
+        {
+            try
+            {
+                var path = Path.Combine(mount, root);
+                if (Directory.Exists(path)) Directory.Delete(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not empty or already gone: nothing this test started is left in it.
+            }
+        }
     }
 
     // A freshly started process announces nothing we can await; ask /health until it answers, bounded.

@@ -1,0 +1,25 @@
+namespace Rbee.Hive;
+
+/// <summary>
+/// Event ids of the hive's own log lines, one table so ids stay stable and unique (STYLE.md §4). Ranges per
+/// capability: 2xx discovery, 3xx telemetry, 4xx shutdown; the workers capability numbers its own from 4000.
+/// </summary>
+internal static class HiveEventIds
+{
+    public const int ReadyStarted = 200;
+    public const int ReadyAccepted = 201;
+    public const int ReadyFirstTryFailed = 202;
+    public const int ReadyTryFailed = 203;
+    public const int ReadyGaveUp = 204;
+    public const int ReadyConflict = 205;
+    public const int ReadyReplaced = 206;
+    public const int ReadyNoSubscription = 207;
+    public const int ReadyNeverSubscribed = 208;
+    public const int ReadyCrashed = 209;
+
+    public const int TelemetryFrameFailed = 300;
+    public const int TelemetrySubscriptionOpened = 310;
+    public const int TelemetrySubscriptionClosed = 311;
+
+    public const int ShutdownRequested = 400;
+}

@@ -1,0 +1,8 @@
+namespace Rbee.Hosting;
+
+/// <summary>Event ids of the shared plumbing's log lines (STYLE.md §4); the daemons number theirs from 100.</summary>
+internal static class HostingEventIds
+{
+    public const int UnhandledError = 1;
+    public const int AccessRefused = 2;
+}
