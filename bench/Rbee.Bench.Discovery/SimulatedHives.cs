@@ -2,6 +2,9 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -21,24 +24,24 @@ internal sealed class SimulatedHives : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly Dictionary<int, (string HiveId, string InstanceId)> _byPort = [];
     private readonly int _workers;
+    private readonly int _count;
     private readonly TimeSpan _interval;
     private long _framesSent;
 
-    public IReadOnlyList<int> Ports { get; }
+    public IReadOnlyList<int> Ports { get; private set; } = [];
     public long FramesSent => Interlocked.Read(ref _framesSent);
 
     private SimulatedHives(int count, int workers, TimeSpan interval)
     {
         _workers = workers;
         _interval = interval;
-        Ports = Enumerable.Range(0, count).Select(_ => Programs.FreePort()).ToList();
-        for (var i = 0; i < count; i++) _byPort[Ports[i]] = ($"sim-{i:D3}", Guid.NewGuid().ToString("N"));
-
+        _count = count;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            foreach (var p in Ports) k.Listen(IPAddress.Loopback, p);
+            // Port 0 for each: the kernel picks distinct free ports, read back after start.
+            for (var i = 0; i < count; i++) k.Listen(IPAddress.Loopback, 0);
         });
         _app = builder.Build();
         _app.MapGet("/capabilities", (HttpContext c) => Results.Json(Capabilities(c.Connection.LocalPort), RbeeJsonContext.Default.Capabilities));
@@ -50,6 +53,10 @@ internal sealed class SimulatedHives : IAsyncDisposable
     {
         var hives = new SimulatedHives(count, workers, interval);
         await hives._app.StartAsync();
+        var addresses = hives._app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        hives.Ports = addresses.Select(a => new Uri(a).Port).ToList();
+        for (var i = 0; i < hives.Ports.Count; i++) hives._byPort[hives.Ports[i]] = ($"sim-{i:D3}", Guid.NewGuid().ToString("N"));
+        if (hives.Ports.Count != hives._count) throw new InvalidOperationException($"bound {hives.Ports.Count} of {hives._count} ports");
         return hives;
     }
 

@@ -4,7 +4,6 @@ namespace Rbee.Queen;
 internal static class QueenEventIds
 {
     public const int Started = 1;
-    public const int OptionsInvalid = 2;
     public const int HiveOnline = 10;
     public const int HiveDegraded = 11;
     public const int HiveOffline = 12;
@@ -15,7 +14,6 @@ internal static class QueenEventIds
     public const int SubscriptionOpened = 21;
     public const int SshConfigRead = 30;
     public const int SshConfigWarning = 31;
-    public const int SshConfigUnreadable = 32;
     public const int HiveFound = 33;
     public const int HiveSilent = 34;
     public const int ShutdownRequested = 40;

@@ -10,7 +10,7 @@ public static class ClusterViews
 
     public static HiveView Hive(HiveEntry e, DateTimeOffset now)
     {
-        var host = e.HiveUrl.IsDefaultPort ? e.HiveUrl.Host : e.HiveUrl.Host;
+        var host = e.HiveUrl.Host;
         // Workers listen on the hive's own bind address (DESIGN.md "Workers under the hive"), so the hive's host
         // from its hive_url is how the router and clients reach them.
         var workers = e.Workers.Select(w => w with { Url = $"{e.HiveUrl.Scheme}://{HostForUrl(host)}:{w.Port}" }).ToList();

@@ -37,12 +37,16 @@ public static partial class QueenEndpoints
         guarded.MapPost("/v1/hive/ready", ReadyAsync);
         guarded.MapGet("/v1/cluster", (ClusterRegistry registry, TimeProvider time) =>
             Results.Json(ClusterViews.View(registry.Current, time.GetUtcNow()), RbeeJsonContext.Default.ClusterView));
+        guarded.MapGet("/v1/hives/{hiveId}", (string hiveId, ClusterRegistry registry, TimeProvider time) =>
+            registry.Current.Find(hiveId) is { } entry
+                ? Results.Json(ClusterViews.Hive(entry, time.GetUtcNow()), RbeeJsonContext.Default.HiveView)
+                : ApiErrors.NotFound("unknown_hive", $"no hive '{hiveId}' is known to the queen", "hive_id"));
         guarded.MapGet("/v1/heartbeats/stream", StreamAsync);
         guarded.MapPost("/v1/shutdown", ShutdownAsync);
         return app;
     }
 
-    private static async Task<IResult> ReadyAsync(HttpContext context, ClusterRegistry registry, HiveSubscriptions subscriptions,
+    private static async Task<IResult> ReadyAsync(HttpContext context, HiveSubscriptions subscriptions,
         ILoggerFactory loggers)
     {
         HiveReady? ready;
@@ -55,12 +59,11 @@ public static partial class QueenEndpoints
             return ApiErrors.BadRequest("invalid_json", $"body is not a valid hive ready: {e.Message}");
         }
         var (url, error, param) = HiveReadyValidation.Validate(ready);
-        if (url is null) return ApiErrors.BadRequest("invalid_value", error!, param);
+        if (url is null || ready is null) return ApiErrors.BadRequest("invalid_value", error ?? "body must be a JSON object", param);
 
-        var outcome = registry.Ready(ready!, url);
+        var outcome = subscriptions.Accept(ready, url);
         if (outcome == ReadyOutcome.Conflict)
-            return ApiErrors.Conflict("hive_id_taken", $"hive_id '{ready!.HiveId}' is live at another hive_url", "hive_id");
-        subscriptions.OnReady(ready!.HiveId, outcome);
+            return ApiErrors.Conflict("hive_id_taken", $"hive_id '{ready.HiveId}' is live at another hive_url", "hive_id");
         Log.ReadyAccepted(loggers.CreateLogger("Rbee.Queen.Ready"), ready.HiveId, url.ToString(), ready.InstanceId, outcome.ToString());
         return Results.Json(new HiveReadyAccepted(ready.HiveId, ProtocolConstants.Version, ProtocolConstants.ProtocolVersion),
             RbeeJsonContext.Default.HiveReadyAccepted);

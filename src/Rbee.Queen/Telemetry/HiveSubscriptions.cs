@@ -46,8 +46,22 @@ public sealed partial class HiveSubscriptions : IDisposable
     /// <summary>Subscriptions currently held (one per hive that has an entry).</summary>
     public int Count => _subscriptions.Count;
 
+    /// <summary>
+    /// Applies a ready to the registry and acts on its verdict as one step, so two readies racing for one hive_id
+    /// are ordered here and never leave two subscription loops behind.
+    /// </summary>
+    public ReadyOutcome Accept(HiveReady ready, Uri hiveUrl)
+    {
+        lock (_gate)
+        {
+            var outcome = _registry.Ready(ready, hiveUrl);
+            OnReady(ready.HiveId, outcome);
+            return outcome;
+        }
+    }
+
     /// <summary>Acts on the registry's verdict for a ready of <paramref name="hiveId"/>.</summary>
-    public void OnReady(string hiveId, ReadyOutcome outcome)
+    private void OnReady(string hiveId, ReadyOutcome outcome)
     {
         lock (_gate)
         {

@@ -40,6 +40,18 @@ public sealed class QueenFirstDiscoveryTests
         var cluster = await queen.ClusterAsync();
         var listed = Assert.Single(cluster.GetProperty("hives").EnumerateArray());
         Assert.Equal(first.Url, listed.GetProperty("hive_url").GetString());
+        // Bad input gets a 4xx in the error shape and changes nothing.
+        Assert.Equal(HttpStatusCode.BadRequest, await PostReadyAsync(queen, forged.Replace("http://127.0.0.2:9", "not a url"), Token));
+        Assert.Equal(HttpStatusCode.BadRequest, await PostReadyAsync(queen, forged.Replace("http://", "ftp://"), Token));
+        Assert.Equal(HttpStatusCode.BadRequest, await PostReadyAsync(queen, "{\"hive_id\":", Token));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, await PostReadyAsync(queen, new string(' ', 2 * 1024 * 1024) + forged, Token));
+        using (var unknown = Http.Request(HttpMethod.Get, $"{queen.Url}/v1/hives/no-such-hive", Token))
+        using (var response = await Http.Client.SendAsync(unknown))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Contains("\"unknown_hive\"", await response.Content.ReadAsStringAsync());
+        }
+        Assert.Single((await queen.ClusterAsync()).GetProperty("hives").EnumerateArray());
         await stream.WaitForFramesAsync("frames after forged ready", first.HiveId, 2, ScaledTimers.TelemetryInterval * 2 * ScaledTimers.Headroom);
 
         // Phase 3: an unauthorised queen_url is refused; telemetry keeps flowing to the real queen.
