@@ -25,6 +25,21 @@ if (!File.Exists(options.ModelPath))
     return 1;
 }
 
+IPAddress? bindAddress = null;
+if (options.Host != "localhost" && !IPAddress.TryParse(options.Host, out bindAddress))
+{
+    try
+    {
+        bindAddress = Dns.GetHostAddresses(options.Host).FirstOrDefault()
+            ?? throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.HostNotFound);
+    }
+    catch (System.Net.Sockets.SocketException ex)
+    {
+        Console.Error.WriteLine($"llm-worker-rbee: --host {options.Host} cannot be resolved: {ex.Message}");
+        return 2;
+    }
+}
+
 var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; c.UseUtcTimestamp = true; });
@@ -34,9 +49,8 @@ builder.WebHost.ConfigureKestrel(k =>
 {
     k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
     k.AddServerHeader = false;
-    if (options.Host == "localhost") k.ListenLocalhost(options.Port);
-    else if (IPAddress.TryParse(options.Host, out var ip)) k.Listen(ip, options.Port);
-    else k.Listen(Dns.GetHostAddresses(options.Host)[0], options.Port);
+    if (bindAddress is null) k.ListenLocalhost(options.Port);
+    else k.Listen(bindAddress, options.Port);
 });
 var state = new WorkerState(options);
 var metrics = new WorkerMetrics();
@@ -54,7 +68,7 @@ try
 {
     await app.StartAsync();
 }
-catch (IOException ex)
+catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
 {
     Console.Error.WriteLine($"llm-worker-rbee: cannot listen on {options.Host}:{options.Port}: {ex.Message}");
     return 1;

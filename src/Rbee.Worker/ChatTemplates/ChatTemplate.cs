@@ -15,13 +15,23 @@ public sealed class ChatTemplate
     public static ChatTemplate Parse(string source)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return new ChatTemplate(TemplateParser.Parse(source));
+        try
+        {
+            return new ChatTemplate(TemplateParser.Parse(source));
+        }
+        catch (InsufficientExecutionStackException e)
+        {
+            throw new ChatTemplateException("template is nested too deeply to parse", e);
+        }
     }
 
     /// <summary>
     /// Renders a conversation. <c>bos_token</c>/<c>eos_token</c> are left undefined when null (they then print
     /// nothing, as with a tokenizer that has none); <paramref name="extraVariables"/> adds or overrides names
-    /// such as <c>tools</c> or <c>enable_thinking</c>.
+    /// such as <c>tools</c> (a list of OpenAI tool objects, e.g. a JsonElement) or <c>enable_thinking</c>.
+    /// Names not given stay undefined, as in the reference renderer (cases.json); Hugging Face's
+    /// apply_chat_template also defines <c>tools</c> and <c>documents</c> as None, pass them here for that.
+    /// Thread-safe: a parsed template can be rendered by many requests at once.
     /// </summary>
     public string Render(
         IReadOnlyList<ChatMessage> messages,
@@ -62,6 +72,13 @@ public sealed class ChatTemplate
     public string Render(IReadOnlyDictionary<string, object?> variables, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(variables);
-        return new TemplateInterpreter(time ?? TimeProvider.System).Render(_body, variables);
+        try
+        {
+            return new TemplateInterpreter(time ?? TimeProvider.System).Render(_body, variables);
+        }
+        catch (InsufficientExecutionStackException e)
+        {
+            throw new ChatTemplateException("template is nested too deeply to render", e);
+        }
     }
 }

@@ -18,6 +18,8 @@ internal sealed record SetBlockNode(Target Target, List<Node> Body, List<FilterE
 
 internal sealed record MacroNode(string Name, List<(string Name, Expr? Default)> Parameters, List<Node> Body, int Line, int Column) : Node(Line, Column);
 
+internal sealed record CallBlockNode(CallExpr Call, MacroNode Caller, int Line, int Column) : Node(Line, Column);
+
 internal sealed record WithNode(List<(Target Target, Expr Value)> Assignments, List<Node> Body, int Line, int Column) : Node(Line, Column);
 
 internal sealed record FilterBlockNode(List<FilterExpr> Filters, List<Node> Body, int Line, int Column) : Node(Line, Column);

@@ -11,7 +11,7 @@ internal static partial class TemplateFilters
 
     private static readonly Dictionary<string, Filter> All = new(StringComparer.Ordinal)
     {
-        ["abs"] = (_, v, a) => { a.Accept(); return v switch { long l => Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw Bad("abs", v) }; },
+        ["abs"] = (_, v, a) => { a.Accept(); return v switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw Bad("abs", v) }; },
         ["attr"] = (_, v, a) => { a.Accept("name"); return TemplateMembers.GetAttr(v, Py.Str(a.Get(0, "name"))); },
         ["batch"] = Batch,
         ["capitalize"] = (_, v, a) => { a.Accept(); var s = Py.Str(v); return s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant(); },
@@ -34,9 +34,9 @@ internal static partial class TemplateFilters
         ["forceescape"] = (_, v, a) => { a.Accept(); return Escape(v); },
         ["first"] = (_, v, a) => { a.Accept(); var items = Py.Iterate(v); return items.Count > 0 ? items[0] : new Undefined("No first item, sequence was empty."); },
         ["last"] = (_, v, a) => { a.Accept(); var items = Py.Iterate(v); return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty."); },
-        ["float"] = (_, v, a) => { a.Accept("default"); return ToFloat(v, a.Get(0, "default", 0.0)); },
-        ["int"] = (_, v, a) => { a.Accept("default", "base"); return ToInt(v, a.Get(0, "default", 0L), (int)Py.ToLong(a.Get(1, "base", 10L))); },
-        ["format"] = (_, v, a) => PrintfFormat(Py.Str(v), a),
+        ["float"] = (_, v, a) => { a.Accept("default"); return ToFloat(Defined(v), a.Get(0, "default", 0.0)); },
+        ["int"] = (_, v, a) => { a.Accept("default", "base"); return ToInt(Defined(v), a.Get(0, "default", 0L), (int)Py.ToLong(a.Get(1, "base", 10L))); },
+        ["format"] = (_, v, a) => PrintfFormat(Py.Str(v), a.Positional, mappingLike: false),
         ["indent"] = Indent,
         ["items"] = (_, v, a) =>
         {
@@ -95,6 +95,8 @@ internal static partial class TemplateFilters
 
         return filter(interpreter, value, args);
     }
+
+    private static object? Defined(object? v) => v is Undefined u ? throw new TemplateRuntimeException(u.Hint) : v;
 
     private static TemplateRuntimeException Bad(string filter, object? v) =>
         v is Undefined u ? new(u.Hint) : new($"filter '{filter}' cannot take a value of type '{Py.TypeName(v)}'");
@@ -194,7 +196,14 @@ internal static partial class TemplateFilters
         var indention = widthArg is string w ? w : new string(' ', (int)Py.ToLong(widthArg));
         var first = Py.Truthy(a.Get(1, "first", false));
         var blank = Py.Truthy(a.Get(2, "blank", false));
-        var s = Py.Str(v) + "\n";
+        var s = v switch
+        {
+            string text => text,
+            Undefined u => throw new TemplateRuntimeException(u.Hint),
+            List<object?> or object?[] or Dictionary<string, object?> => throw new TemplateRuntimeException($"'{Py.TypeName(v)}' object has no attribute 'splitlines'"),
+            _ => throw new TemplateRuntimeException($"unsupported operand type(s) for +=: '{Py.TypeName(v)}' and 'str'"),
+        };
+        s += "\n";
         var lines = s.Split('\n').ToList();
         lines.RemoveAt(lines.Count - 1);
         string rv;
@@ -341,6 +350,7 @@ internal static partial class TemplateFilters
             null => null,
             string s => s,
             long or bool => new string(' ', (int)Math.Max(0, Py.ToLong(indentArg))),
+            Undefined u => throw new TemplateRuntimeException(u.Hint),
             _ => throw new TemplateRuntimeException("tojson indent must be an integer or a string"),
         };
         var itemSep = indent is null ? ", " : ",";
@@ -498,9 +508,9 @@ internal static partial class TemplateFilters
     }
 
     /// <summary>The format filter: Python's printf-style <c>%</c> with %s, %d, %i, %r, %f and %%.</summary>
-    private static string PrintfFormat(string format, CallArgs a)
+    /// <summary>Python's <c>format % values</c>; a mapping-like right side (list, dict) may go unused, as in Python.</summary>
+    public static string PrintfFormat(string format, List<object?> values, bool mappingLike)
     {
-        var values = a.Positional;
         var next = 0;
         var sb = new StringBuilder();
         for (var i = 0; i < format.Length; i++)
@@ -518,9 +528,9 @@ internal static partial class TemplateFilters
                 continue;
             }
 
-            if (next >= values.Count)
+            if (next >= values.Count || mappingLike)
             {
-                throw new TemplateRuntimeException("not enough arguments for format string");
+                throw new TemplateRuntimeException(mappingLike ? "format requires a mapping" : "not enough arguments for format string");
             }
 
             var value = values[next++];
@@ -532,6 +542,11 @@ internal static partial class TemplateFilters
                 'f' => Py.ToDouble(value).ToString("F6", CultureInfo.InvariantCulture),
                 _ => throw new TemplateRuntimeException($"unsupported format character '{spec}'"),
             });
+        }
+
+        if (next < values.Count && !mappingLike)
+        {
+            throw new TemplateRuntimeException("not all arguments converted during string formatting");
         }
 
         return sb.ToString();

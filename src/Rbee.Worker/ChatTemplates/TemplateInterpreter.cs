@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Rbee.Worker.ChatTemplates;
@@ -107,7 +108,12 @@ internal sealed class MacroValue(TemplateInterpreter interpreter, MacroNode node
         foreach (var (key, value) in args.Named)
         {
             var index = node.Parameters.FindIndex(p => p.Name == key);
-            if (index < 0)
+            if (index < 0 && key == "caller")
+            {
+                // A {% call %} block hands its body to the macro as `caller`.
+                scope.Set(key, value);
+            }
+            else if (index < 0)
             {
                 kwargs[key] = value;
             }
@@ -132,10 +138,19 @@ internal sealed class MacroValue(TemplateInterpreter interpreter, MacroNode node
             }
         }
 
-        scope.Set("varargs", extra);
+        scope.Set("varargs", extra.ToArray());
         scope.Set("kwargs", kwargs);
         var sb = new StringBuilder();
-        interpreter.Exec(node.Body, scope, sb);
+        interpreter.EnterCall(node.Name);
+        try
+        {
+            interpreter.Exec(node.Body, scope, sb);
+        }
+        finally
+        {
+            interpreter.ExitCall();
+        }
+
         return sb.ToString();
     }
 }
@@ -143,7 +158,24 @@ internal sealed class MacroValue(TemplateInterpreter interpreter, MacroNode node
 /// <summary>Tree-walking evaluator of a parsed template, with Python's value semantics (see <see cref="Py"/>).</summary>
 internal sealed partial class TemplateInterpreter(TimeProvider time)
 {
+    // A template comes from the model file, not from us: a macro that recurses without end must fail the
+    // request, not overflow the worker's stack (Python would raise RecursionError near this depth too).
+    private const int MaxCallDepth = 100;
+
+    private int _callDepth;
+
     public TimeProvider Time { get; } = time;
+
+    public void EnterCall(string macro)
+    {
+        if (++_callDepth > MaxCallDepth)
+        {
+            _callDepth--;
+            throw new TemplateRuntimeException($"maximum recursion depth exceeded in macro '{macro}' (more than {MaxCallDepth} nested calls)");
+        }
+    }
+
+    public void ExitCall() => _callDepth--;
 
     public string Render(List<Node> body, IReadOnlyDictionary<string, object?> variables)
     {
@@ -176,6 +208,7 @@ internal sealed partial class TemplateInterpreter(TimeProvider time)
 
     private Flow ExecNode(Node node, Scope scope, StringBuilder output)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         switch (node)
         {
             case TextNode text:
@@ -205,6 +238,18 @@ internal sealed partial class TemplateInterpreter(TimeProvider time)
                 return Flow.Normal;
             case MacroNode macro:
                 scope.Set(macro.Name, new MacroValue(this, macro, scope));
+                return Flow.Normal;
+            case CallBlockNode callBlock:
+                var callee = Eval(callBlock.Call.Callee, scope);
+                if (callee is not MacroValue)
+                {
+                    throw new ChatTemplateException(
+                        $"'{{% call %}}' needs a macro, got '{Py.TypeName(callee)}' (line {callBlock.Line}, column {callBlock.Column})", callBlock.Line, callBlock.Column);
+                }
+
+                var callArgs = BuildArgs(Describe(callBlock.Call.Callee), callBlock.Call.Args, callBlock.Call.Kwargs, scope);
+                callArgs.Named["caller"] = new MacroValue(this, callBlock.Caller, scope);
+                output.Append(Py.Str(At(callBlock, () => ((MacroValue)callee).Invoke(callArgs))));
                 return Flow.Normal;
             case WithNode with:
                 var inner = new Scope(scope);
@@ -300,7 +345,7 @@ internal sealed partial class TemplateInterpreter(TimeProvider time)
                 if (!scope.TryGet(ns.Name, out var obj) || obj is not TemplateNamespace nsValue)
                 {
                     throw new ChatTemplateException(
-                        $"cannot assign attribute '{ns.Attribute}' on '{ns.Name}', which is not a namespace (line {ns.Line}, column {ns.Column})",
+                        $"cannot assign attribute on non-namespace object ('{ns.Name}.{ns.Attribute}') (line {ns.Line}, column {ns.Column})",
                         ns.Line,
                         ns.Column);
                 }
@@ -340,6 +385,7 @@ internal sealed partial class TemplateInterpreter(TimeProvider time)
 
     public object? Eval(Expr expr, Scope scope)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         try
         {
             return EvalCore(expr, scope);

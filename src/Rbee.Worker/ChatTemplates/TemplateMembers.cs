@@ -66,10 +66,21 @@ internal static class TemplateMembers
             return new Undefined($"access to attribute '{name}' of '{Py.TypeName(obj)}' object is unsafe.");
         }
 
-        return obj is null
-            ? new Undefined($"'None' has no attribute '{name}'")
-            : new Undefined($"'{Py.TypeName(obj)} object' has no attribute '{name}'");
+        return new Undefined($"{Py.Repr(ObjectTypeRepr(obj))} has no attribute {Py.Repr(name)}");
     }
+
+    /// <summary>jinja2's message for a missing item with a non-string key, e.g. "list object has no element 5".</summary>
+    private static Undefined MissingElement(object? obj, object? key) =>
+        key is string name ? Missing(obj, name) : new Undefined($"{ObjectTypeRepr(obj)} has no element {Py.Repr(key)}");
+
+    /// <summary>jinja2's object_type_repr: "None", or "dict object" for built-in types.</summary>
+    private static string ObjectTypeRepr(object? obj) => obj switch
+    {
+        null => "None",
+        TemplateNamespace => "jinja2.utils.Namespace object",
+        LoopContext => "jinja2.runtime.LoopContext object",
+        _ => $"{Py.TypeName(obj)} object",
+    };
 
     public static object? GetItem(object? obj, object? key)
     {
@@ -83,7 +94,7 @@ internal static class TemplateMembers
                     return d.TryGetValue(k, out var v) ? v : GetAttr(obj, k);
                 }
 
-                return new Undefined($"'dict object' has no attribute '{Py.Str(key)}'");
+                return MissingElement(obj, key);
             case List<object?> or object?[] when key is long or bool:
                 var list = (IReadOnlyList<object?>)obj;
                 var i = Py.ToLong(key);
@@ -92,7 +103,7 @@ internal static class TemplateMembers
                     i += list.Count;
                 }
 
-                return i >= 0 && i < list.Count ? list[(int)i] : new Undefined($"'{Py.TypeName(obj)} object' has no attribute '{Py.Str(key)}'");
+                return i >= 0 && i < list.Count ? list[(int)i] : MissingElement(obj, key);
             case string s when key is long or bool:
                 var chars = Py.HasSurrogates(s) ? Py.Chars(s) : null;
                 var n = chars?.Count ?? s.Length;
@@ -104,12 +115,12 @@ internal static class TemplateMembers
 
                 if (j < 0 || j >= n)
                 {
-                    return new Undefined($"'str object' has no attribute '{Py.Str(key)}'");
+                    return MissingElement(obj, key);
                 }
 
                 return chars is null ? s[(int)j].ToString() : chars[(int)j];
             default:
-                return key is string name ? GetAttr(obj, name) : new Undefined($"'{Py.TypeName(obj)} object' has no attribute '{Py.Str(key)}'");
+                return key is string name ? GetAttr(obj, name) : MissingElement(obj, key);
         }
     }
 

@@ -15,7 +15,7 @@ internal static class TemplateOperators
             throw new TemplateRuntimeException(ua.Hint);
         }
 
-        if (b is Undefined ub)
+        if (b is Undefined ub && !(op == "%" && a is string))
         {
             throw new TemplateRuntimeException(ub.Hint);
         }
@@ -52,9 +52,14 @@ internal static class TemplateOperators
                     return string.Concat(Enumerable.Repeat(s2, (int)Math.Max(0, Py.ToLong(a))));
                 }
 
-                if (a is List<object?> l1 && b is long or bool)
+                if (Py.IsList(a) && b is long or bool)
                 {
-                    return Enumerable.Repeat(l1, (int)Math.Max(0, Py.ToLong(b))).SelectMany(x => x).ToList();
+                    return Repeat(a, Py.ToLong(b));
+                }
+
+                if (a is long or bool && Py.IsList(b))
+                {
+                    return Repeat(b, Py.ToLong(a));
                 }
 
                 return Arithmetic(op, a, b, (x, y) => checked(x * y), (x, y) => x * y);
@@ -77,7 +82,7 @@ internal static class TemplateOperators
                         throw new TemplateRuntimeException("float floor division by zero");
                     }
 
-                    return Math.Floor(Py.ToDouble(a) / y);
+                    return FloatFloorDiv(Py.ToDouble(a), y);
                 }
                 else
                 {
@@ -93,9 +98,15 @@ internal static class TemplateOperators
                 }
 
             case "%":
-                if (a is string)
+                if (a is string format)
                 {
-                    throw new TemplateRuntimeException("unsupported template construct: printf-style '%' string formatting (use the format filter)");
+                    // Python's printf-style formatting: a tuple spreads, lists, dicts (and Undefined) count as a mapping.
+                    return b switch
+                    {
+                        object?[] t => TemplateFilters.PrintfFormat(format, [.. t], mappingLike: false),
+                        List<object?> or Dictionary<string, object?> or Undefined => TemplateFilters.PrintfFormat(format, [b], mappingLike: true),
+                        _ => TemplateFilters.PrintfFormat(format, [b], mappingLike: false),
+                    };
                 }
 
                 RequireNumbers(op, a, b);
@@ -138,10 +149,41 @@ internal static class TemplateOperators
                     return result;
                 }
 
+                if (Py.ToDouble(a) == 0 && Py.ToDouble(b) < 0)
+                {
+                    throw new TemplateRuntimeException("0.0 cannot be raised to a negative power");
+                }
+
                 return Math.Pow(Py.ToDouble(a), Py.ToDouble(b));
             default:
                 throw new TemplateRuntimeException($"unsupported operator '{op}'");
         }
+    }
+
+    /// <summary>CPython's float floor division (from fmod, not floor(a / b)): 2 // 0.1 is 19.0, as in Python.</summary>
+    private static double FloatFloorDiv(double x, double y)
+    {
+        var mod = x % y; // C#'s % on doubles is C's fmod, as CPython uses.
+        var div = (x - mod) / y;
+        if (mod != 0 && ((y < 0) != (mod < 0)))
+        {
+            div -= 1.0;
+        }
+
+        if (div == 0)
+        {
+            return Math.CopySign(0.0, x / y);
+        }
+
+        var floor = Math.Floor(div);
+        return div - floor > 0.5 ? floor + 1.0 : floor;
+    }
+
+    private static object Repeat(object? sequence, long times)
+    {
+        var items = ((IReadOnlyList<object?>)sequence!).ToList();
+        var repeated = Enumerable.Repeat(items, (int)Math.Max(0, times)).SelectMany(x => x);
+        return sequence is object?[] ? repeated.ToArray() : repeated.ToList();
     }
 
     private static void RequireNumbers(string op, object? a, object? b)
@@ -177,7 +219,8 @@ internal static class TemplateOperators
 
     public static object? Negate(object? v) => v switch
     {
-        long l => -l,
+        // Arms are boxed one by one: a switch over long and double would otherwise widen ints to double.
+        long l => (object)(-l),
         bool b => b ? -1L : 0L,
         double d => -d,
         Undefined u => throw new TemplateRuntimeException(u.Hint),
@@ -220,6 +263,11 @@ internal static class TemplateOperators
             case List<object?> or object?[]:
                 return ((IReadOnlyList<object?>)container).Any(x => Py.Equals(x, item));
             case Dictionary<string, object?> d:
+                if (item is List<object?> or Dictionary<string, object?>)
+                {
+                    throw new TemplateRuntimeException($"unhashable type: '{Py.TypeName(item)}'");
+                }
+
                 return item is string key && d.ContainsKey(key);
             case Undefined:
                 // jinja2's Undefined iterates as empty, so membership is simply false.

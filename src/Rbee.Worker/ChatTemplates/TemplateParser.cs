@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Rbee.Worker.ChatTemplates;
 
 /// <summary>
@@ -12,9 +14,13 @@ internal sealed class TemplateParser
     // Tags jinja2 knows that this interpreter deliberately does not run: template inheritance and loading
     // need a loader (a chat template is one string), the rest is not used by chat templates.
     private static readonly HashSet<string> UnsupportedTags =
-        ["extends", "block", "include", "import", "from", "call", "autoescape", "do", "trans", "pluralize", "endtrans"];
+        ["extends", "block", "include", "import", "from", "autoescape", "do", "trans", "pluralize", "endtrans"];
+
+    // Bounds recursion on hostile input (the template comes from a model file) well before the stack would.
+    private const int MaxNesting = 200;
 
     private readonly List<Token> _tokens;
+    private int _nesting;
     private int _i;
     private int _loopDepth;
 
@@ -89,7 +95,7 @@ internal sealed class TemplateParser
                 case TokenKind.EndOfTemplate:
                     if (endTags.Count > 0)
                     {
-                        throw Error($"unexpected end of template, expected {string.Join(" or ", endTags.Select(e => $"'{{% {e} %}}'"))}", t);
+                        throw Error($"unexpected end of template, expected {Expected(endTags)}", t);
                     }
 
                     endTag = "";
@@ -119,6 +125,15 @@ internal sealed class TemplateParser
                         return body;
                     }
 
+                    if (name.Value.StartsWith("end", StringComparison.Ordinal) || name.Value is "else" or "elif")
+                    {
+                        throw Error(
+                            endTags.Count > 0
+                                ? $"unexpected '{{% {name.Value} %}}', expected {Expected(endTags)}"
+                                : $"unexpected '{{% {name.Value} %}}' with no open block it could close",
+                            name);
+                    }
+
                     body.Add(ParseStatement());
                     break;
                 default:
@@ -127,8 +142,11 @@ internal sealed class TemplateParser
         }
     }
 
+    private static string Expected(HashSet<string> endTags) => string.Join(" or ", endTags.Select(e => $"'{{% {e} %}}'"));
+
     private Node ParseStatement()
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var tag = Next();
         switch (tag.Value)
         {
@@ -142,8 +160,17 @@ internal sealed class TemplateParser
                 return ParseMacro(tag);
             case "with":
                 return ParseWith(tag);
+            case "call":
+                return ParseCallBlock(tag);
             case "filter":
                 return ParseFilterBlock(tag);
+            case "generation":
+                // Hugging Face's AssistantTracker extension marks assistant text for training masks; for
+                // rendering, its body is output as is.
+                Expect(TokenKind.BlockEnd);
+                var generated = ParseBody(["endgeneration"], out _);
+                Expect(TokenKind.BlockEnd);
+                return new WithNode([], generated, tag.Line, tag.Column);
             case "break":
             case "continue":
                 if (_loopDepth == 0)
@@ -157,11 +184,6 @@ internal sealed class TemplateParser
                 if (UnsupportedTags.Contains(tag.Value))
                 {
                     throw Error($"unsupported template construct '{{% {tag.Value} %}}'", tag);
-                }
-
-                if (tag.Value.StartsWith("end", StringComparison.Ordinal) || tag.Value is "else" or "elif")
-                {
-                    throw Error($"unexpected '{{% {tag.Value} %}}' with no open block it could close", tag);
                 }
 
                 throw Error($"unknown tag '{{% {tag.Value} %}}'", tag);
@@ -249,9 +271,35 @@ internal sealed class TemplateParser
         return new SetBlockNode(target, body, filters, tag.Line, tag.Column);
     }
 
+    private CallBlockNode ParseCallBlock(Token tag)
+    {
+        var parameters = Current.IsOperator("(") ? ParseParameters() : [];
+        var call = ParseExpression() as CallExpr
+            ?? throw Error("expected a macro call after '{% call %}'", tag);
+        Expect(TokenKind.BlockEnd);
+        var savedDepth = _loopDepth;
+        _loopDepth = 0;
+        var body = ParseBody(["endcall"], out _);
+        _loopDepth = savedDepth;
+        Expect(TokenKind.BlockEnd);
+        return new CallBlockNode(call, new MacroNode("caller", parameters, body, tag.Line, tag.Column), tag.Line, tag.Column);
+    }
+
     private MacroNode ParseMacro(Token tag)
     {
         var name = Expect(TokenKind.Name).Value;
+        var parameters = ParseParameters();
+        Expect(TokenKind.BlockEnd);
+        var savedDepth = _loopDepth;
+        _loopDepth = 0;
+        var body = ParseBody(["endmacro"], out _);
+        _loopDepth = savedDepth;
+        Expect(TokenKind.BlockEnd);
+        return new MacroNode(name, parameters, body, tag.Line, tag.Column);
+    }
+
+    private List<(string Name, Expr? Default)> ParseParameters()
+    {
         var parameters = new List<(string, Expr?)>();
         Expect(TokenKind.Operator, "(");
         while (!Current.IsOperator(")"))
@@ -280,13 +328,7 @@ internal sealed class TemplateParser
         }
 
         Expect(TokenKind.Operator, ")");
-        Expect(TokenKind.BlockEnd);
-        var savedDepth = _loopDepth;
-        _loopDepth = 0;
-        var body = ParseBody(["endmacro"], out _);
-        _loopDepth = savedDepth;
-        Expect(TokenKind.BlockEnd);
-        return new MacroNode(name, parameters, body, tag.Line, tag.Column);
+        return parameters;
     }
 
     private WithNode ParseWith(Token tag)
@@ -412,6 +454,7 @@ internal sealed class TemplateParser
 
     private Expr ParseCondExpr()
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         var expr = ParseOr();
         while (Current.IsName("if"))
         {
@@ -455,6 +498,7 @@ internal sealed class TemplateParser
 
     private Expr ParseNot()
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         if (Current.IsName("not"))
         {
             var t = Next();
@@ -546,6 +590,7 @@ internal sealed class TemplateParser
 
     private Expr ParseUnary(bool withFilter)
     {
+        RuntimeHelpers.EnsureSufficientExecutionStack();
         Expr node;
         var t = Current;
         if (t.IsOperator("-") || t.IsOperator("+"))
@@ -570,6 +615,26 @@ internal sealed class TemplateParser
     private Expr ParsePrimary()
     {
         var t = Next();
+        if (t.Kind == TokenKind.Operator && t.Value is "(" or "[" or "{" && ++_nesting > MaxNesting)
+        {
+            throw Error($"expression nested deeper than {MaxNesting} levels", t);
+        }
+
+        try
+        {
+            return ParsePrimaryCore(t);
+        }
+        finally
+        {
+            if (t.Kind == TokenKind.Operator && t.Value is "(" or "[" or "{")
+            {
+                _nesting--;
+            }
+        }
+    }
+
+    private Expr ParsePrimaryCore(Token t)
+    {
         switch (t.Kind)
         {
             case TokenKind.Name:

@@ -196,6 +196,9 @@ internal static class Py
 
                 sb.Append('}');
                 break;
+            case Undefined:
+                sb.Append("Undefined");
+                break;
             default:
                 sb.Append(Str(v));
                 break;
@@ -558,8 +561,6 @@ internal static class Py
                 return FromMessage(m);
             case ChatToolCall c:
                 return FromToolCall(c);
-            case object?[] tuple:
-                return tuple.Select(FromClr).ToArray();
             case IEnumerable<KeyValuePair<string, object?>> pairs:
                 var dict = new Dictionary<string, object?>(StringComparer.Ordinal);
                 foreach (var (k, val) in pairs)
@@ -637,6 +638,11 @@ internal static class Py
         if (m.ToolCallId is not null)
         {
             dict["tool_call_id"] = m.ToolCallId;
+        }
+
+        if (m.ReasoningContent is not null)
+        {
+            dict["reasoning_content"] = m.ReasoningContent;
         }
 
         if (m.ToolCalls is not null)

@@ -1,31 +1,184 @@
+using Rbee.Worker.Gguf;
+
 namespace Rbee.Worker.Kernels;
 
 /// <summary>
 /// The engine's entry points into the kernels. The model calls only these; the kernels pick the SIMD path per type.
+/// Quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) meet activations quantized once per call to 8 bits
+/// (<see cref="Q8Activations"/>) in integer dot products (<see cref="QuantDot"/>); F32/F16/BF16 rows are dotted in
+/// float; every other type (and every type on a CPU without AVX2) is decoded to float per row and dotted.
+/// Rows are split over <see cref="ComputePool.Shared"/>; a call allocates nothing once its thread's buffers exist.
 /// </summary>
 public static unsafe class MatMul
 {
+    /// <summary>
+    /// False routes every type through the portable decode-to-float path instead of the integer kernels: the
+    /// benchmark's in-run baseline, and a switch for diagnosing a suspected kernel fault. Default true.
+    /// </summary>
+    public static bool IntegerKernels { get; set; } = true;
+
     /// <summary>y[r] = Σ_c W[r,c]·x[c] for every row r. x has W.Cols values, y has W.Rows.</summary>
-    public static void MatVec(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y)
+    public static void MatVec(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y) => MatMat(w, x, 1, y);
+
+    /// <summary>Y[n, r] = Σ_c W[r,c]·X[n, c] for n tokens: X is n×Cols, Y is n×Rows, both row-major.</summary>
+    public static void MatMat(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y) =>
+        MatMat(w, x, n, y, ComputePool.Shared, IntegerKernels);
+
+    /// <summary>As <see cref="MatMat(in WeightMatrix, ReadOnlySpan{float}, int, Span{float})"/> on a given pool;
+    /// <paramref name="intPath"/> false forces the portable decode-to-float path (tests compare the two).</summary>
+    internal static void MatMat(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, ComputePool pool, bool intPath)
     {
-        if (x.Length < w.Cols || y.Length < w.Rows) throw new ArgumentException("x or y too short for the matrix");
-        var row = new float[w.Cols];
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (x.Length < (long)n * w.Cols || y.Length < (long)n * w.Rows)
+            throw new ArgumentException($"x ({x.Length}) or y ({y.Length}) too short for {n} tokens of a {w.Rows}×{w.Cols} matrix");
+        if (n == 0 || w.Rows == 0) return;
+        _ = GgmlTypeInfo.Layout(w.Type) ?? throw new NotSupportedException($"tensor type {w.Type} has no kernel");
+
         fixed (float* px = x)
-        fixed (float* pr = row)
+        fixed (float* py = y)
         {
-            for (var r = 0; r < w.Rows; r++)
+            var job = new Job { W = w, X = px, Y = py, N = n, Kind = KindOf(w.Type, intPath) };
+            if (job.Kind == Kind.Int8)
             {
-                Dequantize.Row(w.Type, w.Row(r), row);
-                y[r] = FastConvert.Dot(pr, px, w.Cols);
+                var format = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
+                var a = Q8Activations.Quantize(px, w.Cols, n, format);
+                job.XQ = a.Q;
+                job.XD = a.D;
+                job.XS = a.Sum16;
+            }
+            // Enough tasks for the dynamic split to even out a loaded machine, few enough to keep each a few rows.
+            var threads = pool.Threads;
+            var rowsPerTask = threads == 1 ? w.Rows : Math.Max(4, w.Rows / (threads * 8));
+            if (n > 1) rowsPerTask = Math.Min(rowsPerTask, 16);
+            job.RowsPerTask = rowsPerTask;
+            var tasks = (w.Rows + rowsPerTask - 1) / rowsPerTask;
+            pool.Run(&RunTask, &job, tasks);
+        }
+    }
+
+    private enum Kind { Int8, F32, F16, BF16, Decode }
+
+    private static Kind KindOf(GgmlType type, bool intPath) => type switch
+    {
+        GgmlType.F32 => Kind.F32,
+        GgmlType.F16 when QuantDot.IsSupported => Kind.F16,
+        GgmlType.BF16 when QuantDot.IsSupported => Kind.BF16,
+        GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
+            when intPath && QuantDot.IsSupported => Kind.Int8,
+        _ => Kind.Decode,
+    };
+
+    private struct Job
+    {
+        public WeightMatrix W;
+        public float* X;
+        public float* Y;
+        public int N;
+        public Kind Kind;
+        public sbyte* XQ;
+        public float* XD;
+        public float* XS;
+        public int RowsPerTask;
+    }
+
+    [ThreadStatic] private static float[]? _rowBuffer;
+
+    private static void RunTask(void* ctx, int task)
+    {
+        ref var j = ref *(Job*)ctx;
+        var w = j.W;
+        var r0 = task * j.RowsPerTask;
+        var r1 = Math.Min(w.Rows, r0 + j.RowsPerTask);
+        var cols = w.Cols;
+        var rows = w.Rows;
+        switch (j.Kind)
+        {
+            case Kind.Int8:
+            {
+                var blocks32 = cols / 32;
+                var t = 0;
+                // Four tokens at a time share each unpacked weight block (prefill); the rest go one by one.
+                if (HasQuad(w.Type))
+                {
+                    for (; t + 4 <= j.N; t += 4)
+                    {
+                        var xq = j.XQ + (long)t * cols;
+                        var xd = j.XD + (long)t * blocks32;
+                        var xs = j.XS + (long)t * blocks32 * 2;
+                        var yt = j.Y + (long)t * rows;
+                        for (var r = r0; r < r1; r++) DotInt8x4(w.Type, w.Row(r), cols, xq, xd, xs, yt + r, rows);
+                    }
+                }
+                for (; t < j.N; t++)
+                {
+                    var xq = j.XQ + (long)t * cols;
+                    var xd = j.XD + (long)t * blocks32;
+                    var xs = j.XS + (long)t * blocks32 * 2;
+                    var yt = j.Y + (long)t * rows;
+                    for (var r = r0; r < r1; r++) yt[r] = DotInt8(w.Type, w.Row(r), cols, xq, xd, xs);
+                }
+                return;
+            }
+            case Kind.F32:
+                for (var t = 0; t < j.N; t++)
+                    for (var r = r0; r < r1; r++)
+                        j.Y[(long)t * rows + r] = FastConvert.Dot((float*)w.Row(r), j.X + (long)t * cols, cols);
+                return;
+            case Kind.F16:
+            {
+                var t = 0;
+                for (; t + 4 <= j.N; t += 4)
+                    for (var r = r0; r < r1; r++)
+                        QuantDot4.F16(w.Row(r), cols, j.X + (long)t * cols, j.Y + (long)t * rows + r, rows);
+                for (; t < j.N; t++)
+                    for (var r = r0; r < r1; r++)
+                        j.Y[(long)t * rows + r] = QuantDot.F16(w.Row(r), j.X + (long)t * cols, cols);
+                return;
+            }
+            case Kind.BF16:
+                for (var t = 0; t < j.N; t++)
+                    for (var r = r0; r < r1; r++)
+                        j.Y[(long)t * rows + r] = QuantDot.BF16(w.Row(r), j.X + (long)t * cols, cols);
+                return;
+            default:
+            {
+                var buf = _rowBuffer;
+                if (buf == null || buf.Length < cols) _rowBuffer = buf = new float[Math.Max(cols, 4096)];
+                fixed (float* pb = buf)
+                {
+                    for (var r = r0; r < r1; r++)
+                    {
+                        Dequantize.Row(w.Type, w.Row(r), buf.AsSpan(0, cols));
+                        for (var t = 0; t < j.N; t++)
+                            j.Y[(long)t * rows + r] = FastConvert.Dot(pb, j.X + (long)t * cols, cols);
+                    }
+                }
+                return;
             }
         }
     }
 
-    /// <summary>Y[n, r] = Σ_c W[r,c]·X[n, c] for n tokens: X is n×Cols, Y is n×Rows, both row-major.</summary>
-    public static void MatMat(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y)
+    private static bool HasQuad(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+
+    private static void DotInt8x4(GgmlType type, byte* row, int cols, sbyte* xq, float* xd, float* xs, float* y, long ystride)
     {
-        if (x.Length < n * w.Cols || y.Length < n * w.Rows) throw new ArgumentException("x or y too short for the matrix");
-        for (var i = 0; i < n; i++)
-            MatVec(w, x.Slice(i * w.Cols, w.Cols), y.Slice(i * w.Rows, w.Rows));
+        switch (type)
+        {
+            case GgmlType.Q8_0: QuantDot4.Q8_0(row, cols, xq, xd, y, ystride); break;
+            case GgmlType.Q4_0: QuantDot4.Q4_0(row, cols, xq, xd, xs, y, ystride); break;
+            case GgmlType.Q4_K: QuantDot4.Q4_K(row, cols, xq, xd, xs, y, ystride); break;
+            case GgmlType.Q6_K: QuantDot4.Q6_K(row, cols, xq, xd, xs, y, ystride); break;
+            default: throw new NotSupportedException($"tensor type {type} has no four-token kernel");
+        }
     }
+
+    private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, float* xd, float* xs) => type switch
+    {
+        GgmlType.Q8_0 => QuantDot.Q8_0(row, cols / 32, xq, xd),
+        GgmlType.Q4_0 => QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
+        GgmlType.Q4_K => QuantDot.Q4_K(row, cols / 256, xq, xd, xs),
+        GgmlType.Q5_K => QuantDot.Q5_K(row, cols / 256, xq, xd, xs),
+        GgmlType.Q6_K => QuantDot.Q6_K(row, cols / 256, xq, xd, xs),
+        _ => throw new NotSupportedException($"tensor type {type} has no integer kernel"),
+    };
 }

@@ -80,13 +80,35 @@ public sealed class BytePairTokenizer : Tokenizer
 
     private protected override void EncodeFragment(ReadOnlySpan<char> fragment, bool afterSpecial, List<int> output)
     {
+        // One scratch per call, reused across the pieces of this text: the tokenizer itself stays thread-safe.
+        var scratch = new MergeScratch();
         foreach (var word in _pre.Split(fragment.ToString()))
         {
-            EncodeWord(word, output);
+            EncodeWord(word, output, scratch);
         }
     }
 
-    private void EncodeWord(string word, List<int> output)
+    /// <summary>Per-call working arrays of the merge loop, grown to the longest piece seen.</summary>
+    private sealed class MergeScratch
+    {
+        public int[] Len = new int[64];
+        public int[] Piece = new int[64];
+        public int[] Prev = new int[64];
+        public int[] Next = new int[64];
+        public readonly PriorityQueue<(int Left, int Right, int LeftLen, int RightLen, int Result), (int Rank, int Left)> Queue = new();
+
+        public void Ensure(int n)
+        {
+            if (Len.Length >= n) return;
+            var size = Math.Max(n, Len.Length * 2);
+            Len = new int[size];
+            Piece = new int[size];
+            Prev = new int[size];
+            Next = new int[size];
+        }
+    }
+
+    private void EncodeWord(string word, List<int> output, MergeScratch s)
     {
         if (_pre.IgnoreMerges && TokenIds.TryGetValue(word, out var whole))
         {
@@ -94,16 +116,15 @@ public sealed class BytePairTokenizer : Tokenizer
             return;
         }
 
-        // One symbol per byte (byte-level char); piece = interned id of its text, or -1 if no merge knows it.
+        // One symbol per byte (byte-level char) at index = its start; piece = interned id of its text, or -1
+        // if no merge knows it. Merging keeps the left index, so a symbol's text is word[i .. i + len[i]).
         var n = word.Length;
-        var start = new int[n];
-        var len = new int[n];
-        var piece = new int[n];
-        var prev = new int[n];
-        var next = new int[n];
+        if (n == 0) return;
+        s.Ensure(n);
+        var (len, piece, prev, next, queue) = (s.Len, s.Piece, s.Prev, s.Next, s.Queue);
+        queue.Clear();
         for (var i = 0; i < n; i++)
         {
-            start[i] = i;
             len[i] = 1;
             piece[i] = ByteLevel.TryDecode(word[i], out var b) ? _bytePieces[b] : -1;
             prev[i] = i - 1;
@@ -111,7 +132,6 @@ public sealed class BytePairTokenizer : Tokenizer
         }
 
         // Lowest rank first; on equal ranks the leftmost pair (llama.cpp's comparator).
-        var queue = new PriorityQueue<(int Left, int Right, int LeftLen, int RightLen, int Result), (int Rank, int Left)>();
         void TryAdd(int left, int right)
         {
             if (left < 0 || right < 0 || piece[left] < 0 || piece[right] < 0) return;
@@ -134,9 +154,9 @@ public sealed class BytePairTokenizer : Tokenizer
             TryAdd(l, next[l]);
         }
 
-        for (var i = 0; i != -1 && n > 0; i = next[i])
+        for (var i = 0; i != -1; i = next[i])
         {
-            var text = word.AsSpan(start[i], len[i]);
+            var text = word.AsSpan(i, len[i]);
             var token = piece[i] >= 0 ? _pieceTokens[piece[i]] : -1;
             if (token < 0 && TokenIdsBySpan.TryGetValue(text, out var byText)) token = byText;
             if (token >= 0)

@@ -14,10 +14,20 @@ internal sealed class PreTokenizer
     private const string Contractions = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
     private const string Llama3 = Contractions + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     private const string Qwen2 = Contractions + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-    private const string CjkRanges = "[一-龥ࠀ-一가-퟿]+";
+    private const string CjkRanges = "[\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF]+";
 
     private static readonly string[] DefaultPatterns =
         ["[\\p{P}\\$\\+<=>\\^~\\|]+", Gpt2, "\\p{N}+", "[0-9][0-9][0-9]"];
+
+    /// <summary>Every <c>tokenizer.ggml.pre</c> value <see cref="ForName"/> accepts.</summary>
+    public static readonly string[] KnownNames =
+    [
+        "default", "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "dbrx", "smaug-bpe",
+        "deepseek-llm", "deepseek-v3", "deepseek-coder", "falcon", "starcoder", "refact", "codeshell", "exaone", "minerva-7b",
+        "command-r", "smollm", "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
+        "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais", "qwen2", "qwen2.5", "qwen-2.5", "deepseek-r1-qwen", "megrez",
+        "stablelm2", "poro-chat", "bloom", "gpt3-finnish", "viking", "chatglm-bpe", "glm4", "tekken", "gpt-4o", "llama4",
+    ];
 
     private readonly RegexSplitter[] _splitters;
 
@@ -55,8 +65,8 @@ internal sealed class PreTokenizer
             "deepseek-llm" => new(n,
             [
                 "[\r\n]",
-                "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
-                "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
+                "\\s?[A-Za-z\u00B5\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u01BA\u01BC-\u01BF\u01C4-\u0293\u0295-\u02AF\u0370-\u0373\u0376\u0377\u037B-\u037D\u037F\u0386\u0388-\u038A\u038C\u038E-\u03A1\u03A3-\u03F5\u03F7-\u0481\u048A-\u052F\u0531-\u0556\u10A0-\u10C5\u13A0-\u13F5\u13F8-\u13FD\u1C90-\u1CBA\u1CBD-\u1CBF\u1D00-\u1D2B\u1D6B-\u1D77\u1D79-\u1D9A\u1E00-\u1F15\u1F18-\u1F1D\u1F20-\u1F45\u1F48-\u1F4D\u1F50-\u1F57\u1F59\u1F5B\u1F5D\u1F5F-\u1F7D\u1F80-\u1FB4\u1FB6-\u1FBC\u1FBE\u1FC2-\u1FC4\u1FC6-\u1FCC\u1FD0-\u1FD3\u1FD6-\u1FDB\u1FE0-\u1FEC\u1FF2-\u1FF4\u1FF6-\u1FFC\u2102\u2107\u210A-\u2113\u2115\u2119-\u211D\u2124\u2126\u2128\u212A-\u212D\u212F-\u2134\u2139\u213C-\u213F\u2145-\u2149\u214E\u2183\u2184\u2C00-\u2C7B\u2C7E-\u2CE4\u2CEB-\u2CEE\u2CF2\u2CF3\uA640-\uA66D\uA680-\uA69B\uA722-\uA76F\uA771-\uA787\uA78B-\uA78E\uAB70-\uABBF\uFB00-\uFB06\uFB13-\uFB17\uFF21-\uFF3A\uFF41-\uFF5A\U00010400-\U0001044F\U000104B0-\U000104D3\U000104D8-\U000104FB\U00010C80-\U00010CB2\U00010CC0-\U00010CF2\U000118A0-\U000118DF\U0001E900-\U0001E943]+",
+                "\\s?[!-/:-~\uFF01-\uFF0F\uFF1A-\uFF5E\u2018-\u201F\u3000-\u3002]+",
                 "\\s+$",
                 CjkRanges,
                 "\\p{N}+",
@@ -64,7 +74,7 @@ internal sealed class PreTokenizer
             "deepseek-v3" => new(n,
             [
                 "\\p{N}{1,3}",
-                "[一-龥぀-ゟ゠-ヿ]+",
+                "[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+",
                 "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
             ], cleanSpaces: false),
             "deepseek-coder" => new(n, ["[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", CjkRanges, "\\p{N}"], cleanSpaces: false),
@@ -76,9 +86,9 @@ internal sealed class PreTokenizer
                 => new(n, [Gpt2], cleanSpaces: true),
             "qwen2" or "qwen2.5" or "qwen-2.5" or "deepseek-r1-qwen" or "megrez" => new(n, [Qwen2], cleanSpaces: false),
             "stablelm2" => new(n, [Qwen2], cleanSpaces: true),
-            "poro-chat" => new(n, [" ?[^(\\s|.,!?…。，、।۔،)]+"], cleanSpaces: false),
-            "bloom" or "gpt3-finnish" => new(n, [" ?[^(\\s|.,!?…。，、।۔،)]+"], cleanSpaces: true),
-            "viking" => new(n, [" ?[^(\\s|.,!?…。，、।۔،)]+", "\\p{N}"], cleanSpaces: false),
+            "poro-chat" => new(n, [" ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+"], cleanSpaces: false),
+            "bloom" or "gpt3-finnish" => new(n, [" ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+"], cleanSpaces: true),
+            "viking" => new(n, [" ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+", "\\p{N}"], cleanSpaces: false),
             "chatglm-bpe" or "glm4" => new(n, [Llama3], cleanSpaces: true),
             "tekken" => new(n,
             [
@@ -89,8 +99,7 @@ internal sealed class PreTokenizer
                 "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+" + Contractions + "?|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*" + Contractions + "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
             ], cleanSpaces: false),
             _ => throw new NotSupportedException(
-                $"pre-tokenizer '{n}' (tokenizer.ggml.pre) is not supported; supported: default, gpt-2, llama3, llama-bpe, qwen2, " +
-                "deepseek-llm, deepseek-coder, deepseek-v3, falcon, starcoder, refact, command-r, gpt-4o, mpt, olmo, tekken, ..."),
+                $"pre-tokenizer '{n}' (tokenizer.ggml.pre) is not supported; supported: {string.Join(", ", KnownNames)}"),
         };
     }
 
@@ -102,9 +111,12 @@ internal sealed class PreTokenizer
         var cps = UnicodeClass.CodePoints(text);
         var fragments = new List<int> { cps.Length };
         if (cps.Length == 0) return [];
+        // Collapsed text is the same for every pattern that uses it; build it once.
+        string? collapsed = null;
         foreach (var s in _splitters)
         {
-            fragments = s.Split(s.Prepare(cps), fragments);
+            var prepared = s.Collapsed ? collapsed ??= s.Prepare(cps) : s.Prepare(cps);
+            fragments = s.Split(prepared, fragments);
         }
         var words = new List<string>(fragments.Count);
         var start = 0;

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Text;
 using Rbee.Worker.Gguf;
 
@@ -60,7 +61,7 @@ public abstract class Tokenizer
         if (AddBos && BosId is null) throw new InvalidDataException($"{data.File.Path}: add_bos_token is set but there is no bos_token_id");
         if (AddEos && EosId is null) throw new InvalidDataException($"{data.File.Path}: add_eos_token is set but there is no eos_token_id");
 
-        EndOfGenerationIds = FindEndOfGeneration();
+        EndOfGenerationIds = FindEndOfGeneration().ToFrozenSet();
         ApplyNameAttributes(data.File.GetString("general.name"));
 
         _specialTokens = Enumerable.Range(0, _texts.Length)
@@ -199,42 +200,53 @@ public abstract class Tokenizer
         var parts = new List<(int Start, int Length, int Token)>();
         if (text.Length == 0) return parts;
         parts.Add((0, text.Length, -1));
+        var next = new List<(int Start, int Length, int Token)>();
         foreach (var id in _specialTokens)
         {
             var a = _attrs[id];
             if (!parseSpecial && (a & (TokenAttributes.Control | TokenAttributes.Unknown)) != 0) continue;
             var special = _texts[id];
-            if (special.Length == 0) continue;
-            for (var i = 0; i < parts.Count; i++)
+            next.Clear();
+            var found = false;
+            foreach (var part in parts)
             {
-                var (start, length, token) = parts[i];
-                if (token >= 0) continue;
-                var at = text.AsSpan(start, length).IndexOf(special, StringComparison.Ordinal);
-                if (at < 0) continue;
-                var replacement = new List<(int, int, int)>(3);
-                var leftLength = at;
-                if ((a & TokenAttributes.LStrip) != 0)
+                if (part.Token >= 0)
                 {
-                    while (leftLength > 0 && IsAsciiSpace(text[start + leftLength - 1])) leftLength--;
+                    next.Add(part);
+                    continue;
                 }
-                if (leftLength > 0) replacement.Add((start, leftLength, -1));
-                replacement.Add((start + at, special.Length, id));
-                var rightStart = start + at + special.Length;
-                var rightLength = start + length - rightStart;
-                if ((a & TokenAttributes.RStrip) != 0)
+                // Each occurrence, left to right; the remainder right of one is searched again.
+                var (start, length) = (part.Start, part.Length);
+                while (length > 0)
                 {
-                    while (rightLength > 0 && IsAsciiSpace(text[rightStart]))
+                    var at = text.AsSpan(start, length).IndexOf(special, StringComparison.Ordinal);
+                    if (at < 0)
                     {
-                        rightStart++;
-                        rightLength--;
+                        next.Add((start, length, -1));
+                        break;
                     }
+                    found = true;
+                    var leftLength = at;
+                    if ((a & TokenAttributes.LStrip) != 0)
+                    {
+                        while (leftLength > 0 && IsAsciiSpace(text[start + leftLength - 1])) leftLength--;
+                    }
+                    if (leftLength > 0) next.Add((start, leftLength, -1));
+                    next.Add((start + at, special.Length, id));
+                    var rightStart = start + at + special.Length;
+                    var rightLength = start + length - rightStart;
+                    if ((a & TokenAttributes.RStrip) != 0)
+                    {
+                        while (rightLength > 0 && IsAsciiSpace(text[rightStart]))
+                        {
+                            rightStart++;
+                            rightLength--;
+                        }
+                    }
+                    (start, length) = (rightStart, rightLength);
                 }
-                if (rightLength > 0) replacement.Add((rightStart, rightLength, -1));
-                parts.RemoveAt(i);
-                parts.InsertRange(i, replacement);
-                // The right remainder (if any) is visited next and searched again for the same token.
-                i += replacement.Count - (rightLength > 0 ? 2 : 1);
             }
+            if (found) (parts, next) = (next, parts);
         }
         return parts;
     }

@@ -25,6 +25,19 @@ public sealed class WorkerLifecycleTests
     }
 
     [Fact]
+    public async Task PortInUse_ExitsWith1()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        await using var p = DaemonProcess.Start("llm-worker-rbee",
+            ["--model", RepoPaths.Model("aidreams260K.gguf"), "--port", port.ToString()], logDirectory: WorkerHarness.NewDirectory());
+        Assert.True(await p.WaitForExitAsync(ExitTimeout), "llm-worker-rbee did not exit when its port was taken");
+        Assert.Equal(1, p.ExitCode);
+        Assert.Contains("cannot listen", p.LogTail());
+    }
+
+    [Fact]
     public async Task CorruptModel_ExitsWith1()
     {
         var dir = WorkerHarness.NewDirectory();
@@ -47,13 +60,10 @@ public sealed class WorkerLifecycleTests
     {
         var dir = WorkerHarness.NewDirectory();
         var model = Path.Combine(dir, "long-context.gguf");
-        RandomLlama.Write(model, new RandomLlamaSpec
-        {
-            Embedding = 128, FeedForward = 256, Layers = 4, Heads = 4, KvHeads = 4, Context = 4096,
-            VocabFrom = RepoPaths.Model("aidreams260K.gguf"),
-        });
-        await using var w = await WorkerHarness.StartAsync(model, dir, "--parallel", "1");
+        WriteLongContextModel(model);
+        await using var w = await WorkerHarness.StartAsync(model, dir, "--parallel", "1", "--queue-size", "1");
 
+        Task<HttpResponseMessage> waiting;
         using (var cts = new CancellationTokenSource())
         {
             using var req = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
@@ -66,13 +76,29 @@ public sealed class WorkerLifecycleTests
             await foreach (var e in SseReader.ReadAsync(stream, cts.Token))
             {
                 Assert.NotEqual("[DONE]", e.Data);
-                break; // one chunk seen: hang up
+                break; // one chunk seen: the slot is busy
             }
+
+            // The only slot is busy and the queue holds one: of two more requests one waits, the other is refused at
+            // once with Retry-After. The waiting one can only finish once the streaming client is gone.
+            var b = PostRawAsync(w, """{"prompt":"Echoes","max_tokens":4,"temperature":0}""");
+            var c = PostRawAsync(w, """{"prompt":"Echoes","max_tokens":4,"temperature":0}""");
+            var refusedTask = await Task.WhenAny(b, c);
+            waiting = refusedTask == b ? c : b;
+            using var refused = await refusedTask;
+            Assert.Equal(503, (int)refused.StatusCode);
+            Assert.NotNull(refused.Headers.RetryAfter);
+            Assert.Contains("queue_full", await refused.Content.ReadAsStringAsync());
+            Assert.False(waiting.IsCompleted);
+            // Leaving this block disposes the response: the client hangs up mid-stream.
         }
 
-        var (status, body) = await PostAsync(w, """{"prompt":"Echoes","max_tokens":4,"temperature":0}""");
-        Assert.Equal(200, status);
-        Assert.Equal(4, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        using (var served = await waiting)
+        {
+            Assert.Equal(200, (int)served.StatusCode);
+            var body = JsonDocument.Parse(await served.Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal(4, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        }
 
         var metrics = await w.Http.GetStringAsync("metrics");
         Assert.Contains("rbee_worker_requests_total{status=\"499\"} 1", metrics);
@@ -83,9 +109,83 @@ public sealed class WorkerLifecycleTests
         Assert.Equal(0, w.Process.ExitCode);
     }
 
-    private static async Task<(int, JsonElement)> PostAsync(WorkerHarness w, string json)
+    /// <summary>With <c>--parallel 2</c> two long generations run at once: each has streamed text while the
+    /// other is still open, which one slot could not do.</summary>
+    [Fact]
+    public async Task ParallelTwo_RunsTwoStreamsAtOnce()
     {
-        using var resp = await w.Http.PostAsync("v1/completions", new StringContent(json, Encoding.UTF8, "application/json"));
+        var dir = WorkerHarness.NewDirectory();
+        var model = Path.Combine(dir, "long-context.gguf");
+        WriteLongContextModel(model);
+        await using var w = await WorkerHarness.StartAsync(model, dir, "--parallel", "2", "--queue-size", "0");
+
+        async Task<(HttpResponseMessage, IAsyncEnumerator<SseEvent>)> OpenAsync()
+        {
+            var req = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+            {
+                Content = new StringContent("""{"prompt":"Echoes","max_tokens":4000,"ignore_eos":true,"stream":true}""",
+                    Encoding.UTF8, "application/json"),
+            };
+            var resp = await w.Http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(200, (int)resp.StatusCode);
+            var events = SseReader.ReadAsync(await resp.Content.ReadAsStreamAsync()).GetAsyncEnumerator();
+            Assert.True(await events.MoveNextAsync());
+            return (resp, events);
+        }
+
+        var (r1, e1) = await OpenAsync();
+        var (r2, e2) = await OpenAsync();
+        Assert.True(await e1.MoveNextAsync());
+        Assert.NotEqual("[DONE]", e1.Current.Data);
+        Assert.True(await e2.MoveNextAsync());
+        Assert.NotEqual("[DONE]", e2.Current.Data);
+        var metrics = await w.Http.GetStringAsync("metrics");
+        Assert.Contains("rbee_worker_slots_busy 2", metrics);
+        await e1.DisposeAsync(); await e2.DisposeAsync();
+        r1.Dispose(); r2.Dispose();
+    }
+
+    private static void WriteLongContextModel(string path) => RandomLlama.Write(path, new RandomLlamaSpec
+    {
+        Embedding = 256, FeedForward = 512, Layers = 4, Heads = 4, KvHeads = 4, Context = 4096,
+        VocabFrom = RepoPaths.Model("aidreams260K.gguf"),
+    });
+
+    [Fact]
+    public async Task ModelChatTemplate_IsUsed_AndWhatItRaisesIs400()
+    {
+        var dir = WorkerHarness.NewDirectory();
+        var model = Path.Combine(dir, "templated.gguf");
+        var writer = RandomLlama.Build(new RandomLlamaSpec { VocabFrom = RepoPaths.Model("aidreams260K.gguf") });
+        writer.Set("tokenizer.chat_template",
+            "{{ bos_token }}{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" +
+            "[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}");
+        writer.Write(model);
+        await using var w = await WorkerHarness.StartAsync(model, dir);
+
+        var models = JsonDocument.Parse(await w.Http.GetStringAsync("v1/models")).RootElement;
+        Assert.Equal("gguf", models.GetProperty("data")[0].GetProperty("meta").GetProperty("chat_format").GetString());
+
+        var (ok, body) = await PostAsync(w, "v1/chat/completions", """{"messages":[{"role":"user","content":"hi"}],"max_tokens":3,"temperature":0}""");
+        Assert.Equal(200, ok);
+        Assert.Equal(3, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+        // The template prints "<s>" itself: the chat prompt has exactly the tokens of the same text with one BOS added.
+        var (_, plain) = await PostAsync(w, "v1/completions", """{"prompt":"[user] hi\n[assistant]","max_tokens":1}""");
+        Assert.Equal(plain.GetProperty("usage").GetProperty("prompt_tokens").GetInt32(),
+            body.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+
+        var (status, error) = await PostAsync(w, "v1/chat/completions", """{"messages":[{"role":"system","content":"be brief"}]}""");
+        Assert.Equal(400, status);
+        Assert.Contains("System role not supported", error.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal("invalid_chat_template", error.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    private static Task<HttpResponseMessage> PostRawAsync(WorkerHarness w, string json) =>
+        w.Http.PostAsync("v1/completions", new StringContent(json, Encoding.UTF8, "application/json"));
+
+    private static async Task<(int, JsonElement)> PostAsync(WorkerHarness w, string path, string json)
+    {
+        using var resp = await w.Http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
         return ((int)resp.StatusCode, JsonDocument.Parse(await resp.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 }

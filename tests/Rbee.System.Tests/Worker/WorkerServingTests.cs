@@ -15,7 +15,12 @@ public sealed class AidreamsWorker : IAsyncLifetime
     public JsonElement Reference { get; } =
         JsonDocument.Parse(File.ReadAllText(RepoPaths.Model("aidreams260K.reference.json"))).RootElement.Clone();
 
-    public async Task InitializeAsync() => Worker = await WorkerHarness.StartAsync(RepoPaths.Model("aidreams260K.gguf"));
+    /// <summary>A small body limit, so the 413 test's body fits in loopback's socket buffers and the client reads
+    /// the answer instead of a reset from a server that stops reading.</summary>
+    public const int MaxBodyBytes = 64 * 1024;
+
+    public async Task InitializeAsync() => Worker = await WorkerHarness.StartAsync(RepoPaths.Model("aidreams260K.gguf"), null,
+        "--max-body-bytes", MaxBodyBytes.ToString());
     public async Task DisposeAsync() => await Worker.DisposeAsync();
 }
 
@@ -142,6 +147,18 @@ public sealed class WorkerServingTests(AidreamsWorker fixture) : IClassFixture<A
         Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
     }
 
+    [Fact]
+    public async Task SameSeed_GivesSameText()
+    {
+        const string body = """{"prompt":"Echoes","max_tokens":24,"temperature":1.0,"top_k":0,"top_p":1,"min_p":0,"seed":1234}""";
+        var (_, a) = await PostAsync("v1/completions", body);
+        var (_, b) = await PostAsync("v1/completions", body);
+        var (_, c) = await PostAsync("v1/completions", body.Replace("1234", "4321", StringComparison.Ordinal));
+        string Text(JsonElement r) => r.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.Equal(Text(a), Text(b));
+        Assert.NotEqual(Text(a), Text(c));
+    }
+
     [Theory]
     [InlineData("v1/completions", "{not json", HttpStatusCode.BadRequest, "invalid_json")]
     [InlineData("v1/completions", """{"model":"aidreams260K"}""", HttpStatusCode.BadRequest, "missing_required_parameter")]
@@ -179,7 +196,7 @@ public sealed class WorkerServingTests(AidreamsWorker fixture) : IClassFixture<A
     [Fact]
     public async Task BodyTooLarge_Is413()
     {
-        var (status, r) = await PostAsync("v1/completions", "{\"prompt\":\"" + new string('a', 5 * 1024 * 1024) + "\"}");
+        var (status, r) = await PostAsync("v1/completions", "{\"prompt\":\"" + new string('a', AidreamsWorker.MaxBodyBytes + 1024) + "\"}");
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
         Assert.Equal("request_too_large", r.GetProperty("error").GetProperty("code").GetString());
     }

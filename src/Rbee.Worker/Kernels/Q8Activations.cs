@@ -1,0 +1,211 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Rbee.Worker.Kernels;
+
+/// <summary>
+/// Activations quantized to 8 bits, the way llama.cpp feeds its integer dot products, rounding for rounding, so a
+/// quantized model here lands on the same logits as there (the rand-small references are llama.cpp's):
+/// <list type="bullet">
+/// <item><see cref="ActivationFormat.Q8_0"/> (for Q8_0/Q4_0 weights): every 32 values share <c>d = max|x|/127</c>,
+/// <c>q = round(x/d)</c>, and d is then stored as fp16.</item>
+/// <item><see cref="ActivationFormat.Q8_K"/> (for the K-quants): one fp32 scale per 256 values, chosen so the value of
+/// largest magnitude maps to −127.</item>
+/// </list>
+/// Either way the kernels see one scale per 32 values (<see cref="D"/>; a Q8_K scale is repeated eight times) and
+/// <c>d·Σq</c> per 16 values (<see cref="Sum16"/>), which pays for the constant part of a weight block (Q4_0's −8,
+/// the K-quants' mins, Q6_K's −32) with one multiply per block instead of a second integer dot. One buffer per
+/// calling thread, grown once and reused: a token allocates nothing.
+/// </summary>
+internal enum ActivationFormat { Q8_0, Q8_K }
+
+internal sealed unsafe class Q8Activations
+{
+    public const int Block = 32;
+
+    public sbyte* Q { get; private set; }
+    public float* D { get; private set; }
+    public float* Sum16 { get; private set; }
+    public int Cols { get; private set; }
+    public int Tokens { get; private set; }
+    private long _capacity;
+
+    [ThreadStatic] private static Q8Activations? _forThread;
+
+    /// <summary>This thread's buffer, quantizing <paramref name="n"/> rows of <paramref name="cols"/> values.</summary>
+    public static Q8Activations Quantize(float* x, int cols, int n, ActivationFormat format)
+    {
+        var a = _forThread ??= new Q8Activations();
+        a.Fill(x, cols, n, format);
+        return a;
+    }
+
+    public void Fill(float* x, int cols, int n, ActivationFormat format)
+    {
+        var unit = format == ActivationFormat.Q8_K ? 256 : Block;
+        if (cols % unit != 0) throw new ArgumentException($"{cols} columns are not a whole number of {unit}-blocks");
+        var total = (long)cols * n;
+        if (total > _capacity)
+        {
+            Free();
+            _capacity = Math.Max(total, 4096);
+            Q = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
+            D = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(float)), 64);
+            Sum16 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / 16 * sizeof(float)), 64);
+        }
+        Cols = cols;
+        Tokens = n;
+        if (format == ActivationFormat.Q8_K)
+        {
+            for (long b = 0; b < total / 256; b++) QuantizeSuperBlock(x + b * 256, Q + b * 256, D + b * 8, Sum16 + b * 16);
+            return;
+        }
+        for (long b = 0; b < total / Block; b++) QuantizeBlock(x + b * Block, Q + b * Block, D + b, Sum16 + 2 * b);
+    }
+
+    public sbyte* TokenQ(int t) => Q + (long)t * Cols;
+    public float* TokenD(int t) => D + (long)t * (Cols / Block);
+    public float* TokenSum16(int t) => Sum16 + (long)t * (Cols / 16);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void QuantizeBlock(float* x, sbyte* q, float* d, float* s16)
+    {
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var v0 = Vector256.Load(x);
+            var v1 = Vector256.Load(x + 8);
+            var v2 = Vector256.Load(x + 16);
+            var v3 = Vector256.Load(x + 24);
+            var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+            var amax = Vector128.Max(m.GetLower(), m.GetUpper());
+            amax = Vector128.Max(amax, Vector128.Shuffle(amax, Vector128.Create(2, 3, 0, 1)));
+            amax = Vector128.Max(amax, Vector128.Shuffle(amax, Vector128.Create(1, 0, 3, 2)));
+            var max = amax.ToScalar();
+            var exact = max / 127f;
+            var inv = Vector256.Create(exact == 0 ? 0f : 1f / exact);
+            var scale = (float)(Half)exact;
+            var i0 = Vector256.ConvertToInt32(Vector256.Round(v0 * inv));
+            var i1 = Vector256.ConvertToInt32(Vector256.Round(v1 * inv));
+            var i2 = Vector256.ConvertToInt32(Vector256.Round(v2 * inv));
+            var i3 = Vector256.ConvertToInt32(Vector256.Round(v3 * inv));
+            var packed = Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3));
+            packed.Store(q);
+            *d = scale;
+            s16[0] = scale * Vector256.Sum(i0 + i1);
+            s16[1] = scale * Vector256.Sum(i2 + i3);
+            return;
+        }
+        ScalarBlock(x, q, d, s16);
+    }
+
+    /// <summary>The scalar reference of one Q8_0 block (ggml's x86 path rounds half to even, as MathF.Round does).</summary>
+    internal static void ScalarBlock(float* x, sbyte* q, float* d, float* s16)
+    {
+        float max = 0;
+        for (var i = 0; i < Block; i++) max = MathF.Max(max, MathF.Abs(x[i]));
+        var exact = max / 127f;
+        var inv = exact == 0 ? 0f : 1f / exact;
+        var scale = (float)(Half)exact;
+        int s0 = 0, s1 = 0;
+        for (var i = 0; i < Block; i++)
+        {
+            var v = (int)MathF.Round(x[i] * inv);
+            q[i] = (sbyte)v;
+            if (i < 16) s0 += v; else s1 += v;
+        }
+        *d = scale;
+        s16[0] = scale * s0;
+        s16[1] = scale * s1;
+    }
+
+    /// <summary>
+    /// One Q8_K super-block (ggml's quantize_row_q8_K_ref): the first value of largest magnitude, with its sign,
+    /// maps to −127; q = min(127, round-half-even(x·(−127/max))); d = 1/iscale for all 256.
+    /// </summary>
+    private static void QuantizeSuperBlock(float* x, sbyte* q, float* d, float* s16)
+    {
+        float amax = 0;
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var m = Vector256<float>.Zero;
+            for (; i < 256; i += 8) m = Vector256.Max(m, Vector256.Abs(Vector256.Load(x + i)));
+            var h = Vector128.Max(m.GetLower(), m.GetUpper());
+            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
+            h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
+            amax = h.ToScalar();
+        }
+        else
+        {
+            for (; i < 256; i++) amax = MathF.Max(amax, MathF.Abs(x[i]));
+        }
+        if (amax == 0)
+        {
+            new Span<sbyte>(q, 256).Clear();
+            for (var j = 0; j < 8; j++) d[j] = 0;
+            for (var j = 0; j < 16; j++) s16[j] = 0;
+            return;
+        }
+        float max = 0;
+        for (var j = 0; j < 256; j++)
+            if (MathF.Abs(x[j]) == amax)
+            {
+                max = x[j];
+                break;
+            }
+        var iscale = -127f / max;
+        var scale = 1 / iscale;
+        for (var j = 0; j < 8; j++) d[j] = scale;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vs = Vector256.Create(iscale);
+            var top = Vector256.Create(127);
+            for (var g = 0; g < 8; g++)
+            {
+                var p = x + 32 * g;
+                var i0 = Vector256.Min(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(p) * vs)), top);
+                var i1 = Vector256.Min(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(p + 8) * vs)), top);
+                var i2 = Vector256.Min(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(p + 16) * vs)), top);
+                var i3 = Vector256.Min(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(p + 24) * vs)), top);
+                Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store(q + 32 * g);
+                s16[2 * g] = scale * Vector256.Sum(i0 + i1);
+                s16[2 * g + 1] = scale * Vector256.Sum(i2 + i3);
+            }
+            return;
+        }
+        for (var g = 0; g < 16; g++)
+        {
+            var sum = 0;
+            for (var l = 0; l < 16; l++)
+            {
+                var v = Math.Min(127, (int)MathF.Round(x[16 * g + l] * iscale));
+                q[16 * g + l] = (sbyte)v;
+                sum += v;
+            }
+            s16[g] = scale * sum;
+        }
+    }
+
+    /// <summary>The values the quantized activations stand for (q·d), for reference checks.</summary>
+    public float[] Dequantized(int t)
+    {
+        var y = new float[Cols];
+        var q = TokenQ(t);
+        var d = TokenD(t);
+        for (var i = 0; i < Cols; i++) y[i] = q[i] * d[i / Block];
+        return y;
+    }
+
+    private void Free()
+    {
+        if (Q != null) NativeMemory.AlignedFree(Q);
+        if (D != null) NativeMemory.AlignedFree(D);
+        if (Sum16 != null) NativeMemory.AlignedFree(Sum16);
+        Q = null;
+        D = null;
+        Sum16 = null;
+    }
+
+    ~Q8Activations() => Free();
+}

@@ -1,0 +1,274 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Rbee.Worker.Kernels;
+
+/// <summary>
+/// Integer dot products of one weight row (quantized blocks) with <see cref="Q8Activations"/>: unsigned 4/5/6-bit
+/// weights times signed 8-bit activations with <c>vpdpbusd</c> (AVX-VNNI) or <c>vpmaddubsw</c>+<c>vpmaddwd</c>
+/// (AVX2), 32 values per instruction, then one float multiply-add per 32 values with the two scales. Constant
+/// offsets (−8, −32, mins) come from the activations' per-16 sums. Callers check <see cref="IsSupported"/>; the
+/// portable path decodes to float instead.
+/// </summary>
+internal static unsafe class QuantDot
+{
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>Half bits → float with the same rebasing trick as <see cref="FastConvert.HalfToSingle"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float H2F(byte* p)
+    {
+        uint h = *(ushort*)p;
+        var f = BitConverter.UInt32BitsToSingle((h & 0x7FFF) << 13) * 5.192297e33f;
+        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(f) | ((h & 0x8000) << 16));
+    }
+
+    /// <summary>Eight int32 sums, lane i = Σ of bytes 4i..4i+3 of u·s (u unsigned, s signed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dot4(Vector256<byte> u, Vector256<sbyte> s)
+    {
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s);
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles(byte* p)
+    {
+        var raw = Vector128.Load(p);
+        var m4 = Vector128.Create((byte)0x0F);
+        return Vector256.Create(raw & m4, (raw.AsUInt16() >> 4).AsByte() & m4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HSum(Vector256<float> v) => Vector256.Sum(v);
+
+    public static float Q8_0(byte* row, int nb, sbyte* xq, float* xd)
+    {
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        var b = 0;
+        for (; b + 2 <= nb; b += 2)
+        {
+            var p0 = row + 34 * b;
+            var p1 = p0 + 34;
+            var w0 = Vector256.Load((sbyte*)(p0 + 2));
+            var w1 = Vector256.Load((sbyte*)(p1 + 2));
+            var x0 = Vector256.Load(xq + 32 * b);
+            var x1 = Vector256.Load(xq + 32 * b + 32);
+            var d0 = Dot4(Avx2.Abs(w0), Avx2.Sign(x0, w0));
+            var d1 = Dot4(Avx2.Abs(w1), Avx2.Sign(x1, w1));
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d0), Vector256.Create(H2F(p0) * xd[b]), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d1), Vector256.Create(H2F(p1) * xd[b + 1]), acc1);
+        }
+        for (; b < nb; b++)
+        {
+            var p0 = row + 34 * b;
+            var w0 = Vector256.Load((sbyte*)(p0 + 2));
+            var x0 = Vector256.Load(xq + 32 * b);
+            var d0 = Dot4(Avx2.Abs(w0), Avx2.Sign(x0, w0));
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d0), Vector256.Create(H2F(p0) * xd[b]), acc0);
+        }
+        return HSum(acc0 + acc1);
+    }
+
+    public static float Q4_0(byte* row, int nb, sbyte* xq, float* xd, float* xs16)
+    {
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        float corr = 0;
+        var b = 0;
+        for (; b + 2 <= nb; b += 2)
+        {
+            var p0 = row + 18 * b;
+            var p1 = p0 + 18;
+            float dw0 = H2F(p0), dw1 = H2F(p1);
+            var d0 = Dot4(Nibbles(p0 + 2), Vector256.Load(xq + 32 * b));
+            var d1 = Dot4(Nibbles(p1 + 2), Vector256.Load(xq + 32 * b + 32));
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d0), Vector256.Create(dw0 * xd[b]), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d1), Vector256.Create(dw1 * xd[b + 1]), acc1);
+            corr += dw0 * (xs16[2 * b] + xs16[2 * b + 1]) + dw1 * (xs16[2 * b + 2] + xs16[2 * b + 3]);
+        }
+        for (; b < nb; b++)
+        {
+            var p0 = row + 18 * b;
+            var dw0 = H2F(p0);
+            var d0 = Dot4(Nibbles(p0 + 2), Vector256.Load(xq + 32 * b));
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d0), Vector256.Create(dw0 * xd[b]), acc0);
+            corr += dw0 * (xs16[2 * b] + xs16[2 * b + 1]);
+        }
+        return HSum(acc0 + acc1) - 8 * corr;
+    }
+
+    /// <summary>The eight 6-bit (scale, min) pairs of a Q4_K/Q5_K block, unpacked at once (get_scale_min_k4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScalesMinsK4(byte* q, byte* sc, byte* m)
+    {
+        for (var j = 0; j < 4; j++)
+        {
+            sc[j] = (byte)(q[j] & 63);
+            m[j] = (byte)(q[j + 4] & 63);
+            sc[j + 4] = (byte)((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
+            m[j + 4] = (byte)((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
+        }
+    }
+
+    public static float Q4_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    {
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        float corr = 0;
+        var sc = stackalloc byte[8];
+        var mn = stackalloc byte[8];
+        var m4 = Vector256.Create((byte)0x0F);
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 144 * s;
+            float d = H2F(blk), dmin = H2F(blk + 2);
+            ScalesMinsK4(blk + 4, sc, mn);
+            var q = blk + 16;
+            var xqs = xq + 256 * s;
+            var xds = xd + 8 * s;
+            var xss = xs16 + 16 * s;
+            for (var k = 0; k < 4; k++)
+            {
+                var raw = Vector256.Load(q + 32 * k);
+                var lo = raw & m4;
+                var hi = (raw.AsUInt16() >> 4).AsByte() & m4;
+                var p0 = Dot4(lo, Vector256.Load(xqs + 64 * k));
+                var p1 = Dot4(hi, Vector256.Load(xqs + 64 * k + 32));
+                acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(d * sc[2 * k] * xds[2 * k]), acc0);
+                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(d * sc[2 * k + 1] * xds[2 * k + 1]), acc1);
+            }
+            float c = 0;
+            for (var j = 0; j < 8; j++) c += mn[j] * (xss[2 * j] + xss[2 * j + 1]);
+            corr += dmin * c;
+        }
+        return HSum(acc0 + acc1) - corr;
+    }
+
+    public static float Q5_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    {
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        float corr = 0;
+        var sc = stackalloc byte[8];
+        var mn = stackalloc byte[8];
+        var m4 = Vector256.Create((byte)0x0F);
+        var bit = Vector256.Create((byte)0x10);
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 176 * s;
+            float d = H2F(blk), dmin = H2F(blk + 2);
+            ScalesMinsK4(blk + 4, sc, mn);
+            var qh = Vector256.Load(blk + 16).AsUInt16();
+            var q = blk + 48;
+            var xqs = xq + 256 * s;
+            var xds = xd + 8 * s;
+            var xss = xs16 + 16 * s;
+            for (var k = 0; k < 4; k++)
+            {
+                var raw = Vector256.Load(q + 32 * k);
+                // Bit 2k (then 2k+1) of each qh byte moved to bit 4: shifting 16-bit lanes is safe once masked.
+                var h0 = (2 * k <= 4 ? qh << (4 - 2 * k) : qh >> (2 * k - 4)).AsByte() & bit;
+                var h1 = (2 * k + 1 <= 4 ? qh << (3 - 2 * k) : qh >> (2 * k - 3)).AsByte() & bit;
+                var lo = (raw & m4) | h0;
+                var hi = ((raw.AsUInt16() >> 4).AsByte() & m4) | h1;
+                var p0 = Dot4(lo, Vector256.Load(xqs + 64 * k));
+                var p1 = Dot4(hi, Vector256.Load(xqs + 64 * k + 32));
+                acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(d * sc[2 * k] * xds[2 * k]), acc0);
+                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(d * sc[2 * k + 1] * xds[2 * k + 1]), acc1);
+            }
+            float c = 0;
+            for (var j = 0; j < 8; j++) c += mn[j] * (xss[2 * j] + xss[2 * j + 1]);
+            corr += dmin * c;
+        }
+        return HSum(acc0 + acc1) - corr;
+    }
+
+    public static float Q6_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    {
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        float corr = 0;
+        var m4 = Vector256.Create((byte)0x0F);
+        var m30 = Vector256.Create((byte)0x30);
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 210 * s;
+            var d = H2F(blk + 208);
+            var scales = (sbyte*)(blk + 192);
+            float c = 0;
+            for (var h = 0; h < 2; h++)
+            {
+                var ql = blk + 64 * h;
+                var qh = Vector256.Load(blk + 128 + 32 * h).AsUInt16();
+                var sc = scales + 8 * h;
+                var l0 = Vector256.Load(ql);
+                var l1 = Vector256.Load(ql + 32);
+                var q0 = (l0 & m4) | ((qh << 4).AsByte() & m30);
+                var q1 = (l1 & m4) | ((qh << 2).AsByte() & m30);
+                var q2 = ((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30);
+                var q3 = ((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30);
+                var at = 256 * s + 128 * h;
+                var xqs = xq + at;
+                var xds = xd + at / 32;
+                var xss = xs16 + at / 16;
+                var p0 = Avx.ConvertToVector256Single(Dot4(q0, Vector256.Load(xqs)));
+                var p1 = Avx.ConvertToVector256Single(Dot4(q1, Vector256.Load(xqs + 32)));
+                var p2 = Avx.ConvertToVector256Single(Dot4(q2, Vector256.Load(xqs + 64)));
+                var p3 = Avx.ConvertToVector256Single(Dot4(q3, Vector256.Load(xqs + 96)));
+                // Lanes 0..3 hold values 0..15 of the 32 (scale 2g), lanes 4..7 values 16..31 (scale 2g+1).
+                acc0 = Fma.MultiplyAdd(p0, Pair(sc[0], sc[1], d * xds[0]), acc0);
+                acc1 = Fma.MultiplyAdd(p1, Pair(sc[2], sc[3], d * xds[1]), acc1);
+                acc0 = Fma.MultiplyAdd(p2, Pair(sc[4], sc[5], d * xds[2]), acc0);
+                acc1 = Fma.MultiplyAdd(p3, Pair(sc[6], sc[7], d * xds[3]), acc1);
+                for (var g = 0; g < 8; g++) c += sc[g] * xss[g];
+            }
+            corr += 32 * d * c;
+        }
+        return HSum(acc0 + acc1) - corr;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Pair(int a, int b, float scale) =>
+        Vector256.Create(Vector128.Create(a * scale), Vector128.Create(b * scale));
+
+    /// <summary>F16 row · float x: eight halves converted in registers per multiply-add.</summary>
+    public static float F16(byte* row, float* x, int n)
+    {
+        var scale = Vector256.Create(5.192297e33f);
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        var h = (ushort*)row;
+        var i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            acc0 = Fma.MultiplyAdd(FastConvert.HalfToSingle8(Vector128.Load(h + i), scale), Vector256.Load(x + i), acc0);
+            acc1 = Fma.MultiplyAdd(FastConvert.HalfToSingle8(Vector128.Load(h + i + 8), scale), Vector256.Load(x + i + 8), acc1);
+        }
+        var s = HSum(acc0 + acc1);
+        for (; i < n; i++) s += (float)BitConverter.UInt16BitsToHalf(h[i]) * x[i];
+        return s;
+    }
+
+    public static float BF16(byte* row, float* x, int n)
+    {
+        var acc0 = Vector256<float>.Zero;
+        var acc1 = Vector256<float>.Zero;
+        var h = (ushort*)row;
+        var i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            var a = Vector128.Load(h + i);
+            var b = Vector128.Load(h + i + 8);
+            var fa = (Vector256.Create(Vector128.WidenLower(a), Vector128.WidenUpper(a)) << 16).AsSingle();
+            var fb = (Vector256.Create(Vector128.WidenLower(b), Vector128.WidenUpper(b)) << 16).AsSingle();
+            acc0 = Fma.MultiplyAdd(fa, Vector256.Load(x + i), acc0);
+            acc1 = Fma.MultiplyAdd(fb, Vector256.Load(x + i + 8), acc1);
+        }
+        var s = HSum(acc0 + acc1);
+        for (; i < n; i++) s += BitConverter.Int32BitsToSingle(h[i] << 16) * x[i];
+        return s;
+    }
+}
