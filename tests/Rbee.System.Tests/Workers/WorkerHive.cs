@@ -59,6 +59,9 @@ public sealed class WorkerHive : IAsyncDisposable
         env["RBEE_Workers__KillBound"] = "00:00:05";
         AddType(env, "test", s.BasePort, [], "00:01:00");
         AddType(env, "never", s.BasePort + 50, ["--never-ready"], "00:00:03");
+        // The built-in type with the real llm-worker-rbee, found through configuration, on a base port of the test's own.
+        env["RBEE_Workers__Types__llm__Executable"] = RepoPaths.Executable("llm-worker-rbee");
+        env["RBEE_Workers__Types__llm__BasePort"] = (s.BasePort + 90).ToString(CultureInfo.InvariantCulture);
         return DaemonProcess.Start("rbee-hive",
         [
             "--port", s.Port.ToString(CultureInfo.InvariantCulture),

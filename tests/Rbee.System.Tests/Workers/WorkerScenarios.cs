@@ -222,4 +222,40 @@ public sealed class WorkerScenarios
         Assert.Empty(hive.PidsInTree());
         Assert.False(Runs(a.Pid));
     }
+
+    [Fact]
+    public async Task TheRealLlmWorker_IsSpawnedWithTheLaunchContract_ServesModels_AndItsExitIsSeen()
+    {
+        using var home = new TempHome();
+        var settings = WorkerHive.Configure(home.Path, $"http://127.0.0.1:{FreePort.Next()}");
+        await using var hive = WorkerHive.Start(settings);
+        await hive.WaitHealthyAsync();
+        var (port, pid) = await hive.SpawnAsync("llm");
+        Assert.Equal(settings.BasePort + 90, port);
+        var cmdline = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).Split('\0');
+        Assert.Contains("--ready-file", cmdline);
+        Assert.Equal("127.0.0.1", cmdline[Array.IndexOf(cmdline, "--host") + 1]);
+        using (var models = await Http.Client.GetAsync($"http://127.0.0.1:{port}/v1/models"))
+        {
+            var body = await models.Content.ReadAsStringAsync();
+            Assert.True(models.IsSuccessStatusCode, body);
+            Assert.Contains("aidreams260K", body, StringComparison.Ordinal);
+        }
+        var (lines, _) = await hive.RunJobAsync("{\"operation\":\"worker_list\"}", Budget);
+        Assert.Contains(lines, l => l.Contains($"llm/{port}", StringComparison.Ordinal) && l.Contains("ready", StringComparison.Ordinal));
+
+        // The hive's own telemetry stream (armed before the kill) carries the exit in an immediate frame.
+        using var cts = new CancellationTokenSource(Budget);
+        using var telemetry = await Http.Client.GetAsync($"{hive.Url}/v1/heartbeats/stream", HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        var frames = SseReader.ReadAsync(await telemetry.Content.ReadAsStreamAsync(cts.Token), cts.Token).GetAsyncEnumerator(cts.Token);
+        Assert.True(await frames.MoveNextAsync()); // the first frame: the worker is there
+        Assert.Contains(JsonDocument.Parse(frames.Current.Data).RootElement.GetProperty("workers").EnumerateArray(), w => w.GetProperty("port").GetInt32() == port);
+        Signals.Send(pid, Signals.SIGKILL);
+        var gone = false;
+        while (!gone && await frames.MoveNextAsync())
+            gone = frames.Current.Event == "telemetry" && !JsonDocument.Parse(frames.Current.Data).RootElement.GetProperty("workers").EnumerateArray().Any(w => w.GetProperty("port").GetInt32() == port);
+        await frames.DisposeAsync();
+        Assert.True(gone, "the hive's stream ended before a frame without the killed worker");
+        Assert.Empty(hive.PidsInTree());
+    }
 }
