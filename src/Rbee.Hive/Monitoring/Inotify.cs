@@ -133,13 +133,13 @@ public sealed partial class Inotify : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4101, Level = LogLevel.Warning, Message = "Cannot watch {Path} with inotify (errno {Errno}); the 1 s scan still sees its changes")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.InotifyWatchFailed, Level = LogLevel.Warning, Message = "Cannot watch {Path} with inotify (errno {Errno}); the 1 s scan still sees its changes")]
         public static partial void WatchFailed(ILogger logger, string path, int errno);
 
-        [LoggerMessage(EventId = 4102, Level = LogLevel.Error, Message = "The inotify loop stopped (errno {Errno}); changes are seen by the 1 s scan only")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.InotifyLoopFailed, Level = LogLevel.Error, Message = "The inotify loop stopped (errno {Errno}); changes are seen by the 1 s scan only")]
         public static partial void LoopFailed(ILogger logger, int errno);
 
-        [LoggerMessage(EventId = 4103, Level = LogLevel.Error, Message = "An inotify callback failed")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.InotifyCallbackFailed, Level = LogLevel.Error, Message = "An inotify callback failed")]
         public static partial void CallbackFailed(ILogger logger, Exception error);
     }
 }

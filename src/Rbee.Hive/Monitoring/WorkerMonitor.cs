@@ -510,31 +510,31 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Watching workers in cgroup v2 tree {Root}")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.CgroupMode, Level = LogLevel.Information, Message = "Watching workers in cgroup v2 tree {Root}")]
         public static partial void CgroupMode(ILogger logger, string root);
 
-        [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "No writable cgroup v2 ({Reason}); falling back to tracking the process groups the hive starts (no re-adoption after a hive restart)")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.ProcessGroupMode, Level = LogLevel.Warning, Message = "No writable cgroup v2 ({Reason}); falling back to tracking the process groups the hive starts (no re-adoption after a hive restart)")]
         public static partial void ProcessGroupMode(ILogger logger, string reason);
 
-        [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Worker {Worker}: {OldState} -> {NewState}")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.StateChanged, Level = LogLevel.Information, Message = "Worker {Worker}: {OldState} -> {NewState}")]
         public static partial void StateChanged(ILogger logger, string worker, string oldState, string newState);
 
-        [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Worker {Worker} (pid {Pid}) gone, exit code {ExitCode}, requested stop: {Requested}")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.WorkerGone, Level = LogLevel.Information, Message = "Worker {Worker} (pid {Pid}) gone, exit code {ExitCode}, requested stop: {Requested}")]
         public static partial void WorkerGone(ILogger logger, string worker, int pid, string exitCode, bool requested);
 
-        [LoggerMessage(EventId = 4005, Level = LogLevel.Information, Message = "Re-adopted worker {Worker} (pid {Pid}, model {Model}), {State}")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.Adopted, Level = LogLevel.Information, Message = "Re-adopted worker {Worker} (pid {Pid}, model {Model}), {State}")]
         public static partial void Adopted(ILogger logger, string worker, int pid, string model, string state);
 
-        [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Re-adopted worker {Worker}: its port lock is held by another process; is another hive using the same cgroup root?")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.AdoptedPortLocked, Level = LogLevel.Warning, Message = "Re-adopted worker {Worker}: its port lock is held by another process; is another hive using the same cgroup root?")]
         public static partial void AdoptedPortLocked(ILogger logger, string worker);
 
-        [LoggerMessage(EventId = 4007, Level = LogLevel.Error, Message = "Worker scan failed")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.ScanFailed, Level = LogLevel.Error, Message = "Worker scan failed")]
         public static partial void ScanFailed(ILogger logger, Exception error);
 
-        [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "Rotated the log of worker {Worker} at {Bytes} bytes")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.LogRotated, Level = LogLevel.Information, Message = "Rotated the log of worker {Worker} at {Bytes} bytes")]
         public static partial void LogRotated(ILogger logger, string worker, long bytes);
 
-        [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "Could not rotate the log of worker {Worker}: {Reason}")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.LogRotateFailed, Level = LogLevel.Warning, Message = "Could not rotate the log of worker {Worker}: {Reason}")]
         public static partial void LogRotateFailed(ILogger logger, string worker, string reason);
     }
 }

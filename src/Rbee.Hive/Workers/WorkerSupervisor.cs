@@ -285,25 +285,25 @@ public sealed partial class WorkerSupervisor
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4201, Level = LogLevel.Information, Message = "Started worker {Worker} pid {Pid} model {Model} in {Cgroup}, log {LogPath}")]
+        [LoggerMessage(EventId = WorkerEventIds.Started, Level = LogLevel.Information, Message = "Started worker {Worker} pid {Pid} model {Model} in {Cgroup}, log {LogPath}")]
         public static partial void Started(ILogger logger, string worker, int pid, string model, string cgroup, string logPath);
 
-        [LoggerMessage(EventId = 4202, Level = LogLevel.Warning, Message = "Worker {Worker} not ready within {Timeout}; killing it")]
+        [LoggerMessage(EventId = WorkerEventIds.LoadTimeout, Level = LogLevel.Warning, Message = "Worker {Worker} not ready within {Timeout}; killing it")]
         public static partial void LoadTimeout(ILogger logger, string worker, TimeSpan timeout);
 
-        [LoggerMessage(EventId = 4203, Level = LogLevel.Warning, Message = "Worker {Worker} still running {Grace} after SIGTERM; killing its cgroup")]
+        [LoggerMessage(EventId = WorkerEventIds.GraceExpired, Level = LogLevel.Warning, Message = "Worker {Worker} still running {Grace} after SIGTERM; killing its cgroup")]
         public static partial void GraceExpired(ILogger logger, string worker, TimeSpan grace);
 
-        [LoggerMessage(EventId = 4204, Level = LogLevel.Error, Message = "Could not stop worker {Worker}: {Reason}")]
+        [LoggerMessage(EventId = WorkerEventIds.StopFailed, Level = LogLevel.Error, Message = "Could not stop worker {Worker}: {Reason}")]
         public static partial void StopFailed(ILogger logger, string worker, string reason);
 
-        [LoggerMessage(EventId = 4205, Level = LogLevel.Information, Message = "Stopped {Count} workers; processes left in the tree: {Left}")]
+        [LoggerMessage(EventId = WorkerEventIds.StoppedAll, Level = LogLevel.Information, Message = "Stopped {Count} workers; processes left in the tree: {Left}")]
         public static partial void StoppedAll(ILogger logger, int count, int left);
 
-        [LoggerMessage(EventId = 4206, Level = LogLevel.Warning, Message = "Worker {Worker} failed; restart {Attempt} of {Max} in {Delay}")]
+        [LoggerMessage(EventId = WorkerEventIds.Restarting, Level = LogLevel.Warning, Message = "Worker {Worker} failed; restart {Attempt} of {Max} in {Delay}")]
         public static partial void Restarting(ILogger logger, string worker, int attempt, int max, TimeSpan delay);
 
-        [LoggerMessage(EventId = 4207, Level = LogLevel.Error, Message = "Could not restart worker {Worker}: {Reason}")]
+        [LoggerMessage(EventId = WorkerEventIds.RestartFailed, Level = LogLevel.Error, Message = "Could not restart worker {Worker}: {Reason}")]
         public static partial void RestartFailed(ILogger logger, string worker, string reason);
     }
 }

@@ -47,10 +47,10 @@ public sealed partial class WorkersLifetime(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4301, Level = LogLevel.Information, Message = "Restart mode: leaving {Count} workers running for re-adoption")]
+        [LoggerMessage(EventId = WorkerEventIds.KeepingWorkers, Level = LogLevel.Information, Message = "Restart mode: leaving {Count} workers running for re-adoption")]
         public static partial void KeepingWorkers(ILogger logger, int count);
 
-        [LoggerMessage(EventId = 4302, Level = LogLevel.Error, Message = "Stopping the workers at shutdown failed: {Reason}")]
+        [LoggerMessage(EventId = WorkerEventIds.StopAllFailed, Level = LogLevel.Error, Message = "Stopping the workers at shutdown failed: {Reason}")]
         public static partial void StopAllFailed(ILogger logger, string reason);
     }
 }

@@ -101,13 +101,13 @@ public sealed partial class JobRegistry : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Job {JobId} started: {Operation}")]
+        [LoggerMessage(EventId = JobEventIds.JobStarted, Level = LogLevel.Information, Message = "Job {JobId} started: {Operation}")]
         public static partial void JobStarted(ILogger logger, string jobId, string operation);
 
-        [LoggerMessage(EventId = 402, Level = LogLevel.Information, Message = "Job {JobId} ({Operation}) finished: {Outcome}")]
+        [LoggerMessage(EventId = JobEventIds.JobFinished, Level = LogLevel.Information, Message = "Job {JobId} ({Operation}) finished: {Outcome}")]
         public static partial void JobFinished(ILogger logger, string jobId, string operation, JobEventKind outcome);
 
-        [LoggerMessage(EventId = 403, Level = LogLevel.Error, Message = "Job {JobId} ({Operation}) failed unexpectedly")]
+        [LoggerMessage(EventId = JobEventIds.JobCrashed, Level = LogLevel.Error, Message = "Job {JobId} ({Operation}) failed unexpectedly")]
         public static partial void JobCrashed(ILogger logger, string jobId, string operation, Exception error);
     }
 }
