@@ -156,6 +156,13 @@ public sealed class WorkerScenarios
         }
         Assert.Empty(hive.PidsInTree());
         Assert.False(Directory.Exists(Path.Combine(hive.CgroupRoot, "test")) && Directory.EnumerateDirectories(Path.Combine(hive.CgroupRoot, "test")).Any());
+
+        // hive_check: the monitoring mode and root, and every worker type with its availability.
+        var (check, terminal) = await hive.RunJobAsync("{\"operation\":\"hive_check\"}", Budget);
+        Assert.Equal("[DONE]", terminal);
+        Assert.Contains(check, l => l.StartsWith("monitoring: cgroup_v2, root " + hive.CgroupRoot, StringComparison.Ordinal));
+        Assert.Contains(check, l => l.StartsWith("worker type vllm: unavailable:", StringComparison.Ordinal));
+        Assert.Contains(check, l => l.StartsWith("worker type test: available", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -184,6 +191,20 @@ public sealed class WorkerScenarios
         Assert.True(terminal == "[DONE]", string.Join(" | ", lines));
         Assert.Empty(Workers(await queen.ClusterAsync(), settings.HiveId));
         Assert.Empty(hive.PidsInTree());
+
+        // Invalid on its face at the queen: 400 at once, naming the field.
+        foreach (var (json, code) in new[]
+        {
+            ($"{{\"operation\":\"worker_spawn\",\"model\":\"{WorkerHive.Model}\"}}", "missing_field"),
+            ($"{{\"operation\":\"worker_spawn\",\"hive_id\":\"no-such-hive\",\"model\":\"{WorkerHive.Model}\"}}", "hive_not_found"),
+            ("{\"operation\":\"warp_drive\"}", "unknown_operation"),
+        })
+        {
+            using var resp = await Http.Client.PostAsync($"{queen.Url}/v1/jobs", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+            var text = await resp.Content.ReadAsStringAsync();
+            Assert.True(resp.StatusCode == System.Net.HttpStatusCode.BadRequest, $"{json}: {(int)resp.StatusCode} {text}");
+            Assert.Equal(code, JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("code").GetString());
+        }
 
         // A hive's refusal comes back as the queen job's [ERROR], with the hive's reason.
         (lines, terminal) = await WorkerHive.RunJobAsync(queen.Url,
