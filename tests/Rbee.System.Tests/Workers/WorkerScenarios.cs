@@ -279,4 +279,32 @@ public sealed class WorkerScenarios
         Assert.True(gone, "the hive's stream ended before a frame without the killed worker");
         Assert.Empty(hive.PidsInTree());
     }
+
+    [Fact]
+    public async Task CancellingASpawnJob_StopsTheHalfStartedWorker_AndEndsWithCancelled()
+    {
+        using var home = new TempHome();
+        var settings = WorkerHive.Configure(home.Path, $"http://127.0.0.1:{FreePort.Next()}");
+        await using var hive = WorkerHive.Start(settings);
+        await hive.WaitHealthyAsync();
+        using var post = await Http.Client.PostAsync($"{hive.Url}/v1/jobs", new StringContent(
+            $"{{\"operation\":\"worker_spawn\",\"model\":\"{WorkerHive.Model}\",\"worker_type\":\"never\"}}", System.Text.Encoding.UTF8, "application/json"));
+        var jobId = JsonDocument.Parse(await post.Content.ReadAsStringAsync()).RootElement.GetProperty("job_id").GetString();
+        using var cts = new CancellationTokenSource(Budget);
+        using var stream = await Http.Client.GetAsync($"{hive.Url}/v1/jobs/{jobId}/stream", HttpCompletionOption.ResponseHeadersRead, cts.Token);
+        var lines = new List<string>();
+        await foreach (var e in SseReader.ReadAsync(await stream.Content.ReadAsStreamAsync(cts.Token), cts.Token))
+        {
+            lines.Add(e.Data);
+            if (e.Event == "data" && e.Data.Contains("\"spawned\"", StringComparison.Ordinal))
+            {
+                using var del = await Http.Client.DeleteAsync($"{hive.Url}/v1/jobs/{jobId}", cts.Token);
+                Assert.Equal(System.Net.HttpStatusCode.Accepted, del.StatusCode);
+            }
+            if (e.Data.StartsWith('[')) break;
+        }
+        Assert.Equal("[CANCELLED]", lines[^1]);
+        Assert.Empty(hive.PidsInTree());
+        Assert.False(Directory.Exists(Path.Combine(hive.CgroupRoot, "never", (settings.BasePort + 50).ToString(System.Globalization.CultureInfo.InvariantCulture))));
+    }
 }
