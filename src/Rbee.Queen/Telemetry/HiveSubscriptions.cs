@@ -77,7 +77,7 @@ public sealed partial class HiveSubscriptions : IDisposable
                 case ReadyOutcome.AlreadyKnown:
                     // Never a second subscription to the same instance; the hive asked again because it saw
                     // none (DESIGN.md 5), so the loop we have retries now instead of after its backoff.
-                    if (_subscriptions.TryGetValue(hiveId, out var existing)) existing.Wake();
+                    if (_subscriptions.TryGetValue(hiveId, out var existing) && existing.IsRunning) existing.Wake();
                     else Start(hiveId);
                     break;
                 case ReadyOutcome.Incompatible:
@@ -117,7 +117,7 @@ public sealed partial class HiveSubscriptions : IDisposable
 
         public void Wake()
         {
-            try { _wake.Release(); } catch (SemaphoreFullException) { }
+            try { _wake.Release(); } catch (SemaphoreFullException) { } catch (ObjectDisposedException) { }
         }
 
         /// <summary>Frames stopped although the socket may be open (a blackholed link): drop it and resubscribe.</summary>
@@ -128,7 +128,16 @@ public sealed partial class HiveSubscriptions : IDisposable
                 try { attempt.Cancel(); } catch (ObjectDisposedException) { }
         }
 
-        public void Run(CancellationToken stopping) => _ = Task.Run(() => LoopAsync(stopping));
+        private volatile bool _running = true;
+
+        /// <summary>False once the loop has ended (its hive became incompatible, or it was stopped).</summary>
+        public bool IsRunning => _running;
+
+        public void Run(CancellationToken stopping) => _ = Task.Run(async () =>
+        {
+            try { await LoopAsync(stopping); }
+            finally { _running = false; }
+        });
 
         private async Task LoopAsync(CancellationToken stopping)
         {
@@ -153,7 +162,6 @@ public sealed partial class HiveSubscriptions : IDisposable
                     break;
                 }
             }
-            _wake.Dispose();
         }
 
         private async Task FetchCapabilitiesAsync(HiveEntry entry, CancellationToken ct)
@@ -166,7 +174,7 @@ public sealed partial class HiveSubscriptions : IDisposable
                 var caps = await response.Content.ReadFromJsonAsync(RbeeJsonContext.Default.Capabilities, ct);
                 if (caps is not null) owner._registry.SetCapabilities(hiveId, caps);
             }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or IOException)
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or IOException or ObjectDisposedException)
             {
                 // Devices stay unknown until the next subscription; liveness does not depend on them.
             }

@@ -97,7 +97,7 @@ public sealed class KeeperCliTests
         }
         finally
         {
-            // Whatever happened above, no daemon of this test outlives it.
+            // Whatever happened above, no daemon of this test outlives it, nor its cgroup root.
             foreach (var program in new[] { "queen-rbee", "rbee-hive" })
             {
                 var pidFile = Path.Combine(home.Path, ".local", "state", "rbee", program + ".pid");
@@ -105,6 +105,7 @@ public sealed class KeeperCliTests
                     && File.ReadAllText($"/proc/{pid}/cmdline").Contains(program, StringComparison.Ordinal))
                     Signals.Send(pid, Signals.SIGKILL);
             }
+            CgroupRoots.Remove($"rbee-test-up-{hivePort}.slice");
         }
     }
 }

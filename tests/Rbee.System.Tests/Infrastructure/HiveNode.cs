@@ -33,7 +33,7 @@ public sealed class HiveNode : IAsyncDisposable
             "--bind", "127.0.0.1",
             "--hive-id", id,
             "--queen-url", queenUrl,
-            "--cgroup-root", $"rbee-test-{id}.slice",
+            "--cgroup-root", $"rbee-test-{id}.slice", // one tree per hive (DESIGN.md "Workers under the hive")
             "--run-dir", Path.Combine(home, "run"),
         ], env);
         return new HiveNode(process, p, id, token);
@@ -51,5 +51,11 @@ public sealed class HiveNode : IAsyncDisposable
     /// <summary>Open telemetry subscriptions the hive counts (the queen must hold exactly one).</summary>
     public async Task<int> SubscriptionsAsync() => (await HealthAsync()).GetProperty("subscriptions").GetInt32();
 
-    public ValueTask DisposeAsync() => Process.DisposeAsync();
+    public string CgroupRoot => $"rbee-test-{HiveId}.slice";
+
+    public async ValueTask DisposeAsync()
+    {
+        await Process.DisposeAsync();
+        CgroupRoots.Remove(CgroupRoot);
+    }
 }
