@@ -1,4 +1,6 @@
 using Rbee.Hive;
+using Rbee.Hive.Jobs;
+using Rbee.Hive.Workers;
 using Rbee.Hosting;
 
 // rbee-hive: one per machine (DESIGN.md "The parts"). Options, logging and listening come from the shared
@@ -8,9 +10,11 @@ return await Rbee.Hosting.Configuration.DaemonMain.RunAsync(HiveApp.Spec, args, 
 {
     var builder = RbeeHost.CreateBuilder(HiveApp.Spec, a);
     builder.AddHive();
+    builder.Services.AddHiveWorkers(a);
 
     var app = builder.Build();
     app.UseRbeePipeline();
     app.MapHive();
+    app.MapHiveJobs();
     await app.RunAsync();
 });

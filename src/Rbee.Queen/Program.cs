@@ -7,6 +7,7 @@ using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
 using Rbee.Queen.Discovery;
 using Rbee.Queen.Http;
+using Rbee.Queen.Jobs;
 using Rbee.Queen.Telemetry;
 
 return await DaemonMain.RunAsync(QueenProgram.Spec, args, QueenProgram.RunAsync);
@@ -47,11 +48,13 @@ namespace Rbee.Queen
             builder.Services.AddHostedService<SummaryPublisher>();
             builder.Services.AddHostedService<SshConfigDiscovery>();
             builder.Services.AddHostedService<ClientWarmup>();
+            builder.Services.AddQueenJobs();
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
             var app = builder.Build();
             app.UseRbeePipeline();
             app.MapQueenEndpoints();
+            app.MapQueenJobs();
 
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Queen");
             var token = app.Services.GetRequiredService<Rbee.Hosting.Security.ClusterTokenOptions>();

@@ -1,0 +1,230 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Rbee.Contracts.Json;
+using Rbee.Contracts.Wire;
+using Rbee.Hive.Monitoring;
+using Rbee.Hive.Workers;
+using Rbee.Hosting.Jobs;
+
+namespace Rbee.Hive.Jobs;
+
+/// <summary>
+/// The hive's job operations (DESIGN.md "Jobs"): <c>worker_spawn</c>, <c>worker_list</c>, <c>worker_stop</c>,
+/// <c>hive_check</c>. Everything that can be checked before anything is started (type known and installed, model file
+/// present, device present, fields well-formed) is checked in <see cref="Plan"/>, so a bad request is a 400 and leaves
+/// nothing behind.
+/// </summary>
+public sealed class HiveJobOperations(
+    WorkerCatalog catalog,
+    WorkerMonitor monitor,
+    WorkerSupervisor supervisor,
+    PortAllocator ports,
+    IOptions<WorkerOptions> options) : IJobOperations
+{
+    public JobPlan Plan(string operation, JsonElement request) => operation switch
+    {
+        JobOperations.WorkerSpawn => PlanSpawn(request),
+        JobOperations.WorkerList => JobPlan.Run(ListAsync),
+        JobOperations.WorkerStop => PlanStop(request),
+        JobOperations.HiveCheck => JobPlan.Run(CheckAsync),
+        _ => JobPlan.UnknownOperation(operation),
+    };
+
+    private JobPlan PlanSpawn(JsonElement request)
+    {
+        var model = JobFields.String(request, "model", out var e1);
+        if (e1 is not null) return JobPlan.Invalid(e1, "model");
+        if (string.IsNullOrWhiteSpace(model)) return JobPlan.Invalid("'model' is required: a GGUF path on the hive or a file name in its models directory", "model", "missing_field");
+        var typeName = JobFields.String(request, "worker_type", out var e2) ?? "llm";
+        if (e2 is not null) return JobPlan.Invalid(e2, "worker_type");
+        var device = JobFields.String(request, "device", out var e3) ?? "cpu";
+        if (e3 is not null) return JobPlan.Invalid(e3, "device");
+        var restart = JobFields.String(request, "restart", out var e4) ?? RestartPolicies.No;
+        if (e4 is not null) return JobPlan.Invalid(e4, "restart");
+        if (restart is not (RestartPolicies.No or RestartPolicies.OnFailure))
+            return JobPlan.Invalid($"'restart' must be \"{RestartPolicies.No}\" or \"{RestartPolicies.OnFailure}\"", "restart");
+
+        if (!catalog.TryGet(typeName, out var type))
+            return JobPlan.Invalid($"unknown worker type '{typeName}'; this hive knows: {string.Join(", ", catalog.Types.Select(t => t.Name).Order(StringComparer.Ordinal))}", "worker_type", "unknown_worker_type");
+        if (!type.Available)
+            return JobPlan.Invalid($"worker type '{typeName}' is not installed on this hive: {type.UnavailableReason}", "worker_type", "worker_type_unavailable");
+        if (ResolveModel(model, out var why) is not { } modelPath)
+            return JobPlan.Invalid(why!, "model", "model_not_found");
+        if (DeviceProblem(device, type) is { } bad)
+            return JobPlan.Invalid(bad, "device", "device_not_found");
+
+        var spec = new SpawnSpec(type, modelPath, device, restart == RestartPolicies.OnFailure);
+        return JobPlan.Run((job, ct) => SpawnAsync(job, spec, ct));
+    }
+
+    /// <summary>A path (absolute or with a '/') must be a file; a bare name is looked for in the models directory, with or without <c>.gguf</c>.</summary>
+    public string? ResolveModel(string model, out string? why)
+    {
+        why = null;
+        if (model.Contains('/', StringComparison.Ordinal))
+        {
+            var full = Path.GetFullPath(model);
+            if (File.Exists(full)) return full;
+            why = $"model file {full} does not exist on this hive";
+            return null;
+        }
+        var dir = options.Value.ResolvedModelsDirectory;
+        foreach (var candidate in new[] { Path.Combine(dir, model), Path.Combine(dir, model + ".gguf") })
+            if (File.Exists(candidate)) return candidate;
+        why = $"no model '{model}' in {dir} (looked for {model} and {model}.gguf); give a path or download it first";
+        return null;
+    }
+
+    /// <summary>"cpu" always exists; "cuda:N" exists when <c>/dev/nvidiaN</c> does and the type can use CUDA.</summary>
+    public static string? DeviceProblem(string device, WorkerType type)
+    {
+        string kind;
+        if (device == "cpu") kind = "cpu";
+        else if (device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+        {
+            if (!File.Exists($"/dev/nvidia{n}")) return $"device '{device}' does not exist on this hive (no /dev/nvidia{n}); see the hive's capabilities for its devices";
+            kind = "cuda";
+        }
+        else return $"device '{device}' is not a device name; use \"cpu\" or \"cuda:N\"";
+        if (!type.Options.DeviceKinds.Contains(kind))
+            return $"worker type '{type.Name}' cannot run on {kind} (it runs on: {string.Join(", ", type.Options.DeviceKinds)})";
+        return null;
+    }
+
+    private async Task SpawnAsync(Job job, SpawnSpec spec, CancellationToken ct)
+    {
+        job.Narrate($"spawning {spec.Type.Name} worker for {spec.ModelPath} on {spec.Device}");
+        WorkerEntry entry;
+        try { entry = await supervisor.StartAsync(spec, ct).ConfigureAwait(false); }
+        catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }
+        job.Narrate($"port {entry.Port}, pid {entry.MainPid}, cgroup {entry.CgroupPath ?? "(process group)"}, log {entry.LogPath}");
+        job.Data(Json(w =>
+        {
+            w.WriteString("event", "spawned");
+            WriteWorker(w, entry);
+        }));
+        job.Narrate($"waiting for {entry.Key} to load its model (timeout {entry.Type!.Options.LoadTimeout.TotalSeconds:0.#} s)");
+        try
+        {
+            await supervisor.AwaitReadyAsync(entry, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            job.Narrate($"cancelled: stopping {entry.Key}");
+            await supervisor.StopAsync(entry, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        catch (WorkerOperationException e)
+        {
+            throw new JobFailedException(e.Message);
+        }
+        job.Narrate($"worker {entry.Key} is ready at http://{options.Value.Host}:{entry.Port}");
+        job.Data(Json(w =>
+        {
+            w.WriteString("event", "ready");
+            WriteWorker(w, entry);
+        }));
+    }
+
+    private static void WriteWorker(Utf8JsonWriter w, WorkerEntry e)
+    {
+        w.WriteString("worker_type", e.Name.WorkerType);
+        w.WriteNumber("port", e.Port);
+        if (e.MainPid is { } pid) w.WriteNumber("pid", pid); else w.WriteNull("pid");
+        w.WriteString("worker_id", e.WorkerId);
+        w.WriteString("model", e.Model);
+        w.WriteString("device", e.Device);
+        w.WriteString("cgroup", e.CgroupPath);
+        w.WriteString("log_path", e.LogPath);
+    }
+
+    private Task ListAsync(Job job, CancellationToken ct)
+    {
+        var workers = monitor.Current;
+        job.Narrate(workers.Count == 0 ? "no workers" : $"{workers.Count} worker(s):");
+        foreach (var w in workers)
+        {
+            job.Narrate($"{w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.Model ?? "?"} cpu {Num(w.CpuPct)}% rss {Num(w.RssMb)} MB log {w.LogPath}");
+            job.Data(w, RbeeJsonContext.Default.ProcessStats);
+        }
+        return Task.CompletedTask;
+    }
+
+    private JobPlan PlanStop(JsonElement request)
+    {
+        var port = JobFields.Int(request, "port", out var e1);
+        if (e1 is not null) return JobPlan.Invalid(e1, "port");
+        var pid = JobFields.Int(request, "pid", out var e2);
+        if (e2 is not null) return JobPlan.Invalid(e2, "pid");
+        if (port is null == pid is null) return JobPlan.Invalid("give exactly one of 'port' or 'pid'", port is null ? "port" : "pid", "missing_field");
+        return JobPlan.Run(async (job, ct) =>
+        {
+            var entry = port is { } p ? monitor.FindByPort(p) : monitor.FindByPid(pid!.Value);
+            if (entry is null)
+                throw new JobFailedException(port is not null ? $"no worker of this hive on port {port}" : $"no worker of this hive has pid {pid}");
+            job.Narrate($"stopping {entry.Key} (pid {entry.MainPid}): SIGTERM, {options.Value.StopGrace.TotalSeconds:0.#} s grace, then cgroup.kill");
+            try { await supervisor.StopAsync(entry, null, ct).ConfigureAwait(false); }
+            catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }
+            job.Narrate($"stopped {entry.Key}; cgroup removed, port {entry.Port} free");
+            job.Data(Json(w =>
+            {
+                w.WriteString("event", "stopped");
+                WriteWorker(w, entry);
+            }));
+        });
+    }
+
+    private Task CheckAsync(Job job, CancellationToken ct)
+    {
+        var o = options.Value;
+        var mode = monitor.Mode;
+        job.Narrate(mode.Mode == MonitoringInfo.CgroupV2
+            ? $"monitoring: cgroup_v2, root {mode.Root}, {monitor.InotifyWatches} inotify watches on one instance"
+            : $"monitoring: process_groups ({mode.Reason})");
+        job.Narrate($"port locks: {ports.LockDirectory}; state: {o.ResolvedStateDirectory}; models: {o.ResolvedModelsDirectory}");
+        foreach (var t in catalog.Types.OrderBy(t => t.Name, StringComparer.Ordinal))
+            job.Narrate(t.Available
+                ? $"worker type {t.Name}: available ({t.ProgramPath}), ports from {t.Options.BasePort}, readiness {t.Options.Readiness}"
+                : $"worker type {t.Name}: unavailable: {t.UnavailableReason}");
+        job.Narrate($"workers running: {monitor.Current.Count}");
+        job.Data(Json(w =>
+        {
+            w.WriteString("event", "hive_check");
+            w.WriteString("monitoring_mode", mode.Mode);
+            w.WriteString("cgroup_root", mode.Root);
+            w.WriteString("reason", mode.Reason);
+            w.WriteNumber("inotify_watches", monitor.InotifyWatches);
+            w.WriteNumber("workers", monitor.Current.Count);
+            w.WriteStartArray("worker_types");
+            foreach (var t in catalog.Describe())
+            {
+                w.WriteStartObject();
+                w.WriteString("name", t.Name);
+                w.WriteBoolean("available", t.Available);
+                w.WriteNumber("base_port", t.BasePort);
+                w.WriteString("reason", t.Reason);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }));
+        return Task.CompletedTask;
+    }
+
+    private static string Num(double? v) => v is { } d ? d.ToString("0.#", CultureInfo.InvariantCulture) : "n/a";
+
+    private static string Num(long? v) => v is { } d ? d.ToString(CultureInfo.InvariantCulture) : "n/a";
+
+    private static string Json(Action<Utf8JsonWriter> body)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

@@ -1,0 +1,118 @@
+using System.Globalization;
+
+namespace Rbee.Hive.Monitoring;
+
+/// <summary>Parsers for the kernel files worker monitoring reads. Pure functions over text, so they are unit-tested.</summary>
+public static class ProcFiles
+{
+    /// <summary><c>usage_usec</c> of a cgroup's <c>cpu.stat</c>, or null.</summary>
+    public static long? CpuUsageUsec(string cpuStat) => KeyedLong(cpuStat, "usage_usec");
+
+    /// <summary>Sum of <c>rbytes</c> and <c>wbytes</c> over the devices of a cgroup's <c>io.stat</c>; null when it names none.</summary>
+    public static (long Read, long Write)? IoStat(string ioStat)
+    {
+        // "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0" per device
+        long r = 0, w = 0;
+        var any = false;
+        foreach (var line in ioStat.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            foreach (var kv in line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (kv.StartsWith("rbytes=", StringComparison.Ordinal) && long.TryParse(kv.AsSpan(7), CultureInfo.InvariantCulture, out var rb)) { r += rb; any = true; }
+                else if (kv.StartsWith("wbytes=", StringComparison.Ordinal) && long.TryParse(kv.AsSpan(7), CultureInfo.InvariantCulture, out var wb)) { w += wb; any = true; }
+            }
+        return any ? (r, w) : null;
+    }
+
+    /// <summary><c>read_bytes</c> and <c>write_bytes</c> of <c>/proc/&lt;pid&gt;/io</c>.</summary>
+    public static (long Read, long Write)? ProcIo(string procIo)
+    {
+        var r = KeyedLong(procIo, "read_bytes:");
+        var w = KeyedLong(procIo, "write_bytes:");
+        return r is null || w is null ? null : (r.Value, w.Value);
+    }
+
+    /// <summary>VmRSS of <c>/proc/&lt;pid&gt;/status</c> in bytes, or null (kernel threads and zombies have none).</summary>
+    public static long? VmRssBytes(string status)
+    {
+        var kb = KeyedLong(status, "VmRSS:");
+        return kb * 1024;
+    }
+
+    /// <summary><c>populated</c> of a cgroup's <c>cgroup.events</c>.</summary>
+    public static bool? Populated(string events) => KeyedLong(events, "populated") is { } v ? v != 0 : null;
+
+    /// <summary>Pids of <c>cgroup.procs</c>.</summary>
+    public static List<int> Pids(string procs)
+    {
+        var list = new List<int>();
+        foreach (var line in procs.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) list.Add(pid);
+        return list;
+    }
+
+    /// <summary>Parent pid, CPU time (user + system) and start time, in clock ticks, from <c>/proc/&lt;pid&gt;/stat</c>.</summary>
+    public static (int Ppid, long CpuTicks, long StartTicks)? Stat(string stat)
+    {
+        // "pid (comm) state ppid ..." — comm may hold spaces and parentheses, so fields count from the last ')'.
+        var close = stat.LastIndexOf(')');
+        if (close < 0) return null;
+        var rest = stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // rest[0] = state (field 3), rest[1] = ppid (field 4), rest[19] = starttime (field 22)
+        if (rest.Length < 20) return null;
+        if (!int.TryParse(rest[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var ppid)) return null;
+        if (!long.TryParse(rest[19], NumberStyles.Integer, CultureInfo.InvariantCulture, out var start)) return null;
+        // rest[11] = utime (field 14), rest[12] = stime (field 15)
+        if (!long.TryParse(rest[11], NumberStyles.Integer, CultureInfo.InvariantCulture, out var utime)) return null;
+        if (!long.TryParse(rest[12], NumberStyles.Integer, CultureInfo.InvariantCulture, out var stime)) return null;
+        return (ppid, utime + stime, start);
+    }
+
+    /// <summary>The arguments of <c>/proc/&lt;pid&gt;/cmdline</c> (NUL-separated).</summary>
+    public static string[] Cmdline(string raw) => raw.Split('\0', StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>The value after <c>--name</c> (or in <c>--name=value</c>) among <paramref name="args"/>.</summary>
+    public static string? Flag(IReadOnlyList<string> args, params string[] names)
+    {
+        for (var i = 0; i < args.Count; i++)
+            foreach (var n in names)
+            {
+                if (args[i] == n && i + 1 < args.Count) return args[i + 1];
+                if (args[i].StartsWith(n + "=", StringComparison.Ordinal)) return args[i][(n.Length + 1)..];
+            }
+        return null;
+    }
+
+    /// <summary>One variable of <c>/proc/&lt;pid&gt;/environ</c>.</summary>
+    public static string? Environ(string raw, string name)
+    {
+        foreach (var kv in raw.Split('\0', StringSplitOptions.RemoveEmptyEntries))
+            if (kv.Length > name.Length && kv[name.Length] == '=' && kv.StartsWith(name, StringComparison.Ordinal)) return kv[(name.Length + 1)..];
+        return null;
+    }
+
+    /// <summary>The first number of <c>/proc/uptime</c>, seconds since boot.</summary>
+    public static double? Uptime(string raw) =>
+        double.TryParse(raw.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var s) ? s : null;
+
+    private static long? KeyedLong(string text, string key)
+    {
+        foreach (var line in text.Split('\n'))
+        {
+            if (!line.StartsWith(key, StringComparison.Ordinal)) continue;
+            var value = line[key.Length..].Trim();
+            // "usage_usec 123" and "VmRSS:   812 kB": the number is the first token after the key
+            if (value.Length == 0 || (!char.IsDigit(value[0]) && key[^1] != ':')) continue;
+            var token = value.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+            if (long.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)) return v;
+        }
+        return null;
+    }
+
+    /// <summary>Reads a small kernel file; null when it (or its process) is gone.</summary>
+    public static string? TryRead(string path)
+    {
+        try { return File.ReadAllText(path); }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+}

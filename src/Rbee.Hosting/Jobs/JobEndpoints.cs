@@ -1,0 +1,139 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Rbee.Contracts.Json;
+using Rbee.Contracts.Wire;
+
+namespace Rbee.Hosting.Jobs;
+
+/// <summary>
+/// <c>POST /v1/jobs</c>, <c>GET /v1/jobs/{id}/stream</c>, <c>DELETE /v1/jobs/{id}</c> (DESIGN.md "Jobs"), the same on
+/// queen and hive; each daemon brings its own <see cref="IJobOperations"/>.
+/// </summary>
+public static class JobEndpoints
+{
+    /// <summary>Registers the job registry and its options. The daemon registers its <see cref="IJobOperations"/>.</summary>
+    public static IServiceCollection AddJobs(this IServiceCollection services)
+    {
+        services.AddOptions<JobOptions>().BindConfiguration(JobOptions.SectionName)
+            .Validate(o => o.Validate() is null, "invalid Jobs options").ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<JobRegistry>();
+        return services;
+    }
+
+    /// <summary>Maps the job endpoints and returns their group, so the daemon can add its token filter to it.</summary>
+    public static RouteGroupBuilder MapJobs(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/jobs");
+        group.MapPost("", CreateAsync);
+        group.MapGet("/{id}/stream", StreamAsync);
+        group.MapDelete("/{id}", Cancel);
+        return group;
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext http, JobRegistry registry, IJobOperations operations, IOptions<JobOptions> options)
+    {
+        var limit = options.Value.MaxRequestBytes;
+        if (http.Request.ContentLength > limit)
+            return Error(StatusCodes.Status413PayloadTooLarge, $"job request larger than {limit} bytes", "request_too_large");
+
+        JsonDocument doc;
+        try
+        {
+            using var buffer = new MemoryStream();
+            var chunk = new byte[8192];
+            int n;
+            while ((n = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+            {
+                if (buffer.Length + n > limit)
+                    return Error(StatusCodes.Status413PayloadTooLarge, $"job request larger than {limit} bytes", "request_too_large");
+                buffer.Write(chunk, 0, n);
+            }
+            if (buffer.Length == 0) return Invalid("the job request body is empty; send {\"operation\": \"...\"}", null, "missing_body");
+            doc = JsonDocument.Parse(buffer.ToArray());
+        }
+        catch (JsonException e)
+        {
+            return Invalid($"the job request is not valid JSON: {e.Message}", null, "malformed_json");
+        }
+
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return Invalid("the job request must be a JSON object", null, "malformed_json");
+            if (!root.TryGetProperty("operation", out var op) || op.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(op.GetString()))
+                return Invalid("'operation' is required and must be a string, e.g. \"worker_spawn\"", "operation", "missing_operation");
+
+            var operation = op.GetString()!;
+            // The plan reads what it needs now; the work must not hold on to the document, which is disposed here.
+            var plan = operations.Plan(operation, root.Clone());
+            if (plan.Work is null) return Invalid(plan.Error ?? "invalid job request", plan.Param, plan.Code);
+
+            var job = registry.Start(operation, plan.Work);
+            if (job is null) return Error(StatusCodes.Status429TooManyRequests, "too many jobs held; try again later", "too_many_jobs", type: ErrorTypes.RateLimit);
+            return Results.Json(new JobAccepted(job.Id, $"/v1/jobs/{job.Id}/stream"), RbeeJsonContext.Default.JobAccepted, statusCode: StatusCodes.Status202Accepted);
+        }
+    }
+
+    private static async Task StreamAsync(HttpContext http, string id, JobRegistry registry)
+    {
+        if (!registry.TryGet(id, out var job))
+        {
+            await NotFound(id).ExecuteAsync(http);
+            return;
+        }
+        var response = http.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        await response.Body.FlushAsync(http.RequestAborted);
+        try
+        {
+            await foreach (var e in job.ReadAllAsync(http.RequestAborted))
+            {
+                await response.Body.WriteAsync(Encoding.UTF8.GetBytes(Format(e)), http.RequestAborted);
+                await response.Body.FlushAsync(http.RequestAborted);
+            }
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            // The subscriber left; the job goes on.
+        }
+    }
+
+    /// <summary>The SSE text of one event (DESIGN.md "Wire contract": narration, <c>event: data</c>, terminal lines).</summary>
+    public static string Format(JobEvent e) => e.Kind switch
+    {
+        JobEventKind.Narration => $"data: {e.Text}\n\n",
+        JobEventKind.Data => $"event: data\ndata: {e.Text}\n\n",
+        JobEventKind.Done => "data: [DONE]\n\n",
+        JobEventKind.Error => $"data: [ERROR] {e.Text}\n\n",
+        JobEventKind.Cancelled => "data: [CANCELLED]\n\n",
+        _ => throw new ArgumentOutOfRangeException(nameof(e)),
+    };
+
+    private static IResult Cancel(string id, JobRegistry registry)
+    {
+        if (!registry.TryGet(id, out var job)) return NotFound(id);
+        if (job.IsFinished)
+            return Error(StatusCodes.Status409Conflict, $"job {id} has already finished", "job_finished", type: ErrorTypes.Conflict);
+        registry.Cancel(id);
+        return Results.Json(new JobAccepted(job.Id, $"/v1/jobs/{job.Id}/stream"), RbeeJsonContext.Default.JobAccepted, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static IResult NotFound(string id) =>
+        Error(StatusCodes.Status404NotFound, $"no job {id} (unknown, or finished long enough ago to be forgotten)", "job_not_found", type: ErrorTypes.NotFound);
+
+    private static IResult Invalid(string message, string? param, string code) =>
+        Error(StatusCodes.Status400BadRequest, message, code, param);
+
+    private static IResult Error(int status, string message, string code, string? param = null, string type = ErrorTypes.InvalidRequest) =>
+        Results.Json(ErrorResponse.Of(message, type, code, param), RbeeJsonContext.Default.ErrorResponse, statusCode: status);
+}

@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Rbee.Contracts.Json;
+using Rbee.Contracts.Wire;
+using Rbee.Hosting.Jobs;
+using Rbee.Queen.Cluster;
+using Rbee.Queen.Http;
+using Rbee.Queen.Telemetry;
+
+namespace Rbee.Queen.Jobs;
+
+/// <summary>Tunables of the queen's forwarded jobs (section <c>QueenJobs</c>).</summary>
+public sealed class QueenJobOptions
+{
+    public const string SectionName = "QueenJobs";
+
+    /// <summary>How long after the hive's job ended the queen waits to see the result in its own telemetry view.</summary>
+    public TimeSpan ViewTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bound on posting a job to a hive (the job's stream itself lasts as long as the hive's job).</summary>
+    public TimeSpan ForwardTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// The queen's jobs that act on a hive (DESIGN.md "Jobs", "Workers under the hive"): <c>worker_spawn</c> and
+/// <c>worker_stop</c> (and <c>worker_list</c>/<c>hive_check</c> with a <c>hive_id</c>) are forwarded to that hive's
+/// <c>/v1/jobs</c>; its narration is relayed line by line into the queen's job. A spawn completes only when the worker's
+/// ready state has reached the queen's own cluster view, a stop when the worker has left it: awaited on the cluster's
+/// change notifications, never by polling the worker (seed 004's five-minute poll is what this replaces).
+/// <c>worker_list</c> without a hive lists every worker of the cluster view.
+/// </summary>
+public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub events, HiveHttp hives, IOptions<QueenJobOptions> options) : IJobOperations
+{
+    private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
+
+    public JobPlan Plan(string operation, JsonElement request)
+    {
+        if (!Forwarded.Contains(operation)) return JobPlan.UnknownOperation(operation);
+        var hiveId = JobFields.String(request, "hive_id", out var err);
+        if (err is not null) return JobPlan.Invalid(err, "hive_id");
+        if (hiveId is null)
+        {
+            if (operation == JobOperations.WorkerList) return JobPlan.Run(ListClusterAsync);
+            return JobPlan.Invalid($"'hive_id' is required for {operation} at the queen: name the hive (see GET /v1/cluster)", "hive_id", "missing_field");
+        }
+        if (registry.Current.Find(hiveId) is null)
+            return JobPlan.Invalid($"the queen knows no hive '{hiveId}' (see GET /v1/cluster)", "hive_id", "hive_not_found");
+        var body = request.GetRawText();
+        return JobPlan.Run((job, ct) => ForwardAsync(job, operation, hiveId, body, ct));
+    }
+
+    private Task ListClusterAsync(Job job, CancellationToken ct)
+    {
+        var snapshot = registry.Current;
+        var count = 0;
+        foreach (var hive in snapshot.Hives.Values)
+            foreach (var w in hive.Workers)
+            {
+                count++;
+                job.Narrate($"{hive.HiveId} {w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.Model ?? "?"}");
+                job.Data(w with { Url = WorkerUrl(hive, w) }, RbeeJsonContext.Default.ProcessStats);
+            }
+        job.Narrate(count == 0 ? "no workers in the cluster" : $"{count} worker(s) in the cluster");
+        return Task.CompletedTask;
+    }
+
+    private async Task ForwardAsync(Job job, string operation, string hiveId, string body, CancellationToken ct)
+    {
+        var hive = registry.Current.Find(hiveId) ?? throw new JobFailedException($"hive '{hiveId}' left the cluster view");
+        if (!hive.IsLive) throw new JobFailedException($"hive '{hiveId}' is {hive.State}; it cannot take jobs now");
+
+        // Armed before the hive is asked to act, so the ready (or removed) change cannot slip by unseen.
+        using var changes = events.Subscribe();
+        var hiveJobUrl = await PostAsync(hive, body, ct).ConfigureAwait(false);
+        job.Narrate($"forwarded {operation} to hive {hiveId} ({hive.HiveUrl})");
+
+        int? port = null;
+        try
+        {
+            port = await RelayAsync(job, hiveId, hiveJobUrl, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await CancelAtHiveAsync(hiveJobUrl).ConfigureAwait(false);
+            throw;
+        }
+
+        if (operation == JobOperations.WorkerSpawn && port is { } p)
+        {
+            var w = await AwaitViewAsync(changes, hiveId, snap => Worker(snap, hiveId, p) is { State: WorkerStates.Ready }, ct).ConfigureAwait(false)
+                ? Worker(registry.Current, hiveId, p) : null;
+            if (w is null) throw new JobFailedException($"hive {hiveId} reports worker {p} ready, but it did not appear ready in the queen's view within {options.Value.ViewTimeout.TotalSeconds:0.#} s");
+            var entry = registry.Current.Find(hiveId)!;
+            job.Narrate($"worker {w.Group}/{w.Instance} is ready in the cluster view at {WorkerUrl(entry, w)}");
+            job.Data(w with { Url = WorkerUrl(entry, w) }, RbeeJsonContext.Default.ProcessStats);
+        }
+        else if (operation == JobOperations.WorkerStop && port is { } sp)
+        {
+            if (!await AwaitViewAsync(changes, hiveId, snap => Worker(snap, hiveId, sp) is null, ct).ConfigureAwait(false))
+                throw new JobFailedException($"hive {hiveId} stopped worker {sp}, but it is still in the queen's view after {options.Value.ViewTimeout.TotalSeconds:0.#} s");
+            job.Narrate($"worker on port {sp} has left the cluster view");
+        }
+    }
+
+    private static ProcessStats? Worker(ClusterSnapshot snapshot, string hiveId, int port) =>
+        snapshot.Find(hiveId)?.Workers.FirstOrDefault(w => w.Port == port);
+
+    private static string WorkerUrl(HiveEntry hive, ProcessStats w) =>
+        new UriBuilder(hive.HiveUrl) { Port = w.Port, Path = "" }.Uri.ToString().TrimEnd('/');
+
+    /// <summary>True once <paramref name="holds"/> is true of the cluster view; re-checked on every change the registry publishes.</summary>
+    private async Task<bool> AwaitViewAsync(ClusterEventHub.Subscription changes, string hiveId, Func<ClusterSnapshot, bool> holds, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(options.Value.ViewTimeout);
+        try
+        {
+            while (!holds(registry.Current))
+            {
+                if (!await changes.Reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false)) return holds(registry.Current);
+                while (changes.Reader.TryRead(out _)) { }
+            }
+            return true;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private async Task<Uri> PostAsync(HiveEntry hive, string body, CancellationToken ct)
+    {
+        using var request = hives.Request(HttpMethod.Post, new Uri(hive.HiveUrl, "/v1/jobs"));
+        request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(options.Value.ForwardTimeout);
+        HttpResponseMessage response;
+        try { response = await hives.Client.SendAsync(request, bound.Token).ConfigureAwait(false); }
+        catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            throw new JobFailedException($"hive {hive.HiveId} at {hive.HiveUrl} did not take the job: {e.Message}");
+        }
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+                throw new JobFailedException($"hive {hive.HiveId} refused the job ({(int)response.StatusCode}): {ErrorMessage(text)}");
+            try
+            {
+                using var doc = JsonDocument.Parse(text);
+                var sse = doc.RootElement.GetProperty("sse_url").GetString()!;
+                return new Uri(hive.HiveUrl, sse);
+            }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                throw new JobFailedException($"hive {hive.HiveId} answered the job with no sse_url: {text}");
+            }
+        }
+    }
+
+    private static string ErrorMessage(string body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.GetProperty("error").GetProperty("message").GetString() ?? body;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return body;
+        }
+    }
+
+    /// <summary>Relays the hive's job stream; returns the worker port its data events named; throws on the hive's [ERROR].</summary>
+    private async Task<int?> RelayAsync(Job job, string hiveId, Uri sse, CancellationToken ct)
+    {
+        using var request = hives.Request(HttpMethod.Get, sse);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        using var response = await hives.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode) throw new JobFailedException($"hive {hiveId} job stream answered {(int)response.StatusCode}");
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false), Encoding.UTF8);
+        int? port = null;
+        string? eventName = null;
+        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length == 0) { eventName = null; continue; }
+            if (line.StartsWith("event:", StringComparison.Ordinal)) { eventName = line[6..].Trim(); continue; }
+            if (!line.StartsWith("data:", StringComparison.Ordinal)) continue;
+            var data = line[5..].TrimStart(' ');
+            if (eventName == "data")
+            {
+                job.Data(data);
+                port = PortOf(data) ?? port;
+                continue;
+            }
+            if (data == JobStreamMarkers.Done) return port;
+            if (data == JobStreamMarkers.Cancelled) throw new JobFailedException($"the job was cancelled on hive {hiveId}");
+            if (data.StartsWith(JobStreamMarkers.Error, StringComparison.Ordinal))
+                throw new JobFailedException($"hive {hiveId}: {data[JobStreamMarkers.Error.Length..].Trim()}");
+            job.Narrate($"[{hiveId}] {data}");
+        }
+        throw new JobFailedException($"hive {hiveId} closed the job stream without a final line");
+    }
+
+    private static int? PortOf(string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement.TryGetProperty("port", out var p) && p.TryGetInt32(out var port) ? port : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private async Task CancelAtHiveAsync(Uri sse)
+    {
+        // ".../v1/jobs/{id}/stream" → DELETE ".../v1/jobs/{id}"
+        var path = sse.AbsolutePath;
+        var jobPath = path.EndsWith("/stream", StringComparison.Ordinal) ? path[..^"/stream".Length] : path;
+        try
+        {
+            using var request = hives.Request(HttpMethod.Delete, new Uri(sse, jobPath));
+            using var cts = new CancellationTokenSource(options.Value.ForwardTimeout);
+            using var _ = await hives.Client.SendAsync(request, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            // The hive is gone or slow: its own job ends with its load timeout or its stop.
+        }
+    }
+}

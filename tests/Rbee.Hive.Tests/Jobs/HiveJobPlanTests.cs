@@ -1,0 +1,77 @@
+using System.Text.Json;
+using Rbee.Hive.Jobs;
+using Rbee.Hive.Tests.Workers;
+using Rbee.Hive.Workers;
+
+namespace Rbee.Hive.Tests.Jobs;
+
+/// <summary>What <c>POST /v1/jobs</c> refuses at once (400) before anything is started, and how a model is found.</summary>
+[Collection("Workers")]
+public sealed class HiveJobPlanTests : IAsyncLifetime
+{
+    private TestHive _hive = null!;
+    private HiveJobOperations _ops = null!;
+    private string _models = null!;
+
+    public Task InitializeAsync()
+    {
+        _hive = new TestHive();
+        _models = Path.Combine(_hive.StateDirectory, "models");
+        Directory.CreateDirectory(_models);
+        _hive.Options.ModelsDirectory = _models;
+        _ops = new HiveJobOperations(_hive.Catalog, _hive.Monitor, _hive.Supervisor, _hive.Ports, Microsoft.Extensions.Options.Options.Create(_hive.Options));
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _hive.DisposeAsync();
+
+    private JobPlanResult Plan(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement;
+        var plan = _ops.Plan(root.GetProperty("operation").GetString()!, root.Clone());
+        return new JobPlanResult(plan.Work is not null, plan.Code, plan.Param, plan.Error);
+    }
+
+    private sealed record JobPlanResult(bool Runs, string Code, string? Param, string? Error);
+
+    [Theory]
+    [InlineData("{\"operation\":\"worker_spawn\"}", "missing_field", "model")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":7}", "invalid_job", "model")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"m\",\"worker_type\":\"teleport\"}", "unknown_worker_type", "worker_type")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"m\",\"worker_type\":\"vllm\"}", "worker_type_unavailable", "worker_type")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"/no/such.gguf\",\"worker_type\":\"test\"}", "model_not_found", "model")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"absent\",\"worker_type\":\"test\"}", "model_not_found", "model")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"device\":\"cuda:9\"}", "device_not_found", "device")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"device\":\"gpu\"}", "device_not_found", "device")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"restart\":\"always\"}", "invalid_job", "restart")]
+    [InlineData("{\"operation\":\"worker_stop\"}", "missing_field", "port")]
+    [InlineData("{\"operation\":\"worker_stop\",\"port\":8080,\"pid\":1}", "missing_field", "pid")]
+    [InlineData("{\"operation\":\"worker_stop\",\"port\":\"8080\"}", "invalid_job", "port")]
+    [InlineData("{\"operation\":\"model_teleport\"}", "unknown_operation", "operation")]
+    public void InvalidOnItsFace_IsRefusedBeforeAnythingStarts(string json, string code, string param)
+    {
+        File.WriteAllText(Path.Combine(_models, "tiny.gguf"), "GGUF");
+        var r = Plan(json);
+        Assert.False(r.Runs, json);
+        Assert.Equal(code, r.Code);
+        Assert.Equal(param, r.Param);
+        Assert.False(string.IsNullOrWhiteSpace(r.Error));
+        Assert.Empty(_hive.Monitor.Entries);
+    }
+
+    [Fact]
+    public void AModelIsAPathOrANameInTheModelsDirectory_WithOrWithoutGguf()
+    {
+        var file = Path.Combine(_models, "tiny.gguf");
+        File.WriteAllText(file, "GGUF");
+        Assert.Equal(file, _ops.ResolveModel("tiny", out _));
+        Assert.Equal(file, _ops.ResolveModel("tiny.gguf", out _));
+        Assert.Equal(file, _ops.ResolveModel(file, out _));
+        Assert.Null(_ops.ResolveModel("other", out var why));
+        Assert.Contains(_models, why, StringComparison.Ordinal);
+        Assert.True(Plan("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"restart\":\"on_failure\"}").Runs);
+        Assert.True(Plan("{\"operation\":\"worker_list\"}").Runs);
+        Assert.True(Plan("{\"operation\":\"hive_check\"}").Runs);
+    }
+}

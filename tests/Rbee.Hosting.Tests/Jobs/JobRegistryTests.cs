@@ -1,0 +1,135 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Rbee.Hosting.Jobs;
+
+namespace Rbee.Hosting.Tests.Jobs;
+
+public sealed class JobRegistryTests : IDisposable
+{
+    private readonly ManualTime _time = new();
+    private readonly JobRegistry _registry;
+
+    public JobRegistryTests()
+    {
+        _registry = new JobRegistry(Options.Create(new JobOptions { RetainFinishedFor = TimeSpan.FromMinutes(5) }), _time, NullLogger<JobRegistry>.Instance);
+    }
+
+    public void Dispose() => _registry.Dispose();
+
+    private static async Task<List<JobEvent>> ReadAll(Job job)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var list = new List<JobEvent>();
+        await foreach (var e in job.ReadAllAsync(cts.Token)) list.Add(e);
+        return list;
+    }
+
+    [Fact]
+    public async Task LateSubscriber_GetsEveryEventFromTheFirst_AndExactlyOneTerminal()
+    {
+        var job = _registry.Start("test", (j, _) =>
+        {
+            j.Narrate("one");
+            j.Data("{\"x\":1}");
+            j.Narrate("two\nthree");
+            return Task.CompletedTask;
+        })!;
+        var early = await ReadAll(job);
+        var late = await ReadAll(job);
+
+        string[] expected = ["Narration:one", "Data:{\"x\":1}", "Narration:two", "Narration:three", "Done:"];
+        Assert.Equal(expected, early.Select(e => $"{e.Kind}:{e.Text}"));
+        Assert.Equal(expected, late.Select(e => $"{e.Kind}:{e.Text}"));
+        Assert.Single(late, e => e.IsTerminal);
+    }
+
+    [Fact]
+    public async Task SubscriberWaitingBeforeEvents_SeesThemAsTheyCome()
+    {
+        var gate = new TaskCompletionSource();
+        var job = _registry.Start("test", async (j, _) =>
+        {
+            await gate.Task;
+            j.Narrate("after gate");
+        })!;
+        var reading = ReadAll(job);
+        Assert.False(reading.IsCompleted);
+        gate.SetResult();
+        var events = await reading;
+        Assert.Equal(["after gate", ""], events.Select(e => e.Text));
+        Assert.Equal(JobEventKind.Done, events[^1].Kind);
+    }
+
+    [Fact]
+    public async Task FailingWork_EndsWithOneErrorLineCarryingTheReason()
+    {
+        var job = _registry.Start("test", (_, _) => throw new JobFailedException("model file missing:\n/x.gguf"))!;
+        var events = await ReadAll(job);
+        var terminal = Assert.Single(events);
+        Assert.Equal(JobEventKind.Error, terminal.Kind);
+        Assert.Equal("model file missing: /x.gguf", terminal.Text);
+    }
+
+    [Fact]
+    public async Task Cancel_EndsWithCancelled_AndLaterNarrationIsDropped()
+    {
+        var started = new TaskCompletionSource();
+        var job = _registry.Start("test", async (j, ct) =>
+        {
+            j.Narrate("waiting");
+            started.SetResult();
+            try { await Task.Delay(Timeout.Infinite, ct); }
+            finally { j.Narrate("cleanup done"); }
+        })!;
+        await started.Task;
+        Assert.True(_registry.Cancel(job.Id));
+        var events = await ReadAll(job);
+        Assert.Equal(JobEventKind.Cancelled, events[^1].Kind);
+        Assert.Single(events, e => e.IsTerminal);
+    }
+
+    [Fact]
+    public void UnknownId_IsNotFound()
+    {
+        Assert.False(_registry.TryGet("nope", out _));
+        Assert.False(_registry.Cancel("nope"));
+    }
+
+    [Fact]
+    public async Task FinishedJobs_ExpireAfterTheRetention()
+    {
+        var job = _registry.Start("test", (_, _) => Task.CompletedTask)!;
+        await ReadAll(job);
+        _time.Advance(TimeSpan.FromMinutes(4));
+        _registry.Start("other", (_, _) => Task.CompletedTask);
+        Assert.True(_registry.TryGet(job.Id, out _));
+        _time.Advance(TimeSpan.FromMinutes(2));
+        _registry.Start("other", (_, _) => Task.CompletedTask);
+        Assert.False(_registry.TryGet(job.Id, out _));
+    }
+
+    [Fact]
+    public void SseFormat_MatchesTheWireContract()
+    {
+        Assert.Equal("data: hello\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Narration, "hello")));
+        Assert.Equal("event: data\ndata: {\"a\":1}\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Data, "{\"a\":1}")));
+        Assert.Equal("data: [DONE]\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Done, "")));
+        Assert.Equal("data: [ERROR] bad\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Error, "bad")));
+        Assert.Equal("data: [CANCELLED]\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Cancelled, "")));
+    }
+
+    /// <summary>A clock the test moves; timers never fire on their own.</summary>
+    private sealed class ManualTime : TimeProvider
+    {
+        private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        public override DateTimeOffset GetUtcNow() => _now;
+        public void Advance(TimeSpan by) => _now += by;
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => new NoTimer();
+        private sealed class NoTimer : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+            public void Dispose() { }
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+}
