@@ -40,7 +40,7 @@ internal sealed class TemplateParser
     private Token Next() => _tokens[_i++];
 
     private static ChatTemplateException Error(string message, Token at) =>
-        new($"{message} (line {at.Line}, column {at.Column})", at.Line, at.Column);
+        ChatTemplateException.At(message, at.Line, at.Column);
 
     private Token Expect(TokenKind kind, string? value = null)
     {
