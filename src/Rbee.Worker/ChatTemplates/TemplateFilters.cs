@@ -24,14 +24,14 @@ internal static partial class TemplateFilters
             var left = (padding / 2) + (padding & width & 1);
             return new string(' ', left) + s + new string(' ', padding - left);
         },
-        ["count"] = (_, v, a) => { a.Accept(); return (long)Py.Length(v); },
-        ["length"] = (_, v, a) => { a.Accept(); return (long)Py.Length(v); },
+        ["count"] = Length,
+        ["length"] = Length,
         ["default"] = Default,
         ["d"] = Default,
         ["dictsort"] = DictSort,
-        ["escape"] = (_, v, a) => { a.Accept(); return Escape(v); },
-        ["e"] = (_, v, a) => { a.Accept(); return Escape(v); },
-        ["forceescape"] = (_, v, a) => { a.Accept(); return Escape(v); },
+        ["escape"] = Escape,
+        ["e"] = Escape,
+        ["forceescape"] = Escape,
         ["first"] = (_, v, a) => { a.Accept(); var items = Py.Iterate(v); return items.Count > 0 ? items[0] : new Undefined("No first item, sequence was empty."); },
         ["last"] = (_, v, a) => { a.Accept(); var items = Py.Iterate(v); return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty."); },
         ["float"] = (_, v, a) => { a.Accept("default"); return ToFloat(Defined(v), a.Get(0, "default", 0.0)); },
@@ -109,8 +109,15 @@ internal static partial class TemplateFilters
         return useDefault ? a.Get(0, "default_value", "") : v;
     }
 
-    private static object? Escape(object? v)
+    private static object? Length(TemplateInterpreter _, object? v, CallArgs a)
     {
+        a.Accept();
+        return (long)Py.Length(v);
+    }
+
+    private static object? Escape(TemplateInterpreter _, object? v, CallArgs a)
+    {
+        a.Accept();
         var s = Py.Str(v);
         return s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
             .Replace(">", "&gt;", StringComparison.Ordinal).Replace("\"", "&#34;", StringComparison.Ordinal)
@@ -261,7 +268,16 @@ internal static partial class TemplateFilters
     {
         var attr = a.Get(attributeIndex, "attribute");
         var getter = attr is null ? (Func<object?, object?>)(x => x) : AttributeGetter(attr);
-        return caseSensitive ? getter : x => getter(x) is string s ? s.ToLowerInvariant() : getter(x);
+        if (caseSensitive)
+        {
+            return getter;
+        }
+
+        return x =>
+        {
+            var k = getter(x);
+            return k is string s ? s.ToLowerInvariant() : k;
+        };
     }
 
     private static object? MinMax(TemplateInterpreter _, object? v, CallArgs a, bool max)
@@ -275,12 +291,14 @@ internal static partial class TemplateFilters
         }
 
         var best = items[0];
+        var bestKey = key(best);
         foreach (var item in items.Skip(1))
         {
-            var c = Py.Compare(key(item), key(best));
+            var itemKey = key(item);
+            var c = Py.Compare(itemKey, bestKey);
             if (max ? c > 0 : c < 0)
             {
-                best = item;
+                (best, bestKey) = (item, itemKey);
             }
         }
 
@@ -292,11 +310,10 @@ internal static partial class TemplateFilters
         a.Accept("reverse", "case_sensitive", "attribute");
         var reverse = Py.Truthy(a.Get(0, "reverse", false));
         var key = SortKey(a, 2, Py.Truthy(a.Get(1, "case_sensitive", false)));
-        var items = Py.Iterate(v).ToList();
 
-        // Python's sort is stable, also when reversed; OrderBy is stable too.
-        var comparer = Comparer<object?>.Create((x, y) => reverse ? Py.Compare(key(y), key(x)) : Py.Compare(key(x), key(y)));
-        return items.OrderBy(x => x, comparer).ToList();
+        // Python's sort is stable, also when reversed; OrderBy is stable too, and takes each key once as Python does.
+        var comparer = Comparer<object?>.Create((x, y) => reverse ? Py.Compare(y, x) : Py.Compare(x, y));
+        return Py.Iterate(v).OrderBy(key, comparer).ToList();
     }
 
     private static object? DictSort(TemplateInterpreter _, object? v, CallArgs a)
@@ -507,8 +524,10 @@ internal static partial class TemplateFilters
         return (space >= 0 ? cut[..space] : cut) + end;
     }
 
-    /// <summary>The format filter: Python's printf-style <c>%</c> with %s, %d, %i, %r, %f and %%.</summary>
-    /// <summary>Python's <c>format % values</c>; a mapping-like right side (list, dict) may go unused, as in Python.</summary>
+    /// <summary>
+    /// Python's printf-style <c>format % values</c> (the <c>format</c> filter and the <c>%</c> operator) with %s, %d,
+    /// %i, %r, %f and %%; a mapping-like right side (list, dict) may go unused, as in Python.
+    /// </summary>
     public static string PrintfFormat(string format, List<object?> values, bool mappingLike)
     {
         var next = 0;
@@ -538,7 +557,7 @@ internal static partial class TemplateFilters
             {
                 's' => Py.Str(value),
                 'r' => Py.Repr(value),
-                'd' or 'i' => Py.ToLong(value is double d ? (long)Math.Truncate(d) : value).ToString(CultureInfo.InvariantCulture),
+                'd' or 'i' => Py.ToLong(value).ToString(CultureInfo.InvariantCulture), // a float truncates toward zero
                 'f' => Py.ToDouble(value).ToString("F6", CultureInfo.InvariantCulture),
                 _ => throw new TemplateRuntimeException($"unsupported format character '{spec}'"),
             });
