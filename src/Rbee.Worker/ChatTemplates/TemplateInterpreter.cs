@@ -444,7 +444,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
             case FilterExpr filter:
                 return ApplyFilter(filter, filter.Value is null ? null : Eval(filter.Value, scope), scope);
             case TestExpr test:
-                var result = TemplateTests.Apply(this, test.Name, Eval(test.Value, scope), BuildArgs(test.Name, test.Args, test.Kwargs, scope));
+                var result = TemplateTests.Apply(test.Name, Eval(test.Value, scope), BuildArgs(test.Name, test.Args, test.Kwargs, scope));
                 return test.Negated ? !result : result;
             case BinaryExpr bin:
                 return EvalBinary(bin, scope);
@@ -528,7 +528,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
         var args = BuildArgs(filter.Name, filter.Args, filter.Kwargs, scope);
         try
         {
-            return TemplateFilters.Apply(this, filter.Name, value, args);
+            return TemplateFilters.Apply(filter.Name, value, args);
         }
         catch (TemplateRuntimeException e)
         {
