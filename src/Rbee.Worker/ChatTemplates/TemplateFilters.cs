@@ -14,16 +14,8 @@ internal static partial class TemplateFilters
         ["abs"] = (v, a) => { a.Accept(); return v switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw Bad("abs", v) }; },
         ["attr"] = (v, a) => { a.Accept("name"); return TemplateMembers.GetAttr(v, Py.Str(a.Get(0, "name"))); },
         ["batch"] = Batch,
-        ["capitalize"] = (v, a) => { a.Accept(); var s = Py.Str(v); return s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant(); },
-        ["center"] = (v, a) =>
-        {
-            a.Accept("width");
-            var s = Py.Str(v);
-            var width = (int)Py.ToLong(a.Get(0, "width", 80L));
-            var padding = Math.Max(0, width - Py.Length(s));
-            var left = (padding / 2) + (padding & width & 1);
-            return new string(' ', left) + s + new string(' ', padding - left);
-        },
+        ["capitalize"] = (v, a) => { a.Accept(); return TemplateMembers.Capitalize(Py.Str(v)); },
+        ["center"] = (v, a) => { a.Accept("width"); return TemplateMembers.Center(Py.Str(v), (int)Py.ToLong(a.Get(0, "width", 80L)), " "); },
         ["count"] = Length,
         ["length"] = Length,
         ["default"] = Default,
