@@ -294,15 +294,8 @@ public sealed unsafe class GgufTensor(string name, long[] dims, GgmlType type, l
 
     public byte* Pointer { get; } = pointer;
 
-    public long ElementCount
-    {
-        get
-        {
-            long n = 1;
-            foreach (var d in Dims) n *= d;
-            return n;
-        }
-    }
+    // Computed once: Rows is read per token by embedding lookups.
+    public long ElementCount { get; } = dims.Aggregate(1L, (n, d) => checked(n * d));
 
     public long Columns => Dims[0];
     public long Rows => ElementCount / Dims[0];
