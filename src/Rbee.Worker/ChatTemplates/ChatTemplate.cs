@@ -44,7 +44,7 @@ public sealed class ChatTemplate
         ArgumentNullException.ThrowIfNull(messages);
         var variables = new Dictionary<string, object?>(StringComparer.Ordinal)
         {
-            ["messages"] = messages.Cast<object?>().ToList(),
+            ["messages"] = messages,
             ["add_generation_prompt"] = addGenerationPrompt,
         };
         if (bosToken is not null)

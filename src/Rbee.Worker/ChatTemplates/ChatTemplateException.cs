@@ -29,6 +29,10 @@ public sealed class ChatTemplateException : Exception
         RaisedByTemplate = raisedByTemplate;
     }
 
+    /// <summary>An error at a place in the template source; the place is appended to the message for the operator.</summary>
+    internal static ChatTemplateException At(string message, int line, int column) =>
+        new($"{message} (line {line}, column {column})", line, column);
+
     /// <summary>1-based line in the template source, when known.</summary>
     public int? Line { get; }
 

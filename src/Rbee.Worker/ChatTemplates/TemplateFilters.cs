@@ -7,38 +7,30 @@ namespace Rbee.Worker.ChatTemplates;
 /// <summary>jinja2's built-in filters (filters.py) that chat templates use, with Hugging Face's <c>tojson</c>.</summary>
 internal static partial class TemplateFilters
 {
-    private delegate object? Filter(TemplateInterpreter interpreter, object? value, CallArgs args);
+    private delegate object? Filter(object? value, CallArgs args);
 
     private static readonly Dictionary<string, Filter> All = new(StringComparer.Ordinal)
     {
-        ["abs"] = (_, v, a) => { a.Accept(); return v switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw Bad("abs", v) }; },
-        ["attr"] = (_, v, a) => { a.Accept("name"); return TemplateMembers.GetAttr(v, Py.Str(a.Get(0, "name"))); },
+        ["abs"] = (v, a) => { a.Accept(); return v switch { long l => (object)Math.Abs(l), double d => Math.Abs(d), bool b => b ? 1L : 0L, _ => throw Bad("abs", v) }; },
+        ["attr"] = (v, a) => { a.Accept("name"); return TemplateMembers.GetAttr(v, Py.Str(a.Get(0, "name"))); },
         ["batch"] = Batch,
-        ["capitalize"] = (_, v, a) => { a.Accept(); var s = Py.Str(v); return s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant(); },
-        ["center"] = (_, v, a) =>
-        {
-            a.Accept("width");
-            var s = Py.Str(v);
-            var width = (int)Py.ToLong(a.Get(0, "width", 80L));
-            var padding = Math.Max(0, width - Py.Length(s));
-            var left = (padding / 2) + (padding & width & 1);
-            return new string(' ', left) + s + new string(' ', padding - left);
-        },
-        ["count"] = (_, v, a) => { a.Accept(); return (long)Py.Length(v); },
-        ["length"] = (_, v, a) => { a.Accept(); return (long)Py.Length(v); },
+        ["capitalize"] = (v, a) => { a.Accept(); return TemplateMembers.Capitalize(Py.Str(v)); },
+        ["center"] = (v, a) => { a.Accept("width"); return TemplateMembers.Center(Py.Str(v), (int)Py.ToLong(a.Get(0, "width", 80L)), " "); },
+        ["count"] = Length,
+        ["length"] = Length,
         ["default"] = Default,
         ["d"] = Default,
         ["dictsort"] = DictSort,
-        ["escape"] = (_, v, a) => { a.Accept(); return Escape(v); },
-        ["e"] = (_, v, a) => { a.Accept(); return Escape(v); },
-        ["forceescape"] = (_, v, a) => { a.Accept(); return Escape(v); },
-        ["first"] = (_, v, a) => { a.Accept(); var items = Py.Iterate(v); return items.Count > 0 ? items[0] : new Undefined("No first item, sequence was empty."); },
-        ["last"] = (_, v, a) => { a.Accept(); var items = Py.Iterate(v); return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty."); },
-        ["float"] = (_, v, a) => { a.Accept("default"); return ToFloat(Defined(v), a.Get(0, "default", 0.0)); },
-        ["int"] = (_, v, a) => { a.Accept("default", "base"); return ToInt(Defined(v), a.Get(0, "default", 0L), (int)Py.ToLong(a.Get(1, "base", 10L))); },
-        ["format"] = (_, v, a) => PrintfFormat(Py.Str(v), a.Positional, mappingLike: false),
+        ["escape"] = Escape,
+        ["e"] = Escape,
+        ["forceescape"] = Escape,
+        ["first"] = (v, a) => { a.Accept(); var items = Py.Iterate(v); return items.Count > 0 ? items[0] : new Undefined("No first item, sequence was empty."); },
+        ["last"] = (v, a) => { a.Accept(); var items = Py.Iterate(v); return items.Count > 0 ? items[^1] : new Undefined("No last item, sequence was empty."); },
+        ["float"] = (v, a) => { a.Accept("default"); return ToFloat(Defined(v), a.Get(0, "default", 0.0)); },
+        ["int"] = (v, a) => { a.Accept("default", "base"); return ToInt(Defined(v), a.Get(0, "default", 0L), (int)Py.ToLong(a.Get(1, "base", 10L))); },
+        ["format"] = (v, a) => PrintfFormat(Py.Str(v), a.Positional, mappingLike: false),
         ["indent"] = Indent,
-        ["items"] = (_, v, a) =>
+        ["items"] = (v, a) =>
         {
             a.Accept();
             return v switch
@@ -49,51 +41,51 @@ internal static partial class TemplateFilters
             };
         },
         ["join"] = Join,
-        ["list"] = (_, v, a) => { a.Accept(); return Py.Iterate(v).ToList(); },
-        ["lower"] = (_, v, a) => { a.Accept(); return Py.Str(v).ToLowerInvariant(); },
-        ["upper"] = (_, v, a) => { a.Accept(); return Py.Str(v).ToUpperInvariant(); },
-        ["title"] = (_, v, a) => { a.Accept(); return JinjaTitle(Py.Str(v)); },
-        ["trim"] = (_, v, a) => { a.Accept("chars"); return Py.Strip(Py.Str(v), a.Get(0, "chars") as string, left: true, right: true); },
-        ["replace"] = (_, v, a) =>
+        ["list"] = (v, a) => { a.Accept(); return Py.Iterate(v).ToList(); },
+        ["lower"] = (v, a) => { a.Accept(); return Py.Str(v).ToLowerInvariant(); },
+        ["upper"] = (v, a) => { a.Accept(); return Py.Str(v).ToUpperInvariant(); },
+        ["title"] = (v, a) => { a.Accept(); return JinjaTitle(Py.Str(v)); },
+        ["trim"] = (v, a) => { a.Accept("chars"); return Py.Strip(Py.Str(v), a.Get(0, "chars") as string, left: true, right: true); },
+        ["replace"] = (v, a) =>
         {
             a.Accept("old", "new", "count");
             return TemplateMembers.Replace(Py.Str(v), Py.Str(a.Get(0, "old")), Py.Str(a.Get(1, "new")), a.Get(2, "count") is null ? -1 : Py.ToLong(a.Get(2, "count")));
         },
-        ["reverse"] = (_, v, a) =>
+        ["reverse"] = (v, a) =>
         {
             a.Accept();
             return v is string s ? string.Concat(Py.Chars(s).Cast<string>().Reverse()) : Py.Iterate(v).Reverse().ToList();
         },
         ["round"] = Round,
-        ["safe"] = (_, v, a) => { a.Accept(); return v; },
-        ["string"] = (_, v, a) => { a.Accept(); return Py.Str(v); },
-        ["pprint"] = (_, v, a) => { a.Accept(); return Py.Repr(v); },
+        ["safe"] = (v, a) => { a.Accept(); return v; },
+        ["string"] = (v, a) => { a.Accept(); return Py.Str(v); },
+        ["pprint"] = (v, a) => { a.Accept(); return Py.Repr(v); },
         ["sum"] = Sum,
-        ["min"] = (i, v, a) => MinMax(i, v, a, max: false),
-        ["max"] = (i, v, a) => MinMax(i, v, a, max: true),
+        ["min"] = (v, a) => MinMax(v, a, max: false),
+        ["max"] = (v, a) => MinMax(v, a, max: true),
         ["sort"] = Sort,
         ["unique"] = Unique,
         ["tojson"] = ToJson,
-        ["wordcount"] = (_, v, a) => { a.Accept(); return (long)WordRegex().Count(Py.Str(v)); },
+        ["wordcount"] = (v, a) => { a.Accept(); return (long)WordRegex().Count(Py.Str(v)); },
         ["map"] = Map,
-        ["select"] = (i, v, a) => Select(i, v, a, byAttribute: false, keep: true),
-        ["reject"] = (i, v, a) => Select(i, v, a, byAttribute: false, keep: false),
-        ["selectattr"] = (i, v, a) => Select(i, v, a, byAttribute: true, keep: true),
-        ["rejectattr"] = (i, v, a) => Select(i, v, a, byAttribute: true, keep: false),
-        ["striptags"] = (_, v, a) => { a.Accept(); return string.Join(' ', TagRegex().Replace(Py.Str(v), "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)); },
+        ["select"] = (v, a) => Select(v, a, byAttribute: false, keep: true),
+        ["reject"] = (v, a) => Select(v, a, byAttribute: false, keep: false),
+        ["selectattr"] = (v, a) => Select(v, a, byAttribute: true, keep: true),
+        ["rejectattr"] = (v, a) => Select(v, a, byAttribute: true, keep: false),
+        ["striptags"] = (v, a) => { a.Accept(); return string.Join(' ', TagRegex().Replace(Py.Str(v), "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)); },
         ["truncate"] = Truncate,
     };
 
     public static bool Exists(string name) => All.ContainsKey(name);
 
-    public static object? Apply(TemplateInterpreter interpreter, string name, object? value, CallArgs args)
+    public static object? Apply(string name, object? value, CallArgs args)
     {
         if (!All.TryGetValue(name, out var filter))
         {
             throw new TemplateRuntimeException($"unsupported filter '{name}'");
         }
 
-        return filter(interpreter, value, args);
+        return filter(value, args);
     }
 
     private static object? Defined(object? v) => v is Undefined u ? throw new TemplateRuntimeException(u.Hint) : v;
@@ -101,7 +93,7 @@ internal static partial class TemplateFilters
     private static TemplateRuntimeException Bad(string filter, object? v) =>
         v is Undefined u ? new(u.Hint) : new($"filter '{filter}' cannot take a value of type '{Py.TypeName(v)}'");
 
-    private static object? Default(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? Default(object? v, CallArgs a)
     {
         a.Accept("default_value", "boolean");
         var boolean = Py.Truthy(a.Get(1, "boolean", false));
@@ -109,8 +101,15 @@ internal static partial class TemplateFilters
         return useDefault ? a.Get(0, "default_value", "") : v;
     }
 
-    private static object? Escape(object? v)
+    private static object? Length(object? v, CallArgs a)
     {
+        a.Accept();
+        return (long)Py.Length(v);
+    }
+
+    private static object? Escape(object? v, CallArgs a)
+    {
+        a.Accept();
         var s = Py.Str(v);
         return s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
             .Replace(">", "&gt;", StringComparison.Ordinal).Replace("\"", "&#34;", StringComparison.Ordinal)
@@ -179,7 +178,7 @@ internal static partial class TemplateFilters
         }
     }
 
-    private static object? Join(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? Join(object? v, CallArgs a)
     {
         a.Accept("d", "attribute");
         var sep = Py.Str(a.Get(0, "d", ""));
@@ -189,7 +188,7 @@ internal static partial class TemplateFilters
         return string.Join(sep, items.Select(x => Py.Str(getter is null ? x : getter(x))));
     }
 
-    private static object? Indent(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? Indent(object? v, CallArgs a)
     {
         a.Accept("width", "first", "blank");
         var widthArg = a.Get(0, "width", 4L);
@@ -223,7 +222,7 @@ internal static partial class TemplateFilters
         return first ? indention + rv : rv;
     }
 
-    private static object? Round(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? Round(object? v, CallArgs a)
     {
         a.Accept("precision", "method");
         var precision = (int)Py.ToLong(a.Get(0, "precision", 0L));
@@ -244,7 +243,7 @@ internal static partial class TemplateFilters
         };
     }
 
-    private static object? Sum(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? Sum(object? v, CallArgs a)
     {
         a.Accept("attribute", "start");
         var getter = a.Get(0, "attribute") is { } attr ? AttributeGetter(attr) : null;
@@ -261,10 +260,19 @@ internal static partial class TemplateFilters
     {
         var attr = a.Get(attributeIndex, "attribute");
         var getter = attr is null ? (Func<object?, object?>)(x => x) : AttributeGetter(attr);
-        return caseSensitive ? getter : x => getter(x) is string s ? s.ToLowerInvariant() : getter(x);
+        if (caseSensitive)
+        {
+            return getter;
+        }
+
+        return x =>
+        {
+            var k = getter(x);
+            return k is string s ? s.ToLowerInvariant() : k;
+        };
     }
 
-    private static object? MinMax(TemplateInterpreter _, object? v, CallArgs a, bool max)
+    private static object? MinMax(object? v, CallArgs a, bool max)
     {
         a.Accept("case_sensitive", "attribute");
         var key = SortKey(a, 1, Py.Truthy(a.Get(0, "case_sensitive", false)));
@@ -275,31 +283,32 @@ internal static partial class TemplateFilters
         }
 
         var best = items[0];
+        var bestKey = key(best);
         foreach (var item in items.Skip(1))
         {
-            var c = Py.Compare(key(item), key(best));
+            var itemKey = key(item);
+            var c = Py.Compare(itemKey, bestKey);
             if (max ? c > 0 : c < 0)
             {
-                best = item;
+                (best, bestKey) = (item, itemKey);
             }
         }
 
         return best;
     }
 
-    private static object? Sort(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? Sort(object? v, CallArgs a)
     {
         a.Accept("reverse", "case_sensitive", "attribute");
         var reverse = Py.Truthy(a.Get(0, "reverse", false));
         var key = SortKey(a, 2, Py.Truthy(a.Get(1, "case_sensitive", false)));
-        var items = Py.Iterate(v).ToList();
 
-        // Python's sort is stable, also when reversed; OrderBy is stable too.
-        var comparer = Comparer<object?>.Create((x, y) => reverse ? Py.Compare(key(y), key(x)) : Py.Compare(key(x), key(y)));
-        return items.OrderBy(x => x, comparer).ToList();
+        // Python's sort is stable, also when reversed; OrderBy is stable too, and takes each key once as Python does.
+        var comparer = Comparer<object?>.Create((x, y) => reverse ? Py.Compare(y, x) : Py.Compare(x, y));
+        return Py.Iterate(v).OrderBy(key, comparer).ToList();
     }
 
-    private static object? DictSort(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? DictSort(object? v, CallArgs a)
     {
         a.Accept("case_sensitive", "by", "reverse");
         if (v is not Dictionary<string, object?> d)
@@ -320,7 +329,7 @@ internal static partial class TemplateFilters
         return sorted.Select(p => (object?)new object?[] { p.Key, p.Value }).ToList();
     }
 
-    private static object? Unique(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? Unique(object? v, CallArgs a)
     {
         a.Accept("case_sensitive", "attribute");
         var key = SortKey(a, 1, Py.Truthy(a.Get(0, "case_sensitive", false)));
@@ -340,7 +349,7 @@ internal static partial class TemplateFilters
     }
 
     /// <summary>Hugging Face's tojson: json.dumps(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).</summary>
-    private static object? ToJson(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? ToJson(object? v, CallArgs a)
     {
         a.Accept("ensure_ascii", "indent", "separators", "sort_keys");
         var ensureAscii = Py.Truthy(a.Get(0, "ensure_ascii", false));
@@ -389,7 +398,7 @@ internal static partial class TemplateFilters
         };
     }
 
-    private static object? Map(TemplateInterpreter interpreter, object? v, CallArgs a)
+    private static object? Map(object? v, CallArgs a)
     {
         var items = Py.Iterate(v);
         if (a.Positional.Count == 0 && a.Named.ContainsKey("attribute"))
@@ -411,10 +420,10 @@ internal static partial class TemplateFilters
 
         var name = Py.Str(a.Positional[0]);
         var rest = new CallArgs(name, a.Positional.Skip(1).ToList(), a.Named);
-        return items.Select(x => Apply(interpreter, name, x, rest)).ToList();
+        return items.Select(x => Apply(name, x, rest)).ToList();
     }
 
-    private static object? Select(TemplateInterpreter interpreter, object? v, CallArgs a, bool byAttribute, bool keep)
+    private static object? Select(object? v, CallArgs a, bool byAttribute, bool keep)
     {
         var items = Py.Iterate(v);
         var offset = 0;
@@ -439,13 +448,13 @@ internal static partial class TemplateFilters
         {
             var testName = Py.Str(a.Positional[offset]);
             var testArgs = new CallArgs(testName, a.Positional.Skip(offset + 1).ToList(), a.Named);
-            test = x => TemplateTests.Apply(interpreter, testName, x, testArgs);
+            test = x => TemplateTests.Apply(testName, x, testArgs);
         }
 
         return items.Where(x => test(getter(x)) == keep).ToList();
     }
 
-    private static object? Batch(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? Batch(object? v, CallArgs a)
     {
         a.Accept("linecount", "fill_with");
         var size = (int)Py.ToLong(a.Get(0, "linecount"));
@@ -484,7 +493,7 @@ internal static partial class TemplateFilters
         return result;
     }
 
-    private static object? Truncate(TemplateInterpreter _, object? v, CallArgs a)
+    private static object? Truncate(object? v, CallArgs a)
     {
         a.Accept("length", "killwords", "end", "leeway");
         var s = Py.Str(v);
@@ -507,8 +516,10 @@ internal static partial class TemplateFilters
         return (space >= 0 ? cut[..space] : cut) + end;
     }
 
-    /// <summary>The format filter: Python's printf-style <c>%</c> with %s, %d, %i, %r, %f and %%.</summary>
-    /// <summary>Python's <c>format % values</c>; a mapping-like right side (list, dict) may go unused, as in Python.</summary>
+    /// <summary>
+    /// Python's printf-style <c>format % values</c> (the <c>format</c> filter and the <c>%</c> operator) with %s, %d,
+    /// %i, %r, %f and %%; a mapping-like right side (list, dict) may go unused, as in Python.
+    /// </summary>
     public static string PrintfFormat(string format, List<object?> values, bool mappingLike)
     {
         var next = 0;
@@ -538,7 +549,7 @@ internal static partial class TemplateFilters
             {
                 's' => Py.Str(value),
                 'r' => Py.Repr(value),
-                'd' or 'i' => Py.ToLong(value is double d ? (long)Math.Truncate(d) : value).ToString(CultureInfo.InvariantCulture),
+                'd' or 'i' => Py.ToLong(value).ToString(CultureInfo.InvariantCulture), // a float truncates toward zero
                 'f' => Py.ToDouble(value).ToString("F6", CultureInfo.InvariantCulture),
                 _ => throw new TemplateRuntimeException($"unsupported format character '{spec}'"),
             });

@@ -12,50 +12,11 @@ internal static class TemplateGlobals
     public static void Register(Scope scope, TemplateInterpreter interpreter)
     {
         scope.Set("range", new BuiltinFunction("range", Range));
-        scope.Set("dict", new BuiltinFunction("dict", args =>
-        {
-            var d = new Dictionary<string, object?>(StringComparer.Ordinal);
-            foreach (var p in args.Positional)
-            {
-                if (p is not Dictionary<string, object?> src)
-                {
-                    throw new TemplateRuntimeException("dict() takes a mapping or keyword arguments");
-                }
-
-                foreach (var (k, v) in src)
-                {
-                    d[k] = v;
-                }
-            }
-
-            foreach (var (k, v) in args.Named)
-            {
-                d[k] = v;
-            }
-
-            return d;
-        }));
+        scope.Set("dict", new BuiltinFunction("dict", args => Merge(args, new Dictionary<string, object?>(StringComparer.Ordinal), "dict")));
         scope.Set("namespace", new BuiltinFunction("namespace", args =>
         {
             var ns = new TemplateNamespace();
-            foreach (var p in args.Positional)
-            {
-                if (p is not Dictionary<string, object?> src)
-                {
-                    throw new TemplateRuntimeException("namespace() takes a mapping or keyword arguments");
-                }
-
-                foreach (var (k, v) in src)
-                {
-                    ns.Attributes[k] = v;
-                }
-            }
-
-            foreach (var (k, v) in args.Named)
-            {
-                ns.Attributes[k] = v;
-            }
-
+            Merge(args, ns.Attributes, "namespace");
             return ns;
         }));
         scope.Set("raise_exception", new BuiltinFunction("raise_exception", args =>
@@ -69,6 +30,30 @@ internal static class TemplateGlobals
             var format = args.Get(0, "format") as string ?? throw new TemplateRuntimeException("strftime_now() argument must be str");
             return PyStrftime.Format(interpreter.Time.GetLocalNow().DateTime, format);
         }));
+    }
+
+    /// <summary><c>dict(...)</c> and <c>namespace(...)</c>: mappings given positionally, then keyword arguments, later ones winning.</summary>
+    private static Dictionary<string, object?> Merge(CallArgs args, Dictionary<string, object?> into, string function)
+    {
+        foreach (var p in args.Positional)
+        {
+            if (p is not Dictionary<string, object?> src)
+            {
+                throw new TemplateRuntimeException($"{function}() takes a mapping or keyword arguments");
+            }
+
+            foreach (var (k, v) in src)
+            {
+                into[k] = v;
+            }
+        }
+
+        foreach (var (k, v) in args.Named)
+        {
+            into[k] = v;
+        }
+
+        return into;
     }
 
     private static object? Range(CallArgs args)

@@ -243,8 +243,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
                 var callee = Eval(callBlock.Call.Callee, scope);
                 if (callee is not MacroValue)
                 {
-                    throw new ChatTemplateException(
-                        $"'{{% call %}}' needs a macro, got '{Py.TypeName(callee)}' (line {callBlock.Line}, column {callBlock.Column})", callBlock.Line, callBlock.Column);
+                    throw ChatTemplateException.At($"'{{% call %}}' needs a macro, got '{Py.TypeName(callee)}'", callBlock.Line, callBlock.Column);
                 }
 
                 var callArgs = BuildArgs(Describe(callBlock.Call.Callee), callBlock.Call.Args, callBlock.Call.Kwargs, scope);
@@ -268,7 +267,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
             case ContinueNode:
                 return Flow.Continue;
             default:
-                throw new ChatTemplateException($"unsupported node '{node.GetType().Name}' (line {node.Line}, column {node.Column})", node.Line, node.Column);
+                throw ChatTemplateException.At($"unsupported node '{node.GetType().Name}'", node.Line, node.Column);
         }
     }
 
@@ -344,10 +343,8 @@ internal sealed class TemplateInterpreter(TimeProvider time)
             case NamespaceTarget ns:
                 if (!scope.TryGet(ns.Name, out var obj) || obj is not TemplateNamespace nsValue)
                 {
-                    throw new ChatTemplateException(
-                        $"cannot assign attribute on non-namespace object ('{ns.Name}.{ns.Attribute}') (line {ns.Line}, column {ns.Column})",
-                        ns.Line,
-                        ns.Column);
+                    throw ChatTemplateException.At(
+                        $"cannot assign attribute on non-namespace object ('{ns.Name}.{ns.Attribute}')", ns.Line, ns.Column);
                 }
 
                 nsValue.Attributes[ns.Attribute] = value;
@@ -359,7 +356,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
                     var msg = items.Count > tuple.Items.Count
                         ? $"too many values to unpack (expected {tuple.Items.Count})"
                         : $"not enough values to unpack (expected {tuple.Items.Count}, got {items.Count})";
-                    throw new ChatTemplateException($"{msg} (line {tuple.Line}, column {tuple.Column})", tuple.Line, tuple.Column);
+                    throw ChatTemplateException.At(msg, tuple.Line, tuple.Column);
                 }
 
                 for (var i = 0; i < items.Count; i++)
@@ -379,7 +376,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
         }
         catch (TemplateRuntimeException e)
         {
-            throw new ChatTemplateException($"{e.Message} (line {node.Line}, column {node.Column})", node.Line, node.Column);
+            throw ChatTemplateException.At(e.Message, node.Line, node.Column);
         }
     }
 
@@ -392,7 +389,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
         }
         catch (TemplateRuntimeException e)
         {
-            throw new ChatTemplateException($"{e.Message} (line {expr.Line}, column {expr.Column})", expr.Line, expr.Column);
+            throw ChatTemplateException.At(e.Message, expr.Line, expr.Column);
         }
         catch (ChatTemplateException e) when (e.RaisedByTemplate && e.Line is null)
         {
@@ -447,7 +444,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
             case FilterExpr filter:
                 return ApplyFilter(filter, filter.Value is null ? null : Eval(filter.Value, scope), scope);
             case TestExpr test:
-                var result = TemplateTests.Apply(this, test.Name, Eval(test.Value, scope), BuildArgs(test.Name, test.Args, test.Kwargs, scope));
+                var result = TemplateTests.Apply(test.Name, Eval(test.Value, scope), BuildArgs(test.Name, test.Args, test.Kwargs, scope));
                 return test.Negated ? !result : result;
             case BinaryExpr bin:
                 return EvalBinary(bin, scope);
@@ -531,11 +528,11 @@ internal sealed class TemplateInterpreter(TimeProvider time)
         var args = BuildArgs(filter.Name, filter.Args, filter.Kwargs, scope);
         try
         {
-            return TemplateFilters.Apply(this, filter.Name, value, args);
+            return TemplateFilters.Apply(filter.Name, value, args);
         }
         catch (TemplateRuntimeException e)
         {
-            throw new ChatTemplateException($"{e.Message} (line {filter.Line}, column {filter.Column})", filter.Line, filter.Column);
+            throw ChatTemplateException.At(e.Message, filter.Line, filter.Column);
         }
     }
 }

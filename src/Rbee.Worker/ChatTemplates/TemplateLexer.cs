@@ -90,7 +90,7 @@ internal sealed class TemplateLexer
     private ChatTemplateException Error(string message, int pos)
     {
         var (line, col) = Where(pos);
-        return new ChatTemplateException($"{message} (line {line}, column {col})", line, col);
+        return ChatTemplateException.At(message, line, col);
     }
 
     private void Emit(TokenKind kind, string value, int pos, object? literal = null)

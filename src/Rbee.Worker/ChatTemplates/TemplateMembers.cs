@@ -307,7 +307,7 @@ internal static class TemplateMembers
                 return PyTitle(s);
             case "capitalize":
                 args.Accept();
-                return s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant();
+                return Capitalize(s);
             case "replace":
                 args.Accept("old", "new", "count");
                 return Replace(s, Arg(args, 0, "old"), Arg(args, 1, "new"), Py.ToLong(args.Get(2, "count", -1L)));
@@ -371,20 +371,13 @@ internal static class TemplateMembers
                 args.Accept("width", "fillchar");
                 var width = (int)Py.ToLong(args.Get(0, "width"));
                 var fill = args.Get(1, "fillchar", " ") as string ?? " ";
-                var padding = Math.Max(0, width - Py.Length(s));
-                if (name == "ljust")
+                if (name == "center")
                 {
-                    return s + string.Concat(Enumerable.Repeat(fill, padding));
+                    return Center(s, width, fill);
                 }
 
-                if (name == "rjust")
-                {
-                    return string.Concat(Enumerable.Repeat(fill, padding)) + s;
-                }
-
-                // CPython centers with the odd pad on the right unless both the pad and the width are odd.
-                var leftPad = (padding / 2) + (padding & width & 1);
-                return string.Concat(Enumerable.Repeat(fill, leftPad)) + s + string.Concat(Enumerable.Repeat(fill, padding - leftPad));
+                var padding = string.Concat(Enumerable.Repeat(fill, Math.Max(0, width - Py.Length(s))));
+                return name == "ljust" ? s + padding : padding + s;
             case "zfill":
                 args.Accept("width");
                 var w = (int)Py.ToLong(args.Get(0, "width"));
@@ -417,6 +410,19 @@ internal static class TemplateMembers
             default:
                 throw new TemplateRuntimeException($"unsupported string method '{name}'");
         }
+    }
+
+    /// <summary>Python's str.capitalize, which jinja2's capitalize filter also is.</summary>
+    public static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..].ToLowerInvariant();
+
+    /// <summary>Python's str.center, which jinja2's center filter also is.</summary>
+    public static string Center(string s, int width, string fill)
+    {
+        var padding = Math.Max(0, width - Py.Length(s));
+
+        // CPython centers with the odd pad on the right unless both the pad and the width are odd.
+        var leftPad = (padding / 2) + (padding & width & 1);
+        return string.Concat(Enumerable.Repeat(fill, leftPad)) + s + string.Concat(Enumerable.Repeat(fill, padding - leftPad));
     }
 
     public static string PyTitle(string s)

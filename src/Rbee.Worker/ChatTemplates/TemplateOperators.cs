@@ -42,22 +42,13 @@ internal static class TemplateOperators
             case "-":
                 return Arithmetic(op, a, b, (x, y) => checked(x - y), (x, y) => x - y);
             case "*":
-                if (a is string s1 && b is long or bool)
-                {
-                    return string.Concat(Enumerable.Repeat(s1, (int)Math.Max(0, Py.ToLong(b))));
-                }
-
-                if (a is long or bool && b is string s2)
-                {
-                    return string.Concat(Enumerable.Repeat(s2, (int)Math.Max(0, Py.ToLong(a))));
-                }
-
-                if (Py.IsList(a) && b is long or bool)
+                // A sequence times an int repeats it, on either side.
+                if ((a is string || Py.IsList(a)) && b is long or bool)
                 {
                     return Repeat(a, Py.ToLong(b));
                 }
 
-                if (a is long or bool && Py.IsList(b))
+                if (a is long or bool && (b is string || Py.IsList(b)))
                 {
                     return Repeat(b, Py.ToLong(a));
                 }
@@ -181,6 +172,11 @@ internal static class TemplateOperators
 
     private static object Repeat(object? sequence, long times)
     {
+        if (sequence is string s)
+        {
+            return string.Concat(Enumerable.Repeat(s, (int)Math.Max(0, times)));
+        }
+
         var items = ((IReadOnlyList<object?>)sequence!).ToList();
         var repeated = Enumerable.Repeat(items, (int)Math.Max(0, times)).SelectMany(x => x);
         return sequence is object?[] ? repeated.ToArray() : repeated.ToList();

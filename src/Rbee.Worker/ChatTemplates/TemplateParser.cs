@@ -40,7 +40,7 @@ internal sealed class TemplateParser
     private Token Next() => _tokens[_i++];
 
     private static ChatTemplateException Error(string message, Token at) =>
-        new($"{message} (line {at.Line}, column {at.Column})", at.Line, at.Column);
+        ChatTemplateException.At(message, at.Line, at.Column);
 
     private Token Expect(TokenKind kind, string? value = null)
     {
@@ -277,10 +277,7 @@ internal sealed class TemplateParser
         var call = ParseExpression() as CallExpr
             ?? throw Error("expected a macro call after '{% call %}'", tag);
         Expect(TokenKind.BlockEnd);
-        var savedDepth = _loopDepth;
-        _loopDepth = 0;
-        var body = ParseBody(["endcall"], out _);
-        _loopDepth = savedDepth;
+        var body = ParseBodyOutsideLoops("endcall");
         Expect(TokenKind.BlockEnd);
         return new CallBlockNode(call, new MacroNode("caller", parameters, body, tag.Line, tag.Column), tag.Line, tag.Column);
     }
@@ -290,12 +287,19 @@ internal sealed class TemplateParser
         var name = Expect(TokenKind.Name).Value;
         var parameters = ParseParameters();
         Expect(TokenKind.BlockEnd);
-        var savedDepth = _loopDepth;
-        _loopDepth = 0;
-        var body = ParseBody(["endmacro"], out _);
-        _loopDepth = savedDepth;
+        var body = ParseBodyOutsideLoops("endmacro");
         Expect(TokenKind.BlockEnd);
         return new MacroNode(name, parameters, body, tag.Line, tag.Column);
+    }
+
+    /// <summary>A macro or caller body: a loop around the definition does not make break/continue legal inside it.</summary>
+    private List<Node> ParseBodyOutsideLoops(string endTag)
+    {
+        var savedDepth = _loopDepth;
+        _loopDepth = 0;
+        var body = ParseBody([endTag], out _);
+        _loopDepth = savedDepth;
+        return body;
     }
 
     private List<(string Name, Expr? Default)> ParseParameters()
@@ -472,29 +476,9 @@ internal sealed class TemplateParser
         return expr;
     }
 
-    private Expr ParseOr()
-    {
-        var left = ParseAnd();
-        while (Current.IsName("or"))
-        {
-            var t = Next();
-            left = new BinaryExpr("or", left, ParseAnd(), t.Line, t.Column);
-        }
+    private Expr ParseOr() => ParseLeftAssociative(ParseAnd, static t => t.IsName("or"));
 
-        return left;
-    }
-
-    private Expr ParseAnd()
-    {
-        var left = ParseNot();
-        while (Current.IsName("and"))
-        {
-            var t = Next();
-            left = new BinaryExpr("and", left, ParseNot(), t.Line, t.Column);
-        }
-
-        return left;
-    }
+    private Expr ParseAnd() => ParseLeftAssociative(ParseNot, static t => t.IsName("and"));
 
     private Expr ParseNot()
     {
@@ -540,49 +524,23 @@ internal sealed class TemplateParser
         return rest.Count == 0 ? first : new CompareExpr(first, rest, start.Line, start.Column);
     }
 
-    private Expr ParseMath1()
+    private Expr ParseMath1() => ParseLeftAssociative(ParseConcat, static t => t.IsOperator("+") || t.IsOperator("-"));
+
+    private Expr ParseConcat() => ParseLeftAssociative(ParseMath2, static t => t.IsOperator("~"));
+
+    private Expr ParseMath2() =>
+        ParseLeftAssociative(ParsePow, static t => t.Kind == TokenKind.Operator && t.Value is "*" or "/" or "//" or "%");
+
+    private Expr ParsePow() => ParseLeftAssociative(() => ParseUnary(withFilter: true), static t => t.IsOperator("**"));
+
+    /// <summary>One precedence level of binary operators: <c>operand (op operand)*</c>, grouped to the left.</summary>
+    private Expr ParseLeftAssociative(Func<Expr> operand, Func<Token, bool> isOperator)
     {
-        var left = ParseConcat();
-        while (Current.IsOperator("+") || Current.IsOperator("-"))
+        var left = operand();
+        while (isOperator(Current))
         {
             var t = Next();
-            left = new BinaryExpr(t.Value, left, ParseConcat(), t.Line, t.Column);
-        }
-
-        return left;
-    }
-
-    private Expr ParseConcat()
-    {
-        var left = ParseMath2();
-        while (Current.IsOperator("~"))
-        {
-            var t = Next();
-            left = new BinaryExpr("~", left, ParseMath2(), t.Line, t.Column);
-        }
-
-        return left;
-    }
-
-    private Expr ParseMath2()
-    {
-        var left = ParsePow();
-        while (Current.Kind == TokenKind.Operator && Current.Value is "*" or "/" or "//" or "%")
-        {
-            var t = Next();
-            left = new BinaryExpr(t.Value, left, ParsePow(), t.Line, t.Column);
-        }
-
-        return left;
-    }
-
-    private Expr ParsePow()
-    {
-        var left = ParseUnary(withFilter: true);
-        while (Current.IsOperator("**"))
-        {
-            var t = Next();
-            left = new BinaryExpr("**", left, ParseUnary(withFilter: true), t.Line, t.Column);
+            left = new BinaryExpr(t.Value, left, operand(), t.Line, t.Column);
         }
 
         return left;
@@ -615,7 +573,12 @@ internal sealed class TemplateParser
     private Expr ParsePrimary()
     {
         var t = Next();
-        if (t.Kind == TokenKind.Operator && t.Value is "(" or "[" or "{" && ++_nesting > MaxNesting)
+        if (t.Kind != TokenKind.Operator || t.Value is not ("(" or "[" or "{"))
+        {
+            return ParsePrimaryCore(t);
+        }
+
+        if (++_nesting > MaxNesting)
         {
             throw Error($"expression nested deeper than {MaxNesting} levels", t);
         }
@@ -626,10 +589,7 @@ internal sealed class TemplateParser
         }
         finally
         {
-            if (t.Kind == TokenKind.Operator && t.Value is "(" or "[" or "{")
-            {
-                _nesting--;
-            }
+            _nesting--;
         }
     }
 
@@ -859,13 +819,7 @@ internal sealed class TemplateParser
             Expect(TokenKind.Operator, "|");
         }
 
-        var name = Expect(TokenKind.Name).Value;
-        while (Current.IsOperator("."))
-        {
-            _i++;
-            name += "." + Expect(TokenKind.Name).Value;
-        }
-
+        var name = ParseDottedName();
         if (!TemplateFilters.Exists(name))
         {
             throw Error($"unsupported filter '{name}'", t);
@@ -881,10 +835,9 @@ internal sealed class TemplateParser
         return new FilterExpr(value, name, args, kwargs, t.Line, t.Column);
     }
 
-    private TestExpr ParseTest(Expr value)
+    /// <summary>A filter or test name, which jinja2 lets carry dots (<c>x | a.b</c>).</summary>
+    private string ParseDottedName()
     {
-        var t = Next();
-        var negated = SkipName("not");
         var name = Expect(TokenKind.Name).Value;
         while (Current.IsOperator("."))
         {
@@ -892,6 +845,14 @@ internal sealed class TemplateParser
             name += "." + Expect(TokenKind.Name).Value;
         }
 
+        return name;
+    }
+
+    private TestExpr ParseTest(Expr value)
+    {
+        var t = Next();
+        var negated = SkipName("not");
+        var name = ParseDottedName();
         if (!TemplateTests.Exists(name))
         {
             throw Error($"unsupported test '{name}'", t);

@@ -150,33 +150,22 @@ internal static class Py
             case string s:
                 AppendStringRepr(sb, s);
                 break;
-            case List<object?> list:
-                sb.Append('[');
-                for (var i = 0; i < list.Count; i++)
+            case List<object?> or object?[]:
+                var items = (IReadOnlyList<object?>)v;
+                var isTuple = v is object?[];
+                sb.Append(isTuple ? '(' : '[');
+                for (var i = 0; i < items.Count; i++)
                 {
                     if (i > 0)
                     {
                         sb.Append(", ");
                     }
 
-                    AppendRepr(sb, list[i]);
+                    AppendRepr(sb, items[i]);
                 }
 
-                sb.Append(']');
-                break;
-            case object?[] tuple:
-                sb.Append('(');
-                for (var i = 0; i < tuple.Length; i++)
-                {
-                    if (i > 0)
-                    {
-                        sb.Append(", ");
-                    }
-
-                    AppendRepr(sb, tuple[i]);
-                }
-
-                sb.Append(tuple.Length == 1 ? ",)" : ")");
+                // A one-item tuple keeps its comma: (1,).
+                sb.Append(!isTuple ? "]" : items.Count == 1 ? ",)" : ")");
                 break;
             case Dictionary<string, object?> dict:
                 sb.Append('{');
@@ -275,8 +264,9 @@ internal static class Py
         var dot = r.IndexOf('.', StringComparison.Ordinal);
         var intPart = dot >= 0 ? r[..dot] : r;
         var fracPart = dot >= 0 ? r[(dot + 1)..] : "";
-        var digits = (intPart + fracPart).TrimStart('0');
-        var leadingZeros = (intPart + fracPart).Length - (intPart + fracPart).TrimStart('0').Length;
+        var allDigits = intPart + fracPart;
+        var digits = allDigits.TrimStart('0');
+        var leadingZeros = allDigits.Length - digits.Length;
 
         // Decimal exponent of the first significant digit.
         var point = intPart.Length + exp - leadingZeros;

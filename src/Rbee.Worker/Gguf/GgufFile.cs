@@ -16,6 +16,7 @@ public sealed unsafe class GgufFile : IDisposable
 
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;
+    private readonly Dictionary<string, GgufTensor> _byName;
     private byte* _base;
 
     public string Path { get; }
@@ -25,7 +26,6 @@ public sealed unsafe class GgufFile : IDisposable
     public long DataOffset { get; }
     public IReadOnlyDictionary<string, GgufValue> Metadata { get; }
     public IReadOnlyList<GgufTensor> Tensors { get; }
-    private readonly Dictionary<string, GgufTensor> _byName;
 
     private GgufFile(string path)
     {
@@ -39,12 +39,26 @@ public sealed unsafe class GgufFile : IDisposable
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _base = p + _view.PointerOffset;
+        try
+        {
+            (Version, Metadata, Alignment, DataOffset, Tensors, _byName) = Parse(_base, Length, path);
+        }
+        catch
+        {
+            // A refused file must not stay open (and mapped) until the finalizer runs.
+            Dispose();
+            throw;
+        }
+    }
 
-        var r = new Reader(_base, Length, path);
+    private static (uint Version, Dictionary<string, GgufValue> Metadata, int Alignment, long DataOffset, List<GgufTensor> Tensors,
+        Dictionary<string, GgufTensor> ByName) Parse(byte* @base, long length, string path)
+    {
+        var r = new Reader(@base, length, path);
         var magic = r.U32();
         if (magic != Magic) throw new InvalidDataException($"{path}: not a GGUF file (magic 0x{magic:X8} at offset 0)");
-        Version = r.U32();
-        if (Version is not (2 or 3)) throw new InvalidDataException($"{path}: GGUF version {Version} is not supported (2 and 3 are; offset 4)");
+        var version = r.U32();
+        if (version is not (2 or 3)) throw new InvalidDataException($"{path}: GGUF version {version} is not supported (2 and 3 are; offset 4)");
         var tensorCount = r.I64Count("tensor count");
         var kvCount = r.I64Count("metadata count");
 
@@ -52,13 +66,12 @@ public sealed unsafe class GgufFile : IDisposable
         for (long i = 0; i < kvCount; i++)
         {
             var key = r.String();
-            var value = r.Value();
+            var value = r.Value(key);
             meta[key] = value;
         }
-        Metadata = meta;
-        Alignment = meta.TryGetValue("general.alignment", out var a) ? (int)a.AsInt64() : DefaultAlignment;
-        if (Alignment <= 0 || (Alignment & (Alignment - 1)) != 0)
-            throw new InvalidDataException($"{path}: general.alignment {Alignment} is not a power of two");
+        var alignment = meta.TryGetValue("general.alignment", out var a) ? (int)a.AsInt64() : DefaultAlignment;
+        if (alignment <= 0 || (alignment & (alignment - 1)) != 0)
+            throw new InvalidDataException($"{path}: general.alignment {alignment} is not a power of two");
 
         var infos = new List<(string Name, long[] Dims, GgmlType Type, long Offset, long InfoAt)>((int)Math.Min(tensorCount, 1 << 16));
         for (long i = 0; i < tensorCount; i++)
@@ -78,44 +91,36 @@ public sealed unsafe class GgufFile : IDisposable
             infos.Add((name, dims, type, offset, at));
         }
 
-        DataOffset = AlignUp(r.Position, Alignment);
+        var dataOffset = AlignUp(r.Position, alignment);
         var tensors = new List<GgufTensor>(infos.Count);
-        _byName = new Dictionary<string, GgufTensor>(StringComparer.Ordinal);
+        var byName = new Dictionary<string, GgufTensor>(StringComparer.Ordinal);
         foreach (var (name, dims, type, offset, infoAt) in infos)
         {
             long elements = 1;
             foreach (var d in dims) elements = checked(elements * d);
             long bytes = -1;
-            if (GgmlTypeInfo.Layout(type) is not null)
+            if (GgmlTypeInfo.Layout(type) is { } layout)
             {
-                if (dims[0] % GgmlTypeInfo.Layout(type)!.Value.BlockSize != 0)
+                if (dims[0] % layout.BlockSize != 0)
                     throw new InvalidDataException($"{path}: tensor '{name}' row of {dims[0]} is not whole {type} blocks (offset {infoAt})");
-                bytes = GgmlTypeInfo.RowBytes(type, dims[0]) * (elements / dims[0]);
+                bytes = checked(elements / layout.BlockSize * layout.BlockBytes);
             }
-            if (offset % Alignment != 0)
-                throw new InvalidDataException($"{path}: tensor '{name}' data offset {offset} is not aligned to {Alignment} (offset {infoAt})");
-            var start = DataOffset + offset;
-            if (bytes >= 0 && (start < DataOffset || start + bytes > Length))
+            if (offset % alignment != 0)
+                throw new InvalidDataException($"{path}: tensor '{name}' data offset {offset} is not aligned to {alignment} (offset {infoAt})");
+            var start = dataOffset + offset;
+            if (bytes >= 0 && (start < dataOffset || start + bytes > length))
                 throw new InvalidDataException(
-                    $"{path}: tensor '{name}' data [{start}, {start + bytes}) lies outside the file of {Length} bytes (truncated? offset {infoAt})");
-            var t = new GgufTensor(name, dims, type, start, bytes, bytes >= 0 ? _base + start : null);
-            if (!_byName.TryAdd(name, t)) throw new InvalidDataException($"{path}: tensor '{name}' appears twice (offset {infoAt})");
+                    $"{path}: tensor '{name}' data [{start}, {start + bytes}) lies outside the file of {length} bytes (truncated? offset {infoAt})");
+            var t = new GgufTensor(name, dims, type, start, bytes, bytes >= 0 ? @base + start : null);
+            if (!byName.TryAdd(name, t)) throw new InvalidDataException($"{path}: tensor '{name}' appears twice (offset {infoAt})");
             tensors.Add(t);
         }
-        Tensors = tensors;
+        return (version, meta, alignment, dataOffset, tensors, byName);
     }
 
-    public static GgufFile Open(string path)
-    {
-        try
-        {
-            return new GgufFile(path);
-        }
-        catch (EndOfStreamException e)
-        {
-            throw new InvalidDataException(e.Message, e);
-        }
-    }
+    /// <summary>Maps and checks a GGUF file; a missing file throws <see cref="FileNotFoundException"/>, a corrupt one
+    /// <see cref="InvalidDataException"/> naming the offset.</summary>
+    public static GgufFile Open(string path) => new(path);
 
     public bool TryGetTensor(string name, out GgufTensor tensor) => _byName.TryGetValue(name, out tensor!);
 
@@ -175,43 +180,43 @@ public sealed unsafe class GgufFile : IDisposable
             return s;
         }
 
-        public GgufValue Value() => ValueOf((GgufValueType)U32());
+        public GgufValue Value(string key) => ValueOf((GgufValueType)U32(), key);
 
-        private GgufValue ValueOf(GgufValueType t)
+        private GgufValue ValueOf(GgufValueType t, string key)
         {
             var at = Position;
             switch (t)
             {
-                case GgufValueType.UInt8: return GgufValue.Of(t, U8());
-                case GgufValueType.Int8: return GgufValue.Of(t, (sbyte)U8());
-                case GgufValueType.UInt16: return GgufValue.Of(t, U16());
-                case GgufValueType.Int16: return GgufValue.Of(t, (short)U16());
-                case GgufValueType.UInt32: return GgufValue.Of(t, U32());
-                case GgufValueType.Int32: return GgufValue.Of(t, (int)U32());
-                case GgufValueType.Float32: return GgufValue.Of(t, BitConverter.Int32BitsToSingle((int)U32()));
-                case GgufValueType.Bool: return GgufValue.Of(t, U8() != 0);
-                case GgufValueType.String: return GgufValue.Of(t, String());
-                case GgufValueType.UInt64: return GgufValue.Of(t, U64());
-                case GgufValueType.Int64: return GgufValue.Of(t, (long)U64());
-                case GgufValueType.Float64: return GgufValue.Of(t, BitConverter.Int64BitsToDouble((long)U64()));
+                case GgufValueType.UInt8: return GgufValue.Of(key, t, U8());
+                case GgufValueType.Int8: return GgufValue.Of(key, t, (sbyte)U8());
+                case GgufValueType.UInt16: return GgufValue.Of(key, t, U16());
+                case GgufValueType.Int16: return GgufValue.Of(key, t, (short)U16());
+                case GgufValueType.UInt32: return GgufValue.Of(key, t, U32());
+                case GgufValueType.Int32: return GgufValue.Of(key, t, (int)U32());
+                case GgufValueType.Float32: return GgufValue.Of(key, t, BitConverter.Int32BitsToSingle((int)U32()));
+                case GgufValueType.Bool: return GgufValue.Of(key, t, U8() != 0);
+                case GgufValueType.String: return GgufValue.Of(key, t, String());
+                case GgufValueType.UInt64: return GgufValue.Of(key, t, U64());
+                case GgufValueType.Int64: return GgufValue.Of(key, t, (long)U64());
+                case GgufValueType.Float64: return GgufValue.Of(key, t, BitConverter.Int64BitsToDouble((long)U64()));
                 case GgufValueType.Array:
                 {
                     var et = (GgufValueType)U32();
                     var n = I64Count("array length");
                     return et switch
                     {
-                        GgufValueType.String => GgufValue.Of(t, ReadArray(n, () => String()), et),
-                        GgufValueType.Float32 => GgufValue.Of(t, ReadArray(n, () => BitConverter.Int32BitsToSingle((int)U32())), et),
-                        GgufValueType.Int32 => GgufValue.Of(t, ReadArray(n, () => (int)U32()), et),
-                        GgufValueType.UInt32 => GgufValue.Of(t, ReadArray(n, () => U32()), et),
-                        GgufValueType.UInt8 => GgufValue.Of(t, ReadArray(n, () => U8()), et),
-                        GgufValueType.Int8 => GgufValue.Of(t, ReadArray(n, () => (sbyte)U8()), et),
-                        GgufValueType.Int64 => GgufValue.Of(t, ReadArray(n, () => (long)U64()), et),
-                        GgufValueType.UInt64 => GgufValue.Of(t, ReadArray(n, () => U64()), et),
-                        GgufValueType.Float64 => GgufValue.Of(t, ReadArray(n, () => BitConverter.Int64BitsToDouble((long)U64())), et),
-                        GgufValueType.Bool => GgufValue.Of(t, ReadArray(n, () => U8() != 0), et),
-                        GgufValueType.Int16 => GgufValue.Of(t, ReadArray(n, () => (short)U16()), et),
-                        GgufValueType.UInt16 => GgufValue.Of(t, ReadArray(n, () => U16()), et),
+                        GgufValueType.String => GgufValue.Of(key, t, ReadArray(n, () => String()), et),
+                        GgufValueType.Float32 => GgufValue.Of(key, t, ReadArray(n, () => BitConverter.Int32BitsToSingle((int)U32())), et),
+                        GgufValueType.Int32 => GgufValue.Of(key, t, ReadArray(n, () => (int)U32()), et),
+                        GgufValueType.UInt32 => GgufValue.Of(key, t, ReadArray(n, () => U32()), et),
+                        GgufValueType.UInt8 => GgufValue.Of(key, t, ReadArray(n, () => U8()), et),
+                        GgufValueType.Int8 => GgufValue.Of(key, t, ReadArray(n, () => (sbyte)U8()), et),
+                        GgufValueType.Int64 => GgufValue.Of(key, t, ReadArray(n, () => (long)U64()), et),
+                        GgufValueType.UInt64 => GgufValue.Of(key, t, ReadArray(n, () => U64()), et),
+                        GgufValueType.Float64 => GgufValue.Of(key, t, ReadArray(n, () => BitConverter.Int64BitsToDouble((long)U64())), et),
+                        GgufValueType.Bool => GgufValue.Of(key, t, ReadArray(n, () => U8() != 0), et),
+                        GgufValueType.Int16 => GgufValue.Of(key, t, ReadArray(n, () => (short)U16()), et),
+                        GgufValueType.UInt16 => GgufValue.Of(key, t, ReadArray(n, () => U16()), et),
                         _ => throw new InvalidDataException($"{path}: array of unsupported element type {(uint)et} at offset {at}"),
                     };
                 }
@@ -237,26 +242,29 @@ public enum GgufValueType : uint
 /// <summary>One metadata value. Arrays hold a typed .NET array (<c>string[]</c>, <c>float[]</c>, <c>int[]</c>, …).</summary>
 public sealed class GgufValue
 {
+    /// <summary>The metadata key this value was read under, so a value of the wrong type can be named.</summary>
+    public string Key { get; }
     public GgufValueType Type { get; }
     public GgufValueType? ElementType { get; }
     public object Value { get; }
 
-    private GgufValue(GgufValueType type, object value, GgufValueType? elementType)
+    private GgufValue(string key, GgufValueType type, object value, GgufValueType? elementType)
     {
+        Key = key;
         Type = type;
         Value = value;
         ElementType = elementType;
     }
 
-    internal static GgufValue Of(GgufValueType type, object value, GgufValueType? elementType = null) => new(type, value, elementType);
+    internal static GgufValue Of(string key, GgufValueType type, object value, GgufValueType? elementType = null) => new(key, type, value, elementType);
 
-    public string AsString() => Value as string ?? throw new InvalidDataException($"metadata value of type {Type} is not a string");
+    public string AsString() => Value as string ?? throw new InvalidDataException($"metadata '{Key}' is {Type}, not a string");
 
     public long AsInt64() => Value switch
     {
         byte v => v, sbyte v => v, ushort v => v, short v => v, uint v => v, int v => v, long v => v,
         ulong v => checked((long)v), bool v => v ? 1 : 0,
-        _ => throw new InvalidDataException($"metadata value of type {Type} is not an integer"),
+        _ => throw new InvalidDataException($"metadata '{Key}' is {Type}, not an integer"),
     };
 
     public double AsDouble() => Value switch
@@ -268,7 +276,7 @@ public sealed class GgufValue
     public bool AsBool() => Value is bool b ? b : AsInt64() != 0;
 
     public T[] AsArray<T>() => Value as T[] ?? throw new InvalidDataException(
-        $"metadata value of type {Type}/{ElementType} is not an array of {typeof(T).Name}");
+        $"metadata '{Key}' is {Type}/{ElementType}, not an array of {typeof(T).Name}");
 
     public override string ToString() => Value is Array a ? $"[{a.Length} × {ElementType}]" : Value.ToString() ?? "";
 }
@@ -286,15 +294,8 @@ public sealed unsafe class GgufTensor(string name, long[] dims, GgmlType type, l
 
     public byte* Pointer { get; } = pointer;
 
-    public long ElementCount
-    {
-        get
-        {
-            long n = 1;
-            foreach (var d in Dims) n *= d;
-            return n;
-        }
-    }
+    // Computed once: Rows is read per token by embedding lookups.
+    public long ElementCount { get; } = dims.Aggregate(1L, (n, d) => checked(n * d));
 
     public long Columns => Dims[0];
     public long Rows => ElementCount / Dims[0];

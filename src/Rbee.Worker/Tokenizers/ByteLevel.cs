@@ -14,15 +14,6 @@ internal static class ByteLevel
 
     public static bool TryDecode(char c, out byte b) => CharToByte.TryGetValue(c, out b);
 
-    /// <summary>The byte-level string of some UTF-8 bytes: one char per byte.</summary>
-    public static string Encode(ReadOnlySpan<byte> bytes)
-    {
-        return string.Create(bytes.Length, bytes.ToArray(), static (span, src) =>
-        {
-            for (var i = 0; i < src.Length; i++) span[i] = ByteToChar[src[i]];
-        });
-    }
-
     private static char[] BuildByteToChar()
     {
         var map = new char[256];

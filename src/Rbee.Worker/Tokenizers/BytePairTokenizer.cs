@@ -11,12 +11,10 @@ public sealed class BytePairTokenizer : Tokenizer
 {
     private readonly PreTokenizer _pre;
 
-    // Every string that appears in a merge, interned: a piece id names a symbol's text.
-    private readonly Dictionary<string, int> _pieceIds = new(StringComparer.Ordinal);
-    private readonly List<string> _pieceTexts = [];
+    // Every string that appears in a merge is interned at load: a piece id names a symbol's text.
     private readonly Dictionary<long, (int Rank, int Result)> _merges = new();
     private readonly int[] _bytePieces = new int[256];
-    private int[] _pieceTokens = [];
+    private readonly int[] _pieceTokens; // piece id -> token id, or -1
 
     public override string Model => "gpt2";
 
@@ -30,6 +28,8 @@ public sealed class BytePairTokenizer : Tokenizer
     private BytePairTokenizer(TokenizerData data, PreTokenizer pre) : base(data, addSpacePrefix: false, defaultAddBos: pre.AddBosByDefault)
     {
         _pre = pre;
+        var pieceIds = new Dictionary<string, int>(StringComparer.Ordinal);
+        var pieceTexts = new List<string>();
         var merges = (data.File.Get("tokenizer.ggml.merges")
             ?? throw new InvalidDataException($"{data.File.Path}: tokenizer.ggml.merges is missing (required for gpt2 tokenizers)")).AsArray<string>();
         for (var rank = 0; rank < merges.Length; rank++)
@@ -45,17 +45,17 @@ public sealed class BytePairTokenizer : Tokenizer
             _merges[key] = (rank, Intern(m[..sep] + m[(sep + 1)..]));
         }
         for (var b = 0; b < 256; b++) _bytePieces[b] = Intern(ByteLevel.Encode((byte)b).ToString());
-        _pieceTokens = new int[_pieceTexts.Count];
-        for (var i = 0; i < _pieceTexts.Count; i++) _pieceTokens[i] = TokenIds.TryGetValue(_pieceTexts[i], out var id) ? id : -1;
-    }
+        _pieceTokens = new int[pieceTexts.Count];
+        for (var i = 0; i < pieceTexts.Count; i++) _pieceTokens[i] = TokenIds.TryGetValue(pieceTexts[i], out var id) ? id : -1;
 
-    private int Intern(string s)
-    {
-        if (_pieceIds.TryGetValue(s, out var id)) return id;
-        id = _pieceTexts.Count;
-        _pieceIds[s] = id;
-        _pieceTexts.Add(s);
-        return id;
+        int Intern(string s)
+        {
+            if (pieceIds.TryGetValue(s, out var id)) return id;
+            id = pieceTexts.Count;
+            pieceIds[s] = id;
+            pieceTexts.Add(s);
+            return id;
+        }
     }
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;

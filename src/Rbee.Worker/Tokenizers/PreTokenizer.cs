@@ -14,6 +14,7 @@ internal sealed class PreTokenizer
     private const string Contractions = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
     private const string Llama3 = Contractions + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     private const string Qwen2 = Contractions + "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    private const string Bloom = " ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+";
     private const string CjkRanges = "[\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF]+";
 
     private static readonly string[] DefaultPatterns =
@@ -33,20 +34,16 @@ internal sealed class PreTokenizer
 
     public string Name { get; }
 
-    /// <summary>llama.cpp's <c>clean_spaces</c> for this name (HF's clean_up_tokenization_spaces); informational.</summary>
-    public bool CleanSpaces { get; }
-
     /// <summary>A piece that is already a whole token is emitted as is, without running merges (Llama 3, Tekken).</summary>
     public bool IgnoreMerges { get; }
 
     /// <summary>Whether BOS is added when the GGUF does not say (<c>tokenizer.ggml.add_bos_token</c> absent).</summary>
     public bool AddBosByDefault { get; }
 
-    private PreTokenizer(string name, string[] patterns, bool cleanSpaces, bool ignoreMerges = false, bool addBos = false)
+    private PreTokenizer(string name, string[] patterns, bool ignoreMerges = false, bool addBos = false)
     {
         Name = name;
         _splitters = patterns.Select(p => new RegexSplitter(p)).ToArray();
-        CleanSpaces = cleanSpaces;
         IgnoreMerges = ignoreMerges;
         AddBosByDefault = addBos;
     }
@@ -58,10 +55,10 @@ internal sealed class PreTokenizer
         var n = string.IsNullOrEmpty(name) ? "default" : name;
         return n switch
         {
-            "default" => new(n, DefaultPatterns, cleanSpaces: true),
+            "default" => new(n, DefaultPatterns),
             "llama3" or "llama-v3" or "llama-bpe" or "falcon3" or "falcon-h1" or "pixtral" or "midm-2.0" or "lfm2"
-                => new(n, [Llama3], cleanSpaces: true, ignoreMerges: true, addBos: true),
-            "dbrx" or "smaug-bpe" => new(n, [Llama3], cleanSpaces: true),
+                => new(n, [Llama3], ignoreMerges: true, addBos: true),
+            "dbrx" or "smaug-bpe" or "chatglm-bpe" or "glm4" => new(n, [Llama3]),
             "deepseek-llm" => new(n,
             [
                 "[\r\n]",
@@ -70,34 +67,31 @@ internal sealed class PreTokenizer
                 "\\s+$",
                 CjkRanges,
                 "\\p{N}+",
-            ], cleanSpaces: false),
+            ]),
             "deepseek-v3" => new(n,
             [
                 "\\p{N}{1,3}",
                 "[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+",
                 "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
-            ], cleanSpaces: false),
-            "deepseek-coder" => new(n, ["[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", CjkRanges, "\\p{N}"], cleanSpaces: false),
-            "falcon" => new(n, ["[\\p{P}\\$\\+<=>\\^~\\|`]+", Gpt2, "[0-9][0-9][0-9]"], cleanSpaces: true),
-            "starcoder" or "refact" or "codeshell" or "exaone" or "minerva-7b" => new(n, ["\\p{N}", Gpt2], cleanSpaces: true),
-            "command-r" or "smollm" => new(n, ["\\p{N}", Gpt2], cleanSpaces: false),
+            ]),
+            "deepseek-coder" => new(n, ["[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", CjkRanges, "\\p{N}"]),
+            "falcon" => new(n, ["[\\p{P}\\$\\+<=>\\^~\\|`]+", Gpt2, "[0-9][0-9][0-9]"]),
+            "starcoder" or "refact" or "codeshell" or "exaone" or "minerva-7b" or "command-r" or "smollm"
+                => new(n, ["\\p{N}", Gpt2]),
             "gpt-2" or "phi-2" or "jina-es" or "jina-de" or "gigachat" or "jina-v1-en" or "jina-v2-es" or "jina-v2-de"
                 or "jina-v2-code" or "roberta-bpe" or "mpt" or "olmo" or "jais"
-                => new(n, [Gpt2], cleanSpaces: true),
-            "qwen2" or "qwen2.5" or "qwen-2.5" or "deepseek-r1-qwen" or "megrez" => new(n, [Qwen2], cleanSpaces: false),
-            "stablelm2" => new(n, [Qwen2], cleanSpaces: true),
-            "poro-chat" => new(n, [" ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+"], cleanSpaces: false),
-            "bloom" or "gpt3-finnish" => new(n, [" ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+"], cleanSpaces: true),
-            "viking" => new(n, [" ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+", "\\p{N}"], cleanSpaces: false),
-            "chatglm-bpe" or "glm4" => new(n, [Llama3], cleanSpaces: true),
+                => new(n, [Gpt2]),
+            "qwen2" or "qwen2.5" or "qwen-2.5" or "deepseek-r1-qwen" or "megrez" or "stablelm2" => new(n, [Qwen2]),
+            "poro-chat" or "bloom" or "gpt3-finnish" => new(n, [Bloom]),
+            "viking" => new(n, [Bloom, "\\p{N}"]),
             "tekken" => new(n,
             [
                 "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-            ], cleanSpaces: false, ignoreMerges: true, addBos: true),
+            ], ignoreMerges: true, addBos: true),
             "gpt-4o" or "llama4" => new(n,
             [
                 "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+" + Contractions + "?|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*" + Contractions + "?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-            ], cleanSpaces: false),
+            ]),
             _ => throw new NotSupportedException(
                 $"pre-tokenizer '{n}' (tokenizer.ggml.pre) is not supported; supported: {string.Join(", ", KnownNames)}"),
         };
@@ -109,8 +103,8 @@ internal sealed class PreTokenizer
     public List<string> Split(string text)
     {
         var cps = UnicodeClass.CodePoints(text);
-        var fragments = new List<int> { cps.Length };
         if (cps.Length == 0) return [];
+        var fragments = new List<int> { cps.Length };
         // Collapsed text is the same for every pattern that uses it; build it once.
         string? collapsed = null;
         foreach (var s in _splitters)
@@ -120,17 +114,17 @@ internal sealed class PreTokenizer
         }
         var words = new List<string>(fragments.Count);
         var start = 0;
-        Span<byte> buf = stackalloc byte[4];
-        var bytes = new List<byte>();
+        Span<byte> utf8 = stackalloc byte[4];
+        var word = new StringBuilder();
         foreach (var len in fragments)
         {
-            bytes.Clear();
+            word.Clear();
             for (var i = start; i < start + len; i++)
             {
-                var n = new Rune(cps[i]).EncodeToUtf8(buf);
-                for (var k = 0; k < n; k++) bytes.Add(buf[k]);
+                var n = new Rune(cps[i]).EncodeToUtf8(utf8);
+                for (var k = 0; k < n; k++) word.Append(ByteLevel.Encode(utf8[k]));
             }
-            words.Add(ByteLevel.Encode(bytes.ToArray()));
+            words.Add(word.ToString());
             start += len;
         }
         return words;

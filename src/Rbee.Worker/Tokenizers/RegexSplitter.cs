@@ -71,9 +71,9 @@ internal sealed class RegexSplitter
         var start = 0;
         foreach (var length in fragments)
         {
-            var fragment = text.Substring(start, length);
+            // The span ends where the fragment does, so a lookahead cannot see past it (and nothing is copied).
             var at = 0;
-            for (var m = _regex.Match(fragment); m.Success; m = m.NextMatch())
+            foreach (var m in _regex.EnumerateMatches(text.AsSpan(start, length)))
             {
                 if (m.Length == 0) continue;
                 if (m.Index > at) result.Add(m.Index - at);

@@ -35,11 +35,11 @@ public sealed class SentencePieceTokenizer : Tokenizer
     private protected override void EncodeFragment(ReadOnlySpan<char> fragment, bool afterSpecial, List<int> output)
     {
         var prefix = AddSpacePrefix && afterSpecial;
-        var text = string.Create(fragment.Length + (prefix ? 1 : 0), (fragment.ToString(), prefix), static (span, st) =>
+        var text = string.Create(fragment.Length + (prefix ? 1 : 0), fragment, static (span, source) =>
         {
             var at = 0;
-            if (st.prefix) span[at++] = SpaceMark;
-            foreach (var c in st.Item1) span[at++] = c == ' ' ? SpaceMark : c;
+            if (span.Length > source.Length) span[at++] = SpaceMark; // the dummy prefix
+            foreach (var c in source) span[at++] = c == ' ' ? SpaceMark : c;
         });
         if (text.Length == 0) return;
 
@@ -87,7 +87,7 @@ public sealed class SentencePieceTokenizer : Tokenizer
         }
 
         Span<byte> utf8 = stackalloc byte[8];
-        for (var i = 0; i != -1 && count > 0; i = next[i])
+        for (var i = 0; i != -1; i = next[i])
         {
             var piece = text.AsSpan(start[i], len[i]);
             if (TokenIdsBySpan.TryGetValue(piece, out var id))

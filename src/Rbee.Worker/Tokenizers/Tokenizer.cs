@@ -144,8 +144,9 @@ public abstract class Tokenizer
     /// <summary>
     /// Text of a whole sequence. The SPM dummy-prefix space of the first piece is removed, so
     /// <c>Decode(Encode(x)) == x</c>; with <paramref name="skipSpecial"/> control and unknown tokens are left out.
-    /// Pieces are joined as they are (no clean-up of spaces before punctuation), so this equals what a
-    /// <see cref="StreamingDecoder"/> fed the same ids emits. Invalid UTF-8 becomes U+FFFD.
+    /// Pieces are joined as they are (no clean-up of spaces before punctuation). A <see cref="StreamingDecoder"/>
+    /// emits the same text for a sequence that starts with BOS; for one that does not (a continuation) it keeps
+    /// the first space, which this method drops. Invalid UTF-8 becomes U+FFFD.
     /// </summary>
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecial = true)
     {
@@ -309,7 +310,6 @@ public abstract class Tokenizer
 internal sealed class TokenizerData
 {
     public required GgufFile File { get; init; }
-    public required string Model { get; init; }
     public required string[] Texts { get; init; }
     public required float[] Scores { get; init; }
     public required TokenAttributes[] Attributes { get; init; }
@@ -357,7 +357,7 @@ internal sealed class TokenizerData
         var spm = model == "llama";
         return new TokenizerData
         {
-            File = file, Model = model, Texts = texts, Scores = scores, Attributes = attrs,
+            File = file, Texts = texts, Scores = scores, Attributes = attrs,
             DefaultBos = spm && texts.Length > 1 ? 1 : null,
             DefaultEos = spm && texts.Length > 2 ? 2 : null,
             DefaultUnknown = spm ? 0 : null,

@@ -59,6 +59,6 @@ internal static class UnicodeClass
                 result[n++] = char.IsSurrogate(c) ? 0xFFFD : c;
             }
         }
-        return result.AsSpan(0, n).ToArray();
+        return n == result.Length ? result : result[..n];
     }
 }

@@ -27,8 +27,6 @@ public sealed class GgufWriter
     /// <summary>Data alignment. Anything but the default 32 is also recorded as <c>general.alignment</c>.</summary>
     public int Alignment { get; init; } = 32;
 
-    public IReadOnlyList<string> Keys => _meta.Select(m => m.Key).ToList();
-
     // ---- metadata ----------------------------------------------------------------------------------------
 
     public GgufWriter Set(string key, string value) => Put(key, GgufMetaType.String, w => WriteString(w, value));
@@ -136,24 +134,21 @@ public sealed class GgufWriter
         }
 
         long offset = 0;
-        var offsets = new long[_tensors.Count];
-        for (var i = 0; i < _tensors.Count; i++)
+        foreach (var (name, dims, type, data) in _tensors)
         {
-            var (name, dims, type, data) = _tensors[i];
             WriteString(w, name);
             w.Write((uint)dims.Length);
             foreach (var d in dims) w.Write((ulong)d);
             w.Write(type);
-            offsets[i] = offset;
             w.Write((ulong)offset);
             offset = AlignUp(offset + data.Length, Alignment);
         }
         w.Flush();
         Pad(w, stream.Position);
 
-        for (var i = 0; i < _tensors.Count; i++)
+        foreach (var tensor in _tensors)
         {
-            w.Write(_tensors[i].Data.Span);
+            w.Write(tensor.Data.Span);
             w.Flush();
             Pad(w, stream.Position);
         }

@@ -3,8 +3,12 @@ using Rbee.Worker.Gguf;
 
 namespace Rbee.Worker.Tests.Gguf;
 
-public class GgufFileTests
+public sealed class GgufFileTests : IDisposable
 {
+    private readonly string _dir = Directory.CreateTempSubdirectory("rbee-gguf-file-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
     [Fact]
     public void RealTinyModel_MetadataAndTensorsAreRead()
     {
@@ -24,34 +28,31 @@ public class GgufFileTests
     public void TruncatedFile_IsRefusedNamingTheOffset()
     {
         var src = RepoPaths.Model("aidreams260K.gguf");
-        var path = Path.Combine(Path.GetTempPath(), $"truncated-{Guid.NewGuid():N}.gguf");
+        var path = Path.Combine(_dir, "truncated.gguf");
         var bytes = File.ReadAllBytes(src);
         File.WriteAllBytes(path, bytes.AsSpan(0, bytes.Length - 1000).ToArray());
-        try
-        {
-            var e = Assert.Throws<InvalidDataException>(() => GgufFile.Open(path));
-            Assert.Contains("offset", e.Message);
-            Assert.Contains("outside the file", e.Message);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var e = Assert.Throws<InvalidDataException>(() => GgufFile.Open(path));
+        Assert.Contains("offset", e.Message);
+        Assert.Contains("outside the file", e.Message);
+    }
+
+    [Fact]
+    public void RefusedFile_IsNotLeftOpen()
+    {
+        var path = Path.Combine(_dir, "refused.gguf");
+        File.WriteAllBytes(path, new byte[64]);
+        Assert.Throws<InvalidDataException>(() => GgufFile.Open(path));
+        // An exclusive open fails while any handle (a mapping left to the finalizer) still holds the file.
+        using var exclusive = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        Assert.Equal(64, exclusive.Length);
     }
 
     [Fact]
     public void NotGguf_IsRefused()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"notgguf-{Guid.NewGuid():N}.gguf");
+        var path = Path.Combine(_dir, "zeros.gguf");
         File.WriteAllBytes(path, new byte[64]);
-        try
-        {
-            var e = Assert.Throws<InvalidDataException>(() => GgufFile.Open(path));
-            Assert.Contains("not a GGUF file", e.Message);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var e = Assert.Throws<InvalidDataException>(() => GgufFile.Open(path));
+        Assert.Contains("not a GGUF file", e.Message);
     }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Rbee.Testing;
+using Rbee.Testing.Gguf;
 using Rbee.Worker.Gguf;
 using Rbee.Worker.Tokenizers;
 
@@ -142,38 +143,21 @@ public class TokenizerTests
     [Fact]
     public void UnsupportedTokenizerModel_IsRefusedNamingIt()
     {
-        var path = TinyGguf.Write(("tokenizer.ggml.model", "bert"), ("tokenizer.ggml.tokens", new[] { "[PAD]", "a" }));
-        try
-        {
-            using var file = GgufFile.Open(path);
-            var e = Assert.Throws<NotSupportedException>(() => Tokenizer.FromGguf(file));
-            Assert.Contains("'bert'", e.Message);
-            Assert.Contains("tokenizer.ggml.model", e.Message);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var e = Assert.Throws<NotSupportedException>(() => TinyGguf.LoadTokenizer(new GgufWriter()
+            .Set("tokenizer.ggml.model", "bert").Set("tokenizer.ggml.tokens", ["[PAD]", "a"])));
+        Assert.Contains("'bert'", e.Message);
+        Assert.Contains("tokenizer.ggml.model", e.Message);
     }
 
     [Fact]
     public void UnsupportedPreTokenizer_IsRefusedNamingIt()
     {
-        var path = TinyGguf.Write(
-            ("tokenizer.ggml.model", "gpt2"), ("tokenizer.ggml.pre", "no-such-family"),
-            ("tokenizer.ggml.tokens", new[] { "a", "b", "ab" }), ("tokenizer.ggml.merges", new[] { "a b" }));
-        try
-        {
-            using var file = GgufFile.Open(path);
-            var e = Assert.Throws<NotSupportedException>(() => Tokenizer.FromGguf(file));
-            Assert.Contains("'no-such-family'", e.Message);
-            Assert.Contains("llama3", e.Message);
-            Assert.Contains("qwen2", e.Message);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        var e = Assert.Throws<NotSupportedException>(() => TinyGguf.LoadTokenizer(new GgufWriter()
+            .Set("tokenizer.ggml.model", "gpt2").Set("tokenizer.ggml.pre", "no-such-family")
+            .Set("tokenizer.ggml.tokens", ["a", "b", "ab"]).Set("tokenizer.ggml.merges", ["a b"])));
+        Assert.Contains("'no-such-family'", e.Message);
+        Assert.Contains("llama3", e.Message);
+        Assert.Contains("qwen2", e.Message);
     }
 
     [Fact]
@@ -194,25 +178,13 @@ public class TokenizerTests
 public class BytePairMergeRulesTests
 {
     // Vocabulary: a, b, c, bc, abc; the only merge is "b c". "abc" is a token no merge sequence reaches.
-    private static Tokenizer Tiny(string pre)
-    {
-        var path = TinyGguf.Write(
-            ("general.name", "tiny"),
-            ("tokenizer.ggml.model", "gpt2"), ("tokenizer.ggml.pre", pre),
-            ("tokenizer.ggml.tokens", new[] { "a", "b", "c", "bc", "abc", "<|eot_id|>" }),
-            ("tokenizer.ggml.token_type", new[] { 1, 1, 1, 1, 1, 3 }),
-            ("tokenizer.ggml.merges", new[] { "b c" }),
-            ("tokenizer.ggml.bos_token_id", 5), ("tokenizer.ggml.eos_token_id", 5));
-        try
-        {
-            using var file = GgufFile.Open(path);
-            return Tokenizer.FromGguf(file);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
+    private static Tokenizer Tiny(string pre) => TinyGguf.LoadTokenizer(new GgufWriter()
+        .Set("general.name", "tiny")
+        .Set("tokenizer.ggml.model", "gpt2").Set("tokenizer.ggml.pre", pre)
+        .Set("tokenizer.ggml.tokens", ["a", "b", "c", "bc", "abc", "<|eot_id|>"])
+        .Set("tokenizer.ggml.token_type", [1, 1, 1, 1, 1, 3])
+        .Set("tokenizer.ggml.merges", ["b c"])
+        .Set("tokenizer.ggml.bos_token_id", 5).Set("tokenizer.ggml.eos_token_id", 5));
 
     [Fact]
     public void Gpt2_BuildsWordsOnlyThroughMerges()
