@@ -61,22 +61,7 @@ public sealed class HiveAloneTests : IAsyncLifetime
     // A hive with the workers capability creates its (empty) cgroup root; leave the machine as it was.
     private void RemoveCgroupRoots()
     {
-        var mount = File.Exists("/proc/self/mountinfo")
-            ? File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')).Where(f => Array.IndexOf(f, "-") is var d && d > 4 && d + 1 < f.Length && f[d + 1] == "cgroup2").Select(f => f[4]).FirstOrDefault()
-            : null;
-        if (mount is null) return;
-        foreach (var root in _cgroupRoots)
-        {
-            try
-            {
-                var path = Path.Combine(mount, root);
-                if (Directory.Exists(path)) Directory.Delete(path);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // Not empty or already gone: nothing this test started is left in it.
-            }
-        }
+        foreach (var root in _cgroupRoots) Rbee.SystemTests.Infrastructure.CgroupRoots.Remove(root);
     }
 
     // A freshly started process announces nothing we can await; ask /health until it answers, bounded.

@@ -1,22 +1,41 @@
 namespace Rbee.SystemTests.Infrastructure;
 
-/// <summary>Removes the cgroup root a test hive created (empty once its workers are gone), leaving the machine as it was.</summary>
+/// <summary>
+/// Removes the cgroup root a test hive created, leaving the machine as it was. Workers outlive a killed hive by design
+/// (DESIGN.md "Workers under the hive"), so the root may still hold processes: <c>cgroup.kill</c> ends the whole
+/// subtree at once, including a process forked while the test tears down, which a pid-by-pid kill would miss.
+/// </summary>
 public static class CgroupRoots
 {
-    public static void Remove(string rootName)
+    /// <summary>The cgroup v2 mount from /proc/self/mountinfo, or null where there is none.</summary>
+    public static string? Mount { get; } = FindMount();
+
+    public static string? PathOf(string rootName) => Mount is null ? null : System.IO.Path.Combine(Mount, rootName);
+
+    public static void Remove(string rootName) => RemoveAsync(rootName).GetAwaiter().GetResult();
+
+    public static async Task RemoveAsync(string rootName)
     {
-        var mount = Mount();
-        if (mount is null) return;
-        var root = Path.Combine(mount, rootName);
-        if (!Directory.Exists(root)) return;
-        // Children first: a cgroup directory can only be removed when it has no children and no processes.
-        foreach (var dir in Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length).Append(root))
+        var root = PathOf(rootName);
+        if (root is null || !Directory.Exists(root)) return;
+        try { await File.WriteAllTextAsync(System.IO.Path.Combine(root, "cgroup.kill"), "1"); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+
+        // The kernel empties the tree asynchronously after cgroup.kill; rmdir fails with EBUSY until it has.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
         {
-            try { Directory.Delete(dir); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            foreach (var dir in Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length).Append(root))
+            {
+                try { Directory.Delete(dir); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+            if (!Directory.Exists(root) || DateTime.UtcNow > deadline) return;
+            await Task.Delay(20);
         }
     }
 
-    private static string? Mount()
+    private static string? FindMount()
     {
         if (!File.Exists("/proc/self/mountinfo")) return null;
         foreach (var line in File.ReadLines("/proc/self/mountinfo"))

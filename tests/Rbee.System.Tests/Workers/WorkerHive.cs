@@ -32,7 +32,7 @@ public sealed class WorkerHive : IAsyncDisposable
     public string Url => $"http://127.0.0.1:{Config.Port}";
     public string CgroupRoot => Path.Combine(CgroupMount, Config.Root);
 
-    public static string CgroupMount { get; } = FindMount();
+    public static string CgroupMount { get; } = CgroupRoots.Mount ?? throw new InvalidOperationException("no cgroup2 mount");
 
     public static Settings Configure(string home, string queenUrl, int? basePort = null) =>
         new(home, queenUrl, $"rbee-test-{Guid.NewGuid():N}.slice", basePort ?? WorkerBasePort(), FreePort.Next(), $"hive-{Guid.NewGuid().ToString("N")[..8]}");
@@ -142,24 +142,6 @@ public sealed class WorkerHive : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Process.DisposeAsync();
-        foreach (var pid in PidsInTree()) { try { Signals.Send(pid, Signals.SIGKILL); } catch (InvalidOperationException) { } }
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (Directory.Exists(CgroupRoot) && DateTime.UtcNow < deadline)
-        {
-            foreach (var dir in Directory.GetDirectories(CgroupRoot, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length))
-                try { Directory.Delete(dir); } catch (IOException) { }
-            try { Directory.Delete(CgroupRoot); break; } catch (IOException) { await Task.Delay(50); }
-        }
-    }
-
-    private static string FindMount()
-    {
-        foreach (var line in File.ReadAllLines("/proc/self/mountinfo"))
-        {
-            var f = line.Split(' ');
-            var dash = Array.IndexOf(f, "-");
-            if (dash > 4 && dash + 1 < f.Length && f[dash + 1] == "cgroup2") return f[4];
-        }
-        throw new InvalidOperationException("no cgroup2 mount");
+        await CgroupRoots.RemoveAsync(Config.Root);
     }
 }
