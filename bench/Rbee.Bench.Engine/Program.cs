@@ -9,7 +9,7 @@ using Rbee.Worker.Model;
 // at each thread count, decode as a share of the bandwidth roofline, and the speed-up of the integer kernels over
 // the portable decode-to-float path measured in the same run. Prints; never asserts.
 //   dotnet run -c Release --project bench/Rbee.Bench.Engine [-- --quick] [--threads 1,2] [--types F16,Q4_0]
-//                                                            [--pp 512] [--tg 128] [--no-baseline]
+//                                                            [--pp 512] [--tg 128] [--no-baseline] [--no-kernels] [--kernels-only]
 
 var quick = args.Contains("--quick");
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -34,6 +34,14 @@ foreach (var t in threads)
     Log($"memory read bandwidth, {t} thread(s): {bandwidth[t]:F1} GB/s");
 }
 Log("");
+
+// 2. Kernels alone (MatVec streaming weights from memory), then the models end to end.
+if (!args.Contains("--no-kernels"))
+{
+    foreach (var t in threads) KernelBench.Run(t, Log);
+    Log("");
+}
+if (args.Contains("--kernels-only")) return;
 
 var rows = new List<string>();
 // Wall-clock rates suffer from whatever else runs on the machine; the process's CPU time per token shows what the
