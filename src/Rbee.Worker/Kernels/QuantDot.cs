@@ -102,23 +102,6 @@ internal static unsafe class QuantDot
         return HSum(acc0 + acc1) - 8 * corr;
     }
 
-    /// <summary>The eight 6-bit (scale, min) pairs of a Q4_K/Q5_K block, unpacked at once (get_scale_min_k4).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScalesMinsK4(byte* q, byte* sc, byte* m)
-    {
-        for (var j = 0; j < 4; j++)
-        {
-            sc[j] = (byte)(q[j] & 63);
-            m[j] = (byte)(q[j + 4] & 63);
-            sc[j + 4] = (byte)((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
-            m[j + 4] = (byte)((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
-        }
-    }
-
-    /// <remarks>
-    /// Q8_K activations share one scale per 256 values, so the eight sub-block sums are weighted by their 6-bit
-    /// scales in integers and turned into float once per super-block (as ggml does), not once per 32 values.
-    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
     {
@@ -173,23 +156,20 @@ internal static unsafe class QuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
     {
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        float corr = 0;
-        var sc = stackalloc byte[8];
-        var mn = stackalloc byte[8];
+        var acc = Vector256<float>.Zero;
+        var corr = Vector256<float>.Zero;
         var m4 = Vector256.Create((byte)0x0F);
         var bit = Vector256.Create((byte)0x10);
         for (var s = 0; s < nsb; s++)
         {
             var blk = row + 176 * s;
             float d = H2F(blk), dmin = H2F(blk + 2);
-            ScalesMinsK4(blk + 4, sc, mn);
+            UnpackK4(blk + 4, out var scales, out var mins);
             var qh = Vector256.Load(blk + 16).AsUInt16();
             var q = blk + 48;
             var xqs = xq + 256 * s;
-            var xds = xd + 8 * s;
-            var xss = xs16 + 16 * s;
+            var sumi0 = Vector256<int>.Zero;
+            var sumi1 = Vector256<int>.Zero;
             for (var k = 0; k < 4; k++)
             {
                 var raw = Vector256.Load(q + 32 * k);
@@ -198,19 +178,19 @@ internal static unsafe class QuantDot
                 var h1 = (2 * k + 1 <= 4 ? qh << (3 - 2 * k) : qh >> (2 * k - 3)).AsByte() & bit;
                 var lo = (raw & m4) | h0;
                 var hi = ((raw.AsUInt16() >> 4).AsByte() & m4) | h1;
-                var p0 = Dot4(lo, Vector256.Load(xqs + 64 * k));
-                var p1 = Dot4(hi, Vector256.Load(xqs + 64 * k + 32));
-                acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(d * sc[2 * k] * xds[2 * k]), acc0);
-                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(d * sc[2 * k + 1] * xds[2 * k + 1]), acc1);
+                sumi0 += Dot4(lo, Vector256.Load(xqs + 64 * k)) * Vector256.Create((int)(byte)(scales >> (16 * k)));
+                sumi1 += Dot4(hi, Vector256.Load(xqs + 64 * k + 32)) * Vector256.Create((int)(byte)(scales >> (16 * k + 8)));
             }
-            float c = 0;
-            for (var j = 0; j < 8; j++) c += mn[j] * (xss[2 * j] + xss[2 * j + 1]);
-            corr += dmin * c;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * xd[8 * s]), acc);
+            var xss = xs16 + 16 * s;
+            var pairs = Avx.HorizontalAdd(Vector256.Load(xss), Vector256.Load(xss + 8));
+            pairs = Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
+            var m = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(mins).AsByte()));
+            corr = Fma.MultiplyAdd(m * Vector256.Create(dmin), pairs, corr);
         }
-        return HSum(acc0 + acc1) - corr;
+        return HSum(acc) - HSum(corr);
     }
 
-    /// <remarks>As <see cref="Q4_K"/>: signed 8-bit scales applied in integers, one float step per super-block.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
     {
