@@ -21,6 +21,9 @@ public sealed class InferenceSession
     private readonly float[] _x, _xn, _q, _k, _v, _att, _proj, _gate, _up;
     private readonly float[] _scores, _cos, _sin, _logits;
 
+    // The token at each cached position, so a new prompt can reuse the prefix it shares with the last one.
+    private readonly int[] _tokens;
+
     internal InferenceSession(LlamaModel model, int contextSize)
     {
         _model = model;
@@ -43,10 +46,11 @@ public sealed class InferenceSession
         _proj = new float[_batch * _c.EmbeddingLength];
         _gate = new float[_batch * _c.FeedForwardLength];
         _up = new float[_batch * _c.FeedForwardLength];
-        _scores = new float[contextSize];
+        _scores = new float[(long)_c.Heads * contextSize];
         _cos = new float[_c.RopeDimensions / 2];
         _sin = new float[_c.RopeDimensions / 2];
         _logits = new float[_c.VocabSize];
+        _tokens = new int[contextSize];
     }
 
     public LlamaModel Model => _model;
@@ -57,6 +61,9 @@ public sealed class InferenceSession
     /// <summary>Tokens evaluated so far: the position the next token takes.</summary>
     public int Position { get; private set; }
 
+    /// <summary>The tokens the KV cache holds, in order (valid until the next change).</summary>
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, Position);
+
     /// <summary>
     /// Appends <paramref name="tokens"/> (prefill: in batches through <see cref="MatMul.MatMat"/>; one token:
     /// <see cref="MatMul.MatVec"/>) and returns the logits of the last one. The span is this session's buffer,
@@ -65,17 +72,25 @@ public sealed class InferenceSession
     public ReadOnlySpan<float> Evaluate(scoped ReadOnlySpan<int> tokens)
     {
         Check(tokens);
-        for (var start = 0; start < tokens.Length; start += _batch)
+        _model.Enter();
+        try
         {
-            var n = Math.Min(_batch, tokens.Length - start);
-            Forward(tokens.Slice(start, n));
-            if (start + n == tokens.Length)
+            for (var start = 0; start < tokens.Length; start += _batch)
             {
-                var e = _c.EmbeddingLength;
-                VectorOps.RmsNorm(_x.AsSpan((n - 1) * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(0, e));
-                MatMul.MatVec(_model.Output, _xn.AsSpan(0, e), _logits);
+                var n = Math.Min(_batch, tokens.Length - start);
+                Forward(tokens.Slice(start, n));
+                if (start + n == tokens.Length)
+                {
+                    var e = _c.EmbeddingLength;
+                    VectorOps.RmsNorm(_x.AsSpan((n - 1) * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(0, e));
+                    MatMul.MatVec(_model.Output, _xn.AsSpan(0, e), _logits);
+                }
+                Position += n;
             }
-            Position += n;
+        }
+        finally
+        {
+            _model.Exit();
         }
         return _logits;
     }
@@ -93,15 +108,25 @@ public sealed class InferenceSession
         Check(tokens);
         var vocab = _c.VocabSize;
         var e = _c.EmbeddingLength;
-        var result = new float[(long)tokens.Length * vocab];
-        for (var start = 0; start < tokens.Length; start += _batch)
+        if ((long)tokens.Length * vocab > Array.MaxLength)
+            throw new ArgumentException($"{tokens.Length} tokens × {vocab} logits do not fit one array; evaluate fewer at a time", nameof(tokens));
+        var result = new float[tokens.Length * vocab];
+        _model.Enter();
+        try
         {
-            var n = Math.Min(_batch, tokens.Length - start);
-            Forward(tokens.Slice(start, n));
-            for (var t = 0; t < n; t++)
-                VectorOps.RmsNorm(_x.AsSpan(t * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(t * e, e));
-            Mul(_model.Output, _xn, n, result.AsSpan(start * vocab, n * vocab));
-            Position += n;
+            for (var start = 0; start < tokens.Length; start += _batch)
+            {
+                var n = Math.Min(_batch, tokens.Length - start);
+                Forward(tokens.Slice(start, n));
+                for (var t = 0; t < n; t++)
+                    VectorOps.RmsNorm(_x.AsSpan(t * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(t * e, e));
+                Mul(_model.Output, _xn, n, result.AsSpan(start * vocab, n * vocab));
+                Position += n;
+            }
+        }
+        finally
+        {
+            _model.Exit();
         }
         result.AsSpan((tokens.Length - 1) * vocab, vocab).CopyTo(_logits);
         return result;
@@ -115,12 +140,24 @@ public sealed class InferenceSession
         Position = position;
     }
 
+    /// <summary>
+    /// Prepares to evaluate <paramref name="prompt"/> reusing the longest prefix it shares with the cached tokens:
+    /// truncates to that prefix, but always leaves at least the prompt's last token to evaluate, so the caller gets
+    /// fresh logits. Returns how many leading prompt tokens are already cached; evaluate <c>prompt[returned..]</c>.
+    /// </summary>
+    public int ReusePrefix(ReadOnlySpan<int> prompt)
+    {
+        var shared = prompt.CommonPrefixLength(Tokens);
+        if (shared == prompt.Length && shared > 0) shared--;
+        Truncate(shared);
+        return shared;
+    }
+
     /// <summary>Empties the session (its buffers are kept).</summary>
     public void Reset() => Position = 0;
 
     private void Check(ReadOnlySpan<int> tokens)
     {
-        ObjectDisposedException.ThrowIf(_model.IsDisposed, _model);
         if (tokens.IsEmpty) throw new ArgumentException("no tokens to evaluate", nameof(tokens));
         if (tokens.Length > ContextSize - Position) throw new ContextFullException(ContextSize, Position, tokens.Length);
         foreach (var t in tokens)
@@ -134,9 +171,8 @@ public sealed class InferenceSession
         var n = tokens.Length;
         var c = _c;
         int e = c.EmbeddingLength, qd = c.QueryDim, kvd = c.KvDim, hd = c.HeadDim, ff = c.FeedForwardLength;
-        var group = c.Heads / c.KvHeads;
-        var attnScale = 1f / MathF.Sqrt(hd);
 
+        tokens.CopyTo(_tokens.AsSpan(Position));
         for (var t = 0; t < n; t++) EmbeddingLookup.Row(_model.TokenEmbedding, tokens[t], _x.AsSpan(t * e, e));
 
         for (var l = 0; l < c.Layers; l++)
@@ -173,21 +209,7 @@ public sealed class InferenceSession
             }
 
             // Causal attention: token t sees positions 0..Position+t. Heads in a group share one KV head (GQA).
-            for (var t = 0; t < n; t++)
-            {
-                var len = Position + t + 1;
-                for (var h = 0; h < c.Heads; h++)
-                {
-                    var q = _q.AsSpan(t * qd + h * hd, hd);
-                    var kvOff = h / group * hd;
-                    var scores = _scores.AsSpan(0, len);
-                    for (var j = 0; j < len; j++) scores[j] = VectorOps.Dot(q, keys.AsSpan(j * kvd + kvOff, hd)) * attnScale;
-                    VectorOps.Softmax(scores);
-                    var o = _att.AsSpan(t * qd + h * hd, hd);
-                    o.Clear();
-                    for (var j = 0; j < len; j++) VectorOps.Axpy(scores[j], values.AsSpan(j * kvd + kvOff, hd), o);
-                }
-            }
+            Attention.Run(_q, keys, values, _att, _scores, ContextSize, n, Position, c);
             Mul(w.Wo, _att, n, _proj);
             VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
 

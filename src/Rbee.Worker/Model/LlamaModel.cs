@@ -11,7 +11,11 @@ namespace Rbee.Worker.Model;
 /// </summary>
 public sealed unsafe class LlamaModel : IDisposable
 {
-    private volatile bool _disposed;
+    // Dispose may race with sessions still evaluating on other threads: the mapping is released only once no
+    // evaluation is in flight, so a late request fails with ObjectDisposedException instead of reading unmapped memory.
+    private int _disposed;
+    private int _busy;
+    private int _released;
 
     public ModelConfig Config { get; }
     public GgufFile File { get; }
@@ -69,9 +73,11 @@ public sealed unsafe class LlamaModel : IDisposable
         RopeInvFreq = new float[c.RopeDimensions / 2];
         var thetaScale = MathF.Pow(c.RopeFreqBase, -2f / c.RopeDimensions);
         var theta = c.RopeFreqScale;
+        // Llama 3.1 and later carry per-pair divisors of the frequency (rope_freqs.weight; ggml's freq_factors).
+        var factors = file.TryGetTensor("rope_freqs.weight", out _) ? Vector("rope_freqs.weight", c.RopeDimensions / 2) : null;
         for (var i = 0; i < RopeInvFreq.Length; i++)
         {
-            RopeInvFreq[i] = theta;
+            RopeInvFreq[i] = factors is null ? theta : theta / factors[i];
             theta *= thetaScale;
         }
     }
@@ -84,6 +90,8 @@ public sealed unsafe class LlamaModel : IDisposable
     {
         options ??= new ModelLoadOptions();
         options.Validate();
+        // The kernels share one process-wide pool; a worker serves one model, so its option sets the pool.
+        if (options.Threads is { } threads) ComputePool.Configure(threads);
         var file = GgufFile.Open(path);
         try
         {
@@ -99,7 +107,7 @@ public sealed unsafe class LlamaModel : IDisposable
     /// <summary>A new sequence with its own KV cache of <paramref name="contextSize"/> positions (0 = the model's).</summary>
     public InferenceSession CreateSession(int contextSize = 0)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (contextSize == 0) contextSize = Config.ContextLength;
         if (contextSize < 1 || contextSize > Config.ContextLength)
             throw new ArgumentOutOfRangeException(nameof(contextSize), contextSize,
@@ -107,13 +115,31 @@ public sealed unsafe class LlamaModel : IDisposable
         return new InferenceSession(this, contextSize);
     }
 
-    internal bool IsDisposed => _disposed;
+    /// <summary>Marks an evaluation in flight; throws if the model is disposed. Pair with <see cref="Exit"/>.</summary>
+    internal void Enter()
+    {
+        Interlocked.Increment(ref _busy);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            Exit();
+            throw new ObjectDisposedException(nameof(LlamaModel), $"model {File.Path} is unloaded");
+        }
+    }
+
+    internal void Exit()
+    {
+        if (Interlocked.Decrement(ref _busy) == 0 && Volatile.Read(ref _disposed) != 0) Release();
+    }
 
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        File.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        if (Volatile.Read(ref _busy) == 0) Release();
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0) File.Dispose();
     }
 
     private WeightMatrix Matrix(string name, int cols, int rows)

@@ -3,7 +3,10 @@ namespace Rbee.Worker.Model;
 /// <summary>How a model is loaded and run. Defaults suit a CPU worker; validated by <see cref="Validate"/>.</summary>
 public sealed class ModelLoadOptions
 {
-    /// <summary>Compute threads for the kernels; null = the kernels' own default (one per core).</summary>
+    /// <summary>
+    /// Compute threads (matrix products and attention), set on the process-wide <c>ComputePool</c> at load;
+    /// null leaves the pool as it is (one thread per core unless configured).
+    /// </summary>
     public int? Threads { get; init; }
 
     /// <summary>

@@ -14,6 +14,8 @@ public sealed record RandomLlamaSpec
     public int KvHeads { get; init; } = 2;
     /// <summary>Vocabulary size when <see cref="VocabFrom"/> is null (tokens are named <c>&lt;t{i}&gt;</c>).</summary>
     public int Vocab { get; init; } = 256;
+    /// <summary>Head size when it is not n_embd / n_head (written as <c>attention.key_length</c>/<c>value_length</c>).</summary>
+    public int? HeadDim { get; init; }
     public int Context { get; init; } = 128;
     /// <summary>Type of the 2-D weights: <see cref="GgmlTypeCode.F32"/>, <see cref="GgmlTypeCode.F16"/>,
     /// <see cref="GgmlTypeCode.Q8_0"/> or <see cref="GgmlTypeCode.Q4_0"/> (quantized here, as ggml's reference does).</summary>
@@ -21,6 +23,10 @@ public sealed record RandomLlamaSpec
     public int Seed { get; init; } = 1;
     /// <summary>Bias vectors on q, k and v (qwen2 has them). Default: true for qwen2.</summary>
     public bool? QkvBias { get; init; }
+    /// <summary>Per-head RMSNorm weights on q and k (<c>attn_q_norm</c>/<c>attn_k_norm</c>). Default: true for qwen3.</summary>
+    public bool? QkNorm { get; init; }
+    /// <summary>When set, written as <c>rope_freqs.weight</c> (Llama 3.1 style per-pair frequency divisors).</summary>
+    public float[]? RopeFreqFactors { get; init; }
     /// <summary>Leave out <c>output.weight</c> so the engine must use <c>token_embd.weight</c>.</summary>
     public bool TiedOutput { get; init; }
     public float RopeFreqBase { get; init; } = 10000f;
@@ -48,9 +54,11 @@ public static class RandomLlama
         var w = new GgufWriter();
         var arch = s.Architecture;
         var rng = new Random(s.Seed);
-        var headDim = s.Embedding / s.Heads;
+        var headDim = s.HeadDim ?? s.Embedding / s.Heads;
+        var qDim = headDim * s.Heads;
         var kvDim = headDim * s.KvHeads;
         var bias = s.QkvBias ?? arch == "qwen2";
+        var qkNorm = s.QkNorm ?? arch == "qwen3";
 
         w.Set("general.architecture", arch);
         w.Set("general.name", $"random-{arch}-{s.Embedding}x{s.Layers}");
@@ -63,6 +71,11 @@ public static class RandomLlama
         w.Set($"{arch}.attention.layer_norm_rms_epsilon", s.RmsEpsilon);
         w.Set($"{arch}.rope.freq_base", s.RopeFreqBase);
         w.Set($"{arch}.rope.dimension_count", (uint)(s.RopeDimensions ?? headDim));
+        if (s.HeadDim is not null)
+        {
+            w.Set($"{arch}.attention.key_length", (uint)headDim);
+            w.Set($"{arch}.attention.value_length", (uint)headDim);
+        }
         if (s.RopeLinearScale is { } f)
         {
             w.Set($"{arch}.rope.scaling.type", "linear");
@@ -101,20 +114,26 @@ public static class RandomLlama
         // token_embd rows are looked up, not multiplied: unit-ish scale like trained embeddings.
         var emb = Uniform(rng, s.Embedding * vocab, 1f);
         if (!s.Omit.Contains("token_embd.weight")) AddWeight(w, "token_embd.weight", [s.Embedding, vocab], emb, s.WeightType);
+        if (s.RopeFreqFactors is { } factors) w.AddTensorF32("rope_freqs.weight", [factors.Length], factors);
         for (var l = 0; l < s.Layers; l++)
         {
             var p = $"blk.{l}.";
             Vector(p + "attn_norm.weight", s.Embedding, 1f, 0.1f);
-            Matrix(p + "attn_q.weight", s.Embedding, s.Embedding);
+            Matrix(p + "attn_q.weight", s.Embedding, qDim);
             Matrix(p + "attn_k.weight", s.Embedding, kvDim);
             Matrix(p + "attn_v.weight", s.Embedding, kvDim);
             if (bias)
             {
-                Vector(p + "attn_q.bias", s.Embedding, 0f, 0.5f);
+                Vector(p + "attn_q.bias", qDim, 0f, 0.5f);
                 Vector(p + "attn_k.bias", kvDim, 0f, 0.5f);
                 Vector(p + "attn_v.bias", kvDim, 0f, 0.5f);
             }
-            Matrix(p + "attn_output.weight", s.Embedding, s.Embedding);
+            if (qkNorm)
+            {
+                Vector(p + "attn_q_norm.weight", headDim, 1f, 0.2f);
+                Vector(p + "attn_k_norm.weight", headDim, 1f, 0.2f);
+            }
+            Matrix(p + "attn_output.weight", qDim, s.Embedding);
             Vector(p + "ffn_norm.weight", s.Embedding, 1f, 0.1f);
             Matrix(p + "ffn_gate.weight", s.Embedding, s.FeedForward);
             Matrix(p + "ffn_up.weight", s.Embedding, s.FeedForward);

@@ -76,3 +76,33 @@ public sealed class AidreamsGreedyTests
         return ids;
     }
 }
+
+/// <summary>Prompt-prefix reuse: a follow-up prompt evaluates only what is new and decodes as if from scratch.</summary>
+public sealed class PrefixReuseTests
+{
+    [Fact]
+    public void ReusePrefix_EvaluatesOnlyTheNewTokens()
+    {
+        var (prompt, expected) = ModelTestData.AidreamsReference();
+        using var model = LlamaModel.Load(ModelTestData.Aidreams);
+        var session = model.CreateSession();
+        session.Evaluate([.. prompt, .. expected.Take(10)]);
+        Assert.Equal([.. prompt, .. expected.Take(10)], session.Tokens.ToArray());
+
+        // Same prompt plus a longer continuation: the 14 cached tokens are kept.
+        int[] next = [.. prompt, .. expected.Take(20)];
+        var reused = session.ReusePrefix(next);
+        Assert.Equal(14, reused);
+        var logits = session.Evaluate(next.AsSpan(reused));
+        Assert.Equal(expected.Skip(20).Take(10), AidreamsGreedyTests.Decode(session, logits, 10));
+
+        // The identical prompt again: all but its last token are reused, so logits are fresh.
+        session.Truncate(prompt.Length);
+        Assert.Equal(prompt.Length - 1, session.ReusePrefix(prompt));
+        Assert.Equal(expected.Take(10), AidreamsGreedyTests.Decode(session, session.Evaluate(prompt.AsSpan(prompt.Length - 1)), 10));
+
+        // A diverging prompt keeps only the common part.
+        Assert.Equal(1, session.ReusePrefix([1, 42, 43]));
+        Assert.Equal(1, session.Position);
+    }
+}
