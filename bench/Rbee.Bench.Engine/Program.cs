@@ -9,7 +9,7 @@ using Rbee.Worker.Model;
 // at each thread count, decode as a share of the bandwidth roofline, and the speed-up of the integer kernels over
 // the portable decode-to-float path measured in the same run. Prints; never asserts.
 //   dotnet run -c Release --project bench/Rbee.Bench.Engine [-- --quick] [--threads 1,2] [--types F16,Q4_0]
-//                                                            [--pp 512] [--tg 128] [--no-baseline]
+//                                                            [--pp 512] [--tg 128] [--no-baseline] [--no-kernels] [--kernels-only]
 
 var quick = args.Contains("--quick");
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -35,9 +35,21 @@ foreach (var t in threads)
 }
 Log("");
 
+// 2. Kernels alone (MatVec streaming weights from memory), then the models end to end.
+if (!args.Contains("--no-kernels"))
+{
+    foreach (var t in threads) KernelBench.Run(t, Log);
+    Log("");
+}
+if (args.Contains("--kernels-only")) return;
+
 var rows = new List<string>();
-rows.Add("| type | params | weights/token | threads | pp tok/s | tg tok/s | roofline tok/s | tg % roofline | tg vs portable |");
-rows.Add("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+// Wall-clock rates suffer from whatever else runs on the machine; the process's CPU time per token shows what the
+// kernels cost when they do run (with 2 threads it includes the second thread's spinning, so it is an upper bound).
+rows.Add("| type | params | weights/token | threads | pp tok/s | tg tok/s | roofline tok/s | tg % roofline | pp CPU ms/tok | tg CPU ms/tok | tg vs portable |");
+rows.Add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+var proc = Process.GetCurrentProcess();
+double CpuMs() { proc.Refresh(); return proc.TotalProcessorTime.TotalMilliseconds; }
 var rng = new Random(42);
 foreach (var type in types)
 {
@@ -56,13 +68,17 @@ foreach (var type in types)
         for (var i = 0; i < 4; i++) session.Evaluate(prompt[i]);
         session.Reset();
 
+        var cpu0 = CpuMs();
         var sw = Stopwatch.StartNew();
         var logits = session.Evaluate(prompt);
         var ppRate = pp / sw.Elapsed.TotalSeconds;
+        var ppCpu = (CpuMs() - cpu0) / pp;
         var next = ArgMax(logits);
+        cpu0 = CpuMs();
         sw.Restart();
         for (var i = 0; i < tg; i++) next = ArgMax(session.Evaluate(next));
         var tgRate = tg / sw.Elapsed.TotalSeconds;
+        var tgCpu = (CpuMs() - cpu0) / tg;
 
         var roof = bandwidth[t] * 1e9 / bytesPerToken;
         var vsPortable = "n/a";
@@ -80,7 +96,7 @@ foreach (var type in types)
             MatMul.IntegerKernels = true;
             vsPortable = $"{tgRate / portable:F2}x ({portable:F1} tok/s)";
         }
-        var line = $"| {type} | {parameters / 1e6:F0}M | {bytesPerToken / 1e6:F0} MB | {t} | {ppRate:F1} | {tgRate:F1} | {roof:F1} | {100 * tgRate / roof:F0} % | {vsPortable} |";
+        var line = $"| {type} | {parameters / 1e6:F0}M | {bytesPerToken / 1e6:F0} MB | {t} | {ppRate:F1} | {tgRate:F1} | {roof:F1} | {100 * tgRate / roof:F0} % | {ppCpu:F2} | {tgCpu:F2} | {vsPortable} |";
         rows.Add(line);
         Log(line);
     }

@@ -11,6 +11,7 @@ internal static unsafe class FastConvert
     /// 2^112 rebases the exponent and normalises subnormals in one step (exact for every finite half; weights hold
     /// no inf/NaN, and the scalar reference stays <c>(float)Half</c>).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void HalfToSingle(ushort* src, Span<float> dst)
     {
         var n = dst.Length;
@@ -36,6 +37,7 @@ internal static unsafe class FastConvert
         return (f.AsUInt32() | ((w & Vector256.Create(0x8000u)) << 16)).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BFloat16ToSingle(ushort* src, Span<float> dst)
     {
         var n = dst.Length;
@@ -56,6 +58,7 @@ internal static unsafe class FastConvert
     }
 
     /// <summary>Σ a[i]·b[i] with four independent FMA chains.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot(float* a, float* b, int n)
     {
         var i = 0;

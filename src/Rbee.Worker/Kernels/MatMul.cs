@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Rbee.Worker.Gguf;
 
 namespace Rbee.Worker.Kernels;
@@ -83,6 +84,7 @@ public static unsafe class MatMul
 
     [ThreadStatic] private static float[]? _rowBuffer;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunTask(void* ctx, int task)
     {
         ref var j = ref *(Job*)ctx;

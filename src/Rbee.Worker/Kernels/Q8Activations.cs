@@ -41,6 +41,7 @@ internal sealed unsafe class Q8Activations
         return a;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Fill(float* x, int cols, int n, ActivationFormat format)
     {
         var unit = format == ActivationFormat.Q8_K ? 256 : Block;
@@ -125,6 +126,7 @@ internal sealed unsafe class Q8Activations
     /// One Q8_K super-block (ggml's quantize_row_q8_K_ref): the first value of largest magnitude, with its sign,
     /// maps to −127; q = min(127, round-half-even(x·(−127/max))); d = 1/iscale for all 256.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void QuantizeSuperBlock(float* x, sbyte* q, float* d, float* s16)
     {
         float amax = 0;

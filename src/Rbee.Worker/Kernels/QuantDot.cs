@@ -43,6 +43,7 @@ internal static unsafe class QuantDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float HSum(Vector256<float> v) => Vector256.Sum(v);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8_0(byte* row, int nb, sbyte* xq, float* xd)
     {
         var acc0 = Vector256<float>.Zero;
@@ -72,6 +73,7 @@ internal static unsafe class QuantDot
         return HSum(acc0 + acc1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_0(byte* row, int nb, sbyte* xq, float* xd, float* xs16)
     {
         var acc0 = Vector256<float>.Zero;
@@ -100,38 +102,19 @@ internal static unsafe class QuantDot
         return HSum(acc0 + acc1) - 8 * corr;
     }
 
-    /// <summary>The eight 6-bit (scale, min) pairs of a Q4_K/Q5_K block, unpacked at once (get_scale_min_k4).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScalesMinsK4(byte* q, byte* sc, byte* m)
-    {
-        for (var j = 0; j < 4; j++)
-        {
-            sc[j] = (byte)(q[j] & 63);
-            m[j] = (byte)(q[j + 4] & 63);
-            sc[j + 4] = (byte)((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
-            m[j + 4] = (byte)((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
-        }
-    }
-
-    /// <remarks>
-    /// Q8_K activations share one scale per 256 values, so the eight sub-block sums are weighted by their 6-bit
-    /// scales in integers and turned into float once per super-block (as ggml does), not once per 32 values.
-    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
     {
         var acc = Vector256<float>.Zero;
-        float corr = 0;
-        var sc = stackalloc byte[8];
-        var mn = stackalloc byte[8];
+        var corr = Vector256<float>.Zero;
         var m4 = Vector256.Create((byte)0x0F);
         for (var s = 0; s < nsb; s++)
         {
             var blk = row + 144 * s;
             float d = H2F(blk), dmin = H2F(blk + 2);
-            ScalesMinsK4(blk + 4, sc, mn);
+            UnpackK4(blk + 4, out var scales, out var mins);
             var q = blk + 16;
             var xqs = xq + 256 * s;
-            var xss = xs16 + 16 * s;
             var sumi0 = Vector256<int>.Zero;
             var sumi1 = Vector256<int>.Zero;
             for (var k = 0; k < 4; k++)
@@ -139,36 +122,54 @@ internal static unsafe class QuantDot
                 var raw = Vector256.Load(q + 32 * k);
                 var lo = raw & m4;
                 var hi = (raw.AsUInt16() >> 4).AsByte() & m4;
-                sumi0 += Dot4(lo, Vector256.Load(xqs + 64 * k)) * Vector256.Create((int)sc[2 * k]);
-                sumi1 += Dot4(hi, Vector256.Load(xqs + 64 * k + 32)) * Vector256.Create((int)sc[2 * k + 1]);
+                sumi0 += Dot4(lo, Vector256.Load(xqs + 64 * k)) * Vector256.Create((int)(byte)(scales >> (16 * k)));
+                sumi1 += Dot4(hi, Vector256.Load(xqs + 64 * k + 32)) * Vector256.Create((int)(byte)(scales >> (16 * k + 8)));
             }
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * xd[8 * s]), acc);
-            float c = 0;
-            for (var j = 0; j < 8; j++) c += mn[j] * (xss[2 * j] + xss[2 * j + 1]);
-            corr += dmin * c;
+            // Σ_j min_j · (d_x·Σq over sub-block j): the per-16 sums added in pairs, in sub-block order.
+            var xss = xs16 + 16 * s;
+            var pairs = Avx.HorizontalAdd(Vector256.Load(xss), Vector256.Load(xss + 8));
+            pairs = Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
+            var m = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(mins).AsByte()));
+            corr = Fma.MultiplyAdd(m * Vector256.Create(dmin), pairs, corr);
         }
-        return HSum(acc) - corr;
+        return HSum(acc) - HSum(corr);
     }
 
+    /// <summary>
+    /// The eight 6-bit scales and mins of a Q4_K/Q5_K block as two little-endian byte octets (ggml's utmp unpacking
+    /// of get_scale_min_k4, four lanes at a time).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void UnpackK4(byte* q, out ulong scales, out ulong mins)
+    {
+        const uint k1 = 0x3f3f3f3f, k2 = 0x0f0f0f0f, k3 = 0x03030303;
+        var u0 = Unsafe.ReadUnaligned<uint>(q);
+        var u1 = Unsafe.ReadUnaligned<uint>(q + 4);
+        var u2 = Unsafe.ReadUnaligned<uint>(q + 8);
+        var sHi = (u2 & k2) | (((u0 >> 6) & k3) << 4);
+        var mHi = ((u2 >> 4) & k2) | (((u1 >> 6) & k3) << 4);
+        scales = (u0 & k1) | ((ulong)sHi << 32);
+        mins = (u1 & k1) | ((ulong)mHi << 32);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
     {
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        float corr = 0;
-        var sc = stackalloc byte[8];
-        var mn = stackalloc byte[8];
+        var acc = Vector256<float>.Zero;
+        var corr = Vector256<float>.Zero;
         var m4 = Vector256.Create((byte)0x0F);
         var bit = Vector256.Create((byte)0x10);
         for (var s = 0; s < nsb; s++)
         {
             var blk = row + 176 * s;
             float d = H2F(blk), dmin = H2F(blk + 2);
-            ScalesMinsK4(blk + 4, sc, mn);
+            UnpackK4(blk + 4, out var scales, out var mins);
             var qh = Vector256.Load(blk + 16).AsUInt16();
             var q = blk + 48;
             var xqs = xq + 256 * s;
-            var xds = xd + 8 * s;
-            var xss = xs16 + 16 * s;
+            var sumi0 = Vector256<int>.Zero;
+            var sumi1 = Vector256<int>.Zero;
             for (var k = 0; k < 4; k++)
             {
                 var raw = Vector256.Load(q + 32 * k);
@@ -177,19 +178,20 @@ internal static unsafe class QuantDot
                 var h1 = (2 * k + 1 <= 4 ? qh << (3 - 2 * k) : qh >> (2 * k - 3)).AsByte() & bit;
                 var lo = (raw & m4) | h0;
                 var hi = ((raw.AsUInt16() >> 4).AsByte() & m4) | h1;
-                var p0 = Dot4(lo, Vector256.Load(xqs + 64 * k));
-                var p1 = Dot4(hi, Vector256.Load(xqs + 64 * k + 32));
-                acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p0), Vector256.Create(d * sc[2 * k] * xds[2 * k]), acc0);
-                acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(p1), Vector256.Create(d * sc[2 * k + 1] * xds[2 * k + 1]), acc1);
+                sumi0 += Dot4(lo, Vector256.Load(xqs + 64 * k)) * Vector256.Create((int)(byte)(scales >> (16 * k)));
+                sumi1 += Dot4(hi, Vector256.Load(xqs + 64 * k + 32)) * Vector256.Create((int)(byte)(scales >> (16 * k + 8)));
             }
-            float c = 0;
-            for (var j = 0; j < 8; j++) c += mn[j] * (xss[2 * j] + xss[2 * j + 1]);
-            corr += dmin * c;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * xd[8 * s]), acc);
+            var xss = xs16 + 16 * s;
+            var pairs = Avx.HorizontalAdd(Vector256.Load(xss), Vector256.Load(xss + 8));
+            pairs = Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
+            var m = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(mins).AsByte()));
+            corr = Fma.MultiplyAdd(m * Vector256.Create(dmin), pairs, corr);
         }
-        return HSum(acc0 + acc1) - corr;
+        return HSum(acc) - HSum(corr);
     }
 
-    /// <remarks>As <see cref="Q4_K"/>: signed 8-bit scales applied in integers, one float step per super-block.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
     {
         var acc = Vector256<float>.Zero;
@@ -238,6 +240,7 @@ internal static unsafe class QuantDot
         Vector256.Create(Vector128.Create(a * scale), Vector128.Create(b * scale));
 
     /// <summary>F16 row · float x: eight halves converted in registers per multiply-add.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16(byte* row, float* x, int n)
     {
         var scale = Vector256.Create(5.192297e33f);
@@ -255,6 +258,7 @@ internal static unsafe class QuantDot
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float BF16(byte* row, float* x, int n)
     {
         var acc0 = Vector256<float>.Zero;

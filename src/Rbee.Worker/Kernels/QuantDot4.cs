@@ -22,6 +22,7 @@ internal static unsafe class QuantDot4
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> F(Vector256<int> v) => Avx.ConvertToVector256Single(v);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q8_0(byte* row, int cols, sbyte* xq, float* xd, float* y, long ystride)
     {
         var nb = cols / 32;
@@ -45,6 +46,7 @@ internal static unsafe class QuantDot4
         y[3 * ystride] = Vector256.Sum(a3);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4_0(byte* row, int cols, sbyte* xq, float* xd, float* xs, float* y, long ystride)
     {
         var nb = cols / 32;
@@ -75,6 +77,7 @@ internal static unsafe class QuantDot4
         y[3 * ystride] = Vector256.Sum(a3) - 8 * c3;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4_K(byte* row, int cols, sbyte* xq, float* xd, float* xs, float* y, long ystride)
     {
         var nsb = cols / 256;
@@ -135,6 +138,7 @@ internal static unsafe class QuantDot4
         y[3 * ystride] = Vector256.Sum(a3) - c3;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6_K(byte* row, int cols, sbyte* xq, float* xd, float* xs, float* y, long ystride)
     {
         var nsb = cols / 256;
@@ -205,6 +209,7 @@ internal static unsafe class QuantDot4
         Vector256.Create(Vector128.Create(a * scale), Vector128.Create(b * scale));
 
     /// <summary>F16 row against four float tokens: eight halves converted once per four multiply-adds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void F16(byte* row, int cols, float* x, float* y, long ystride)
     {
         var scale = Vector256.Create(5.192297e33f);
