@@ -74,6 +74,9 @@ foreach (var type in types)
         var ppRate = pp / sw.Elapsed.TotalSeconds;
         var ppCpu = (CpuMs() - cpu0) / pp;
         var next = ArgMax(logits);
+        // Decode from an empty cache, as llama-bench's tg128 does, so the figures compare with llama.cpp's
+        // (after pp512 the attention over 512+ cached positions would be measured too).
+        session.Reset();
         cpu0 = CpuMs();
         sw.Restart();
         for (var i = 0; i < tg; i++) next = ArgMax(session.Evaluate(next));
