@@ -1,45 +1,48 @@
+using System.Globalization;
 using System.Text.Json;
 using Rbee.Testing;
 
-namespace Rbee.SystemTests.Worker;
+namespace Rbee.SystemTests.Infrastructure;
 
 /// <summary>
 /// A real llm-worker-rbee on a free loopback port, started the way the hive starts it (DESIGN.md "Workers under the
 /// hive": <c>--model --port --host --worker-id --ready-file</c>). <see cref="StartAsync"/> returns once the ready
 /// file appears (awaited with a file watcher armed before the start, not by polling).
 /// </summary>
-public sealed class WorkerHarness : IAsyncDisposable
+public sealed class WorkerNode : IAsyncDisposable
 {
     public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(90);
+
+    private readonly TempHome? _ownDirectory;
 
     public DaemonProcess Process { get; }
     public int Port { get; }
     public string Directory { get; }
     public string ReadyFile { get; }
     public JsonElement Ready { get; }
+
+    /// <summary>A client addressed at this worker (relative paths such as <c>v1/completions</c>).</summary>
     public HttpClient Http { get; }
+
     public Uri BaseUri => new($"http://127.0.0.1:{Port}/");
 
-    private WorkerHarness(DaemonProcess process, int port, string directory, string readyFile, JsonElement ready)
+    private WorkerNode(DaemonProcess process, int port, string directory, TempHome? ownDirectory, string readyFile, JsonElement ready)
     {
         Process = process;
         Port = port;
         Directory = directory;
+        _ownDirectory = ownDirectory;
         ReadyFile = readyFile;
         Ready = ready;
         Http = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(60) };
     }
 
-    public static string NewDirectory()
+    /// <summary>Starts a worker on <paramref name="model"/>, its ready file and log in <paramref name="directory"/>
+    /// (the caller's), or in a temp folder of its own, removed on dispose.</summary>
+    public static async Task<WorkerNode> StartAsync(string model, string? directory = null, params string[] extra)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "rbee-worker-tests", Guid.NewGuid().ToString("N"));
-        System.IO.Directory.CreateDirectory(dir);
-        return dir;
-    }
-
-    public static async Task<WorkerHarness> StartAsync(string model, string? directory = null, params string[] extra)
-    {
-        directory ??= NewDirectory();
+        var own = directory is null ? new TempHome() : null;
+        directory ??= own!.Path;
         var port = FreePort.Next();
         var readyFile = Path.Combine(directory, "ready.json");
         var appeared = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -48,26 +51,24 @@ public sealed class WorkerHarness : IAsyncDisposable
         watcher.Renamed += (_, _) => appeared.TrySetResult();
 
         var process = DaemonProcess.Start("llm-worker-rbee",
-            ["--model", model, "--port", port.ToString(), "--host", "127.0.0.1", "--worker-id", "w-test",
+            ["--model", model, "--port", port.ToString(CultureInfo.InvariantCulture), "--host", "127.0.0.1", "--worker-id", "w-test",
              "--ready-file", readyFile, .. extra],
             logDirectory: directory);
         try
         {
+            // Whichever comes first: the file, the process's exit, or the time-out (WaitForExitAsync's own bound).
             var exited = process.WaitForExitAsync(ReadyTimeout);
-            if (!File.Exists(readyFile))
-            {
-                var first = await Task.WhenAny(appeared.Task, exited, Task.Delay(ReadyTimeout));
-                if (first != appeared.Task && !File.Exists(readyFile))
-                    throw new TimeoutException(
-                        $"llm-worker-rbee on port {port}: expected the ready file {readyFile} within {ReadyTimeout.TotalSeconds} s; " +
-                        $"saw {(process.HasExited ? $"exit code {process.ExitCode}" : "no file")}. Log:\n{process.LogTail()}");
-            }
+            if (!File.Exists(readyFile) && await Task.WhenAny(appeared.Task, exited) != appeared.Task && !File.Exists(readyFile))
+                throw new TimeoutException(
+                    $"phase start-up: llm-worker-rbee on port {port}: expected the ready file {readyFile} within {ReadyTimeout.TotalSeconds} s; " +
+                    $"saw {(process.HasExited ? $"exit code {process.ExitCode}" : "no file")}. Log:\n{process.LogTail()}");
             var ready = JsonDocument.Parse(await File.ReadAllTextAsync(readyFile)).RootElement.Clone();
-            return new WorkerHarness(process, port, directory, readyFile, ready);
+            return new WorkerNode(process, port, directory, own, readyFile, ready);
         }
         catch
         {
             await process.DisposeAsync();
+            own?.Dispose();
             throw;
         }
     }
@@ -76,6 +77,6 @@ public sealed class WorkerHarness : IAsyncDisposable
     {
         Http.Dispose();
         await Process.DisposeAsync();
-        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+        _ownDirectory?.Dispose();
     }
 }
