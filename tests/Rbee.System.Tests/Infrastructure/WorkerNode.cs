@@ -9,33 +9,22 @@ namespace Rbee.SystemTests.Infrastructure;
 /// hive": <c>--model --port --host --worker-id --ready-file</c>). <see cref="StartAsync"/> returns once the ready
 /// file appears (awaited with a file watcher armed before the start, not by polling).
 /// </summary>
-public sealed class WorkerNode : IAsyncDisposable
+public sealed class WorkerNode(DaemonProcess process, int port, string directory, TempHome? ownDirectory, JsonElement ready) : IAsyncDisposable
 {
     public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(90);
 
-    private readonly TempHome? _ownDirectory;
+    public DaemonProcess Process => process;
+    public int Port => port;
+    public string Directory => directory;
+    public string ReadyFile => Path.Combine(directory, "ready.json");
 
-    public DaemonProcess Process { get; }
-    public int Port { get; }
-    public string Directory { get; }
-    public string ReadyFile { get; }
-    public JsonElement Ready { get; }
+    /// <summary>The ready file's content (DESIGN.md "Workers under the hive").</summary>
+    public JsonElement Ready => ready;
+
+    public Uri BaseUri => new($"http://127.0.0.1:{port}/");
 
     /// <summary>A client addressed at this worker (relative paths such as <c>v1/completions</c>).</summary>
-    public HttpClient Http { get; }
-
-    public Uri BaseUri => new($"http://127.0.0.1:{Port}/");
-
-    private WorkerNode(DaemonProcess process, int port, string directory, TempHome? ownDirectory, string readyFile, JsonElement ready)
-    {
-        Process = process;
-        Port = port;
-        Directory = directory;
-        _ownDirectory = ownDirectory;
-        ReadyFile = readyFile;
-        Ready = ready;
-        Http = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(60) };
-    }
+    public HttpClient Http { get; } = new() { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(60) };
 
     /// <summary>Starts a worker on <paramref name="model"/>, its ready file and log in <paramref name="directory"/>
     /// (the caller's), or in a temp folder of its own, removed on dispose.</summary>
@@ -63,7 +52,7 @@ public sealed class WorkerNode : IAsyncDisposable
                     $"phase start-up: llm-worker-rbee on port {port}: expected the ready file {readyFile} within {ReadyTimeout.TotalSeconds} s; " +
                     $"saw {(process.HasExited ? $"exit code {process.ExitCode}" : "no file")}. Log:\n{process.LogTail()}");
             var ready = JsonDocument.Parse(await File.ReadAllTextAsync(readyFile)).RootElement.Clone();
-            return new WorkerNode(process, port, directory, own, readyFile, ready);
+            return new WorkerNode(process, port, directory, own, ready);
         }
         catch
         {
@@ -76,7 +65,7 @@ public sealed class WorkerNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();
-        await Process.DisposeAsync();
-        _ownDirectory?.Dispose();
+        await process.DisposeAsync();
+        ownDirectory?.Dispose();
     }
 }
