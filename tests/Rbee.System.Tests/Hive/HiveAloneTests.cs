@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Threading.Channels;
+using Rbee.SystemTests.Infrastructure;
 using Rbee.Testing;
 
 namespace Rbee.SystemTests.Hive;
@@ -16,82 +16,29 @@ namespace Rbee.SystemTests.Hive;
 [Collection("System")]
 public sealed class HiveAloneTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
-    private static readonly TimeSpan SubscriptionExpected = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan Start = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(10);
 
-    private readonly string _home = Directory.CreateTempSubdirectory("rbee-hive-home-").FullName;
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
-    private readonly List<DaemonProcess> _processes = [];
-    private readonly List<string> _cgroupRoots = [];
+    private readonly TempHome _home = new();
+    private readonly List<HiveNode> _hives = [];
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
-        foreach (var p in _processes) await p.DisposeAsync();
-        _http.Dispose();
-        RemoveCgroupRoots();
-        Directory.Delete(_home, recursive: true);
+        foreach (var hive in _hives) await hive.DisposeAsync();
+        _home.Dispose();
     }
 
     private async Task<(DaemonProcess Process, string Url)> StartHive(string hiveId, string queenUrl, string? token = null)
     {
-        var port = FreePort.Next();
-        var env = new Dictionary<string, string?>
-        {
-            ["HOME"] = _home,
-            ["RBEE_Protocol__TelemetryInterval"] = "0.2",
-            ["RBEE_Protocol__ReadySchedule"] = "0,0.2,0.4,0.8,1.6",
-            ["RBEE_Protocol__ReadyTryTimeout"] = "1",
-            ["RBEE_Protocol__SubscriptionExpectedWithin"] = SubscriptionExpected.TotalSeconds.ToString(CultureInfo.InvariantCulture),
-        };
-        if (token is not null) env["RBEE_CLUSTER_TOKEN"] = token;
-        var process = DaemonProcess.Start("rbee-hive",
-            ["--port", port.ToString(CultureInfo.InvariantCulture), "--hive-id", hiveId, "--queen-url", queenUrl,
-             "--cgroup-root", $"rbee-test-{hiveId}.slice", "--run-dir", Path.Combine(_home, "run")], env);
-        _processes.Add(process);
-        _cgroupRoots.Add($"rbee-test-{hiveId}.slice");
-        var url = $"http://127.0.0.1:{port}";
-        await WaitHealthy(url, process);
-        return (process, url);
+        // The hive's default bind (every address): with a token its hive_url must be one a remote queen can reach.
+        var hive = HiveNode.Start(_home.Path, queenUrl, token, hiveId: hiveId, bind: null);
+        _hives.Add(hive);
+        await hive.WaitHealthyAsync();
+        return (hive.Process, hive.Url);
     }
 
-    // A hive with the workers capability creates its (empty) cgroup root; leave the machine as it was.
-    private void RemoveCgroupRoots()
-    {
-        foreach (var root in _cgroupRoots) Rbee.SystemTests.Infrastructure.CgroupRoots.Remove(root);
-    }
-
-    // A freshly started process announces nothing we can await; ask /health until it answers, bounded.
-    private async Task WaitHealthy(string url, DaemonProcess process)
-    {
-        var until = DateTime.UtcNow + Start;
-        while (true)
-        {
-            if (process.HasExited) throw new InvalidOperationException($"rbee-hive exited with {process.ExitCode} during start:\n{process.LogTail()}");
-            try
-            {
-                using var r = await _http.GetAsync($"{url}/health");
-                if (r.IsSuccessStatusCode) return;
-            }
-            catch (HttpRequestException)
-            {
-            }
-            if (DateTime.UtcNow > until) throw new TimeoutException($"phase start: rbee-hive not healthy at {url} within {Start.TotalSeconds} s:\n{process.LogTail()}");
-            await Task.Delay(50);
-        }
-    }
-
-    private async Task<(HttpStatusCode Status, JsonElement Body)> Get(string url, string? token = null)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await _http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
-    }
+    private static Task<(HttpStatusCode Status, JsonElement Body)> Get(string url, string? token = null) => Http.GetJsonAsync(url, token);
 
     private static void AssertErrorShape(JsonElement body, string expectedType)
     {
@@ -104,9 +51,8 @@ public sealed class HiveAloneTests : IAsyncLifetime
 
     private async Task<(HttpResponseMessage Response, IAsyncEnumerator<SseEvent> Events)> Subscribe(string url, string? token = null)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, $"{url}/v1/heartbeats/stream");
-        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var request = Http.Request(HttpMethod.Get, $"{url}/v1/heartbeats/stream", token);
+        var response = await Http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         return (response, SseReader.ReadAsync(await response.Content.ReadAsStreamAsync()).GetAsyncEnumerator());
@@ -114,9 +60,17 @@ public sealed class HiveAloneTests : IAsyncLifetime
 
     private static async Task<JsonElement> NextFrame(IAsyncEnumerator<SseEvent> events, string phase)
     {
-        var next = events.MoveNextAsync().AsTask();
-        if (await Task.WhenAny(next, Task.Delay(Budget)) != next || !await next)
-            throw new TimeoutException($"phase {phase}: expected a telemetry frame within {Budget.TotalSeconds} s");
+        string? seen = null;
+        try
+        {
+            if (!await events.MoveNextAsync().AsTask().WaitAsync(Budget)) seen = "the stream ended";
+        }
+        catch (TimeoutException)
+        {
+            seen = "nothing";
+        }
+        if (seen is not null)
+            throw new TimeoutException($"phase {phase}: expected a telemetry frame from rbee-hive within {Budget.TotalSeconds} s; seen: {seen}");
         Assert.Equal("telemetry", events.Current.Event);
         return JsonDocument.Parse(events.Current.Data).RootElement.Clone();
     }
@@ -182,11 +136,11 @@ public sealed class HiveAloneTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, notFound);
         AssertErrorShape(notFoundBody, "not_found_error");
 
-        using var wrongMethod = await _http.PostAsync($"{url}/capabilities", null);
+        using var wrongMethod = await Http.Client.PostAsync($"{url}/capabilities", null);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode);
         AssertErrorShape(JsonDocument.Parse(await wrongMethod.Content.ReadAsStringAsync()).RootElement, "invalid_request_error");
 
-        using var malformed = await _http.PostAsync($"{url}/v1/shutdown", new StringContent("{\"stop_workers\": ", System.Text.Encoding.UTF8, "application/json"));
+        using var malformed = await Http.Client.PostAsync($"{url}/v1/shutdown", new StringContent("{\"stop_workers\": ", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
         Assert.False(hive.HasExited);
 
@@ -232,27 +186,22 @@ public sealed class HiveAloneTests : IAsyncLifetime
         {
             await NextFrame(events, "authorised first frame");
 
-            using var refused = await _http.PostAsync($"{url}/v1/shutdown", null);
+            using var refused = await Http.Client.PostAsync($"{url}/v1/shutdown", null);
             Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
             Assert.False(hive.HasExited);
 
-            using var shutdown = new HttpRequestMessage(HttpMethod.Post, $"{url}/v1/shutdown")
-            {
-                Content = new StringContent("{\"stop_workers\":true}", System.Text.Encoding.UTF8, "application/json"),
-            };
-            shutdown.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            using var accepted = await _http.SendAsync(shutdown);
+            using var shutdown = Http.Request(HttpMethod.Post, $"{url}/v1/shutdown", token);
+            shutdown.Content = new StringContent("{\"stop_workers\":true}", System.Text.Encoding.UTF8, "application/json");
+            using var accepted = await Http.Client.SendAsync(shutdown);
             Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
 
-            // The subscriber sees its stream end, then the process exits cleanly.
-            var ended = false;
-            var until = DateTime.UtcNow + Budget;
-            while (!ended && DateTime.UtcNow < until)
-            {
-                var next = events.MoveNextAsync().AsTask();
-                ended = await Task.WhenAny(next, Task.Delay(Budget)) == next && !await next;
-            }
-            Assert.True(ended, "phase shutdown: the telemetry stream did not end");
+            // The subscriber sees its stream end (frames sent before that are read past), then the process exits cleanly.
+            var framesAfterShutdown = 0;
+            var end = Task.Run(async () => { while (await events.MoveNextAsync()) framesAfterShutdown++; });
+            var ended = true;
+            try { await end.WaitAsync(Budget); }
+            catch (TimeoutException) { ended = false; }
+            Assert.True(ended, $"phase shutdown: the telemetry stream did not end within {Budget.TotalSeconds} s; seen: {framesAfterShutdown} frames after POST /v1/shutdown");
         }
         Assert.True(await hive.WaitForExitAsync(Budget), $"rbee-hive still running after POST /v1/shutdown:\n{hive.LogTail()}");
         Assert.Equal(0, hive.ExitCode);
@@ -278,7 +227,7 @@ public sealed class HiveAloneTests : IAsyncLifetime
         Assert.StartsWith(queen.Url, health.GetProperty("queen_url").GetString());
 
         // Nobody subscribes: the hive tries again after SubscriptionExpectedWithin.
-        await queen.NextReadyAsync("ready again without a subscription", SubscriptionExpected * 3 + Budget);
+        await queen.NextReadyAsync("ready again without a subscription", ScaledTimers.SubscriptionExpectedWithin * 3 + Budget);
 
         // A subscription, then its close: the hive runs the sequence again.
         var (response, events) = await Subscribe(url);

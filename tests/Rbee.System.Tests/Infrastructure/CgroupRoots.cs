@@ -7,6 +7,9 @@ namespace Rbee.SystemTests.Infrastructure;
 /// </summary>
 public static class CgroupRoots
 {
+    /// <summary>The kernel empties a killed tree asynchronously; on the loaded test machine, with headroom.</summary>
+    public static readonly TimeSpan EmptyBudget = TimeSpan.FromSeconds(10);
+
     /// <summary>The cgroup v2 mount from /proc/self/mountinfo, or null where there is none.</summary>
     public static string? Mount { get; } = FindMount();
 
@@ -22,17 +25,22 @@ public static class CgroupRoots
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
 
-        // The kernel empties the tree asynchronously after cgroup.kill; rmdir fails with EBUSY until it has.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
+        // rmdir fails with EBUSY until the kernel has emptied the tree; nothing to await here, so a bounded poll.
+        await Eventually.HoldsAsync("teardown", $"cgroup root {root} killed and removed", EmptyBudget, () =>
         {
+            if (!Directory.Exists(root)) return (true, "");
             foreach (var dir in Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Length).Append(root))
             {
                 try { Directory.Delete(dir); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             }
-            if (!Directory.Exists(root) || DateTime.UtcNow > deadline) return;
-            await Task.Delay(20);
-        }
+            return Directory.Exists(root) ? (false, Populated(root)) : (true, "");
+        });
+    }
+
+    private static string Populated(string root)
+    {
+        try { return File.ReadAllText(System.IO.Path.Combine(root, "cgroup.events")).ReplaceLineEndings(" ").Trim(); }
+        catch (IOException e) { return e.Message; }
     }
 
     private static string? FindMount()

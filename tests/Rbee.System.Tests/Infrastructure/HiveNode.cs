@@ -1,42 +1,114 @@
+using System.Globalization;
 using System.Text.Json;
 using Rbee.Testing;
 
 namespace Rbee.SystemTests.Infrastructure;
 
-/// <summary>A real rbee-hive on a free port, with its own id and cgroup root (several share one machine).</summary>
+/// <summary>
+/// A real rbee-hive on a free port with its own id, cgroup root and state folder (several share one machine). With
+/// <c>testWorkers</c> it gets a worker catalog of the tests' own: the real <c>rbee-test-worker</c> as types <c>test</c>
+/// and <c>never</c>, and the real llm-worker-rbee as <c>llm</c>, on base ports of the test's own. Disposing it also
+/// kills and removes anything left in its cgroup root, since workers outlive a killed hive by design.
+/// </summary>
 public sealed class HiveNode : IAsyncDisposable
 {
-    private HiveNode(DaemonProcess process, int port, string hiveId, string? token)
+    public static string TestWorkerPath { get; } =
+        Path.Combine(RepoPaths.Root, "tests", "Rbee.TestWorker", "bin", RepoPaths.Configuration, "net10.0", "rbee-test-worker");
+
+    /// <summary>The model the spawn scenarios load.</summary>
+    public static string Model { get; } = RepoPaths.Model("aidreams260K.gguf");
+
+    private readonly string _home;
+    private readonly string _queenUrl;
+    private readonly string? _bind;
+    private readonly bool _testWorkers;
+
+    private HiveNode(string home, string queenUrl, int port, string hiveId, string? token, string? bind, bool testWorkers)
     {
-        Process = process;
+        _home = home;
+        _queenUrl = queenUrl;
         Port = port;
         HiveId = hiveId;
         Token = token;
+        _bind = bind;
+        _testWorkers = testWorkers;
+        BasePort = WorkerBasePort();
+        Process = Launch();
     }
 
-    public DaemonProcess Process { get; }
+    public DaemonProcess Process { get; private set; }
     public int Port { get; }
     public string HiveId { get; }
     public string? Token { get; }
     public string Url => $"http://127.0.0.1:{Port}";
 
-    public static HiveNode Start(string home, string queenUrl, string? token = null, int? port = null, string? hiveId = null)
+    /// <summary>The first port of type <c>test</c>; <c>never</c> starts 50 above it, <c>llm</c> 90 above.</summary>
+    public int BasePort { get; }
+
+    /// <summary>The name given to <c>--cgroup-root</c>: one tree per hive (DESIGN.md "Workers under the hive").</summary>
+    public string CgroupRootName => $"rbee-test-{HiveId}.slice";
+
+    /// <summary>The cgroup root's full path under the cgroup2 mount.</summary>
+    public string CgroupRoot => CgroupRoots.PathOf(CgroupRootName) ?? throw new InvalidOperationException("no cgroup2 mount");
+
+    /// <param name="bind">The hive's <c>--bind</c>; null leaves the hive's default (every address).</param>
+    /// <param name="testWorkers">Configure the tests' worker catalog (types <c>test</c>, <c>never</c>, <c>llm</c>).</param>
+    public static HiveNode Start(string home, string queenUrl, string? token = null, int? port = null, string? hiveId = null,
+        string? bind = "127.0.0.1", bool testWorkers = false)
     {
         var p = port ?? FreePort.Next();
-        var id = hiveId ?? $"hive-{p}";
+        return new HiveNode(home, queenUrl, p, hiveId ?? $"hive-{p}", token, bind, testWorkers);
+    }
+
+    /// <summary>Starts the hive again on the same settings (a restart after a crash or a shutdown).</summary>
+    public void Restart() => Process = Launch();
+
+    /// <summary>
+    /// Worker ports from above <see cref="FreePort"/>'s range (it hands out 20000-60000), so no daemon port of a test
+    /// lands among them and "consecutive ports" is what the allocator chose, not what the harness left free.
+    /// </summary>
+    private static int WorkerBasePort() => 60100 + Random.Shared.Next(0, 50) * 100;
+
+    private DaemonProcess Launch()
+    {
         var env = ScaledTimers.ProtocolEnvironment();
-        env["HOME"] = home;
-        if (token is not null) env["RBEE_CLUSTER_TOKEN"] = token;
-        var process = DaemonProcess.Start("rbee-hive",
+        env["HOME"] = _home;
+        if (Token is not null) env["RBEE_CLUSTER_TOKEN"] = Token;
+        if (_testWorkers) AddTestWorkerCatalog(env);
+        List<string> args =
         [
-            "--port", p.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--bind", "127.0.0.1",
-            "--hive-id", id,
-            "--queen-url", queenUrl,
-            "--cgroup-root", $"rbee-test-{id}.slice", // one tree per hive (DESIGN.md "Workers under the hive")
-            "--run-dir", Path.Combine(home, "run"),
-        ], env);
-        return new HiveNode(process, p, id, token);
+            "--port", Port.ToString(CultureInfo.InvariantCulture),
+            "--hive-id", HiveId,
+            "--queen-url", _queenUrl,
+            "--cgroup-root", CgroupRootName,
+            "--run-dir", Path.Combine(_home, "run"),
+            "--state-dir", Path.Combine(_home, "state-" + HiveId),
+        ];
+        if (_bind is not null) args.AddRange(["--bind", _bind]);
+        return DaemonProcess.Start("rbee-hive", args, env, Path.Combine(_home, "logs"));
+    }
+
+    private void AddTestWorkerCatalog(Dictionary<string, string?> env)
+    {
+        env["RBEE_Workers__StopGrace"] = "00:00:03";
+        env["RBEE_Workers__KillBound"] = "00:00:05";
+        AddType(env, "test", BasePort, [], "00:01:00");
+        AddType(env, "never", BasePort + 50, ["--never-ready"], "00:00:03");
+        // The built-in type with the real llm-worker-rbee, found through configuration, on a base port of the test's own.
+        env["RBEE_Workers__Types__llm__Executable"] = RepoPaths.Executable("llm-worker-rbee");
+        env["RBEE_Workers__Types__llm__BasePort"] = (BasePort + 90).ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static void AddType(Dictionary<string, string?> env, string name, int basePort, string[] extra, string loadTimeout)
+    {
+        var prefix = $"RBEE_Workers__Types__{name}__";
+        env[prefix + "Executable"] = TestWorkerPath;
+        env[prefix + "BasePort"] = basePort.ToString(CultureInfo.InvariantCulture);
+        env[prefix + "PortCount"] = "40";
+        env[prefix + "Readiness"] = "ready_file";
+        env[prefix + "LoadTimeout"] = loadTimeout;
+        string[] args = ["--model", "{model}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}", .. extra];
+        for (var i = 0; i < args.Length; i++) env[prefix + "Arguments__" + i.ToString(CultureInfo.InvariantCulture)] = args[i];
     }
 
     public Task WaitHealthyAsync() => Http.WaitHealthyAsync(Url, Process, ScaledTimers.ProcessStart);
@@ -51,11 +123,41 @@ public sealed class HiveNode : IAsyncDisposable
     /// <summary>Open telemetry subscriptions the hive counts (the queen must hold exactly one).</summary>
     public async Task<int> SubscriptionsAsync() => (await HealthAsync()).GetProperty("subscriptions").GetInt32();
 
-    public string CgroupRoot => $"rbee-test-{HiveId}.slice";
+    /// <summary>Posts a job to this hive and reads its stream to the terminal line.</summary>
+    public Task<(List<string> Lines, string Terminal)> RunJobAsync(string json, TimeSpan budget) => Jobs.RunAsync(Url, json, budget);
+
+    /// <summary>Spawns a worker of <paramref name="type"/> and returns its port and pid from the job's ready event.</summary>
+    public async Task<(int Port, int Pid)> SpawnAsync(string type = "test")
+    {
+        var (lines, terminal) = await RunJobAsync($"{{\"operation\":\"worker_spawn\",\"model\":\"{Model}\",\"worker_type\":\"{type}\",\"device\":\"cpu\"}}", TimeSpan.FromSeconds(60));
+        Assert.True(terminal == "[DONE]", $"spawn ended {terminal}: {string.Join(" | ", lines)}\n{Process.LogTail()}");
+        var ready = lines.Select(TryJson).Last(j => j is { } d && d.TryGetProperty("event", out var ev) && ev.GetString() == "ready")!.Value;
+        return (ready.GetProperty("port").GetInt32(), ready.GetProperty("pid").GetInt32());
+    }
+
+    private static JsonElement? TryJson(string s)
+    {
+        if (!s.StartsWith('{')) return null;
+        try { return JsonDocument.Parse(s).RootElement.Clone(); }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>Every pid anywhere in this hive's cgroup tree.</summary>
+    public List<int> PidsInTree()
+    {
+        var list = new List<int>();
+        if (!Directory.Exists(CgroupRoot)) return list;
+        foreach (var dir in Directory.GetDirectories(CgroupRoot, "*", SearchOption.AllDirectories).Append(CgroupRoot))
+        {
+            try { list.AddRange(File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(l => int.Parse(l, CultureInfo.InvariantCulture))); }
+            catch (IOException) { }
+        }
+        return list;
+    }
 
     public async ValueTask DisposeAsync()
     {
         await Process.DisposeAsync();
-        CgroupRoots.Remove(CgroupRoot);
+        await CgroupRoots.RemoveAsync(CgroupRootName);
     }
 }

@@ -1,11 +1,19 @@
 using System.Net.Http.Headers;
+using System.Text.Json;
+using Rbee.Testing;
 
 namespace Rbee.SystemTests.Infrastructure;
 
-/// <summary>One pooled client for every system test.</summary>
+/// <summary>One pooled client for every system test, and the one wait for a daemon's /health.</summary>
 public static class Http
 {
-    public static HttpClient Client { get; } = new(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = TimeSpan.FromSeconds(2) })
+    public static HttpClient Client { get; } = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        ConnectTimeout = TimeSpan.FromSeconds(2),
+        // Only requests that ask for 100-continue wait for it; on the loaded machine a refusal may take a while.
+        Expect100ContinueTimeout = TimeSpan.FromSeconds(10),
+    })
     {
         Timeout = Timeout.InfiniteTimeSpan,
     };
@@ -17,26 +25,24 @@ public static class Http
         return request;
     }
 
-    /// <summary>Awaits a daemon's /health after its start: nothing to subscribe to before it listens, so it asks
-    /// every 50 ms, failing early (with the log) when the process exits.</summary>
-    public static async Task WaitHealthyAsync(string baseUrl, Rbee.Testing.DaemonProcess process, TimeSpan budget)
+    /// <summary>GETs <paramref name="url"/> and parses its JSON body, whatever the status.</summary>
+    public static async Task<(System.Net.HttpStatusCode Status, JsonElement Body)> GetJsonAsync(string url, string? token = null)
     {
-        var until = DateTime.UtcNow + budget;
-        while (DateTime.UtcNow < until)
+        using var request = Request(HttpMethod.Get, url, token);
+        using var response = await Client.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    /// <summary>Awaits a daemon's /health after its start: nothing announces that it listens, so this polls
+    /// (<see cref="Eventually"/>), failing at once, with the log, when the process exits.</summary>
+    public static Task WaitHealthyAsync(string baseUrl, DaemonProcess process, TimeSpan budget) =>
+        Eventually.HoldsAsync("start-up", $"{process.Name} answering /health at {baseUrl}", budget, async () =>
         {
             if (process.HasExited)
-                throw new InvalidOperationException($"{process.Name} exited with {process.ExitCode} during start-up:\n{process.LogTail()}");
-            try
-            {
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-                using var response = await Client.GetAsync(baseUrl + "/health", cts.Token);
-                if (response.IsSuccessStatusCode) return;
-            }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
-            {
-            }
-            await Task.Delay(50);
-        }
-        throw new TimeoutException($"phase start-up: {process.Name} did not answer /health at {baseUrl} within {budget.TotalSeconds} s:\n{process.LogTail()}");
-    }
+                throw new InvalidOperationException($"phase start-up: {process.Name} exited with {process.ExitCode}:\n{process.LogTail()}");
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            using var response = await Client.GetAsync(baseUrl + "/health", cts.Token);
+            return (response.IsSuccessStatusCode, $"HTTP {(int)response.StatusCode}");
+        }, () => process.LogTail());
 }

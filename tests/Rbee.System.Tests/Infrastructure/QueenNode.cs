@@ -38,7 +38,7 @@ public sealed class QueenNode : IAsyncDisposable
         if (token is not null) env["RBEE_CLUSTER_TOKEN"] = token;
         foreach (var (alias, hivePort) in hivePorts ?? new Dictionary<string, int>())
             env[$"RBEE_Queen__HivePorts__{alias}"] = hivePort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var process = DaemonProcess.Start("queen-rbee", ["--port", p.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1"], env);
+        var process = DaemonProcess.Start("queen-rbee", ["--port", p.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1"], env, Path.Combine(home, "logs"));
         return new QueenNode(process, p, home, token);
     }
 

@@ -1,6 +1,7 @@
 namespace Rbee.SystemTests.Infrastructure;
 
-/// <summary>A HOME of the test's own (SSH config, token, state), removed afterwards.</summary>
+/// <summary>A folder of the test's own (a HOME for SSH config, token, state and logs; a worker's model and ready
+/// file), removed afterwards.</summary>
 public sealed class TempHome : IDisposable
 {
     public string Path { get; } = Directory.CreateTempSubdirectory("rbee-sys-").FullName;

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Rbee.SystemTests.Infrastructure;
 using Rbee.Testing;
 using Rbee.Testing.Gguf;
 
@@ -18,7 +19,8 @@ public sealed class WorkerLifecycleTests
     [InlineData(1, "--model", "/nonexistent/model.gguf")]
     public async Task BadStart_ExitsWithItsCode_AndOneClearLine(int code, params string[] args)
     {
-        await using var p = DaemonProcess.Start("llm-worker-rbee", args, logDirectory: WorkerHarness.NewDirectory());
+        using var dir = new TempHome();
+        await using var p = DaemonProcess.Start("llm-worker-rbee", args, logDirectory: dir.Path);
         Assert.True(await p.WaitForExitAsync(ExitTimeout), "llm-worker-rbee did not exit on bad start-up");
         Assert.Equal(code, p.ExitCode);
         Assert.Contains("llm-worker-rbee:", p.LogTail());
@@ -30,8 +32,9 @@ public sealed class WorkerLifecycleTests
         using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         taken.Start();
         var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        using var dir = new TempHome();
         await using var p = DaemonProcess.Start("llm-worker-rbee",
-            ["--model", RepoPaths.Model("aidreams260K.gguf"), "--port", port.ToString()], logDirectory: WorkerHarness.NewDirectory());
+            ["--model", RepoPaths.Model("aidreams260K.gguf"), "--port", port.ToString()], logDirectory: dir.Path);
         Assert.True(await p.WaitForExitAsync(ExitTimeout), "llm-worker-rbee did not exit when its port was taken");
         Assert.Equal(1, p.ExitCode);
         Assert.Contains("cannot listen", p.LogTail());
@@ -40,7 +43,8 @@ public sealed class WorkerLifecycleTests
     [Fact]
     public async Task CorruptModel_ExitsWith1()
     {
-        var dir = WorkerHarness.NewDirectory();
+        using var home = new TempHome();
+        var dir = home.Path;
         var model = Path.Combine(dir, "broken.gguf");
         await File.WriteAllBytesAsync(model, Encoding.ASCII.GetBytes("GGUF this is not a model"));
         await using var p = DaemonProcess.Start("llm-worker-rbee", ["--model", model, "--port", FreePort.Next().ToString()], logDirectory: dir);
@@ -58,10 +62,11 @@ public sealed class WorkerLifecycleTests
     [Fact]
     public async Task ClientDisconnectMidStream_FreesTheSlot_AndSigtermExitsZero()
     {
-        var dir = WorkerHarness.NewDirectory();
+        using var home = new TempHome();
+        var dir = home.Path;
         var model = Path.Combine(dir, "long-context.gguf");
         WriteLongContextModel(model);
-        await using var w = await WorkerHarness.StartAsync(model, dir, "--parallel", "1", "--queue-size", "1");
+        await using var w = await WorkerNode.StartAsync(model, dir, "--parallel", "1", "--queue-size", "1");
 
         Task<HttpResponseMessage> waiting;
         using (var cts = new CancellationTokenSource())
@@ -114,10 +119,11 @@ public sealed class WorkerLifecycleTests
     [Fact]
     public async Task ParallelTwo_RunsTwoStreamsAtOnce()
     {
-        var dir = WorkerHarness.NewDirectory();
+        using var home = new TempHome();
+        var dir = home.Path;
         var model = Path.Combine(dir, "long-context.gguf");
         WriteLongContextModel(model);
-        await using var w = await WorkerHarness.StartAsync(model, dir, "--parallel", "2", "--queue-size", "0");
+        await using var w = await WorkerNode.StartAsync(model, dir, "--parallel", "2", "--queue-size", "0");
 
         async Task<(HttpResponseMessage, IAsyncEnumerator<SseEvent>)> OpenAsync()
         {
@@ -154,14 +160,15 @@ public sealed class WorkerLifecycleTests
     [Fact]
     public async Task ModelChatTemplate_IsUsed_AndWhatItRaisesIs400()
     {
-        var dir = WorkerHarness.NewDirectory();
+        using var home = new TempHome();
+        var dir = home.Path;
         var model = Path.Combine(dir, "templated.gguf");
         var writer = RandomLlama.Build(new RandomLlamaSpec { VocabFrom = RepoPaths.Model("aidreams260K.gguf") });
         writer.Set("tokenizer.chat_template",
             "{{ bos_token }}{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" +
             "[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}");
         writer.Write(model);
-        await using var w = await WorkerHarness.StartAsync(model, dir);
+        await using var w = await WorkerNode.StartAsync(model, dir);
 
         var models = JsonDocument.Parse(await w.Http.GetStringAsync("v1/models")).RootElement;
         Assert.Equal("gguf", models.GetProperty("data")[0].GetProperty("meta").GetProperty("chat_format").GetString());
@@ -180,10 +187,10 @@ public sealed class WorkerLifecycleTests
         Assert.Equal("invalid_chat_template", error.GetProperty("error").GetProperty("code").GetString());
     }
 
-    private static Task<HttpResponseMessage> PostRawAsync(WorkerHarness w, string json) =>
+    private static Task<HttpResponseMessage> PostRawAsync(WorkerNode w, string json) =>
         w.Http.PostAsync("v1/completions", new StringContent(json, Encoding.UTF8, "application/json"));
 
-    private static async Task<(int, JsonElement)> PostAsync(WorkerHarness w, string path, string json)
+    private static async Task<(int, JsonElement)> PostAsync(WorkerNode w, string path, string json)
     {
         using var resp = await w.Http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
         return ((int)resp.StatusCode, JsonDocument.Parse(await resp.Content.ReadAsStringAsync()).RootElement.Clone());

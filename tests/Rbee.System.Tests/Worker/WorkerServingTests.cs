@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using OpenAI;
 using OpenAI.Chat;
+using Rbee.SystemTests.Infrastructure;
 using Rbee.Testing;
 
 namespace Rbee.SystemTests.Worker;
@@ -11,7 +12,7 @@ namespace Rbee.SystemTests.Worker;
 /// <summary>One real worker serving the real tiny model (shared/models/aidreams260K.gguf), asked as clients ask.</summary>
 public sealed class AidreamsWorker : IAsyncLifetime
 {
-    public WorkerHarness Worker { get; private set; } = null!;
+    public WorkerNode Worker { get; private set; } = null!;
     public JsonElement Reference { get; } =
         JsonDocument.Parse(File.ReadAllText(RepoPaths.Model("aidreams260K.reference.json"))).RootElement.Clone();
 
@@ -19,7 +20,7 @@ public sealed class AidreamsWorker : IAsyncLifetime
     /// the answer instead of a reset from a server that stops reading.</summary>
     public const int MaxBodyBytes = 64 * 1024;
 
-    public async Task InitializeAsync() => Worker = await WorkerHarness.StartAsync(RepoPaths.Model("aidreams260K.gguf"), null,
+    public async Task InitializeAsync() => Worker = await WorkerNode.StartAsync(RepoPaths.Model("aidreams260K.gguf"), null,
         "--max-body-bytes", MaxBodyBytes.ToString());
     public async Task DisposeAsync() => await Worker.DisposeAsync();
 }
@@ -28,7 +29,7 @@ public sealed class AidreamsWorker : IAsyncLifetime
 [Collection("System")]
 public sealed class WorkerServingTests(AidreamsWorker fixture) : IClassFixture<AidreamsWorker>
 {
-    private WorkerHarness W => fixture.Worker;
+    private WorkerNode W => fixture.Worker;
     private string ReferenceText => fixture.Reference.GetProperty("text").GetString()!;
 
     private ChatClient Chat() => new("aidreams260K", new ApiKeyCredential("no-key"),

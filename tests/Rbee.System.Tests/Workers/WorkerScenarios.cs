@@ -28,33 +28,32 @@ public sealed class WorkerScenarios
         await using var queen = QueenNode.Start(home.Path);
         await queen.WaitHealthyAsync();
         await using var stream = await queen.OpenStreamAsync();
-        var settings = WorkerHive.Configure(home.Path, queen.Url);
-        await using var hive = WorkerHive.Start(settings);
-        await stream.WaitForStateAsync("hive online", settings.HiveId, "online", Budget);
+        await using var hive = HiveNode.Start(home.Path, queen.Url, testWorkers: true);
+        await stream.WaitForStateAsync("hive online", hive.HiveId, "online", Budget);
 
         var spawned = new List<(int Port, int Pid)>();
         for (var i = 0; i < 3; i++)
         {
             spawned.Add(await hive.SpawnAsync());
             await stream.WaitForAsync("ready at the queen", $"worker {spawned[^1].Port} ready", Budget,
-                (name, d) => name is "worker_added" or "worker_state" && IsWorker(d, settings.HiveId, spawned[^1].Port, "ready"));
+                (name, d) => name is "worker_added" or "worker_state" && IsWorker(d, hive.HiveId, spawned[^1].Port, "ready"));
         }
-        Assert.Equal([settings.BasePort, settings.BasePort + 1, settings.BasePort + 2], spawned.Select(s => s.Port));
+        Assert.Equal([hive.BasePort, hive.BasePort + 1, hive.BasePort + 2], spawned.Select(s => s.Port));
         foreach (var (port, pid) in spawned)
             Assert.Contains(pid.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 File.ReadAllLines(Path.Combine(hive.CgroupRoot, "test", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "cgroup.procs")));
         var cluster = await queen.ClusterAsync();
-        Assert.Equal(3, Workers(cluster, settings.HiveId).Count(w => w.GetProperty("state").GetString() == "ready"));
+        Assert.Equal(3, Workers(cluster, hive.HiveId).Count(w => w.GetProperty("state").GetString() == "ready"));
 
         var victim = spawned[1];
         var sw = Stopwatch.StartNew();
         Signals.Send(victim.Pid, Signals.SIGKILL);
         await stream.WaitForAsync("killed worker leaves the queen's view", $"worker_removed {victim.Port}", Budget,
-            (name, d) => name == "worker_removed" && IsWorker(d, settings.HiveId, victim.Port));
+            (name, d) => name == "worker_removed" && IsWorker(d, hive.HiveId, victim.Port));
         sw.Stop();
         // "well under 1 s" (issue 4); 3x headroom for a loaded 2-core machine. The benchmark reports the median.
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), $"worker_removed after {sw.ElapsedMilliseconds} ms");
-        Assert.DoesNotContain(Workers(await queen.ClusterAsync(), settings.HiveId), w => w.GetProperty("port").GetInt32() == victim.Port);
+        Assert.DoesNotContain(Workers(await queen.ClusterAsync(), hive.HiveId), w => w.GetProperty("port").GetInt32() == victim.Port);
 
         var again = await hive.SpawnAsync();
         Assert.Equal(victim.Port, again.Port);
@@ -65,8 +64,7 @@ public sealed class WorkerScenarios
     {
         using var home = new TempHome();
         var queenPort = FreePort.Next();
-        var settings = WorkerHive.Configure(home.Path, $"http://127.0.0.1:{queenPort}");
-        await using var hive = WorkerHive.Start(settings);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{queenPort}", testWorkers: true);
         await hive.WaitHealthyAsync();
         var a = await hive.SpawnAsync();
         var b = await hive.SpawnAsync();
@@ -82,16 +80,16 @@ public sealed class WorkerScenarios
         await queen.WaitHealthyAsync();
         await using var stream = await queen.OpenStreamAsync();
         var frame = await stream.WaitForAsync("first frame at the late queen", "a telemetry frame with both workers", Budget,
-            (name, d) => name == "telemetry" && d.GetProperty("hive_id").GetString() == settings.HiveId);
+            (name, d) => name == "telemetry" && d.GetProperty("hive_id").GetString() == hive.HiveId);
         var workers = frame.GetProperty("workers").EnumerateArray().ToList();
         Assert.Equal(2, workers.Count); // none duplicated
         Assert.Equal(new[] { a.Pid, b.Pid }.Order(), workers.Select(w => w.GetProperty("pid").GetInt32()).Order());
         Assert.All(workers, w => Assert.Equal("ready", w.GetProperty("state").GetString()));
-        Assert.All(workers, w => Assert.Equal(WorkerHive.Model, w.GetProperty("model").GetString()));
+        Assert.All(workers, w => Assert.Equal(HiveNode.Model, w.GetProperty("model").GetString()));
 
         // Ports were re-reserved: the next spawn takes the next port, not a re-adopted one.
         var c = await hive.SpawnAsync();
-        Assert.Equal(settings.BasePort + 2, c.Port);
+        Assert.Equal(hive.BasePort + 2, c.Port);
 
         // Hive SIGTERM: every worker stopped, nothing left in its tree (none orphaned).
         hive.Process.Signal(Signals.SIGTERM);
@@ -118,31 +116,29 @@ public sealed class WorkerScenarios
     public async Task AWorkerThatNeverGetsReady_IsKilled_AndTheJobEndsWithErrorAndItsReason()
     {
         using var home = new TempHome();
-        var settings = WorkerHive.Configure(home.Path, $"http://127.0.0.1:{FreePort.Next()}");
-        await using var hive = WorkerHive.Start(settings);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
         await hive.WaitHealthyAsync();
         var (lines, terminal) = await hive.RunJobAsync(
-            $"{{\"operation\":\"worker_spawn\",\"model\":\"{WorkerHive.Model}\",\"worker_type\":\"never\"}}", Budget);
+            $"{{\"operation\":\"worker_spawn\",\"model\":\"{HiveNode.Model}\",\"worker_type\":\"never\"}}", Budget);
         Assert.StartsWith("[ERROR]", terminal, StringComparison.Ordinal);
         Assert.Contains("not ready within its load timeout", terminal, StringComparison.Ordinal);
         Assert.Contains("listening on", terminal, StringComparison.Ordinal); // the tail of its log
         Assert.Empty(hive.PidsInTree());
-        Assert.False(Directory.Exists(Path.Combine(hive.CgroupRoot, "never", (settings.BasePort + 50).ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.False(Directory.Exists(Path.Combine(hive.CgroupRoot, "never", (hive.BasePort + 50).ToString(System.Globalization.CultureInfo.InvariantCulture))));
     }
 
     [Fact]
     public async Task BadSpawnRequests_Are400WithAnActionableReason_AndLeaveNothingBehind()
     {
         using var home = new TempHome();
-        var settings = WorkerHive.Configure(home.Path, $"http://127.0.0.1:{FreePort.Next()}");
-        await using var hive = WorkerHive.Start(settings);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
         await hive.WaitHealthyAsync();
         (string Json, string Code)[] cases =
         [
-            ($"{{\"operation\":\"worker_spawn\",\"model\":\"{WorkerHive.Model}\",\"worker_type\":\"warp\"}}", "unknown_worker_type"),
-            ($"{{\"operation\":\"worker_spawn\",\"model\":\"{WorkerHive.Model}\",\"worker_type\":\"vllm\"}}", "worker_type_unavailable"),
+            ($"{{\"operation\":\"worker_spawn\",\"model\":\"{HiveNode.Model}\",\"worker_type\":\"warp\"}}", "unknown_worker_type"),
+            ($"{{\"operation\":\"worker_spawn\",\"model\":\"{HiveNode.Model}\",\"worker_type\":\"vllm\"}}", "worker_type_unavailable"),
             ("{\"operation\":\"worker_spawn\",\"model\":\"/nope/missing.gguf\",\"worker_type\":\"test\"}", "model_not_found"),
-            ($"{{\"operation\":\"worker_spawn\",\"model\":\"{WorkerHive.Model}\",\"worker_type\":\"test\",\"device\":\"cuda:7\"}}", "device_not_found"),
+            ($"{{\"operation\":\"worker_spawn\",\"model\":\"{HiveNode.Model}\",\"worker_type\":\"test\",\"device\":\"cuda:7\"}}", "device_not_found"),
             ("{\"operation\":\"worker_spawn\",\"worker_type\":\"test\"}", "missing_field"),
             ("{\"operation\":\"worker_stop\"}", "missing_field"),
             ("{\"operation\":", "malformed_json"),
@@ -172,31 +168,30 @@ public sealed class WorkerScenarios
         await using var queen = QueenNode.Start(home.Path);
         await queen.WaitHealthyAsync();
         await using var stream = await queen.OpenStreamAsync();
-        var settings = WorkerHive.Configure(home.Path, queen.Url);
-        await using var hive = WorkerHive.Start(settings);
-        await stream.WaitForStateAsync("hive online", settings.HiveId, "online", Budget);
+        await using var hive = HiveNode.Start(home.Path, queen.Url, testWorkers: true);
+        await stream.WaitForStateAsync("hive online", hive.HiveId, "online", Budget);
 
-        var (lines, terminal) = await WorkerHive.RunJobAsync(queen.Url,
-            $"{{\"operation\":\"worker_spawn\",\"hive_id\":\"{settings.HiveId}\",\"model\":\"{WorkerHive.Model}\",\"worker_type\":\"test\"}}", Budget);
+        var (lines, terminal) = await Jobs.RunAsync(queen.Url,
+            $"{{\"operation\":\"worker_spawn\",\"hive_id\":\"{hive.HiveId}\",\"model\":\"{HiveNode.Model}\",\"worker_type\":\"test\"}}", Budget);
         Assert.True(terminal == "[DONE]", string.Join(" | ", lines));
-        Assert.Contains(lines, l => l.StartsWith($"[{settings.HiveId}] spawning test worker", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith($"[{hive.HiveId}] spawning test worker", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("is ready in the cluster view", StringComparison.Ordinal));
         // Completion means the queen's own view already has it ready: no wait needed here.
-        var w = Assert.Single(Workers(await queen.ClusterAsync(), settings.HiveId));
+        var w = Assert.Single(Workers(await queen.ClusterAsync(), hive.HiveId));
         Assert.Equal("ready", w.GetProperty("state").GetString());
-        Assert.Equal(settings.BasePort, w.GetProperty("port").GetInt32());
+        Assert.Equal(hive.BasePort, w.GetProperty("port").GetInt32());
 
-        (lines, terminal) = await WorkerHive.RunJobAsync(queen.Url,
-            $"{{\"operation\":\"worker_stop\",\"hive_id\":\"{settings.HiveId}\",\"port\":{settings.BasePort}}}", Budget);
+        (lines, terminal) = await Jobs.RunAsync(queen.Url,
+            $"{{\"operation\":\"worker_stop\",\"hive_id\":\"{hive.HiveId}\",\"port\":{hive.BasePort}}}", Budget);
         Assert.True(terminal == "[DONE]", string.Join(" | ", lines));
-        Assert.Empty(Workers(await queen.ClusterAsync(), settings.HiveId));
+        Assert.Empty(Workers(await queen.ClusterAsync(), hive.HiveId));
         Assert.Empty(hive.PidsInTree());
 
         // Invalid on its face at the queen: 400 at once, naming the field.
         foreach (var (json, code) in new[]
         {
-            ($"{{\"operation\":\"worker_spawn\",\"model\":\"{WorkerHive.Model}\"}}", "missing_field"),
-            ($"{{\"operation\":\"worker_spawn\",\"hive_id\":\"no-such-hive\",\"model\":\"{WorkerHive.Model}\"}}", "hive_not_found"),
+            ($"{{\"operation\":\"worker_spawn\",\"model\":\"{HiveNode.Model}\"}}", "missing_field"),
+            ($"{{\"operation\":\"worker_spawn\",\"hive_id\":\"no-such-hive\",\"model\":\"{HiveNode.Model}\"}}", "hive_not_found"),
             ("{\"operation\":\"warp_drive\"}", "unknown_operation"),
         })
         {
@@ -207,8 +202,8 @@ public sealed class WorkerScenarios
         }
 
         // A hive's refusal comes back as the queen job's [ERROR], with the hive's reason.
-        (lines, terminal) = await WorkerHive.RunJobAsync(queen.Url,
-            $"{{\"operation\":\"worker_spawn\",\"hive_id\":\"{settings.HiveId}\",\"model\":\"/nope.gguf\",\"worker_type\":\"test\"}}", Budget);
+        (lines, terminal) = await Jobs.RunAsync(queen.Url,
+            $"{{\"operation\":\"worker_spawn\",\"hive_id\":\"{hive.HiveId}\",\"model\":\"/nope.gguf\",\"worker_type\":\"test\"}}", Budget);
         Assert.StartsWith("[ERROR]", terminal, StringComparison.Ordinal);
         Assert.Contains("/nope.gguf does not exist", terminal, StringComparison.Ordinal);
     }
@@ -217,8 +212,7 @@ public sealed class WorkerScenarios
     public async Task ShutdownKeepingWorkers_LeavesThemForTheNextHive_ThenShutdownStopsThem_AndWorkerStopByPid()
     {
         using var home = new TempHome();
-        var settings = WorkerHive.Configure(home.Path, $"http://127.0.0.1:{FreePort.Next()}");
-        await using var hive = WorkerHive.Start(settings);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
         await hive.WaitHealthyAsync();
         var a = await hive.SpawnAsync();
         var b = await hive.SpawnAsync();
@@ -248,11 +242,10 @@ public sealed class WorkerScenarios
     public async Task TheRealLlmWorker_IsSpawnedWithTheLaunchContract_ServesModels_AndItsExitIsSeen()
     {
         using var home = new TempHome();
-        var settings = WorkerHive.Configure(home.Path, $"http://127.0.0.1:{FreePort.Next()}");
-        await using var hive = WorkerHive.Start(settings);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
         await hive.WaitHealthyAsync();
         var (port, pid) = await hive.SpawnAsync("llm");
-        Assert.Equal(settings.BasePort + 90, port);
+        Assert.Equal(hive.BasePort + 90, port);
         var cmdline = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).Split('\0');
         Assert.Contains("--ready-file", cmdline);
         Assert.Equal("127.0.0.1", cmdline[Array.IndexOf(cmdline, "--host") + 1]);
@@ -284,11 +277,10 @@ public sealed class WorkerScenarios
     public async Task CancellingASpawnJob_StopsTheHalfStartedWorker_AndEndsWithCancelled()
     {
         using var home = new TempHome();
-        var settings = WorkerHive.Configure(home.Path, $"http://127.0.0.1:{FreePort.Next()}");
-        await using var hive = WorkerHive.Start(settings);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
         await hive.WaitHealthyAsync();
         using var post = await Http.Client.PostAsync($"{hive.Url}/v1/jobs", new StringContent(
-            $"{{\"operation\":\"worker_spawn\",\"model\":\"{WorkerHive.Model}\",\"worker_type\":\"never\"}}", System.Text.Encoding.UTF8, "application/json"));
+            $"{{\"operation\":\"worker_spawn\",\"model\":\"{HiveNode.Model}\",\"worker_type\":\"never\"}}", System.Text.Encoding.UTF8, "application/json"));
         var jobId = JsonDocument.Parse(await post.Content.ReadAsStringAsync()).RootElement.GetProperty("job_id").GetString();
         using var cts = new CancellationTokenSource(Budget);
         using var stream = await Http.Client.GetAsync($"{hive.Url}/v1/jobs/{jobId}/stream", HttpCompletionOption.ResponseHeadersRead, cts.Token);
@@ -305,6 +297,6 @@ public sealed class WorkerScenarios
         }
         Assert.Equal("[CANCELLED]", lines[^1]);
         Assert.Empty(hive.PidsInTree());
-        Assert.False(Directory.Exists(Path.Combine(hive.CgroupRoot, "never", (settings.BasePort + 50).ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.False(Directory.Exists(Path.Combine(hive.CgroupRoot, "never", (hive.BasePort + 50).ToString(System.Globalization.CultureInfo.InvariantCulture))));
     }
 }
