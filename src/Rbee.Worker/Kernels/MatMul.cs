@@ -134,7 +134,7 @@ public static unsafe class MatMul
                         QuantDot4.F16(w.Row(r), cols, j.X + (long)t * cols, j.Y + (long)t * rows + r, rows);
                 for (; t < j.N; t++)
                     for (var r = r0; r < r1; r++)
-                        j.Y[(long)t * rows + r] = QuantDot.F16(w.Row(r), j.X + (long)t * cols, cols);
+                        j.Y[(long)t * rows + r] = DecodeDot.F16(w.Row(r), j.X + (long)t * cols, cols);
                 return;
             }
             case Kind.BF16:
@@ -177,7 +177,7 @@ public static unsafe class MatMul
     private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, float* xd, float* xs) => type switch
     {
         GgmlType.Q8_0 => QuantDot.Q8_0(row, cols / 32, xq, xd),
-        GgmlType.Q4_0 => QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
+        GgmlType.Q4_0 => DecodeDot.IsSupported ? DecodeDot.Q4_0(row, cols / 32, xq, xd, xs) : QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
         GgmlType.Q4_K => QuantDot.Q4_K(row, cols / 256, xq, xd, xs),
         GgmlType.Q5_K => QuantDot.Q5_K(row, cols / 256, xq, xd, xs),
         GgmlType.Q6_K => QuantDot.Q6_K(row, cols / 256, xq, xd, xs),
