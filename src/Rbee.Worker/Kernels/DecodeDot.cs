@@ -90,6 +90,149 @@ internal static unsafe class DecodeDot
         return Vector256.Sum(acc0 + acc1) - 8 * (Vector256.Sum(corr) + tail);
     }
 
+    /// <summary>
+    /// u8 weights × s8 activations summed in pairs (vpmaddubsw; |q|·127·2 stays within 16 bits for 6-bit q), then
+    /// times 16-bit block scales and summed in pairs again into the int32 accumulator (vpdpwssd): the scale multiply
+    /// costs no separate instruction and the whole super-block stays in one integer sum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> ScaledDot(Vector256<int> acc, Vector256<byte> q, sbyte* x, Vector256<short> scale) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(q, Vector256.Load(x)), scale);
+
+    /// <summary>Eight scales (bytes, zero- or sign-extended by the caller) as shorts in both 128-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Both(Vector128<short> s8) => Vector256.Create(s8, s8).AsByte();
+
+    /// <summary>Short <paramref name="lo"/> of each lane's eight repeated in the low lane, <paramref name="hi"/> in the high.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Pick(Vector256<byte> both, byte lo, byte hi)
+    {
+        byte a = (byte)(2 * lo), b = (byte)(2 * lo + 1), c = (byte)(2 * hi), e = (byte)(2 * hi + 1);
+        return Avx2.Shuffle(both, Vector256.Create(a, b, a, b, a, b, a, b, a, b, a, b, a, b, a, b,
+            c, e, c, e, c, e, c, e, c, e, c, e, c, e, c, e)).AsInt16();
+    }
+
+    /// <summary>Σ_j min_j·(per-32 activation sums), the K-quants' min term before the dmin scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MinTerm(ulong mins, float* xss, float dmin, Vector256<float> corr)
+    {
+        var m = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(mins).AsByte()));
+        return Fma.MultiplyAdd(m * Vector256.Create(dmin), BlockSums8(xss), corr);
+    }
+
+    /// <summary>Q4_K row · Q8_K activations, one integer sum per super-block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var four = Vector256.Create((byte)4);
+        Vector256<float> acc = default, corr = default;
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 144 * s;
+            QuantDot.UnpackK4(blk + 4, out var scales, out var mins);
+            var sc = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(scales).AsByte()));
+            var q = blk + 16;
+            var x = xq + 256 * s;
+            Vector256<int> lo = default, hi = default;
+            // Shuffle masks picking scale 2k (low nibbles) and 2k+1 (high), stepped per k: the JIT keeps vector
+            // constants only when they are constant, so the masks advance by addition instead of being rebuilt.
+            var pickLo = Vector256.Create((ushort)0x0100).AsByte();
+            var pickHi = Vector256.Create((ushort)0x0302).AsByte();
+            for (var k = 0; k < 4; k++)
+            {
+                var raw = Vector256.Load(q + 32 * k);
+                lo = ScaledDot(lo, raw & m4, x + 64 * k, Avx2.Shuffle(sc, pickLo).AsInt16());
+                hi = ScaledDot(hi, (raw.AsUInt16() >> 4).AsByte() & m4, x + 64 * k + 32, Avx2.Shuffle(sc, pickHi).AsInt16());
+                pickLo += four;
+                pickHi += four;
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo + hi), Vector256.Create(QuantDot.H2F(blk) * xd[8 * s]), acc);
+            corr = MinTerm(mins, xs16 + 16 * s, QuantDot.H2F(blk + 2), corr);
+        }
+        return Vector256.Sum(acc) - Vector256.Sum(corr);
+    }
+
+    /// <summary>Q5_K row · Q8_K activations: Q4_K with the fifth bit of each value from qh.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var bit = Vector256.Create((byte)0x10);
+        var four = Vector256.Create((byte)4);
+        Vector256<float> acc = default, corr = default;
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 176 * s;
+            QuantDot.UnpackK4(blk + 4, out var scales, out var mins);
+            var sc = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(scales).AsByte()));
+            var qh = Vector256.Load(blk + 16).AsUInt16();
+            var q = blk + 48;
+            var x = xq + 256 * s;
+            Vector256<int> lo = default, hi = default;
+            // Shuffle masks picking scale 2k (low nibbles) and 2k+1 (high), stepped per k: the JIT keeps vector
+            // constants only when they are constant, so the masks advance by addition instead of being rebuilt.
+            var pickLo = Vector256.Create((ushort)0x0100).AsByte();
+            var pickHi = Vector256.Create((ushort)0x0302).AsByte();
+            for (var k = 0; k < 4; k++)
+            {
+                var raw = Vector256.Load(q + 32 * k);
+                // Bit 2k (then 2k+1) of each qh byte moved to bit 4: shifting 16-bit lanes is safe once masked.
+                var h0 = (2 * k <= 4 ? qh << (4 - 2 * k) : qh >> (2 * k - 4)).AsByte() & bit;
+                var h1 = (2 * k + 1 <= 4 ? qh << (3 - 2 * k) : qh >> (2 * k - 3)).AsByte() & bit;
+                lo = ScaledDot(lo, (raw & m4) | h0, x + 64 * k, Avx2.Shuffle(sc, pickLo).AsInt16());
+                hi = ScaledDot(hi, ((raw.AsUInt16() >> 4).AsByte() & m4) | h1, x + 64 * k + 32, Avx2.Shuffle(sc, pickHi).AsInt16());
+                pickLo += four;
+                pickHi += four;
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo + hi), Vector256.Create(QuantDot.H2F(blk) * xd[8 * s]), acc);
+            corr = MinTerm(mins, xs16 + 16 * s, QuantDot.H2F(blk + 2), corr);
+        }
+        return Vector256.Sum(acc) - Vector256.Sum(corr);
+    }
+
+    /// <summary>
+    /// Q6_K row · Q8_K activations: values 0..63 with a signed scale per 16 (one per 128-bit lane of a 32-value
+    /// step), the −32 offset paid from the per-16 activation sums in two vector multiply-adds per super-block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q6_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var m30 = Vector256.Create((byte)0x30);
+        Vector256<float> acc = default, corr = default;
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 210 * s;
+            var d = QuantDot.H2F(blk + 208);
+            var scales = (sbyte*)(blk + 192);
+            Vector256<int> sumi0 = default, sumi1 = default;
+            for (var h = 0; h < 2; h++)
+            {
+                var ql = blk + 64 * h;
+                var qh = Vector256.Load(blk + 128 + 32 * h).AsUInt16();
+                var sc = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(*(long*)(scales + 8 * h)).AsSByte()));
+                var l0 = Vector256.Load(ql);
+                var l1 = Vector256.Load(ql + 32);
+                var q0 = (l0 & m4) | ((qh << 4).AsByte() & m30);
+                var q1 = (l1 & m4) | ((qh << 2).AsByte() & m30);
+                var q2 = ((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30);
+                var q3 = ((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30);
+                var x = xq + 256 * s + 128 * h;
+                sumi0 = ScaledDot(sumi0, q0, x, Pick(sc, 0, 1));
+                sumi1 = ScaledDot(sumi1, q1, x + 32, Pick(sc, 2, 3));
+                sumi0 = ScaledDot(sumi0, q2, x + 64, Pick(sc, 4, 5));
+                sumi1 = ScaledDot(sumi1, q3, x + 96, Pick(sc, 6, 7));
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * xd[8 * s]), acc);
+            var d32 = Vector256.Create(32 * d);
+            var xss = xs16 + 16 * s;
+            corr = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales)) * d32, Vector256.Load(xss), corr);
+            corr = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + 8)) * d32, Vector256.Load(xss + 8), corr);
+        }
+        return Vector256.Sum(acc) - Vector256.Sum(corr);
+    }
+
     /// <summary>F16 row · float x: 32 halves per step in four independent chains, one sign-extending load each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16(byte* row, float* x, int n)

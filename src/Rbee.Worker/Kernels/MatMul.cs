@@ -178,9 +178,9 @@ public static unsafe class MatMul
     {
         GgmlType.Q8_0 => QuantDot.Q8_0(row, cols / 32, xq, xd),
         GgmlType.Q4_0 => DecodeDot.IsSupported ? DecodeDot.Q4_0(row, cols / 32, xq, xd, xs) : QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
-        GgmlType.Q4_K => QuantDot.Q4_K(row, cols / 256, xq, xd, xs),
-        GgmlType.Q5_K => QuantDot.Q5_K(row, cols / 256, xq, xd, xs),
-        GgmlType.Q6_K => QuantDot.Q6_K(row, cols / 256, xq, xd, xs),
+        GgmlType.Q4_K => DecodeDot.IsSupported ? DecodeDot.Q4_K(row, cols / 256, xq, xd, xs) : QuantDot.Q4_K(row, cols / 256, xq, xd, xs),
+        GgmlType.Q5_K => DecodeDot.IsSupported ? DecodeDot.Q5_K(row, cols / 256, xq, xd, xs) : QuantDot.Q5_K(row, cols / 256, xq, xd, xs),
+        GgmlType.Q6_K => DecodeDot.IsSupported ? DecodeDot.Q6_K(row, cols / 256, xq, xd, xs) : QuantDot.Q6_K(row, cols / 256, xq, xd, xs),
         _ => throw new NotSupportedException($"tensor type {type} has no integer kernel"),
     };
 }
