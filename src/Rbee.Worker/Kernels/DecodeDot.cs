@@ -41,9 +41,6 @@ internal static unsafe class DecodeDot
         return Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Lane(Vector256<float> v, int i) => Avx2.PermuteVar8x32(v, Vector256.Create(i));
-
     /// <summary>32 nibbles of a Q4_0 block in value order: low nibbles (values 0..15), then high (16..31).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> Nibbles(byte* qs, Vector256<uint> shifts, Vector256<byte> m4) =>
@@ -55,11 +52,27 @@ internal static unsafe class DecodeDot
         Fma.MultiplyAdd(Avx.ConvertToVector256Single(
             AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Nibbles(qs, shifts, m4), Vector256.Load(x))), scale, acc);
 
-    /// <summary>Q4_0 row · Q8_0 activations: Σ_b dw·dx·Σ q·x − 8·Σ_b dw·(dx·Σx).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4_0(byte* row, int nb, sbyte* xq, float* xd, float* xs16)
+    /// <summary>
+    /// Two Q4_0 blocks in one 256-bit register pair: [low nibbles of b, of b+1] and [high nibbles of b, of b+1] meet
+    /// <see cref="Q8Activations.Pairs"/> in two chained dots, so lanes 0..3 sum block b and lanes 4..7 block b+1;
+    /// one conversion and one multiply-add (with each block's scale in its half) then cover both.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Pair4_0(byte* p, sbyte* x, Vector256<float> scale, Vector256<byte> m4, Vector256<float> acc)
     {
-        var shifts = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
+        var v = Vector256.Create(Vector128.Load(p + 2), Vector128.Load(p + 20));
+        var d = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, v & m4, Vector256.Load(x));
+        d = AvxVnni.MultiplyWideningAndAdd(d, (v.AsUInt16() >> 4).AsByte() & m4, Vector256.Load(x + 32));
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scale, acc);
+    }
+
+    /// <summary>
+    /// Q4_0 row · Q8_0 activations: Σ_b dw·dx·Σ q·x − 8·Σ_b dw·(dx·Σx). <paramref name="xpairs"/> is the token's
+    /// <see cref="Q8Activations.Pairs"/>, read for whole groups of eight blocks; the rest reads <paramref name="xq"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_0(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, float* xs16)
+    {
         var m4 = Vector256.Create((byte)0x0F);
         Vector256<float> acc0 = default, acc1 = default, corr = default;
         var b = 0;
@@ -69,16 +82,13 @@ internal static unsafe class DecodeDot
             var dw = Scales8(p, 18);
             corr = Fma.MultiplyAdd(dw, BlockSums8(xs16 + 2 * b), corr);
             var s = dw * Vector256.Load(xd + b);
-            var x = xq + 32 * b;
-            acc0 = Block4_0(p + 2, x, Lane(s, 0), shifts, m4, acc0);
-            acc1 = Block4_0(p + 20, x + 32, Lane(s, 1), shifts, m4, acc1);
-            acc0 = Block4_0(p + 38, x + 64, Lane(s, 2), shifts, m4, acc0);
-            acc1 = Block4_0(p + 56, x + 96, Lane(s, 3), shifts, m4, acc1);
-            acc0 = Block4_0(p + 74, x + 128, Lane(s, 4), shifts, m4, acc0);
-            acc1 = Block4_0(p + 92, x + 160, Lane(s, 5), shifts, m4, acc1);
-            acc0 = Block4_0(p + 110, x + 192, Lane(s, 6), shifts, m4, acc0);
-            acc1 = Block4_0(p + 128, x + 224, Lane(s, 7), shifts, m4, acc1);
+            var x = xpairs + 32 * b;
+            acc0 = Pair4_0(p, x, Avx2.PermuteVar8x32(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1)), m4, acc0);
+            acc1 = Pair4_0(p + 36, x + 64, Avx2.PermuteVar8x32(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3)), m4, acc1);
+            acc0 = Pair4_0(p + 72, x + 128, Avx2.PermuteVar8x32(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5)), m4, acc0);
+            acc1 = Pair4_0(p + 108, x + 192, Avx2.PermuteVar8x32(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7)), m4, acc1);
         }
+        var shifts = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
         var tail = 0f;
         for (; b < nb; b++)
         {

@@ -46,6 +46,11 @@ public static unsafe class MatMul
                 job.XQ = a.Q;
                 job.XD = a.D;
                 job.XS = a.Sum16;
+                if (w.Type == GgmlType.Q4_0 && DecodeDot.IsSupported)
+                {
+                    a.FillPairs();
+                    job.XP = a.Pairs;
+                }
             }
             // Enough tasks for the dynamic split to even out a loaded machine, few enough to keep each a few rows.
             var threads = pool.Threads;
@@ -79,6 +84,7 @@ public static unsafe class MatMul
         public sbyte* XQ;
         public float* XD;
         public float* XS;
+        public sbyte* XP;
         public int RowsPerTask;
     }
 
@@ -117,7 +123,8 @@ public static unsafe class MatMul
                     var xd = j.XD + (long)t * blocks32;
                     var xs = j.XS + (long)t * blocks32 * 2;
                     var yt = j.Y + (long)t * rows;
-                    for (var r = r0; r < r1; r++) yt[r] = DotInt8(w.Type, w.Row(r), cols, xq, xd, xs);
+                    var xp = j.XP == null ? null : j.XP + (long)t * cols;
+                    for (var r = r0; r < r1; r++) yt[r] = DotInt8(w.Type, w.Row(r), cols, xq, xp, xd, xs);
                 }
                 return;
             }
@@ -174,10 +181,10 @@ public static unsafe class MatMul
         }
     }
 
-    private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, float* xd, float* xs) => type switch
+    private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, sbyte* xp, float* xd, float* xs) => type switch
     {
         GgmlType.Q8_0 => QuantDot.Q8_0(row, cols / 32, xq, xd),
-        GgmlType.Q4_0 => DecodeDot.IsSupported ? DecodeDot.Q4_0(row, cols / 32, xq, xd, xs) : QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
+        GgmlType.Q4_0 => xp != null ? DecodeDot.Q4_0(row, cols / 32, xq, xp, xd, xs) : QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
         GgmlType.Q4_K => DecodeDot.IsSupported ? DecodeDot.Q4_K(row, cols / 256, xq, xd, xs) : QuantDot.Q4_K(row, cols / 256, xq, xd, xs),
         GgmlType.Q5_K => DecodeDot.IsSupported ? DecodeDot.Q5_K(row, cols / 256, xq, xd, xs) : QuantDot.Q5_K(row, cols / 256, xq, xd, xs),
         GgmlType.Q6_K => DecodeDot.IsSupported ? DecodeDot.Q6_K(row, cols / 256, xq, xd, xs) : QuantDot.Q6_K(row, cols / 256, xq, xd, xs),

@@ -45,6 +45,7 @@ public unsafe class DecodeDotTests
         var x = RandomWeights.Activations(cols, seed: blocks + 1);
         var act = new Q8Activations();
         fixed (float* px = x) act.Fill(px, cols, 1, ActivationFormat.Q8_0);
+        act.FillPairs();
         var xd = act.Dequantized(0);
         var row = new float[cols];
         for (var r = 0; r < 5; r++)
@@ -56,7 +57,7 @@ public unsafe class DecodeDotTests
                 s += (double)row[c] * xd[c];
                 terms += Math.Abs((double)row[c] * xd[c]);
             }
-            var k = DecodeDot.Q4_0(w.Matrix.Row(r), blocks, act.Q, act.D, act.Sum16);
+            var k = DecodeDot.Q4_0(w.Matrix.Row(r), blocks, act.Q, act.Pairs, act.D, act.Sum16);
             Assert.True(Math.Abs(s - k) <= 1e-5 * terms + 1e-7, $"{blocks} blocks row {r}: reference {s}, kernel {k}");
         }
     }
