@@ -23,6 +23,14 @@ internal static unsafe class DecodeDot
     public static Vector256<float> Halves(Vector256<int> signExtended) =>
         ((signExtended << 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(5.192297e33f);
 
+    /// <summary>The two fp16 fields at <paramref name="p"/> (a K-quant's d and dmin) as floats, in vector registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Halves2(byte* p)
+    {
+        var h = Sse41.ConvertToVector128Int32(Vector128.CreateScalar(*(int*)p).AsInt16());
+        return ((h << 13) & Vector128.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector128.Create(5.192297e33f);
+    }
+
     /// <summary>The fp16 scales of eight consecutive blocks <paramref name="stride"/> bytes apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Scales8(byte* p, int stride)
@@ -157,8 +165,9 @@ internal static unsafe class DecodeDot
                 pickLo += four;
                 pickHi += four;
             }
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo + hi), Vector256.Create(QuantDot.H2F(blk) * xd[8 * s]), acc);
-            corr = MinTerm(mins, xs16 + 16 * s, QuantDot.H2F(blk + 2), corr);
+            var dd = Halves2(blk);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo + hi), Vector256.Create(dd.ToScalar() * xd[8 * s]), acc);
+            corr = MinTerm(mins, xs16 + 16 * s, dd.GetElement(1), corr);
         }
         return Vector256.Sum(acc) - Vector256.Sum(corr);
     }
@@ -195,8 +204,9 @@ internal static unsafe class DecodeDot
                 pickLo += four;
                 pickHi += four;
             }
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo + hi), Vector256.Create(QuantDot.H2F(blk) * xd[8 * s]), acc);
-            corr = MinTerm(mins, xs16 + 16 * s, QuantDot.H2F(blk + 2), corr);
+            var dd = Halves2(blk);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo + hi), Vector256.Create(dd.ToScalar() * xd[8 * s]), acc);
+            corr = MinTerm(mins, xs16 + 16 * s, dd.GetElement(1), corr);
         }
         return Vector256.Sum(acc) - Vector256.Sum(corr);
     }
