@@ -130,11 +130,25 @@ internal static unsafe class DecodeDot
             c, e, c, e, c, e, c, e, c, e, c, e, c, e, c, e)).AsInt16();
     }
 
+    /// <summary>
+    /// <see cref="QuantDot.UnpackK4"/> in one vector: the eight 6-bit scales in bytes 0..7, the eight mins in bytes
+    /// 8..15. Reads 16 bytes at <paramref name="q"/> (the 12 scale bytes and the first 4 of the quants after them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> UnpackK4(byte* q)
+    {
+        var v = Vector128.Load((uint*)q); // u0, u1, u2, (quants)
+        var low = Avx2.ShiftRightLogicalVariable(Vector128.Shuffle(v, Vector128.Create(0u, 2, 1, 2)), Vector128.Create(0u, 0, 0, 4))
+            & Vector128.Create(0x3f3f3f3fu, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f);
+        var top = ((Vector128.Shuffle(v, Vector128.Create(0u, 0, 1, 1)) >> 6) & Vector128.Create(0u, 0x03030303, 0, 0x03030303)) << 4;
+        return (low | top).AsByte(); // [u0&k1, sHi, u1&k1, mHi] as in UnpackK4
+    }
+
     /// <summary>Σ_j min_j·(per-32 activation sums), the K-quants' min term before the dmin scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> MinTerm(ulong mins, float* xss, float dmin, Vector256<float> corr)
+    private static Vector256<float> MinTerm(Vector128<byte> scalesMins, float* xss, float dmin, Vector256<float> corr)
     {
-        var m = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(mins).AsByte()));
+        var m = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(scalesMins, 8)));
         return Fma.MultiplyAdd(m * Vector256.Create(dmin), BlockSums8(xss), corr);
     }
 
@@ -148,8 +162,8 @@ internal static unsafe class DecodeDot
         for (var s = 0; s < nsb; s++)
         {
             var blk = row + 144 * s;
-            QuantDot.UnpackK4(blk + 4, out var scales, out var mins);
-            var sc = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(scales).AsByte()));
+            var mins = UnpackK4(blk + 4);
+            var sc = Both(Sse41.ConvertToVector128Int16(mins));
             var q = blk + 16;
             var x = xq + 256 * s;
             Vector256<int> lo = default, hi = default;
@@ -183,8 +197,8 @@ internal static unsafe class DecodeDot
         for (var s = 0; s < nsb; s++)
         {
             var blk = row + 176 * s;
-            QuantDot.UnpackK4(blk + 4, out var scales, out var mins);
-            var sc = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(scales).AsByte()));
+            var mins = UnpackK4(blk + 4);
+            var sc = Both(Sse41.ConvertToVector128Int16(mins));
             var qh = Vector256.Load(blk + 16).AsUInt16();
             var q = blk + 48;
             var x = xq + 256 * s;
