@@ -152,12 +152,11 @@ internal static unsafe class DecodeDot
         return Fma.MultiplyAdd(m * Vector256.Create(dmin), BlockSums8(xss), corr);
     }
 
-    /// <summary>Q4_K row · Q8_K activations, one integer sum per super-block.</summary>
+    /// <summary>Q4_K row · Q8_K activations, one integer sum per super-block (four short dependency chains).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
     {
         var m4 = Vector256.Create((byte)0x0F);
-        var four = Vector256.Create((byte)4);
         Vector256<float> acc = default, corr = default;
         for (var s = 0; s < nsb; s++)
         {
@@ -166,21 +165,20 @@ internal static unsafe class DecodeDot
             var sc = Both(Sse41.ConvertToVector128Int16(mins));
             var q = blk + 16;
             var x = xq + 256 * s;
-            Vector256<int> lo = default, hi = default;
-            // Shuffle masks picking scale 2k (low nibbles) and 2k+1 (high), stepped per k: the JIT keeps vector
-            // constants only when they are constant, so the masks advance by addition instead of being rebuilt.
-            var pickLo = Vector256.Create((ushort)0x0100).AsByte();
-            var pickHi = Vector256.Create((ushort)0x0302).AsByte();
-            for (var k = 0; k < 4; k++)
-            {
-                var raw = Vector256.Load(q + 32 * k);
-                lo = ScaledDot(lo, raw & m4, x + 64 * k, Avx2.Shuffle(sc, pickLo).AsInt16());
-                hi = ScaledDot(hi, (raw.AsUInt16() >> 4).AsByte() & m4, x + 64 * k + 32, Avx2.Shuffle(sc, pickHi).AsInt16());
-                pickLo += four;
-                pickHi += four;
-            }
+            var r0 = Vector256.Load(q);
+            var r1 = Vector256.Load(q + 32);
+            var r2 = Vector256.Load(q + 64);
+            var r3 = Vector256.Load(q + 96);
+            var i0 = ScaledDot(default, r0 & m4, x, Pick(sc, 0, 0));
+            var i1 = ScaledDot(default, (r0.AsUInt16() >> 4).AsByte() & m4, x + 32, Pick(sc, 1, 1));
+            var i2 = ScaledDot(default, r1 & m4, x + 64, Pick(sc, 2, 2));
+            var i3 = ScaledDot(default, (r1.AsUInt16() >> 4).AsByte() & m4, x + 96, Pick(sc, 3, 3));
+            i0 = ScaledDot(i0, r2 & m4, x + 128, Pick(sc, 4, 4));
+            i1 = ScaledDot(i1, (r2.AsUInt16() >> 4).AsByte() & m4, x + 160, Pick(sc, 5, 5));
+            i2 = ScaledDot(i2, r3 & m4, x + 192, Pick(sc, 6, 6));
+            i3 = ScaledDot(i3, (r3.AsUInt16() >> 4).AsByte() & m4, x + 224, Pick(sc, 7, 7));
             var dd = Halves2(blk);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo + hi), Vector256.Create(dd.ToScalar() * xd[8 * s]), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single((i0 + i1) + (i2 + i3)), Vector256.Create(dd.ToScalar() * xd[8 * s]), acc);
             corr = MinTerm(mins, xs16 + 16 * s, dd.GetElement(1), corr);
         }
         return Vector256.Sum(acc) - Vector256.Sum(corr);
