@@ -6,7 +6,8 @@ namespace Rbee.Worker.Kernels;
 /// <summary>
 /// The engine's entry points into the kernels. The model calls only these; the kernels pick the SIMD path per type.
 /// Quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) meet activations quantized once per call to 8 bits
-/// (<see cref="Q8Activations"/>) in integer dot products (<see cref="QuantDot"/>); F32/F16/BF16 rows are dotted in
+/// (<see cref="Q8Activations"/>) in integer dot products (<see cref="DecodeDot"/> for one token where AVX-VNNI is
+/// present, <see cref="QuantDot"/> otherwise, <see cref="QuantDot4"/> for four tokens); F32/F16/BF16 rows are dotted in
 /// float; every other type (and every type on a CPU without AVX2) is decoded to float per row and dotted.
 /// Rows are split over <see cref="ComputePool.Shared"/>; a call allocates nothing once its thread's buffers exist.
 /// </summary>

@@ -63,6 +63,40 @@ public unsafe class DecodeDotTests
     }
 
     [Theory]
+    [InlineData(13, 1)]
+    [InlineData(13, 3)]
+    [InlineData(24, 5)]
+    public void Q4_0_MatMat_OddBlockCounts_MatchReference(int blocks, int tokens)
+    {
+        // Each token's interleaved activations start at its own first block, also when a token has an odd number
+        // of blocks; n = 5 runs four tokens in the prefill kernel and the fifth through the decode dot.
+        var cols = 32 * blocks;
+        using var w = new RandomWeights(GgmlType.Q4_0, 11, cols, seed: blocks * tokens);
+        var x = RandomWeights.Activations(tokens * cols, seed: tokens);
+        var got = new float[tokens * 11];
+        using (var pool = new ComputePool(2)) MatMul.MatMat(w.Matrix, x, tokens, got, pool, intPath: true);
+        var act = new Q8Activations();
+        fixed (float* px = x) act.Fill(px, cols, tokens, ActivationFormat.Q8_0);
+        var row = new float[cols];
+        for (var t = 0; t < tokens; t++)
+        {
+            var xd = act.Dequantized(t);
+            for (var r = 0; r < 11; r++)
+            {
+                Dequantize.RowScalar(GgmlType.Q4_0, w.Matrix.Row(r), row);
+                double s = 0, terms = 0;
+                for (var c = 0; c < cols; c++)
+                {
+                    s += (double)row[c] * xd[c];
+                    terms += Math.Abs((double)row[c] * xd[c]);
+                }
+                var k = got[t * 11 + r];
+                Assert.True(Math.Abs(s - k) <= 1e-5 * terms + 1e-7, $"{blocks} blocks token {t} row {r}: reference {s}, kernel {k}");
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(8)]
     [InlineData(31)]
