@@ -31,14 +31,18 @@ internal static unsafe class DecodeDot
         return ((h << 13) & Vector128.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector128.Create(5.192297e33f);
     }
 
-    /// <summary>The fp16 scales of eight consecutive blocks <paramref name="stride"/> bytes apart.</summary>
+    /// <summary>
+    /// The fp16 scales of eight consecutive blocks <paramref name="stride"/> bytes apart. They are packed four to a
+    /// 64-bit integer on the scalar side, which idles in these kernels, instead of eight vector inserts.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Scales8(byte* p, int stride)
     {
-        var h = Vector128.Create(
-            *(short*)p, *(short*)(p + stride), *(short*)(p + 2 * stride), *(short*)(p + 3 * stride),
-            *(short*)(p + 4 * stride), *(short*)(p + 5 * stride), *(short*)(p + 6 * stride), *(short*)(p + 7 * stride));
-        return Halves(Avx2.ConvertToVector256Int32(h));
+        var lo = *(ushort*)p | ((ulong)*(ushort*)(p + stride) << 16)
+            | ((ulong)*(ushort*)(p + 2 * stride) << 32) | ((ulong)*(ushort*)(p + 3 * stride) << 48);
+        var hi = *(ushort*)(p + 4 * stride) | ((ulong)*(ushort*)(p + 5 * stride) << 16)
+            | ((ulong)*(ushort*)(p + 6 * stride) << 32) | ((ulong)*(ushort*)(p + 7 * stride) << 48);
+        return Halves(Avx2.ConvertToVector256Int32(Vector128.Create(lo, hi).AsInt16()));
     }
 
     /// <summary>Per-16 activation sums of eight 32-blocks (16 floats) added in pairs, in block order.</summary>
