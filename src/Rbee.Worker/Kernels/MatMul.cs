@@ -6,7 +6,8 @@ namespace Rbee.Worker.Kernels;
 /// <summary>
 /// The engine's entry points into the kernels. The model calls only these; the kernels pick the SIMD path per type.
 /// Quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) meet activations quantized once per call to 8 bits
-/// (<see cref="Q8Activations"/>) in integer dot products (<see cref="QuantDot"/>); F32/F16/BF16 rows are dotted in
+/// (<see cref="Q8Activations"/>) in integer dot products (<see cref="DecodeDot"/> for one token where AVX-VNNI is
+/// present, <see cref="QuantDot"/> otherwise, <see cref="QuantDot4"/> for four tokens); F32/F16/BF16 rows are dotted in
 /// float; every other type (and every type on a CPU without AVX2) is decoded to float per row and dotted.
 /// Rows are split over <see cref="ComputePool.Shared"/>; a call allocates nothing once its thread's buffers exist.
 /// </summary>
@@ -46,6 +47,11 @@ public static unsafe class MatMul
                 job.XQ = a.Q;
                 job.XD = a.D;
                 job.XS = a.Sum16;
+                if (w.Type == GgmlType.Q4_0 && DecodeDot.IsSupported)
+                {
+                    a.FillPairs();
+                    job.XP = a.Pairs;
+                }
             }
             // Enough tasks for the dynamic split to even out a loaded machine, few enough to keep each a few rows.
             var threads = pool.Threads;
@@ -79,6 +85,7 @@ public static unsafe class MatMul
         public sbyte* XQ;
         public float* XD;
         public float* XS;
+        public sbyte* XP;
         public int RowsPerTask;
     }
 
@@ -117,7 +124,8 @@ public static unsafe class MatMul
                     var xd = j.XD + (long)t * blocks32;
                     var xs = j.XS + (long)t * blocks32 * 2;
                     var yt = j.Y + (long)t * rows;
-                    for (var r = r0; r < r1; r++) yt[r] = DotInt8(w.Type, w.Row(r), cols, xq, xd, xs);
+                    var xp = j.XP == null ? null : j.XP + (long)t * cols;
+                    for (var r = r0; r < r1; r++) yt[r] = DotInt8(w.Type, w.Row(r), cols, xq, xp, xd, xs);
                 }
                 return;
             }
@@ -134,7 +142,7 @@ public static unsafe class MatMul
                         QuantDot4.F16(w.Row(r), cols, j.X + (long)t * cols, j.Y + (long)t * rows + r, rows);
                 for (; t < j.N; t++)
                     for (var r = r0; r < r1; r++)
-                        j.Y[(long)t * rows + r] = QuantDot.F16(w.Row(r), j.X + (long)t * cols, cols);
+                        j.Y[(long)t * rows + r] = DecodeDot.F16(w.Row(r), j.X + (long)t * cols, cols);
                 return;
             }
             case Kind.BF16:
@@ -174,13 +182,13 @@ public static unsafe class MatMul
         }
     }
 
-    private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, float* xd, float* xs) => type switch
+    private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, sbyte* xp, float* xd, float* xs) => type switch
     {
         GgmlType.Q8_0 => QuantDot.Q8_0(row, cols / 32, xq, xd),
-        GgmlType.Q4_0 => QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
-        GgmlType.Q4_K => QuantDot.Q4_K(row, cols / 256, xq, xd, xs),
-        GgmlType.Q5_K => QuantDot.Q5_K(row, cols / 256, xq, xd, xs),
-        GgmlType.Q6_K => QuantDot.Q6_K(row, cols / 256, xq, xd, xs),
+        GgmlType.Q4_0 => xp != null ? DecodeDot.Q4_0(row, cols / 32, xq, xp, xd, xs) : QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
+        GgmlType.Q4_K => DecodeDot.IsSupported ? DecodeDot.Q4_K(row, cols / 256, xq, xd, xs) : QuantDot.Q4_K(row, cols / 256, xq, xd, xs),
+        GgmlType.Q5_K => DecodeDot.IsSupported ? DecodeDot.Q5_K(row, cols / 256, xq, xd, xs) : QuantDot.Q5_K(row, cols / 256, xq, xd, xs),
+        GgmlType.Q6_K => DecodeDot.IsSupported ? DecodeDot.Q6_K(row, cols / 256, xq, xd, xs) : QuantDot.Q6_K(row, cols / 256, xq, xd, xs),
         _ => throw new NotSupportedException($"tensor type {type} has no integer kernel"),
     };
 }

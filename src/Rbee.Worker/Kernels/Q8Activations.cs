@@ -27,6 +27,13 @@ internal sealed unsafe class Q8Activations
     public sbyte* Q { get; private set; }
     public float* D { get; private set; }
     public float* Sum16 { get; private set; }
+
+    /// <summary>
+    /// <see cref="Q"/> with every two 32-blocks b, b+1 laid out as [values 0..15 of b, 0..15 of b+1, 16..31 of b,
+    /// 16..31 of b+1] (after <see cref="FillPairs"/>): the order <see cref="DecodeDot.Q4_0"/> unpacks two weight
+    /// blocks' nibbles in, so one 256-bit dot covers half of each block.
+    /// </summary>
+    public sbyte* Pairs { get; private set; }
     public int Cols { get; private set; }
     public int Tokens { get; private set; }
     private long _capacity;
@@ -54,6 +61,7 @@ internal sealed unsafe class Q8Activations
             Q = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
             D = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(float)), 64);
             Sum16 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / 16 * sizeof(float)), 64);
+            Pairs = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
         }
         Cols = cols;
         Tokens = n;
@@ -63,6 +71,24 @@ internal sealed unsafe class Q8Activations
             return;
         }
         for (long b = 0; b < total / Block; b++) QuantizeBlock(x + b * Block, Q + b * Block, D + b, Sum16 + 2 * b);
+    }
+
+    /// <summary>Fills <see cref="Pairs"/> for every token from <see cref="Q"/>, pairing each token's blocks from its
+    /// first (a last odd block is left out; the kernel's tail reads it from <see cref="Q"/>).</summary>
+    public void FillPairs()
+    {
+        for (var t = 0; t < Tokens; t++)
+        {
+            var src = Q + (long)t * Cols;
+            var dst = Pairs + (long)t * Cols;
+            for (var i = 0; i + 64 <= Cols; i += 64)
+            {
+                Vector128.Store(Vector128.Load(src + i), dst + i);
+                Vector128.Store(Vector128.Load(src + i + 32), dst + i + 16);
+                Vector128.Store(Vector128.Load(src + i + 16), dst + i + 32);
+                Vector128.Store(Vector128.Load(src + i + 48), dst + i + 48);
+            }
+        }
     }
 
     public sbyte* TokenQ(int t) => Q + (long)t * Cols;
@@ -206,6 +232,8 @@ internal sealed unsafe class Q8Activations
         if (Q != null) NativeMemory.AlignedFree(Q);
         if (D != null) NativeMemory.AlignedFree(D);
         if (Sum16 != null) NativeMemory.AlignedFree(Sum16);
+        if (Pairs != null) NativeMemory.AlignedFree(Pairs);
+        Pairs = null;
         Q = null;
         D = null;
         Sum16 = null;

@@ -1,0 +1,292 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Rbee.Worker.Kernels;
+
+/// <summary>
+/// Decode (one token) dot products tuned so a row streams at close to memory speed: the per-block scalar work of
+/// <see cref="QuantDot"/> (a half→float per block, a scale multiply, a broadcast, a scalar offset correction) is
+/// done eight blocks at a time in vectors, and the nibbles are unpacked with one broadcast load and one variable
+/// shift (32-bit lanes: the bits a lane drags in from its neighbour byte are masked off). Same arithmetic as <see cref="QuantDot"/> (the tests hold both to the scalar reference). Needs AVX-VNNI
+/// (<see cref="IsSupported"/>); elsewhere <see cref="MatMul"/> keeps the <see cref="QuantDot"/> kernels.
+/// </summary>
+internal static unsafe class DecodeDot
+{
+    public static bool IsSupported => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>
+    /// Eight halves → floats: sign-extended to 32 bits, shifted so the 15 magnitude bits sit in a float's place with
+    /// the sign kept in bit 31, then rebased by 2^112 (exact for every finite half, subnormals included).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Halves(Vector256<int> signExtended) =>
+        ((signExtended << 13) & Vector256.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector256.Create(5.192297e33f);
+
+    /// <summary>The two fp16 fields at <paramref name="p"/> (a K-quant's d and dmin) as floats, in vector registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Halves2(byte* p)
+    {
+        var h = Sse41.ConvertToVector128Int32(Vector128.CreateScalar(*(int*)p).AsInt16());
+        return ((h << 13) & Vector128.Create(unchecked((int)0x8FFFE000))).AsSingle() * Vector128.Create(5.192297e33f);
+    }
+
+    /// <summary>
+    /// The fp16 scales of eight consecutive blocks <paramref name="stride"/> bytes apart. They are packed four to a
+    /// 64-bit integer on the scalar side, which idles in these kernels, instead of eight vector inserts.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scales8(byte* p, int stride)
+    {
+        var lo = *(ushort*)p | ((ulong)*(ushort*)(p + stride) << 16)
+            | ((ulong)*(ushort*)(p + 2 * stride) << 32) | ((ulong)*(ushort*)(p + 3 * stride) << 48);
+        var hi = *(ushort*)(p + 4 * stride) | ((ulong)*(ushort*)(p + 5 * stride) << 16)
+            | ((ulong)*(ushort*)(p + 6 * stride) << 32) | ((ulong)*(ushort*)(p + 7 * stride) << 48);
+        return Halves(Avx2.ConvertToVector256Int32(Vector128.Create(lo, hi).AsInt16()));
+    }
+
+    /// <summary>Per-16 activation sums of eight 32-blocks (16 floats) added in pairs, in block order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> BlockSums8(float* s16)
+    {
+        var pairs = Avx.HorizontalAdd(Vector256.Load(s16), Vector256.Load(s16 + 8));
+        return Avx2.Permute4x64(pairs.AsDouble(), 0b11_01_10_00).AsSingle();
+    }
+
+    /// <summary>32 nibbles of a Q4_0 block in value order: low nibbles (values 0..15), then high (16..31).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles(byte* qs, Vector256<uint> shifts, Vector256<byte> m4) =>
+        Avx2.ShiftRightLogicalVariable(Avx2.BroadcastVector128ToVector256(qs).AsUInt32(), shifts).AsByte() & m4;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Block4_0(byte* qs, sbyte* x, Vector256<float> scale, Vector256<uint> shifts,
+        Vector256<byte> m4, Vector256<float> acc) =>
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(
+            AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Nibbles(qs, shifts, m4), Vector256.Load(x))), scale, acc);
+
+    /// <summary>
+    /// Two Q4_0 blocks in one 256-bit register pair: [low nibbles of b, of b+1] and [high nibbles of b, of b+1] meet
+    /// <see cref="Q8Activations.Pairs"/> in two chained dots, so lanes 0..3 sum block b and lanes 4..7 block b+1;
+    /// one conversion and one multiply-add (with each block's scale in its half) then cover both.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Pair4_0(byte* p, sbyte* x, Vector256<float> scale, Vector256<byte> m4, Vector256<float> acc)
+    {
+        var v = Vector256.Create(Vector128.Load(p + 2), Vector128.Load(p + 20));
+        var d = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, v & m4, Vector256.Load(x));
+        d = AvxVnni.MultiplyWideningAndAdd(d, (v.AsUInt16() >> 4).AsByte() & m4, Vector256.Load(x + 32));
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scale, acc);
+    }
+
+    /// <summary>
+    /// Q4_0 row · Q8_0 activations: Σ_b dw·dx·Σ q·x − 8·Σ_b dw·(dx·Σx). <paramref name="xpairs"/> is the token's
+    /// <see cref="Q8Activations.Pairs"/>, read for whole groups of eight blocks; the rest reads <paramref name="xq"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_0(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, float* xs16)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        Vector256<float> acc0 = default, acc1 = default, corr = default;
+        var b = 0;
+        for (; b + 8 <= nb; b += 8)
+        {
+            var p = row + 18 * b;
+            var dw = Scales8(p, 18);
+            corr = Fma.MultiplyAdd(dw, BlockSums8(xs16 + 2 * b), corr);
+            var s = dw * Vector256.Load(xd + b);
+            var x = xpairs + 32 * b;
+            acc0 = Pair4_0(p, x, Avx2.PermuteVar8x32(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1)), m4, acc0);
+            acc1 = Pair4_0(p + 36, x + 64, Avx2.PermuteVar8x32(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3)), m4, acc1);
+            acc0 = Pair4_0(p + 72, x + 128, Avx2.PermuteVar8x32(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5)), m4, acc0);
+            acc1 = Pair4_0(p + 108, x + 192, Avx2.PermuteVar8x32(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7)), m4, acc1);
+        }
+        var shifts = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
+        var tail = 0f;
+        for (; b < nb; b++)
+        {
+            var p = row + 18 * b;
+            var dw = QuantDot.H2F(p);
+            acc0 = Block4_0(p + 2, xq + 32 * b, Vector256.Create(dw * xd[b]), shifts, m4, acc0);
+            tail += dw * (xs16[2 * b] + xs16[2 * b + 1]);
+        }
+        return Vector256.Sum(acc0 + acc1) - 8 * (Vector256.Sum(corr) + tail);
+    }
+
+    /// <summary>
+    /// u8 weights × s8 activations summed in pairs (vpmaddubsw; |q|·127·2 stays within 16 bits for 6-bit q), then
+    /// times 16-bit block scales and summed in pairs again into the int32 accumulator (vpdpwssd): the scale multiply
+    /// costs no separate instruction and the whole super-block stays in one integer sum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> ScaledDot(Vector256<int> acc, Vector256<byte> q, sbyte* x, Vector256<short> scale) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, Avx2.MultiplyAddAdjacent(q, Vector256.Load(x)), scale);
+
+    /// <summary>Eight scales (bytes, zero- or sign-extended by the caller) as shorts in both 128-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Both(Vector128<short> s8) => Vector256.Create(s8, s8).AsByte();
+
+    /// <summary>Short <paramref name="lo"/> of each lane's eight repeated in the low lane, <paramref name="hi"/> in the high.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Pick(Vector256<byte> both, byte lo, byte hi)
+    {
+        byte a = (byte)(2 * lo), b = (byte)(2 * lo + 1), c = (byte)(2 * hi), e = (byte)(2 * hi + 1);
+        return Avx2.Shuffle(both, Vector256.Create(a, b, a, b, a, b, a, b, a, b, a, b, a, b, a, b,
+            c, e, c, e, c, e, c, e, c, e, c, e, c, e, c, e)).AsInt16();
+    }
+
+    /// <summary>
+    /// <see cref="QuantDot.UnpackK4"/> in one vector: the eight 6-bit scales in bytes 0..7, the eight mins in bytes
+    /// 8..15. Reads 16 bytes at <paramref name="q"/> (the 12 scale bytes and the first 4 of the quants after them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> UnpackK4(byte* q)
+    {
+        var v = Vector128.Load((uint*)q); // u0, u1, u2, (quants)
+        var low = Avx2.ShiftRightLogicalVariable(Vector128.Shuffle(v, Vector128.Create(0u, 2, 1, 2)), Vector128.Create(0u, 0, 0, 4))
+            & Vector128.Create(0x3f3f3f3fu, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f);
+        var top = ((Vector128.Shuffle(v, Vector128.Create(0u, 0, 1, 1)) >> 6) & Vector128.Create(0u, 0x03030303, 0, 0x03030303)) << 4;
+        return (low | top).AsByte(); // [u0&k1, sHi, u1&k1, mHi] as in UnpackK4
+    }
+
+    /// <summary>Σ_j min_j·(per-32 activation sums), the K-quants' min term before the dmin scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MinTerm(Vector128<byte> scalesMins, float* xss, float dmin, Vector256<float> corr)
+    {
+        var m = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(scalesMins, 8)));
+        return Fma.MultiplyAdd(m * Vector256.Create(dmin), BlockSums8(xss), corr);
+    }
+
+    /// <summary>Q4_K row · Q8_K activations, one integer sum per super-block (four short dependency chains).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        Vector256<float> acc = default, corr = default;
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 144 * s;
+            var mins = UnpackK4(blk + 4);
+            var sc = Both(Sse41.ConvertToVector128Int16(mins));
+            var q = blk + 16;
+            var x = xq + 256 * s;
+            var r0 = Vector256.Load(q);
+            var r1 = Vector256.Load(q + 32);
+            var r2 = Vector256.Load(q + 64);
+            var r3 = Vector256.Load(q + 96);
+            var i0 = ScaledDot(default, r0 & m4, x, Pick(sc, 0, 0));
+            var i1 = ScaledDot(default, (r0.AsUInt16() >> 4).AsByte() & m4, x + 32, Pick(sc, 1, 1));
+            var i2 = ScaledDot(default, r1 & m4, x + 64, Pick(sc, 2, 2));
+            var i3 = ScaledDot(default, (r1.AsUInt16() >> 4).AsByte() & m4, x + 96, Pick(sc, 3, 3));
+            i0 = ScaledDot(i0, r2 & m4, x + 128, Pick(sc, 4, 4));
+            i1 = ScaledDot(i1, (r2.AsUInt16() >> 4).AsByte() & m4, x + 160, Pick(sc, 5, 5));
+            i2 = ScaledDot(i2, r3 & m4, x + 192, Pick(sc, 6, 6));
+            i3 = ScaledDot(i3, (r3.AsUInt16() >> 4).AsByte() & m4, x + 224, Pick(sc, 7, 7));
+            var dd = Halves2(blk);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single((i0 + i1) + (i2 + i3)), Vector256.Create(dd.ToScalar() * xd[8 * s]), acc);
+            corr = MinTerm(mins, xs16 + 16 * s, dd.GetElement(1), corr);
+        }
+        return Vector256.Sum(acc) - Vector256.Sum(corr);
+    }
+
+    /// <summary>Q5_K row · Q8_K activations: Q4_K with the fifth bit of each value from qh.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var bit = Vector256.Create((byte)0x10);
+        var four = Vector256.Create((byte)4);
+        Vector256<float> acc = default, corr = default;
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 176 * s;
+            var mins = UnpackK4(blk + 4);
+            var sc = Both(Sse41.ConvertToVector128Int16(mins));
+            var qh = Vector256.Load(blk + 16).AsUInt16();
+            var q = blk + 48;
+            var x = xq + 256 * s;
+            Vector256<int> lo = default, hi = default;
+            // Shuffle masks picking scale 2k (low nibbles) and 2k+1 (high), stepped per k: the JIT keeps vector
+            // constants only when they are constant, so the masks advance by addition instead of being rebuilt.
+            var pickLo = Vector256.Create((ushort)0x0100).AsByte();
+            var pickHi = Vector256.Create((ushort)0x0302).AsByte();
+            for (var k = 0; k < 4; k++)
+            {
+                var raw = Vector256.Load(q + 32 * k);
+                // Bit 2k (then 2k+1) of each qh byte moved to bit 4: shifting 16-bit lanes is safe once masked.
+                var h0 = (2 * k <= 4 ? qh << (4 - 2 * k) : qh >> (2 * k - 4)).AsByte() & bit;
+                var h1 = (2 * k + 1 <= 4 ? qh << (3 - 2 * k) : qh >> (2 * k - 3)).AsByte() & bit;
+                lo = ScaledDot(lo, (raw & m4) | h0, x + 64 * k, Avx2.Shuffle(sc, pickLo).AsInt16());
+                hi = ScaledDot(hi, ((raw.AsUInt16() >> 4).AsByte() & m4) | h1, x + 64 * k + 32, Avx2.Shuffle(sc, pickHi).AsInt16());
+                pickLo += four;
+                pickHi += four;
+            }
+            var dd = Halves2(blk);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo + hi), Vector256.Create(dd.ToScalar() * xd[8 * s]), acc);
+            corr = MinTerm(mins, xs16 + 16 * s, dd.GetElement(1), corr);
+        }
+        return Vector256.Sum(acc) - Vector256.Sum(corr);
+    }
+
+    /// <summary>
+    /// Q6_K row · Q8_K activations: values 0..63 with a signed scale per 16 (one per 128-bit lane of a 32-value
+    /// step), the −32 offset paid from the per-16 activation sums in two vector multiply-adds per super-block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q6_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var m30 = Vector256.Create((byte)0x30);
+        Vector256<float> acc = default, corr = default;
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 210 * s;
+            var d = QuantDot.H2F(blk + 208);
+            var scales = (sbyte*)(blk + 192);
+            Vector256<int> sumi0 = default, sumi1 = default;
+            for (var h = 0; h < 2; h++)
+            {
+                var ql = blk + 64 * h;
+                var qh = Vector256.Load(blk + 128 + 32 * h).AsUInt16();
+                var sc = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(*(long*)(scales + 8 * h)).AsSByte()));
+                var l0 = Vector256.Load(ql);
+                var l1 = Vector256.Load(ql + 32);
+                var q0 = (l0 & m4) | ((qh << 4).AsByte() & m30);
+                var q1 = (l1 & m4) | ((qh << 2).AsByte() & m30);
+                var q2 = ((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30);
+                var q3 = ((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30);
+                var x = xq + 256 * s + 128 * h;
+                sumi0 = ScaledDot(sumi0, q0, x, Pick(sc, 0, 1));
+                sumi1 = ScaledDot(sumi1, q1, x + 32, Pick(sc, 2, 3));
+                sumi0 = ScaledDot(sumi0, q2, x + 64, Pick(sc, 4, 5));
+                sumi1 = ScaledDot(sumi1, q3, x + 96, Pick(sc, 6, 7));
+            }
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * xd[8 * s]), acc);
+            var d32 = Vector256.Create(32 * d);
+            var xss = xs16 + 16 * s;
+            corr = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales)) * d32, Vector256.Load(xss), corr);
+            corr = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + 8)) * d32, Vector256.Load(xss + 8), corr);
+        }
+        return Vector256.Sum(acc) - Vector256.Sum(corr);
+    }
+
+    /// <summary>F16 row · float x: 32 halves per step in four independent chains, one sign-extending load each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float F16(byte* row, float* x, int n)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var h = (short*)row;
+        var i = 0;
+        for (; i + 32 <= n; i += 32)
+        {
+            a0 = Fma.MultiplyAdd(Halves(Avx2.ConvertToVector256Int32(h + i)), Vector256.Load(x + i), a0);
+            a1 = Fma.MultiplyAdd(Halves(Avx2.ConvertToVector256Int32(h + i + 8)), Vector256.Load(x + i + 8), a1);
+            a2 = Fma.MultiplyAdd(Halves(Avx2.ConvertToVector256Int32(h + i + 16)), Vector256.Load(x + i + 16), a2);
+            a3 = Fma.MultiplyAdd(Halves(Avx2.ConvertToVector256Int32(h + i + 24)), Vector256.Load(x + i + 24), a3);
+        }
+        for (; i + 8 <= n; i += 8)
+            a0 = Fma.MultiplyAdd(Halves(Avx2.ConvertToVector256Int32(h + i)), Vector256.Load(x + i), a0);
+        var s = Vector256.Sum((a0 + a1) + (a2 + a3));
+        for (; i < n; i++) s += (float)BitConverter.Int16BitsToHalf(h[i]) * x[i];
+        return s;
+    }
+}

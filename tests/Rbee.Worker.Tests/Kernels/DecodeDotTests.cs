@@ -1,0 +1,127 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Rbee.Worker.Gguf;
+using Rbee.Worker.Kernels;
+
+namespace Rbee.Worker.Tests.Kernels;
+
+/// <summary>
+/// The tuned decode kernels (<see cref="DecodeDot"/>) against the scalar reference, on block counts that are not a
+/// multiple of their eight-block step (so the tail runs too), and their half→float conversion on every half.
+/// </summary>
+public unsafe class DecodeDotTests
+{
+    [Fact]
+    public void Halves_ConvertEveryFiniteHalfExactly()
+    {
+        if (!Avx2.IsSupported) return; // the conversion is only used behind AVX2
+        var bits = new short[8];
+        var got = new float[8];
+        for (var h = 0; h < 65536; h += 8)
+        {
+            for (var i = 0; i < 8; i++) bits[i] = (short)(h + i);
+            fixed (short* pb = bits) DecodeDot.Halves(Avx2.ConvertToVector256Int32(pb)).CopyTo(got);
+            for (var i = 0; i < 8; i++)
+            {
+                var want = (float)BitConverter.Int16BitsToHalf(bits[i]);
+                if (!float.IsFinite(want)) continue; // weights hold no inf/NaN
+                Assert.True(BitConverter.SingleToInt32Bits(want) == BitConverter.SingleToInt32Bits(got[i]),
+                    $"half 0x{(ushort)bits[i]:X4}: want {want}, got {got[i]}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(13)]
+    [InlineData(40)]
+    public void Q4_0_MatchesScalarReference(int blocks)
+    {
+        if (!DecodeDot.IsSupported) return; // MatMul keeps QuantDot here; IntegerKernelTests cover it
+        var cols = 32 * blocks;
+        using var w = new RandomWeights(GgmlType.Q4_0, 5, cols, seed: blocks);
+        var x = RandomWeights.Activations(cols, seed: blocks + 1);
+        var act = new Q8Activations();
+        fixed (float* px = x) act.Fill(px, cols, 1, ActivationFormat.Q8_0);
+        act.FillPairs();
+        var xd = act.Dequantized(0);
+        var row = new float[cols];
+        for (var r = 0; r < 5; r++)
+        {
+            Dequantize.RowScalar(GgmlType.Q4_0, w.Matrix.Row(r), row);
+            double s = 0, terms = 0;
+            for (var c = 0; c < cols; c++)
+            {
+                s += (double)row[c] * xd[c];
+                terms += Math.Abs((double)row[c] * xd[c]);
+            }
+            var k = DecodeDot.Q4_0(w.Matrix.Row(r), blocks, act.Q, act.Pairs, act.D, act.Sum16);
+            Assert.True(Math.Abs(s - k) <= 1e-5 * terms + 1e-7, $"{blocks} blocks row {r}: reference {s}, kernel {k}");
+        }
+    }
+
+    [Theory]
+    [InlineData(13, 1)]
+    [InlineData(13, 3)]
+    [InlineData(24, 5)]
+    public void Q4_0_MatMat_OddBlockCounts_MatchReference(int blocks, int tokens)
+    {
+        // Each token's interleaved activations start at its own first block, also when a token has an odd number
+        // of blocks; n = 5 runs four tokens in the prefill kernel and the fifth through the decode dot.
+        var cols = 32 * blocks;
+        using var w = new RandomWeights(GgmlType.Q4_0, 11, cols, seed: blocks * tokens);
+        var x = RandomWeights.Activations(tokens * cols, seed: tokens);
+        var got = new float[tokens * 11];
+        using (var pool = new ComputePool(2)) MatMul.MatMat(w.Matrix, x, tokens, got, pool, intPath: true);
+        var act = new Q8Activations();
+        fixed (float* px = x) act.Fill(px, cols, tokens, ActivationFormat.Q8_0);
+        var row = new float[cols];
+        for (var t = 0; t < tokens; t++)
+        {
+            var xd = act.Dequantized(t);
+            for (var r = 0; r < 11; r++)
+            {
+                Dequantize.RowScalar(GgmlType.Q4_0, w.Matrix.Row(r), row);
+                double s = 0, terms = 0;
+                for (var c = 0; c < cols; c++)
+                {
+                    s += (double)row[c] * xd[c];
+                    terms += Math.Abs((double)row[c] * xd[c]);
+                }
+                var k = got[t * 11 + r];
+                Assert.True(Math.Abs(s - k) <= 1e-5 * terms + 1e-7, $"{blocks} blocks token {t} row {r}: reference {s}, kernel {k}");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    [InlineData(31)]
+    [InlineData(40)]
+    [InlineData(1027)]
+    public void F16_MatchesScalarReference(int n)
+    {
+        if (!(Avx2.IsSupported && Fma.IsSupported)) return;
+        using var w = new RandomWeights(GgmlType.F16, 3, n, seed: n);
+        var x = RandomWeights.Activations(n, seed: n + 1);
+        var row = new float[n];
+        for (var r = 0; r < 3; r++)
+        {
+            var p = (Half*)w.Matrix.Row(r);
+            if (r == 1) for (var c = 0; c < n; c += 5) p[c] = BitConverter.UInt16BitsToHalf((ushort)(0x8000 | c % 1024)); // negative subnormals
+            Dequantize.RowScalar(GgmlType.F16, (byte*)p, row);
+            double s = 0, terms = 0;
+            for (var c = 0; c < n; c++)
+            {
+                s += (double)row[c] * x[c];
+                terms += Math.Abs((double)row[c] * x[c]);
+            }
+            float k;
+            fixed (float* px = x) k = DecodeDot.F16((byte*)p, px, n);
+            Assert.True(Math.Abs(s - k) <= 1e-5 * terms + 1e-7, $"{n} values row {r}: reference {s}, kernel {k}");
+        }
+    }
+}
