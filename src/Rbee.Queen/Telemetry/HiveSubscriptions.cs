@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
+using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
@@ -203,7 +204,7 @@ public sealed partial class HiveSubscriptions : IDisposable
                 // A stream that opens but never delivers is as dead as one that closes.
                 attempt.CancelAfter(owner._protocol.OfflineAfter);
                 await using var body = await response.Content.ReadAsStreamAsync(attempt.Token);
-                using var reader = new SseLineReader(body);
+                using var reader = new SseEventReader(body);
                 while (await reader.NextAsync(attempt.Token) is { } e)
                 {
                     if (e.Event != StreamEvents.Telemetry) continue;
