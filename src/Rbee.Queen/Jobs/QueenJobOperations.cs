@@ -6,9 +6,9 @@ using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
+using Rbee.Hosting.Http;
 using Rbee.Hosting.Jobs;
 using Rbee.Queen.Cluster;
-using Rbee.Queen.Http;
 using Rbee.Queen.Telemetry;
 
 namespace Rbee.Queen.Jobs;
@@ -33,7 +33,7 @@ public sealed class QueenJobOptions
 /// change notifications, never by polling the worker (seed 004's five-minute poll is what this replaces).
 /// <c>worker_list</c> without a hive lists every worker of the cluster view.
 /// </summary>
-public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub events, HiveHttp hives, IOptions<QueenJobOptions> options) : IJobOperations
+public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub events, ClusterHttp hives, IOptions<QueenJobOptions> options) : IJobOperations
 {
     private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
 

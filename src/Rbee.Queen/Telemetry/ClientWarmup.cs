@@ -7,7 +7,7 @@ using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
-using Rbee.Queen.Http;
+using Rbee.Hosting.Http;
 
 namespace Rbee.Queen.Telemetry;
 
@@ -16,7 +16,7 @@ namespace Rbee.Queen.Telemetry;
 /// the wire types' JSON, the SSE reader), so the first hive's subscription does not pay for compiling them: on a
 /// loaded machine that is a few hundred milliseconds of the "hive start → online" budget.
 /// </summary>
-public sealed class ClientWarmup(HiveHttp http, IServer server, IHostApplicationLifetime lifetime) : BackgroundService
+public sealed class ClientWarmup(ClusterHttp http, IServer server, IHostApplicationLifetime lifetime) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -7,10 +7,10 @@ using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
+using Rbee.Hosting.Http;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
 using Rbee.Queen.Discovery;
-using Rbee.Queen.Http;
 
 namespace Rbee.Queen.Telemetry;
 
@@ -24,13 +24,13 @@ public sealed partial class HiveSubscriptions : IDisposable
     private readonly ConcurrentDictionary<string, HiveSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly ClusterRegistry _registry;
-    private readonly HiveHttp _http;
+    private readonly ClusterHttp _http;
     private readonly QueenOptions _options;
     private readonly ProtocolOptions _protocol;
     private readonly ILogger<HiveSubscriptions> _logger;
     private readonly CancellationTokenSource _stopping = new();
 
-    public HiveSubscriptions(ClusterRegistry registry, HiveHttp http, IOptions<QueenOptions> options,
+    public HiveSubscriptions(ClusterRegistry registry, ClusterHttp http, IOptions<QueenOptions> options,
         IOptions<ProtocolOptions> protocol, ILogger<HiveSubscriptions> logger)
     {
         _registry = registry;
