@@ -201,7 +201,8 @@ public sealed partial class ClusterRegistry(
 
     private void DiffWorkers(string hiveId, IReadOnlyList<ProcessStats> before, IReadOnlyList<ProcessStats> after, DateTimeOffset now)
     {
-        if (!events.HasSubscribers || (before.Count == 0 && after.Count == 0)) return;
+        // Most frames repeat the last one's workers in the same order: no events and, on this per-frame path, no dictionary.
+        if (!events.HasSubscribers || Unchanged(before, after)) return;
         var old = new Dictionary<(string, string), ProcessStats>(before.Count);
         foreach (var w in before) old[(w.Group, w.Instance)] = w;
         foreach (var w in after)
@@ -213,6 +214,17 @@ public sealed partial class ClusterRegistry(
         }
         foreach (var w in old.Values)
             PublishWorker(StreamEvents.WorkerRemoved, new WorkerChanged(hiveId, w, w.State, null, now));
+    }
+
+    private static bool Unchanged(IReadOnlyList<ProcessStats> before, IReadOnlyList<ProcessStats> after)
+    {
+        if (before.Count != after.Count) return false;
+        for (var i = 0; i < before.Count; i++)
+        {
+            var (b, a) = (before[i], after[i]);
+            if (b.Group != a.Group || b.Instance != a.Instance || b.State != a.State || b.Pid != a.Pid) return false;
+        }
+        return true;
     }
 
     private void PublishWorker(string name, WorkerChanged change) =>

@@ -198,6 +198,19 @@ public sealed class ClusterRegistryTests
     }
 
     [Fact]
+    public void RepeatedWorkers_AreOnlyTelemetry_AndReorderedWorkersAreNoChange()
+    {
+        _registry.Ready(Ready(), HiveUrl);
+        _registry.ApplyFrame(Frame(0, "i1", Worker(8080), Worker(8081)));
+        DrainEvents();
+        _registry.ApplyFrame(Frame(1, "i1", Worker(8080), Worker(8081)));
+        _registry.ApplyFrame(Frame(2, "i1", Worker(8081), Worker(8080)));
+        _registry.ApplyFrame(Frame(3, "i1", Worker(8081, WorkerStates.Stopping), Worker(8080)));
+        Assert.Equal([StreamEvents.Telemetry, StreamEvents.Telemetry, StreamEvents.Telemetry, StreamEvents.WorkerState],
+            DrainEvents().Select(e => e.Name));
+    }
+
+    [Fact]
     public void Snapshots_AreImmutable_AndVersioned()
     {
         _registry.Ready(Ready(), HiveUrl);
