@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Wire;
+using Rbee.Hive.Devices;
 using Rbee.Hive.Workers;
 
 namespace Rbee.Hive.Monitoring;
@@ -32,13 +33,14 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private Inotify? _inotify;
     private Task? _loop;
 
-    public WorkerMonitor(IOptions<WorkerOptions> options, WorkerCatalog catalog, PortAllocator ports, ILogger<WorkerMonitor> logger)
+    public WorkerMonitor(IOptions<WorkerOptions> options, WorkerCatalog catalog, PortAllocator ports, ILogger<WorkerMonitor> logger,
+        NvidiaSmi? nvidiaSmi = null)
     {
         _options = options.Value;
         _catalog = catalog;
         _ports = ports;
         _logger = logger;
-        _gpu = new GpuProcessProbe();
+        _gpu = new GpuProcessProbe(nvidiaSmi ?? new NvidiaSmi());
         string? reason;
         if (_options.ForceProcessGroups)
         {
@@ -161,7 +163,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
             var now = Stopwatch.GetTimestamp();
             var uptime = ProcFiles.TryRead("/proc/uptime") is { } u ? ProcFiles.Uptime(u) : null;
-            var gpu = _entries.IsEmpty ? null : _gpu.Sample();
+            var gpu = _entries.IsEmpty ? null : await _gpu.SampleAsync(ct).ConfigureAwait(false);
             var stats = new List<ProcessStats>(_entries.Count);
             var removed = new List<WorkerEntry>();
             var changed = false;

@@ -28,7 +28,7 @@ public sealed partial class WorkerSupervisor
         "if [ \"$procs\" != - ]; then echo $$ > \"$procs\" || { echo \"rbee: cannot enter cgroup $procs\" >> \"$log\"; exit 97; }; fi; " +
         "exec \"$@\" < /dev/null >> \"$log\" 2>&1";
 
-    private static readonly string? Setsid = GpuProcessProbe.FindOnPath("setsid") ?? (File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null);
+    private static readonly string? Setsid = ExecutableSearch.OnPath("setsid") ?? (File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null);
 
     private readonly WorkerOptions _options;
     private readonly WorkerMonitor _monitor;
