@@ -126,7 +126,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         if (_inotify is null) return;
         Directory.CreateDirectory(entry.WorkerDirectory);
         entry.DirectoryWatch = _inotify.Add(entry.WorkerDirectory, Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE,
-            (name, _) => { if (name is null || name == Path.GetFileName(entry.ReadyFile)) { entry.ReadyFileSeen = true; Kick(); } });
+            (name, _) => { if (name is null || name == Path.GetFileName(entry.ReadyFile)) Kick(); });
         if (entry.CgroupPath is not null)
             entry.EventsWatch = _inotify.Add(Path.Combine(entry.CgroupPath, "cgroup.events"), Libc.IN_MODIFY, (_, _) => Kick());
     }

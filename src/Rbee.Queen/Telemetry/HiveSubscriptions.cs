@@ -44,9 +44,6 @@ public sealed partial class HiveSubscriptions : IDisposable
         };
     }
 
-    /// <summary>Subscriptions currently held (one per hive that has an entry).</summary>
-    public int Count => _subscriptions.Count;
-
     /// <summary>
     /// Applies a ready to the registry and acts on its verdict as one step, so two readies racing for one hive_id
     /// are ordered here and never leave two subscription loops behind.
