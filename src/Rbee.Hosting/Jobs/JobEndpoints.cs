@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -9,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Errors;
+using Rbee.Hosting.Sse;
 
 namespace Rbee.Hosting.Jobs;
 
@@ -89,18 +89,13 @@ public static class JobEndpoints
             await NotFound(id).ExecuteAsync(http);
             return;
         }
-        var response = http.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        await response.Body.FlushAsync(http.RequestAborted);
         try
         {
+            var sse = await SseWriter.StartAsync(http.Response, http.RequestAborted);
             await foreach (var e in job.ReadAllAsync(http.RequestAborted))
             {
-                await response.Body.WriteAsync(Encoding.UTF8.GetBytes(Format(e)), http.RequestAborted);
-                await response.Body.FlushAsync(http.RequestAborted);
+                var (name, data) = ToSse(e);
+                await sse.WriteDataAsync(data, http.RequestAborted, name);
             }
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
@@ -109,16 +104,26 @@ public static class JobEndpoints
         }
     }
 
-    /// <summary>The SSE text of one event (DESIGN.md "Wire contract": narration, <c>event: data</c>, terminal lines).</summary>
-    public static string Format(JobEvent e) => e.Kind switch
+    /// <summary>
+    /// The SSE event name and data of one job event (DESIGN.md "Wire contract": narration as plain <c>data:</c>,
+    /// structured events as <c>event: data</c>, then exactly one terminal line).
+    /// </summary>
+    public static (string? Event, string Data) ToSse(JobEvent e) => e.Kind switch
     {
-        JobEventKind.Narration => $"data: {e.Text}\n\n",
-        JobEventKind.Data => $"event: data\ndata: {e.Text}\n\n",
-        JobEventKind.Done => "data: [DONE]\n\n",
-        JobEventKind.Error => $"data: [ERROR] {e.Text}\n\n",
-        JobEventKind.Cancelled => "data: [CANCELLED]\n\n",
+        JobEventKind.Narration => (null, e.Text),
+        JobEventKind.Data => ("data", e.Text),
+        JobEventKind.Done => (null, JobStreamMarkers.Done),
+        JobEventKind.Error => (null, $"{JobStreamMarkers.Error} {e.Text}"),
+        JobEventKind.Cancelled => (null, JobStreamMarkers.Cancelled),
         _ => throw new ArgumentOutOfRangeException(nameof(e)),
     };
+
+    /// <summary>The SSE text <see cref="SseWriter"/> sends for one event.</summary>
+    public static string Format(JobEvent e)
+    {
+        var (name, data) = ToSse(e);
+        return (name is null ? "" : $"event: {name}\n") + $"data: {data}\n\n";
+    }
 
     private static IResult Cancel(string id, JobRegistry registry)
     {
