@@ -28,7 +28,12 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private readonly SemaphoreSlim _scanGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly GpuProcessProbe _gpu;
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
+    // Health probes go to the hive's own workers: never through an HTTP_PROXY meant for the internet, and never with
+    // the cluster token (an external engine is not a daemon of the cluster), so not through ClusterHttp either.
+    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
+    {
+        Timeout = TimeSpan.FromSeconds(2),
+    };
     private volatile IReadOnlyList<ProcessStats> _current = [];
     private Inotify? _inotify;
     private Task? _loop;
