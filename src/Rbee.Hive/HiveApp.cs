@@ -60,7 +60,6 @@ public static class HiveApp
             sp.GetRequiredService<ClusterTokenOptions>().TokenRequired, () => sp.GetRequiredService<LocalAddresses>().FirstNonLoopback())));
         services.AddSingleton<NvidiaSmi>(_ => new NvidiaSmi());
         services.AddSingleton<DeviceInventory>();
-        services.AddSingleton<IMonitoringProbe>(_ => new CgroupV2Probe(hive));
         services.AddSingleton<IWorkerTypeCatalog, NoWorkerTypes>();
         services.AddSingleton<CapabilitiesBuilder>();
         services.AddSingleton<NodeStatsSampler>();

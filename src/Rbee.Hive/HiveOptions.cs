@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Rbee.Contracts.Protocol;
 using Rbee.Hosting;
+using Rbee.Hosting.Configuration;
 
 namespace Rbee.Hive;
 
@@ -42,11 +43,11 @@ public sealed partial class HiveOptions
 
     public long MaxRequestBodyBytes { get; set; } = new ServerLimits().MaxRequestBodyBytes;
 
-    public string ResolvedStateDir => Hosting.Configuration.ConfigPaths.ExpandHome(StateDir ?? Path.Combine("~", ".local", "state", "rbee", HiveId));
+    public string ResolvedStateDir => ConfigPaths.ExpandHome(StateDir ?? Path.Combine("~", ".local", "state", "rbee", HiveId));
 
-    public string ResolvedModelsDir => Hosting.Configuration.ConfigPaths.ExpandHome(ModelsDir);
+    public string ResolvedModelsDir => ConfigPaths.ExpandHome(ModelsDir);
 
-    public string ResolvedRunDir => Hosting.Configuration.ConfigPaths.ExpandHome(RunDir);
+    public string ResolvedRunDir => ConfigPaths.ExpandHome(RunDir);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
     private static partial Regex HiveIdPattern();
@@ -61,19 +62,12 @@ public sealed partial class HiveOptions
             return $"Hive:HiveId '{HiveId}' must be 1-63 letters, digits, '.', '_' or '-' (--hive-id)";
         if (Port is < 1 or > 65535) return $"Hive:Port {Port} must be 1-65535 (--port)";
         if (!RbeeHost.IsValidBindAddress(BindAddress)) return $"Hive:BindAddress '{BindAddress}' must be an IP address, '*' or 'localhost' (--bind)";
-        if (AdvertiseUrl is not null && !IsHttpUrl(AdvertiseUrl)) return $"Hive:AdvertiseUrl '{AdvertiseUrl}' must be an absolute http(s) URL (--advertise-url)";
-        if (!IsHttpUrl(QueenUrl)) return $"Hive:QueenUrl '{QueenUrl}' must be an absolute http(s) URL (--queen-url, RBEE_QUEEN_URL)";
+        if (AdvertiseUrl is not null && !DaemonUrl.IsValid(AdvertiseUrl)) return $"Hive:AdvertiseUrl '{AdvertiseUrl}' must be an absolute http(s) URL (--advertise-url)";
+        if (!DaemonUrl.IsValid(QueenUrl)) return $"Hive:QueenUrl '{QueenUrl}' must be an absolute http(s) URL (--queen-url, RBEE_QUEEN_URL)";
         if (!CgroupNamePattern().IsMatch(CgroupRoot ?? "")) return $"Hive:CgroupRoot '{CgroupRoot}' must be one directory name (letters, digits, '.', '_', '-')";
         if (string.IsNullOrWhiteSpace(ModelsDir)) return "Hive:ModelsDir must not be empty";
         if (string.IsNullOrWhiteSpace(RunDir)) return "Hive:RunDir must not be empty";
         if (MaxRequestBodyBytes < 1024) return "Hive:MaxRequestBodyBytes must be at least 1024";
         return null;
     }
-
-    /// <summary>True for an absolute http or https URL with a host (the only URLs a queen or hive has).</summary>
-    public static bool IsHttpUrl(string? value) =>
-        Uri.TryCreate(value, UriKind.Absolute, out var uri)
-        && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
-        && !string.IsNullOrEmpty(uri.Host)
-        && string.IsNullOrEmpty(uri.UserInfo);
 }

@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Rbee.Contracts.Json;
 using Rbee.Hosting.Configuration;
 using Rbee.Hosting.Errors;
+using Rbee.Hosting.Http;
 using Rbee.Hosting.Logging;
 using Rbee.Hosting.Security;
 
@@ -55,6 +56,7 @@ public static class RbeeHost
         services.AddSingleton(token);
         services.TryAddSingleton<LocalAddresses>();
         services.TryAddSingleton<ClusterTokenAuthorizer>();
+        services.TryAddSingleton<ClusterHttp>();
         services.TryAddSingleton(TimeProvider.System);
         services.Configure<JsonOptions>(o =>
         {

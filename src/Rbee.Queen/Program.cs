@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Rbee.Contracts.Protocol;
 using Rbee.Hosting;
 using Rbee.Hosting.Configuration;
+using Rbee.Hosting.Http;
 using Rbee.Queen;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
@@ -38,7 +39,6 @@ namespace Rbee.Queen
             builder.Services.AddSingleton(Options.Create(protocol));
             RbeeHost.Listen(builder, queen.Bind, queen.Port, new ServerLimits { MaxRequestBodyBytes = queen.MaxRequestBodyBytes });
 
-            builder.Services.AddSingleton<HiveHttp>();
             builder.Services.AddSingleton<ClusterEventHub>();
             builder.Services.AddSingleton(new HiveLiveness(protocol));
             builder.Services.AddSingleton<ClusterRegistry>();

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Rbee.Hive.Discovery;
+using Rbee.Hosting.Configuration;
 using Rbee.Hosting.Errors;
 using Rbee.Hosting.Security;
 
@@ -22,10 +23,9 @@ public static class CapabilitiesEndpoint
         {
             if (authorizer.Check(context) is { } refusal) return refusal;
             if (values.Count != 1) return ApiErrors.BadRequest("invalid_queen_url", "give queen_url once", QueenUrlParameter);
-            var value = values[0];
-            if (!HiveOptions.IsHttpUrl(value))
+            if (!DaemonUrl.TryParse(values[0], out var queenUrl))
                 return ApiErrors.BadRequest("invalid_queen_url", "queen_url must be an absolute http(s) URL, e.g. http://10.0.0.2:7833", QueenUrlParameter);
-            readySequence.Trigger(new Uri(value!), "asked by /capabilities?queen_url=");
+            readySequence.Trigger(queenUrl, "asked by /capabilities?queen_url=");
         }
         return Results.Json(await capabilities.BuildAsync(context.RequestAborted), Contracts.Json.RbeeJsonContext.Default.Capabilities);
     }

@@ -20,7 +20,7 @@ public sealed class NvidiaSmi
 
     public string? ProgramPath { get; }
 
-    public NvidiaSmi(string? programPath = null) => ProgramPath = programPath ?? FindOnPath("nvidia-smi");
+    public NvidiaSmi(string? programPath = null) => ProgramPath = programPath ?? ExecutableSearch.OnPath("nvidia-smi");
 
     public bool Present => ProgramPath is not null;
 
@@ -28,14 +28,23 @@ public sealed class NvidiaSmi
     public async Task<IReadOnlyList<NvidiaGpu>?> QueryAsync(CancellationToken ct)
     {
         if (ProgramPath is null) return [];
+        return await RunAsync([$"--query-gpu={Query}", "--format=csv,noheader,nounits"], ct) is { } output ? Parse(output) : null;
+    }
+
+    /// <summary>
+    /// Runs nvidia-smi with <paramref name="arguments"/>: its output when it exits 0, else null. A run that hangs (a
+    /// wedged driver does that) is killed after the time-out, so no caller (the telemetry loop, the worker scan) hangs with it.
+    /// </summary>
+    public async Task<string?> RunAsync(IEnumerable<string> arguments, CancellationToken ct)
+    {
+        if (ProgramPath is null) return null;
         var psi = new ProcessStartInfo(ProgramPath)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add($"--query-gpu={Query}");
-        psi.ArgumentList.Add("--format=csv,noheader,nounits");
+        foreach (var a in arguments) psi.ArgumentList.Add(a);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(RunTimeout);
         try
@@ -52,7 +61,7 @@ public sealed class NvidiaSmi
                 process.Kill();
                 throw;
             }
-            return process.ExitCode == 0 ? Parse(await output) : null;
+            return process.ExitCode == 0 ? await output : null;
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or IOException or OperationCanceledException)
         {
@@ -79,13 +88,4 @@ public sealed class NvidiaSmi
 
     private static long? MiB(string s) => Number(s) is { } v ? (long)(v * 1024 * 1024) : null;
 
-    internal static string? FindOnPath(string program)
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, program);
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
-    }
 }

@@ -89,17 +89,4 @@ public static class ProcFiles
         if (parts.Length == 0 || !long.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var n)) return null;
         return parts.Length > 1 && parts[1] == "kB" ? n * 1024 : n;
     }
-
-    /// <summary>Reads a /proc file, or null when it is not there (not Linux, restricted container).</summary>
-    public static string? Read(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
 }

@@ -1,37 +1,23 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
-using Rbee.Hosting.Security;
+using Rbee.Hosting.Http;
 
 namespace Rbee.Hive.Discovery;
 
-/// <summary>Sends the hive's ready to a queen over HTTP, with the cluster token as bearer when one is configured.</summary>
-public sealed class HttpQueenReadyClient(ClusterTokenOptions token) : IQueenReadyClient, IDisposable
+/// <summary>Sends the hive's ready to a queen over the daemon's one <see cref="ClusterHttp"/> (cluster token as bearer).</summary>
+public sealed class HttpQueenReadyClient(ClusterHttp http) : IQueenReadyClient
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler
-    {
-        // A queen that moved to another address must be found again, not pinned by a pooled connection.
-        PooledConnectionLifetime = TimeSpan.FromMinutes(1),
-        ConnectTimeout = TimeSpan.FromSeconds(5),
-    })
-    {
-        // The ready sequence bounds every try (ProtocolOptions.ReadyTryTimeout).
-        Timeout = Timeout.InfiniteTimeSpan,
-    };
-
     public async Task<ReadyOutcome> PostReadyAsync(Uri queen, HiveReady ready, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, ReadyUri(queen))
-        {
-            Content = JsonContent.Create(ready, RbeeJsonContext.Default.HiveReady),
-        };
-        if (token.Token is { } t) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", t);
+        // The ready sequence bounds every try (ProtocolOptions.ReadyTryTimeout).
+        using var request = http.Request(HttpMethod.Post, ReadyUri(queen));
+        request.Content = JsonContent.Create(ready, RbeeJsonContext.Default.HiveReady);
         try
         {
-            using var response = await _http.SendAsync(request, ct);
+            using var response = await http.Client.SendAsync(request, ct);
             if (response.IsSuccessStatusCode) return ReadyOutcome.Accepted();
             var message = await ErrorMessageAsync(response, ct);
             return response.StatusCode == HttpStatusCode.Conflict
@@ -59,6 +45,4 @@ public sealed class HttpQueenReadyClient(ClusterTokenOptions token) : IQueenRead
         }
         return response.ReasonPhrase ?? "no reason given";
     }
-
-    public void Dispose() => _http.Dispose();
 }

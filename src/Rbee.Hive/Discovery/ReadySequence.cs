@@ -38,6 +38,9 @@ public sealed partial class ReadySequence : IDisposable
     private Uri _queen;
     private Run? _current;
     private ReadyState _state = ReadyState.Idle;
+    // The last 409 logged at Error: the queen's discovery probes a hive every few seconds, and each probe triggers a
+    // run that meets the same 409; the operator needs that line once, not every five seconds.
+    private string? _lastConflict;
 
     public ReadySequence(IQueenReadyClient client, Func<HiveReady> ready, StreamSubscriptions subscriptions, Uri queen,
         ProtocolOptions protocol, TimeProvider time, ILogger<ReadySequence> logger)
@@ -164,9 +167,12 @@ public sealed partial class ReadySequence : IDisposable
             {
                 case ReadyOutcomeKind.Accepted:
                     Log.Accepted(_logger, run.Queen.ToString(), i + 1);
+                    Volatile.Write(ref _lastConflict, null);
                     return ReadyOutcomeKind.Accepted;
                 case ReadyOutcomeKind.Conflict:
-                    Log.Conflict(_logger, run.Queen.ToString(), outcome.Detail);
+                    var conflict = $"{run.Queen} {outcome.Detail}";
+                    var repeated = Interlocked.Exchange(ref _lastConflict, conflict) == conflict;
+                    Log.Conflict(_logger, repeated ? LogLevel.Debug : LogLevel.Error, run.Queen.ToString(), outcome.Detail);
                     return ReadyOutcomeKind.Conflict;
             }
             last = outcome.Detail;
@@ -233,8 +239,8 @@ public sealed partial class ReadySequence : IDisposable
         [LoggerMessage(EventId = HiveEventIds.ReadyGaveUp, Level = LogLevel.Warning, Message = "Queen {Queen} did not accept ready after {Tries} tries (last: {Reason}); waiting for the queen to find this hive")]
         public static partial void GaveUp(ILogger logger, string queen, int tries, string reason);
 
-        [LoggerMessage(EventId = HiveEventIds.ReadyConflict, Level = LogLevel.Error, Message = "Queen {Queen} refused ready with 409: {Reason}. Another hive with this hive id is registered from another URL; give this hive its own --hive-id")]
-        public static partial void Conflict(ILogger logger, string queen, string reason);
+        [LoggerMessage(EventId = HiveEventIds.ReadyConflict, Message = "Queen {Queen} refused ready with 409: {Reason}. Another hive with this hive id is registered from another URL; give this hive its own --hive-id")]
+        public static partial void Conflict(ILogger logger, LogLevel level, string queen, string reason);
 
         [LoggerMessage(EventId = HiveEventIds.ReadyReplaced, Level = LogLevel.Information, Message = "Ready toward {Queen} replaced by a ready toward {NewQueen}")]
         public static partial void Replaced(ILogger logger, string queen, string newQueen);

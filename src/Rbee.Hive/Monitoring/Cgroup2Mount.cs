@@ -3,7 +3,10 @@ namespace Rbee.Hive.Monitoring;
 /// <summary>Where cgroup v2 is mounted, read from <c>/proc/self/mountinfo</c> (DESIGN.md "Workers under the hive", Spawn).</summary>
 public static class Cgroup2Mount
 {
-    /// <summary>The mount point of the first <c>cgroup2</c> file system in <paramref name="mountinfo"/>, or null.</summary>
+    /// <summary>
+    /// The mount point of the first writable <c>cgroup2</c> file system in <paramref name="mountinfo"/>, or null: a
+    /// read-only mount (a container's) cannot hold the hive's tree.
+    /// </summary>
     public static string? Parse(string mountinfo)
     {
         // "36 35 0:30 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw": field 5 is the mount point, and the file
@@ -13,7 +16,7 @@ public static class Cgroup2Mount
             var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             var dash = Array.IndexOf(fields, "-");
             if (dash < 5 || dash + 1 >= fields.Length) continue;
-            if (fields[dash + 1] == "cgroup2") return Unescape(fields[4]);
+            if (fields[dash + 1] == "cgroup2" && !fields[5].Split(',').Contains("ro")) return Unescape(fields[4]);
         }
         return null;
     }
@@ -26,11 +29,7 @@ public static class Cgroup2Mount
         return null;
     }
 
-    public static string? Find()
-    {
-        try { return Parse(File.ReadAllText("/proc/self/mountinfo")); }
-        catch (IOException) { return null; }
-    }
+    public static string? Find() => ProcFiles.TryRead("/proc/self/mountinfo") is { } text ? Parse(text) : null;
 
     // mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
     private static string Unescape(string s) =>

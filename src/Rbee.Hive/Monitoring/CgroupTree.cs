@@ -40,7 +40,7 @@ public sealed class CgroupTree
         var mount = Cgroup2Mount.Find();
         if (mount is null)
         {
-            reason = "no cgroup2 file system in /proc/self/mountinfo";
+            reason = "no writable cgroup2 mount in /proc/self/mountinfo";
             return null;
         }
         var candidates = new List<string> { Path.Combine(mount, rootName) };

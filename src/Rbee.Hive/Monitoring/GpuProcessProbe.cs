@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
+using Rbee.Hive.Devices;
 
 namespace Rbee.Hive.Monitoring;
 
@@ -7,22 +7,18 @@ namespace Rbee.Hive.Monitoring;
 /// VRAM per pid through <c>nvidia-smi</c>, only where it is installed (DESIGN.md "Workers under the hive", Monitor).
 /// Without it every GPU field stays null: no GPU is not "0 MB on a GPU".
 /// </summary>
-public sealed class GpuProcessProbe
+public sealed class GpuProcessProbe(NvidiaSmi smi)
 {
-    private readonly string? _smi = FindOnPath("nvidia-smi");
-
     public long? TotalVramMb { get; private set; }
 
-    public bool Present => _smi is not null;
-
     /// <summary>Used VRAM (MiB) per pid, or null when no GPU tool is present or it fails.</summary>
-    public IReadOnlyDictionary<int, long>? Sample()
+    public async Task<IReadOnlyDictionary<int, long>?> SampleAsync(CancellationToken ct)
     {
-        if (_smi is null) return null;
-        TotalVramMb ??= Run("--query-gpu=memory.total --format=csv,noheader,nounits")?
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Sum(l => long.TryParse(l.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0);
-        var text = Run("--query-compute-apps=pid,used_memory --format=csv,noheader,nounits");
+        if (!smi.Present) return null;
+        if (TotalVramMb is null && await smi.RunAsync(["--query-gpu=memory.total", "--format=csv,noheader,nounits"], ct) is { } totals)
+            TotalVramMb = totals.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Sum(l => long.TryParse(l.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : 0);
+        var text = await smi.RunAsync(["--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"], ct);
         if (text is null) return null;
         var map = new Dictionary<int, long>();
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
@@ -34,23 +30,4 @@ public sealed class GpuProcessProbe
         }
         return map;
     }
-
-    private string? Run(string args)
-    {
-        try
-        {
-            using var p = Process.Start(new ProcessStartInfo(_smi!, args) { RedirectStandardOutput = true, UseShellExecute = false });
-            if (p is null) return null;
-            var output = p.StandardOutput.ReadToEnd();
-            return p.WaitForExit(5000) && p.ExitCode == 0 ? output : null;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return null;
-        }
-    }
-
-    internal static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 }

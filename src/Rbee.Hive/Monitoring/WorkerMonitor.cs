@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Wire;
+using Rbee.Hive.Devices;
 using Rbee.Hive.Workers;
 
 namespace Rbee.Hive.Monitoring;
@@ -27,18 +28,24 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private readonly SemaphoreSlim _scanGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private readonly GpuProcessProbe _gpu;
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
+    // Health probes go to the hive's own workers: never through an HTTP_PROXY meant for the internet, and never with
+    // the cluster token (an external engine is not a daemon of the cluster), so not through ClusterHttp either.
+    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
+    {
+        Timeout = TimeSpan.FromSeconds(2),
+    };
     private volatile IReadOnlyList<ProcessStats> _current = [];
     private Inotify? _inotify;
     private Task? _loop;
 
-    public WorkerMonitor(IOptions<WorkerOptions> options, WorkerCatalog catalog, PortAllocator ports, ILogger<WorkerMonitor> logger)
+    public WorkerMonitor(IOptions<WorkerOptions> options, WorkerCatalog catalog, PortAllocator ports, ILogger<WorkerMonitor> logger,
+        NvidiaSmi? nvidiaSmi = null)
     {
         _options = options.Value;
         _catalog = catalog;
         _ports = ports;
         _logger = logger;
-        _gpu = new GpuProcessProbe();
+        _gpu = new GpuProcessProbe(nvidiaSmi ?? new NvidiaSmi());
         string? reason;
         if (_options.ForceProcessGroups)
         {
@@ -124,7 +131,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         if (_inotify is null) return;
         Directory.CreateDirectory(entry.WorkerDirectory);
         entry.DirectoryWatch = _inotify.Add(entry.WorkerDirectory, Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE,
-            (name, _) => { if (name is null || name == Path.GetFileName(entry.ReadyFile)) { entry.ReadyFileSeen = true; Kick(); } });
+            (name, _) => { if (name is null || name == Path.GetFileName(entry.ReadyFile)) Kick(); });
         if (entry.CgroupPath is not null)
             entry.EventsWatch = _inotify.Add(Path.Combine(entry.CgroupPath, "cgroup.events"), Libc.IN_MODIFY, (_, _) => Kick());
     }
@@ -161,7 +168,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
             var now = Stopwatch.GetTimestamp();
             var uptime = ProcFiles.TryRead("/proc/uptime") is { } u ? ProcFiles.Uptime(u) : null;
-            var gpu = _entries.IsEmpty ? null : _gpu.Sample();
+            var gpu = _entries.IsEmpty ? null : await _gpu.SampleAsync(ct).ConfigureAwait(false);
             var stats = new List<ProcessStats>(_entries.Count);
             var removed = new List<WorkerEntry>();
             var changed = false;

@@ -16,7 +16,7 @@ public sealed class NodeStatsSampler
     private CpuTimes? _previous;
     private double? _last;
 
-    public NodeStatsSampler(NvidiaSmi nvidiaSmi) : this(nvidiaSmi, () => ProcFiles.Read("/proc/stat"), () => ProcFiles.Read("/proc/meminfo")) { }
+    public NodeStatsSampler(NvidiaSmi nvidiaSmi) : this(nvidiaSmi, () => Monitoring.ProcFiles.TryRead("/proc/stat"), () => Monitoring.ProcFiles.TryRead("/proc/meminfo")) { }
 
     internal NodeStatsSampler(NvidiaSmi nvidiaSmi, Func<string?> readStat, Func<string?> readMemInfo)
     {

@@ -42,26 +42,14 @@ public sealed class WorkerCatalog
         if (exe.Contains('/', StringComparison.Ordinal))
         {
             var full = Path.GetFullPath(exe);
-            return IsExecutable(full)
+            return ExecutableSearch.IsExecutable(full)
                 ? new WorkerType(name, options, full, null)
                 : new WorkerType(name, options, null, $"{full} (configured for {name}) is not an executable file");
         }
         var beside = Path.Combine(besideDirectory, exe);
-        if (IsExecutable(beside)) return new WorkerType(name, options, beside, null);
-        foreach (var dir in pathVariable.Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var candidate = Path.Combine(dir, exe);
-            if (IsExecutable(candidate)) return new WorkerType(name, options, candidate, null);
-        }
+        if (ExecutableSearch.IsExecutable(beside)) return new WorkerType(name, options, beside, null);
+        if (ExecutableSearch.OnPath(exe, pathVariable) is { } onPath) return new WorkerType(name, options, onPath, null);
         return new WorkerType(name, options, null,
             $"{exe} not found beside the hive ({besideDirectory}) or on PATH; install it or set Workers:Types:{name}:Executable");
-    }
-
-    private static bool IsExecutable(string path)
-    {
-        if (!File.Exists(path)) return false;
-        if (OperatingSystem.IsWindows()) return true;
-        var mode = File.GetUnixFileMode(path);
-        return (mode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
     }
 }

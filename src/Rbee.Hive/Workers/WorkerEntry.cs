@@ -47,7 +47,6 @@ public sealed class WorkerEntry
     public volatile bool SeenPopulated;
     public volatile bool StopRequested;
     public volatile bool HealthOk;
-    public volatile bool ReadyFileSeen;
 
     public string State { get; set; } = WorkerStates.Starting;
     public DateTimeOffset StartedAt { get; init; } = DateTimeOffset.UtcNow;

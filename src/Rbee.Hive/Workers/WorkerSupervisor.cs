@@ -28,13 +28,16 @@ public sealed partial class WorkerSupervisor
         "if [ \"$procs\" != - ]; then echo $$ > \"$procs\" || { echo \"rbee: cannot enter cgroup $procs\" >> \"$log\"; exit 97; }; fi; " +
         "exec \"$@\" < /dev/null >> \"$log\" 2>&1";
 
-    private static readonly string? Setsid = GpuProcessProbe.FindOnPath("setsid") ?? (File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null);
+    private static readonly string? Setsid = ExecutableSearch.OnPath("setsid") ?? (File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null);
 
     private readonly WorkerOptions _options;
     private readonly WorkerMonitor _monitor;
     private readonly PortAllocator _ports;
     private readonly ILogger<WorkerSupervisor> _logger;
     private readonly SemaphoreSlim _spawnGate = new(1, 1);
+    // Cancelled when the hive stops its workers: an on_failure restart still in its backoff must not bring a worker
+    // back after the stop has emptied the tree (and outlive the hive).
+    private readonly CancellationTokenSource _restarts = new();
 
     public WorkerSupervisor(IOptions<WorkerOptions> options, WorkerMonitor monitor, PortAllocator ports, ILogger<WorkerSupervisor> logger)
     {
@@ -227,6 +230,7 @@ public sealed partial class WorkerSupervisor
     /// <summary>Stops every worker of this hive in parallel and checks that no process is left in its tree.</summary>
     public async Task<int> StopAllAsync(CancellationToken ct)
     {
+        CancelRestarts();
         var entries = _monitor.Entries.ToList();
         var results = await Task.WhenAll(entries.Select(async e =>
         {
@@ -255,9 +259,16 @@ public sealed partial class WorkerSupervisor
         return results.Count(r => r);
     }
 
+    /// <summary>Drops every pending on_failure restart, and any that a later exit would schedule.</summary>
+    public void CancelRestarts()
+    {
+        try { _restarts.Cancel(); }
+        catch (ObjectDisposedException) { }
+    }
+
     private void OnExited(WorkerEntry entry)
     {
-        if (entry.StopRequested || !entry.RestartOnFailure || entry.Type is not { Available: true } type || entry.RestartAttempt >= _options.RestartMaxAttempts)
+        if (_restarts.IsCancellationRequested || entry.StopRequested || !entry.RestartOnFailure || entry.Type is not { Available: true } type || entry.RestartAttempt >= _options.RestartMaxAttempts)
         {
             entry.Lease?.Dispose();
             return;
@@ -270,7 +281,15 @@ public sealed partial class WorkerSupervisor
         entry.Lease = null;
         _ = Task.Run(async () =>
         {
-            await Task.Delay(delay).ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(delay, _restarts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                lease.Dispose();
+                return;
+            }
             try
             {
                 Launch(new SpawnSpec(type, entry.Model ?? "", entry.Device ?? "cpu", RestartOnFailure: true), lease, attempt);

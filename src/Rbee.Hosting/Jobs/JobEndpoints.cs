@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -8,6 +7,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
+using Rbee.Hosting.Errors;
+using Rbee.Hosting.Sse;
 
 namespace Rbee.Hosting.Jobs;
 
@@ -41,7 +42,7 @@ public static class JobEndpoints
     {
         var limit = options.Value.MaxRequestBytes;
         if (http.Request.ContentLength > limit)
-            return Error(StatusCodes.Status413PayloadTooLarge, $"job request larger than {limit} bytes", "request_too_large");
+            return ApiErrors.Create(StatusCodes.Status413PayloadTooLarge, ErrorTypes.InvalidRequest, "request_too_large", $"job request larger than {limit} bytes");
 
         JsonDocument doc;
         try
@@ -52,7 +53,7 @@ public static class JobEndpoints
             while ((n = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
             {
                 if (buffer.Length + n > limit)
-                    return Error(StatusCodes.Status413PayloadTooLarge, $"job request larger than {limit} bytes", "request_too_large");
+                    return ApiErrors.Create(StatusCodes.Status413PayloadTooLarge, ErrorTypes.InvalidRequest, "request_too_large", $"job request larger than {limit} bytes");
                 buffer.Write(chunk, 0, n);
             }
             if (buffer.Length == 0) return Invalid("the job request body is empty; send {\"operation\": \"...\"}", null, "missing_body");
@@ -76,7 +77,7 @@ public static class JobEndpoints
             if (plan.Work is null) return Invalid(plan.Error ?? "invalid job request", plan.Param, plan.Code);
 
             var job = registry.Start(operation, plan.Work);
-            if (job is null) return Error(StatusCodes.Status429TooManyRequests, "too many jobs held; try again later", "too_many_jobs", type: ErrorTypes.RateLimit);
+            if (job is null) return ApiErrors.TooManyRequests("too_many_jobs", "too many jobs held; try again later");
             return Results.Json(new JobAccepted(job.Id, $"/v1/jobs/{job.Id}/stream"), RbeeJsonContext.Default.JobAccepted, statusCode: StatusCodes.Status202Accepted);
         }
     }
@@ -88,18 +89,13 @@ public static class JobEndpoints
             await NotFound(id).ExecuteAsync(http);
             return;
         }
-        var response = http.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        await response.Body.FlushAsync(http.RequestAborted);
         try
         {
+            var sse = await SseWriter.StartAsync(http.Response, http.RequestAborted);
             await foreach (var e in job.ReadAllAsync(http.RequestAborted))
             {
-                await response.Body.WriteAsync(Encoding.UTF8.GetBytes(Format(e)), http.RequestAborted);
-                await response.Body.FlushAsync(http.RequestAborted);
+                var (name, data) = ToSse(e);
+                await sse.WriteDataAsync(data, http.RequestAborted, name);
             }
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
@@ -108,32 +104,38 @@ public static class JobEndpoints
         }
     }
 
-    /// <summary>The SSE text of one event (DESIGN.md "Wire contract": narration, <c>event: data</c>, terminal lines).</summary>
-    public static string Format(JobEvent e) => e.Kind switch
+    /// <summary>
+    /// The SSE event name and data of one job event (DESIGN.md "Wire contract": narration as plain <c>data:</c>,
+    /// structured events as <c>event: data</c>, then exactly one terminal line).
+    /// </summary>
+    public static (string? Event, string Data) ToSse(JobEvent e) => e.Kind switch
     {
-        JobEventKind.Narration => $"data: {e.Text}\n\n",
-        JobEventKind.Data => $"event: data\ndata: {e.Text}\n\n",
-        JobEventKind.Done => "data: [DONE]\n\n",
-        JobEventKind.Error => $"data: [ERROR] {e.Text}\n\n",
-        JobEventKind.Cancelled => "data: [CANCELLED]\n\n",
+        JobEventKind.Narration => (null, e.Text),
+        JobEventKind.Data => ("data", e.Text),
+        JobEventKind.Done => (null, JobStreamMarkers.Done),
+        JobEventKind.Error => (null, $"{JobStreamMarkers.Error} {e.Text}"),
+        JobEventKind.Cancelled => (null, JobStreamMarkers.Cancelled),
         _ => throw new ArgumentOutOfRangeException(nameof(e)),
     };
+
+    /// <summary>The SSE text <see cref="SseWriter"/> sends for one event.</summary>
+    public static string Format(JobEvent e)
+    {
+        var (name, data) = ToSse(e);
+        return (name is null ? "" : $"event: {name}\n") + $"data: {data}\n\n";
+    }
 
     private static IResult Cancel(string id, JobRegistry registry)
     {
         if (!registry.TryGet(id, out var job)) return NotFound(id);
         if (job.IsFinished)
-            return Error(StatusCodes.Status409Conflict, $"job {id} has already finished", "job_finished", type: ErrorTypes.Conflict);
+            return ApiErrors.Conflict("job_finished", $"job {id} has already finished");
         registry.Cancel(id);
         return Results.Json(new JobAccepted(job.Id, $"/v1/jobs/{job.Id}/stream"), RbeeJsonContext.Default.JobAccepted, statusCode: StatusCodes.Status202Accepted);
     }
 
     private static IResult NotFound(string id) =>
-        Error(StatusCodes.Status404NotFound, $"no job {id} (unknown, or finished long enough ago to be forgotten)", "job_not_found", type: ErrorTypes.NotFound);
+        ApiErrors.NotFound("job_not_found", $"no job {id} (unknown, or finished long enough ago to be forgotten)");
 
-    private static IResult Invalid(string message, string? param, string code) =>
-        Error(StatusCodes.Status400BadRequest, message, code, param);
-
-    private static IResult Error(int status, string message, string code, string? param = null, string type = ErrorTypes.InvalidRequest) =>
-        Results.Json(ErrorResponse.Of(message, type, code, param), RbeeJsonContext.Default.ErrorResponse, statusCode: status);
+    private static IResult Invalid(string message, string? param, string code) => ApiErrors.BadRequest(code, message, param);
 }

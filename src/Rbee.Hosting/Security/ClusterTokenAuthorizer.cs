@@ -24,15 +24,16 @@ public enum AccessDecision
 /// </summary>
 public sealed partial class ClusterTokenAuthorizer(ClusterTokenOptions options, LocalAddresses localAddresses, ILogger<ClusterTokenAuthorizer> logger)
 {
-    private readonly byte[]? _token = options.Token is null ? null : Encoding.UTF8.GetBytes(options.Token);
+    // Only the token's hash is kept and compared; it is computed once, not on every protected request.
+    private readonly byte[]? _tokenHash = options.Token is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.Token));
 
-    public bool TokenRequired => _token is not null;
+    public bool TokenRequired => _tokenHash is not null;
 
     /// <summary>Pure decision, for unit tests and for handlers that protect only part of an endpoint.</summary>
     public AccessDecision Decide(string? authorizationHeader, IPAddress? remoteAddress)
     {
-        if (_token is not null)
-            return PresentsToken(authorizationHeader, _token) ? AccessDecision.Allowed : AccessDecision.MissingOrWrongToken;
+        if (_tokenHash is not null)
+            return PresentsTokenHash(authorizationHeader, _tokenHash) ? AccessDecision.Allowed : AccessDecision.MissingOrWrongToken;
         return remoteAddress is not null && localAddresses.IsLocal(remoteAddress) ? AccessDecision.Allowed : AccessDecision.NotLocal;
     }
 
@@ -57,13 +58,15 @@ public sealed partial class ClusterTokenAuthorizer(ClusterTokenOptions options, 
         }
     }
 
-    internal static bool PresentsToken(string? header, byte[] token)
+    internal static bool PresentsToken(string? header, byte[] token) => PresentsTokenHash(header, SHA256.HashData(token));
+
+    private static bool PresentsTokenHash(string? header, byte[] tokenHash)
     {
         const string scheme = "Bearer ";
         if (string.IsNullOrEmpty(header) || !header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)) return false;
         var presented = Encoding.UTF8.GetBytes(header.AsSpan(scheme.Length).Trim().ToString());
         // FixedTimeEquals returns at once on a length mismatch; hashing first keeps the length secret as well.
-        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(presented), SHA256.HashData(token));
+        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(presented), tokenHash);
     }
 
     private static partial class Log

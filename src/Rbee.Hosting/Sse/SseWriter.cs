@@ -41,7 +41,7 @@ public sealed class SseWriter
     public Task WriteEventAsync<T>(string? eventName, T value, JsonTypeInfo<T> typeInfo, CancellationToken ct) =>
         WriteLockedAsync(buffer =>
         {
-            if (eventName is not null) WriteField(EventPrefix, Encoding.UTF8.GetBytes(eventName));
+            if (eventName is not null) WriteField(EventPrefix, eventName);
             buffer.Write(DataPrefix);
             using (var json = new Utf8JsonWriter(buffer)) JsonSerializer.Serialize(json, value, typeInfo);
             buffer.Write("\n\n"u8);
@@ -54,7 +54,7 @@ public sealed class SseWriter
     public Task WriteEventAsync(string? eventName, ReadOnlyMemory<byte> utf8Json, CancellationToken ct) =>
         WriteLockedAsync(buffer =>
         {
-            if (eventName is not null) WriteField(EventPrefix, Encoding.UTF8.GetBytes(eventName));
+            if (eventName is not null) WriteField(EventPrefix, eventName);
             WriteField(DataPrefix, utf8Json.Span);
             buffer.Write("\n"u8);
         }, ct);
@@ -63,9 +63,9 @@ public sealed class SseWriter
     public Task WriteDataAsync(string text, CancellationToken ct, string? eventName = null) =>
         WriteLockedAsync(buffer =>
         {
-            if (eventName is not null) WriteField(EventPrefix, Encoding.UTF8.GetBytes(eventName));
+            if (eventName is not null) WriteField(EventPrefix, eventName);
             foreach (var line in text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n'))
-                WriteField(DataPrefix, Encoding.UTF8.GetBytes(line));
+                WriteField(DataPrefix, line);
             buffer.Write("\n"u8);
         }, ct);
 
@@ -74,7 +74,7 @@ public sealed class SseWriter
         WriteLockedAsync(buffer =>
         {
             buffer.Write(": "u8);
-            buffer.Write(Encoding.UTF8.GetBytes(text.Replace('\n', ' ').Replace('\r', ' ')));
+            Encoding.UTF8.GetBytes(text.Replace('\n', ' ').Replace('\r', ' '), buffer);
             buffer.Write("\n\n"u8);
         }, ct);
 
@@ -97,6 +97,15 @@ public sealed class SseWriter
         {
             // The stream ended: nothing left to keep alive.
         }
+    }
+
+    // Text is encoded straight into the event buffer: the queen writes an event per hive frame per subscriber, and
+    // an event name or narration line should not cost an array each time.
+    private void WriteField(byte[] prefix, ReadOnlySpan<char> value)
+    {
+        _buffer.Write(prefix);
+        Encoding.UTF8.GetBytes(value, _buffer);
+        _buffer.Write("\n"u8);
     }
 
     private void WriteField(byte[] prefix, ReadOnlySpan<byte> value)

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
+using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
 using Rbee.Keeper.Connection;
 
@@ -117,16 +118,12 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
             using var _ = await client.Http.SendAsync(nudge, ct);
         }
 
-        using var reader = new StreamReader(body);
-        string? eventName = null;
-        while (await reader.ReadLineAsync(ct) is { } line)
+        using var reader = new SseEventReader(body);
+        while (await reader.NextAsync(ct) is { } e)
         {
-            if (line.StartsWith("event:", StringComparison.Ordinal)) eventName = line[6..].Trim();
-            else if (line.StartsWith("data:", StringComparison.Ordinal) && eventName == StreamEvents.HiveState)
-            {
-                var change = JsonSerializer.Deserialize(line[5..].Trim(), RbeeJsonContext.Default.HiveStateChanged);
-                if (change?.HiveId == hiveId && change.NewState == HiveStates.Online) return;
-            }
+            if (e.Event != StreamEvents.HiveState) continue;
+            var change = JsonSerializer.Deserialize(e.Data, RbeeJsonContext.Default.HiveStateChanged);
+            if (change?.HiveId == hiveId && change.NewState == HiveStates.Online) return;
         }
         throw new HttpRequestException("the queen closed its stream");
     }

@@ -35,6 +35,9 @@ public sealed partial class ClusterRegistry(
 {
     private readonly Lock _write = new();
     private ClusterSnapshot _current = ClusterSnapshot.Empty;
+    // The last refused (hive_id, hive_url): a conflicting hive is probed and readies again every few seconds, and the
+    // operator needs its Warning once, not every five seconds. Written under the write lock.
+    private (string HiveId, Uri HiveUrl)? _lastConflict;
 
     public ClusterSnapshot Current => Volatile.Read(ref _current);
 
@@ -50,7 +53,9 @@ public sealed partial class ClusterRegistry(
             var now = time.GetUtcNow();
             if (existing is not null && existing.IsLive && !SameUrl(existing.HiveUrl, hiveUrl))
             {
-                Log.ReadyConflict(logger, ready.HiveId, hiveUrl.ToString(), existing.HiveUrl.ToString());
+                var repeated = _lastConflict is var (id, url) && id == ready.HiveId && SameUrl(url, hiveUrl);
+                _lastConflict = (ready.HiveId, hiveUrl);
+                Log.ReadyConflict(logger, repeated ? LogLevel.Debug : LogLevel.Warning, ready.HiveId, hiveUrl.ToString(), existing.HiveUrl.ToString());
                 return ReadyOutcome.Conflict;
             }
 
@@ -201,7 +206,8 @@ public sealed partial class ClusterRegistry(
 
     private void DiffWorkers(string hiveId, IReadOnlyList<ProcessStats> before, IReadOnlyList<ProcessStats> after, DateTimeOffset now)
     {
-        if (!events.HasSubscribers || (before.Count == 0 && after.Count == 0)) return;
+        // Most frames repeat the last one's workers in the same order: no events and, on this per-frame path, no dictionary.
+        if (!events.HasSubscribers || Unchanged(before, after)) return;
         var old = new Dictionary<(string, string), ProcessStats>(before.Count);
         foreach (var w in before) old[(w.Group, w.Instance)] = w;
         foreach (var w in after)
@@ -213,6 +219,17 @@ public sealed partial class ClusterRegistry(
         }
         foreach (var w in old.Values)
             PublishWorker(StreamEvents.WorkerRemoved, new WorkerChanged(hiveId, w, w.State, null, now));
+    }
+
+    private static bool Unchanged(IReadOnlyList<ProcessStats> before, IReadOnlyList<ProcessStats> after)
+    {
+        if (before.Count != after.Count) return false;
+        for (var i = 0; i < before.Count; i++)
+        {
+            var (b, a) = (before[i], after[i]);
+            if (b.Group != a.Group || b.Instance != a.Instance || b.State != a.State || b.Pid != a.Pid) return false;
+        }
+        return true;
     }
 
     private void PublishWorker(string name, WorkerChanged change) =>
@@ -245,8 +262,8 @@ public sealed partial class ClusterRegistry(
         [LoggerMessage(EventId = QueenEventIds.HiveOffline, Level = LogLevel.Warning, Message = "hive {HiveId} offline: {Reason}")]
         public static partial void HiveOffline(ILogger logger, string hiveId, string reason);
 
-        [LoggerMessage(EventId = QueenEventIds.ReadyConflict, Level = LogLevel.Warning, Message = "ready for live hive {HiveId} from {HiveUrl} refused: held by {HeldBy}")]
-        public static partial void ReadyConflict(ILogger logger, string hiveId, string hiveUrl, string heldBy);
+        [LoggerMessage(EventId = QueenEventIds.ReadyConflict, Message = "ready for live hive {HiveId} from {HiveUrl} refused: held by {HeldBy}")]
+        public static partial void ReadyConflict(ILogger logger, LogLevel level, string hiveId, string hiveUrl, string heldBy);
 
         [LoggerMessage(EventId = QueenEventIds.HiveIncompatible, Level = LogLevel.Warning, Message = "hive {HiveId} speaks protocol {HiveProtocol}, queen speaks {QueenProtocol}: listed as incompatible")]
         public static partial void HiveIncompatible(ILogger logger, string hiveId, int hiveProtocol, int queenProtocol);

@@ -10,10 +10,7 @@ public static class ClusterViews
 
     public static HiveView Hive(HiveEntry e, DateTimeOffset now)
     {
-        var host = e.HiveUrl.Host;
-        // Workers listen on the hive's own bind address (DESIGN.md "Workers under the hive"), so the hive's host
-        // from its hive_url is how the router and clients reach them.
-        var workers = e.Workers.Select(w => w with { Url = $"{e.HiveUrl.Scheme}://{HostForUrl(host)}:{w.Port}" }).ToList();
+        var workers = e.Workers.Select(w => w with { Url = WorkerUrl(e, w) }).ToList();
         return new HiveView(
             e.HiveId,
             e.HiveUrl.ToString().TrimEnd('/'),
@@ -48,6 +45,13 @@ public static class ClusterViews
         }
         return new ClusterSummary(snapshot.Version, now, online, degraded, offline, incompatible, workers, ready);
     }
+
+    /// <summary>
+    /// Where the router and clients reach a worker: workers listen on the hive's own bind address (DESIGN.md "Workers
+    /// under the hive"), so it is the host of the hive's <c>hive_url</c> with the worker's port.
+    /// </summary>
+    public static string WorkerUrl(HiveEntry hive, ProcessStats worker) =>
+        $"{hive.HiveUrl.Scheme}://{HostForUrl(hive.HiveUrl.Host)}:{worker.Port}";
 
     private static string HostForUrl(string host) => host.Contains(':') && !host.StartsWith('[') ? $"[{host}]" : host;
 }

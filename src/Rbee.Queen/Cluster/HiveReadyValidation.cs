@@ -1,4 +1,5 @@
 using Rbee.Contracts.Wire;
+using Rbee.Hosting.Configuration;
 
 namespace Rbee.Queen.Cluster;
 
@@ -13,10 +14,7 @@ public static class HiveReadyValidation
         if (ready is null) return (null, "body must be a JSON object", null);
         if (!IsSaneId(ready.HiveId)) return (null, "hive_id must be 1-128 characters of letters, digits, '.', '_' or '-'", "hive_id");
         if (!IsSaneId(ready.InstanceId)) return (null, "instance_id must be 1-128 characters of letters, digits, '.', '_' or '-'", "instance_id");
-        if (string.IsNullOrWhiteSpace(ready.HiveUrl) ||
-            !Uri.TryCreate(ready.HiveUrl, UriKind.Absolute, out var url) ||
-            (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps) ||
-            url.UserInfo.Length > 0 || url.Query.Length > 0 || url.Fragment.Length > 0 || url.Host.Length == 0)
+        if (!DaemonUrl.TryParse(ready.HiveUrl, out var url) || url.Query.Length > 0 || url.Fragment.Length > 0)
             return (null, "hive_url must be an absolute http(s) URL without credentials, query or fragment", "hive_url");
         if (ready.Version is { Length: > MaxIdLength }) return (null, "version is too long", "version");
         if (ready.Protocol <= 0) return (null, "protocol must be a positive integer", "protocol");

@@ -1,4 +1,5 @@
 using Rbee.Contracts.Protocol;
+using Rbee.Hosting.Configuration;
 
 namespace Rbee.Queen.Configuration;
 
@@ -61,8 +62,7 @@ public sealed class QueenOptions
     {
         if (Port is < 0 or > 65535) return "Queen:Port must be 0-65535";
         if (!Rbee.Hosting.RbeeHost.IsValidBindAddress(Bind)) return $"Queen:Bind '{Bind}' is not an IP address";
-        if (AdvertiseUrl is { Length: > 0 } u &&
-            (!Uri.TryCreate(u, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
+        if (AdvertiseUrl is { Length: > 0 } u && !DaemonUrl.IsValid(u))
             return $"Queen:AdvertiseUrl '{u}' must be an absolute http(s) URL";
         if (string.IsNullOrWhiteSpace(SshConfigPath)) return "Queen:SshConfigPath must not be empty";
         if (SettleDelay < TimeSpan.Zero) return "Queen:SettleDelay must not be negative";
@@ -82,5 +82,5 @@ public sealed class QueenOptions
     }
 
     /// <summary><see cref="SshConfigPath"/> with <c>~</c> expanded to the user's home.</summary>
-    public string ResolvedSshConfigPath => Rbee.Hosting.Configuration.ConfigPaths.ExpandHome(SshConfigPath);
+    public string ResolvedSshConfigPath => ConfigPaths.ExpandHome(SshConfigPath);
 }

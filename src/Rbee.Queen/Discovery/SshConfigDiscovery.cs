@@ -4,9 +4,9 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
+using Rbee.Hosting.Http;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
-using Rbee.Queen.Http;
 
 namespace Rbee.Queen.Discovery;
 
@@ -30,7 +30,7 @@ public sealed record DiscoveryTarget(string Alias, string HostName, int HivePort
 public sealed partial class SshConfigDiscovery(
     IOptions<QueenOptions> options,
     ClusterRegistry registry,
-    HiveHttp http,
+    ClusterHttp http,
     QueenAddress address,
     TimeProvider time,
     ILogger<SshConfigDiscovery> logger) : BackgroundService

@@ -10,11 +10,12 @@ using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
-using Rbee.Queen.Cluster;
-using Rbee.Queen.Configuration;
 using Rbee.Hosting.Errors;
+using Rbee.Hosting.Http;
 using Rbee.Hosting.Security;
 using Rbee.Hosting.Sse;
+using Rbee.Queen.Cluster;
+using Rbee.Queen.Configuration;
 using Rbee.Queen.Telemetry;
 
 namespace Rbee.Queen.Http;
@@ -95,7 +96,7 @@ public static partial class QueenEndpoints
         }
     }
 
-    private static async Task<IResult> ShutdownAsync(HttpContext context, ClusterRegistry registry, HiveHttp http,
+    private static async Task<IResult> ShutdownAsync(HttpContext context, ClusterRegistry registry, ClusterHttp http,
         IOptions<QueenOptions> options, IHostApplicationLifetime lifetime, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("Rbee.Queen.Shutdown");

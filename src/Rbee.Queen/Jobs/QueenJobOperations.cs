@@ -4,10 +4,11 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
+using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
+using Rbee.Hosting.Http;
 using Rbee.Hosting.Jobs;
 using Rbee.Queen.Cluster;
-using Rbee.Queen.Http;
 using Rbee.Queen.Telemetry;
 
 namespace Rbee.Queen.Jobs;
@@ -32,7 +33,7 @@ public sealed class QueenJobOptions
 /// change notifications, never by polling the worker (seed 004's five-minute poll is what this replaces).
 /// <c>worker_list</c> without a hive lists every worker of the cluster view.
 /// </summary>
-public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub events, HiveHttp hives, IOptions<QueenJobOptions> options) : IJobOperations
+public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub events, ClusterHttp hives, IOptions<QueenJobOptions> options) : IJobOperations
 {
     private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
 
@@ -61,7 +62,7 @@ public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub
             {
                 count++;
                 job.Narrate($"{hive.HiveId} {w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.Model ?? "?"}");
-                job.Data(w with { Url = WorkerUrl(hive, w) }, RbeeJsonContext.Default.ProcessStats);
+                job.Data(w with { Url = ClusterViews.WorkerUrl(hive, w) }, RbeeJsonContext.Default.ProcessStats);
             }
         job.Narrate(count == 0 ? "no workers in the cluster" : $"{count} worker(s) in the cluster");
         return Task.CompletedTask;
@@ -94,8 +95,8 @@ public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub
                 ? Worker(registry.Current, hiveId, p) : null;
             if (w is null) throw new JobFailedException($"hive {hiveId} reports worker {p} ready, but it did not appear ready in the queen's view within {options.Value.ViewTimeout.TotalSeconds:0.#} s");
             var entry = registry.Current.Find(hiveId)!;
-            job.Narrate($"worker {w.Group}/{w.Instance} is ready in the cluster view at {WorkerUrl(entry, w)}");
-            job.Data(w with { Url = WorkerUrl(entry, w) }, RbeeJsonContext.Default.ProcessStats);
+            job.Narrate($"worker {w.Group}/{w.Instance} is ready in the cluster view at {ClusterViews.WorkerUrl(entry, w)}");
+            job.Data(w with { Url = ClusterViews.WorkerUrl(entry, w) }, RbeeJsonContext.Default.ProcessStats);
         }
         else if (operation == JobOperations.WorkerStop && port is { } sp)
         {
@@ -107,9 +108,6 @@ public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub
 
     private static ProcessStats? Worker(ClusterSnapshot snapshot, string hiveId, int port) =>
         snapshot.Find(hiveId)?.Workers.FirstOrDefault(w => w.Port == port);
-
-    private static string WorkerUrl(HiveEntry hive, ProcessStats w) =>
-        new UriBuilder(hive.HiveUrl) { Port = w.Port, Path = "" }.Uri.ToString().TrimEnd('/');
 
     /// <summary>True once <paramref name="holds"/> is true of the cluster view; re-checked on every change the registry publishes.</summary>
     private async Task<bool> AwaitViewAsync(ClusterEventHub.Subscription changes, string hiveId, Func<ClusterSnapshot, bool> holds, CancellationToken ct)
@@ -181,16 +179,12 @@ public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         using var response = await hives.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw new JobFailedException($"hive {hiveId} job stream answered {(int)response.StatusCode}");
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false), Encoding.UTF8);
+        using var reader = new SseEventReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
         int? port = null;
-        string? eventName = null;
-        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        while (await reader.NextAsync(ct).ConfigureAwait(false) is { } e)
         {
-            if (line.Length == 0) { eventName = null; continue; }
-            if (line.StartsWith("event:", StringComparison.Ordinal)) { eventName = line[6..].Trim(); continue; }
-            if (!line.StartsWith("data:", StringComparison.Ordinal)) continue;
-            var data = line[5..].TrimStart(' ');
-            if (eventName == "data")
+            var data = e.Data;
+            if (e.Event == "data")
             {
                 job.Data(data);
                 port = PortOf(data) ?? port;

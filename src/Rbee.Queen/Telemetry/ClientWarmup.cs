@@ -5,8 +5,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Hosting;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
+using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
-using Rbee.Queen.Http;
+using Rbee.Hosting.Http;
 
 namespace Rbee.Queen.Telemetry;
 
@@ -15,7 +16,7 @@ namespace Rbee.Queen.Telemetry;
 /// the wire types' JSON, the SSE reader), so the first hive's subscription does not pay for compiling them: on a
 /// loaded machine that is a few hundred milliseconds of the "hive start → online" budget.
 /// </summary>
-public sealed class ClientWarmup(HiveHttp http, IServer server, IHostApplicationLifetime lifetime) : BackgroundService
+public sealed class ClientWarmup(ClusterHttp http, IServer server, IHostApplicationLifetime lifetime) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -28,7 +29,7 @@ public sealed class ClientWarmup(HiveHttp http, IServer server, IHostApplication
             var frame = new TelemetryFrame("warmup", "warmup", 0, DateTimeOffset.UtcNow, new NodeStats(1, 1, 1, [new GpuStats("cuda:0", 1, 1, 1, 1)]),
                 [new ProcessStats(1, "llm", "8080", 8080, WorkerStates.Ready, "m", "cpu", 1, 1, 1, 1, 1, null, null, null)]);
             var json = JsonSerializer.Serialize(frame, RbeeJsonContext.Default.TelemetryFrame);
-            using (var reader = new SseLineReader(new MemoryStream(Encoding.UTF8.GetBytes($"event: telemetry\ndata: {json}\n\n"))))
+            using (var reader = new SseEventReader(new MemoryStream(Encoding.UTF8.GetBytes($"event: telemetry\ndata: {json}\n\n"))))
                 if (await reader.NextAsync(stoppingToken) is { } e) JsonSerializer.Deserialize(e.Data, RbeeJsonContext.Default.TelemetryFrame);
             JsonSerializer.Deserialize(JsonSerializer.Serialize(
                 new HiveReady("w", "http://127.0.0.1:1", "w", ProtocolConstants.Version, 1), RbeeJsonContext.Default.HiveReady), RbeeJsonContext.Default.HiveReady);

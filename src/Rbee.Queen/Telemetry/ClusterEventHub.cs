@@ -19,8 +19,6 @@ public sealed class ClusterEventHub
 
     public bool HasSubscribers => !_subscribers.IsEmpty;
 
-    public int SubscriberCount => _subscribers.Count;
-
     public void Publish(ClusterStreamEvent e)
     {
         foreach (var channel in _subscribers.Values) channel.Writer.TryWrite(e);

@@ -5,11 +5,12 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
+using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
+using Rbee.Hosting.Http;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
 using Rbee.Queen.Discovery;
-using Rbee.Queen.Http;
 
 namespace Rbee.Queen.Telemetry;
 
@@ -23,13 +24,13 @@ public sealed partial class HiveSubscriptions : IDisposable
     private readonly ConcurrentDictionary<string, HiveSubscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly ClusterRegistry _registry;
-    private readonly HiveHttp _http;
+    private readonly ClusterHttp _http;
     private readonly QueenOptions _options;
     private readonly ProtocolOptions _protocol;
     private readonly ILogger<HiveSubscriptions> _logger;
     private readonly CancellationTokenSource _stopping = new();
 
-    public HiveSubscriptions(ClusterRegistry registry, HiveHttp http, IOptions<QueenOptions> options,
+    public HiveSubscriptions(ClusterRegistry registry, ClusterHttp http, IOptions<QueenOptions> options,
         IOptions<ProtocolOptions> protocol, ILogger<HiveSubscriptions> logger)
     {
         _registry = registry;
@@ -42,9 +43,6 @@ public sealed partial class HiveSubscriptions : IDisposable
             if (_subscriptions.TryGetValue(hiveId, out var s)) s.DropConnection(instanceId);
         };
     }
-
-    /// <summary>Subscriptions currently held (one per hive that has an entry).</summary>
-    public int Count => _subscriptions.Count;
 
     /// <summary>
     /// Applies a ready to the registry and acts on its verdict as one step, so two readies racing for one hive_id
@@ -203,7 +201,7 @@ public sealed partial class HiveSubscriptions : IDisposable
                 // A stream that opens but never delivers is as dead as one that closes.
                 attempt.CancelAfter(owner._protocol.OfflineAfter);
                 await using var body = await response.Content.ReadAsStreamAsync(attempt.Token);
-                using var reader = new SseLineReader(body);
+                using var reader = new SseEventReader(body);
                 while (await reader.NextAsync(attempt.Token) is { } e)
                 {
                     if (e.Event != StreamEvents.Telemetry) continue;

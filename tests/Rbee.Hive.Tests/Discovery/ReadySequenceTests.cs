@@ -236,6 +236,21 @@ public sealed class ReadySequenceTests : IDisposable
     }
 
     [Fact]
+    public async Task SameConflictAgain_IsOneErrorLine_NotOnePerTrigger()
+    {
+        const string detail = "hive id hive-a is held by http://10.0.0.9:7835";
+        for (var i = 0; i < 3; i++)
+        {
+            _queen.Then(ReadyOutcome.Conflict(detail));
+            Assert.True(_sequence.Trigger(null, "probed by the queen"));
+            await ExpectCallAt(S(0), Queen, $"ready {i + 1} (409)");
+            await Completed(_sequence.Completion, $"after 409 number {i + 1}");
+        }
+        Assert.Single(_log.AtLeast(LogLevel.Error));
+        Assert.Equal(3, _log.Entries.Count(e => e.Message.Contains("409", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Dispose_StopsARunningSequence()
     {
         Assert.True(_sequence.Trigger(null, "start"));

@@ -17,6 +17,14 @@ public class ProcFilesTests
     }
 
     [Fact]
+    public void Mountinfo_ReadOnlyCgroup2_IsNotFound()
+    {
+        Assert.Null(Cgroup2Mount.Parse("41 31 0:38 / /sys/fs/cgroup ro,relatime - cgroup2 cgroup2 rw\n"));
+        Assert.Equal("/sys/fs/cgroup/unified", Cgroup2Mount.Parse(
+            "40 31 0:37 / /sys/fs/cgroup ro,relatime - cgroup2 cgroup2 rw\n41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"));
+    }
+
+    [Fact]
     public void OwnCgroup_IsTheUnifiedLine()
     {
         Assert.Equal("/user.slice/user-1000.slice/user@1000.service/app.slice",

@@ -138,6 +138,8 @@ public sealed class TestHive : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // A worker killed here must not come back from a pending on_failure restart after the tree is gone.
+        Supervisor.CancelRestarts();
         try
         {
             if (Monitor.Tree is { } tree)

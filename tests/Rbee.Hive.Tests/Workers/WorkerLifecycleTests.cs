@@ -196,6 +196,24 @@ public sealed class WorkerLifecycleTests
         var view = await hive.WaitForViewAsync(v => v.Any(x => x.Port == w.Port && x.Pid != w.MainPid && x.State == WorkerStates.Ready), Generous, "the worker back on its port");
         Assert.Single(view);
     }
+
+    [Fact]
+    public async Task StopAll_DuringARestartBackoff_LeavesNoWorkerBehind()
+    {
+        await using var hive = new TestHive();
+        hive.Options.RestartBackoff = TimeSpan.FromSeconds(1);
+        await hive.StartAsync();
+        var w = await hive.SpawnReadyAsync(restart: true);
+        Libc.Signal(w.MainPid!.Value, Libc.SIGKILL);
+        await w.GoneSignal.Task.WaitAsync(Generous);
+        // The crash is seen and its restart is due in 1 s; the hive stops its workers now (SIGTERM, /v1/shutdown).
+        await hive.Supervisor.StopAllAsync(CancellationToken.None);
+        // Nothing announces a restart that does not happen: wait three backoffs, then look at the tree and the view.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        await hive.Monitor.ScanAsync(CancellationToken.None);
+        Assert.Empty(hive.Monitor.Current);
+        Assert.Empty(hive.Monitor.Tree!.AllPids());
+    }
 }
 
 /// <summary>The fallback without a writable cgroup v2: process groups, said in the monitoring mode.</summary>

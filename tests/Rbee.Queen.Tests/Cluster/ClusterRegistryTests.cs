@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
@@ -64,6 +65,27 @@ public sealed class ClusterRegistryTests
         Assert.Equal(ReadyOutcome.Conflict, _registry.Ready(Ready("forged", "http://6.6.6.6:7835"), new Uri("http://6.6.6.6:7835")));
         Assert.Equal(version, _registry.Current.Version);
         Assert.Equal(("i1", HiveUrl), (Hive.InstanceId, Hive.HiveUrl));
+    }
+
+    [Fact]
+    public void RepeatedConflict_IsOneWarning_AnotherUrlIsANewOne()
+    {
+        var log = new LevelLog();
+        var registry = new ClusterRegistry(new HiveLiveness(new ProtocolOptions()), _clock, _hub, log);
+        registry.Ready(Ready(), HiveUrl);
+        for (var i = 0; i < 3; i++)
+            Assert.Equal(ReadyOutcome.Conflict, registry.Ready(Ready("x", "http://6.6.6.6:7835"), new Uri("http://6.6.6.6:7835")));
+        Assert.Equal(ReadyOutcome.Conflict, registry.Ready(Ready("y", "http://7.7.7.7:7835"), new Uri("http://7.7.7.7:7835")));
+        Assert.Equal([LogLevel.Warning, LogLevel.Debug, LogLevel.Debug, LogLevel.Warning], log.Levels);
+    }
+
+    private sealed class LevelLog : ILogger<ClusterRegistry>
+    {
+        public List<LogLevel> Levels { get; } = [];
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Levels.Add(logLevel);
     }
 
     [Fact]
@@ -194,6 +216,19 @@ public sealed class ClusterRegistryTests
         _registry.ApplyFrame(Frame(2, "i1", Worker(8081, WorkerStates.Starting)));
         Assert.Equal(
             [StreamEvents.Telemetry, StreamEvents.WorkerState, StreamEvents.WorkerAdded, StreamEvents.Telemetry, StreamEvents.WorkerRemoved],
+            DrainEvents().Select(e => e.Name));
+    }
+
+    [Fact]
+    public void RepeatedWorkers_AreOnlyTelemetry_AndReorderedWorkersAreNoChange()
+    {
+        _registry.Ready(Ready(), HiveUrl);
+        _registry.ApplyFrame(Frame(0, "i1", Worker(8080), Worker(8081)));
+        DrainEvents();
+        _registry.ApplyFrame(Frame(1, "i1", Worker(8080), Worker(8081)));
+        _registry.ApplyFrame(Frame(2, "i1", Worker(8081), Worker(8080)));
+        _registry.ApplyFrame(Frame(3, "i1", Worker(8081, WorkerStates.Stopping), Worker(8080)));
+        Assert.Equal([StreamEvents.Telemetry, StreamEvents.Telemetry, StreamEvents.Telemetry, StreamEvents.WorkerState],
             DrainEvents().Select(e => e.Name));
     }
 

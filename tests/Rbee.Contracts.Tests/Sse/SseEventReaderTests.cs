@@ -1,0 +1,50 @@
+using System.Text;
+using Rbee.Contracts.Sse;
+
+namespace Rbee.Contracts.Tests.Sse;
+
+public sealed class SseEventReaderTests
+{
+    private static async Task<List<SseEvent>> ReadAllAsync(string text)
+    {
+        using var reader = new SseEventReader(new MemoryStream(Encoding.UTF8.GetBytes(text)));
+        var events = new List<SseEvent>();
+        while (await reader.NextAsync(CancellationToken.None) is { } e) events.Add(e);
+        return events;
+    }
+
+    [Fact]
+    public async Task NamedEvents_CommentsAndCrLf()
+    {
+        var events = await ReadAllAsync(": keep-alive\n\nevent: telemetry\r\ndata: {\"seq\":1}\r\n\r\nevent:summary\ndata:{}\n\n");
+        Assert.Equal([new SseEvent("telemetry", "{\"seq\":1}"), new SseEvent("summary", "{}")], events);
+    }
+
+    [Fact]
+    public async Task SeveralDataLines_AreJoinedWithNewlines_AndUnnamedEventsAreMessages()
+    {
+        var events = await ReadAllAsync("data: one\ndata: two\ndata:  three\n\ndata: four\n\n");
+        Assert.Equal([new SseEvent("message", "one\ntwo\n three"), new SseEvent("message", "four")], events);
+    }
+
+    [Fact]
+    public async Task EmptyDataLine_IsAnEventWithEmptyData()
+    {
+        // A job's blank narration line is "data: " followed by the blank line: it must reach the reader.
+        var events = await ReadAllAsync("data: before\n\ndata: \n\ndata: [DONE]\n\n");
+        Assert.Equal(["before", "", "[DONE]"], events.Select(e => e.Data));
+    }
+
+    [Fact]
+    public async Task NameWithoutData_IsNotAnEvent_AndDoesNotLeakIntoTheNext()
+    {
+        var events = await ReadAllAsync("event: hive_state\n\ndata: x\n\n");
+        Assert.Equal([new SseEvent("message", "x")], events);
+    }
+
+    [Fact]
+    public async Task StreamEndingMidEvent_EndsWithoutIt()
+    {
+        Assert.Equal([new SseEvent("a", "1")], await ReadAllAsync("event: a\ndata: 1\n\nevent: b\ndata: 2\n"));
+    }
+}
