@@ -46,7 +46,10 @@ public sealed class Generator(IServedModel model)
         var prompt = request.PromptTokens;
         var session = slot.Session;
         var cached = slot.CachedTokens;
-        var history = new List<int>(prompt.Length + (request.MaxTokens ?? 256));
+        // The context bounds the reply whatever max_tokens says (clients send up to int.MaxValue).
+        var limit = Math.Max(0, slot.ContextSize - prompt.Length);
+        if (request.MaxTokens is { } max) limit = Math.Min(limit, max);
+        var history = new List<int>(prompt.Length + limit);
         history.AddRange(prompt);
 
         // Reuse the common prefix; at least the last prompt token is evaluated again, since its logits are needed.
@@ -68,9 +71,6 @@ public sealed class Generator(IServedModel model)
         var promptEvaluated = prompt.Length - reuse;
 
         clock.Restart();
-        var contextSize = SessionContext(slot);
-        var limit = Math.Max(0, contextSize - prompt.Length);
-        if (request.MaxTokens is { } max) limit = Math.Min(limit, max);
 
         var matcher = new StopStringMatcher(request.Stop);
         var decoder = new UTF8Encoding(false).GetDecoder();
@@ -142,6 +142,4 @@ public sealed class Generator(IServedModel model)
         safeEnd = end + window;
         return at < 0 ? -1 : at + window;
     }
-
-    private static int SessionContext(Slot slot) => slot.ContextSize;
 }

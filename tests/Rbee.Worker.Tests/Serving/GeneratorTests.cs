@@ -28,6 +28,15 @@ public sealed class GeneratorTests
     }
 
     [Fact]
+    public async Task MaxTokensFarBeyondTheContext_IsBoundedByTheContext()
+    {
+        // OpenAI clients send max_tokens up to int.MaxValue; the context, not the request, bounds the work.
+        var (g, slot) = Make(t => t == 1 ? 2 : 1, ctx: 8);
+        var r = await g.RunAsync(slot, Request([1, 2], int.MaxValue), null, default);
+        Assert.Equal((6, FinishReason.Length), (r.CompletionTokens, r.FinishReason));
+    }
+
+    [Fact]
     public async Task EndOfGeneration_EndsWithStop_AndIsNotCounted()
     {
         var (g, slot) = Make(t => t switch { 1 => 2, 2 => 3, _ => ScriptedModel.Eos });
