@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
 
@@ -29,8 +28,8 @@ public sealed class InferenceEndpoints(
     }
 
     private Task Health(HttpContext ctx) => state.IsReady
-        ? WriteJson(ctx, StatusCodes.Status200OK, new HealthStatus("ok"), WorkerJsonContext.Default.HealthStatus)
-        : WriteJson(ctx, StatusCodes.Status503ServiceUnavailable, new HealthStatus("loading"), WorkerJsonContext.Default.HealthStatus);
+        ? WriteJson(ctx, StatusCodes.Status200OK, new HealthStatus("ok"), WorkerJson.Context.HealthStatus)
+        : WriteJson(ctx, StatusCodes.Status503ServiceUnavailable, new HealthStatus("loading"), WorkerJson.Context.HealthStatus);
 
     private Task Models(HttpContext ctx)
     {
@@ -39,7 +38,7 @@ public sealed class InferenceEndpoints(
         var entry = new ModelEntry(o.ModelId, "model", StartedAt, "rbee",
             new ModelMeta(w.ContextSize, w.Model.TrainedContextLength, w.Model.VocabSize, w.Pool.Total, w.Model.ChatFormat,
                 Path.GetFullPath(o.ModelPath)));
-        return WriteJson(ctx, StatusCodes.Status200OK, new ModelList("list", [entry]), WorkerJsonContext.Default.ModelList);
+        return WriteJson(ctx, StatusCodes.Status200OK, new ModelList("list", [entry]), WorkerJson.Context.ModelList);
     }
 
     private static readonly long StartedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -199,10 +198,10 @@ public sealed class InferenceEndpoints(
         return kind == EndpointKind.Chat
             ? WriteJson(ctx, 200, new ChatCompletionResponse(id, "chat.completion", created, model,
                 [new ChatChoice(0, new ChatMessageOut("assistant", r.Text), finish)], usage, timings, Fingerprint),
-                WorkerJsonContext.Default.ChatCompletionResponse)
+                WorkerJson.Context.ChatCompletionResponse)
             : WriteJson(ctx, 200, new CompletionResponse(id, "text_completion", created, model,
                 [new CompletionChoice(r.Text, 0, finish)], usage, timings, Fingerprint),
-                WorkerJsonContext.Default.CompletionResponse);
+                WorkerJson.Context.CompletionResponse);
     }
 
     internal static string FinishName(FinishReason f) => f == FinishReason.Stop ? "stop" : "length";
@@ -211,7 +210,7 @@ public sealed class InferenceEndpoints(
         "The model is still loading", "model_loading", null, ErrorTypes.Unavailable);
 
     private static Task WriteError(HttpContext ctx, RequestException ex) =>
-        WriteJson(ctx, ex.Status, ex.ToError(), RbeeJsonContext.Default.ErrorResponse);
+        WriteJson(ctx, ex.Status, ex.ToError(), WorkerJson.Error);
 
     private static async Task WriteJson<T>(HttpContext ctx, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
     {
@@ -268,10 +267,10 @@ public sealed class InferenceEndpoints(
                 [new CompletionChoice(text, 0, finish)], usage, timings, Fingerprint), ct);
 
         private Task WriteFrameAsync(ChatCompletionChunk chunk, CancellationToken ct) =>
-            WriteFrameAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, WorkerJsonContext.Default.ChatCompletionChunk), ct);
+            WriteFrameAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, WorkerJson.Context.ChatCompletionChunk), ct);
 
         private Task WriteFrameAsync(CompletionResponse chunk, CancellationToken ct) =>
-            WriteFrameAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, WorkerJsonContext.Default.CompletionResponse), ct);
+            WriteFrameAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, WorkerJson.Context.CompletionResponse), ct);
 
         private async Task WriteFrameAsync(byte[] json, CancellationToken ct)
         {
