@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using System.Text;
+using System.Buffers;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
@@ -16,7 +17,6 @@ public sealed class InferenceEndpoints(
     WorkerState state, WorkerMetrics metrics, IHostApplicationLifetime lifetime, ILogger<InferenceEndpoints> logger)
 {
     private static readonly string Fingerprint = "rbee-" + ProtocolConstants.Version;
-    private static readonly byte[] DoneFrame = "data: [DONE]\n\n"u8.ToArray();
 
     public static void Map(WebApplication app)
     {
@@ -254,8 +254,8 @@ public sealed class InferenceEndpoints(
                 await CompletionChunkAsync("", finish, null, timings, ct);
                 if (includeUsage) await WriteFrameAsync(new CompletionResponse(id, "text_completion", created, model, [], usage, timings, Fingerprint), ct);
             }
-            await ctx.Response.Body.WriteAsync(DoneFrame, ct);
-            await ctx.Response.Body.FlushAsync(ct);
+            ctx.Response.BodyWriter.Write("data: [DONE]\n\n"u8);
+            await ctx.Response.BodyWriter.FlushAsync(ct);
         }
 
         private Task ChunkAsync(ChatDelta delta, string? finish, Usage? usage, Timings? timings, CancellationToken ct) =>
@@ -267,18 +267,24 @@ public sealed class InferenceEndpoints(
                 [new CompletionChoice(text, 0, finish)], usage, timings, Fingerprint), ct);
 
         private Task WriteFrameAsync(ChatCompletionChunk chunk, CancellationToken ct) =>
-            WriteFrameAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, WorkerJson.Context.ChatCompletionChunk), ct);
+            WriteFrameAsync(chunk, WorkerJson.Context.ChatCompletionChunk, ct);
 
         private Task WriteFrameAsync(CompletionResponse chunk, CancellationToken ct) =>
-            WriteFrameAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, WorkerJson.Context.CompletionResponse), ct);
+            WriteFrameAsync(chunk, WorkerJson.Context.CompletionResponse, ct);
 
-        private async Task WriteFrameAsync(byte[] json, CancellationToken ct)
+        // One JSON writer for the whole stream, writing straight into the response pipe: a frame costs no
+        // byte[] of its own. The writer's encoder, not the serializer's, decides the escaping.
+        private Utf8JsonWriter? _json;
+
+        private async Task WriteFrameAsync<T>(T chunk, JsonTypeInfo<T> type, CancellationToken ct)
         {
-            var body = ctx.Response.Body;
-            await body.WriteAsync("data: "u8.ToArray(), ct);
-            await body.WriteAsync(json, ct);
-            await body.WriteAsync("\n\n"u8.ToArray(), ct);
-            await body.FlushAsync(ct);
+            var pipe = ctx.Response.BodyWriter;
+            pipe.Write("data: "u8);
+            if (_json is null) _json = new Utf8JsonWriter(pipe, new JsonWriterOptions { Encoder = WorkerJson.Context.Options.Encoder });
+            else _json.Reset(pipe);
+            JsonSerializer.Serialize(_json, chunk, type);
+            pipe.Write("\n\n"u8);
+            await pipe.FlushAsync(ct);
         }
     }
 }
