@@ -121,10 +121,14 @@ public sealed class InferenceEndpoints(
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // 499 is nginx's "client closed request": only for the metrics and log, the client is gone.
-            var status = ctx.RequestAborted.IsCancellationRequested ? 499 : StatusCodes.Status503ServiceUnavailable;
-            metrics.Request(status);
+            var clientGone = ctx.RequestAborted.IsCancellationRequested;
+            metrics.Request(clientGone ? 499 : StatusCodes.Status503ServiceUnavailable);
             WorkerLog.RequestCancelled(logger, requestId, endpoint, streamedChunks,
-                ctx.RequestAborted.IsCancellationRequested ? "client disconnected" : "worker stopping");
+                clientGone ? "client disconnected" : "worker stopping");
+            // The worker is stopping but the client still listens: an error it can retry elsewhere, not an empty 200.
+            if (!clientGone && !ctx.Response.HasStarted)
+                await WriteError(ctx, new RequestException(StatusCodes.Status503ServiceUnavailable,
+                    "The worker is stopping", "worker_stopping", null, ErrorTypes.Unavailable));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
