@@ -109,7 +109,7 @@ public sealed class InferenceEndpoints(
             metrics.Finished(result.Timings);
             metrics.Request(StatusCodes.Status200OK);
             WorkerLog.RequestDone(logger, requestId, endpoint, 200, result.PromptTokens, result.Timings.PromptN,
-                result.CompletionTokens, clock.Elapsed.TotalMilliseconds, result.Timings.PredictedPerSecond ?? 0,
+                result.CompletionTokens, clock.Elapsed.TotalMilliseconds, result.Timings.PredictedPerSecond,
                 FinishName(result.FinishReason));
         }
         catch (RequestException ex)
