@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using Rbee.Worker.Sampling;
 
@@ -46,18 +45,14 @@ public sealed class Generator(IServedModel model)
     {
         var prompt = request.PromptTokens;
         var session = slot.Session;
-        var cached = slot.CachedTokens;
         // The context bounds the reply whatever max_tokens says (clients send up to int.MaxValue).
         var limit = Math.Max(0, slot.ContextSize - prompt.Length);
         if (request.MaxTokens is { } max) limit = Math.Min(limit, max);
-        var history = new List<int>(prompt.Length + limit);
-        history.AddRange(prompt);
 
         // Reuse the common prefix; at least the last prompt token is evaluated again, since its logits are needed.
-        var reuse = Math.Min(cached.Count, SlotPool.CommonPrefix(CollectionsMarshal.AsSpan(cached), prompt));
+        var reuse = session.Tokens.CommonPrefixLength(prompt);
         if (reuse == prompt.Length) reuse--;
         session.Truncate(reuse);
-        cached.RemoveRange(reuse, cached.Count - reuse);
 
         var clock = Stopwatch.StartNew();
         var logits = slot.Logits;
@@ -66,7 +61,6 @@ public sealed class Generator(IServedModel model)
             ct.ThrowIfCancellationRequested();
             var chunk = prompt.AsSpan(at, Math.Min(PromptBatch, prompt.Length - at));
             session.Evaluate(chunk).CopyTo(logits);
-            cached.AddRange(chunk);
         }
         var promptMs = clock.Elapsed.TotalMilliseconds;
         var promptEvaluated = prompt.Length - reuse;
@@ -88,11 +82,11 @@ public sealed class Generator(IServedModel model)
         while (generated < limit)
         {
             ct.ThrowIfCancellationRequested();
-            var token = sampler.Sample(logits, CollectionsMarshal.AsSpan(history));
+            // The session holds exactly the sequence so far: the prompt and every token generated before this one.
+            var token = sampler.Sample(logits, session.Tokens);
             // End of generation ends the reply without being part of it (nor of completion_tokens).
             if (!request.IgnoreEos && model.IsEndOfGeneration(token)) { finish = FinishReason.Stop; break; }
             generated++;
-            history.Add(token);
 
             var bytes = model.TokenBytes(token);
             var n = decoder.GetChars(bytes, text.GetSpan(decoder.GetCharCount(bytes, flush: false)), flush: false);
@@ -110,7 +104,6 @@ public sealed class Generator(IServedModel model)
             }
             if (generated >= limit) break;
             session.Evaluate([token]).CopyTo(logits);
-            cached.Add(token);
         }
 
         // Whatever the decoder still holds (an unfinished character) is flushed as U+FFFD, like llama.cpp.

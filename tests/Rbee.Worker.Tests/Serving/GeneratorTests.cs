@@ -75,7 +75,7 @@ public sealed class GeneratorTests
         Assert.Equal(4, first.Timings.PromptN);
         var second = await g.RunAsync(slot, Request([1, 2, 3, 2, 2]), null, default);
         Assert.Equal(2, second.Timings.PromptN);
-        Assert.Equal(new[] { 1, 2, 3, 2, 2 }, slot.CachedTokens);
+        Assert.Equal(new[] { 1, 2, 3, 2, 2 }, slot.Session.Tokens.ToArray());
         // The same prompt again still evaluates its last token, whose logits start the generation.
         var third = await g.RunAsync(slot, Request([1, 2, 3, 2, 2]), null, default);
         Assert.Equal(1, third.Timings.PromptN);
