@@ -87,24 +87,22 @@ public sealed class InferenceEndpoints(
             }
 
             GenerationResult result;
+            var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            if (request.Stream)
             {
-                var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-                if (request.Stream)
+                var stream = new StreamWriterState(ctx, requestId, created, state.Options.ModelId, kind);
+                await stream.StartAsync(ct);
+                result = await worker.Generator.RunAsync(lease.Slot, generation, (text, c) =>
                 {
-                    var stream = new StreamWriterState(ctx, requestId, created, state.Options.ModelId, kind);
-                    await stream.StartAsync(ct);
-                    result = await worker.Generator.RunAsync(lease.Slot, generation, (text, c) =>
-                    {
-                        streamedChunks++;
-                        return stream.TextAsync(text, c);
-                    }, ct);
-                    await stream.FinishAsync(result, request.IncludeUsage, ct);
-                }
-                else
-                {
-                    result = await worker.Generator.RunAsync(lease.Slot, generation, null, ct);
-                    await WriteResultAsync(ctx, kind, requestId, created, result);
-                }
+                    streamedChunks++;
+                    return stream.TextAsync(text, c);
+                }, ct);
+                await stream.FinishAsync(result, request.IncludeUsage, ct);
+            }
+            else
+            {
+                result = await worker.Generator.RunAsync(lease.Slot, generation, null, ct);
+                await WriteResultAsync(ctx, kind, requestId, created, result);
             }
             metrics.Finished(result.Timings);
             metrics.Request(StatusCodes.Status200OK);
