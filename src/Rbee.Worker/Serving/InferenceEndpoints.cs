@@ -53,6 +53,7 @@ public sealed class InferenceEndpoints(
         var ct = cts.Token;
         // Released after the outcome is counted and logged, so whoever gets the slot next sees up-to-date metrics.
         SlotLease? lease = null;
+        StreamWriterState? stream = null;
         try
         {
             if (state.Loaded is not { } worker) throw Loading();
@@ -90,7 +91,7 @@ public sealed class InferenceEndpoints(
             var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             if (request.Stream)
             {
-                var stream = new StreamWriterState(ctx, requestId, created, state.Options.ModelId, kind);
+                stream = new StreamWriterState(ctx, requestId, created, state.Options.ModelId, kind);
                 await stream.StartAsync(ct);
                 result = await worker.Generator.RunAsync(lease.Slot, generation, (text, c) =>
                 {
@@ -132,9 +133,10 @@ public sealed class InferenceEndpoints(
         {
             metrics.Request(StatusCodes.Status500InternalServerError);
             WorkerLog.RequestFailed(logger, ex, requestId, endpoint);
-            if (!ctx.Response.HasStarted)
-                await WriteError(ctx, new RequestException(StatusCodes.Status500InternalServerError,
-                    "The worker failed while generating", "internal_error", null, ErrorTypes.Server));
+            var error = new RequestException(StatusCodes.Status500InternalServerError,
+                "The worker failed while generating", "internal_error", null, ErrorTypes.Server);
+            if (!ctx.Response.HasStarted) await WriteError(ctx, error);
+            else if (stream is not null) await stream.ErrorAsync(error);
         }
         finally
         {
@@ -258,6 +260,19 @@ public sealed class InferenceEndpoints(
             }
             ctx.Response.BodyWriter.Write("data: [DONE]\n\n"u8);
             await ctx.Response.BodyWriter.FlushAsync(ct);
+        }
+
+        /// <summary>A failure after the stream began: one <c>data: {"error":…}</c> frame and no <c>[DONE]</c>, as
+        /// OpenAI does, so the client learns why the text stopped. A client already gone is not an error.</summary>
+        public async Task ErrorAsync(RequestException ex)
+        {
+            try
+            {
+                await WriteFrameAsync(ex.ToError(), WorkerJson.Error, ctx.RequestAborted);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+            }
         }
 
         private Task ChunkAsync(ChatDelta delta, string? finish, Usage? usage, Timings? timings, CancellationToken ct) =>

@@ -43,4 +43,33 @@ public sealed class InferenceEndpointsTests
         using var body = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
         Assert.Equal("worker_stopping", body.RootElement.GetProperty("error").GetProperty("code").GetString());
     }
+
+    [Fact]
+    public async Task FailureMidStream_EndsWithAnErrorFrame_AndNoDone()
+    {
+        var options = new WorkerOptions { ModelPath = "scripted.gguf", ModelId = "scripted", Parallel = 1 };
+        var state = new WorkerState(options);
+        // a -> b, then the "engine" fails on b.
+        using var loaded = LoadedWorker.Create(new ScriptedModel(["<eos>", "a", "b"],
+            t => t == 1 ? 2 : throw new InvalidOperationException("engine failure")), options);
+        state.Ready(loaded);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddSingleton(state).AddSingleton(new WorkerMetrics()).AddSingleton<InferenceEndpoints>();
+        await using var app = builder.Build();
+        InferenceEndpoints.Map(app);
+        await app.StartAsync();
+
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+        using var r = await http.PostAsync("/v1/completions",
+            new StringContent("""{"prompt":"a","max_tokens":8,"stream":true}""", Encoding.UTF8, "application/json"));
+        var frames = (await r.Content.ReadAsStringAsync())
+            .Split("\n\n", StringSplitOptions.RemoveEmptyEntries).Select(f => f["data: ".Length..]).ToList();
+        await app.StopAsync();
+
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.DoesNotContain("[DONE]", frames);
+        using var last = JsonDocument.Parse(frames[^1]);
+        Assert.Equal("internal_error", last.RootElement.GetProperty("error").GetProperty("code").GetString());
+    }
 }
