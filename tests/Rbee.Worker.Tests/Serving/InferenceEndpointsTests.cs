@@ -11,19 +11,28 @@ namespace Rbee.Worker.Tests.Serving;
 /// <summary>The endpoints hosted in-process on a loopback port over <see cref="ScriptedModel"/>.</summary>
 public sealed class InferenceEndpointsTests
 {
-    [Fact]
-    public async Task RequestWaitingForASlot_WhenTheWorkerStops_Gets503InOpenAiShape()
+    /// <summary>One slot over a three-token <see cref="ScriptedModel"/> ("a" is token 1), served on a free port.</summary>
+    private static async Task<(WebApplication App, LoadedWorker Loaded)> StartAsync(Func<int, int> next)
     {
         var options = new WorkerOptions { ModelPath = "scripted.gguf", ModelId = "scripted", Parallel = 1 };
         var state = new WorkerState(options);
-        using var loaded = LoadedWorker.Create(new ScriptedModel(["<eos>", "a", "b"], t => t == 1 ? 2 : 1), options);
+        var loaded = LoadedWorker.Create(new ScriptedModel(["<eos>", "a", "b"], next), options);
         state.Ready(loaded);
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddSingleton(state).AddSingleton(new WorkerMetrics()).AddSingleton<InferenceEndpoints>();
-        await using var app = builder.Build();
+        var app = builder.Build();
         InferenceEndpoints.Map(app);
         await app.StartAsync();
+        return (app, loaded);
+    }
+
+    [Fact]
+    public async Task RequestWaitingForASlot_WhenTheWorkerStops_Gets503InOpenAiShape()
+    {
+        var (app, loaded) = await StartAsync(t => t == 1 ? 2 : 1);
+        using var __ = loaded; // disposed after the app has stopped
+        await using var _ = app;
 
         // The only slot is held, so the request queues; arm the wait before sending it.
         var held = await loaded.Pool.AcquireAsync(new[] { 1 }, default);
@@ -47,18 +56,10 @@ public sealed class InferenceEndpointsTests
     [Fact]
     public async Task FailureMidStream_EndsWithAnErrorFrame_AndNoDone()
     {
-        var options = new WorkerOptions { ModelPath = "scripted.gguf", ModelId = "scripted", Parallel = 1 };
-        var state = new WorkerState(options);
         // a -> b, then the "engine" fails on b.
-        using var loaded = LoadedWorker.Create(new ScriptedModel(["<eos>", "a", "b"],
-            t => t == 1 ? 2 : throw new InvalidOperationException("engine failure")), options);
-        state.Ready(loaded);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddSingleton(state).AddSingleton(new WorkerMetrics()).AddSingleton<InferenceEndpoints>();
-        await using var app = builder.Build();
-        InferenceEndpoints.Map(app);
-        await app.StartAsync();
+        var (app, loaded) = await StartAsync(t => t == 1 ? 2 : throw new InvalidOperationException("engine failure"));
+        using var __ = loaded; // disposed after the app has stopped
+        await using var _ = app;
 
         using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
         using var r = await http.PostAsync("/v1/completions",
