@@ -18,9 +18,6 @@ public sealed class StopStringMatcher
 
     public bool IsEmpty => _stops.Length == 0;
 
-    /// <summary>Length of the longest stop string.</summary>
-    public int Longest => _longest;
-
     /// <summary>
     /// Scans <paramref name="text"/> (all text generated so far), of which the part from <paramref name="emitted"/>
     /// on has not been sent yet. Returns the index of the first stop string (text from there on is dropped) or -1,

@@ -1,5 +1,5 @@
+using System.Buffers;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using Rbee.Worker.Sampling;
 
@@ -45,15 +45,14 @@ public sealed class Generator(IServedModel model)
     {
         var prompt = request.PromptTokens;
         var session = slot.Session;
-        var cached = slot.CachedTokens;
-        var history = new List<int>(prompt.Length + (request.MaxTokens ?? 256));
-        history.AddRange(prompt);
+        // The context bounds the reply whatever max_tokens says (clients send up to int.MaxValue).
+        var limit = Math.Max(0, slot.ContextSize - prompt.Length);
+        if (request.MaxTokens is { } max) limit = Math.Min(limit, max);
 
         // Reuse the common prefix; at least the last prompt token is evaluated again, since its logits are needed.
-        var reuse = Math.Min(cached.Count, SlotPool.CommonPrefix(CollectionsMarshal.AsSpan(cached), prompt));
+        var reuse = session.Tokens.CommonPrefixLength(prompt);
         if (reuse == prompt.Length) reuse--;
         session.Truncate(reuse);
-        cached.RemoveRange(reuse, cached.Count - reuse);
 
         var clock = Stopwatch.StartNew();
         var logits = slot.Logits;
@@ -62,20 +61,17 @@ public sealed class Generator(IServedModel model)
             ct.ThrowIfCancellationRequested();
             var chunk = prompt.AsSpan(at, Math.Min(PromptBatch, prompt.Length - at));
             session.Evaluate(chunk).CopyTo(logits);
-            cached.AddRange(chunk);
         }
         var promptMs = clock.Elapsed.TotalMilliseconds;
         var promptEvaluated = prompt.Length - reuse;
 
         clock.Restart();
-        var contextSize = SessionContext(slot);
-        var limit = Math.Max(0, contextSize - prompt.Length);
-        if (request.MaxTokens is { } max) limit = Math.Min(limit, max);
 
         var matcher = new StopStringMatcher(request.Stop);
         var decoder = new UTF8Encoding(false).GetDecoder();
-        var text = new StringBuilder();
-        var chars = new char[64];
+        // Decoded straight into one growing buffer, so matching stop strings reads a span instead of copying
+        // the recent text out every token.
+        var text = new ArrayBufferWriter<char>(256);
         var emitted = 0;
         var generated = 0;
         var finish = FinishReason.Length;
@@ -86,62 +82,41 @@ public sealed class Generator(IServedModel model)
         while (generated < limit)
         {
             ct.ThrowIfCancellationRequested();
-            var token = sampler.Sample(logits, CollectionsMarshal.AsSpan(history));
+            // The session holds exactly the sequence so far: the prompt and every token generated before this one.
+            var token = sampler.Sample(logits, session.Tokens);
             // End of generation ends the reply without being part of it (nor of completion_tokens).
             if (!request.IgnoreEos && model.IsEndOfGeneration(token)) { finish = FinishReason.Stop; break; }
             generated++;
-            history.Add(token);
 
             var bytes = model.TokenBytes(token);
-            var need = decoder.GetCharCount(bytes, flush: false);
-            if (need > chars.Length) chars = new char[Math.Max(need, chars.Length * 2)];
-            var n = decoder.GetChars(bytes, chars, flush: false);
-            text.Append(chars, 0, n);
+            var n = decoder.GetChars(bytes, text.GetSpan(decoder.GetCharCount(bytes, flush: false)), flush: false);
+            text.Advance(n);
 
-            if (n > 0 || !matcher.IsEmpty)
+            if (n > 0)
             {
-                stopAt = Scan(matcher, text, emitted, out var safeEnd);
+                stopAt = matcher.Scan(text.WrittenSpan, emitted, out var safeEnd);
                 if (safeEnd > emitted && onText is not null)
                 {
-                    await onText(text.ToString(emitted, safeEnd - emitted), ct).ConfigureAwait(false);
+                    await onText(text.WrittenSpan[emitted..safeEnd].ToString(), ct).ConfigureAwait(false);
                 }
                 emitted = Math.Max(emitted, safeEnd);
                 if (stopAt >= 0) { finish = FinishReason.Stop; break; }
             }
             if (generated >= limit) break;
             session.Evaluate([token]).CopyTo(logits);
-            cached.Add(token);
         }
 
         // Whatever the decoder still holds (an unfinished character) is flushed as U+FFFD, like llama.cpp.
         if (stopAt < 0)
         {
             var tail = decoder.GetCharCount([], flush: true);
-            if (tail > 0)
-            {
-                var rest = new char[tail];
-                decoder.GetChars([], rest, flush: true);
-                text.Append(rest);
-            }
-            if (text.Length > emitted && onText is not null)
-                await onText(text.ToString(emitted, text.Length - emitted), ct).ConfigureAwait(false);
+            if (tail > 0) text.Advance(decoder.GetChars([], text.GetSpan(tail), flush: true));
+            if (text.WrittenCount > emitted && onText is not null)
+                await onText(text.WrittenSpan[emitted..].ToString(), ct).ConfigureAwait(false);
         }
-        var finalText = stopAt >= 0 ? text.ToString(0, stopAt) : text.ToString();
+        var finalText = stopAt >= 0 ? text.WrittenSpan[..stopAt].ToString() : text.WrittenSpan.ToString();
         var predictedMs = clock.Elapsed.TotalMilliseconds;
         return new GenerationResult(finalText, prompt.Length, generated, finish,
             new GenerationTimings(promptEvaluated, promptMs, generated, predictedMs));
     }
-
-    private static int Scan(StopStringMatcher matcher, StringBuilder text, int emitted, out int safeEnd)
-    {
-        if (matcher.IsEmpty) { safeEnd = text.Length; return -1; }
-        // Only the unsent text plus one stop string's length before it can hold a new match.
-        var window = Math.Max(0, emitted - matcher.Longest);
-        var span = text.ToString(window, text.Length - window).AsSpan();
-        var at = matcher.Scan(span, emitted - window, out var end);
-        safeEnd = end + window;
-        return at < 0 ? -1 : at + window;
-    }
-
-    private static int SessionContext(Slot slot) => slot.ContextSize;
 }

@@ -101,6 +101,7 @@ public sealed class GgufServedModel : IServedModel
     private sealed class Session(InferenceSession session) : IModelSession
     {
         public int Position => session.Position;
+        public ReadOnlySpan<int> Tokens => session.Tokens;
         public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens) => session.Evaluate(tokens);
         public void Truncate(int position) => session.Truncate(position);
         public void Dispose() { }

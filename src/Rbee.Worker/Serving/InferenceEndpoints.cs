@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Text;
+using System.Buffers;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
-using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
 
@@ -17,7 +17,6 @@ public sealed class InferenceEndpoints(
     WorkerState state, WorkerMetrics metrics, IHostApplicationLifetime lifetime, ILogger<InferenceEndpoints> logger)
 {
     private static readonly string Fingerprint = "rbee-" + ProtocolConstants.Version;
-    private static readonly byte[] DoneFrame = "data: [DONE]\n\n"u8.ToArray();
 
     public static void Map(WebApplication app)
     {
@@ -29,8 +28,8 @@ public sealed class InferenceEndpoints(
     }
 
     private Task Health(HttpContext ctx) => state.IsReady
-        ? WriteJson(ctx, StatusCodes.Status200OK, new HealthStatus("ok"), WorkerJsonContext.Default.HealthStatus)
-        : WriteJson(ctx, StatusCodes.Status503ServiceUnavailable, new HealthStatus("loading"), WorkerJsonContext.Default.HealthStatus);
+        ? WriteJson(ctx, StatusCodes.Status200OK, new HealthStatus("ok"), WorkerJson.Context.HealthStatus)
+        : WriteJson(ctx, StatusCodes.Status503ServiceUnavailable, new HealthStatus("loading"), WorkerJson.Context.HealthStatus);
 
     private Task Models(HttpContext ctx)
     {
@@ -39,7 +38,7 @@ public sealed class InferenceEndpoints(
         var entry = new ModelEntry(o.ModelId, "model", StartedAt, "rbee",
             new ModelMeta(w.ContextSize, w.Model.TrainedContextLength, w.Model.VocabSize, w.Pool.Total, w.Model.ChatFormat,
                 Path.GetFullPath(o.ModelPath)));
-        return WriteJson(ctx, StatusCodes.Status200OK, new ModelList("list", [entry]), WorkerJsonContext.Default.ModelList);
+        return WriteJson(ctx, StatusCodes.Status200OK, new ModelList("list", [entry]), WorkerJson.Context.ModelList);
     }
 
     private static readonly long StartedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -54,6 +53,7 @@ public sealed class InferenceEndpoints(
         var ct = cts.Token;
         // Released after the outcome is counted and logged, so whoever gets the slot next sees up-to-date metrics.
         SlotLease? lease = null;
+        StreamWriterState? stream = null;
         try
         {
             if (state.Loaded is not { } worker) throw Loading();
@@ -88,29 +88,27 @@ public sealed class InferenceEndpoints(
             }
 
             GenerationResult result;
+            var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            if (request.Stream)
             {
-                var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-                if (request.Stream)
+                stream = new StreamWriterState(ctx, requestId, created, state.Options.ModelId, kind);
+                await stream.StartAsync(ct);
+                result = await worker.Generator.RunAsync(lease.Slot, generation, (text, c) =>
                 {
-                    var stream = new StreamWriterState(ctx, requestId, created, state.Options.ModelId, kind);
-                    await stream.StartAsync(ct);
-                    result = await worker.Generator.RunAsync(lease.Slot, generation, (text, c) =>
-                    {
-                        streamedChunks++;
-                        return stream.TextAsync(text, c);
-                    }, ct);
-                    await stream.FinishAsync(result, request.IncludeUsage, ct);
-                }
-                else
-                {
-                    result = await worker.Generator.RunAsync(lease.Slot, generation, null, ct);
-                    await WriteResultAsync(ctx, kind, requestId, created, result);
-                }
+                    streamedChunks++;
+                    return stream.TextAsync(text, c);
+                }, ct);
+                await stream.FinishAsync(result, request.IncludeUsage, ct);
+            }
+            else
+            {
+                result = await worker.Generator.RunAsync(lease.Slot, generation, null, ct);
+                await WriteResultAsync(ctx, kind, requestId, created, result);
             }
             metrics.Finished(result.Timings);
             metrics.Request(StatusCodes.Status200OK);
             WorkerLog.RequestDone(logger, requestId, endpoint, 200, result.PromptTokens, result.Timings.PromptN,
-                result.CompletionTokens, clock.Elapsed.TotalMilliseconds, result.Timings.PredictedPerSecond ?? 0,
+                result.CompletionTokens, clock.Elapsed.TotalMilliseconds, result.Timings.PredictedPerSecond,
                 FinishName(result.FinishReason));
         }
         catch (RequestException ex)
@@ -122,18 +120,23 @@ public sealed class InferenceEndpoints(
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // 499 is nginx's "client closed request": only for the metrics and log, the client is gone.
-            var status = ctx.RequestAborted.IsCancellationRequested ? 499 : StatusCodes.Status503ServiceUnavailable;
-            metrics.Request(status);
+            var clientGone = ctx.RequestAborted.IsCancellationRequested;
+            metrics.Request(clientGone ? 499 : StatusCodes.Status503ServiceUnavailable);
             WorkerLog.RequestCancelled(logger, requestId, endpoint, streamedChunks,
-                ctx.RequestAborted.IsCancellationRequested ? "client disconnected" : "worker stopping");
+                clientGone ? "client disconnected" : "worker stopping");
+            // The worker is stopping but the client still listens: an error it can retry elsewhere, not an empty 200.
+            if (!clientGone && !ctx.Response.HasStarted)
+                await WriteError(ctx, new RequestException(StatusCodes.Status503ServiceUnavailable,
+                    "The worker is stopping", "worker_stopping", null, ErrorTypes.Unavailable));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             metrics.Request(StatusCodes.Status500InternalServerError);
             WorkerLog.RequestFailed(logger, ex, requestId, endpoint);
-            if (!ctx.Response.HasStarted)
-                await WriteError(ctx, new RequestException(StatusCodes.Status500InternalServerError,
-                    "The worker failed while generating", "internal_error", null, ErrorTypes.Server));
+            var error = new RequestException(StatusCodes.Status500InternalServerError,
+                "The worker failed while generating", "internal_error", null, ErrorTypes.Server);
+            if (!ctx.Response.HasStarted) await WriteError(ctx, error);
+            else if (stream is not null) await stream.ErrorAsync(error);
         }
         finally
         {
@@ -199,10 +202,10 @@ public sealed class InferenceEndpoints(
         return kind == EndpointKind.Chat
             ? WriteJson(ctx, 200, new ChatCompletionResponse(id, "chat.completion", created, model,
                 [new ChatChoice(0, new ChatMessageOut("assistant", r.Text), finish)], usage, timings, Fingerprint),
-                WorkerJsonContext.Default.ChatCompletionResponse)
+                WorkerJson.Context.ChatCompletionResponse)
             : WriteJson(ctx, 200, new CompletionResponse(id, "text_completion", created, model,
                 [new CompletionChoice(r.Text, 0, finish)], usage, timings, Fingerprint),
-                WorkerJsonContext.Default.CompletionResponse);
+                WorkerJson.Context.CompletionResponse);
     }
 
     internal static string FinishName(FinishReason f) => f == FinishReason.Stop ? "stop" : "length";
@@ -211,7 +214,7 @@ public sealed class InferenceEndpoints(
         "The model is still loading", "model_loading", null, ErrorTypes.Unavailable);
 
     private static Task WriteError(HttpContext ctx, RequestException ex) =>
-        WriteJson(ctx, ex.Status, ex.ToError(), RbeeJsonContext.Default.ErrorResponse);
+        WriteJson(ctx, ex.Status, ex.ToError(), WorkerJson.Error);
 
     private static async Task WriteJson<T>(HttpContext ctx, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
     {
@@ -255,8 +258,21 @@ public sealed class InferenceEndpoints(
                 await CompletionChunkAsync("", finish, null, timings, ct);
                 if (includeUsage) await WriteFrameAsync(new CompletionResponse(id, "text_completion", created, model, [], usage, timings, Fingerprint), ct);
             }
-            await ctx.Response.Body.WriteAsync(DoneFrame, ct);
-            await ctx.Response.Body.FlushAsync(ct);
+            ctx.Response.BodyWriter.Write("data: [DONE]\n\n"u8);
+            await ctx.Response.BodyWriter.FlushAsync(ct);
+        }
+
+        /// <summary>A failure after the stream began: one <c>data: {"error":…}</c> frame and no <c>[DONE]</c>, as
+        /// OpenAI does, so the client learns why the text stopped. A client already gone is not an error.</summary>
+        public async Task ErrorAsync(RequestException ex)
+        {
+            try
+            {
+                await WriteFrameAsync(ex.ToError(), WorkerJson.Error, ctx.RequestAborted);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+            }
         }
 
         private Task ChunkAsync(ChatDelta delta, string? finish, Usage? usage, Timings? timings, CancellationToken ct) =>
@@ -268,18 +284,24 @@ public sealed class InferenceEndpoints(
                 [new CompletionChoice(text, 0, finish)], usage, timings, Fingerprint), ct);
 
         private Task WriteFrameAsync(ChatCompletionChunk chunk, CancellationToken ct) =>
-            WriteFrameAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, WorkerJsonContext.Default.ChatCompletionChunk), ct);
+            WriteFrameAsync(chunk, WorkerJson.Context.ChatCompletionChunk, ct);
 
         private Task WriteFrameAsync(CompletionResponse chunk, CancellationToken ct) =>
-            WriteFrameAsync(JsonSerializer.SerializeToUtf8Bytes(chunk, WorkerJsonContext.Default.CompletionResponse), ct);
+            WriteFrameAsync(chunk, WorkerJson.Context.CompletionResponse, ct);
 
-        private async Task WriteFrameAsync(byte[] json, CancellationToken ct)
+        // One JSON writer for the whole stream, writing straight into the response pipe: a frame costs no
+        // byte[] of its own. The writer's encoder, not the serializer's, decides the escaping.
+        private Utf8JsonWriter? _json;
+
+        private async Task WriteFrameAsync<T>(T chunk, JsonTypeInfo<T> type, CancellationToken ct)
         {
-            var body = ctx.Response.Body;
-            await body.WriteAsync("data: "u8.ToArray(), ct);
-            await body.WriteAsync(json, ct);
-            await body.WriteAsync("\n\n"u8.ToArray(), ct);
-            await body.FlushAsync(ct);
+            var pipe = ctx.Response.BodyWriter;
+            pipe.Write("data: "u8);
+            if (_json is null) _json = new Utf8JsonWriter(pipe, new JsonWriterOptions { Encoder = WorkerJson.Context.Options.Encoder });
+            else _json.Reset(pipe);
+            JsonSerializer.Serialize(_json, chunk, type);
+            pipe.Write("\n\n"u8);
+            await pipe.FlushAsync(ct);
         }
     }
 }

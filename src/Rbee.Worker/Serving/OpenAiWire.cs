@@ -1,4 +1,9 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using Rbee.Contracts.Json;
+using Rbee.Contracts.Wire;
 
 namespace Rbee.Worker.Serving;
 
@@ -70,3 +75,20 @@ public sealed record ReadyEvent(
 [JsonSerializable(typeof(HealthStatus))]
 [JsonSerializable(typeof(ReadyEvent))]
 public sealed partial class WorkerJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// The serializers the worker answers with. Its bodies are JSON (<c>application/json</c>, <c>text/event-stream</c>),
+/// never embedded in HTML, so the HTML-safe default encoder only obscures them: an apostrophe in an error message
+/// came out as <c>\u0027</c> and every non-ASCII character of generated text as <c>\uXXXX</c>. The relaxed encoder
+/// still escapes what JSON requires (quotes, backslashes, control characters, lone surrogates).
+/// </summary>
+public static class WorkerJson
+{
+    public static WorkerJsonContext Context { get; } =
+        new(new JsonSerializerOptions(WorkerJsonContext.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+
+    /// <summary>OpenAI's error shape, from the shared contract's context (it keeps <c>param: null</c>).</summary>
+    public static JsonTypeInfo<ErrorResponse> Error { get; } =
+        new RbeeJsonContext(new JsonSerializerOptions(RbeeJsonContext.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping })
+            .ErrorResponse;
+}

@@ -39,6 +39,10 @@ public interface IModelSession : IDisposable
     /// <summary>Tokens held in the cache.</summary>
     int Position { get; }
 
+    /// <summary>The tokens the cache holds, in order, so a new prompt can reuse their common prefix (valid until
+    /// the next change).</summary>
+    ReadOnlySpan<int> Tokens { get; }
+
     /// <summary>Appends tokens and returns the logits after the last one.</summary>
     ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens);
 

@@ -13,9 +13,6 @@ public sealed class Slot(int id, IModelSession session, Sampler sampler, int con
     public IModelSession Session { get; } = session;
     public Sampler Sampler { get; } = sampler;
 
-    /// <summary>The tokens in the KV cache, in order, so the next prompt can reuse their common prefix.</summary>
-    public List<int> CachedTokens { get; } = [];
-
     public void Dispose() => Session.Dispose();
 }
 
@@ -122,13 +119,11 @@ public sealed class SlotPool : IDisposable
         var bestLen = -1;
         foreach (var s in _free)
         {
-            var len = CommonPrefix(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(s.CachedTokens), prompt);
+            var len = s.Session.Tokens.CommonPrefixLength(prompt);
             if (len > bestLen) { best = s; bestLen = len; }
         }
         return best;
     }
-
-    public static int CommonPrefix(ReadOnlySpan<int> a, ReadOnlySpan<int> b) => a.CommonPrefixLength(b);
 
     public void Dispose()
     {

@@ -19,7 +19,7 @@ internal static partial class WorkerLog
 
     [LoggerMessage(5, LogLevel.Information, "Request {RequestId} {Endpoint} {Status}: prompt {PromptTokens} tokens ({PromptEvaluated} evaluated), completion {CompletionTokens} tokens, {Ms:F0} ms, {TokensPerSecond:F1} tok/s, finish {Finish}")]
     public static partial void RequestDone(ILogger logger, string requestId, string endpoint, int status, int promptTokens,
-        int promptEvaluated, int completionTokens, double ms, double tokensPerSecond, string finish);
+        int promptEvaluated, int completionTokens, double ms, double? tokensPerSecond, string finish);
 
     [LoggerMessage(6, LogLevel.Information, "Request {RequestId} {Endpoint} refused with {Status} ({Code}): {Message}")]
     public static partial void RequestRefused(ILogger logger, string requestId, string endpoint, int status, string code, string message);

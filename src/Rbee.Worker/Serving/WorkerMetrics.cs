@@ -18,6 +18,7 @@ public sealed class WorkerMetrics
     private readonly Gauge _slotsBusy;
     private readonly Gauge _slotsTotal;
     private readonly Counter _requests;
+    private readonly Lock _poolGate = new();
 
     public WorkerMetrics()
     {
@@ -35,10 +36,15 @@ public sealed class WorkerMetrics
     public void Watch(SlotPool pool)
     {
         _slotsTotal.Set(pool.Total);
+        // Changed fires outside the pool's lock from several threads; reading and setting under one lock means
+        // the last update to run read the pool after the last change, so a stale read cannot overwrite a newer one.
         void Update()
         {
-            _slotsBusy.Set(pool.Busy);
-            _queueDepth.Set(pool.QueueDepth);
+            lock (_poolGate)
+            {
+                _slotsBusy.Set(pool.Busy);
+                _queueDepth.Set(pool.QueueDepth);
+            }
         }
         pool.Changed += Update;
         Update();

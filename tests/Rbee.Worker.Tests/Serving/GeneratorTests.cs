@@ -28,6 +28,15 @@ public sealed class GeneratorTests
     }
 
     [Fact]
+    public async Task MaxTokensFarBeyondTheContext_IsBoundedByTheContext()
+    {
+        // OpenAI clients send max_tokens up to int.MaxValue; the context, not the request, bounds the work.
+        var (g, slot) = Make(t => t == 1 ? 2 : 1, ctx: 8);
+        var r = await g.RunAsync(slot, Request([1, 2], int.MaxValue), null, default);
+        Assert.Equal((6, FinishReason.Length), (r.CompletionTokens, r.FinishReason));
+    }
+
+    [Fact]
     public async Task EndOfGeneration_EndsWithStop_AndIsNotCounted()
     {
         var (g, slot) = Make(t => t switch { 1 => 2, 2 => 3, _ => ScriptedModel.Eos });
@@ -66,7 +75,7 @@ public sealed class GeneratorTests
         Assert.Equal(4, first.Timings.PromptN);
         var second = await g.RunAsync(slot, Request([1, 2, 3, 2, 2]), null, default);
         Assert.Equal(2, second.Timings.PromptN);
-        Assert.Equal(new[] { 1, 2, 3, 2, 2 }, slot.CachedTokens);
+        Assert.Equal(new[] { 1, 2, 3, 2, 2 }, slot.Session.Tokens.ToArray());
         // The same prompt again still evaluates its last token, whose logits start the generation.
         var third = await g.RunAsync(slot, Request([1, 2, 3, 2, 2]), null, default);
         Assert.Equal(1, third.Timings.PromptN);

@@ -51,8 +51,8 @@ public sealed class SlotPoolTests
         var a = await pool.AcquireAsync(new[] { 9 }, default);
         var b = await pool.AcquireAsync(new[] { 9 }, default);
         var c = await pool.AcquireAsync(new[] { 9 }, default);
-        b.Slot.CachedTokens.AddRange([1, 2, 3]);
-        a.Slot.CachedTokens.AddRange([1, 5]);
+        b.Slot.Session.Evaluate([1, 2, 3]);
+        a.Slot.Session.Evaluate([1, 5]);
         a.Dispose(); b.Dispose(); c.Dispose();
         using var pick = await pool.AcquireAsync(new[] { 1, 2, 3, 4 }, default);
         Assert.Same(b.Slot, pick.Slot);
