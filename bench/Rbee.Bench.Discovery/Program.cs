@@ -34,6 +34,10 @@ try
 }
 finally
 {
+    // The hives were SIGKILLed, so none removed the (empty) cgroup root it created; leave the machine as it was.
+    var mount = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' '))
+        .Where(f => Array.IndexOf(f, "-") is var d && d > 4 && d + 1 < f.Length && f[d + 1] == "cgroup2").Select(f => f[4]).FirstOrDefault();
+    if (mount is not null) try { Directory.Delete(Path.Combine(mount, "rbee-bench.slice")); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     if (!args.Contains("--keep-logs")) try { Directory.Delete(scratch, true); } catch (IOException) { }
     else Console.Error.WriteLine($"logs kept in {scratch}");
 }
