@@ -11,15 +11,28 @@ public readonly record struct WorkerCgroupName(string WorkerType, int Port)
     public static WorkerCgroupName? Parse(string relative)
     {
         var parts = relative.Trim('/').Split('/');
-        if (parts.Length != 2 || !IsTypeName(parts[0])) return null;
-        if (!int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535) return null;
-        if (parts[1] != port.ToString(CultureInfo.InvariantCulture)) return null; // "08080" is not ours
-        return new WorkerCgroupName(parts[0], port);
+        return parts.Length != 2 ? null : Parse(parts[0], parts[1]);
     }
 
+    /// <summary>Type and port from the two directory names ("llm", "8080"); null for anything else.</summary>
+    public static WorkerCgroupName? Parse(string workerType, string port)
+    {
+        if (!IsTypeName(workerType)) return null;
+        if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535) return null;
+        if (port.Length != DigitCount(p)) return null; // "08080" is not ours
+        return new WorkerCgroupName(workerType, p);
+    }
+
+    private static int DigitCount(int n) => n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : 5;
+
     /// <summary>Worker type names are cgroup directory names: lower-case letters, digits, '-' and '_'.</summary>
-    public static bool IsTypeName(string s) =>
-        s.Length is > 0 and <= 64 && s.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_');
+    public static bool IsTypeName(string s)
+    {
+        if (s.Length is 0 or > 64) return false;
+        foreach (var c in s)
+            if (c is not ((>= 'a' and <= 'z') or (>= '0' and <= '9') or '-' or '_')) return false;
+        return true;
+    }
 }
 
 /// <summary>
@@ -94,9 +107,14 @@ public sealed class CgroupTree
         var list = new List<WorkerCgroupName>();
         try
         {
+            // Names straight from the two directory levels: no relative path built and split again for every worker.
             foreach (var typeDir in Directory.EnumerateDirectories(RootPath))
+            {
+                var type = Path.GetFileName(typeDir);
+                if (!WorkerCgroupName.IsTypeName(type)) continue;
                 foreach (var portDir in Directory.EnumerateDirectories(typeDir))
-                    if (WorkerCgroupName.Parse(Path.GetRelativePath(RootPath, portDir)) is { } n) list.Add(n);
+                    if (WorkerCgroupName.Parse(type, Path.GetFileName(portDir)) is { } n) list.Add(n);
+            }
         }
         catch (DirectoryNotFoundException) { }
         return list;
@@ -126,7 +144,7 @@ public sealed class CgroupTree
     }
 
     public static List<int> Pids(string cgroupPath) =>
-        ProcFiles.TryRead(Path.Combine(cgroupPath, "cgroup.procs")) is { } s ? ProcFiles.Pids(s) : [];
+        KernelFile.TryRead(Path.Combine(cgroupPath, "cgroup.procs"), out var s) ? ProcFiles.Pids(s) : [];
 
     /// <summary>True while any process is in the cgroup or below; false when it is empty or gone.</summary>
     public static bool IsPopulated(string cgroupPath) =>

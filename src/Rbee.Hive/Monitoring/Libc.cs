@@ -18,6 +18,7 @@ internal static partial class Libc
     public const uint IN_IGNORED = 0x8000;
     public const uint IN_Q_OVERFLOW = 0x4000;
 
+    public const int O_RDONLY = 0x0;
     public const int O_RDWR = 0x2;
     public const int O_CREAT = 0x40;
     public const int O_CLOEXEC = 0x80000;
@@ -65,6 +66,9 @@ internal static partial class Libc
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    public static unsafe partial int open(byte* path, int flags, int mode);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int flock(int fd, int operation);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace Rbee.Hive.Monitoring;
 
@@ -6,47 +7,66 @@ namespace Rbee.Hive.Monitoring;
 public static class ProcFiles
 {
     /// <summary><c>usage_usec</c> of a cgroup's <c>cpu.stat</c>, or null.</summary>
-    public static long? CpuUsageUsec(string cpuStat) => KeyedLong(cpuStat, "usage_usec");
+    public static long? CpuUsageUsec(string cpuStat) => CpuUsageUsec(Encoding.UTF8.GetBytes(cpuStat));
+
+    /// <inheritdoc cref="CpuUsageUsec(string)"/>
+    public static long? CpuUsageUsec(ReadOnlySpan<byte> cpuStat) => KeyedLong(cpuStat, "usage_usec"u8);
 
     /// <summary>Sum of <c>rbytes</c> and <c>wbytes</c> over the devices of a cgroup's <c>io.stat</c>; null when it names none.</summary>
-    public static (long Read, long Write)? IoStat(string ioStat)
+    public static (long Read, long Write)? IoStat(string ioStat) => IoStat(Encoding.UTF8.GetBytes(ioStat));
+
+    /// <inheritdoc cref="IoStat(string)"/>
+    public static (long Read, long Write)? IoStat(ReadOnlySpan<byte> ioStat)
     {
         // "8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0" per device
         long r = 0, w = 0;
         var any = false;
-        foreach (var line in ioStat.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            foreach (var kv in line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var lineRange in ioStat.Split((byte)'\n'))
+        {
+            var line = ioStat[lineRange];
+            foreach (var kvRange in line.Split((byte)' '))
             {
-                if (kv.StartsWith("rbytes=", StringComparison.Ordinal) && long.TryParse(kv.AsSpan(7), CultureInfo.InvariantCulture, out var rb)) { r += rb; any = true; }
-                else if (kv.StartsWith("wbytes=", StringComparison.Ordinal) && long.TryParse(kv.AsSpan(7), CultureInfo.InvariantCulture, out var wb)) { w += wb; any = true; }
+                var kv = line[kvRange];
+                if (kv.StartsWith("rbytes="u8) && long.TryParse(kv[7..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var rb)) { r += rb; any = true; }
+                else if (kv.StartsWith("wbytes="u8) && long.TryParse(kv[7..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var wb)) { w += wb; any = true; }
             }
+        }
         return any ? (r, w) : null;
     }
 
     /// <summary><c>read_bytes</c> and <c>write_bytes</c> of <c>/proc/&lt;pid&gt;/io</c>.</summary>
-    public static (long Read, long Write)? ProcIo(string procIo)
+    public static (long Read, long Write)? ProcIo(string procIo) => ProcIo(Encoding.UTF8.GetBytes(procIo));
+
+    /// <inheritdoc cref="ProcIo(string)"/>
+    public static (long Read, long Write)? ProcIo(ReadOnlySpan<byte> procIo)
     {
-        var r = KeyedLong(procIo, "read_bytes:");
-        var w = KeyedLong(procIo, "write_bytes:");
+        var r = KeyedLong(procIo, "read_bytes:"u8);
+        var w = KeyedLong(procIo, "write_bytes:"u8);
         return r is null || w is null ? null : (r.Value, w.Value);
     }
 
     /// <summary>VmRSS of <c>/proc/&lt;pid&gt;/status</c> in bytes, or null (kernel threads and zombies have none).</summary>
-    public static long? VmRssBytes(string status)
+    public static long? VmRssBytes(string status) => VmRssBytes(Encoding.UTF8.GetBytes(status));
+
+    /// <inheritdoc cref="VmRssBytes(string)"/>
+    public static long? VmRssBytes(ReadOnlySpan<byte> status)
     {
-        var kb = KeyedLong(status, "VmRSS:");
+        var kb = KeyedLong(status, "VmRSS:"u8);
         return kb * 1024;
     }
 
     /// <summary><c>populated</c> of a cgroup's <c>cgroup.events</c>.</summary>
-    public static bool? Populated(string events) => KeyedLong(events, "populated") is { } v ? v != 0 : null;
+    public static bool? Populated(string events) => KeyedLong(Encoding.UTF8.GetBytes(events), "populated"u8) is { } v ? v != 0 : null;
 
     /// <summary>Pids of <c>cgroup.procs</c>.</summary>
-    public static List<int> Pids(string procs)
+    public static List<int> Pids(string procs) => Pids(Encoding.UTF8.GetBytes(procs));
+
+    /// <inheritdoc cref="Pids(string)"/>
+    public static List<int> Pids(ReadOnlySpan<byte> procs)
     {
         var list = new List<int>();
-        foreach (var line in procs.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) list.Add(pid);
+        foreach (var range in procs.Split((byte)'\n'))
+            if (int.TryParse(procs[range], NumberStyles.None, CultureInfo.InvariantCulture, out var pid)) list.Add(pid);
         return list;
     }
 
@@ -91,18 +111,26 @@ public static class ProcFiles
     }
 
     /// <summary>The first number of <c>/proc/uptime</c>, seconds since boot.</summary>
-    public static double? Uptime(string raw) =>
-        double.TryParse(raw.Split(' ')[0], NumberStyles.Float, CultureInfo.InvariantCulture, out var s) ? s : null;
+    public static double? Uptime(string raw) => Uptime(Encoding.UTF8.GetBytes(raw));
 
-    private static long? KeyedLong(string text, string key)
+    /// <inheritdoc cref="Uptime(string)"/>
+    public static double? Uptime(ReadOnlySpan<byte> raw)
     {
-        foreach (var line in text.Split('\n'))
+        var space = raw.IndexOf((byte)' ');
+        return double.TryParse(space < 0 ? raw : raw[..space], NumberStyles.Float, CultureInfo.InvariantCulture, out var s) ? s : null;
+    }
+
+    private static long? KeyedLong(ReadOnlySpan<byte> text, ReadOnlySpan<byte> key)
+    {
+        foreach (var range in text.Split((byte)'\n'))
         {
-            if (!line.StartsWith(key, StringComparison.Ordinal)) continue;
-            var value = line[key.Length..].Trim();
+            var line = text[range];
+            if (!line.StartsWith(key)) continue;
+            var value = line[key.Length..].Trim(" \t\r\v\f"u8);
             // "usage_usec 123" and "VmRSS:   812 kB": the number is the first token after the key
-            if (value.Length == 0 || (!char.IsDigit(value[0]) && key[^1] != ':')) continue;
-            var token = value.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+            if (value.Length == 0 || (!char.IsAsciiDigit((char)value[0]) && key[^1] != (byte)':')) continue;
+            var space = value.IndexOf((byte)' ');
+            var token = space < 0 ? value : value[..space];
             if (long.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v)) return v;
         }
         return null;

@@ -167,7 +167,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                     if (!_entries.ContainsKey(name.Key)) AdoptOrClear(name);
 
             var now = Stopwatch.GetTimestamp();
-            var uptime = ProcFiles.TryRead("/proc/uptime") is { } u ? ProcFiles.Uptime(u) : null;
+            var uptime = KernelFile.TryRead("/proc/uptime", out var u) ? ProcFiles.Uptime(u) : null;
             var gpu = _entries.IsEmpty ? null : await _gpu.SampleAsync(ct).ConfigureAwait(false);
             var stats = new List<ProcessStats>(_entries.Count);
             var removed = new List<WorkerEntry>();
@@ -223,7 +223,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     private List<int> PidsOf(WorkerEntry entry)
     {
-        if (entry.CgroupPath is not null) return CgroupTree.Pids(entry.CgroupPath);
+        if (entry.ProcsFile is not null) return KernelFile.TryRead(entry.ProcsFile, out var procs) ? ProcFiles.Pids(procs) : [];
         // Process-group mode: the worker is its own session and group leader (setsid), so its group id is its pid.
         if (entry.MainPid is not { } leader || !Libc.IsAlive(leader) || (entry.Child is { } c && HasExited(c))) return [];
         var pids = new List<int> { leader };
@@ -289,14 +289,14 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         }
 
         long? rssBytes = null;
-        entry.HasMemoryCurrent ??= entry.CgroupPath is not null && File.Exists(Path.Combine(entry.CgroupPath, "memory.current"));
-        if (entry.HasMemoryCurrent == true && ProcFiles.TryRead(Path.Combine(entry.CgroupPath!, "memory.current")) is { } mem
-            && long.TryParse(mem.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var memBytes))
+        entry.HasMemoryCurrent ??= entry.MemoryCurrentFile is not null && File.Exists(entry.MemoryCurrentFile);
+        if (entry.HasMemoryCurrent == true && KernelFile.TryRead(entry.MemoryCurrentFile!, out var mem)
+            && long.TryParse(mem.Trim(" \t\n\r\v\f"u8), NumberStyles.Integer, CultureInfo.InvariantCulture, out var memBytes))
             rssBytes = memBytes;
         else
         {
             foreach (var pid in pids)
-                if (ProcFiles.TryRead($"/proc/{pid}/status") is { } st && ProcFiles.VmRssBytes(st) is { } r) rssBytes = (rssBytes ?? 0) + r;
+                if (KernelFile.TryReadProc(pid, "status", out var st) && ProcFiles.VmRssBytes(st) is { } r) rssBytes = (rssBytes ?? 0) + r;
         }
 
         var io = IoOf(entry, pids);
@@ -362,8 +362,8 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     private static long? CpuUsec(WorkerEntry entry, List<int> pids)
     {
-        if (entry.CgroupPath is not null)
-            return ProcFiles.TryRead(Path.Combine(entry.CgroupPath, "cpu.stat")) is { } s ? ProcFiles.CpuUsageUsec(s) : null;
+        if (entry.CpuStatFile is not null)
+            return KernelFile.TryRead(entry.CpuStatFile, out var cpuStat) ? ProcFiles.CpuUsageUsec(cpuStat) : null;
         long ticks = 0;
         foreach (var pid in pids)
             if (ProcFiles.TryRead($"/proc/{pid}/stat") is { } s && ProcFiles.Stat(s) is { } st) ticks += st.CpuTicks;
@@ -372,13 +372,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     private static (long Read, long Write)? IoOf(WorkerEntry entry, List<int> pids)
     {
-        entry.HasIoStat ??= entry.CgroupPath is not null && File.Exists(Path.Combine(entry.CgroupPath, "io.stat"));
-        if (entry.HasIoStat == true && ProcFiles.TryRead(Path.Combine(entry.CgroupPath!, "io.stat")) is { } ioStat && ProcFiles.IoStat(ioStat) is { } cg)
+        entry.HasIoStat ??= entry.IoStatFile is not null && File.Exists(entry.IoStatFile);
+        if (entry.HasIoStat == true && KernelFile.TryRead(entry.IoStatFile!, out var ioStat) && ProcFiles.IoStat(ioStat) is { } cg)
             return cg;
         // No io controller on this cgroup (hybrid hosts): sum the storage bytes of its processes.
         (long, long)? sum = null;
         foreach (var pid in pids)
-            if (ProcFiles.TryRead($"/proc/{pid}/io") is { } s && ProcFiles.ProcIo(s) is { } io)
+            if (KernelFile.TryReadProc(pid, "io", out var s) && ProcFiles.ProcIo(s) is { } io)
                 sum = ((sum?.Item1 ?? 0) + io.Read, (sum?.Item2 ?? 0) + io.Write);
         return sum;
     }

@@ -18,17 +18,32 @@ public sealed class WorkerEntry
         CgroupPath = cgroupPath;
         WorkerDirectory = workerDirectory;
         Type = type;
+        Key = name.Key;
+        LogPath = Path.Combine(workerDirectory, "worker.log");
+        ReadyFile = Path.Combine(workerDirectory, "ready.json");
+        if (cgroupPath is not null)
+        {
+            ProcsFile = Path.Combine(cgroupPath, "cgroup.procs");
+            CpuStatFile = Path.Combine(cgroupPath, "cpu.stat");
+            MemoryCurrentFile = Path.Combine(cgroupPath, "memory.current");
+            IoStatFile = Path.Combine(cgroupPath, "io.stat");
+        }
     }
 
     public WorkerCgroupName Name { get; }
-    public string Key => Name.Key;
+    // Paths are built once: the scan reads them every second for every worker.
+    public string Key { get; }
     public int Port => Name.Port;
 
     /// <summary>Null in process-group mode (no writable cgroup v2).</summary>
     public string? CgroupPath { get; }
     public string WorkerDirectory { get; }
-    public string LogPath => Path.Combine(WorkerDirectory, "worker.log");
-    public string ReadyFile => Path.Combine(WorkerDirectory, "ready.json");
+    public string LogPath { get; }
+    public string ReadyFile { get; }
+    internal string? ProcsFile { get; }
+    internal string? CpuStatFile { get; }
+    internal string? MemoryCurrentFile { get; }
+    internal string? IoStatFile { get; }
 
     /// <summary>Null for an adopted worker whose type the catalog no longer names.</summary>
     public WorkerType? Type { get; }
