@@ -55,6 +55,21 @@ public static class ProcFiles
         return kb * 1024;
     }
 
+    /// <summary>
+    /// Resident bytes from <c>/proc/&lt;pid&gt;/statm</c> ("size resident shared ..." in pages): the same counters as
+    /// VmRSS of <c>status</c> (anon + file + shmem pages), at a fraction of the kernel's cost of formatting <c>status</c>.
+    /// Null where <c>status</c> has no VmRSS: a process without memory (kernel thread, zombie) shows size 0.
+    /// </summary>
+    public static long? StatmRssBytes(ReadOnlySpan<byte> statm, long pageSize)
+    {
+        var first = statm.IndexOf((byte)' ');
+        if (first < 0 || !long.TryParse(statm[..first], NumberStyles.None, CultureInfo.InvariantCulture, out var size) || size == 0) return null;
+        var rest = statm[(first + 1)..];
+        var second = rest.IndexOf((byte)' ');
+        if (second < 0 || !long.TryParse(rest[..second], NumberStyles.None, CultureInfo.InvariantCulture, out var pages)) return null;
+        return pages * pageSize;
+    }
+
     /// <summary><c>populated</c> of a cgroup's <c>cgroup.events</c>.</summary>
     public static bool? Populated(string events) => KeyedLong(Encoding.UTF8.GetBytes(events), "populated"u8) is { } v ? v != 0 : null;
 

@@ -296,7 +296,8 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         else
         {
             foreach (var pid in pids)
-                if (KernelFile.TryReadProc(pid, "status", out var st) && ProcFiles.VmRssBytes(st) is { } r) rssBytes = (rssBytes ?? 0) + r;
+                if (KernelFile.TryReadProc(pid, "statm", out var st) && ProcFiles.StatmRssBytes(st, Environment.SystemPageSize) is { } r)
+                    rssBytes = (rssBytes ?? 0) + r;
         }
 
         var io = IoOf(entry, pids);

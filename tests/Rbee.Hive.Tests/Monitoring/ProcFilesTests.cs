@@ -79,6 +79,30 @@ public class ProcFilesTests
     }
 
     [Fact]
+    public void Statm_ResidentPagesInBytes_NullWithoutMemory()
+    {
+        Assert.Equal(203L * 4096, ProcFiles.StatmRssBytes("2255 203 150 1 0 180 0\n"u8, 4096));
+        Assert.Null(ProcFiles.StatmRssBytes("0 0 0 0 0 0 0\n"u8, 4096)); // kernel thread or zombie: status has no VmRSS
+        Assert.Null(ProcFiles.StatmRssBytes(""u8, 4096));
+    }
+
+    [Fact]
+    public void Statm_MatchesVmRssOfTheSameProcess()
+    {
+        // The hive's own counters: read both until two statm reads agree around one status read (the GC may move pages).
+        for (var attempt = 0; attempt < 20; attempt++)
+        {
+            var before = ProcFiles.StatmRssBytes(System.Text.Encoding.ASCII.GetBytes(File.ReadAllText("/proc/self/statm")), Environment.SystemPageSize);
+            var status = ProcFiles.VmRssBytes(File.ReadAllText("/proc/self/status"));
+            var after = ProcFiles.StatmRssBytes(System.Text.Encoding.ASCII.GetBytes(File.ReadAllText("/proc/self/statm")), Environment.SystemPageSize);
+            if (before != after) continue;
+            Assert.Equal(status, before);
+            return;
+        }
+        Assert.Fail("resident memory never held still for three reads");
+    }
+
+    [Fact]
     public void Stat_ParsesPastACommandNameWithSpacesAndParens()
     {
         const string stat = "4242 (my (odd) worker) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 987654 1000000 200 18446744073709551615";
