@@ -34,8 +34,8 @@ public sealed class DeviceInventory(NvidiaSmi nvidiaSmi)
 
     public static DeviceInfo Cpu()
     {
-        var (name, processors) = ProcFiles.ParseCpuInfo(Monitoring.ProcFiles.TryRead("/proc/cpuinfo") ?? "");
-        var (ramTotal, _) = ProcFiles.ParseMemInfo(Monitoring.ProcFiles.TryRead("/proc/meminfo") ?? "");
+        var (name, processors) = NodeProcFiles.ParseCpuInfo(Monitoring.ProcFiles.TryRead("/proc/cpuinfo") ?? "");
+        var (ramTotal, _) = NodeProcFiles.ParseMemInfo(Monitoring.ProcFiles.TryRead("/proc/meminfo") ?? "");
         return new DeviceInfo("cpu", "cpu", name ?? "cpu", processors > 0 ? processors : Environment.ProcessorCount, ramTotal);
     }
 }

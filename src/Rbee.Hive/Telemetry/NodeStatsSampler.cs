@@ -48,11 +48,11 @@ public sealed class NodeStatsSampler
     public async Task<NodeStats> SampleAsync(CancellationToken ct)
     {
         var cpu = SampleCpuPercent();
-        var (total, used) = ProcFiles.ParseMemInfo(_readMemInfo() ?? "");
+        var (total, used) = NodeProcFiles.ParseMemInfo(_readMemInfo() ?? "");
         var gpus = await _nvidiaSmi.QueryAsync(ct);
         return new NodeStats(cpu, used, total,
             gpus?.Select(g => new GpuStats(g.Id, g.UtilPct, g.VramUsedBytes, g.VramTotalBytes, g.TempC)).ToList() ?? []);
     }
 
-    private CpuTimes? ReadCpu() => _readStat() is { } text ? ProcFiles.ParseStat(text) : null;
+    private CpuTimes? ReadCpu() => _readStat() is { } text ? NodeProcFiles.ParseStat(text) : null;
 }

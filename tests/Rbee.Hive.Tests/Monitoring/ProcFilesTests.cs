@@ -89,17 +89,28 @@ public class ProcFilesTests
     [Fact]
     public void Statm_MatchesVmRssOfTheSameProcess()
     {
-        // The hive's own counters: read both until two statm reads agree around one status read (the GC may move pages).
-        for (var attempt = 0; attempt < 20; attempt++)
+        // A sleeping process holds its resident set still; reading the test host itself raced with its own GC and the
+        // tests running beside this one.
+        using var sleeper = System.Diagnostics.Process.Start("sleep", "30");
+        try
         {
-            var before = ProcFiles.StatmRssBytes(System.Text.Encoding.ASCII.GetBytes(File.ReadAllText("/proc/self/statm")), Environment.SystemPageSize);
-            var status = ProcFiles.VmRssBytes(File.ReadAllText("/proc/self/status"));
-            var after = ProcFiles.StatmRssBytes(System.Text.Encoding.ASCII.GetBytes(File.ReadAllText("/proc/self/statm")), Environment.SystemPageSize);
-            if (before != after) continue;
-            Assert.Equal(status, before);
-            return;
+            var dir = $"/proc/{sleeper.Id}";
+            // Process.Start returns before the child has exec'd: wait until it is sleep, asleep.
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (!(File.ReadAllText($"{dir}/comm").Trim() == "sleep" && File.ReadAllText($"{dir}/stat").Split(") ")[1].StartsWith('S')))
+            {
+                Assert.True(DateTime.UtcNow < until, $"pid {sleeper.Id} never became a sleeping 'sleep'");
+                Thread.Sleep(10);
+            }
+            var statm = ProcFiles.StatmRssBytes(File.ReadAllBytes($"{dir}/statm"), Environment.SystemPageSize);
+            var status = ProcFiles.VmRssBytes(File.ReadAllText($"{dir}/status"));
+            Assert.NotNull(status);
+            Assert.Equal(status, statm);
         }
-        Assert.Fail("resident memory never held still for three reads");
+        finally
+        {
+            sleeper.Kill();
+        }
     }
 
     [Fact]

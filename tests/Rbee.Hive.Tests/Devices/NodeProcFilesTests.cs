@@ -2,7 +2,7 @@ using Rbee.Hive.Devices;
 
 namespace Rbee.Hive.Tests.Devices;
 
-public class ProcFilesTests
+public class NodeProcFilesTests
 {
     private const string StatBefore = """
         cpu  27063 0 5607 233619 270 0 40 32 0 0
@@ -19,7 +19,7 @@ public class ProcFilesTests
     [Fact]
     public void ParseStat_SumsTheAggregateLine_IdleIncludesIowait()
     {
-        var t = ProcFiles.ParseStat(StatBefore)!.Value;
+        var t = NodeProcFiles.ParseStat(StatBefore)!.Value;
         Assert.Equal(27063UL + 5607 + 233619 + 270 + 40 + 32, t.Total);
         Assert.Equal(233619UL + 270, t.Idle);
     }
@@ -27,14 +27,14 @@ public class ProcFilesTests
     [Fact]
     public void BusyPercent_IsTheNonIdleShareOfTheDelta()
     {
-        var pct = CpuTimes.BusyPercent(ProcFiles.ParseStat(StatBefore)!.Value, ProcFiles.ParseStat(StatAfter)!.Value);
+        var pct = CpuTimes.BusyPercent(NodeProcFiles.ParseStat(StatBefore)!.Value, NodeProcFiles.ParseStat(StatAfter)!.Value);
         Assert.Equal(30.0, pct!.Value, 6);
     }
 
     [Fact]
     public void BusyPercent_IsNullWhenNoTimePassed()
     {
-        var t = ProcFiles.ParseStat(StatBefore)!.Value;
+        var t = NodeProcFiles.ParseStat(StatBefore)!.Value;
         Assert.Null(CpuTimes.BusyPercent(t, t));
     }
 
@@ -42,7 +42,7 @@ public class ProcFilesTests
     public void ParseStat_GuestTimeIsNotCountedTwice()
     {
         // guest (9th) and guest_nice (10th) are already inside user and nice.
-        var t = ProcFiles.ParseStat("cpu  100 0 0 100 0 0 0 0 50 50\n")!.Value;
+        var t = NodeProcFiles.ParseStat("cpu  100 0 0 100 0 0 0 0 50 50\n")!.Value;
         Assert.Equal(200UL, t.Total);
     }
 
@@ -50,12 +50,12 @@ public class ProcFilesTests
     [InlineData("")]
     [InlineData("cpu0 1 2 3 4 5\n")]
     [InlineData("cpu  a b c d e\n")]
-    public void ParseStat_UnreadableGivesNull(string text) => Assert.Null(ProcFiles.ParseStat(text));
+    public void ParseStat_UnreadableGivesNull(string text) => Assert.Null(NodeProcFiles.ParseStat(text));
 
     [Fact]
     public void ParseMemInfo_UsedIsTotalMinusAvailable()
     {
-        var (total, used) = ProcFiles.ParseMemInfo("""
+        var (total, used) = NodeProcFiles.ParseMemInfo("""
             MemTotal:       24684084 kB
             MemFree:        20000000 kB
             MemAvailable:   24334024 kB
@@ -69,7 +69,7 @@ public class ProcFilesTests
     [Fact]
     public void ParseMemInfo_OldKernelWithoutMemAvailable_EstimatesFromFreeBuffersCached()
     {
-        var (total, used) = ProcFiles.ParseMemInfo("MemTotal: 1000 kB\nMemFree: 200 kB\nBuffers: 100 kB\nCached: 300 kB\n");
+        var (total, used) = NodeProcFiles.ParseMemInfo("MemTotal: 1000 kB\nMemFree: 200 kB\nBuffers: 100 kB\nCached: 300 kB\n");
         Assert.Equal(1000L * 1024, total);
         Assert.Equal(400L * 1024, used);
     }
@@ -77,7 +77,7 @@ public class ProcFilesTests
     [Fact]
     public void ParseMemInfo_MissingFieldsGiveNullNotZero()
     {
-        var (total, used) = ProcFiles.ParseMemInfo("SwapTotal: 0 kB\n");
+        var (total, used) = NodeProcFiles.ParseMemInfo("SwapTotal: 0 kB\n");
         Assert.Null(total);
         Assert.Null(used);
     }
@@ -85,7 +85,7 @@ public class ProcFilesTests
     [Fact]
     public void ParseCpuInfo_CountsProcessorsAndTakesTheModelName()
     {
-        var (name, n) = ProcFiles.ParseCpuInfo("""
+        var (name, n) = NodeProcFiles.ParseCpuInfo("""
             processor	: 0
             vendor_id	: AuthenticAMD
             model name	: AMD EPYC 7B13

@@ -16,7 +16,7 @@ public readonly record struct CpuTimes(ulong Total, ulong Idle)
 }
 
 /// <summary>Parsers for the <c>/proc</c> files node stats and devices come from; pure, so tested on samples.</summary>
-public static class ProcFiles
+public static class NodeProcFiles
 {
     /// <summary>
     /// The aggregate <c>cpu</c> line: user nice system idle iowait irq softirq steal [guest guest_nice]. Idle is
