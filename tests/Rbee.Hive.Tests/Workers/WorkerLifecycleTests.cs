@@ -45,6 +45,16 @@ public sealed class WorkerLifecycleTests
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(1), $"killed worker left the view after {sw.ElapsedMilliseconds} ms");
         Assert.False(Directory.Exists(hive.CgroupOf("test", victim.Port)), "the dead worker's cgroup was not removed");
 
+        // The port lock is released by the exit handler just after the entry leaves the view; a scan's Changed can
+        // land in between, so wait (bounded) for the lock before asking for the next port.
+        var until = DateTime.UtcNow + Generous;
+        while (hive.Ports.TryLock(victim.Port) is not { } probe)
+        {
+            Assert.True(DateTime.UtcNow < until, $"port {victim.Port} still locked {Generous.TotalSeconds} s after its worker left the view");
+            await Task.Delay(10);
+        }
+        probe.Dispose();
+
         var next = await hive.SpawnReadyAsync();
         Assert.Equal(victim.Port, next.Port);
     }
