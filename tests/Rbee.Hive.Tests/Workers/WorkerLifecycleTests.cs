@@ -48,7 +48,8 @@ public sealed class WorkerLifecycleTests
         // The port lock is released by the exit handler just after the entry leaves the view; a scan's Changed can
         // land in between, so wait (bounded) for the lock before asking for the next port.
         var until = DateTime.UtcNow + Generous;
-        while (hive.Ports.TryLock(victim.Port) is not { } probe)
+        PortLease? probe;
+        while ((probe = hive.Ports.TryLock(victim.Port)) is null)
         {
             Assert.True(DateTime.UtcNow < until, $"port {victim.Port} still locked {Generous.TotalSeconds} s after its worker left the view");
             await Task.Delay(10);
