@@ -24,6 +24,12 @@ namespace Rbee.Contracts.Json;
 [JsonSerializable(typeof(WorkerSpawnRequest))]
 [JsonSerializable(typeof(WorkerStopRequest))]
 [JsonSerializable(typeof(ShutdownRequest))]
+[JsonSerializable(typeof(ModelInfo))]
+[JsonSerializable(typeof(ModelCatalog))]
+[JsonSerializable(typeof(OpenAiModelList))]
+[JsonSerializable(typeof(OpenAiModel))]
+[JsonSerializable(typeof(RequestEvent))]
+[JsonSerializable(typeof(WorkerHealthChanged))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 public sealed partial class RbeeJsonContext : JsonSerializerContext;

@@ -27,4 +27,8 @@ public sealed record DeviceInfo(
     long? RamTotalBytes = null,
     long? VramTotalBytes = null);
 
-public sealed record WorkerTypeInfo(string Name, bool Available, int BasePort, string? Reason = null);
+public sealed record WorkerTypeInfo(string Name, bool Available, int BasePort, string? Reason = null)
+{
+    /// <summary>Device kinds the type runs on (<c>cpu</c>, <c>cuda</c>): where the queen may place it.</summary>
+    public IReadOnlyList<string>? DeviceKinds { get; init; }
+}

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Rbee.Contracts.Wire;
 
 /// <summary><c>GET /v1/cluster</c> of the queen: every hive and worker with state.</summary>
@@ -15,6 +17,19 @@ public sealed record HiveView(
     IReadOnlyList<DeviceInfo> Devices,
     NodeStats? Node,
     IReadOnlyList<ProcessStats> Workers);
+
+/// <summary>
+/// A hive's state at the queen (DESIGN.md "Discovery and telemetry" 5, 6). <c>connecting</c>: a ready was accepted
+/// and the queen is subscribing, no frame yet. Only <c>online</c> hives are routed to.
+/// </summary>
+public enum HiveState
+{
+    [JsonStringEnumMemberName("connecting")] Connecting,
+    [JsonStringEnumMemberName("online")] Online,
+    [JsonStringEnumMemberName("degraded")] Degraded,
+    [JsonStringEnumMemberName("offline")] Offline,
+    [JsonStringEnumMemberName("incompatible")] Incompatible,
+}
 
 /// <summary>Hive liveness states at the queen (DESIGN.md "Discovery and telemetry" 5, 6).</summary>
 public static class HiveStates
@@ -54,4 +69,6 @@ public static class StreamEvents
     public const string WorkerRemoved = "worker_removed";
     public const string WorkerState = "worker_state";
     public const string Summary = "summary";
+    public const string Request = "request";
+    public const string WorkerHealth = "worker_health";
 }

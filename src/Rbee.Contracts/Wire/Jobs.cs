@@ -11,11 +11,16 @@ public static class JobOperations
     public const string WorkerStop = "worker_stop";
     public const string HiveCheck = "hive_check";
     public const string ModelList = "model_list";
+    public const string Infer = "infer";
     public const string Status = "status";
 }
 
 /// <summary>The fields of <c>worker_spawn</c>. <c>hive_id</c> is used at the queen to name the hive.</summary>
-public sealed record WorkerSpawnRequest(string Operation, string? Model, string? WorkerType, string? Device, string? HiveId = null);
+public sealed record WorkerSpawnRequest(string Operation, string? Model, string? WorkerType, string? Device, string? HiveId = null)
+{
+    /// <summary><see cref="WorkerOrigins.Queen"/> when the queen's scheduler spawns on demand; null for a person's spawn.</summary>
+    public string? StartedBy { get; init; }
+}
 
 /// <summary>The fields of <c>worker_stop</c>: one of port or pid.</summary>
 public sealed record WorkerStopRequest(string Operation, int? Port, int? Pid, string? HiveId = null);

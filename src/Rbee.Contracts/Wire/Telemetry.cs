@@ -7,7 +7,12 @@ public sealed record TelemetryFrame(
     long Seq,
     DateTimeOffset Timestamp,
     NodeStats Node,
-    IReadOnlyList<ProcessStats> Workers);
+    IReadOnlyList<ProcessStats> Workers)
+{
+    /// <summary>The hive's <see cref="ModelCatalog.Version"/> when the frame was built: the queen fetches
+    /// <c>GET /v1/catalog</c> again when it differs from the one it holds. Null from a hive without a catalog.</summary>
+    public long? ModelsVersion { get; init; }
+}
 
 /// <summary>Machine-wide stats. <c>cpu_pct</c> is a percentage of the whole machine (0–100). Unmeasurable → null.</summary>
 public sealed record NodeStats(
@@ -54,8 +59,34 @@ public sealed record ProcessStats(
     /// <summary>Where the worker's log file is, on the hive.</summary>
     public string? LogPath { get; init; }
 
+    /// <summary>The model id the worker answers to (<c>--model-id</c>); <see cref="Model"/> keeps the file's path.</summary>
+    public string? ModelId { get; init; }
+
+    /// <summary><c>queen</c> for a worker the queen's scheduler started on demand (subject to its idle timeout); null for
+    /// one a person started. Read back from the worker's environment after a hive restart.</summary>
+    public string? StartedBy { get; init; }
+
     /// <summary>Set by the queen: the address clients and the router use.</summary>
     public string? Url { get; init; }
+
+    /// <summary>Set by the queen: requests it has forwarded to this worker that have not ended.</summary>
+    public int? InFlight { get; init; }
+
+    /// <summary>Set by the queen: when the last request forwarded to this worker ended (null: none yet).</summary>
+    public DateTimeOffset? LastUsedAt { get; init; }
+
+    /// <summary>Set by the queen: the worker is out of scheduling until then after repeated failures (null: it is not).</summary>
+    public DateTimeOffset? EjectedUntil { get; init; }
+
+    /// <summary>Set by the queen: when the idle timeout will stop this worker if no request comes (null: it never will).</summary>
+    public DateTimeOffset? IdleStopAt { get; init; }
+}
+
+/// <summary>Values of <see cref="ProcessStats.StartedBy"/>.</summary>
+public static class WorkerOrigins
+{
+    /// <summary>Started by the queen's scheduler for a request (on demand).</summary>
+    public const string Queen = "queen";
 }
 
 /// <summary>Worker states (DESIGN.md "Wire contract").</summary>
