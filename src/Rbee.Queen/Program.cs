@@ -9,6 +9,8 @@ using Rbee.Queen.Configuration;
 using Rbee.Queen.Discovery;
 using Rbee.Queen.Http;
 using Rbee.Queen.Jobs;
+using Rbee.Queen.Routing;
+using Rbee.Queen.Scheduling;
 using Rbee.Queen.Telemetry;
 
 return await DaemonMain.RunAsync(QueenProgram.Spec, args, QueenProgram.RunAsync);
@@ -49,21 +51,62 @@ namespace Rbee.Queen
             builder.Services.AddHostedService<SshConfigDiscovery>();
             builder.Services.AddHostedService<ClientWarmup>();
             builder.Services.AddQueenJobs();
+            AddScheduling(builder);
             builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
             var app = builder.Build();
             app.UseRbeePipeline();
             app.MapQueenEndpoints();
             app.MapQueenJobs();
+            app.MapInferenceEndpoints();
 
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Queen");
             var token = app.Services.GetRequiredService<Rbee.Hosting.Security.ClusterTokenOptions>();
-            app.Lifetime.ApplicationStarted.Register(() => Log.Started(logger, queen.Bind, queen.Port, ProtocolConstants.Version, token.TokenRequired));
+            var keys = app.Services.GetRequiredService<ApiKeyAuthorizer>();
+            app.Lifetime.ApplicationStarted.Register(() =>
+            {
+                Log.Started(logger, queen.Bind, queen.Port, ProtocolConstants.Version, token.TokenRequired);
+                if (keys.KeysConfigured) Log.ApiKeysRequired(logger, queen.Port);
+                else Log.ApiLocalOnly(logger, queen.Port);
+            });
             await app.RunAsync();
+        }
+
+        /// <summary>The OpenAI surface: scheduling, admission, the forwarder, API keys (DESIGN.md "Scheduling and routing").</summary>
+        private static void AddScheduling(WebApplicationBuilder builder)
+        {
+            var scheduling = OptionsBinding.Bind<SchedulingOptions>(builder.Configuration, SchedulingOptions.SectionName, o => o.Validate());
+            var api = OptionsBinding.Bind<ApiOptions>(builder.Configuration, ApiOptions.SectionName, o => o.Validate());
+            var keys = api.LoadKeys();
+            var services = builder.Services;
+            services.AddSingleton(scheduling);
+            services.AddSingleton(api);
+            services.AddSingleton(sp => new ApiKeyAuthorizer(keys, sp.GetRequiredService<Rbee.Hosting.Security.ClusterTokenOptions>(),
+                sp.GetRequiredService<Rbee.Hosting.Security.LocalAddresses>(), sp.GetRequiredService<ILogger<ApiKeyAuthorizer>>()));
+            services.AddSingleton(sp => new WorkerLoads(scheduling, sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton(sp => new ModelIndex(() => sp.GetRequiredService<ClusterRegistry>().Current, scheduling));
+            services.AddSingleton(LoadBalancingPolicies.Create(scheduling.Policy));
+            services.AddSingleton<IPlacementPolicy, MostFreeMemoryPlacement>();
+            services.AddSingleton<HiveJobClient>();
+            services.AddSingleton<IColdStarter>(sp => ActivatorUtilities.CreateInstance<HiveColdStarter>(sp,
+                (Func<Rbee.Contracts.Wire.ModelInfo, string, long>)WorkerMemory.Estimate));
+            services.AddSingleton<Scheduler>();
+            services.AddSingleton(_ => new WorkerForwarder(connectTimeout: TimeSpan.FromSeconds(5)));
+            services.AddSingleton<InferencePipeline>();
+            services.AddSingleton<InferJob>();
+            services.AddHostedService<SchedulerPump>();
+            services.AddHostedService<WorkerHealthProber>();
+            services.AddHostedService<IdleReaper>();
         }
 
         private static partial class Log
         {
+            [LoggerMessage(EventId = QueenEventIds.ApiOpenness, Level = LogLevel.Information, Message = "OpenAI endpoints at :{Port}/v1 require an API key (Api:Keys)")]
+            public static partial void ApiKeysRequired(ILogger logger, int port);
+
+            [LoggerMessage(EventId = QueenEventIds.ApiOpenness, Level = LogLevel.Information, Message = "OpenAI endpoints at :{Port}/v1 answer only callers on this machine; set Api:Keys (or Api:KeysFile) to serve the network")]
+            public static partial void ApiLocalOnly(ILogger logger, int port);
+
             [LoggerMessage(EventId = QueenEventIds.Started, Level = LogLevel.Information, Message = "queen-rbee listening on {Bind}:{Port} (version {Version}, cluster token required: {TokenRequired})")]
             public static partial void Started(ILogger logger, string bind, int port, string version, bool tokenRequired);
         }

@@ -18,4 +18,17 @@ internal static class QueenEventIds
     public const int HiveSilent = 34;
     public const int ShutdownRequested = 40;
     public const int HiveShutdownFailed = 41;
+    public const int QueueFull = 50;
+    public const int WaitedTooLong = 51;
+    public const int ColdStartFailed = 52;
+    public const int ColdStartBegun = 53;
+    public const int ColdStartAttemptFailed = 54;
+    public const int WorkerEjected = 55;
+    public const int WorkerRestored = 56;
+    public const int IdleWorkerStopped = 57;
+    public const int IdleStopFailed = 58;
+    public const int RequestCompleted = 60;
+    public const int RequestFailed = 61;
+    public const int ApiOpenness = 62;
+    public const int ApiRefused = 63;
 }

@@ -47,6 +47,10 @@ public sealed record RequestEvent(string RequestId, string? Model, string Phase,
     public int? Position { get; init; }
 
     public string? HiveId { get; init; }
+
+    /// <summary>The device a cold start uses (<c>spawn_started</c>).</summary>
+    public string? Device { get; init; }
+
     public string? WorkerUrl { get; init; }
 
     /// <summary>HTTP status the client got (<c>done</c>, <c>failed</c>).</summary>

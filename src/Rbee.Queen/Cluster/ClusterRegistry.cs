@@ -246,6 +246,32 @@ public sealed partial class ClusterRegistry(
     {
         var current = _current;
         Volatile.Write(ref _current, new ClusterSnapshot(current.Version + 1, current.Hives.SetItem(entry.HiveId, entry)));
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>True once <paramref name="predicate"/> holds on the current snapshot (at once or after a change), false
+    /// when <paramref name="timeout"/> passes first.</summary>
+    public async Task<bool> WaitForAsync(Func<ClusterSnapshot, bool> predicate, TimeSpan timeout, CancellationToken ct)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(timeout);
+        try
+        {
+            while (true)
+            {
+                var changed = Volatile.Read(ref _changed).Task;
+                if (predicate(Current)) return true;
+                await changed.WaitAsync(bound.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return predicate(Current);
+        }
     }
 
     private static bool SameUrl(Uri a, Uri b) => Uri.Compare(a, b, UriComponents.SchemeAndServer | UriComponents.Path,

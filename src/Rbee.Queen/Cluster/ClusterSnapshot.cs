@@ -21,6 +21,9 @@ public sealed record HiveEntry
 
     public Capabilities? Capabilities { get; init; }
 
+    /// <summary>The hive's model catalog, fetched on subscribe and again when a frame's models_version differs.</summary>
+    public ModelCatalog? Catalog { get; init; }
+
     /// <summary>The last frame applied; its workers are the hive's workers while it is not offline.</summary>
     public TelemetryFrame? LastFrame { get; init; }
 

@@ -33,12 +33,14 @@ public sealed class QueenJobOptions
 /// change notifications, never by polling the worker (seed 004's five-minute poll is what this replaces).
 /// <c>worker_list</c> without a hive lists every worker of the cluster view.
 /// </summary>
-public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub events, ClusterHttp hives, IOptions<QueenJobOptions> options) : IJobOperations
+public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub events, ClusterHttp hives, IOptions<QueenJobOptions> options,
+    Rbee.Queen.Routing.InferJob infer) : IJobOperations
 {
     private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
 
     public JobPlan Plan(string operation, JsonElement request)
     {
+        if (operation == JobOperations.Infer) return infer.Plan(request);
         if (!Forwarded.Contains(operation)) return JobPlan.UnknownOperation(operation);
         var hiveId = JobFields.String(request, "hive_id", out var err);
         if (err is not null) return JobPlan.Invalid(err, "hive_id");

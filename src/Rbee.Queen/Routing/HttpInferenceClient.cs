@@ -1,0 +1,175 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Rbee.Contracts.Json;
+using Rbee.Contracts.Wire;
+using Rbee.Queen.Scheduling;
+
+namespace Rbee.Queen.Routing;
+
+/// <summary>
+/// An HTTP client of the queen's OpenAI endpoints: its request goes to the worker byte for byte, the worker's response
+/// comes back unbuffered (status and end-to-end headers, then each chunk as the worker writes it, SSE frames included).
+/// A streamed request that waited long enough already has its 200 and SSE headers, so progress reaches it as comments
+/// and any later failure becomes an OpenAI error frame (<c>data: {"error":…}</c>) instead of a status.
+/// </summary>
+public sealed class HttpInferenceClient(HttpContext context, InferenceBody body, WorkerForwarder forwarder, string requestId) : IInferenceClient
+{
+    private const int ChunkSize = 16 * 1024;
+    private bool _streamStarted;
+
+    public bool Streaming => body.Stream;
+
+    public async ValueTask WaitingLongAsync(CancellationToken ct)
+    {
+        if (_streamStarted || context.Response.HasStarted) return;
+        _streamStarted = true;
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        await response.StartAsync(ct).ConfigureAwait(false);
+    }
+
+    public async ValueTask ProgressAsync(string line, CancellationToken ct)
+    {
+        if (!_streamStarted) return;
+        // An SSE comment: official clients skip it, a person watching with curl sees what the wait is for.
+        var text = ": " + line.Replace('\n', ' ').Replace('\r', ' ') + "\n\n";
+        await context.Response.BodyWriter.WriteAsync(Encoding.UTF8.GetBytes(text), ct).ConfigureAwait(false);
+    }
+
+    public Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct) =>
+        forwarder.SendAsync(lease.Url, context.Request, body.Bytes, requestId, ct);
+
+    public async ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, CancellationToken ct)
+    {
+        var status = (int)upstream.StatusCode;
+        if (_streamStarted && status >= 300)
+        {
+            // The stream has begun with 200; the worker's refusal (a 4xx) travels as an error frame.
+            var text = await InferencePipeline.ReadBoundedAsync(upstream, 64 * 1024, ct).ConfigureAwait(false);
+            timeline.FirstByte();
+            await ErrorFrameAsync(WorkerError(text, status), ct).ConfigureAwait(false);
+            return Delivery.Ok;
+        }
+
+        Stream source;
+        try
+        {
+            source = await upstream.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
+        {
+            return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, e.Message);
+        }
+
+        var sse = _streamStarted || body.Stream || upstream.Content.Headers.ContentType?.MediaType == "text/event-stream";
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
+        {
+            int n;
+            try
+            {
+                n = await source.ReadAsync(buffer.AsMemory(0, ChunkSize), ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
+            {
+                // Nothing of this answer has left the queen: the caller may try another worker.
+                return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, e.Message);
+            }
+            timeline.FirstByte();
+            var response = context.Response;
+            if (!_streamStarted)
+            {
+                WorkerForwarder.CopyResponseHead(upstream, response);
+                response.Headers["X-Request-Id"] = requestId;
+                response.Headers["X-Rbee-Hive"] = lease.HiveId;
+                response.Headers["X-Rbee-Worker"] = lease.Url;
+                if (sse) context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+            }
+            var writer = response.BodyWriter;
+            while (n > 0)
+            {
+                // One write and flush per chunk the worker sent: each SSE frame leaves as soon as it arrives.
+                var flushed = await writer.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                if (flushed.IsCanceled || flushed.IsCompleted) throw new OperationCanceledException("the client went away", ct);
+                try
+                {
+                    n = await source.ReadAsync(buffer.AsMemory(0, ChunkSize), ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
+                {
+                    if (sse) await ErrorFrameAsync(ErrorResponse.Of($"the worker failed mid-answer: {e.Message}", ErrorTypes.Server, "worker_failed"), ct)
+                        .ConfigureAwait(false);
+                    // A JSON answer cut short cannot be mended: end the connection so the client sees a failure, not a
+                    // short body it might take for whole.
+                    else context.Abort();
+                    return new Delivery(DeliveryOutcome.FailedAfterFirstByte, e.Message);
+                }
+            }
+            if (!response.HasStarted) await response.StartAsync(ct).ConfigureAwait(false);
+            return Delivery.Ok;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            await source.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask FailAsync(int status, ErrorResponse error, int? retryAfterSeconds, CancellationToken ct)
+    {
+        if (_streamStarted)
+        {
+            await ErrorFrameAsync(error, ct).ConfigureAwait(false);
+            return;
+        }
+        if (context.Response.HasStarted)
+        {
+            context.Abort();
+            return;
+        }
+        var response = context.Response;
+        response.StatusCode = status;
+        response.Headers["X-Request-Id"] = requestId;
+        if (retryAfterSeconds is { } s) response.Headers.RetryAfter = s.ToString(CultureInfo.InvariantCulture);
+        await response.WriteAsJsonAsync(error, RbeeJsonContext.Default.ErrorResponse, contentType: "application/json", ct).ConfigureAwait(false);
+    }
+
+    /// <summary><c>data: {"error":{…}}</c>, the frame OpenAI's clients raise as an error, then the stream ends.</summary>
+    private async ValueTask ErrorFrameAsync(ErrorResponse error, CancellationToken ct)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(error, RbeeJsonContext.Default.ErrorResponse);
+        var frame = new byte[6 + json.Length + 2];
+        "data: "u8.CopyTo(frame);
+        json.CopyTo(frame.AsSpan(6));
+        "\n\n"u8.CopyTo(frame.AsSpan(6 + json.Length));
+        try
+        {
+            await context.Response.BodyWriter.WriteAsync(frame, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            // The client is gone too.
+        }
+    }
+
+    /// <summary>The worker's error body as it sent it when it is OpenAI-shaped, else wrapped in that shape.</summary>
+    private static ErrorResponse WorkerError(string text, int status)
+    {
+        try
+        {
+            if (JsonSerializer.Deserialize(text, RbeeJsonContext.Default.ErrorResponse) is { Error: not null } e) return e;
+        }
+        catch (JsonException)
+        {
+        }
+        return ErrorResponse.Of($"the worker answered {status}: {text}", status >= 500 ? ErrorTypes.Server : ErrorTypes.InvalidRequest, "worker_error");
+    }
+}

@@ -1,0 +1,303 @@
+using System.Threading.Channels;
+using Microsoft.AspNetCore.Http;
+using Rbee.Contracts.Wire;
+using Rbee.Hosting.Jobs;
+using Rbee.Queen.Scheduling;
+
+namespace Rbee.Queen.Routing;
+
+/// <summary>How handing a worker's response to the client went.</summary>
+public enum DeliveryOutcome
+{
+    /// <summary>The whole response reached the client.</summary>
+    Delivered,
+    /// <summary>The worker failed before the client got any byte of its answer: safe to try another worker.</summary>
+    FailedBeforeFirstByte,
+    /// <summary>The worker failed mid-answer; the client got an error frame (or a cut connection), never a silent end.</summary>
+    FailedAfterFirstByte,
+}
+
+public readonly record struct Delivery(DeliveryOutcome Outcome, string? Error = null)
+{
+    public static Delivery Ok => new(DeliveryOutcome.Delivered);
+}
+
+/// <summary>The party an inference answer goes to: an HTTP client through the proxy, or a queen job (<c>infer</c>).</summary>
+public interface IInferenceClient
+{
+    /// <summary>The client asked for a stream (it can be shown progress as it waits).</summary>
+    bool Streaming { get; }
+
+    /// <summary>The client waited <see cref="SchedulingOptions.StreamHeadersAfter"/> for a worker.</summary>
+    ValueTask WaitingLongAsync(CancellationToken ct);
+
+    /// <summary>One line of progress while waiting (queue position, cold start).</summary>
+    ValueTask ProgressAsync(string line, CancellationToken ct);
+
+    /// <summary>Sends the request to the worker; returns at the worker's response headers.</summary>
+    Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct);
+
+    /// <summary>Hands the worker's answer to the client as it arrives.</summary>
+    ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, CancellationToken ct);
+
+    /// <summary>The request cannot be served: answer the error (status, or an error frame once the stream has begun).</summary>
+    ValueTask FailAsync(int status, ErrorResponse error, int? retryAfterSeconds, CancellationToken ct);
+}
+
+/// <summary>
+/// The request path of the queen (DESIGN.md "Scheduling and routing"): take a worker from the scheduler (waiting in the
+/// model's queue or for a cold start, with progress for a streamed request), send the request, and hand the answer over.
+/// A worker that fails before any byte of its answer reached the client (connection refused or reset, a 5xx, its hive
+/// gone) is released as a failure and the request is tried on another, at most <see cref="SchedulingOptions.MaxRetries"/>
+/// times; a worker that says it is full (429/503) is not a failure and the request waits its turn again at the front.
+/// After that the client gets 502 in OpenAI's shape, or an error frame when its stream has begun: never a silent end,
+/// never a hang.
+/// </summary>
+public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions options, TimeProvider time)
+{
+    public async Task RunAsync(string model, IInferenceClient client, RequestTimeline timeline, CancellationToken ct)
+    {
+        timeline.Model = model;
+        var started = time.GetTimestamp();
+        var failures = 0;
+        var retry = false;
+        string? lastFailure = null;
+        try
+        {
+            while (true)
+            {
+                var waited = time.GetElapsedTime(started);
+                WorkerLease lease;
+                try
+                {
+                    lease = await AcquireAsync(model, client, timeline, retry, options.MaxWait - waited, ct).ConfigureAwait(false);
+                }
+                catch (SchedulingException e)
+                {
+                    timeline.Failed(e.Status, e.Message);
+                    await client.FailAsync(e.Status, ErrorResponse.Of(e.Message, e.Type, e.Code, e.Param), e.RetryAfterSeconds, ct).ConfigureAwait(false);
+                    return;
+                }
+                timeline.Placed(lease.HiveId, lease.Url);
+
+                var (outcome, reason) = await AttemptAsync(client, lease, timeline, ct).ConfigureAwait(false);
+                switch (outcome)
+                {
+                    case AttemptOutcome.Done:
+                        return;
+                    case AttemptOutcome.Busy:
+                        // The worker's own slots are full: wait for a worker again, at the head of the queue.
+                        timeline.Retried($"worker busy: {reason}");
+                        retry = true;
+                        continue;
+                    case AttemptOutcome.Retryable:
+                        lastFailure = reason;
+                        if (++failures > options.MaxRetries)
+                        {
+                            var message = $"the request failed on {failures} worker attempt(s); the last: {reason}";
+                            timeline.Failed(StatusCodes.Status502BadGateway, message);
+                            await client.FailAsync(StatusCodes.Status502BadGateway,
+                                ErrorResponse.Of(message, ErrorTypes.Server, "worker_failed"), null, ct).ConfigureAwait(false);
+                            return;
+                        }
+                        timeline.Retried(reason!);
+                        retry = true;
+                        continue;
+                    case AttemptOutcome.FailedMidStream:
+                        timeline.Failed(StatusCodes.Status502BadGateway, $"worker failed mid-answer: {reason}");
+                        return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // 499: nginx's word for "the client closed the request"; nobody is left to answer.
+            timeline.Failed(499, lastFailure is null ? "client disconnected" : $"client disconnected after: {lastFailure}");
+        }
+    }
+
+    private enum AttemptOutcome { Done, Busy, Retryable, FailedMidStream }
+
+    private static async Task<(AttemptOutcome, string?)> AttemptAsync(IInferenceClient client, WorkerLease lease, RequestTimeline timeline,
+        CancellationToken ct)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(lease, ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            lease.Release(RequestOutcome.Cancelled);
+            throw;
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
+        {
+            var why = $"{lease.Url}: {e.Message}";
+            lease.Release(RequestOutcome.Failure, why);
+            return (AttemptOutcome.Retryable, why);
+        }
+
+        using (response)
+        {
+            var status = (int)response.StatusCode;
+            if (status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable)
+            {
+                lease.Release(RequestOutcome.Busy);
+                return (AttemptOutcome.Busy, $"{lease.Url} answered {status}");
+            }
+            if (status >= 500)
+            {
+                var why = $"{lease.Url} answered {status}: {await ErrorTextAsync(response, ct).ConfigureAwait(false)}";
+                lease.Release(RequestOutcome.Failure, why);
+                return (AttemptOutcome.Retryable, why);
+            }
+
+            Delivery delivery;
+            try
+            {
+                delivery = await client.DeliverAsync(response, lease, timeline, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                lease.Release(RequestOutcome.Cancelled);
+                throw;
+            }
+            switch (delivery.Outcome)
+            {
+                case DeliveryOutcome.Delivered:
+                    lease.Release(RequestOutcome.Success);
+                    timeline.Done(status);
+                    return (AttemptOutcome.Done, null);
+                case DeliveryOutcome.FailedBeforeFirstByte:
+                    lease.Release(RequestOutcome.Failure, delivery.Error);
+                    return (AttemptOutcome.Retryable, $"{lease.Url}: {delivery.Error}");
+                default:
+                    lease.Release(RequestOutcome.Failure, delivery.Error);
+                    return (AttemptOutcome.FailedMidStream, delivery.Error);
+            }
+        }
+    }
+
+    /// <summary>The worker's error message from an OpenAI-shaped body (at most 64 KiB read), for logs and the client.</summary>
+    public static async Task<string> ErrorTextAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        try
+        {
+            var text = await ReadBoundedAsync(response, 64 * 1024, ct).ConfigureAwait(false);
+            return Rbee.Queen.Jobs.HiveJobClient.ErrorMessage(text) is { Length: > 0 } m ? m : "(empty body)";
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            return $"(body unreadable: {e.Message})";
+        }
+    }
+
+    public static async Task<string> ReadBoundedAsync(HttpResponseMessage response, int max, CancellationToken ct)
+    {
+        await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        var buffer = new byte[max];
+        var length = 0;
+        int n;
+        while (length < max && (n = await body.ReadAsync(buffer.AsMemory(length), ct).ConfigureAwait(false)) > 0) length += n;
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+    }
+
+    /// <summary>
+    /// Takes a worker for the request, telling a streamed client what happens while it waits: after
+    /// <see cref="SchedulingOptions.StreamHeadersAfter"/> its response begins (200, SSE) and every change (queue position,
+    /// cold start) becomes a comment, with a comment at least every <see cref="SchedulingOptions.WaitCommentInterval"/>.
+    /// </summary>
+    private async Task<WorkerLease> AcquireAsync(string model, IInferenceClient client, RequestTimeline timeline, bool retry,
+        TimeSpan maxWait, CancellationToken ct)
+    {
+        var notes = new WaitNotes();
+        var take = scheduler.AcquireAsync(model, notes, retry, maxWait, ct);
+        if (take.IsCompletedSuccessfully)
+        {
+            await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false);
+            return take.Result;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var beginStream = client.Streaming ? Task.Delay(options.StreamHeadersAfter, time, stop.Token) : null;
+        var lastLine = "waiting for a worker";
+        try
+        {
+            Task<bool>? note = null;
+            Task? tick = null;
+            while (!take.IsCompleted)
+            {
+                // One pending wait of each kind at a time: a channel with a single reader allows one waiter.
+                note ??= notes.Reader.WaitToReadAsync(stop.Token).AsTask();
+                tick ??= Task.Delay(options.WaitCommentInterval, time, stop.Token);
+                var first = await Task.WhenAny(take, note, beginStream ?? take, tick).ConfigureAwait(false);
+                if (first == note) note = null;
+                if (first == beginStream)
+                {
+                    beginStream = null;
+                    await client.WaitingLongAsync(ct).ConfigureAwait(false);
+                    await client.ProgressAsync(lastLine, ct).ConfigureAwait(false);
+                }
+                else if (first == tick)
+                {
+                    tick = null;
+                    await client.ProgressAsync(lastLine, ct).ConfigureAwait(false);
+                }
+                lastLine = await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false) ?? lastLine;
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+        var lease = await take.ConfigureAwait(false);
+        await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false);
+        if (!retry || client.Streaming) await client.ProgressAsync($"placed on hive {lease.HiveId} worker {lease.Url}", ct).ConfigureAwait(false);
+        return lease;
+    }
+
+    /// <summary>Turns the notes so far into timeline phases and progress lines; returns the last line, if any.</summary>
+    private static async ValueTask<string?> DrainAsync(WaitNotes notes, IInferenceClient client, RequestTimeline timeline, CancellationToken ct)
+    {
+        string? last = null;
+        while (notes.Reader.TryRead(out var n))
+        {
+            switch (n.Kind)
+            {
+                case WaitNoteKind.Queued: timeline.Queued(n.Position); break;
+                case WaitNoteKind.SpawnStarted: timeline.SpawnStarted(n.HiveId!, n.Text!); break;
+                case WaitNoteKind.WorkerReady: timeline.WorkerReady(n.HiveId!, n.Text!); break;
+            }
+            last = n.Kind switch
+            {
+                WaitNoteKind.Queued => $"queued position={n.Position}",
+                WaitNoteKind.SpawnStarted => $"loading model on {n.HiveId} ({n.Text})",
+                WaitNoteKind.WorkerReady => $"worker ready on {n.HiveId} at {n.Text}",
+                _ => $"[{n.HiveId}] {n.Text}",
+            };
+            await client.ProgressAsync(last, ct).ConfigureAwait(false);
+        }
+        return last;
+    }
+
+    private enum WaitNoteKind { Queued, SpawnStarted, SpawnProgress, WorkerReady }
+
+    private readonly record struct WaitNote(WaitNoteKind Kind, int Position = 0, string? HiveId = null, string? Text = null);
+
+    /// <summary>The scheduler's callbacks, queued for the request's own task (they arrive on other threads, under locks).</summary>
+    private sealed class WaitNotes : IWaitObserver
+    {
+        private readonly Channel<WaitNote> _channel = Channel.CreateUnbounded<WaitNote>(new UnboundedChannelOptions { SingleReader = true });
+
+        public ChannelReader<WaitNote> Reader => _channel.Reader;
+
+        public void Queued(int position) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.Queued, position));
+
+        public void SpawnStarted(string hiveId, string device) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.SpawnStarted, 0, hiveId, device));
+
+        public void SpawnProgress(string hiveId, string text) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.SpawnProgress, 0, hiveId, text));
+
+        public void WorkerReady(string hiveId, string workerUrl) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.WorkerReady, 0, hiveId, workerUrl));
+    }
+}

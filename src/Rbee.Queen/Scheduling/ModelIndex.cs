@@ -1,0 +1,25 @@
+using Rbee.Queen.Cluster;
+
+namespace Rbee.Queen.Scheduling;
+
+/// <summary>
+/// The current cluster view indexed by model (<see cref="ClusterModels"/>), rebuilt only when the snapshot changes: every
+/// request of one snapshot version shares one index, and reading it takes no lock.
+/// </summary>
+public sealed class ModelIndex(Func<ClusterSnapshot> current, SchedulingOptions options)
+{
+    private ClusterModels? _cached;
+
+    public ClusterModels Current
+    {
+        get
+        {
+            var snapshot = current();
+            var cached = Volatile.Read(ref _cached);
+            if (cached is not null && ReferenceEquals(cached.Snapshot, snapshot)) return cached;
+            var built = ClusterModels.Build(snapshot, options.WorkerTypes);
+            Volatile.Write(ref _cached, built);
+            return built;
+        }
+    }
+}
