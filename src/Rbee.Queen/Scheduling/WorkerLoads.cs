@@ -60,7 +60,13 @@ public sealed class WorkerLoads(SchedulingOptions options, TimeProvider time)
     public int InFlight(WorkerKey key) => _records.TryGetValue(key, out var r) ? r.InFlight : 0;
 
     /// <summary>Whether the worker may take one more request now: not ejected, not saying it is full, under its cap.</summary>
-    public bool HasRoom(WorkerKey key, string url)
+    public bool HasRoom(WorkerKey key, string url) => Check(key, url, take: false);
+
+    /// <summary>Counts a request as sent to the worker if it still has room (checked and counted as one step); pair with
+    /// <see cref="Release"/>.</summary>
+    public bool TryAcquire(WorkerKey key, string url) => Check(key, url, take: true);
+
+    private bool Check(WorkerKey key, string url, bool take)
     {
         var r = Get(key, url);
         var now = time.GetUtcNow();
@@ -68,27 +74,13 @@ public sealed class WorkerLoads(SchedulingOptions options, TimeProvider time)
         bool room;
         lock (r.Gate)
         {
+            // An ejection whose time is up ends at the first look, whoever looks.
             if (r.EjectedUntil is { } until && now >= until) restored = Restore(key, r, "ejection time is up");
-            room = Open(r, now);
+            room = !r.Retiring && r.EjectedUntil is null && !(r.BusyUntil is { } busy && now < busy) && r.InFlight < options.MaxInFlightPerWorker;
+            if (room && take) r.InFlightCount++;
         }
         if (restored is not null) HealthChanged?.Invoke(restored);
         return room;
-    }
-
-    private bool Open(Record r, DateTimeOffset now) =>
-        !r.Retiring && r.EjectedUntil is null && !(r.BusyUntil is { } busy && now < busy) && r.InFlight < options.MaxInFlightPerWorker;
-
-    /// <summary>Counts a request as sent to the worker if it still has room (checked and counted as one step); pair with
-    /// <see cref="Release"/>.</summary>
-    public bool TryAcquire(WorkerKey key, string url)
-    {
-        var r = Get(key, url);
-        lock (r.Gate)
-        {
-            if (!Open(r, time.GetUtcNow())) return false;
-            r.InFlightCount++;
-            return true;
-        }
     }
 
     /// <summary>Marks an idle worker as being stopped, so nothing is sent to it; false when it has a request now.</summary>
