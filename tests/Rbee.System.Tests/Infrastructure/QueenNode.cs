@@ -30,10 +30,13 @@ public sealed class QueenNode : IAsyncDisposable
     }
 
     /// <summary>Starts a queen. <paramref name="hivePorts"/> maps SSH aliases to hive ports (Queen:HivePorts).</summary>
-    public static QueenNode Start(string home, int? port = null, string? token = null, IReadOnlyDictionary<string, int>? hivePorts = null)
+    /// <param name="settings">Further configuration as environment variables (<c>RBEE_Scheduling__MaxQueued</c>…).</param>
+    public static QueenNode Start(string home, int? port = null, string? token = null, IReadOnlyDictionary<string, int>? hivePorts = null,
+        IReadOnlyDictionary<string, string>? settings = null)
     {
         var p = port ?? FreePort.Next();
         var env = ScaledTimers.QueenEnvironment();
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) env[key] = value;
         env["HOME"] = home;
         if (token is not null) env["RBEE_CLUSTER_TOKEN"] = token;
         foreach (var (alias, hivePort) in hivePorts ?? new Dictionary<string, int>())
