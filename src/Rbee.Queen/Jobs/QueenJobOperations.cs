@@ -9,7 +9,6 @@ using Rbee.Contracts.Wire;
 using Rbee.Hosting.Http;
 using Rbee.Hosting.Jobs;
 using Rbee.Queen.Cluster;
-using Rbee.Queen.Telemetry;
 
 namespace Rbee.Queen.Jobs;
 
@@ -29,11 +28,12 @@ public sealed class QueenJobOptions
 /// The queen's jobs that act on a hive (DESIGN.md "Jobs", "Workers under the hive"): <c>worker_spawn</c> and
 /// <c>worker_stop</c> (and <c>worker_list</c>/<c>hive_check</c> with a <c>hive_id</c>) are forwarded to that hive's
 /// <c>/v1/jobs</c>; its narration is relayed line by line into the queen's job. A spawn completes only when the worker's
-/// ready state has reached the queen's own cluster view, a stop when the worker has left it: awaited on the cluster's
-/// change notifications, never by polling the worker (seed 004's five-minute poll is what this replaces).
+/// ready state has reached the queen's own cluster view, a stop when the worker has left it: awaited with
+/// <see cref="ClusterRegistry.WaitForAsync"/> on the view's snapshots, never by polling the worker (seed 004's five-minute
+/// poll is what this replaces).
 /// <c>worker_list</c> without a hive lists every worker of the cluster view.
 /// </summary>
-public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub events, ClusterHttp hives, IOptions<QueenJobOptions> options) : IJobOperations
+public sealed class QueenJobOperations(ClusterRegistry registry, IWorkerLoadView load, ClusterHttp hives, IOptions<QueenJobOptions> options) : IJobOperations
 {
     private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
 
@@ -62,7 +62,7 @@ public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub
             {
                 count++;
                 job.Narrate($"{hive.HiveId} {w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.Model ?? "?"}");
-                job.Data(w with { Url = ClusterViews.WorkerUrl(hive, w) }, RbeeJsonContext.Default.ProcessStats);
+                job.Data(ClusterViews.Worker(hive, w, load), RbeeJsonContext.Default.ProcessStats);
             }
         job.Narrate(count == 0 ? "no workers in the cluster" : $"{count} worker(s) in the cluster");
         return Task.CompletedTask;
@@ -71,10 +71,8 @@ public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub
     private async Task ForwardAsync(Job job, string operation, string hiveId, string body, CancellationToken ct)
     {
         var hive = registry.Current.Find(hiveId) ?? throw new JobFailedException($"hive '{hiveId}' left the cluster view");
-        if (!hive.IsLive) throw new JobFailedException($"hive '{hiveId}' is {hive.State}; it cannot take jobs now");
+        if (!hive.IsLive) throw new JobFailedException($"hive '{hiveId}' is {hive.State.ToWire()}; it cannot take jobs now");
 
-        // Armed before the hive is asked to act, so the ready (or removed) change cannot slip by unseen.
-        using var changes = events.Subscribe();
         var hiveJobUrl = await PostAsync(hive, body, ct).ConfigureAwait(false);
         job.Narrate($"forwarded {operation} to hive {hiveId} ({hive.HiveUrl})");
 
@@ -91,41 +89,19 @@ public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub
 
         if (operation == JobOperations.WorkerSpawn && port is { } p)
         {
-            var w = await AwaitViewAsync(changes, hiveId, snap => Worker(snap, hiveId, p) is { State: WorkerStates.Ready }, ct).ConfigureAwait(false)
-                ? Worker(registry.Current, hiveId, p) : null;
+            // The view is a snapshot, not a stream of events to miss: waiting after the hive's job ended is safe.
+            var w = await registry.WaitForAsync(snap => snap.FindWorker(hiveId, p) is { State: WorkerStates.Ready }, options.Value.ViewTimeout, ct).ConfigureAwait(false)
+                ? registry.Current.FindWorker(hiveId, p) : null;
             if (w is null) throw new JobFailedException($"hive {hiveId} reports worker {p} ready, but it did not appear ready in the queen's view within {options.Value.ViewTimeout.TotalSeconds:0.#} s");
             var entry = registry.Current.Find(hiveId)!;
             job.Narrate($"worker {w.Group}/{w.Instance} is ready in the cluster view at {ClusterViews.WorkerUrl(entry, w)}");
-            job.Data(w with { Url = ClusterViews.WorkerUrl(entry, w) }, RbeeJsonContext.Default.ProcessStats);
+            job.Data(ClusterViews.Worker(entry, w, load), RbeeJsonContext.Default.ProcessStats);
         }
         else if (operation == JobOperations.WorkerStop && port is { } sp)
         {
-            if (!await AwaitViewAsync(changes, hiveId, snap => Worker(snap, hiveId, sp) is null, ct).ConfigureAwait(false))
+            if (!await registry.WaitForAsync(snap => snap.FindWorker(hiveId, sp) is null, options.Value.ViewTimeout, ct).ConfigureAwait(false))
                 throw new JobFailedException($"hive {hiveId} stopped worker {sp}, but it is still in the queen's view after {options.Value.ViewTimeout.TotalSeconds:0.#} s");
             job.Narrate($"worker on port {sp} has left the cluster view");
-        }
-    }
-
-    private static ProcessStats? Worker(ClusterSnapshot snapshot, string hiveId, int port) =>
-        snapshot.Find(hiveId)?.Workers.FirstOrDefault(w => w.Port == port);
-
-    /// <summary>True once <paramref name="holds"/> is true of the cluster view; re-checked on every change the registry publishes.</summary>
-    private async Task<bool> AwaitViewAsync(ClusterEventHub.Subscription changes, string hiveId, Func<ClusterSnapshot, bool> holds, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(options.Value.ViewTimeout);
-        try
-        {
-            while (!holds(registry.Current))
-            {
-                if (!await changes.Reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false)) return holds(registry.Current);
-                while (changes.Reader.TryRead(out _)) { }
-            }
-            return true;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return false;
         }
     }
 
