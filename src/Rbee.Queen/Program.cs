@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Protocol;
 using Rbee.Hosting;
@@ -40,15 +39,10 @@ namespace Rbee.Queen
             builder.Services.AddSingleton(Options.Create(protocol));
             RbeeHost.Listen(builder, queen.Bind, queen.Port, new ServerLimits { MaxRequestBodyBytes = queen.MaxRequestBodyBytes });
 
-            // The cluster view (STYLE.md §3): one writer, immutable snapshots, typed changes; the stream layer serializes.
-            builder.Services.AddSingleton(new HiveLiveness(protocol));
-            builder.Services.AddSingleton<ClusterRegistry>();
+            builder.Services.AddClusterView(protocol);
             builder.Services.AddSingleton<ClusterEventHub>();
-            // The scheduler registers its own view of worker load before this line runs; until then nothing is known.
-            builder.Services.TryAddSingleton<IWorkerLoadView>(NoWorkerLoad.Instance);
             builder.Services.AddSingleton<HiveSubscriptions>();
             builder.Services.AddSingleton<QueenAddress>();
-            builder.Services.AddHostedService<LivenessMonitor>();
             builder.Services.AddHostedService<SummaryPublisher>();
             builder.Services.AddHostedService<SshConfigDiscovery>();
             builder.Services.AddHostedService<ClientWarmup>();

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
@@ -19,35 +18,48 @@ public sealed record ClusterStreamEvent(string Name, ReadOnlyMemory<byte> Json);
 /// only while someone reads, so nothing is serialized when nobody listens. Other queen components add their own events
 /// (the scheduler's <c>request</c> and <c>worker_health</c>) with <see cref="Publish(string, ReadOnlyMemory{byte})"/>.
 /// </summary>
-public sealed class ClusterEventHub(ClusterRegistry registry) : IDisposable
+public sealed class ClusterEventHub : IDisposable
 {
-    private const int QueueCapacity = 4096;
-    private readonly ConcurrentDictionary<long, Channel<ClusterStreamEvent>> _readers = new();
+    /// <summary>Events a reader may fall behind by before it loses the oldest: about 40 s of a 100-hive cluster.</summary>
+    public const int DefaultQueueCapacity = 4096;
+    private readonly ClusterRegistry _registry;
+    private readonly int _queueCapacity;
     private readonly Lock _gate = new();
-    private ClusterChangeSubscription? _changes;
+    // Readers and the registry subscription that feeds them, swapped whole under _gate, so the pump reads both at once:
+    // a pump of a given-up subscription never feeds the readers of a newer one.
+    private Fanout _fanout = new([], null);
     private long _nextId;
 
-    public bool HasSubscribers => !_readers.IsEmpty;
+    public ClusterEventHub(ClusterRegistry registry) : this(registry, DefaultQueueCapacity) { }
+
+    internal ClusterEventHub(ClusterRegistry registry, int queueCapacity)
+    {
+        _registry = registry;
+        _queueCapacity = queueCapacity;
+    }
+
+    public bool HasSubscribers => Volatile.Read(ref _fanout).Readers.Length > 0;
 
     /// <summary>Sends an event to every reader as it is (UTF-8 JSON without newlines); does nothing when nobody reads.</summary>
     public void Publish(string name, ReadOnlyMemory<byte> json)
     {
-        if (_readers.IsEmpty) return;
-        Fan(new ClusterStreamEvent(name, json));
+        var readers = Volatile.Read(ref _fanout).Readers;
+        if (readers.Length == 0) return;
+        var e = new ClusterStreamEvent(name, json);
+        foreach (var r in readers) r.Queue.Writer.TryWrite(e);
     }
 
     /// <summary>Serializes <paramref name="value"/> once and sends it to every reader; serializes nothing when nobody reads.</summary>
     public void Publish<T>(string name, T value, JsonTypeInfo<T> type)
     {
-        if (_readers.IsEmpty) return;
-        Fan(new ClusterStreamEvent(name, JsonSerializer.SerializeToUtf8Bytes(value, type)));
+        if (!HasSubscribers) return;
+        Publish(name, JsonSerializer.SerializeToUtf8Bytes(value, type));
     }
 
     /// <summary>A reader of every event from now on. Dispose it when the reader leaves.</summary>
     public Subscription Subscribe()
     {
-        var id = Interlocked.Increment(ref _nextId);
-        var channel = Channel.CreateBounded<ClusterStreamEvent>(new BoundedChannelOptions(QueueCapacity)
+        var queue = Channel.CreateBounded<ClusterStreamEvent>(new BoundedChannelOptions(_queueCapacity)
         {
             FullMode = BoundedChannelFullMode.DropOldest,
             SingleReader = true,
@@ -55,45 +67,53 @@ public sealed class ClusterEventHub(ClusterRegistry registry) : IDisposable
         });
         lock (_gate)
         {
-            _readers[id] = channel;
+            var fanout = _fanout;
             // Follow the registry from before this call returns, so no change after it is missed.
-            if (_changes is null)
+            var follow = fanout.Follow;
+            if (follow is null)
             {
-                _changes = registry.Subscribe();
-                _ = PumpAsync(_changes);
+                follow = _registry.Subscribe();
+                _ = PumpAsync(follow);
             }
+            // Changes up to this version are in the snapshot the reader starts from (its first summary): not sent again.
+            var reader = new Reader(++_nextId, queue, _registry.Current.Version);
+            Volatile.Write(ref _fanout, new Fanout([.. fanout.Readers, reader], follow));
+            return new Subscription(this, reader.Id, queue.Reader);
         }
-        return new Subscription(this, id, channel.Reader);
     }
 
     private void Leave(long id)
     {
-        if (!_readers.TryRemove(id, out var channel)) return;
-        channel.Writer.TryComplete();
         lock (_gate)
         {
-            if (!_readers.IsEmpty || _changes is null) return;
-            _changes.Dispose();
-            _changes = null;
+            var fanout = _fanout;
+            var i = Array.FindIndex(fanout.Readers, r => r.Id == id);
+            if (i < 0) return;
+            fanout.Readers[i].Queue.Writer.TryComplete();
+            Reader[] rest = [.. fanout.Readers.AsSpan(0, i), .. fanout.Readers.AsSpan(i + 1)];
+            if (rest.Length > 0)
+            {
+                Volatile.Write(ref _fanout, new Fanout(rest, fanout.Follow));
+                return;
+            }
+            // Nobody reads: stop following the registry, so nothing is serialized (or even queued) for nobody.
+            Volatile.Write(ref _fanout, new Fanout([], null));
+            fanout.Follow?.Dispose();
         }
     }
 
     private async Task PumpAsync(ClusterChangeSubscription changes)
     {
-        var reader = changes.Reader;
-        try
-        {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
-                while (reader.TryRead(out var change))
-                {
-                    // A pump whose subscription was given up (the last reader left) must not feed readers of a newer one.
-                    if (!ReferenceEquals(Volatile.Read(ref _changes), changes)) return;
-                    if (ToEvent(change) is { } e) Fan(e);
-                }
-        }
-        catch (ChannelClosedException)
-        {
-        }
+        var queue = changes.Reader;
+        while (await queue.WaitToReadAsync().ConfigureAwait(false))
+            while (queue.TryRead(out var change))
+            {
+                var fanout = Volatile.Read(ref _fanout);
+                if (!ReferenceEquals(fanout.Follow, changes)) return;
+                if (ToEvent(change) is not { } e) continue;
+                foreach (var r in fanout.Readers)
+                    if (change.Version > r.JoinedAfter) r.Queue.Writer.TryWrite(e);
+            }
     }
 
     /// <summary>The SSE event of a change, serialized; null for changes the stream does not carry.</summary>
@@ -116,20 +136,20 @@ public sealed class ClusterEventHub(ClusterRegistry registry) : IDisposable
     private static ClusterStreamEvent Serialize<T>(string name, T value, JsonTypeInfo<T> type) =>
         new(name, JsonSerializer.SerializeToUtf8Bytes(value, type));
 
-    private void Fan(ClusterStreamEvent e)
-    {
-        // Enumerating the dictionary itself takes no lock and copies nothing (its Values property copies).
-        foreach (var (_, channel) in _readers) channel.Writer.TryWrite(e);
-    }
-
     public void Dispose()
     {
         lock (_gate)
         {
-            _changes?.Dispose();
-            _changes = null;
+            var fanout = _fanout;
+            Volatile.Write(ref _fanout, new Fanout([], null));
+            foreach (var r in fanout.Readers) r.Queue.Writer.TryComplete();
+            fanout.Follow?.Dispose();
         }
     }
+
+    private sealed record Reader(long Id, Channel<ClusterStreamEvent> Queue, long JoinedAfter);
+
+    private sealed record Fanout(Reader[] Readers, ClusterChangeSubscription? Follow);
 
     public sealed class Subscription(ClusterEventHub hub, long id, ChannelReader<ClusterStreamEvent> reader) : IDisposable
     {
