@@ -41,12 +41,10 @@ namespace Rbee.Queen
             builder.Services.AddSingleton(Options.Create(protocol));
             RbeeHost.Listen(builder, queen.Bind, queen.Port, new ServerLimits { MaxRequestBodyBytes = queen.MaxRequestBodyBytes });
 
+            builder.Services.AddClusterView(protocol);
             builder.Services.AddSingleton<ClusterEventHub>();
-            builder.Services.AddSingleton(new HiveLiveness(protocol));
-            builder.Services.AddSingleton<ClusterRegistry>();
             builder.Services.AddSingleton<HiveSubscriptions>();
             builder.Services.AddSingleton<QueenAddress>();
-            builder.Services.AddHostedService<LivenessMonitor>();
             builder.Services.AddHostedService<SummaryPublisher>();
             builder.Services.AddHostedService<SshConfigDiscovery>();
             builder.Services.AddHostedService<ClientWarmup>();
@@ -84,6 +82,8 @@ namespace Rbee.Queen
             services.AddSingleton(sp => new ApiKeyAuthorizer(keys, sp.GetRequiredService<Rbee.Hosting.Security.ClusterTokenOptions>(),
                 sp.GetRequiredService<Rbee.Hosting.Security.LocalAddresses>(), sp.GetRequiredService<ILogger<ApiKeyAuthorizer>>()));
             services.AddSingleton(sp => new WorkerLoads(scheduling, sp.GetRequiredService<TimeProvider>()));
+            // Registered after the cluster view's default (which knows no load), so /v1/cluster shows the scheduler's figures.
+            services.AddSingleton<IWorkerLoadView, SchedulerLoadView>();
             services.AddSingleton(sp => new ModelIndex(() => sp.GetRequiredService<ClusterRegistry>().Current, scheduling));
             services.AddSingleton(LoadBalancingPolicies.Create(scheduling.Policy));
             services.AddSingleton<IPlacementPolicy, MostFreeMemoryPlacement>();

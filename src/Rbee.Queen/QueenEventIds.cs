@@ -12,6 +12,9 @@ internal static class QueenEventIds
     public const int ReadyAccepted = 15;
     public const int SubscriptionFailed = 20;
     public const int SubscriptionOpened = 21;
+    public const int CatalogFetched = 22;
+    public const int CatalogFetchFailed = 23;
+    public const int CatalogMissing = 24;
     public const int SshConfigRead = 30;
     public const int SshConfigWarning = 31;
     public const int HiveFound = 33;

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Keeper.Status;
 using Spectre.Console;
@@ -26,11 +28,11 @@ public sealed class StatusTableTests
         var gib = 1024L * 1024 * 1024;
         var view = new ClusterView(7,
         [
-            new HiveView("gpu-box", "http://10.0.0.5:7835", "i1", HiveStates.Online, null, 350, "0.1.0", 1,
+            new HiveView("gpu-box", "http://10.0.0.5:7835", "i1", HiveState.Online, null, 350, "0.1.0", 1,
                 [new DeviceInfo("cpu", "cpu", "EPYC", 16, 64 * gib), new DeviceInfo("cuda:0", "cuda", "RTX", VramTotalBytes: 24 * gib)],
                 new NodeStats(12.5, 8 * gib, 64 * gib, []),
                 [new ProcessStats(1, "llm", "8080", 8080, WorkerStates.Ready, "m", "cpu", null, null, null, null, null, null, null, null)]),
-            new HiveView("old-box", "http://10.0.0.6:7835", "i2", HiveStates.Offline, "stream closed", 12_000, "0.1.0", 1, [], null, []),
+            new HiveView("old-box", "http://10.0.0.6:7835", "i2", HiveState.Offline, "stream closed", 12_000, "0.1.0", 1, [], null, []),
         ]);
         var lines = RenderToText(view).Split('\n');
         var gpu = lines.Single(l => l.Contains("gpu-box", StringComparison.Ordinal));
@@ -44,5 +46,23 @@ public sealed class StatusTableTests
     public void NoHives_SaysSo()
     {
         Assert.Contains("no hives", RenderToText(new ClusterView(0, [])));
+    }
+
+    [Fact]
+    public void StatesRead_AsOnTheWire_ConnectingAndIncompatibleToo()
+    {
+        // The queen's JSON, as `rbee status` and `rbee up` read it: a hive still waiting for its first frame is "connecting".
+        var view = JsonSerializer.Deserialize(
+            """{"version":3,"hives":[{"hive_id":"new-box","hive_url":"http://10.0.0.7:7835","instance_id":"i3","state":"connecting","reason":null,"last_frame_age_ms":null,"version":"0.1.0","protocol":1,"devices":[],"node":null,"workers":[]},{"hive_id":"odd-box","hive_url":"http://10.0.0.8:7835","instance_id":"i4","state":"incompatible","reason":"hive speaks protocol 2","last_frame_age_ms":null,"version":"0.2.0","protocol":2,"devices":[],"node":null,"workers":[]}]}""",
+            RbeeJsonContext.Default.ClusterView)!;
+        Assert.Equal([HiveState.Connecting, HiveState.Incompatible], view.Hives.Select(h => h.State));
+        var lines = RenderToText(view).Split('\n');
+        Assert.Contains("connecting", lines.Single(l => l.Contains("new-box", StringComparison.Ordinal)));
+        Assert.Contains("incompatible (hive speaks protocol 2)", lines.Single(l => l.Contains("odd-box", StringComparison.Ordinal)));
+
+        var change = JsonSerializer.Deserialize(
+            """{"hive_id":"new-box","old_state":"connecting","new_state":"online","reason":null,"timestamp":"2026-01-01T00:00:00Z"}""",
+            RbeeJsonContext.Default.HiveStateChanged)!;
+        Assert.Equal((HiveState.Connecting, HiveState.Online), (change.OldState, change.NewState));
     }
 }

@@ -9,7 +9,7 @@ public sealed record HiveView(
     string HiveId,
     string HiveUrl,
     string? InstanceId,
-    string State,
+    HiveState State,
     string? Reason,
     long? LastFrameAgeMs,
     string? Version,
@@ -31,13 +31,18 @@ public enum HiveState
     [JsonStringEnumMemberName("incompatible")] Incompatible,
 }
 
-/// <summary>Hive liveness states at the queen (DESIGN.md "Discovery and telemetry" 5, 6).</summary>
-public static class HiveStates
+public static class HiveStateNames
 {
-    public const string Online = "online";
-    public const string Degraded = "degraded";
-    public const string Offline = "offline";
-    public const string Incompatible = "incompatible";
+    /// <summary>The state's name on the wire (<c>online</c>, …): for tables and log lines, the same words as the JSON.</summary>
+    public static string ToWire(this HiveState state) => state switch
+    {
+        HiveState.Connecting => "connecting",
+        HiveState.Online => "online",
+        HiveState.Degraded => "degraded",
+        HiveState.Offline => "offline",
+        HiveState.Incompatible => "incompatible",
+        _ => state.ToString(),
+    };
 }
 
 /// <summary><c>GET /v1/info</c> of the queen.</summary>
@@ -54,8 +59,9 @@ public sealed record ClusterSummary(
     int Workers,
     int WorkersReady);
 
-/// <summary>SSE <c>event: hive_state</c> on the queen's aggregate stream.</summary>
-public sealed record HiveStateChanged(string HiveId, string? OldState, string NewState, string? Reason, DateTimeOffset Timestamp);
+/// <summary>SSE <c>event: hive_state</c> on the queen's aggregate stream; <see cref="OldState"/> is null for a hive the queen
+/// did not know before.</summary>
+public sealed record HiveStateChanged(string HiveId, HiveState? OldState, HiveState NewState, string? Reason, DateTimeOffset Timestamp);
 
 /// <summary>SSE <c>event: worker_added</c> / <c>worker_removed</c> / <c>worker_state</c> on the queen's aggregate stream.</summary>
 public sealed record WorkerChanged(string HiveId, ProcessStats Worker, string? OldState, string? NewState, DateTimeOffset Timestamp);

@@ -108,7 +108,7 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
         {
             clusterResponse.EnsureSuccessStatusCode();
             var view = await clusterResponse.Content.ReadFromJsonAsync(RbeeJsonContext.Default.ClusterView, ct);
-            if (view?.Hives.Any(h => h.HiveId == hiveId && h.State == HiveStates.Online) == true) return;
+            if (view?.Hives.Any(h => h.HiveId == hiveId && h.State == HiveState.Online) == true) return;
         }
         if (hiveWasRunning)
         {
@@ -123,7 +123,7 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
         {
             if (e.Event != StreamEvents.HiveState) continue;
             var change = JsonSerializer.Deserialize(e.Data, RbeeJsonContext.Default.HiveStateChanged);
-            if (change?.HiveId == hiveId && change.NewState == HiveStates.Online) return;
+            if (change?.HiveId == hiveId && change.NewState == HiveState.Online) return;
         }
         throw new HttpRequestException("the queen closed its stream");
     }

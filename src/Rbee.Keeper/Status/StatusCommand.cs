@@ -60,7 +60,7 @@ public sealed class StatusCommand(IAnsiConsole console, TextWriter output, TextW
         {
             table.AddRow(
                 Markup.Escape(h.HiveId),
-                Markup.Escape(h.State + (h.State == HiveStates.Incompatible && h.Reason is not null ? $" ({h.Reason})" : "")),
+                Markup.Escape(h.State.ToWire() + (h.State == HiveState.Incompatible && h.Reason is not null ? $" ({h.Reason})" : "")),
                 h.LastFrameAgeMs is { } age ? Age(age) : "-",
                 Markup.Escape(h.Devices.Count == 0 ? "-" : string.Join(", ", h.Devices.Select(d => d.Id))),
                 h.Node?.CpuPct is { } cpu ? cpu.ToString("0.0", CultureInfo.InvariantCulture) : "-",

@@ -1,9 +1,7 @@
-using System.Text.Json;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
-using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
-using Rbee.Queen.Telemetry;
 
 namespace Rbee.Queen.Cluster;
 
@@ -23,82 +21,170 @@ public enum ReadyOutcome
 }
 
 /// <summary>
-/// The one writer of the cluster view (STYLE.md §3): applies readies, frames, stream closes and liveness ticks
-/// under a lock taken only for writing, swaps in a new immutable <see cref="ClusterSnapshot"/>, and publishes
-/// each change to the aggregate stream. Readers take <see cref="Current"/> without locks.
+/// The one writer of the cluster view (STYLE.md §3, Orleans' membership table): applies readies, frames, stream opens
+/// and closes, catalogs and liveness verdicts under a lock taken only for writing, and swaps in a new immutable
+/// <see cref="ClusterSnapshot"/>. Readers take <see cref="Current"/> without locks, await a condition with
+/// <see cref="WaitForAsync"/>, or follow the typed <see cref="ClusterChange"/>s with <see cref="Subscribe"/>. Changes are
+/// queued under the write lock (that fixes their order) and handed to subscribers after it is released; nothing here
+/// serializes: the aggregate stream does that, once per change, and only while someone reads it.
 /// </summary>
-public sealed partial class ClusterRegistry(
-    HiveLiveness liveness,
-    TimeProvider time,
-    ClusterEventHub events,
-    ILogger<ClusterRegistry> logger)
+public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider time, ILogger<ClusterRegistry> logger)
 {
+    /// <summary>Queue length of a subscriber that does not name one: about 40 s of a 100-hive cluster's frames.</summary>
+    public const int DefaultSubscriberCapacity = 4096;
+
     private readonly Lock _write = new();
+    private readonly Lock _publish = new();
+    private readonly ConcurrentQueue<ClusterChange> _outbox = new();
+    private ClusterChangeSubscription[] _subscribers = [];
     private ClusterSnapshot _current = ClusterSnapshot.Empty;
+    // Completed (and cleared) after every swap; created by the first waiter after it, so a swap nobody waits for costs nothing.
+    private TaskCompletionSource? _swapped;
     // The last refused (hive_id, hive_url): a conflicting hive is probed and readies again every few seconds, and the
     // operator needs its Warning once, not every five seconds. Written under the write lock.
     private (string HiveId, Uri HiveUrl)? _lastConflict;
 
     public ClusterSnapshot Current => Volatile.Read(ref _current);
 
-    /// <summary>Raised (outside the lock) when a hive goes offline because its frames stopped, not its stream:
-    /// the subscription drops that connection, since a blackholed link never recovers on its own.</summary>
+    /// <summary>Whether any in-process reader follows the changes; without one, per-frame worker diffs are skipped.</summary>
+    public bool HasSubscribers => Volatile.Read(ref _subscribers).Length > 0;
+
+    /// <summary>
+    /// Raised (outside the lock) when liveness takes a hive offline although its stream may still be open: frames stopped
+    /// (a blackholed link) or a connecting hive never sent its first one. The subscription drops that connection, since
+    /// such a link never recovers on its own. Arguments: hive_id, instance_id.
+    /// </summary>
     public event Action<string, string>? WentSilent;
 
-    public ReadyOutcome Ready(HiveReady ready, Uri hiveUrl)
+    /// <summary>
+    /// A reader of every change made from now on, with its own queue of <paramref name="capacity"/> changes (oldest dropped
+    /// when it is full). Read <see cref="Current"/> after this call for the state to apply the changes to.
+    /// </summary>
+    public ClusterChangeSubscription Subscribe(int capacity = DefaultSubscriberCapacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        // Under the write lock, so no change is half-way: the subscriber gets exactly those after this version.
+        lock (_write)
+        {
+            var subscription = new ClusterChangeSubscription(this, capacity, _current.Version);
+            _subscribers = [.. _subscribers, subscription];
+            return subscription;
+        }
+    }
+
+    internal void Unsubscribe(ClusterChangeSubscription subscription)
     {
         lock (_write)
         {
-            var existing = _current.Find(ready.HiveId);
-            var now = time.GetUtcNow();
-            if (existing is not null && existing.IsLive && !SameUrl(existing.HiveUrl, hiveUrl))
-            {
-                var repeated = _lastConflict is var (id, url) && id == ready.HiveId && SameUrl(url, hiveUrl);
-                _lastConflict = (ready.HiveId, hiveUrl);
-                Log.ReadyConflict(logger, repeated ? LogLevel.Debug : LogLevel.Warning, ready.HiveId, hiveUrl.ToString(), existing.HiveUrl.ToString());
-                return ReadyOutcome.Conflict;
-            }
-
-            if (ready.Protocol != ProtocolConstants.ProtocolVersion)
-            {
-                var reason = $"hive speaks protocol {ready.Protocol}, the queen speaks {ProtocolConstants.ProtocolVersion}";
-                if (existing is not null) RemoveWorkers(existing, now);
-                var entry = new HiveEntry
-                {
-                    HiveId = ready.HiveId, HiveUrl = hiveUrl, InstanceId = ready.InstanceId, Version = ready.Version,
-                    Protocol = ready.Protocol, State = HiveStates.Incompatible, Reason = reason,
-                };
-                Swap(entry);
-                PublishState(ready.HiveId, existing?.State, HiveStates.Incompatible, reason, now);
-                Log.HiveIncompatible(logger, ready.HiveId, ready.Protocol, ProtocolConstants.ProtocolVersion);
-                return ReadyOutcome.Incompatible;
-            }
-
-            if (existing is not null && SameUrl(existing.HiveUrl, hiveUrl) && existing.InstanceId == ready.InstanceId
-                && existing.State != HiveStates.Incompatible)
-                return ReadyOutcome.AlreadyKnown;
-
-            var restarted = existing is not null && SameUrl(existing.HiveUrl, hiveUrl) && existing.InstanceId != ready.InstanceId;
-            // A restart keeps the last frame so the first frame of the new instance is diffed against what the
-            // stream showed (workers the new instance re-adopted are not removed and added again).
-            var keepFrame = restarted && existing!.State is HiveStates.Online or HiveStates.Degraded;
-            if (existing is not null && !keepFrame) RemoveWorkers(existing, now);
-            Swap(new HiveEntry
-            {
-                HiveId = ready.HiveId,
-                HiveUrl = hiveUrl,
-                InstanceId = ready.InstanceId,
-                Version = ready.Version,
-                Protocol = ready.Protocol,
-                State = keepFrame ? existing!.State : HiveStates.Offline,
-                Reason = keepFrame ? null : "subscribing",
-                Connecting = true,
-                LastFrame = keepFrame ? existing!.LastFrame : null,
-                LastFrameAt = keepFrame ? existing!.LastFrameAt : null,
-                Capabilities = null,
-            });
-            return restarted ? ReadyOutcome.Restarted : ReadyOutcome.Registered;
+            var i = Array.IndexOf(_subscribers, subscription);
+            if (i < 0) return;
+            _subscribers = [.. _subscribers.AsSpan(0, i), .. _subscribers.AsSpan(i + 1)];
         }
+    }
+
+    /// <summary>
+    /// Completes true as soon as <paramref name="predicate"/> holds for the current snapshot (at once when it already
+    /// does), false when <paramref name="timeout"/> (on the registry's <see cref="TimeProvider"/>) passes first, and throws
+    /// <see cref="OperationCanceledException"/> when <paramref name="ct"/> is cancelled. The predicate is evaluated on
+    /// each new snapshot, never on a timer; it must be cheap and must not block.
+    /// </summary>
+    public async Task<bool> WaitForAsync(Func<ClusterSnapshot, bool> predicate, TimeSpan timeout, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan) throw new ArgumentOutOfRangeException(nameof(timeout));
+        if (predicate(Current)) return true;
+        ct.ThrowIfCancellationRequested();
+        if (timeout == TimeSpan.Zero) return false;
+
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
+        while (true)
+        {
+            // Take the signal before looking: a swap after the look completes it; one before it is seen by the look.
+            var swapped = NextSwap();
+            if (predicate(Current)) return true;
+            try
+            {
+                await swapped.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return predicate(Current);
+            }
+        }
+    }
+
+    private Task NextSwap()
+    {
+        var tcs = Volatile.Read(ref _swapped);
+        if (tcs is not null) return tcs.Task;
+        var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return (Interlocked.CompareExchange(ref _swapped, created, null) ?? created).Task;
+    }
+
+    public ReadyOutcome Ready(HiveReady ready, Uri hiveUrl)
+    {
+        ReadyOutcome outcome;
+        lock (_write)
+        {
+            outcome = ReadyLocked(ready, hiveUrl);
+        }
+        if (outcome is not (ReadyOutcome.Conflict or ReadyOutcome.AlreadyKnown)) Published();
+        return outcome;
+    }
+
+    private ReadyOutcome ReadyLocked(HiveReady ready, Uri hiveUrl)
+    {
+        var existing = _current.Find(ready.HiveId);
+        var now = time.GetUtcNow();
+        if (existing is not null && existing.IsLive && !SameUrl(existing.HiveUrl, hiveUrl))
+        {
+            var repeated = _lastConflict is var (id, url) && id == ready.HiveId && SameUrl(url, hiveUrl);
+            _lastConflict = (ready.HiveId, hiveUrl);
+            Log.ReadyConflict(logger, repeated ? LogLevel.Debug : LogLevel.Warning, ready.HiveId, hiveUrl.ToString(), existing.HiveUrl.ToString());
+            return ReadyOutcome.Conflict;
+        }
+
+        if (ready.Protocol != ProtocolConstants.ProtocolVersion)
+        {
+            var reason = $"hive speaks protocol {ready.Protocol}, the queen speaks {ProtocolConstants.ProtocolVersion}";
+            var version = Swap(new HiveEntry
+            {
+                HiveId = ready.HiveId, HiveUrl = hiveUrl, InstanceId = ready.InstanceId, Version = ready.Version,
+                Protocol = ready.Protocol, State = HiveState.Incompatible, Reason = reason, AcceptedAt = now,
+            });
+            if (existing is not null) Removed(version, existing, now);
+            StateChanged(version, ready.HiveId, existing?.State, HiveState.Incompatible, reason, now);
+            Log.HiveIncompatible(logger, ready.HiveId, ready.Protocol, ProtocolConstants.ProtocolVersion);
+            return ReadyOutcome.Incompatible;
+        }
+
+        if (existing is not null && SameUrl(existing.HiveUrl, hiveUrl) && existing.InstanceId == ready.InstanceId
+            && existing.State != HiveState.Incompatible)
+            return ReadyOutcome.AlreadyKnown;
+
+        var restarted = existing is not null && SameUrl(existing.HiveUrl, hiveUrl) && existing.InstanceId != ready.InstanceId;
+        // A restart of a live hive keeps its state and last frame: the workers it re-adopts stay in the view (they never
+        // stopped), the first frame of the new instance is diffed against what the stream showed, and liveness runs on
+        // from that last frame. Anything else starts over as connecting.
+        var keepFrame = restarted && existing!.State is HiveState.Online or HiveState.Degraded;
+        var state = keepFrame ? existing!.State : HiveState.Connecting;
+        var v = Swap(new HiveEntry
+        {
+            HiveId = ready.HiveId,
+            HiveUrl = hiveUrl,
+            InstanceId = ready.InstanceId,
+            Version = ready.Version,
+            Protocol = ready.Protocol,
+            State = state,
+            Reason = keepFrame ? existing!.Reason : null,
+            AcceptedAt = now,
+            LastFrame = keepFrame ? existing!.LastFrame : null,
+            LastFrameAt = keepFrame ? existing!.LastFrameAt : null,
+        });
+        if (existing is not null && !keepFrame) Removed(v, existing, now);
+        StateChanged(v, ready.HiveId, existing?.State, state, null, now);
+        return restarted ? ReadyOutcome.Restarted : ReadyOutcome.Registered;
     }
 
     /// <summary>Stores the capabilities (devices) fetched on subscribe, if they belong to the current instance.</summary>
@@ -110,38 +196,80 @@ public sealed partial class ClusterRegistry(
             if (e is null || e.InstanceId != capabilities.InstanceId) return;
             Swap(e with { Capabilities = capabilities });
         }
+        Published();
     }
 
     /// <summary>
-    /// Applies one frame of a hive's stream. Ignored (false) when it is from another instance than the entry's
-    /// or not newer than the last applied <c>seq</c> (DESIGN.md "Discovery and telemetry" 4).
+    /// Stores a fetched model catalog and publishes <see cref="CatalogChanged"/>. Dropped (false) when it belongs to
+    /// another instance or hive than the entry's, or is not newer than the catalog held.
     /// </summary>
-    public bool ApplyFrame(TelemetryFrame frame)
+    public bool SetCatalog(string hiveId, ModelCatalog catalog)
+    {
+        lock (_write)
+        {
+            var e = _current.Find(hiveId);
+            if (e is null || e.State == HiveState.Incompatible || catalog.HiveId != hiveId || e.InstanceId != catalog.InstanceId
+                || (e.Catalog is { } held && held.Version >= catalog.Version))
+                return false;
+            var v = Swap(e with { Catalog = catalog });
+            if (HasSubscribers) _outbox.Enqueue(new CatalogChanged(v, hiveId, catalog, time.GetUtcNow()));
+        }
+        Published();
+        return true;
+    }
+
+    /// <summary>
+    /// The subscription's stream opened (response headers in). A hive that was offline is connecting again; liveness
+    /// counts a connecting hive's first-frame deadline from here.
+    /// </summary>
+    public void StreamOpened(string hiveId, string instanceId)
+    {
+        lock (_write)
+        {
+            var e = _current.Find(hiveId);
+            if (e is null || e.InstanceId != instanceId || e.State == HiveState.Incompatible) return;
+            var now = time.GetUtcNow();
+            if (e.State != HiveState.Offline)
+            {
+                Swap(e with { StreamOpenedAt = now });
+            }
+            else
+            {
+                var v = Swap(e with { State = HiveState.Connecting, Reason = null, StreamOpenedAt = now });
+                StateChanged(v, hiveId, e.State, HiveState.Connecting, null, now);
+            }
+        }
+        Published();
+    }
+
+    /// <summary>
+    /// Applies one frame of a hive's stream; <paramref name="json"/> is the frame as it arrived, passed on to subscribers
+    /// untouched. Ignored (false) when it is from another instance than the entry's or not newer than the last applied
+    /// <c>seq</c> (DESIGN.md "Discovery and telemetry" 4).
+    /// </summary>
+    public bool ApplyFrame(TelemetryFrame frame, ReadOnlyMemory<byte> json = default)
     {
         lock (_write)
         {
             var e = _current.Find(frame.HiveId);
-            if (e is null || e.State == HiveStates.Incompatible || e.InstanceId != frame.InstanceId || frame.Seq <= e.LastSeq)
+            if (e is null || e.State == HiveState.Incompatible || e.InstanceId != frame.InstanceId || frame.Seq <= e.LastSeq)
                 return false;
             var now = time.GetUtcNow();
-            var previousWorkers = e.Workers;
-            var next = e with
+            var v = Swap(e with
             {
-                State = HiveStates.Online, Reason = null, Connecting = false,
+                State = HiveState.Online, Reason = null,
                 LastFrame = frame, LastSeq = frame.Seq, LastFrameAt = now,
-            };
-            Swap(next);
-            if (events.HasSubscribers)
-                events.Publish(new ClusterStreamEvent(StreamEvents.Telemetry,
-                    JsonSerializer.SerializeToUtf8Bytes(frame, RbeeJsonContext.Default.TelemetryFrame)));
-            if (e.State != HiveStates.Online)
+            });
+            if (HasSubscribers) _outbox.Enqueue(new FrameApplied(v, e.HiveId, frame, json, now));
+            if (e.State != HiveState.Online)
             {
-                PublishState(e.HiveId, e.State, HiveStates.Online, null, now);
-                Log.HiveOnline(logger, e.HiveId, e.HiveUrl.ToString(), e.State);
+                StateChanged(v, e.HiveId, e.State, HiveState.Online, null, now);
+                Log.HiveOnline(logger, e.HiveId, e.HiveUrl.ToString(), e.State.ToWire());
             }
-            DiffWorkers(e.HiveId, previousWorkers, frame.Workers, now);
-            return true;
+            DiffWorkers(v, e.HiveId, e.Workers, frame.Workers, now);
         }
+        Published();
+        return true;
     }
 
     /// <summary>The hive's stream ended (or could not be opened): offline at once, its workers leave the view.</summary>
@@ -150,75 +278,78 @@ public sealed partial class ClusterRegistry(
         lock (_write)
         {
             var e = _current.Find(hiveId);
-            if (e is null || e.InstanceId != instanceId || e.State == HiveStates.Incompatible) return;
-            if (e.State == HiveStates.Offline && !e.Connecting) return;
-            var now = time.GetUtcNow();
-            RemoveWorkers(e, now);
-            Swap(e with { State = HiveStates.Offline, Reason = reason, Connecting = false });
-            if (e.State != HiveStates.Offline)
+            if (e is null || e.InstanceId != instanceId || e.State == HiveState.Incompatible) return;
+            if (e.State == HiveState.Offline)
             {
-                PublishState(hiveId, e.State, HiveStates.Offline, reason, now);
+                if (e.StreamOpenedAt is null) return;
+                Swap(e with { StreamOpenedAt = null });
+            }
+            else
+            {
+                var now = time.GetUtcNow();
+                var v = Swap(e with { State = HiveState.Offline, Reason = reason, StreamOpenedAt = null });
+                Removed(v, e, now);
+                StateChanged(v, hiveId, e.State, HiveState.Offline, reason, now);
                 Log.HiveOffline(logger, hiveId, reason);
             }
         }
+        Published();
     }
 
-    /// <summary>Re-evaluates liveness of every hive at the current time (called by the liveness monitor).</summary>
+    /// <summary>Applies <see cref="HiveLiveness"/>'s verdict on every hive at the current time (the liveness monitor's tick).</summary>
     public void Tick()
     {
-        List<(string, string)>? silenced = null;
-        var snapshot = Current;
         var now = time.GetUtcNow();
-        // Cheap lock-free pre-check: most ticks change nothing.
+        // Lock-free look first: most ticks change nothing.
         var anyChange = false;
-        foreach (var e in snapshot.Hives.Values)
-            if (e.LastFrameAt is { } at && e.State is HiveStates.Online or HiveStates.Degraded && liveness.StateAt(at, now) != e.State)
-            { anyChange = true; break; }
+        foreach (var e in Current.Hives.Values)
+            if (liveness.Judge(e, now).State != e.State) { anyChange = true; break; }
         if (!anyChange) return;
 
+        List<(string, string)>? silenced = null;
         lock (_write)
         {
             foreach (var e in _current.Hives.Values)
             {
-                if (e.LastFrameAt is not { } at || e.State is not (HiveStates.Online or HiveStates.Degraded)) continue;
-                var state = liveness.StateAt(at, now);
+                var (state, reason) = liveness.Judge(e, now);
                 if (state == e.State) continue;
-                var reason = $"no frame for {(long)(now - at).TotalMilliseconds} ms";
-                if (state == HiveStates.Offline)
+                var v = Swap(e with { State = state, Reason = reason });
+                if (state == HiveState.Offline)
                 {
-                    RemoveWorkers(e, now);
+                    Removed(v, e, now);
                     (silenced ??= []).Add((e.HiveId, e.InstanceId));
-                    Log.HiveOffline(logger, e.HiveId, reason);
+                    Log.HiveOffline(logger, e.HiveId, reason!);
                 }
                 else
                 {
-                    Log.HiveDegraded(logger, e.HiveId, reason);
+                    Log.HiveDegraded(logger, e.HiveId, reason!);
                 }
-                Swap(e with { State = state, Reason = reason, Connecting = false });
-                PublishState(e.HiveId, e.State, state, reason, now);
+                StateChanged(v, e.HiveId, e.State, state, reason, now);
             }
         }
+        Published();
         if (silenced is not null)
             foreach (var (hiveId, instanceId) in silenced) WentSilent?.Invoke(hiveId, instanceId);
     }
 
-    private void RemoveWorkers(HiveEntry e, DateTimeOffset now) => DiffWorkers(e.HiveId, e.Workers, [], now);
+    /// <summary>The workers of <paramref name="e"/> leave the view (it went offline or was replaced).</summary>
+    private void Removed(long version, HiveEntry e, DateTimeOffset now) => DiffWorkers(version, e.HiveId, e.Workers, [], now);
 
-    private void DiffWorkers(string hiveId, IReadOnlyList<ProcessStats> before, IReadOnlyList<ProcessStats> after, DateTimeOffset now)
+    private void DiffWorkers(long version, string hiveId, IReadOnlyList<ProcessStats> before, IReadOnlyList<ProcessStats> after, DateTimeOffset now)
     {
-        // Most frames repeat the last one's workers in the same order: no events and, on this per-frame path, no dictionary.
-        if (!events.HasSubscribers || Unchanged(before, after)) return;
+        // Most frames repeat the last one's workers in the same order: no changes and, on this per-frame path, no dictionary.
+        if (!HasSubscribers || Unchanged(before, after)) return;
         var old = new Dictionary<(string, string), ProcessStats>(before.Count);
         foreach (var w in before) old[(w.Group, w.Instance)] = w;
         foreach (var w in after)
         {
             if (!old.Remove((w.Group, w.Instance), out var was))
-                PublishWorker(StreamEvents.WorkerAdded, new WorkerChanged(hiveId, w, null, w.State, now));
+                _outbox.Enqueue(new WorkerAdded(version, hiveId, w, now));
             else if (was.State != w.State || was.Pid != w.Pid)
-                PublishWorker(StreamEvents.WorkerState, new WorkerChanged(hiveId, w, was.State, w.State, now));
+                _outbox.Enqueue(new WorkerStateChange(version, hiveId, w, was.State, w.State, now));
         }
         foreach (var w in old.Values)
-            PublishWorker(StreamEvents.WorkerRemoved, new WorkerChanged(hiveId, w, w.State, null, now));
+            _outbox.Enqueue(new WorkerRemoved(version, hiveId, w, now));
     }
 
     private static bool Unchanged(IReadOnlyList<ProcessStats> before, IReadOnlyList<ProcessStats> after)
@@ -232,46 +363,37 @@ public sealed partial class ClusterRegistry(
         return true;
     }
 
-    private void PublishWorker(string name, WorkerChanged change) =>
-        events.Publish(new ClusterStreamEvent(name, JsonSerializer.SerializeToUtf8Bytes(change, RbeeJsonContext.Default.WorkerChanged)));
-
-    private void PublishState(string hiveId, string? oldState, string newState, string? reason, DateTimeOffset now)
+    private void StateChanged(long version, string hiveId, HiveState? oldState, HiveState newState, string? reason, DateTimeOffset now)
     {
-        if (!events.HasSubscribers || oldState == newState) return;
-        events.Publish(new ClusterStreamEvent(StreamEvents.HiveState, JsonSerializer.SerializeToUtf8Bytes(
-            new HiveStateChanged(hiveId, oldState, newState, reason, now), RbeeJsonContext.Default.HiveStateChanged)));
+        if (oldState != newState && HasSubscribers) _outbox.Enqueue(new HiveStateChange(version, hiveId, oldState, newState, reason, now));
     }
 
-    private void Swap(HiveEntry entry)
+    /// <summary>Swaps in a snapshot with <paramref name="entry"/>; under the write lock. Returns the new version.</summary>
+    private long Swap(HiveEntry entry)
     {
         var current = _current;
-        Volatile.Write(ref _current, new ClusterSnapshot(current.Version + 1, current.Hives.SetItem(entry.HiveId, entry)));
-        var changed = _changed;
-        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.TrySetResult();
+        var next = new ClusterSnapshot(current.Version + 1, current.Hives.SetItem(entry.HiveId, entry));
+        Volatile.Write(ref _current, next);
+        return next.Version;
     }
 
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    /// <summary>True once <paramref name="predicate"/> holds on the current snapshot (at once or after a change), false
-    /// when <paramref name="timeout"/> passes first.</summary>
-    public async Task<bool> WaitForAsync(Func<ClusterSnapshot, bool> predicate, TimeSpan timeout, CancellationToken ct)
+    /// <summary>
+    /// After a write, outside the write lock: hands the queued changes to every subscriber in the order they were made
+    /// (whoever publishes first drains what every writer queued so far), then wakes the <see cref="WaitForAsync"/> waiters.
+    /// A subscriber's queue never blocks, so a slow reader cannot hold this up.
+    /// </summary>
+    private void Published()
     {
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        bound.CancelAfter(timeout);
-        try
+        if (!_outbox.IsEmpty)
         {
-            while (true)
+            lock (_publish)
             {
-                var changed = Volatile.Read(ref _changed).Task;
-                if (predicate(Current)) return true;
-                await changed.WaitAsync(bound.Token).ConfigureAwait(false);
+                // The list is read per change: a subscriber added while this loop runs must get the changes queued after it.
+                while (_outbox.TryDequeue(out var change))
+                    foreach (var s in Volatile.Read(ref _subscribers)) s.Offer(change);
             }
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return predicate(Current);
-        }
+        Interlocked.Exchange(ref _swapped, null)?.TrySetResult();
     }
 
     private static bool SameUrl(Uri a, Uri b) => Uri.Compare(a, b, UriComponents.SchemeAndServer | UriComponents.Path,

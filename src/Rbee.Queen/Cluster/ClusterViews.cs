@@ -2,15 +2,16 @@ using Rbee.Contracts.Wire;
 
 namespace Rbee.Queen.Cluster;
 
-/// <summary>Turns a snapshot into the wire shapes of <c>GET /v1/cluster</c> and <c>event: summary</c>.</summary>
+/// <summary>Turns a snapshot into the wire shapes of <c>GET /v1/cluster</c>, <c>GET /v1/hives/{id}</c> and <c>event: summary</c>.</summary>
 public static class ClusterViews
 {
-    public static ClusterView View(ClusterSnapshot snapshot, DateTimeOffset now) =>
-        new(snapshot.Version, snapshot.Hives.Values.Select(e => Hive(e, now)).ToList());
+    public static ClusterView View(ClusterSnapshot snapshot, DateTimeOffset now, IWorkerLoadView? load = null) =>
+        new(snapshot.Version, snapshot.Hives.Values.Select(e => Hive(e, now, load)).ToList());
 
-    public static HiveView Hive(HiveEntry e, DateTimeOffset now)
+    public static HiveView Hive(HiveEntry e, DateTimeOffset now, IWorkerLoadView? load = null)
     {
-        var workers = e.Workers.Select(w => w with { Url = WorkerUrl(e, w) }).ToList();
+        load ??= NoWorkerLoad.Instance;
+        var workers = e.Workers.Select(w => Worker(e, w, load)).ToList();
         return new HiveView(
             e.HiveId,
             e.HiveUrl.ToString().TrimEnd('/'),
@@ -21,8 +22,23 @@ public static class ClusterViews
             e.Version,
             e.Protocol,
             e.Capabilities?.Devices ?? [],
-            e.State is HiveStates.Online or HiveStates.Degraded ? e.LastFrame?.Node : null,
+            e.State is HiveState.Online or HiveState.Degraded ? e.LastFrame?.Node : null,
             workers);
+    }
+
+    /// <summary>A worker as clients see it: the hive's figures plus the queen's (<c>url</c>, and the load fields from
+    /// <paramref name="load"/>, null where it knows nothing).</summary>
+    public static ProcessStats Worker(HiveEntry hive, ProcessStats worker, IWorkerLoadView? load = null)
+    {
+        var l = (load ?? NoWorkerLoad.Instance).Find(hive.HiveId, worker.Port, worker.Pid);
+        return worker with
+        {
+            Url = WorkerUrl(hive, worker),
+            InFlight = l?.InFlight,
+            LastUsedAt = l?.LastUsedAt,
+            EjectedUntil = l?.EjectedUntil,
+            IdleStopAt = l?.IdleStopAt,
+        };
     }
 
     public static ClusterSummary Summary(ClusterSnapshot snapshot, DateTimeOffset now)
@@ -32,9 +48,10 @@ public static class ClusterViews
         {
             switch (e.State)
             {
-                case HiveStates.Online: online++; break;
-                case HiveStates.Degraded: degraded++; break;
-                case HiveStates.Incompatible: incompatible++; break;
+                case HiveState.Online: online++; break;
+                case HiveState.Degraded: degraded++; break;
+                case HiveState.Incompatible: incompatible++; break;
+                // The summary has no field for connecting hives: like offline ones, they are not routed to yet.
                 default: offline++; break;
             }
             foreach (var w in e.Workers)

@@ -150,7 +150,7 @@ public sealed partial class SshConfigDiscovery(
     {
         foreach (var e in registry.Current.Hives.Values)
         {
-            if (e.HiveUrl.Port != target.HivePort || e.State is not (HiveStates.Online or HiveStates.Degraded)) continue;
+            if (e.HiveUrl.Port != target.HivePort || e.State is not (HiveState.Online or HiveState.Degraded)) continue;
             if (string.Equals(e.HiveUrl.Host, target.HostName, StringComparison.OrdinalIgnoreCase)) return true;
             if (IsLoopbackName(e.HiveUrl.Host) && IsLoopbackName(target.HostName)) return true;
         }

@@ -36,11 +36,11 @@ public static partial class QueenEndpoints
 
         var guarded = app.MapGroup("").RequireClusterToken();
         guarded.MapPost("/v1/hive/ready", ReadyAsync);
-        guarded.MapGet("/v1/cluster", (ClusterRegistry registry, TimeProvider time) =>
-            Results.Json(ClusterViews.View(registry.Current, time.GetUtcNow()), RbeeJsonContext.Default.ClusterView));
-        guarded.MapGet("/v1/hives/{hiveId}", (string hiveId, ClusterRegistry registry, TimeProvider time) =>
+        guarded.MapGet("/v1/cluster", (ClusterRegistry registry, IWorkerLoadView load, TimeProvider time) =>
+            Results.Json(ClusterViews.View(registry.Current, time.GetUtcNow(), load), RbeeJsonContext.Default.ClusterView));
+        guarded.MapGet("/v1/hives/{hiveId}", (string hiveId, ClusterRegistry registry, IWorkerLoadView load, TimeProvider time) =>
             registry.Current.Find(hiveId) is { } entry
-                ? Results.Json(ClusterViews.Hive(entry, time.GetUtcNow()), RbeeJsonContext.Default.HiveView)
+                ? Results.Json(ClusterViews.Hive(entry, time.GetUtcNow(), load), RbeeJsonContext.Default.HiveView)
                 : ApiErrors.NotFound("unknown_hive", $"no hive '{hiveId}' is known to the queen", "hive_id"));
         guarded.MapGet("/v1/heartbeats/stream", StreamAsync);
         guarded.MapPost("/v1/shutdown", ShutdownAsync);
@@ -101,7 +101,7 @@ public static partial class QueenEndpoints
     {
         var logger = loggers.CreateLogger("Rbee.Queen.Shutdown");
         Log.ShutdownRequested(logger);
-        var hives = registry.Current.Hives.Values.Where(e => e.State != HiveStates.Incompatible).ToList();
+        var hives = registry.Current.Hives.Values.Where(e => e.State != HiveState.Incompatible).ToList();
         // Cascade (DESIGN.md "Workers under the hive" Stop): each hive stops its workers, each call bounded.
         var results = await Task.WhenAll(hives.Select(async e =>
         {
@@ -118,7 +118,7 @@ public static partial class QueenEndpoints
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
             {
                 var why = ex is OperationCanceledException ? "no answer in time" : ex.Message;
-                if (e.State != HiveStates.Offline) Log.HiveShutdownFailed(logger, e.HiveId, why);
+                if (e.State != HiveState.Offline) Log.HiveShutdownFailed(logger, e.HiveId, why);
                 return (e.HiveId, Result: $"failed: {why}");
             }
         }));

@@ -9,7 +9,6 @@ using Rbee.Contracts.Wire;
 using Rbee.Hosting.Http;
 using Rbee.Hosting.Jobs;
 using Rbee.Queen.Cluster;
-using Rbee.Queen.Telemetry;
 
 namespace Rbee.Queen.Jobs;
 
@@ -29,11 +28,12 @@ public sealed class QueenJobOptions
 /// The queen's jobs that act on a hive (DESIGN.md "Jobs", "Workers under the hive"): <c>worker_spawn</c> and
 /// <c>worker_stop</c> (and <c>worker_list</c>/<c>hive_check</c> with a <c>hive_id</c>) are forwarded to that hive's
 /// <c>/v1/jobs</c>; its narration is relayed line by line into the queen's job. A spawn completes only when the worker's
-/// ready state has reached the queen's own cluster view, a stop when the worker has left it: awaited on the cluster's
-/// change notifications, never by polling the worker (seed 004's five-minute poll is what this replaces).
+/// ready state has reached the queen's own cluster view, a stop when the worker has left it: awaited with
+/// <see cref="ClusterRegistry.WaitForAsync"/> on the view's snapshots, never by polling the worker (seed 004's five-minute
+/// poll is what this replaces).
 /// <c>worker_list</c> without a hive lists every worker of the cluster view.
 /// </summary>
-public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub events, ClusterHttp hives, IOptions<QueenJobOptions> options,
+public sealed class QueenJobOperations(ClusterRegistry registry, IWorkerLoadView load, HiveJobClient hiveJobs, IOptions<QueenJobOptions> options,
     Rbee.Queen.Routing.InferJob infer) : IJobOperations
 {
     private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
@@ -64,7 +64,7 @@ public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub
             {
                 count++;
                 job.Narrate($"{hive.HiveId} {w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.Model ?? "?"}");
-                job.Data(w with { Url = ClusterViews.WorkerUrl(hive, w) }, RbeeJsonContext.Default.ProcessStats);
+                job.Data(ClusterViews.Worker(hive, w, load), RbeeJsonContext.Default.ProcessStats);
             }
         job.Narrate(count == 0 ? "no workers in the cluster" : $"{count} worker(s) in the cluster");
         return Task.CompletedTask;
@@ -73,161 +73,37 @@ public sealed class QueenJobOperations(ClusterRegistry registry, ClusterEventHub
     private async Task ForwardAsync(Job job, string operation, string hiveId, string body, CancellationToken ct)
     {
         var hive = registry.Current.Find(hiveId) ?? throw new JobFailedException($"hive '{hiveId}' left the cluster view");
-        if (!hive.IsLive) throw new JobFailedException($"hive '{hiveId}' is {hive.State}; it cannot take jobs now");
+        if (!hive.IsLive) throw new JobFailedException($"hive '{hiveId}' is {hive.State.ToWire()}; it cannot take jobs now");
 
-        // Armed before the hive is asked to act, so the ready (or removed) change cannot slip by unseen.
-        using var changes = events.Subscribe();
-        var hiveJobUrl = await PostAsync(hive, body, ct).ConfigureAwait(false);
+        var hiveJobUrl = await hiveJobs.PostAsync(hive, body, options.Value.ForwardTimeout, ct).ConfigureAwait(false);
         job.Narrate($"forwarded {operation} to hive {hiveId} ({hive.HiveUrl})");
 
         int? port = null;
         try
         {
-            port = await RelayAsync(job, hiveId, hiveJobUrl, ct).ConfigureAwait(false);
+            port = await hiveJobs.RelayAsync(hiveId, hiveJobUrl, line => job.Narrate($"[{hiveId}] {line}"), job.Data, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await CancelAtHiveAsync(hiveJobUrl).ConfigureAwait(false);
+            await hiveJobs.CancelAsync(hiveJobUrl, options.Value.ForwardTimeout).ConfigureAwait(false);
             throw;
         }
 
         if (operation == JobOperations.WorkerSpawn && port is { } p)
         {
-            var w = await AwaitViewAsync(changes, hiveId, snap => Worker(snap, hiveId, p) is { State: WorkerStates.Ready }, ct).ConfigureAwait(false)
-                ? Worker(registry.Current, hiveId, p) : null;
+            // The view is a snapshot, not a stream of events to miss: waiting after the hive's job ended is safe.
+            var w = await registry.WaitForAsync(snap => snap.FindWorker(hiveId, p) is { State: WorkerStates.Ready }, options.Value.ViewTimeout, ct).ConfigureAwait(false)
+                ? registry.Current.FindWorker(hiveId, p) : null;
             if (w is null) throw new JobFailedException($"hive {hiveId} reports worker {p} ready, but it did not appear ready in the queen's view within {options.Value.ViewTimeout.TotalSeconds:0.#} s");
             var entry = registry.Current.Find(hiveId)!;
             job.Narrate($"worker {w.Group}/{w.Instance} is ready in the cluster view at {ClusterViews.WorkerUrl(entry, w)}");
-            job.Data(w with { Url = ClusterViews.WorkerUrl(entry, w) }, RbeeJsonContext.Default.ProcessStats);
+            job.Data(ClusterViews.Worker(entry, w, load), RbeeJsonContext.Default.ProcessStats);
         }
         else if (operation == JobOperations.WorkerStop && port is { } sp)
         {
-            if (!await AwaitViewAsync(changes, hiveId, snap => Worker(snap, hiveId, sp) is null, ct).ConfigureAwait(false))
+            if (!await registry.WaitForAsync(snap => snap.FindWorker(hiveId, sp) is null, options.Value.ViewTimeout, ct).ConfigureAwait(false))
                 throw new JobFailedException($"hive {hiveId} stopped worker {sp}, but it is still in the queen's view after {options.Value.ViewTimeout.TotalSeconds:0.#} s");
             job.Narrate($"worker on port {sp} has left the cluster view");
-        }
-    }
-
-    private static ProcessStats? Worker(ClusterSnapshot snapshot, string hiveId, int port) =>
-        snapshot.Find(hiveId)?.Workers.FirstOrDefault(w => w.Port == port);
-
-    /// <summary>True once <paramref name="holds"/> is true of the cluster view; re-checked on every change the registry publishes.</summary>
-    private async Task<bool> AwaitViewAsync(ClusterEventHub.Subscription changes, string hiveId, Func<ClusterSnapshot, bool> holds, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(options.Value.ViewTimeout);
-        try
-        {
-            while (!holds(registry.Current))
-            {
-                if (!await changes.Reader.WaitToReadAsync(timeout.Token).ConfigureAwait(false)) return holds(registry.Current);
-                while (changes.Reader.TryRead(out _)) { }
-            }
-            return true;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
-
-    private async Task<Uri> PostAsync(HiveEntry hive, string body, CancellationToken ct)
-    {
-        using var request = hives.Request(HttpMethod.Post, new Uri(hive.HiveUrl, "/v1/jobs"));
-        request.Content = new StringContent(body, Encoding.UTF8, "application/json");
-        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        bound.CancelAfter(options.Value.ForwardTimeout);
-        HttpResponseMessage response;
-        try { response = await hives.Client.SendAsync(request, bound.Token).ConfigureAwait(false); }
-        catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !ct.IsCancellationRequested))
-        {
-            throw new JobFailedException($"hive {hive.HiveId} at {hive.HiveUrl} did not take the job: {e.Message}");
-        }
-        using (response)
-        {
-            var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-                throw new JobFailedException($"hive {hive.HiveId} refused the job ({(int)response.StatusCode}): {ErrorMessage(text)}");
-            try
-            {
-                using var doc = JsonDocument.Parse(text);
-                var sse = doc.RootElement.GetProperty("sse_url").GetString()!;
-                return new Uri(hive.HiveUrl, sse);
-            }
-            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-            {
-                throw new JobFailedException($"hive {hive.HiveId} answered the job with no sse_url: {text}");
-            }
-        }
-    }
-
-    private static string ErrorMessage(string body)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(body);
-            return doc.RootElement.GetProperty("error").GetProperty("message").GetString() ?? body;
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            return body;
-        }
-    }
-
-    /// <summary>Relays the hive's job stream; returns the worker port its data events named; throws on the hive's [ERROR].</summary>
-    private async Task<int?> RelayAsync(Job job, string hiveId, Uri sse, CancellationToken ct)
-    {
-        using var request = hives.Request(HttpMethod.Get, sse);
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-        using var response = await hives.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode) throw new JobFailedException($"hive {hiveId} job stream answered {(int)response.StatusCode}");
-        using var reader = new SseEventReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
-        int? port = null;
-        while (await reader.NextAsync(ct).ConfigureAwait(false) is { } e)
-        {
-            var data = e.Data;
-            if (e.Event == "data")
-            {
-                job.Data(data);
-                port = PortOf(data) ?? port;
-                continue;
-            }
-            if (data == JobStreamMarkers.Done) return port;
-            if (data == JobStreamMarkers.Cancelled) throw new JobFailedException($"the job was cancelled on hive {hiveId}");
-            if (data.StartsWith(JobStreamMarkers.Error, StringComparison.Ordinal))
-                throw new JobFailedException($"hive {hiveId}: {data[JobStreamMarkers.Error.Length..].Trim()}");
-            job.Narrate($"[{hiveId}] {data}");
-        }
-        throw new JobFailedException($"hive {hiveId} closed the job stream without a final line");
-    }
-
-    private static int? PortOf(string json)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            return doc.RootElement.TryGetProperty("port", out var p) && p.TryGetInt32(out var port) ? port : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    private async Task CancelAtHiveAsync(Uri sse)
-    {
-        // ".../v1/jobs/{id}/stream" → DELETE ".../v1/jobs/{id}"
-        var path = sse.AbsolutePath;
-        var jobPath = path.EndsWith("/stream", StringComparison.Ordinal) ? path[..^"/stream".Length] : path;
-        try
-        {
-            using var request = hives.Request(HttpMethod.Delete, new Uri(sse, jobPath));
-            using var cts = new CancellationTokenSource(options.Value.ForwardTimeout);
-            using var _ = await hives.Client.SendAsync(request, cts.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
-        {
-            // The hive is gone or slow: its own job ends with its load timeout or its stop.
         }
     }
 }

@@ -105,7 +105,7 @@ public sealed partial class RequestTimeline(ClusterEventHub events, TimeProvider
             Error = error,
             Attempt = attempt,
         };
-        events.Publish(new ClusterStreamEvent(StreamEvents.Request, JsonSerializer.SerializeToUtf8Bytes(e, RbeeJsonContext.Default.RequestEvent)));
+        events.Publish(StreamEvents.Request, e, RbeeJsonContext.Default.RequestEvent);
     }
 
     private static partial class Log

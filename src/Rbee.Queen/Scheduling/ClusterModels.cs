@@ -51,7 +51,7 @@ public sealed class ClusterModels
     public static string? ModelIdOf(ProcessStats w) =>
         w.ModelId ?? (w.Model is { Length: > 0 } path ? Path.GetFileNameWithoutExtension(path) : null);
 
-    public static bool IsRoutable(HiveEntry hive) => hive.State == HiveStates.Online;
+    public static bool IsRoutable(HiveEntry hive) => hive.State == HiveState.Online;
 
     public static ClusterModels Build(ClusterSnapshot snapshot, IReadOnlyList<string> workerTypes)
     {
@@ -59,7 +59,7 @@ public sealed class ClusterModels
         foreach (var hive in snapshot.Hives.Values)
         {
             var online = IsRoutable(hive);
-            var unhealthy = hive.State == HiveStates.Degraded;
+            var unhealthy = hive.State == HiveState.Degraded;
             if (!online && !unhealthy) continue;
             foreach (var w in hive.Workers)
             {

@@ -41,7 +41,7 @@ public sealed partial class WorkerHealthProber : BackgroundService
         if (!_events.HasSubscribers) return;
         var e = new WorkerHealthChanged(change.Key.HiveId, change.Key.Port, change.Url, change.Ejected, change.EjectedUntil,
             change.ConsecutiveFailures, change.Reason, _time.GetUtcNow());
-        _events.Publish(new ClusterStreamEvent(StreamEvents.WorkerHealth, JsonSerializer.SerializeToUtf8Bytes(e, RbeeJsonContext.Default.WorkerHealthChanged)));
+        _events.Publish(StreamEvents.WorkerHealth, e, RbeeJsonContext.Default.WorkerHealthChanged);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -1,10 +1,10 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
-using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Http;
@@ -26,17 +26,15 @@ public sealed partial class HiveSubscriptions : IDisposable
     private readonly ClusterRegistry _registry;
     private readonly ClusterHttp _http;
     private readonly QueenOptions _options;
-    private readonly ProtocolOptions _protocol;
     private readonly ILogger<HiveSubscriptions> _logger;
     private readonly CancellationTokenSource _stopping = new();
 
     public HiveSubscriptions(ClusterRegistry registry, ClusterHttp http, IOptions<QueenOptions> options,
-        IOptions<ProtocolOptions> protocol, ILogger<HiveSubscriptions> logger)
+        ILogger<HiveSubscriptions> logger)
     {
         _registry = registry;
         _http = http;
         _options = options.Value;
-        _protocol = protocol.Value;
         _logger = logger;
         _registry.WentSilent += (hiveId, instanceId) =>
         {
@@ -105,6 +103,8 @@ public sealed partial class HiveSubscriptions : IDisposable
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly SemaphoreSlim _wake = new(0, 1);
+        // One per subscription, and a subscription follows one instance (a new instance gets a new subscription).
+        private readonly CatalogRefresh _catalog = new();
         private CancellationTokenSource? _attempt;
         private string? _attemptInstance;
 
@@ -118,7 +118,8 @@ public sealed partial class HiveSubscriptions : IDisposable
             try { _wake.Release(); } catch (SemaphoreFullException) { } catch (ObjectDisposedException) { }
         }
 
-        /// <summary>Frames stopped although the socket may be open (a blackholed link): drop it and resubscribe.</summary>
+        /// <summary>Liveness took the hive offline although the socket may be open (frames stopped, or never came):
+        /// drop it and resubscribe.</summary>
         public void DropConnection(string instanceId)
         {
             var attempt = Volatile.Read(ref _attempt);
@@ -146,7 +147,7 @@ public sealed partial class HiveSubscriptions : IDisposable
             while (!ct.IsCancellationRequested)
             {
                 var entry = owner._registry.Current.Find(hiveId);
-                if (entry is null || entry.State == HiveStates.Incompatible) break;
+                if (entry is null || entry.State == HiveState.Incompatible) break;
                 var gotFrame = await AttemptAsync(entry, ct);
                 if (ct.IsCancellationRequested) break;
                 if (gotFrame) failures = 0;
@@ -166,10 +167,12 @@ public sealed partial class HiveSubscriptions : IDisposable
         {
             try
             {
+                using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                bound.CancelAfter(owner._options.SubscribeTimeout);
                 using var request = owner._http.Request(HttpMethod.Get, new Uri(entry.HiveUrl, "/capabilities"));
-                using var response = await owner._http.Client.SendAsync(request, ct);
+                using var response = await owner._http.Client.SendAsync(request, bound.Token);
                 response.EnsureSuccessStatusCode();
-                var caps = await response.Content.ReadFromJsonAsync(RbeeJsonContext.Default.Capabilities, ct);
+                var caps = await response.Content.ReadFromJsonAsync(RbeeJsonContext.Default.Capabilities, bound.Token);
                 if (caps is not null) owner._registry.SetCapabilities(hiveId, caps);
             }
             catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or IOException or ObjectDisposedException)
@@ -178,54 +181,97 @@ public sealed partial class HiveSubscriptions : IDisposable
             }
         }
 
+        /// <summary>Fetches the catalog in the background (the caller has begun it on <see cref="_catalog"/>).</summary>
+        private async Task FetchCatalogAsync(HiveEntry entry, CancellationToken ct)
+        {
+            var outcome = CatalogFetchOutcome.Failed;
+            try
+            {
+                using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                bound.CancelAfter(owner._options.SubscribeTimeout);
+                var (result, catalog, error) = await HiveCatalogClient.FetchAsync(owner._http, entry.HiveUrl, bound.Token);
+                outcome = result;
+                switch (result)
+                {
+                    case CatalogFetchOutcome.Fetched:
+                        // Dropped by the registry when it is another instance's (the hive restarted meanwhile) or not newer.
+                        if (owner._registry.SetCatalog(hiveId, catalog!))
+                            Log.CatalogFetched(owner._logger, hiveId, catalog!.Version, catalog.Models.Count);
+                        break;
+                    case CatalogFetchOutcome.NotFound:
+                        Log.CatalogMissing(owner._logger, hiveId, entry.HiveUrl.ToString());
+                        break;
+                    default:
+                        Log.CatalogFetchFailed(owner._logger, hiveId, error ?? "unknown");
+                        break;
+                }
+            }
+            finally
+            {
+                _catalog.Completed(outcome);
+            }
+        }
+
         /// <summary>One subscription attempt; true when at least one frame was applied.</summary>
         private async Task<bool> AttemptAsync(HiveEntry entry, CancellationToken ct)
         {
-            var o = owner._options;
             var gotFrame = false;
+            var opened = false;
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
             _attemptInstance = entry.InstanceId;
             Volatile.Write(ref _attempt, attempt);
             string reason = "stream closed";
             try
             {
-                attempt.CancelAfter(o.SubscribeTimeout);
-                // Devices come from /capabilities; fetched beside the stream so the first frame is not delayed by it.
+                // Devices and models come from their own endpoints, fetched beside the stream so the first frame waits for neither.
                 _ = FetchCapabilitiesAsync(entry, attempt.Token);
+                if (_catalog.TryBeginOnSubscribe(entry.Catalog?.Version)) _ = FetchCatalogAsync(entry, attempt.Token);
 
                 using var request = owner._http.Request(HttpMethod.Get, new Uri(entry.HiveUrl, "/v1/heartbeats/stream"));
                 request.Headers.Accept.ParseAdd("text/event-stream");
-                using var response = await owner._http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token);
-                response.EnsureSuccessStatusCode();
-                Log.SubscriptionOpened(owner._logger, hiveId, entry.HiveUrl.ToString());
-                // A stream that opens but never delivers is as dead as one that closes.
-                attempt.CancelAfter(owner._protocol.OfflineAfter);
-                await using var body = await response.Content.ReadAsStreamAsync(attempt.Token);
-                using var reader = new SseEventReader(body);
-                while (await reader.NextAsync(attempt.Token) is { } e)
+                HttpResponseMessage response;
+                // The subscribe time-out bounds the connect and the response headers only. Whether an open stream is alive
+                // is liveness's call alone (HiveLiveness, on the monitor's tick), which drops it through WentSilent.
+                using (var connect = CancellationTokenSource.CreateLinkedTokenSource(attempt.Token))
                 {
-                    if (e.Event != StreamEvents.Telemetry) continue;
-                    TelemetryFrame? frame;
-                    try
+                    connect.CancelAfter(owner._options.SubscribeTimeout);
+                    response = await owner._http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, connect.Token);
+                }
+                using (response)
+                {
+                    response.EnsureSuccessStatusCode();
+                    opened = true;
+                    owner._registry.StreamOpened(hiveId, entry.InstanceId);
+                    Log.SubscriptionOpened(owner._logger, hiveId, entry.HiveUrl.ToString());
+                    await using var body = await response.Content.ReadAsStreamAsync(attempt.Token);
+                    using var reader = new SseEventReader(body);
+                    while (await reader.NextAsync(attempt.Token) is { } e)
                     {
-                        frame = JsonSerializer.Deserialize(e.Data, RbeeJsonContext.Default.TelemetryFrame);
-                    }
-                    catch (JsonException)
-                    {
-                        continue;
-                    }
-                    if (frame is null || frame.HiveId != hiveId) continue;
-                    if (frame.InstanceId != entry.InstanceId)
-                    {
-                        // Another generation answers at this URL (the hive restarted): never hold a stream to an
-                        // instance we have no ready for; its own ready will replace the entry (DESIGN.md 4).
-                        reason = $"hive at {entry.HiveUrl} is now instance {frame.InstanceId}";
-                        break;
-                    }
-                    if (owner._registry.ApplyFrame(frame))
-                    {
+                        if (e.Event != StreamEvents.Telemetry) continue;
+                        // The frame's bytes as they came (the reader decoded them; encoding gives back the same bytes): parsed
+                        // once here and forwarded as they are by the aggregate stream.
+                        var json = Encoding.UTF8.GetBytes(e.Data);
+                        TelemetryFrame? frame;
+                        try
+                        {
+                            frame = JsonSerializer.Deserialize(json, RbeeJsonContext.Default.TelemetryFrame);
+                        }
+                        catch (JsonException)
+                        {
+                            continue;
+                        }
+                        if (frame is null || frame.HiveId != hiveId) continue;
+                        if (frame.InstanceId != entry.InstanceId)
+                        {
+                            // Another generation answers at this URL (the hive restarted): never hold a stream to an
+                            // instance we have no ready for; its own ready will replace the entry (DESIGN.md 4).
+                            reason = $"hive at {entry.HiveUrl} is now instance {frame.InstanceId}";
+                            break;
+                        }
+                        if (!owner._registry.ApplyFrame(frame, json)) continue;
                         gotFrame = true;
-                        attempt.CancelAfter(owner._protocol.OfflineAfter);
+                        if (_catalog.TryBeginOnFrame(frame.ModelsVersion, owner._registry.Current.Find(hiveId)?.Catalog?.Version))
+                            _ = FetchCatalogAsync(entry, attempt.Token);
                     }
                 }
             }
@@ -235,7 +281,7 @@ public sealed partial class HiveSubscriptions : IDisposable
             }
             catch (OperationCanceledException)
             {
-                reason = gotFrame ? "no frame in time" : "subscription timed out";
+                reason = opened ? "dropped: no frame in time" : "subscription timed out";
             }
             catch (Exception e) when (e is HttpRequestException or IOException or JsonException or InvalidOperationException)
             {
@@ -258,5 +304,14 @@ public sealed partial class HiveSubscriptions : IDisposable
 
         [LoggerMessage(EventId = QueenEventIds.SubscriptionFailed, Level = LogLevel.Debug, Message = "subscription to hive {HiveId} at {HiveUrl} failed: {Reason}")]
         public static partial void SubscriptionFailed(ILogger logger, string hiveId, string hiveUrl, string reason);
+
+        [LoggerMessage(EventId = QueenEventIds.CatalogFetched, Level = LogLevel.Debug, Message = "model catalog of hive {HiveId}: version {Version}, {Count} model(s)")]
+        public static partial void CatalogFetched(ILogger logger, string hiveId, long version, int count);
+
+        [LoggerMessage(EventId = QueenEventIds.CatalogFetchFailed, Level = LogLevel.Debug, Message = "model catalog of hive {HiveId} not fetched: {Reason}")]
+        public static partial void CatalogFetchFailed(ILogger logger, string hiveId, string reason);
+
+        [LoggerMessage(EventId = QueenEventIds.CatalogMissing, Level = LogLevel.Information, Message = "hive {HiveId} at {HiveUrl} has no model catalog (an older hive); not asked again until it announces one")]
+        public static partial void CatalogMissing(ILogger logger, string hiveId, string hiveUrl);
     }
 }

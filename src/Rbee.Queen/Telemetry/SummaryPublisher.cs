@@ -20,7 +20,7 @@ public sealed class SummaryPublisher(ClusterRegistry registry, ClusterEventHub h
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 if (!hub.HasSubscribers) continue;
-                hub.Publish(Build(registry.Current, time.GetUtcNow()));
+                hub.Publish(StreamEvents.Summary, ClusterViews.Summary(registry.Current, time.GetUtcNow()), RbeeJsonContext.Default.ClusterSummary);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

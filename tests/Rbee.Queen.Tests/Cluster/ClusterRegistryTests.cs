@@ -1,59 +1,43 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Rbee.Contracts.Json;
-using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
 using Rbee.Queen.Cluster;
-using Rbee.Queen.Telemetry;
+using static Rbee.Queen.Tests.Cluster.ClusterFixtures;
 
 namespace Rbee.Queen.Tests.Cluster;
 
 public sealed class ClusterRegistryTests
 {
-    private static readonly Uri HiveUrl = new("http://10.0.0.5:7835");
-    private readonly ManualClock _clock = new();
-    private readonly ClusterEventHub _hub = new();
-    private readonly ClusterEventHub.Subscription _events;
+    private readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider _clock = Clock();
     private readonly ClusterRegistry _registry;
+    private readonly ClusterChangeSubscription _changes;
 
     public ClusterRegistryTests()
     {
-        _events = _hub.Subscribe();
-        _registry = new ClusterRegistry(new HiveLiveness(new ProtocolOptions()), _clock, _hub, NullLogger<ClusterRegistry>.Instance);
+        _registry = Registry(_clock);
+        _changes = _registry.Subscribe();
     }
 
-    private static HiveReady Ready(string instance = "i1", string url = "http://10.0.0.5:7835", int protocol = ProtocolConstants.ProtocolVersion) =>
-        new("gpu-box", url, instance, "0.1.0", protocol);
+    private List<(string Name, JsonElement Data)> DrainEvents() => _changes.Drain().AsStreamEvents();
 
-    private static ProcessStats Worker(int port, string state = WorkerStates.Ready) =>
-        new(1000 + port, "llm", port.ToString(System.Globalization.CultureInfo.InvariantCulture), port, state, "m.gguf", "cpu",
-            1.0, 10, null, null, 1.0, null, null, null);
-
-    private static TelemetryFrame Frame(long seq, string instance = "i1", params ProcessStats[] workers) =>
-        new("gpu-box", instance, seq, DateTimeOffset.UnixEpoch, new NodeStats(5, 1, 2, []), workers);
-
-    private List<(string Name, JsonElement Data)> DrainEvents()
-    {
-        var list = new List<(string, JsonElement)>();
-        while (_events.Reader.TryRead(out var e)) list.Add((e.Name, JsonDocument.Parse(e.Json).RootElement));
-        return list;
-    }
-
-    private HiveEntry Hive => _registry.Current.Find("gpu-box")!;
+    private HiveEntry Hive => _registry.Current.Find(HiveId)!;
 
     [Fact]
-    public void FirstReady_Registers_AndTheFirstFrameMakesTheHiveOnline()
+    public void FirstReady_IsConnecting_AndTheFirstFrameMakesTheHiveOnline()
     {
         Assert.Equal(ReadyOutcome.Registered, _registry.Ready(Ready(), HiveUrl));
-        Assert.Equal(HiveStates.Offline, Hive.State);
-        Assert.True(Hive.Connecting);
+        Assert.Equal(HiveState.Connecting, Hive.State);
+        Assert.Null(Hive.Reason);
+        Assert.True(Hive.IsLive);
         Assert.True(_registry.ApplyFrame(Frame(0, "i1", Worker(8080))));
-        Assert.Equal(HiveStates.Online, Hive.State);
+        Assert.Equal(HiveState.Online, Hive.State);
         var events = DrainEvents();
-        Assert.Equal([StreamEvents.Telemetry, StreamEvents.HiveState, StreamEvents.WorkerAdded], events.Select(e => e.Name));
-        Assert.Equal("offline", events[1].Data.GetProperty("old_state").GetString());
-        Assert.Equal("online", events[1].Data.GetProperty("new_state").GetString());
+        Assert.Equal([StreamEvents.HiveState, StreamEvents.Telemetry, StreamEvents.HiveState, StreamEvents.WorkerAdded], events.Select(e => e.Name));
+        Assert.Equal(JsonValueKind.Null, events[0].Data.GetProperty("old_state").ValueKind);
+        Assert.Equal("connecting", events[0].Data.GetProperty("new_state").GetString());
+        Assert.Equal("connecting", events[2].Data.GetProperty("old_state").GetString());
+        Assert.Equal("online", events[2].Data.GetProperty("new_state").GetString());
     }
 
     [Fact]
@@ -62,16 +46,18 @@ public sealed class ClusterRegistryTests
         _registry.Ready(Ready(), HiveUrl);
         _registry.ApplyFrame(Frame(0));
         var version = _registry.Current.Version;
+        _changes.Drain();
         Assert.Equal(ReadyOutcome.Conflict, _registry.Ready(Ready("forged", "http://6.6.6.6:7835"), new Uri("http://6.6.6.6:7835")));
         Assert.Equal(version, _registry.Current.Version);
         Assert.Equal(("i1", HiveUrl), (Hive.InstanceId, Hive.HiveUrl));
+        Assert.Empty(_changes.Drain());
     }
 
     [Fact]
     public void RepeatedConflict_IsOneWarning_AnotherUrlIsANewOne()
     {
         var log = new LevelLog();
-        var registry = new ClusterRegistry(new HiveLiveness(new ProtocolOptions()), _clock, _hub, log);
+        var registry = Registry(_clock, log);
         registry.Ready(Ready(), HiveUrl);
         for (var i = 0; i < 3; i++)
             Assert.Equal(ReadyOutcome.Conflict, registry.Ready(Ready("x", "http://6.6.6.6:7835"), new Uri("http://6.6.6.6:7835")));
@@ -99,9 +85,11 @@ public sealed class ClusterRegistryTests
     public void OfflineHiveFromAnotherUrl_IsReplaced_TheHiveMoved()
     {
         _registry.Ready(Ready(), HiveUrl);
-        _registry.StreamClosed("gpu-box", "i1", "refused");
+        _registry.StreamClosed(HiveId, "i1", "refused");
+        Assert.Equal(HiveState.Offline, Hive.State);
         Assert.Equal(ReadyOutcome.Registered, _registry.Ready(Ready("i2", "http://10.0.0.6:7835"), new Uri("http://10.0.0.6:7835")));
         Assert.Equal(new Uri("http://10.0.0.6:7835"), Hive.HiveUrl);
+        Assert.Equal(HiveState.Connecting, Hive.State);
     }
 
     [Fact]
@@ -109,8 +97,10 @@ public sealed class ClusterRegistryTests
     {
         _registry.Ready(Ready(), HiveUrl);
         _registry.ApplyFrame(Frame(0, "i1", Worker(8080)));
+        _registry.SetCatalog(HiveId, Catalog(3));
         Assert.Equal(ReadyOutcome.Restarted, _registry.Ready(Ready("i2"), HiveUrl));
         Assert.Equal("i2", Hive.InstanceId);
+        Assert.Null(Hive.Catalog);
         Assert.Single(_registry.Current.Hives);
         Assert.False(_registry.ApplyFrame(Frame(7, "i1")));
         DrainEvents();
@@ -125,7 +115,7 @@ public sealed class ClusterRegistryTests
         _registry.Ready(Ready(), HiveUrl);
         _registry.ApplyFrame(Frame(0));
         Assert.Equal(ReadyOutcome.AlreadyKnown, _registry.Ready(Ready(), HiveUrl));
-        Assert.Equal(HiveStates.Online, Hive.State);
+        Assert.Equal(HiveState.Online, Hive.State);
     }
 
     [Fact]
@@ -143,11 +133,12 @@ public sealed class ClusterRegistryTests
     public void OtherProtocol_IsListedIncompatibleWithReason_AndItsFramesAreIgnored()
     {
         Assert.Equal(ReadyOutcome.Incompatible, _registry.Ready(Ready(protocol: 2), HiveUrl));
-        Assert.Equal(HiveStates.Incompatible, Hive.State);
+        Assert.Equal(HiveState.Incompatible, Hive.State);
         Assert.Contains("protocol 2", Hive.Reason);
         Assert.False(_registry.ApplyFrame(Frame(0)));
         var view = ClusterViews.View(_registry.Current, _clock.GetUtcNow());
-        Assert.Equal(HiveStates.Incompatible, Assert.Single(view.Hives).State);
+        Assert.Equal(HiveState.Incompatible, Assert.Single(view.Hives).State);
+        Assert.Contains("\"state\":\"incompatible\"", JsonSerializer.Serialize(view, RbeeJsonContext.Default.ClusterView));
     }
 
     [Fact]
@@ -156,8 +147,8 @@ public sealed class ClusterRegistryTests
         _registry.Ready(Ready(), HiveUrl);
         _registry.ApplyFrame(Frame(0, "i1", Worker(8080), Worker(8081)));
         DrainEvents();
-        _registry.StreamClosed("gpu-box", "i1", "stream closed");
-        Assert.Equal(HiveStates.Offline, Hive.State);
+        _registry.StreamClosed(HiveId, "i1", "stream closed");
+        Assert.Equal(HiveState.Offline, Hive.State);
         Assert.Empty(Hive.Workers);
         var events = DrainEvents();
         Assert.Equal(2, events.Count(e => e.Name == StreamEvents.WorkerRemoved));
@@ -170,8 +161,8 @@ public sealed class ClusterRegistryTests
         _registry.Ready(Ready(), HiveUrl);
         _registry.ApplyFrame(Frame(0));
         _registry.Ready(Ready("i2"), HiveUrl);
-        _registry.StreamClosed("gpu-box", "i1", "old stream closed");
-        Assert.Equal(HiveStates.Online, Hive.State);
+        _registry.StreamClosed(HiveId, "i1", "old stream closed");
+        Assert.Equal(HiveState.Online, Hive.State);
     }
 
     [Fact]
@@ -184,26 +175,26 @@ public sealed class ClusterRegistryTests
 
         _clock.Advance(TimeSpan.FromMilliseconds(2999));
         _registry.Tick();
-        Assert.Equal(HiveStates.Online, Hive.State);
+        Assert.Equal(HiveState.Online, Hive.State);
         _clock.Advance(TimeSpan.FromMilliseconds(1));
         _registry.Tick();
-        Assert.Equal(HiveStates.Degraded, Hive.State);
+        Assert.Equal(HiveState.Degraded, Hive.State);
         Assert.Single(Hive.Workers);
 
         _clock.Advance(TimeSpan.FromMilliseconds(6999));
         _registry.Tick();
-        Assert.Equal(HiveStates.Degraded, Hive.State);
+        Assert.Equal(HiveState.Degraded, Hive.State);
         _clock.Advance(TimeSpan.FromMilliseconds(1));
         _registry.Tick();
-        Assert.Equal(HiveStates.Offline, Hive.State);
+        Assert.Equal(HiveState.Offline, Hive.State);
         Assert.Empty(Hive.Workers);
-        Assert.Equal(["gpu-box"], silenced);
+        Assert.Equal([HiveId], silenced);
 
         Assert.True(_registry.ApplyFrame(Frame(1, "i1", Worker(8080))));
-        Assert.Equal(HiveStates.Online, Hive.State);
+        Assert.Equal(HiveState.Online, Hive.State);
         var states = DrainEvents().Where(e => e.Name == StreamEvents.HiveState)
             .Select(e => e.Data.GetProperty("new_state").GetString()).ToList();
-        Assert.Equal(["online", "degraded", "offline", "online"], states);
+        Assert.Equal(["connecting", "online", "degraded", "offline", "online"], states);
     }
 
     [Fact]
@@ -240,8 +231,8 @@ public sealed class ClusterRegistryTests
         _registry.ApplyFrame(Frame(0, "i1", Worker(8080)));
         var after = _registry.Current;
         Assert.True(after.Version > before.Version);
-        Assert.Equal(HiveStates.Offline, before.Find("gpu-box")!.State);
-        Assert.Equal(HiveStates.Online, after.Find("gpu-box")!.State);
+        Assert.Equal(HiveState.Connecting, before.Find(HiveId)!.State);
+        Assert.Equal(HiveState.Online, after.Find(HiveId)!.State);
     }
 
     [Fact]
@@ -255,5 +246,35 @@ public sealed class ClusterRegistryTests
         Assert.Equal(350, hive.LastFrameAgeMs);
         var json = JsonSerializer.Serialize(ClusterViews.View(_registry.Current, _clock.GetUtcNow()), RbeeJsonContext.Default.ClusterView);
         Assert.Contains("\"last_frame_age_ms\":350", json);
+        Assert.Contains("\"state\":\"online\"", json);
+    }
+
+    [Fact]
+    public void Catalog_IsKeptForItsInstance_NewerVersionsOnly()
+    {
+        _registry.Ready(Ready(), HiveUrl);
+        _registry.ApplyFrame(Frame(0));
+        _changes.Drain();
+        Assert.True(_registry.SetCatalog(HiveId, Catalog(2)));
+        Assert.False(_registry.SetCatalog(HiveId, Catalog(2)));
+        Assert.False(_registry.SetCatalog(HiveId, Catalog(1)));
+        Assert.False(_registry.SetCatalog(HiveId, Catalog(9, instance: "i0")));
+        Assert.False(_registry.SetCatalog("other", Catalog(9, hiveId: "other")));
+        Assert.Equal(2, Hive.Catalog!.Version);
+        var change = Assert.IsType<CatalogChanged>(Assert.Single(_changes.Drain()));
+        Assert.Equal((HiveId, 2L), (change.HiveId, change.Catalog.Version));
+        // The catalog is not an event of the aggregate stream.
+        Assert.Null(Rbee.Queen.Telemetry.ClusterEventHub.ToEvent(change));
+    }
+
+    [Fact]
+    public void CatalogOfTheOldInstance_ArrivingAfterARestart_IsDropped()
+    {
+        _registry.Ready(Ready(), HiveUrl);
+        _registry.ApplyFrame(Frame(0));
+        _registry.Ready(Ready("i2"), HiveUrl);
+        Assert.False(_registry.SetCatalog(HiveId, Catalog(5, instance: "i1")));
+        Assert.Null(Hive.Catalog);
+        Assert.True(_registry.SetCatalog(HiveId, Catalog(1, instance: "i2")));
     }
 }

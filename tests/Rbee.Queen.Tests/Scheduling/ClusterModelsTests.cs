@@ -14,7 +14,7 @@ public sealed class ClusterModelsTests
     {
         var c = new TestCluster()
             .Hive("a", workers: [TestCluster.Worker(8080, "m"), TestCluster.Worker(8081, "m", WorkerStates.Starting)], models: [TestCluster.Model("m"), TestCluster.Model("disk-only")])
-            .Hive("b", state: HiveStates.Degraded, workers: [TestCluster.Worker(8080, "sick")])
+            .Hive("b", state: HiveState.Degraded, workers: [TestCluster.Worker(8080, "sick")])
             .Hive("c", models: [TestCluster.Model("no-type")], llmAvailable: false);
         var index = Build(c);
         var m = index.Find("m")!;
@@ -50,7 +50,7 @@ public sealed class ClusterModelsTests
         var c = new TestCluster()
             .Hive("a", workers: [TestCluster.Worker(8080, "m")], models: [TestCluster.Model("m"), TestCluster.Model("disk-only")])
             .Hive("b", models: [TestCluster.Model("m")])
-            .Hive("z", state: HiveStates.Degraded, workers: [TestCluster.Worker(8080, "sick")]);
+            .Hive("z", state: HiveState.Degraded, workers: [TestCluster.Worker(8080, "sick")]);
         var time = new FakeTimeProvider();
         var list = ModelList.Build(Build(c), new WorkerLoads(new SchedulingOptions(), time), time.GetUtcNow());
         Assert.Equal(["disk-only", "m"], list.Data.Select(m => m.Id));

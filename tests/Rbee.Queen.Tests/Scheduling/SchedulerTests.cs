@@ -68,7 +68,7 @@ public sealed class SchedulerTests
         _cluster.Hive("a", workers: [TestCluster.Worker(8080, "m")]);
         var e = await Assert.ThrowsAsync<SchedulingException>(() => Acquire("other"));
         Assert.Equal((404, "model_not_found"), (e.Status, e.Code));
-        _cluster.Hive("b", state: HiveStates.Degraded, workers: [TestCluster.Worker(8080, "other")]);
+        _cluster.Hive("b", state: HiveState.Degraded, workers: [TestCluster.Worker(8080, "other")]);
         e = await Assert.ThrowsAsync<SchedulingException>(() => Acquire("other"));
         Assert.Equal((503, "model_unavailable"), (e.Status, e.Code));
         Assert.NotNull(e.RetryAfterSeconds);
@@ -227,7 +227,7 @@ public sealed class SchedulerTests
     public async Task AWorkerOfAHiveThatWentOffline_IsNoCandidate_AndTheRequestWaitsForAnother()
     {
         _cluster.Hive("a", workers: [TestCluster.Worker(8080, "m")]).Hive("b", workers: [TestCluster.Worker(8090, "m")]);
-        _cluster.Hive("a", state: HiveStates.Offline, workers: []);
+        _cluster.Hive("a", state: HiveState.Offline, workers: []);
         for (var i = 0; i < 3; i++)
         {
             var lease = await Acquire();

@@ -36,7 +36,7 @@ public sealed class TestCluster
     };
 
     /// <summary>Adds or replaces a hive; <paramref name="ramFree"/> null means the hive cannot measure its RAM.</summary>
-    public TestCluster Hive(string id, string state = HiveStates.Online, IReadOnlyList<ProcessStats>? workers = null,
+    public TestCluster Hive(string id, HiveState state = HiveState.Online, IReadOnlyList<ProcessStats>? workers = null,
         IReadOnlyList<ModelInfo>? models = null, long? ramFree = 8 * GiB, bool llmAvailable = true)
     {
         var url = new Uri($"http://{id}.lan:7835");
