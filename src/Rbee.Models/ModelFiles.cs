@@ -28,7 +28,16 @@ public static class ModelFiles
         if (header.FileLength < header.RequiredLength)
             throw new IncompleteModelFileException(
                 $"{full}: its tensors end at byte {header.RequiredLength} but the file has {header.FileLength} bytes (truncated, or still being copied)");
-        return Describe(header, IdOf(full), File.GetLastWriteTimeUtc(full));
+        return Describe(header, IdOf(full), LastWriteTimeUtc(full));
+    }
+
+    /// <summary>The file's mtime; for a symbolic link, its target's (FileInfo on Unix describes the link itself).</summary>
+    public static DateTime LastWriteTimeUtc(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.Attributes.HasFlag(FileAttributes.ReparsePoint) && info.ResolveLinkTarget(returnFinalTarget: true) is FileInfo { Exists: true } target)
+            return target.LastWriteTimeUtc;
+        return info.LastWriteTimeUtc;
     }
 
     /// <summary>The description of an already read header.</summary>

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
+using Rbee.Hive.Models;
 using Rbee.Hive.Monitoring;
 using Rbee.Hive.Workers;
 using Rbee.Hosting.Jobs;
@@ -21,7 +22,8 @@ public sealed class HiveJobOperations(
     WorkerMonitor monitor,
     WorkerSupervisor supervisor,
     PortAllocator ports,
-    IOptions<WorkerOptions> options) : IJobOperations
+    IOptions<WorkerOptions> options,
+    HiveModelCatalog models) : IJobOperations
 {
     public JobPlan Plan(string operation, JsonElement request) => operation switch
     {
@@ -36,7 +38,7 @@ public sealed class HiveJobOperations(
     {
         var model = JobFields.String(request, "model", out var e1);
         if (e1 is not null) return JobPlan.Invalid(e1, "model");
-        if (string.IsNullOrWhiteSpace(model)) return JobPlan.Invalid("'model' is required: a GGUF path on the hive or a file name in its models directory", "model", "missing_field");
+        if (string.IsNullOrWhiteSpace(model)) return JobPlan.Invalid("'model' is required: a model id of the hive's catalog, a GGUF path on the hive or a file name in its models directory", "model", "missing_field");
         var typeName = JobFields.String(request, "worker_type", out var e2) ?? "llm";
         if (e2 is not null) return JobPlan.Invalid(e2, "worker_type");
         var device = JobFields.String(request, "device", out var e3) ?? "cpu";
@@ -70,10 +72,12 @@ public sealed class HiveJobOperations(
             why = $"model file {full} does not exist on this hive";
             return null;
         }
-        var dir = options.Value.ResolvedModelsDirectory;
+        // The catalog may lag a deletion by its debounce: a listed file that is gone falls through to the clear refusal.
+        if (models.Snapshot.TryGet(model, out var listed) && File.Exists(listed.Path)) return listed.Path;
+        var dir = models.ModelsDirectory;
         foreach (var candidate in new[] { Path.Combine(dir, model), Path.Combine(dir, model + ".gguf") })
             if (File.Exists(candidate)) return candidate;
-        why = $"no model '{model}' in {dir} (looked for {model} and {model}.gguf); give a path or download it first";
+        why = $"no model '{model}' in this hive's catalog or in {dir} (looked for {model} and {model}.gguf); give a path or download it first";
         return null;
     }
 
@@ -183,7 +187,7 @@ public sealed class HiveJobOperations(
         job.Narrate(mode.Mode == MonitoringInfo.CgroupV2
             ? $"monitoring: cgroup_v2, root {mode.Root}, {monitor.InotifyWatches} inotify watches on one instance"
             : $"monitoring: process_groups ({mode.Reason})");
-        job.Narrate($"port locks: {ports.LockDirectory}; state: {o.ResolvedStateDirectory}; models: {o.ResolvedModelsDirectory}");
+        job.Narrate($"port locks: {ports.LockDirectory}; state: {o.ResolvedStateDirectory}; models: {models.ModelsDirectory} ({models.Snapshot.Models.Count} listed, catalog version {models.Version})");
         foreach (var t in catalog.Types.OrderBy(t => t.Name, StringComparer.Ordinal))
             job.Narrate(t.Available
                 ? $"worker type {t.Name}: available ({t.ProgramPath}), ports from {t.Options.BasePort}, readiness {t.Options.Readiness}"

@@ -35,16 +35,20 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         Timeout = TimeSpan.FromSeconds(2),
     };
     private volatile IReadOnlyList<ProcessStats> _current = [];
+    // The hive's one inotify instance (DESIGN.md "Workers under the hive": 128 instances per user), shared with the
+    // model catalog; a monitor built without one (tests) makes and owns its own.
+    private readonly Inotify? _sharedInotify;
     private Inotify? _inotify;
     private Task? _loop;
 
     public WorkerMonitor(IOptions<WorkerOptions> options, WorkerCatalog catalog, PortAllocator ports, ILogger<WorkerMonitor> logger,
-        NvidiaSmi? nvidiaSmi = null)
+        NvidiaSmi? nvidiaSmi = null, Inotify? inotify = null)
     {
         _options = options.Value;
         _catalog = catalog;
         _ports = ports;
         _logger = logger;
+        _sharedInotify = inotify;
         _gpu = new GpuProcessProbe(nvidiaSmi ?? new NvidiaSmi());
         string? reason;
         if (_options.ForceProcessGroups)
@@ -73,6 +77,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     public IReadOnlyCollection<WorkerEntry> Entries => (IReadOnlyCollection<WorkerEntry>)_entries.Values;
 
+    /// <summary>Watches held on the hive's inotify instance (the model catalog's included when it is shared).</summary>
     public int InotifyWatches => _inotify?.WatchCount ?? 0;
 
     public string WorkerDirectoryOf(WorkerCgroupName name) =>
@@ -83,7 +88,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     {
         if (Tree is null) Log.ProcessGroupMode(_logger, Mode.Reason ?? "unknown");
         else Log.CgroupMode(_logger, Tree.RootPath);
-        _inotify = new Inotify(_logger);
+        _inotify = _sharedInotify ?? new Inotify(_logger);
         await ScanAsync(ct).ConfigureAwait(false);
         _loop = Task.Run(() => LoopAsync(_stop.Token), CancellationToken.None);
     }
@@ -511,7 +516,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        _inotify?.Dispose();
+        if (_sharedInotify is null) _inotify?.Dispose();
+        else
+            foreach (var e in _entries.Values)
+            {
+                _sharedInotify.Remove(e.EventsWatch);
+                _sharedInotify.Remove(e.DirectoryWatch);
+            }
         _http.Dispose();
         foreach (var e in _entries.Values) e.Lease?.Dispose();
     }

@@ -52,9 +52,6 @@ public sealed class WorkerOptions
     /// <summary>Hive state: per-worker log and ready files. Default <c>~/.local/state/rbee/hive</c>.</summary>
     public string? StateDirectory { get; set; }
 
-    /// <summary>Where a model given by name is looked for. Default <c>~/.cache/rbee/models</c>.</summary>
-    public string? ModelsDirectory { get; set; }
-
     /// <summary>The address workers bind (<c>--host</c>): the hive's own bind address, so a remote queen reaches them.</summary>
     public string Host { get; set; } = "127.0.0.1";
 
@@ -99,8 +96,6 @@ public sealed class WorkerOptions
     public Dictionary<string, WorkerTypeOptions> Types { get; set; } = new(StringComparer.Ordinal);
 
     public string ResolvedStateDirectory => StateDirectory ?? Path.Combine(Home, ".local", "state", "rbee", "hive");
-
-    public string ResolvedModelsDirectory => ModelsDirectory ?? Path.Combine(Home, ".cache", "rbee", "models");
 
     private static string Home => Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
