@@ -209,6 +209,9 @@ public sealed class HiveJobOperations(
                 w.WriteBoolean("available", t.Available);
                 w.WriteNumber("base_port", t.BasePort);
                 w.WriteString("reason", t.Reason);
+                w.WriteStartArray("device_kinds");
+                foreach (var kind in t.DeviceKinds ?? []) w.WriteStringValue(kind);
+                w.WriteEndArray();
                 w.WriteEndObject();
             }
             w.WriteEndArray();
