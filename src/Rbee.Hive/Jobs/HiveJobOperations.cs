@@ -47,6 +47,11 @@ public sealed class HiveJobOperations(
         if (e4 is not null) return JobPlan.Invalid(e4, "restart");
         if (restart is not (RestartPolicies.No or RestartPolicies.OnFailure))
             return JobPlan.Invalid($"'restart' must be \"{RestartPolicies.No}\" or \"{RestartPolicies.OnFailure}\"", "restart");
+        var startedBy = JobFields.String(request, "started_by", out var e5);
+        if (e5 is not null) return JobPlan.Invalid(e5, "started_by");
+        // Only the queen's scheduler marks its workers (subject to its idle timeout); a person's spawn leaves it out.
+        if (startedBy is not (null or WorkerOrigins.Queen))
+            return JobPlan.Invalid($"'started_by' must be \"{WorkerOrigins.Queen}\" or absent", "started_by");
 
         if (!catalog.TryGet(typeName, out var type))
             return JobPlan.Invalid($"unknown worker type '{typeName}'; this hive knows: {string.Join(", ", catalog.Types.Select(t => t.Name).Order(StringComparer.Ordinal))}", "worker_type", "unknown_worker_type");
@@ -57,11 +62,19 @@ public sealed class HiveJobOperations(
         if (DeviceProblem(device, type) is { } bad)
             return JobPlan.Invalid(bad, "device", "device_not_found");
 
-        var spec = new SpawnSpec(type, modelPath, device, restart == RestartPolicies.OnFailure);
+        var spec = new SpawnSpec(type, modelPath, device, restart == RestartPolicies.OnFailure)
+        {
+            ModelId = models.ModelIdOf(modelPath),
+            StartedBy = startedBy,
+        };
         return JobPlan.Run((job, ct) => SpawnAsync(job, spec, ct));
     }
 
-    /// <summary>A path (absolute or with a '/') must be a file; a bare name is looked for in the models directory, with or without <c>.gguf</c>.</summary>
+    /// <summary>
+    /// A path (absolute or with a '/') must be a file. A bare name is a model id of the catalog (wherever its file lives),
+    /// else a file in the models directory, with or without <c>.gguf</c> (one the catalog has not listed yet, or does not
+    /// list).
+    /// </summary>
     public string? ResolveModel(string model, out string? why)
     {
         why = null;
@@ -99,7 +112,7 @@ public sealed class HiveJobOperations(
 
     private async Task SpawnAsync(Job job, SpawnSpec spec, CancellationToken ct)
     {
-        job.Narrate($"spawning {spec.Type.Name} worker for {spec.ModelPath} on {spec.Device}");
+        job.Narrate($"spawning {spec.Type.Name} worker for {spec.ModelPath} as {spec.ModelId} on {spec.Device}");
         WorkerEntry entry;
         try { entry = await supervisor.StartAsync(spec, ct).ConfigureAwait(false); }
         catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }
@@ -139,6 +152,8 @@ public sealed class HiveJobOperations(
         if (e.MainPid is { } pid) w.WriteNumber("pid", pid); else w.WriteNull("pid");
         w.WriteString("worker_id", e.WorkerId);
         w.WriteString("model", e.Model);
+        w.WriteString("model_id", e.ModelId);
+        w.WriteString("started_by", e.StartedBy);
         w.WriteString("device", e.Device);
         w.WriteString("cgroup", e.CgroupPath);
         w.WriteString("log_path", e.LogPath);
@@ -150,7 +165,7 @@ public sealed class HiveJobOperations(
         job.Narrate(workers.Count == 0 ? "no workers" : $"{workers.Count} worker(s):");
         foreach (var w in workers)
         {
-            job.Narrate($"{w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.Model ?? "?"} cpu {Num(w.CpuPct)}% rss {Num(w.RssMb)} MB log {w.LogPath}");
+            job.Narrate($"{w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.ModelId ?? "?"} ({w.Model ?? "?"}) cpu {Num(w.CpuPct)}% rss {Num(w.RssMb)} MB log {w.LogPath}");
             job.Data(w, RbeeJsonContext.Default.ProcessStats);
         }
         return Task.CompletedTask;

@@ -341,6 +341,8 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             WorkerId = entry.WorkerId,
             Pids = pids,
             LogPath = entry.LogPath,
+            ModelId = entry.ModelId,
+            StartedBy = entry.StartedBy,
         };
     }
 
@@ -425,7 +427,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         var main = MainPidOf(entry, pids);
         var args = ProcFiles.TryRead($"/proc/{main}/cmdline") is { } c ? ProcFiles.Cmdline(c) : [];
         var env = ProcFiles.TryRead($"/proc/{main}/environ") ?? "";
-        entry.Model = ProcFiles.Flag(args, "--model", "-m") ?? ProcFiles.Environ(env, WorkerEnvironment.Model);
+        (entry.Model, entry.ModelId, entry.StartedBy) = ModelOf(args, env);
         entry.WorkerId = ProcFiles.Flag(args, "--worker-id") ?? ProcFiles.Environ(env, WorkerEnvironment.WorkerId);
         entry.Device = ProcFiles.Environ(env, WorkerEnvironment.Device);
         entry.RestartOnFailure = ProcFiles.Environ(env, WorkerEnvironment.Restart) == RestartPolicies.OnFailure;
@@ -437,6 +439,19 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         // Not ready by its file: ask its health endpoint (an external engine, or a worker adopted mid-load).
         if (entry.State == WorkerStates.Starting) _ = ProbeHealthAsync(entry);
         Log.Adopted(_logger, entry.Key, main, entry.Model ?? "?", entry.State);
+    }
+
+    /// <summary>
+    /// What a running worker serves, read back from its command line and environment: the model file, the id it answers
+    /// to (as the hive passed it: llm-worker-rbee, llama-server and vllm spell the flag differently; else the environment;
+    /// else what the worker would have chosen itself, the file name without extension), and who started it.
+    /// </summary>
+    internal static (string? Model, string? ModelId, string? StartedBy) ModelOf(IReadOnlyList<string> args, string environ)
+    {
+        var model = ProcFiles.Flag(args, "--model", "-m") ?? ProcFiles.Environ(environ, WorkerEnvironment.Model);
+        var id = ProcFiles.Flag(args, "--model-id", "--alias", "--served-model-name") ?? ProcFiles.Environ(environ, WorkerEnvironment.ModelId)
+            ?? (model is null ? null : Path.GetFileNameWithoutExtension(model));
+        return (model, id, ProcFiles.Environ(environ, WorkerEnvironment.StartedBy));
     }
 
     private void Remove(WorkerEntry entry)

@@ -18,7 +18,8 @@ public sealed class WorkerTypeOptions
     /// <summary>Program name or path. A bare name is looked up beside the hive's executable, then on PATH.</summary>
     public string Executable { get; set; } = "";
 
-    /// <summary>Argument template; each item may hold {model} {port} {host} {device} {worker_id} {ready_file}.</summary>
+    /// <summary>Argument template; each item may hold {model} {model_id} {port} {host} {device} {worker_id} {ready_file}.
+    /// <c>{model_id}</c> is the catalog's id of the model, the id the worker must answer to on the OpenAI API.</summary>
     public string[] Arguments { get; set; } = [];
 
     public int BasePort { get; set; }
@@ -105,7 +106,7 @@ public sealed class WorkerOptions
         ["llm"] = new()
         {
             Executable = "llm-worker-rbee",
-            Arguments = ["--model", "{model}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}"],
+            Arguments = ["--model", "{model}", "--model-id", "{model_id}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}"],
             BasePort = ProtocolConstants.LlmWorkerBasePort,
             Readiness = ReadinessRules.ReadyFile,
             DeviceKinds = ["cpu"],
@@ -114,13 +115,13 @@ public sealed class WorkerOptions
         ["llamacpp"] = new()
         {
             Executable = "llama-server",
-            Arguments = ["-m", "{model}", "--port", "{port}", "--host", "{host}"],
+            Arguments = ["-m", "{model}", "--alias", "{model_id}", "--port", "{port}", "--host", "{host}"],
             BasePort = ProtocolConstants.LlamaCppBasePort,
         },
         ["vllm"] = new()
         {
             Executable = "vllm",
-            Arguments = ["serve", "{model}", "--port", "{port}", "--host", "{host}"],
+            Arguments = ["serve", "{model}", "--served-model-name", "{model_id}", "--port", "{port}", "--host", "{host}"],
             BasePort = ProtocolConstants.VllmBasePort,
             DeviceKinds = ["cuda"],
         },

@@ -53,6 +53,8 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
     [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"device\":\"cuda:9\"}", "device_not_found", "device")]
     [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"device\":\"gpu\"}", "device_not_found", "device")]
     [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"restart\":\"always\"}", "invalid_job", "restart")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"started_by\":\"me\"}", "invalid_job", "started_by")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"started_by\":1}", "invalid_job", "started_by")]
     [InlineData("{\"operation\":\"worker_stop\"}", "missing_field", "port")]
     [InlineData("{\"operation\":\"worker_stop\",\"port\":8080,\"pid\":1}", "missing_field", "pid")]
     [InlineData("{\"operation\":\"worker_stop\",\"port\":\"8080\"}", "invalid_job", "port")]
@@ -79,6 +81,8 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
         Assert.Null(_ops.ResolveModel("other", out var why));
         Assert.Contains(_models, why, StringComparison.Ordinal);
         Assert.True(Plan("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"restart\":\"on_failure\"}").Runs);
+        Assert.True(Plan("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"started_by\":\"queen\"}").Runs);
+        Assert.True(Plan("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"started_by\":null}").Runs);
         Assert.True(Plan("{\"operation\":\"worker_list\"}").Runs);
         Assert.True(Plan("{\"operation\":\"hive_check\"}").Runs);
     }
