@@ -155,7 +155,9 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
             {
                 published = new ModelCatalogSnapshot(_snapshot.Version + 1, models);
                 _snapshot = published;
-                Log.CatalogChanged(_logger, published.Version, models.Count, string.Join(", ", models.Select(m => m.Id)));
+                // The ids say what changed at a glance; a directory of hundreds is named by its first few.
+                var ids = string.Join(", ", models.Take(20).Select(m => m.Id)) + (models.Count > 20 ? ", …" : "");
+                Log.CatalogChanged(_logger, published.Version, models.Count, ids);
             }
         }
         if (published is not null) Changed?.Invoke();
@@ -188,8 +190,9 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
             Log.Incomplete(_logger, path, e.Message);
             return new CachedFile(stamp, now) { Incomplete = true, Problem = e.Message };
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Not GGUF, unreadable, or absurd in a way the reader did not foresee: one file never stops the catalog.
             // One warning per (path, size, mtime): the entry stays cached until the file changes.
             Log.NotAModel(_logger, path, e.Message);
             return new CachedFile(stamp, now) { Problem = e.Message };
@@ -264,12 +267,19 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
                 _inotify.Remove(lost.Wd);
                 dir.Current = null;
             }
-            if (dir.Current is null && Directory.Exists(dir.Path))
+            if (dir.Current is not null) continue;
+            if (!Directory.Exists(dir.Path))
             {
-                var watch = new Watch();
-                watch.Wd = _inotify.Add(dir.Path, WatchMask, (name, mask) => OnEvent(dir, watch, name, mask));
-                if (watch.Wd >= 0) dir.Current = watch;
+                dir.AddFailed = false; // a directory that comes back is tried afresh
+                continue;
             }
+            // A watch that could not be added (no watches left, no permission) is not retried every scan: that would
+            // repeat the warning every 2 s, and the periodic rescan sees the directory's changes anyway.
+            if (dir.AddFailed) continue;
+            var watch = new Watch();
+            watch.Wd = _inotify.Add(dir.Path, WatchMask, (name, mask) => OnEvent(dir, watch, name, mask));
+            if (watch.Wd >= 0) dir.Current = watch;
+            else dir.AddFailed = true;
         }
     }
 
@@ -340,6 +350,7 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
         public bool Whole { get; } = whole;
         public IReadOnlySet<string> Names { get; } = names;
         public Watch? Current { get; set; }
+        public bool AddFailed { get; set; }
     }
 
     /// <summary>One registration on the inotify instance: an event of an old one (a removed directory) only marks that one.</summary>

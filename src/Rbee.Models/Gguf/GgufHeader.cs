@@ -97,9 +97,9 @@ public sealed class GgufHeader
     // No real file comes near this; a count or length that needs more is a lie, whatever the file's length.
     private const long ImpossibleBytes = 1L << 48;
 
-    // The smallest encodings: a tensor info (name length, one dimension, type, offset) and a key/value (key length,
-    // type, one byte). A count is checked against what the rest of the file could hold at these sizes.
-    private const long MinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;
+    // The smallest encodings: a tensor info (name length, dimension count, type, offset; a scalar has no dimensions)
+    // and a key/value (key length, type, one byte). A count is checked against what the rest of the file could hold.
+    private const long MinTensorInfoBytes = 8 + 4 + 4 + 8;
     private const long MinKeyValueBytes = 8 + 4 + 1;
 
     private const int BufferBytes = 64 * 1024;
