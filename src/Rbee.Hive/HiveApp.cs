@@ -19,7 +19,8 @@ namespace Rbee.Hive;
 
 /// <summary>
 /// rbee-hive's wiring: its flags, options, services and endpoints. Program.cs stays a few calls long so other
-/// capabilities (workers, jobs) add theirs beside these: <c>builder.Services.AddHiveWorkers()</c>, <c>app.MapHiveJobs()</c>.
+/// capabilities (workers, models, jobs) add theirs beside these: <c>builder.Services.AddHiveWorkers()</c>,
+/// <c>builder.AddHiveModels()</c>, <c>app.MapHiveJobs()</c>.
 /// </summary>
 public static class HiveApp
 {
@@ -58,6 +59,9 @@ public static class HiveApp
         services.AddSingleton(protocol);
         services.AddSingleton(sp => new HiveIdentity(hive.HiveId, HiveUrlResolver.Resolve(hive,
             sp.GetRequiredService<ClusterTokenOptions>().TokenRequired, () => sp.GetRequiredService<LocalAddresses>().FirstNonLoopback())));
+        // The hive's one inotify instance, shared by worker monitoring and the model catalog (DESIGN.md "Workers under
+        // the hive", Monitor: 128 instances per user).
+        services.AddSingleton(sp => new Monitoring.Inotify(sp.GetRequiredService<ILogger<Monitoring.Inotify>>()));
         services.AddSingleton<NvidiaSmi>(_ => new NvidiaSmi());
         services.AddSingleton<DeviceInventory>();
         services.AddSingleton<IWorkerTypeCatalog, NoWorkerTypes>();

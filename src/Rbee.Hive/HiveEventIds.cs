@@ -2,7 +2,7 @@ namespace Rbee.Hive;
 
 /// <summary>
 /// Event ids of the hive's own log lines, one table so ids stay stable and unique (STYLE.md §4). Ranges per
-/// capability: 2xx discovery, 3xx telemetry, 4xx shutdown; the workers capability numbers its own from 4000.
+/// capability: 2xx discovery, 3xx telemetry, 4xx shutdown, 5xx models; the workers capability numbers its own from 4000.
 /// </summary>
 internal static class HiveEventIds
 {
@@ -22,4 +22,12 @@ internal static class HiveEventIds
     public const int TelemetrySubscriptionClosed = 311;
 
     public const int ShutdownRequested = 400;
+
+    public const int ModelsChanged = 500;
+    public const int ModelFileInvalid = 501;
+    public const int ModelFileIncomplete = 502;
+    public const int ModelFileStillIncomplete = 503;
+    public const int ModelIdDuplicate = 504;
+    public const int ModelSourceUnreadable = 505;
+    public const int ModelScanFailed = 506;
 }

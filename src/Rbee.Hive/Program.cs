@@ -1,5 +1,6 @@
 using Rbee.Hive;
 using Rbee.Hive.Jobs;
+using Rbee.Hive.Models;
 using Rbee.Hive.Workers;
 using Rbee.Hosting;
 
@@ -10,11 +11,13 @@ return await Rbee.Hosting.Configuration.DaemonMain.RunAsync(HiveApp.Spec, args, 
 {
     var builder = RbeeHost.CreateBuilder(HiveApp.Spec, a);
     builder.AddHive();
+    builder.AddHiveModels();
     builder.Services.AddHiveWorkers(a);
 
     var app = builder.Build();
     app.UseRbeePipeline();
     app.MapHive();
+    app.MapHiveModels();
     app.MapHiveJobs();
     await app.RunAsync();
 });

@@ -2,8 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-// rbee-test-worker --model PATH --port N --host ADDR --worker-id ID --ready-file PATH [--busy] [--never-ready]
-//                  [--fork-child]
+// rbee-test-worker --model PATH [--model-id ID] --port N --host ADDR --worker-id ID --ready-file PATH [--busy]
+//                  [--never-ready] [--fork-child]
+// --model-id: the id it reports for its model (ready file, log line); default the model file's name without extension.
 // --busy: one thread spins from the start, at the highest priority the user may set (root: nice -20), so that it
 //         really takes about one core even on a loaded test machine: the hive's figure is then checked against a
 //         known load, not against whatever share the scheduler happened to give.
@@ -21,6 +22,7 @@ var host = Arg("--host") ?? "127.0.0.1";
 var readyFile = Arg("--ready-file");
 var model = Arg("--model") ?? "";
 var workerId = Arg("--worker-id") ?? "";
+var modelId = Arg("--model-id") ?? Path.GetFileNameWithoutExtension(model);
 var neverReady = flags.Contains("--never-ready");
 
 if (flags.Contains("--busy"))
@@ -41,12 +43,12 @@ if (flags.Contains("--fork-child"))
 
 var listener = new TcpListener(IPAddress.Parse(host), port);
 listener.Start();
-Console.WriteLine($"rbee-test-worker {workerId} listening on {host}:{port}, model {model}");
+Console.WriteLine($"rbee-test-worker {workerId} listening on {host}:{port}, model {model} as {modelId}");
 
 if (!neverReady && readyFile is not null)
 {
     // The launch contract: write, then rename, so the hive never reads half a line.
-    var json = $"{{\"event\":\"ready\",\"worker_id\":\"{workerId}\",\"port\":{port},\"model\":\"{Path.GetFileNameWithoutExtension(model)}\",\"pid\":{Environment.ProcessId}}}\n";
+    var json = $"{{\"event\":\"ready\",\"worker_id\":\"{workerId}\",\"port\":{port},\"model\":\"{modelId}\",\"pid\":{Environment.ProcessId}}}\n";
     var tmp = readyFile + ".tmp";
     File.WriteAllText(tmp, json);
     File.Move(tmp, readyFile, overwrite: true);

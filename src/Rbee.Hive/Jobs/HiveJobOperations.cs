@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
+using Rbee.Hive.Models;
 using Rbee.Hive.Monitoring;
 using Rbee.Hive.Workers;
 using Rbee.Hosting.Jobs;
@@ -21,7 +22,8 @@ public sealed class HiveJobOperations(
     WorkerMonitor monitor,
     WorkerSupervisor supervisor,
     PortAllocator ports,
-    IOptions<WorkerOptions> options) : IJobOperations
+    IOptions<WorkerOptions> options,
+    HiveModelCatalog models) : IJobOperations
 {
     public JobPlan Plan(string operation, JsonElement request) => operation switch
     {
@@ -36,7 +38,7 @@ public sealed class HiveJobOperations(
     {
         var model = JobFields.String(request, "model", out var e1);
         if (e1 is not null) return JobPlan.Invalid(e1, "model");
-        if (string.IsNullOrWhiteSpace(model)) return JobPlan.Invalid("'model' is required: a GGUF path on the hive or a file name in its models directory", "model", "missing_field");
+        if (string.IsNullOrWhiteSpace(model)) return JobPlan.Invalid("'model' is required: a model id of the hive's catalog, a GGUF path on the hive or a file name in its models directory", "model", "missing_field");
         var typeName = JobFields.String(request, "worker_type", out var e2) ?? "llm";
         if (e2 is not null) return JobPlan.Invalid(e2, "worker_type");
         var device = JobFields.String(request, "device", out var e3) ?? "cpu";
@@ -45,6 +47,11 @@ public sealed class HiveJobOperations(
         if (e4 is not null) return JobPlan.Invalid(e4, "restart");
         if (restart is not (RestartPolicies.No or RestartPolicies.OnFailure))
             return JobPlan.Invalid($"'restart' must be \"{RestartPolicies.No}\" or \"{RestartPolicies.OnFailure}\"", "restart");
+        var startedBy = JobFields.String(request, "started_by", out var e5);
+        if (e5 is not null) return JobPlan.Invalid(e5, "started_by");
+        // Only the queen's scheduler marks its workers (subject to its idle timeout); a person's spawn leaves it out.
+        if (startedBy is not (null or WorkerOrigins.Queen))
+            return JobPlan.Invalid($"'started_by' must be \"{WorkerOrigins.Queen}\" or absent", "started_by");
 
         if (!catalog.TryGet(typeName, out var type))
             return JobPlan.Invalid($"unknown worker type '{typeName}'; this hive knows: {string.Join(", ", catalog.Types.Select(t => t.Name).Order(StringComparer.Ordinal))}", "worker_type", "unknown_worker_type");
@@ -55,11 +62,19 @@ public sealed class HiveJobOperations(
         if (DeviceProblem(device, type) is { } bad)
             return JobPlan.Invalid(bad, "device", "device_not_found");
 
-        var spec = new SpawnSpec(type, modelPath, device, restart == RestartPolicies.OnFailure);
+        var spec = new SpawnSpec(type, modelPath, device, restart == RestartPolicies.OnFailure)
+        {
+            ModelId = models.ModelIdOf(modelPath),
+            StartedBy = startedBy,
+        };
         return JobPlan.Run((job, ct) => SpawnAsync(job, spec, ct));
     }
 
-    /// <summary>A path (absolute or with a '/') must be a file; a bare name is looked for in the models directory, with or without <c>.gguf</c>.</summary>
+    /// <summary>
+    /// A path (absolute or with a '/') must be a file. A bare name is a model id of the catalog (wherever its file lives),
+    /// else a file in the models directory, with or without <c>.gguf</c> (one the catalog has not listed yet, or does not
+    /// list).
+    /// </summary>
     public string? ResolveModel(string model, out string? why)
     {
         why = null;
@@ -70,10 +85,12 @@ public sealed class HiveJobOperations(
             why = $"model file {full} does not exist on this hive";
             return null;
         }
-        var dir = options.Value.ResolvedModelsDirectory;
+        // The catalog may lag a deletion by its debounce: a listed file that is gone falls through to the clear refusal.
+        if (models.Snapshot.TryGet(model, out var listed) && File.Exists(listed.Path)) return listed.Path;
+        var dir = models.ModelsDirectory;
         foreach (var candidate in new[] { Path.Combine(dir, model), Path.Combine(dir, model + ".gguf") })
             if (File.Exists(candidate)) return candidate;
-        why = $"no model '{model}' in {dir} (looked for {model} and {model}.gguf); give a path or download it first";
+        why = $"no model '{model}' in this hive's catalog or in {dir} (looked for {model} and {model}.gguf); give a path or download it first";
         return null;
     }
 
@@ -95,7 +112,7 @@ public sealed class HiveJobOperations(
 
     private async Task SpawnAsync(Job job, SpawnSpec spec, CancellationToken ct)
     {
-        job.Narrate($"spawning {spec.Type.Name} worker for {spec.ModelPath} on {spec.Device}");
+        job.Narrate($"spawning {spec.Type.Name} worker for {spec.ModelPath} as {spec.ModelId} on {spec.Device}");
         WorkerEntry entry;
         try { entry = await supervisor.StartAsync(spec, ct).ConfigureAwait(false); }
         catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }
@@ -135,6 +152,8 @@ public sealed class HiveJobOperations(
         if (e.MainPid is { } pid) w.WriteNumber("pid", pid); else w.WriteNull("pid");
         w.WriteString("worker_id", e.WorkerId);
         w.WriteString("model", e.Model);
+        w.WriteString("model_id", e.ModelId);
+        w.WriteString("started_by", e.StartedBy);
         w.WriteString("device", e.Device);
         w.WriteString("cgroup", e.CgroupPath);
         w.WriteString("log_path", e.LogPath);
@@ -146,7 +165,7 @@ public sealed class HiveJobOperations(
         job.Narrate(workers.Count == 0 ? "no workers" : $"{workers.Count} worker(s):");
         foreach (var w in workers)
         {
-            job.Narrate($"{w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.Model ?? "?"} cpu {Num(w.CpuPct)}% rss {Num(w.RssMb)} MB log {w.LogPath}");
+            job.Narrate($"{w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.ModelId ?? "?"} ({w.Model ?? "?"}) cpu {Num(w.CpuPct)}% rss {Num(w.RssMb)} MB log {w.LogPath}");
             job.Data(w, RbeeJsonContext.Default.ProcessStats);
         }
         return Task.CompletedTask;
@@ -183,7 +202,7 @@ public sealed class HiveJobOperations(
         job.Narrate(mode.Mode == MonitoringInfo.CgroupV2
             ? $"monitoring: cgroup_v2, root {mode.Root}, {monitor.InotifyWatches} inotify watches on one instance"
             : $"monitoring: process_groups ({mode.Reason})");
-        job.Narrate($"port locks: {ports.LockDirectory}; state: {o.ResolvedStateDirectory}; models: {o.ResolvedModelsDirectory}");
+        job.Narrate($"port locks: {ports.LockDirectory}; state: {o.ResolvedStateDirectory}; models: {models.ModelsDirectory} ({models.Snapshot.Models.Count} listed, catalog version {models.Version})");
         foreach (var t in catalog.Types.OrderBy(t => t.Name, StringComparer.Ordinal))
             job.Narrate(t.Available
                 ? $"worker type {t.Name}: available ({t.ProgramPath}), ports from {t.Options.BasePort}, readiness {t.Options.Readiness}"
@@ -205,6 +224,9 @@ public sealed class HiveJobOperations(
                 w.WriteBoolean("available", t.Available);
                 w.WriteNumber("base_port", t.BasePort);
                 w.WriteString("reason", t.Reason);
+                w.WriteStartArray("device_kinds");
+                foreach (var kind in t.DeviceKinds ?? []) w.WriteStringValue(kind);
+                w.WriteEndArray();
                 w.WriteEndObject();
             }
             w.WriteEndArray();

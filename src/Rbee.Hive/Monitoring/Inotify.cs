@@ -7,7 +7,7 @@ namespace Rbee.Hive.Monitoring;
 
 /// <summary>
 /// The hive's one inotify instance (DESIGN.md "Workers under the hive", Monitor: the per-user limit is 128 instances,
-/// so every watch of the hive shares this one). A dedicated thread blocks in <c>poll</c> on the inotify descriptor and
+/// so every watch of the hive shares this one: worker cgroups and directories, and the model directories). A dedicated thread blocks in <c>poll</c> on the inotify descriptor and
 /// an eventfd used only to wake it for disposal, and calls each watch's callback with the event's file name.
 /// Callbacks run on that thread: they must be short and never block.
 /// </summary>
@@ -133,10 +133,10 @@ public sealed partial class Inotify : IDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = Workers.WorkerEventIds.InotifyWatchFailed, Level = LogLevel.Warning, Message = "Cannot watch {Path} with inotify (errno {Errno}); the 1 s scan still sees its changes")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.InotifyWatchFailed, Level = LogLevel.Warning, Message = "Cannot watch {Path} with inotify (errno {Errno}); the periodic scan still sees its changes")]
         public static partial void WatchFailed(ILogger logger, string path, int errno);
 
-        [LoggerMessage(EventId = Workers.WorkerEventIds.InotifyLoopFailed, Level = LogLevel.Error, Message = "The inotify loop stopped (errno {Errno}); changes are seen by the 1 s scan only")]
+        [LoggerMessage(EventId = Workers.WorkerEventIds.InotifyLoopFailed, Level = LogLevel.Error, Message = "The inotify loop stopped (errno {Errno}); changes are seen by the periodic scans only")]
         public static partial void LoopFailed(ILogger logger, int errno);
 
         [LoggerMessage(EventId = Workers.WorkerEventIds.InotifyCallbackFailed, Level = LogLevel.Error, Message = "An inotify callback failed")]

@@ -35,16 +35,20 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         Timeout = TimeSpan.FromSeconds(2),
     };
     private volatile IReadOnlyList<ProcessStats> _current = [];
+    // The hive's one inotify instance (DESIGN.md "Workers under the hive": 128 instances per user), shared with the
+    // model catalog; a monitor built without one (tests) makes and owns its own.
+    private readonly Inotify? _sharedInotify;
     private Inotify? _inotify;
     private Task? _loop;
 
     public WorkerMonitor(IOptions<WorkerOptions> options, WorkerCatalog catalog, PortAllocator ports, ILogger<WorkerMonitor> logger,
-        NvidiaSmi? nvidiaSmi = null)
+        NvidiaSmi? nvidiaSmi = null, Inotify? inotify = null)
     {
         _options = options.Value;
         _catalog = catalog;
         _ports = ports;
         _logger = logger;
+        _sharedInotify = inotify;
         _gpu = new GpuProcessProbe(nvidiaSmi ?? new NvidiaSmi());
         string? reason;
         if (_options.ForceProcessGroups)
@@ -73,6 +77,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     public IReadOnlyCollection<WorkerEntry> Entries => (IReadOnlyCollection<WorkerEntry>)_entries.Values;
 
+    /// <summary>Watches held on the hive's inotify instance (the model catalog's included when it is shared).</summary>
     public int InotifyWatches => _inotify?.WatchCount ?? 0;
 
     public string WorkerDirectoryOf(WorkerCgroupName name) =>
@@ -83,7 +88,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     {
         if (Tree is null) Log.ProcessGroupMode(_logger, Mode.Reason ?? "unknown");
         else Log.CgroupMode(_logger, Tree.RootPath);
-        _inotify = new Inotify(_logger);
+        _inotify = _sharedInotify ?? new Inotify(_logger);
         await ScanAsync(ct).ConfigureAwait(false);
         _loop = Task.Run(() => LoopAsync(_stop.Token), CancellationToken.None);
     }
@@ -336,6 +341,8 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             WorkerId = entry.WorkerId,
             Pids = pids,
             LogPath = entry.LogPath,
+            ModelId = entry.ModelId,
+            StartedBy = entry.StartedBy,
         };
     }
 
@@ -420,7 +427,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         var main = MainPidOf(entry, pids);
         var args = ProcFiles.TryRead($"/proc/{main}/cmdline") is { } c ? ProcFiles.Cmdline(c) : [];
         var env = ProcFiles.TryRead($"/proc/{main}/environ") ?? "";
-        entry.Model = ProcFiles.Flag(args, "--model", "-m") ?? ProcFiles.Environ(env, WorkerEnvironment.Model);
+        (entry.Model, entry.ModelId, entry.StartedBy) = ModelOf(args, env);
         entry.WorkerId = ProcFiles.Flag(args, "--worker-id") ?? ProcFiles.Environ(env, WorkerEnvironment.WorkerId);
         entry.Device = ProcFiles.Environ(env, WorkerEnvironment.Device);
         entry.RestartOnFailure = ProcFiles.Environ(env, WorkerEnvironment.Restart) == RestartPolicies.OnFailure;
@@ -432,6 +439,19 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         // Not ready by its file: ask its health endpoint (an external engine, or a worker adopted mid-load).
         if (entry.State == WorkerStates.Starting) _ = ProbeHealthAsync(entry);
         Log.Adopted(_logger, entry.Key, main, entry.Model ?? "?", entry.State);
+    }
+
+    /// <summary>
+    /// What a running worker serves, read back from its command line and environment: the model file, the id it answers
+    /// to (as the hive passed it: llm-worker-rbee, llama-server and vllm spell the flag differently; else the environment;
+    /// else what the worker would have chosen itself, the file name without extension), and who started it.
+    /// </summary>
+    internal static (string? Model, string? ModelId, string? StartedBy) ModelOf(IReadOnlyList<string> args, string environ)
+    {
+        var model = ProcFiles.Flag(args, "--model", "-m") ?? ProcFiles.Environ(environ, WorkerEnvironment.Model);
+        var id = ProcFiles.Flag(args, "--model-id", "--alias", "--served-model-name") ?? ProcFiles.Environ(environ, WorkerEnvironment.ModelId)
+            ?? (model is null ? null : Path.GetFileNameWithoutExtension(model));
+        return (model, id, ProcFiles.Environ(environ, WorkerEnvironment.StartedBy));
     }
 
     private void Remove(WorkerEntry entry)
@@ -511,7 +531,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     public void Dispose()
     {
         _stop.Cancel();
-        _inotify?.Dispose();
+        if (_sharedInotify is null) _inotify?.Dispose();
+        else
+            foreach (var e in _entries.Values)
+            {
+                _sharedInotify.Remove(e.EventsWatch);
+                _sharedInotify.Remove(e.DirectoryWatch);
+            }
         _http.Dispose();
         foreach (var e in _entries.Values) e.Lease?.Dispose();
     }

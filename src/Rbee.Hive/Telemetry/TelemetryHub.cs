@@ -7,14 +7,17 @@ using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
 using Rbee.Hive.Identity;
+using Rbee.Hive.Models;
 using Rbee.Hive.Workers;
 
 namespace Rbee.Hive.Telemetry;
 
 /// <summary>
 /// The hive's telemetry (DESIGN.md "Discovery and telemetry" 3): one loop builds a frame every
-/// <see cref="ProtocolOptions.TelemetryInterval"/>, at once when a subscriber connects, and at once when the worker
-/// set changes (<see cref="IWorkerView.Changed"/>). Each frame is serialized once and handed to every subscriber;
+/// <see cref="ProtocolOptions.TelemetryInterval"/>, at once when a subscriber connects, at once when the worker
+/// set changes (<see cref="IWorkerView.Changed"/>), and at once when the model catalog's version grows
+/// (<see cref="IModelCatalogView.Changed"/>: every frame carries <c>models_version</c>, so the queen learns of a new model
+/// within milliseconds and fetches <c>/v1/catalog</c>). Each frame is serialized once and handed to every subscriber;
 /// <c>seq</c> counts from 0 per hive process. A slow subscriber loses its oldest frames, never slows the others.
 /// </summary>
 public sealed partial class TelemetryHub : BackgroundService
@@ -23,6 +26,7 @@ public sealed partial class TelemetryHub : BackgroundService
     private readonly HiveIdentity _identity;
     private readonly NodeStatsSampler _sampler;
     private readonly IWorkerView? _workers;
+    private readonly IModelCatalogView? _models;
     private readonly TimeSpan _interval;
     private readonly TimeProvider _time;
     private readonly ILogger<TelemetryHub> _logger;
@@ -42,6 +46,9 @@ public sealed partial class TelemetryHub : BackgroundService
         // The worker view comes from the workers capability; a hive without it reports no workers.
         _workers = services.GetService<IWorkerView>();
         if (_workers is not null) _workers.Changed += RequestFrame;
+        // Likewise the model catalog: a hive without it sends no models_version.
+        _models = services.GetService<IModelCatalogView>();
+        if (_models is not null) _models.Changed += RequestFrame;
     }
 
     /// <summary>Frames built so far (the next frame's <c>seq</c>).</summary>
@@ -122,7 +129,10 @@ public sealed partial class TelemetryHub : BackgroundService
         {
             var node = await _sampler.SampleAsync(ct);
             var frame = new TelemetryFrame(_identity.HiveId, _identity.InstanceId, Interlocked.Increment(ref _seq) - 1,
-                _time.GetUtcNow(), node, _workers?.Current ?? []);
+                _time.GetUtcNow(), node, _workers?.Current ?? [])
+            {
+                ModelsVersion = _models?.Version,
+            };
             payload = JsonSerializer.SerializeToUtf8Bytes(frame, RbeeJsonContext.Default.TelemetryFrame);
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -137,6 +147,7 @@ public sealed partial class TelemetryHub : BackgroundService
     public override void Dispose()
     {
         if (_workers is not null) _workers.Changed -= RequestFrame;
+        if (_models is not null) _models.Changed -= RequestFrame;
         lock (_gate)
             foreach (var s in _subscribers) s.Writer.TryComplete();
         base.Dispose();

@@ -2,13 +2,14 @@ using System.Text.RegularExpressions;
 
 namespace Rbee.Hive.Workers;
 
-/// <summary>The values a catalog argument template may name.</summary>
-public sealed record LaunchValues(string Model, int Port, string Host, string Device, string WorkerId, string ReadyFile);
+/// <summary>The values a catalog argument template may name. <paramref name="ModelId"/> defaults to the model file's name
+/// without extension (what llm-worker-rbee itself would answer to).</summary>
+public sealed record LaunchValues(string Model, int Port, string Host, string Device, string WorkerId, string ReadyFile, string? ModelId = null);
 
 /// <summary>Expands a worker type's argument template; each template item stays one argument (no shell, no splitting).</summary>
 public static partial class ArgumentTemplate
 {
-    public static readonly string[] Placeholders = ["model", "port", "host", "device", "worker_id", "ready_file"];
+    public static readonly string[] Placeholders = ["model", "model_id", "port", "host", "device", "worker_id", "ready_file"];
 
     [GeneratedRegex(@"\{([a-z_]+)\}")]
     private static partial Regex Placeholder();
@@ -17,6 +18,7 @@ public static partial class ArgumentTemplate
         template.Select(item => Placeholder().Replace(item, m => m.Groups[1].Value switch
         {
             "model" => v.Model,
+            "model_id" => v.ModelId ?? Path.GetFileNameWithoutExtension(v.Model),
             "port" => v.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "host" => v.Host,
             "device" => v.Device,

@@ -7,7 +7,7 @@ public sealed record WorkerType(string Name, WorkerTypeOptions Options, string? 
 {
     public bool Available => ProgramPath is not null;
 
-    public WorkerTypeInfo ToInfo() => new(Name, Available, Options.BasePort, UnavailableReason);
+    public WorkerTypeInfo ToInfo() => new(Name, Available, Options.BasePort, UnavailableReason) { DeviceKinds = Options.DeviceKinds };
 }
 
 /// <summary>

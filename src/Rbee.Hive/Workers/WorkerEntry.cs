@@ -49,6 +49,12 @@ public sealed class WorkerEntry
     public WorkerType? Type { get; }
     public PortLease? Lease { get; set; }
     public string? Model { get; set; }
+
+    /// <summary>The id the worker answers to on the OpenAI API (the catalog's); null only for an adopted worker with no model.</summary>
+    public string? ModelId { get; set; }
+
+    /// <summary><c>queen</c> for a worker the queen started on demand; null for one a person started.</summary>
+    public string? StartedBy { get; set; }
     public string? Device { get; set; }
     public string? WorkerId { get; set; }
     public bool RestartOnFailure { get; set; }

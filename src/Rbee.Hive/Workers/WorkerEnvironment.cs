@@ -9,8 +9,15 @@ public static class WorkerEnvironment
 {
     public const string WorkerId = "RBEE_WORKER_ID";
     public const string Model = "RBEE_WORKER_MODEL";
+
+    /// <summary>The catalog's id of the model. llm-worker-rbee reads <c>RBEE_WORKER_*</c> as its own options, so for it this
+    /// is the same as <c>--model-id</c>; for an external engine it is where a restarted hive reads the id back.</summary>
+    public const string ModelId = "RBEE_WORKER_MODEL_ID";
     public const string Device = "RBEE_WORKER_DEVICE";
     public const string Restart = "RBEE_WORKER_RESTART";
+
+    /// <summary><see cref="Contracts.Wire.WorkerOrigins.Queen"/> for a worker the queen's scheduler started; absent otherwise.</summary>
+    public const string StartedBy = "RBEE_WORKER_STARTED_BY";
 }
 
 /// <summary>Per-worker restart policies (DESIGN.md "Workers under the hive", Restart of a worker).</summary>

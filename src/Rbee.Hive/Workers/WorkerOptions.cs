@@ -18,7 +18,8 @@ public sealed class WorkerTypeOptions
     /// <summary>Program name or path. A bare name is looked up beside the hive's executable, then on PATH.</summary>
     public string Executable { get; set; } = "";
 
-    /// <summary>Argument template; each item may hold {model} {port} {host} {device} {worker_id} {ready_file}.</summary>
+    /// <summary>Argument template; each item may hold {model} {model_id} {port} {host} {device} {worker_id} {ready_file}.
+    /// <c>{model_id}</c> is the catalog's id of the model, the id the worker must answer to on the OpenAI API.</summary>
     public string[] Arguments { get; set; } = [];
 
     public int BasePort { get; set; }
@@ -51,9 +52,6 @@ public sealed class WorkerOptions
 
     /// <summary>Hive state: per-worker log and ready files. Default <c>~/.local/state/rbee/hive</c>.</summary>
     public string? StateDirectory { get; set; }
-
-    /// <summary>Where a model given by name is looked for. Default <c>~/.cache/rbee/models</c>.</summary>
-    public string? ModelsDirectory { get; set; }
 
     /// <summary>The address workers bind (<c>--host</c>): the hive's own bind address, so a remote queen reaches them.</summary>
     public string Host { get; set; } = "127.0.0.1";
@@ -100,8 +98,6 @@ public sealed class WorkerOptions
 
     public string ResolvedStateDirectory => StateDirectory ?? Path.Combine(Home, ".local", "state", "rbee", "hive");
 
-    public string ResolvedModelsDirectory => ModelsDirectory ?? Path.Combine(Home, ".cache", "rbee", "models");
-
     private static string Home => Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
 
     /// <summary>The built-in catalog (DESIGN.md "The parts"), merged under what configuration sets.</summary>
@@ -110,7 +106,7 @@ public sealed class WorkerOptions
         ["llm"] = new()
         {
             Executable = "llm-worker-rbee",
-            Arguments = ["--model", "{model}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}"],
+            Arguments = ["--model", "{model}", "--model-id", "{model_id}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}"],
             BasePort = ProtocolConstants.LlmWorkerBasePort,
             Readiness = ReadinessRules.ReadyFile,
             DeviceKinds = ["cpu"],
@@ -119,13 +115,13 @@ public sealed class WorkerOptions
         ["llamacpp"] = new()
         {
             Executable = "llama-server",
-            Arguments = ["-m", "{model}", "--port", "{port}", "--host", "{host}"],
+            Arguments = ["-m", "{model}", "--alias", "{model_id}", "--port", "{port}", "--host", "{host}"],
             BasePort = ProtocolConstants.LlamaCppBasePort,
         },
         ["vllm"] = new()
         {
             Executable = "vllm",
-            Arguments = ["serve", "{model}", "--port", "{port}", "--host", "{host}"],
+            Arguments = ["serve", "{model}", "--served-model-name", "{model_id}", "--port", "{port}", "--host", "{host}"],
             BasePort = ProtocolConstants.VllmBasePort,
             DeviceKinds = ["cuda"],
         },

@@ -8,7 +8,14 @@ using Rbee.Hive.Monitoring;
 namespace Rbee.Hive.Workers;
 
 /// <summary>What a spawn asks for, already validated (type installed, model file present, device exists).</summary>
-public sealed record SpawnSpec(WorkerType Type, string ModelPath, string Device, bool RestartOnFailure);
+public sealed record SpawnSpec(WorkerType Type, string ModelPath, string Device, bool RestartOnFailure)
+{
+    /// <summary>The id the worker answers to: the catalog's id of the file, else its name without extension.</summary>
+    public string ModelId { get; init; } = Path.GetFileNameWithoutExtension(ModelPath);
+
+    /// <summary><see cref="WorkerOrigins.Queen"/> or null.</summary>
+    public string? StartedBy { get; init; }
+}
 
 /// <summary>A spawn or stop that failed for a reason an operator can act on (it becomes the job's [ERROR] line).</summary>
 public sealed class WorkerOperationException(string message) : Exception(message);
@@ -78,6 +85,8 @@ public sealed partial class WorkerSupervisor
         {
             Lease = lease,
             Model = spec.ModelPath,
+            ModelId = spec.ModelId,
+            StartedBy = spec.StartedBy,
             Device = spec.Device,
             WorkerId = $"{spec.Type.Name}-{lease.Port}-{Guid.NewGuid().ToString("N")[..8]}",
             RestartOnFailure = spec.RestartOnFailure,
@@ -98,7 +107,7 @@ public sealed partial class WorkerSupervisor
             process.EnableRaisingEvents = true;
             process.Exited += (_, _) => _monitor.Kick();
             if (process.HasExited) _monitor.Kick();
-            Log.Started(_logger, entry.Key, process.Id, spec.ModelPath, cgroup ?? "(process group)", entry.LogPath);
+            Log.Started(_logger, entry.Key, process.Id, spec.ModelPath, spec.ModelId, cgroup ?? "(process group)", entry.LogPath);
             _monitor.Kick();
             return entry;
         }
@@ -125,7 +134,7 @@ public sealed partial class WorkerSupervisor
     {
         var host = _options.Host;
         var args = ArgumentTemplate.Expand(spec.Type.Options.Arguments,
-            new LaunchValues(spec.ModelPath, entry.Port, host, spec.Device, entry.WorkerId!, entry.ReadyFile));
+            new LaunchValues(spec.ModelPath, entry.Port, host, spec.Device, entry.WorkerId!, entry.ReadyFile, spec.ModelId));
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = entry.WorkerDirectory };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add(Shim);
@@ -140,6 +149,8 @@ public sealed partial class WorkerSupervisor
             psi.Environment.Remove(key);
         psi.Environment[WorkerEnvironment.WorkerId] = entry.WorkerId;
         psi.Environment[WorkerEnvironment.Model] = spec.ModelPath;
+        psi.Environment[WorkerEnvironment.ModelId] = spec.ModelId;
+        if (spec.StartedBy is not null) psi.Environment[WorkerEnvironment.StartedBy] = spec.StartedBy;
         psi.Environment[WorkerEnvironment.Device] = spec.Device;
         psi.Environment[WorkerEnvironment.Restart] = spec.RestartOnFailure ? RestartPolicies.OnFailure : RestartPolicies.No;
         if (spec.Device.StartsWith("cuda:", StringComparison.Ordinal)) psi.Environment["CUDA_VISIBLE_DEVICES"] = spec.Device[5..];
@@ -292,7 +303,12 @@ public sealed partial class WorkerSupervisor
             }
             try
             {
-                Launch(new SpawnSpec(type, entry.Model ?? "", entry.Device ?? "cpu", RestartOnFailure: true), lease, attempt);
+                var model = entry.Model ?? "";
+                Launch(new SpawnSpec(type, model, entry.Device ?? "cpu", RestartOnFailure: true)
+                {
+                    ModelId = entry.ModelId ?? Path.GetFileNameWithoutExtension(model),
+                    StartedBy = entry.StartedBy,
+                }, lease, attempt);
             }
             catch (Exception e)
             {
@@ -304,8 +320,8 @@ public sealed partial class WorkerSupervisor
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = WorkerEventIds.Started, Level = LogLevel.Information, Message = "Started worker {Worker} pid {Pid} model {Model} in {Cgroup}, log {LogPath}")]
-        public static partial void Started(ILogger logger, string worker, int pid, string model, string cgroup, string logPath);
+        [LoggerMessage(EventId = WorkerEventIds.Started, Level = LogLevel.Information, Message = "Started worker {Worker} pid {Pid} model {Model} as {ModelId} in {Cgroup}, log {LogPath}")]
+        public static partial void Started(ILogger logger, string worker, int pid, string model, string modelId, string cgroup, string logPath);
 
         [LoggerMessage(EventId = WorkerEventIds.LoadTimeout, Level = LogLevel.Warning, Message = "Worker {Worker} not ready within {Timeout}; killing it")]
         public static partial void LoadTimeout(ILogger logger, string worker, TimeSpan timeout);

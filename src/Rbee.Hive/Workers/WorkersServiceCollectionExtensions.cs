@@ -21,14 +21,14 @@ public static class WorkersServiceCollectionExtensions
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName)
             .PostConfigure<IServiceProvider>((o, sp) =>
             {
-                // The hive's own flags (--cgroup-root, --run-dir, --state-dir, --models-dir, --bind,
-                // --stop-workers-on-exit) are the operator's words for these; they win over the Workers section.
+                // The hive's own flags (--cgroup-root, --run-dir, --state-dir, --bind, --stop-workers-on-exit) are the
+                // operator's words for these; they win over the Workers section. The models directory is Hive:ModelsDir
+                // alone (the model catalog's first source), so spawn and catalog cannot disagree about it.
                 if (sp.GetService<HiveOptions>() is { } hive)
                 {
                     o.CgroupRoot = hive.CgroupRoot;
                     o.RunDirectory = hive.ResolvedRunDir;
                     o.StateDirectory = hive.ResolvedStateDir;
-                    o.ModelsDirectory = hive.ResolvedModelsDir;
                     o.Host = WorkerHost(hive.BindAddress);
                     if (!hive.StopWorkersOnExit) o.KeepWorkers = true;
                 }

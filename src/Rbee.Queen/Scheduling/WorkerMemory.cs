@@ -1,16 +1,14 @@
 using Rbee.Contracts.Wire;
+using Rbee.Models;
 
 namespace Rbee.Queen.Scheduling;
 
-/// <summary>The memory a worker for a model needs, for placement.</summary>
+/// <summary>The memory a worker of a given type needs for a model, for placement (weights + KV cache + 10 %).</summary>
 public static class WorkerMemory
 {
-    public static long Estimate(ModelInfo model, string workerType)
-    {
-        var weights = model.WeightsBytes ?? model.SizeBytes;
-        long kv = 0;
-        if (model.BlockCount is { } layers && model.HeadCountKv is { } kvHeads && model.HeadDim is { } headDim)
-            kv = 2L * layers * Math.Min(model.ContextLength ?? 4096, 4096) * kvHeads * headDim * 4;
-        return (long)((weights + kv) * 1.1);
-    }
+    /// <summary>llama.cpp's and vLLM's default KV cache element (f16); the built-in worker's is float32.</summary>
+    private const int F16KvBytes = 2;
+
+    public static long Estimate(ModelInfo model, string workerType) =>
+        ModelMemoryEstimate.Estimate(model, kvBytesPerElement: workerType == "llm" ? ModelMemoryEstimate.Float32KvBytes : F16KvBytes).TotalBytes;
 }

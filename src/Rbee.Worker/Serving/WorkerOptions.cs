@@ -14,8 +14,10 @@ public sealed record WorkerOptions
     public const string EnvironmentPrefix = ProtocolConstants.EnvironmentPrefix + "WORKER_";
 
     /// <summary>Context the worker uses when the model's own is larger and <c>--ctx-size</c> is not given:
-    /// every slot holds a KV cache this long, so a 128K-context model must not reserve 128K per slot by default.</summary>
-    public const int DefaultContextCap = 4096;
+    /// every slot holds a KV cache this long, so a 128K-context model must not reserve 128K per slot by default.
+    /// The rule lives with the memory estimate (<see cref="Rbee.Models.ModelMemoryEstimate"/>), so what the hive and
+    /// queen estimate for a worker is what the worker allocates.</summary>
+    public const int DefaultContextCap = Rbee.Models.ModelMemoryEstimate.DefaultContextCap;
 
     public required string ModelPath { get; init; }
     public required string ModelId { get; init; }
@@ -45,7 +47,7 @@ public sealed record WorkerOptions
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     public int EffectiveContextSize(int modelContextLength) =>
-        ContextSize ?? Math.Min(modelContextLength, DefaultContextCap);
+        ContextSize ?? Rbee.Models.ModelMemoryEstimate.DefaultContextSize(modelContextLength);
 }
 
 /// <summary>A flag or value that cannot be used; the program prints its message and exits with code 2.</summary>

@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
 using Rbee.Hive.Jobs;
+using Rbee.Hive.Models;
 using Rbee.Hive.Tests.Workers;
 using Rbee.Hive.Workers;
 
@@ -12,18 +14,24 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
     private TestHive _hive = null!;
     private HiveJobOperations _ops = null!;
     private string _models = null!;
+    private HiveModelCatalog _catalog = null!;
 
     public Task InitializeAsync()
     {
         _hive = new TestHive();
         _models = Path.Combine(_hive.StateDirectory, "models");
         Directory.CreateDirectory(_models);
-        _hive.Options.ModelsDirectory = _models;
-        _ops = new HiveJobOperations(_hive.Catalog, _hive.Monitor, _hive.Supervisor, _hive.Ports, Microsoft.Extensions.Options.Options.Create(_hive.Options));
+        // Not started: an empty catalog, so a name is found as a file of the models directory.
+        _catalog = new HiveModelCatalog(_models, new ModelsOptions(), TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
+        _ops = new HiveJobOperations(_hive.Catalog, _hive.Monitor, _hive.Supervisor, _hive.Ports, Microsoft.Extensions.Options.Options.Create(_hive.Options), _catalog);
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync() => await _hive.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        _catalog.Dispose();
+        await _hive.DisposeAsync();
+    }
 
     private JobPlanResult Plan(string json)
     {
@@ -45,6 +53,8 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
     [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"device\":\"cuda:9\"}", "device_not_found", "device")]
     [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"device\":\"gpu\"}", "device_not_found", "device")]
     [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"restart\":\"always\"}", "invalid_job", "restart")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"started_by\":\"me\"}", "invalid_job", "started_by")]
+    [InlineData("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"started_by\":1}", "invalid_job", "started_by")]
     [InlineData("{\"operation\":\"worker_stop\"}", "missing_field", "port")]
     [InlineData("{\"operation\":\"worker_stop\",\"port\":8080,\"pid\":1}", "missing_field", "pid")]
     [InlineData("{\"operation\":\"worker_stop\",\"port\":\"8080\"}", "invalid_job", "port")]
@@ -71,6 +81,8 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
         Assert.Null(_ops.ResolveModel("other", out var why));
         Assert.Contains(_models, why, StringComparison.Ordinal);
         Assert.True(Plan("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"restart\":\"on_failure\"}").Runs);
+        Assert.True(Plan("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"started_by\":\"queen\"}").Runs);
+        Assert.True(Plan("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"started_by\":null}").Runs);
         Assert.True(Plan("{\"operation\":\"worker_list\"}").Runs);
         Assert.True(Plan("{\"operation\":\"hive_check\"}").Runs);
     }

@@ -137,4 +137,14 @@ public class ProcFilesTests
         Assert.Null(ProcFiles.Flag(args, "--device"));
         Assert.Equal("cuda:1", ProcFiles.Environ("A=1\0RBEE_WORKER_DEVICE=cuda:1\0RBEE_WORKER=x\0", "RBEE_WORKER_DEVICE"));
     }
+
+    [Theory]
+    [InlineData("llm-worker-rbee\0--model\0/m/tiny.gguf\0--model-id\0chat\0", "", "/m/tiny.gguf", "chat", null)]
+    [InlineData("llama-server\0-m\0/m/tiny.gguf\0--alias\0chat\0--port\08080\0", "RBEE_WORKER_STARTED_BY=queen\0", "/m/tiny.gguf", "chat", "queen")]
+    [InlineData("vllm\0serve\0/m/tiny.gguf\0--served-model-name=chat\0", "RBEE_WORKER_MODEL=/m/tiny.gguf\0", "/m/tiny.gguf", "chat", null)]
+    [InlineData("engine\0/m/tiny.gguf\0", "RBEE_WORKER_MODEL=/m/tiny.gguf\0RBEE_WORKER_MODEL_ID=chat\0", "/m/tiny.gguf", "chat", null)]
+    [InlineData("llm-worker-rbee\0--model\0/m/tiny.gguf\0--model-idle\0x\0", "", "/m/tiny.gguf", "tiny", null)]
+    [InlineData("comfyui\0--port\08188\0", "", null, null, null)]
+    public void AWorkersModelIdAndOrigin_AreReadBackFromItsCommandLineOrEnvironment(string cmdline, string environ, string? model, string? id, string? startedBy) =>
+        Assert.Equal((model, id, startedBy), WorkerMonitor.ModelOf(ProcFiles.Cmdline(cmdline), environ));
 }

@@ -6,6 +6,7 @@ using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
 using Rbee.Hive.Devices;
 using Rbee.Hive.Identity;
+using Rbee.Hive.Models;
 using Rbee.Hive.Telemetry;
 using Rbee.Hive.Tests.Support;
 using Rbee.Hive.Workers;
@@ -17,6 +18,7 @@ public sealed class TelemetryHubTests : IAsyncDisposable
 {
     private readonly ManualClock _clock = new();
     private readonly FakeWorkers _workers = new();
+    private readonly FakeModels _models = new();
     private readonly HiveIdentity _identity = new("hive-a", "http://127.0.0.1:7835");
     private readonly TelemetryHub _hub;
     private readonly CancellationTokenSource _stop = new();
@@ -34,9 +36,21 @@ public sealed class TelemetryHubTests : IAsyncDisposable
         }
     }
 
+    /// <summary>Stands in for the model catalog's version (test double of one seam).</summary>
+    private sealed class FakeModels : IModelCatalogView
+    {
+        public long Version { get; private set; }
+        public event Action? Changed;
+        public void Grow()
+        {
+            Version++;
+            Changed?.Invoke();
+        }
+    }
+
     public TelemetryHubTests()
     {
-        var services = new ServiceCollection().AddSingleton<IWorkerView>(_workers).BuildServiceProvider();
+        var services = new ServiceCollection().AddSingleton<IWorkerView>(_workers).AddSingleton<IModelCatalogView>(_models).BuildServiceProvider();
         // /proc/stat advances 100 ticks per read, 25 of them busy: 25 %.
         var sampler = new NodeStatsSampler(new NvidiaSmi(programPath: null),
             () => { _cpuTicks += 100; return $"cpu  {_cpuTicks / 4} 0 0 {_cpuTicks * 3 / 4} 0 0 0 0 0 0\n"; },
@@ -108,6 +122,23 @@ public sealed class TelemetryHubTests : IAsyncDisposable
         Assert.Equal(1, frame.Seq);
         Assert.Equal(TimeSpan.Zero, _clock.Elapsed);
         Assert.Equal(4242, Assert.Single(frame.Workers).Pid);
+    }
+
+    [Fact]
+    public async Task EveryFrameCarriesTheModelsVersion_AndANewVersionSendsAFrameAtOnce()
+    {
+        await _hub.StartAsync(_stop.Token);
+        var frames = _hub.Subscribe();
+        Assert.Equal(0, (await NextFrame(frames, "first frame")).ModelsVersion);
+        await _clock.WaitForTimerAsync(TimeSpan.FromSeconds(1), "armed for the next tick");
+
+        _models.Grow();
+        var frame = await NextFrame(frames, "frame after the catalog changed");
+        Assert.Equal(1, frame.ModelsVersion);
+        Assert.Equal(TimeSpan.Zero, _clock.Elapsed); // at once, not at the next tick
+
+        _clock.AdvanceTo(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, (await NextFrame(frames, "the next tick")).ModelsVersion);
     }
 
     [Fact]

@@ -25,7 +25,10 @@ public sealed class CatalogTests : IDisposable
             ["--model", "{model}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}", "--dev={device}"],
             new LaunchValues("/models/my model.gguf", 8081, "10.0.0.5", "cuda:0", "llm-8081-ab", "/state/ready.json"));
         Assert.Equal(["--model", "/models/my model.gguf", "--port", "8081", "--host", "10.0.0.5", "--worker-id", "llm-8081-ab", "--ready-file", "/state/ready.json", "--dev=cuda:0"], args);
-        Assert.Null(ArgumentTemplate.UnknownPlaceholder(["{model}", "{port}"]));
+        Assert.Null(ArgumentTemplate.UnknownPlaceholder(["{model}", "{port}", "{model_id}"]));
+        // {model_id}: the catalog's id when given, else the file name without extension.
+        Assert.Equal(["--alias", "chat"], ArgumentTemplate.Expand(["--alias", "{model_id}"], new LaunchValues("/m/x.gguf", 1, "h", "cpu", "w", "r", "chat")));
+        Assert.Equal(["--alias", "my model"], ArgumentTemplate.Expand(["--alias", "{model_id}"], new LaunchValues("/models/my model.gguf", 1, "h", "cpu", "w", "r")));
         Assert.Equal("{gpu}", ArgumentTemplate.UnknownPlaceholder(["--gpu", "{gpu}"]));
     }
 
@@ -40,7 +43,22 @@ public sealed class CatalogTests : IDisposable
         Assert.Equal(8188, o.Types["comfy"].BasePort);
         Assert.Equal(ReadinessRules.ReadyFile, o.Types["llm"].Readiness);
         Assert.Equal(ReadinessRules.Health, o.Types["vllm"].Readiness);
+        // Each passes the catalog's model id in its own words, so the id a client sends is the one the worker answers to.
+        Assert.Equal("{model_id}", After(o.Types["llm"].Arguments, "--model-id"));
+        Assert.Equal("{model_id}", After(o.Types["llamacpp"].Arguments, "--alias"));
+        Assert.Equal("{model_id}", After(o.Types["vllm"].Arguments, "--served-model-name"));
         Assert.Null(o.Validate());
+
+        var types = new WorkerCatalog(o, _dir, "").Describe().ToDictionary(t => t.Name);
+        Assert.Equal(["cpu"], types["llm"].DeviceKinds);
+        Assert.Equal(["cuda"], types["vllm"].DeviceKinds);
+        Assert.Equal(["cpu", "cuda"], types["llamacpp"].DeviceKinds);
+    }
+
+    private static string? After(string[] args, string flag)
+    {
+        var i = Array.IndexOf(args, flag);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     [Fact]

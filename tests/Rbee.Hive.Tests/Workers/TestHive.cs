@@ -61,7 +61,7 @@ public sealed class TestHive : IAsyncDisposable
     private static WorkerTypeOptions Type(int basePort, string[] extra, TimeSpan? loadTimeout = null, string readiness = ReadinessRules.ReadyFile) => new()
     {
         Executable = TestWorkerPath,
-        Arguments = ["--model", "{model}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}", .. extra],
+        Arguments = ["--model", "{model}", "--model-id", "{model_id}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}", .. extra],
         BasePort = basePort,
         PortCount = 20,
         Readiness = readiness,

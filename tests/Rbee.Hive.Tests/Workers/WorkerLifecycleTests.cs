@@ -138,6 +138,41 @@ public sealed class WorkerLifecycleTests
     }
 
     [Fact]
+    public async Task TheModelIdAndOrigin_ReachTheWorker_EveryView_AndAReAdoptingHive()
+    {
+        await using var hive = new TestHive();
+        await hive.StartAsync();
+        var entry = await hive.Supervisor.StartAsync(hive.Spec() with { ModelId = "chat-model", StartedBy = WorkerOrigins.Queen }, CancellationToken.None);
+        using (var cts = new CancellationTokenSource(Generous)) await hive.Supervisor.AwaitReadyAsync(entry, cts.Token);
+        var pid = entry.MainPid!.Value;
+
+        var args = ProcFiles.Cmdline(File.ReadAllText($"/proc/{pid}/cmdline"));
+        Assert.Equal("chat-model", ProcFiles.Flag(args, "--model-id"));
+        var environ = File.ReadAllText($"/proc/{pid}/environ");
+        Assert.Equal("chat-model", ProcFiles.Environ(environ, WorkerEnvironment.ModelId));
+        Assert.Equal(WorkerOrigins.Queen, ProcFiles.Environ(environ, WorkerEnvironment.StartedBy));
+        Assert.Contains("\"model\":\"chat-model\"", File.ReadAllText(entry.ReadyFile), StringComparison.Ordinal); // the worker reports it
+
+        var view = await hive.WaitForViewAsync(v => v.Any(w => w.Port == entry.Port && w.State == WorkerStates.Ready), Generous, "ready");
+        var w = view.Single(w => w.Port == entry.Port);
+        Assert.Equal(("chat-model", WorkerOrigins.Queen, TestHive.Model), (w.ModelId, w.StartedBy, w.Model));
+
+        // A worker a person started has no origin, and answers to its file's name.
+        var plain = await hive.SpawnReadyAsync();
+        view = await hive.WaitForViewAsync(v => v.Any(w => w.Port == plain.Port && w.State == WorkerStates.Ready), Generous, "second worker ready");
+        var p = view.Single(w => w.Port == plain.Port);
+        Assert.Equal("aidreams260K", p.ModelId);
+        Assert.Null(p.StartedBy);
+
+        await hive.CrashAsync();
+        await hive.RestartAsync();
+        var adopted = hive.Monitor.Current.Single(x => x.Port == entry.Port);
+        Assert.Equal((pid, "chat-model", WorkerOrigins.Queen), (adopted.Pid, adopted.ModelId, adopted.StartedBy));
+        Assert.Null(hive.Monitor.Current.Single(x => x.Port == plain.Port).StartedBy);
+        Assert.Equal("aidreams260K", hive.Monitor.Current.Single(x => x.Port == plain.Port).ModelId);
+    }
+
+    [Fact]
     public async Task TwoHivesWithSeparateRoots_NeverSeeOrStopEachOthersWorkers_NorShareAPort()
     {
         var run = Directory.CreateTempSubdirectory("rbee-run-").FullName;

@@ -107,7 +107,7 @@ public sealed class HiveNode : IAsyncDisposable
         env[prefix + "PortCount"] = "40";
         env[prefix + "Readiness"] = "ready_file";
         env[prefix + "LoadTimeout"] = loadTimeout;
-        string[] args = ["--model", "{model}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}", .. extra];
+        string[] args = ["--model", "{model}", "--model-id", "{model_id}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}", .. extra];
         for (var i = 0; i < args.Length; i++) env[prefix + "Arguments__" + i.ToString(CultureInfo.InvariantCulture)] = args[i];
     }
 
