@@ -62,6 +62,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         var failures = 0;
         var retry = false;
         string? lastFailure = null;
+        HashSet<WorkerKey>? failedOn = null;
         try
         {
             while (true)
@@ -70,7 +71,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
                 WorkerLease lease;
                 try
                 {
-                    lease = await AcquireAsync(model, client, timeline, retry, options.MaxWait - waited, ct).ConfigureAwait(false);
+                    lease = await AcquireAsync(model, client, timeline, retry, options.MaxWait - waited, failedOn, ct).ConfigureAwait(false);
                 }
                 catch (SchedulingException e)
                 {
@@ -92,6 +93,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
                         continue;
                     case AttemptOutcome.Retryable:
                         lastFailure = reason;
+                        (failedOn ??= []).Add(lease.Key);
                         if (++failures > options.MaxRetries)
                         {
                             var message = $"the request failed on {failures} worker attempt(s); the last: {reason}";
@@ -209,10 +211,10 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
     /// cold start) becomes a comment, with a comment at least every <see cref="SchedulingOptions.WaitCommentInterval"/>.
     /// </summary>
     private async Task<WorkerLease> AcquireAsync(string model, IInferenceClient client, RequestTimeline timeline, bool retry,
-        TimeSpan maxWait, CancellationToken ct)
+        TimeSpan maxWait, IReadOnlySet<WorkerKey>? avoid, CancellationToken ct)
     {
         var notes = new WaitNotes();
-        var take = scheduler.AcquireAsync(model, notes, retry, maxWait, ct);
+        var take = scheduler.AcquireAsync(model, notes, retry, maxWait, ct, avoid);
         if (take.IsCompletedSuccessfully)
         {
             await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false);

@@ -29,21 +29,42 @@ public interface ILoadBalancingPolicy
 /// <summary>
 /// The default (DESIGN.md "Scheduling and routing"): fewest requests in flight, counted by the queen itself; among
 /// equals, the most free memory on the worker's device (a device under less pressure answers faster and is less likely
-/// to be the one that runs out). Unmeasured memory ranks below any measured value.
+/// to be the one that runs out). Free memory that differs by less than <see cref="SameMemory"/> is the same (two hives
+/// on one machine, or readings a frame apart, must not make one of them win every tie), and such ties rotate, so equal
+/// workers take turns when requests come one after another. Unmeasured memory ranks below any measured value.
 /// </summary>
 public sealed class LeastRequestsPolicy : ILoadBalancingPolicy
 {
+    /// <summary>Free memory closer than this (256 MiB or 5 %, whichever is larger) counts as equal.</summary>
+    public static long SameMemory(long bytes) => Math.Max(256L << 20, bytes / 20);
+
+    private int _turn;
+
     public string Name => LoadBalancingPolicies.LeastRequests;
 
     public WorkerCandidate? Pick(IReadOnlyList<WorkerCandidate> candidates)
     {
-        WorkerCandidate? best = null;
+        if (candidates.Count == 0) return null;
+        var fewest = int.MaxValue;
+        long most = -1;
         foreach (var c in candidates)
-            if (best is null || c.InFlight < best.InFlight
-                || (c.InFlight == best.InFlight && (c.FreeMemoryBytes ?? -1) > (best.FreeMemoryBytes ?? -1)))
-                best = c;
-        return best;
+        {
+            if (c.InFlight < fewest) { fewest = c.InFlight; most = -1; }
+            if (c.InFlight == fewest && (c.FreeMemoryBytes ?? -1) > most) most = c.FreeMemoryBytes ?? -1;
+        }
+        // The candidates as good as the best: fewest in flight, free memory within the margin of the most.
+        var margin = most < 0 ? 0 : SameMemory(most);
+        var tied = 0;
+        foreach (var c in candidates)
+            if (IsBest(c, fewest, most, margin)) tied++;
+        var pick = (int)((uint)Interlocked.Increment(ref _turn) % (uint)tied);
+        foreach (var c in candidates)
+            if (IsBest(c, fewest, most, margin) && pick-- == 0) return c;
+        return null;
     }
+
+    private static bool IsBest(WorkerCandidate c, int fewest, long most, long margin) =>
+        c.InFlight == fewest && (most < 0 ? c.FreeMemoryBytes is null : c.FreeMemoryBytes is { } f && most - f <= margin);
 }
 
 /// <summary>

@@ -95,7 +95,9 @@ public sealed partial class Scheduler
     /// of the queue: it already waited its turn once and lost its worker to a failure.
     /// </summary>
     /// <param name="maxWait">How long this request may still wait (<see cref="SchedulingOptions.MaxWait"/> less what it waited before a retry).</param>
-    public async Task<WorkerLease> AcquireAsync(string model, IWaitObserver? observer, bool retry, TimeSpan maxWait, CancellationToken ct)
+    /// <param name="avoid">Workers this request already failed on: another one is taken when one has room.</param>
+    public async Task<WorkerLease> AcquireAsync(string model, IWaitObserver? observer, bool retry, TimeSpan maxWait, CancellationToken ct,
+        IReadOnlySet<WorkerKey>? avoid = null)
     {
         // A queue exists only for a model the cluster has: a stream of made-up names must not grow this table.
         var known = _index.Current.Find(model);
@@ -113,7 +115,7 @@ public sealed partial class Scheduler
         lock (queue.Gate)
         {
             var presence = _index.Current.Find(model);
-            if ((queue.Count == 0 || retry) && TryTake(model, presence) is { } lease) return lease;
+            if ((queue.Count == 0 || retry) && TryTake(model, presence, avoid) is { } lease) return lease;
             if (presence is not { Routable: true }) throw SchedulingException.ModelNotFound(model);
             if (!retry && queue.Count >= _options.MaxQueued)
             {
@@ -123,7 +125,7 @@ public sealed partial class Scheduler
                 throw SchedulingException.QueueFull(
                     $"{queue.Count} requests already wait for model '{model}' (Scheduling:MaxQueued {_options.MaxQueued}); retry in {after} s", after);
             }
-            waiter = new Waiter(observer, _time.GetUtcNow());
+            waiter = new Waiter(observer, _time.GetUtcNow(), avoid);
             if (retry) queue.Waiters.AddFirst(waiter.Node); else queue.Waiters.AddLast(waiter.Node);
             position = queue.PositionOf(waiter);
             if (presence.Ready.Count == 0 && presence.Starting.Count == 0 && queue.ColdStart is null)
@@ -183,7 +185,7 @@ public sealed partial class Scheduler
                     queue.Waiters.RemoveFirst();
                     continue;
                 }
-                if (TryTake(model, presence) is not { } lease) break;
+                if (TryTake(model, presence, waiter.Avoid) is not { } lease) break;
                 queue.Waiters.RemoveFirst();
                 moved = true;
                 if (!waiter.Result.TrySetResult(lease)) lease.Release(RequestOutcome.Cancelled);
@@ -209,13 +211,17 @@ public sealed partial class Scheduler
         Pump(lease.Model);
     }
 
-    private WorkerLease? TryTake(string model, ModelPresence? presence)
+    private WorkerLease? TryTake(string model, ModelPresence? presence, IReadOnlySet<WorkerKey>? avoid)
     {
         if (presence is null || presence.Ready.Count == 0) return null;
         var candidates = new List<WorkerCandidate>(presence.Ready.Count);
         foreach (var w in presence.Ready)
             if (_loads.HasRoom(w.Key, w.Url))
                 candidates.Add(new WorkerCandidate(w.Key, w.Url, w.Worker.Device, _loads.InFlight(w.Key), w.FreeMemoryBytes));
+        // A retry goes to another worker when one has room: the one that just failed (a SIGKILLed worker refuses
+        // connections until its hive reports it gone) would burn every retry in a millisecond. With nothing else, it may
+        // try the same worker again (a passing 5xx).
+        if (avoid is { Count: > 0 } && candidates.Any(c => !avoid.Contains(c.Key))) candidates.RemoveAll(c => avoid.Contains(c.Key));
         // The pick and the count are two steps; a worker that lost its room in between (retired, ejected) is dropped
         // from the list and the policy picks again.
         while (_policy.Pick(candidates) is { } pick)
@@ -300,14 +306,16 @@ public sealed partial class Scheduler
 
     private sealed class Waiter
     {
-        public Waiter(IWaitObserver? observer, DateTimeOffset enqueuedAt)
+        public Waiter(IWaitObserver? observer, DateTimeOffset enqueuedAt, IReadOnlySet<WorkerKey>? avoid)
         {
             Observer = observer;
             EnqueuedAt = enqueuedAt;
+            Avoid = avoid;
             Node = new LinkedListNode<Waiter>(this);
         }
 
         public IWaitObserver? Observer { get; }
+        public IReadOnlySet<WorkerKey>? Avoid { get; }
         public DateTimeOffset EnqueuedAt { get; }
         public LinkedListNode<Waiter> Node { get; }
         public TaskCompletionSource<WorkerLease> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

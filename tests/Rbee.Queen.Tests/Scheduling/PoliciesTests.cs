@@ -6,15 +6,29 @@ public sealed class PoliciesTests
 {
     private static WorkerCandidate C(int port, int inFlight, long? free = null) => new(new WorkerKey("h", port, port), $"http://h:{port}", "cpu", inFlight, free);
 
+    private const long GiB = 1L << 30;
+
     [Fact]
     public void LeastRequests_PicksFewestInFlight_ThenMostFreeMemory()
     {
         var policy = new LeastRequestsPolicy();
-        Assert.Equal(8081, policy.Pick([C(8080, 3, 100), C(8081, 1, 1), C(8082, 2, 500)])!.Key.Port);
-        Assert.Equal(8082, policy.Pick([C(8080, 1, 100), C(8081, 1, null), C(8082, 1, 500)])!.Key.Port);
+        Assert.Equal(8081, policy.Pick([C(8080, 3, 100 * GiB), C(8081, 1, GiB), C(8082, 2, 500 * GiB)])!.Key.Port);
+        Assert.Equal(8082, policy.Pick([C(8080, 1, 4 * GiB), C(8081, 1, null), C(8082, 1, 8 * GiB)])!.Key.Port);
         // Unmeasured memory ranks below any measured value.
         Assert.Equal(8080, policy.Pick([C(8081, 0, null), C(8080, 0, 0)])!.Key.Port);
         Assert.Null(policy.Pick([]));
+    }
+
+    [Fact]
+    public void LeastRequests_EqualWorkersTakeTurns_WhenRequestsComeOneAfterAnother()
+    {
+        var policy = new LeastRequestsPolicy();
+        // Two hives on one machine report the same RAM a few MiB apart: that is a tie, not a winner.
+        var picks = Enumerable.Range(0, 10).Select(_ => policy.Pick([C(8080, 0, 8 * GiB), C(8081, 0, 8 * GiB - (3 << 20))])!.Key.Port).ToList();
+        Assert.Equal(5, picks.Count(p => p == 8080));
+        Assert.Equal(5, picks.Count(p => p == 8081));
+        // A real difference in free memory still decides.
+        Assert.All(Enumerable.Range(0, 4), _ => Assert.Equal(8081, policy.Pick([C(8080, 0, 2 * GiB), C(8081, 0, 8 * GiB)])!.Key.Port));
     }
 
     [Fact]
