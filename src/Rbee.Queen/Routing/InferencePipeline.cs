@@ -217,7 +217,6 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         var take = scheduler.AcquireAsync(model, notes, retry, maxWait, ct, avoid);
         if (take.IsCompletedSuccessfully)
         {
-            await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false);
             return take.Result;
         }
 
@@ -255,7 +254,14 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         }
         var lease = await take.ConfigureAwait(false);
         await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false);
-        if (!retry || client.Streaming) await client.ProgressAsync($"placed on hive {lease.HiveId} worker {lease.Url}", ct).ConfigureAwait(false);
+        if (notes.SawSpawn)
+        {
+            // This request waited for a cold start, and the worker it got is ready: the started one, or one that became
+            // free first. Either way the wait for a worker ends here.
+            timeline.WorkerReady(lease.HiveId, lease.Url);
+            await client.ProgressAsync($"worker ready on {lease.HiveId} at {lease.Url}", ct).ConfigureAwait(false);
+        }
+        await client.ProgressAsync($"placed on hive {lease.HiveId} worker {lease.Url}", ct).ConfigureAwait(false);
         return lease;
     }
 
@@ -269,13 +275,11 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
             {
                 case WaitNoteKind.Queued: timeline.Queued(n.Position); break;
                 case WaitNoteKind.SpawnStarted: timeline.SpawnStarted(n.HiveId!, n.Text!); break;
-                case WaitNoteKind.WorkerReady: timeline.WorkerReady(n.HiveId!, n.Text!); break;
             }
             last = n.Kind switch
             {
                 WaitNoteKind.Queued => $"queued position={n.Position}",
                 WaitNoteKind.SpawnStarted => $"loading model on {n.HiveId} ({n.Text})",
-                WaitNoteKind.WorkerReady => $"worker ready on {n.HiveId} at {n.Text}",
                 _ => $"[{n.HiveId}] {n.Text}",
             };
             await client.ProgressAsync(last, ct).ConfigureAwait(false);
@@ -283,7 +287,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         return last;
     }
 
-    private enum WaitNoteKind { Queued, SpawnStarted, SpawnProgress, WorkerReady }
+    private enum WaitNoteKind { Queued, SpawnStarted, SpawnProgress }
 
     private readonly record struct WaitNote(WaitNoteKind Kind, int Position = 0, string? HiveId = null, string? Text = null);
 
@@ -294,12 +298,17 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
 
         public ChannelReader<WaitNote> Reader => _channel.Reader;
 
+        /// <summary>A cold start was announced to this request.</summary>
+        public bool SawSpawn { get; private set; }
+
         public void Queued(int position) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.Queued, position));
 
-        public void SpawnStarted(string hiveId, string device) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.SpawnStarted, 0, hiveId, device));
+        public void SpawnStarted(string hiveId, string device)
+        {
+            SawSpawn = true;
+            _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.SpawnStarted, 0, hiveId, device));
+        }
 
         public void SpawnProgress(string hiveId, string text) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.SpawnProgress, 0, hiveId, text));
-
-        public void WorkerReady(string hiveId, string workerUrl) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.WorkerReady, 0, hiveId, workerUrl));
     }
 }

@@ -86,8 +86,6 @@ public sealed partial class HiveColdStarter(
         // The hive has seen the worker ready; its next frame (sent at once on the change) brings it into the queen's view.
         if (!await registry.WaitForAsync(s => IsReady(s, chosen.HiveId, p), options.MaxWait, ct).ConfigureAwait(false))
             throw new JobFailedException($"hive {chosen.HiveId} reports the worker on port {p} ready, but it did not appear ready in the queen's view within {options.MaxWait.TotalSeconds:0.#} s");
-        var worker = registry.Current.Find(chosen.HiveId) is { } h ? h.Workers.FirstOrDefault(w => w.Port == p) : null;
-        progress.WorkerReady(chosen.HiveId, worker is not null ? ClusterViews.WorkerUrl(hive, worker) : $"port {p}");
     }
 
     private static bool IsReady(ClusterSnapshot snapshot, string hiveId, int port) =>

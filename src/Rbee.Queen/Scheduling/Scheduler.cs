@@ -14,9 +14,6 @@ public interface IWaitObserver
 
     /// <summary>A line of the hive's narration of that start (loading, port, ready).</summary>
     void SpawnProgress(string hiveId, string text);
-
-    /// <summary>The started worker is ready in the queen's view.</summary>
-    void WorkerReady(string hiveId, string workerUrl);
 }
 
 /// <summary>Starts a worker for a model that has none (a cold start); the scheduler calls it once per model at a time.</summary>
@@ -296,12 +293,6 @@ public sealed partial class Scheduler
             foreach (var o in observers) o.SpawnProgress(hiveId, text);
         }
 
-        public void WorkerReady(string hiveId, string workerUrl)
-        {
-            List<IWaitObserver> observers;
-            lock (queue.Gate) observers = queue.Observers();
-            foreach (var o in observers) o.WorkerReady(hiveId, workerUrl);
-        }
     }
 
     private sealed class Waiter

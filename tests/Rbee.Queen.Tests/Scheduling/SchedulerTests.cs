@@ -31,7 +31,6 @@ public sealed class SchedulerTests
         public void Queued(int position) { lock (Notes) Notes.Add($"queued {position}"); }
         public void SpawnStarted(string hiveId, string device) { lock (Notes) Notes.Add($"spawn {hiveId} {device}"); }
         public void SpawnProgress(string hiveId, string text) { lock (Notes) Notes.Add($"progress {text}"); }
-        public void WorkerReady(string hiveId, string workerUrl) { lock (Notes) Notes.Add($"ready {workerUrl}"); }
     }
 
     /// <summary>A cold start the test finishes by hand (the real one talks to hives).</summary>
