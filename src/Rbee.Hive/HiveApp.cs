@@ -50,7 +50,7 @@ public static class HiveApp
     /// <summary>Binds and validates the hive's options (exit 2 on a problem), listens, and registers the hive's services.</summary>
     public static HiveOptions AddHive(this WebApplicationBuilder builder)
     {
-        var hive = OptionsBinding.Bind<HiveOptions>(builder.Configuration, HiveOptions.SectionName, o => o.Validate());
+        var hive = OptionsBinding.Bind<HiveOptions>(builder.Configuration, HiveOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
         var protocol = ProtocolBinding.Bind(builder.Configuration);
         RbeeHost.Listen(builder, hive.BindAddress, hive.Port, new ServerLimits { MaxRequestBodyBytes = hive.MaxRequestBodyBytes });
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
@@ -44,7 +45,7 @@ public static class RbeeHost
         DaemonConfiguration.Apply(builder.Configuration, spec, args);
         RbeeLogging.Configure(builder.Logging, builder.Configuration);
 
-        var token = OptionsBinding.Bind<ClusterTokenOptions>(builder.Configuration, section: null);
+        var token = OptionsBinding.Bind<ClusterTokenOptions>(builder.Configuration, section: null, static (c, o) => c.Bind(o));
         if (token.Resolve() is { } problem) throw new StartupException(problem);
         AddHostingServices(builder.Services, token);
         return builder;

@@ -35,7 +35,7 @@ namespace Rbee.Queen
         public static async Task RunAsync(string[] args)
         {
             var builder = RbeeHost.CreateBuilder(Spec, args);
-            var queen = OptionsBinding.Bind<QueenOptions>(builder.Configuration, QueenOptions.SectionName, o => o.Validate());
+            var queen = OptionsBinding.Bind<QueenOptions>(builder.Configuration, QueenOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
             var protocol = ProtocolBinding.Bind(builder.Configuration);
             builder.Services.AddSingleton(Options.Create(queen));
             builder.Services.AddSingleton(Options.Create(protocol));
@@ -73,8 +73,8 @@ namespace Rbee.Queen
         /// <summary>The OpenAI surface: scheduling, admission, the forwarder, API keys (DESIGN.md "Scheduling and routing").</summary>
         private static void AddScheduling(WebApplicationBuilder builder)
         {
-            var scheduling = OptionsBinding.Bind<SchedulingOptions>(builder.Configuration, SchedulingOptions.SectionName, o => o.Validate());
-            var api = OptionsBinding.Bind<ApiOptions>(builder.Configuration, ApiOptions.SectionName, o => o.Validate());
+            var scheduling = OptionsBinding.Bind<SchedulingOptions>(builder.Configuration, SchedulingOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
+            var api = OptionsBinding.Bind<ApiOptions>(builder.Configuration, ApiOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
             var keys = api.LoadKeys();
             var services = builder.Services;
             services.AddSingleton(scheduling);

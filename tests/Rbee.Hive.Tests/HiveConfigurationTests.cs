@@ -10,7 +10,7 @@ public class HiveConfigurationTests
     {
         var builder = new ConfigurationBuilder();
         DaemonConfiguration.Apply(builder, HiveApp.Spec, args, name => env is not null && env.TryGetValue(name, out var v) ? v : null);
-        return OptionsBinding.Bind<HiveOptions>(builder.Build(), HiveOptions.SectionName, o => o.Validate());
+        return OptionsBinding.Bind<HiveOptions>(builder.Build(), HiveOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public static class ModelsHostingExtensions
     /// </summary>
     public static ModelsOptions AddHiveModels(this WebApplicationBuilder builder)
     {
-        var options = OptionsBinding.Bind<ModelsOptions>(builder.Configuration, ModelsOptions.SectionName, o => o.Validate());
+        var options = OptionsBinding.Bind<ModelsOptions>(builder.Configuration, ModelsOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(sp => new HiveModelCatalog(

@@ -77,9 +77,13 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
 
         public ValueTask WaitingLongAsync(CancellationToken ct) => ValueTask.CompletedTask;
 
+        private string? _lastLine;
+
         public ValueTask ProgressAsync(string line, CancellationToken ct)
         {
-            job.Narrate(line);
+            // The pipeline repeats its last line now and then to keep a waiting HTTP stream alive; a job's log keeps it once.
+            if (line != _lastLine) job.Narrate(line);
+            _lastLine = line;
             return ValueTask.CompletedTask;
         }
 

@@ -39,7 +39,7 @@ public sealed class DaemonConfigurationTests : IDisposable
     [Fact]
     public void Defaults_WhenNothingElseIsGiven()
     {
-        var o = OptionsBinding.Bind<SampleOptions>(Build([]), "Sample");
+        var o = OptionsBinding.Bind<SampleOptions>(Build([]), "Sample", static (c, o) => c.Bind(o));
         Assert.Equal(1000, o.Port);
         Assert.Equal("default", o.Name);
         Assert.Equal(TimeSpan.FromSeconds(1), o.Interval);
@@ -49,7 +49,7 @@ public sealed class DaemonConfigurationTests : IDisposable
     public void ConfigFile_OverridesDefaults_AndFlagsOverrideTheFile()
     {
         var file = ConfigFile("""{ "Sample": { "Port": 2000, "Name": "from-file" } }""");
-        var o = OptionsBinding.Bind<SampleOptions>(Build(["--config", file, "--port", "3000"]), "Sample");
+        var o = OptionsBinding.Bind<SampleOptions>(Build(["--config", file, "--port", "3000"]), "Sample", static (c, o) => c.Bind(o));
         Assert.Equal(3000, o.Port);
         Assert.Equal("from-file", o.Name);
     }
@@ -59,14 +59,14 @@ public sealed class DaemonConfigurationTests : IDisposable
     {
         var file = ConfigFile("""{ "Sample": { "Name": "from-file" } }""");
         var env = new Dictionary<string, string?> { ["RBEE_SAMPLE_NAME"] = "from-env" };
-        Assert.Equal("from-env", OptionsBinding.Bind<SampleOptions>(Build(["--config", file], env), "Sample").Name);
-        Assert.Equal("from-flag", OptionsBinding.Bind<SampleOptions>(Build(["--config", file, "--name=from-flag"], env), "Sample").Name);
+        Assert.Equal("from-env", OptionsBinding.Bind<SampleOptions>(Build(["--config", file], env), "Sample", static (c, o) => c.Bind(o)).Name);
+        Assert.Equal("from-flag", OptionsBinding.Bind<SampleOptions>(Build(["--config", file, "--name=from-flag"], env), "Sample", static (c, o) => c.Bind(o)).Name);
     }
 
     [Fact]
     public void AnyKey_CanBeGivenAsAFlag()
     {
-        var o = OptionsBinding.Bind<SampleOptions>(Build(["--Sample:Interval", "00:00:00.250"]), "Sample");
+        var o = OptionsBinding.Bind<SampleOptions>(Build(["--Sample:Interval", "00:00:00.250"]), "Sample", static (c, o) => c.Bind(o));
         Assert.Equal(TimeSpan.FromMilliseconds(250), o.Interval);
     }
 
@@ -102,7 +102,7 @@ public sealed class DaemonConfigurationTests : IDisposable
     [Fact]
     public void ValueOfTheWrongType_IsAStartupErrorNamingTheKey()
     {
-        var e = Assert.Throws<StartupException>(() => OptionsBinding.Bind<SampleOptions>(Build(["--port", "many"]), "Sample"));
+        var e = Assert.Throws<StartupException>(() => OptionsBinding.Bind<SampleOptions>(Build(["--port", "many"]), "Sample", static (c, o) => c.Bind(o)));
         Assert.Contains("Port", e.Message);
     }
 
@@ -110,7 +110,7 @@ public sealed class DaemonConfigurationTests : IDisposable
     public void Validator_TurnsIntoAStartupError()
     {
         var e = Assert.Throws<StartupException>(() =>
-            OptionsBinding.Bind<SampleOptions>(Build(["--port", "0"]), "Sample", o => o.Port is < 1 or > 65535 ? "Sample:Port must be 1-65535" : null));
+            OptionsBinding.Bind<SampleOptions>(Build(["--port", "0"]), "Sample", static (c, o) => c.Bind(o), o => o.Port is < 1 or > 65535 ? "Sample:Port must be 1-65535" : null));
         Assert.Equal("Sample:Port must be 1-65535", e.Message);
     }
 

@@ -10,7 +10,7 @@ public sealed class QueenOptionsTests
     {
         var builder = new ConfigurationBuilder();
         DaemonConfiguration.Apply(builder, QueenProgram.Spec, args, _ => null);
-        return OptionsBinding.Bind<QueenOptions>(builder.Build(), QueenOptions.SectionName, o => o.Validate());
+        return OptionsBinding.Bind<QueenOptions>(builder.Build(), QueenOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
     }
 
     [Fact]

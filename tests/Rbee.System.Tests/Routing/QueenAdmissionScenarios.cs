@@ -111,4 +111,35 @@ public sealed class QueenAdmissionScenarios
             Assert.Equal(c.A.HiveId, r.Headers.GetValues("X-Rbee-Hive").Single());
         }
     }
+
+    [Fact]
+    public async Task AnIdleWorkerTheQueenStarted_IsStoppedAfterTheIdleTimeout_AndAPersonsWorkerIsNot()
+    {
+        await using var c = await RoutingCluster.StartAsync(new Dictionary<string, string>
+        {
+            ["RBEE_Scheduling__IdleTimeout"] = "00:00:02",
+        }, twoHives: false);
+        c.Put(c.A, RoutingCluster.TinyModel, "idle-auto");
+        c.Put(c.A, RoutingCluster.TinyModel, "idle-manual");
+        await c.WaitListedAsync("idle-manual", Budget);
+        var manual = await c.SpawnAsync(c.A, "idle-manual");
+        Assert.NotEmpty(await RoutingCluster.CompleteAsync(c.Queen.Url, "idle-auto", "Echoes", 4));
+        var auto = Assert.Single(await c.WorkersAsync("idle-auto"));
+        Assert.Equal("queen", auto.StartedBy);
+
+        // The view says when the timeout will stop it, and that it will never stop the person's worker.
+        var workers = (await c.Queen.ClusterAsync()).GetProperty("hives")[0].GetProperty("workers").EnumerateArray().ToList();
+        var autoView = workers.Single(w => w.GetProperty("port").GetInt32() == auto.Port);
+        Assert.Equal(JsonValueKind.String, autoView.GetProperty("idle_stop_at").ValueKind);
+        Assert.Equal(0, autoView.GetProperty("in_flight").GetInt32());
+        Assert.Equal(JsonValueKind.String, autoView.GetProperty("last_used_at").ValueKind);
+        Assert.Equal(JsonValueKind.Null, workers.Single(w => w.GetProperty("port").GetInt32() == manual.Port).GetProperty("idle_stop_at").ValueKind);
+
+        await c.Stream.WaitForAsync("idle stop", $"worker {auto.Port} removed", Budget, (name, d) =>
+            name == "worker_removed" && d.GetProperty("worker").GetProperty("port").GetInt32() == auto.Port);
+        Assert.Contains(await c.WorkersAsync("idle-manual"), w => w.Port == manual.Port);
+        Assert.Empty(await c.WorkersAsync("idle-auto"));
+        // The model is still on disk: the next request starts a worker again.
+        Assert.NotEmpty(await RoutingCluster.CompleteAsync(c.Queen.Url, "idle-auto", "Echoes", 4));
+    }
 }
