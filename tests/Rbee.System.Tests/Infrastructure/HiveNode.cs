@@ -22,9 +22,12 @@ public sealed class HiveNode : IAsyncDisposable
     private readonly string _queenUrl;
     private readonly string? _bind;
     private readonly bool _testWorkers;
+    private readonly IReadOnlyDictionary<string, string>? _settings;
 
-    private HiveNode(string home, string queenUrl, int port, string hiveId, string? token, string? bind, bool testWorkers)
+    private HiveNode(string home, string queenUrl, int port, string hiveId, string? token, string? bind, bool testWorkers,
+        IReadOnlyDictionary<string, string>? settings)
     {
+        _settings = settings;
         _home = home;
         _queenUrl = queenUrl;
         Port = port;
@@ -53,11 +56,12 @@ public sealed class HiveNode : IAsyncDisposable
 
     /// <param name="bind">The hive's <c>--bind</c>; null leaves the hive's default (every address).</param>
     /// <param name="testWorkers">Configure the tests' worker catalog (types <c>test</c>, <c>never</c>, <c>llm</c>).</param>
+    /// <param name="settings">Further configuration as environment variables (<c>RBEE_Workers__…</c>), applied last.</param>
     public static HiveNode Start(string home, string queenUrl, string? token = null, int? port = null, string? hiveId = null,
-        string? bind = "127.0.0.1", bool testWorkers = false)
+        string? bind = "127.0.0.1", bool testWorkers = false, IReadOnlyDictionary<string, string>? settings = null)
     {
         var p = port ?? FreePort.Next();
-        return new HiveNode(home, queenUrl, p, hiveId ?? $"hive-{p}", token, bind, testWorkers);
+        return new HiveNode(home, queenUrl, p, hiveId ?? $"hive-{p}", token, bind, testWorkers, settings);
     }
 
     /// <summary>Starts the hive again on the same settings (a restart after a crash or a shutdown).</summary>
@@ -75,6 +79,7 @@ public sealed class HiveNode : IAsyncDisposable
         env["HOME"] = _home;
         if (Token is not null) env["RBEE_CLUSTER_TOKEN"] = Token;
         if (_testWorkers) AddTestWorkerCatalog(env);
+        foreach (var (key, value) in _settings ?? new Dictionary<string, string>()) env[key] = value;
         List<string> args =
         [
             "--port", Port.ToString(CultureInfo.InvariantCulture),

@@ -33,16 +33,17 @@ public sealed class RoutingCluster : IAsyncDisposable
     /// <summary>The queen's OpenAI base URL.</summary>
     public string V1 => Queen.Url + "/v1";
 
-    public static async Task<RoutingCluster> StartAsync(IReadOnlyDictionary<string, string>? queenSettings = null, bool twoHives = true)
+    public static async Task<RoutingCluster> StartAsync(IReadOnlyDictionary<string, string>? queenSettings = null, bool twoHives = true,
+        IReadOnlyDictionary<string, string>? hiveSettings = null)
     {
         var c = new RoutingCluster(queenSettings);
         await c.Queen.WaitHealthyAsync();
         c.Stream = await c.Queen.OpenStreamAsync();
-        c.A = HiveNode.Start(c._homeA.Path, c.Queen.Url, testWorkers: true);
+        c.A = HiveNode.Start(c._homeA.Path, c.Queen.Url, testWorkers: true, settings: hiveSettings);
         await c.Stream.WaitForStateAsync("hive A online", c.A.HiveId, "online", Budget);
         if (twoHives)
         {
-            c.B = HiveNode.Start(c._homeB.Path, c.Queen.Url, testWorkers: true);
+            c.B = HiveNode.Start(c._homeB.Path, c.Queen.Url, testWorkers: true, settings: hiveSettings);
             await c.Stream.WaitForStateAsync("hive B online", c.B.HiveId, "online", Budget);
         }
         return c;

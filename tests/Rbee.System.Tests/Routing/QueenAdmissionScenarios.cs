@@ -142,4 +142,39 @@ public sealed class QueenAdmissionScenarios
         // The model is still on disk: the next request starts a worker again.
         Assert.NotEmpty(await RoutingCluster.CompleteAsync(c.Queen.Url, "idle-auto", "Echoes", 4));
     }
+
+    [Fact]
+    public async Task AWorkerThatSaysItIsFull_IsNoFailure_TheRequestWaitsItsTurnAndSucceeds()
+    {
+        // The queen may send two requests at once, but the worker has one slot and no queue of its own: it answers the
+        // second 503 queue_full, which must cost that request nothing but a wait.
+        string[] args = ["--model", "{model}", "--model-id", "{model_id}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}",
+            "--ready-file", "{ready_file}", "--queue-size", "0"];
+        await using var c = await RoutingCluster.StartAsync(
+            new Dictionary<string, string> { ["RBEE_Scheduling__MaxInFlightPerWorker"] = "2" },
+            twoHives: false,
+            hiveSettings: args.Select((a, i) => (Key: $"RBEE_Workers__Types__llm__Arguments__{i}", a)).ToDictionary(x => x.Key, x => x.a));
+        c.Put(c.A, RoutingCluster.SlowModel, "slow-full");
+        await c.WaitListedAsync("slow-full", Budget);
+        await c.SpawnAsync(c.A, "slow-full");
+
+        var ids = new[] { "full-1-" + Guid.NewGuid().ToString("N"), "full-2-" + Guid.NewGuid().ToString("N") };
+        var answers = await Task.WhenAll(ids.Select(async id =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, c.Queen.Url + "/v1/completions")
+            {
+                Content = new StringContent(Json(new { model = "slow-full", prompt = "go", max_tokens = 200, ignore_eos = true }), Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("X-Request-Id", id);
+            using var r = await Http.Client.SendAsync(request);
+            return ((int)r.StatusCode, await r.Content.ReadAsStringAsync());
+        }));
+        Assert.All(answers, a => Assert.True(a.Item1 == 200, a.Item2));
+        var busy = await c.Stream.WaitForAsync("worker busy", "a request retried because the worker was full", Budget, (name, d) =>
+            name == "request" && ids.Contains(d.GetProperty("request_id").GetString()) && d.GetProperty("phase").GetString() == "retried");
+        Assert.StartsWith("worker busy", busy.GetProperty("error").GetString());
+        // Not a failure: the worker was never ejected.
+        var worker = (await c.Queen.ClusterAsync()).GetProperty("hives")[0].GetProperty("workers")[0];
+        Assert.Equal(JsonValueKind.Null, worker.GetProperty("ejected_until").ValueKind);
+    }
 }
