@@ -98,7 +98,7 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
             {
                 // One write and flush per chunk the worker sent: each SSE frame leaves as soon as it arrives.
                 var flushed = await writer.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                if (flushed.IsCanceled || flushed.IsCompleted) throw new OperationCanceledException("the client went away", ct);
+                if (flushed.IsCanceled || flushed.IsCompleted) return new Delivery(DeliveryOutcome.ClientGone);
                 try
                 {
                     n = await source.ReadAsync(buffer.AsMemory(0, ChunkSize), ct).ConfigureAwait(false);

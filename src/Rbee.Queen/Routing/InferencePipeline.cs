@@ -15,6 +15,8 @@ public enum DeliveryOutcome
     FailedBeforeFirstByte,
     /// <summary>The worker failed mid-answer; the client got an error frame (or a cut connection), never a silent end.</summary>
     FailedAfterFirstByte,
+    /// <summary>The client stopped reading: nothing to say about the worker.</summary>
+    ClientGone,
 }
 
 public readonly record struct Delivery(DeliveryOutcome Outcome, string? Error = null)
@@ -133,8 +135,9 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
             lease.Release(RequestOutcome.Cancelled);
             throw;
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
+        catch (Exception e)
         {
+            // Refused, reset, timed out (connect), or anything else: the worker did not take the request.
             var why = $"{lease.Url}: {e.Message}";
             lease.Release(RequestOutcome.Failure, why);
             return (AttemptOutcome.Retryable, why);
@@ -160,13 +163,18 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
             {
                 delivery = await client.DeliverAsync(response, lease, timeline, ct).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            catch (Exception e)
             {
-                lease.Release(RequestOutcome.Cancelled);
+                // Whatever happened, the worker's place is given back; only the client's departure says nothing about it.
+                lease.Release(ct.IsCancellationRequested ? RequestOutcome.Cancelled : RequestOutcome.Failure, e.Message);
                 throw;
             }
             switch (delivery.Outcome)
             {
+                case DeliveryOutcome.ClientGone:
+                    lease.Release(RequestOutcome.Cancelled);
+                    timeline.Failed(499, "client disconnected");
+                    return (AttemptOutcome.Done, null);
                 case DeliveryOutcome.Delivered:
                     lease.Release(RequestOutcome.Success);
                     timeline.Done(status);

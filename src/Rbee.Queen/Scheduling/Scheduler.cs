@@ -80,6 +80,8 @@ public sealed partial class Scheduler
         _options = options;
         _time = time;
         _logger = logger;
+        // A worker back from ejection (its health probe answered) can take waiting requests at once, not at the next frame.
+        _loads.Reopened += _ => PumpAll();
     }
 
     public ModelIndex Index => _index;

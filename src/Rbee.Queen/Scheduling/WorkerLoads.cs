@@ -33,8 +33,9 @@ public sealed class WorkerLoads(SchedulingOptions options, TimeProvider time)
     /// <summary>Raised (on the caller's thread, outside any lock) when a worker is ejected or put back.</summary>
     public event Action<WorkerHealthChange>? HealthChanged;
 
-    /// <summary>Raised when a request on a worker ends, so waiting requests can take its place.</summary>
-    public event Action<WorkerKey>? Released;
+    /// <summary>Raised when a worker takes requests again for a reason other than one of its requests ending (a health
+    /// probe put it back, a stop was called off): requests waiting for its model may take it now.</summary>
+    public event Action<WorkerKey>? Reopened;
 
     public sealed class Record(string url, DateTimeOffset firstSeen)
     {
@@ -99,7 +100,7 @@ public sealed class WorkerLoads(SchedulingOptions options, TimeProvider time)
     public void Unretire(WorkerKey key)
     {
         if (_records.TryGetValue(key, out var r)) lock (r.Gate) r.Retiring = false;
-        Released?.Invoke(key);
+        Reopened?.Invoke(key);
     }
 
     public bool IsEjected(WorkerKey key) =>
@@ -134,7 +135,6 @@ public sealed class WorkerLoads(SchedulingOptions options, TimeProvider time)
             }
         }
         if (change is not null) HealthChanged?.Invoke(change);
-        Released?.Invoke(key);
     }
 
     /// <summary>A probe of an ejected worker's <c>/health</c> succeeded: it is a candidate again at once.</summary>
@@ -148,7 +148,7 @@ public sealed class WorkerLoads(SchedulingOptions options, TimeProvider time)
             restored = Restore(key, r, "health probe succeeded");
         }
         HealthChanged?.Invoke(restored);
-        Released?.Invoke(key);
+        Reopened?.Invoke(key);
     }
 
     /// <summary>Workers ejected now, with their address (for the health prober).</summary>
