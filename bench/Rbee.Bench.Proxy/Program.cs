@@ -148,8 +148,9 @@ void PrintReport(Dictionary<(string Shape, int Concurrency, string Target), List
             var n = Cell(shape.Name, c, "nginx");
             var queenAdded = q is null || d is null ? double.NaN : q.FirstByte50 - d.FirstByte50;
             var nginxAdded = n is null || d is null ? double.NaN : n.FirstByte50 - d.FirstByte50;
-            // A ratio over a near-zero or negative baseline says nothing; the two added figures say it all then.
-            var ratio = nginxAdded > 0.005 ? F(queenAdded / nginxAdded, "0.00") : "-";
+            // Below 0.05 ms nginx's added p50 is within run-to-run noise, and a ratio over it says nothing: the two added
+            // figures say it all then.
+            var ratio = nginxAdded >= 0.05 ? F(queenAdded / nginxAdded, "0.0") : "-";
             Console.WriteLine($"| {shape.Name} | {c} | {Ttfb(d)} | {Ttfb(q)} | {Ttfb(n)} | {Rate(d)} | {Rate(q)} | {Rate(n)} " +
                 $"| {F(queenAdded, "+0.000;-0.000")} | {F(nginxAdded, "+0.000;-0.000")} | {ratio} | {F(q?.ProxyCpuMs ?? double.NaN, "0.000")} | {F(n?.ProxyCpuMs ?? double.NaN, "0.000")} |");
         }
