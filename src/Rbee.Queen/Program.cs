@@ -40,6 +40,9 @@ namespace Rbee.Queen
             builder.Services.AddSingleton(Options.Create(queen));
             builder.Services.AddSingleton(Options.Create(protocol));
             RbeeHost.Listen(builder, queen.Bind, queen.Port, new ServerLimits { MaxRequestBodyBytes = queen.MaxRequestBodyBytes });
+            builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = queen.InlineScheduling);
+            // Read once by the runtime's socket engine when the first socket is used, which is later than this line.
+            if (queen.InlineScheduling) Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 
             builder.Services.AddClusterView(protocol);
             builder.Services.AddSingleton<ClusterEventHub>();
