@@ -93,7 +93,8 @@ namespace Rbee.Queen
             services.AddSingleton<HiveJobClient>();
             services.AddSingleton<IColdStarter>(sp => ActivatorUtilities.CreateInstance<HiveColdStarter>(sp,
                 (Func<Rbee.Contracts.Wire.ModelInfo, string, long>)WorkerMemory.Estimate));
-            services.AddSingleton<Scheduler>();
+            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<Scheduler>(sp,
+                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
             services.AddSingleton(_ => new WorkerForwarder(connectTimeout: TimeSpan.FromSeconds(5)));
             services.AddSingleton<InferencePipeline>();
             services.AddSingleton<InferJob>();

@@ -90,7 +90,7 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
     /// <summary>The id a worker on <paramref name="path"/> answers to: the catalog's when the file is listed, else its
     /// file name without extension (what llm-worker-rbee would choose itself).</summary>
     public string ModelIdOf(string path) =>
-        _snapshot.AtPath(Path.GetFullPath(path))?.Id ?? Path.GetFileNameWithoutExtension(path);
+        _snapshot.AtPath(Path.GetFullPath(path))?.Id ?? Rbee.Models.ModelFiles.IdOf(path);
 
     Task IHostedService.StartAsync(CancellationToken cancellationToken)
     {

@@ -450,7 +450,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     {
         var model = ProcFiles.Flag(args, "--model", "-m") ?? ProcFiles.Environ(environ, WorkerEnvironment.Model);
         var id = ProcFiles.Flag(args, "--model-id", "--alias", "--served-model-name") ?? ProcFiles.Environ(environ, WorkerEnvironment.ModelId)
-            ?? (model is null ? null : Path.GetFileNameWithoutExtension(model));
+            ?? (model is null ? null : Rbee.Models.ModelFiles.IdOf(model));
         return (model, id, ProcFiles.Environ(environ, WorkerEnvironment.StartedBy));
     }
 

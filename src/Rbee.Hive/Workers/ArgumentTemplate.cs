@@ -18,7 +18,7 @@ public static partial class ArgumentTemplate
         template.Select(item => Placeholder().Replace(item, m => m.Groups[1].Value switch
         {
             "model" => v.Model,
-            "model_id" => v.ModelId ?? Path.GetFileNameWithoutExtension(v.Model),
+            "model_id" => v.ModelId ?? Rbee.Models.ModelFiles.IdOf(v.Model),
             "port" => v.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "host" => v.Host,
             "device" => v.Device,

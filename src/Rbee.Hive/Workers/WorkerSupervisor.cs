@@ -11,7 +11,7 @@ namespace Rbee.Hive.Workers;
 public sealed record SpawnSpec(WorkerType Type, string ModelPath, string Device, bool RestartOnFailure)
 {
     /// <summary>The id the worker answers to: the catalog's id of the file, else its name without extension.</summary>
-    public string ModelId { get; init; } = Path.GetFileNameWithoutExtension(ModelPath);
+    public string ModelId { get; init; } = Rbee.Models.ModelFiles.IdOf(ModelPath);
 
     /// <summary><see cref="WorkerOrigins.Queen"/> or null.</summary>
     public string? StartedBy { get; init; }
@@ -306,7 +306,7 @@ public sealed partial class WorkerSupervisor
                 var model = entry.Model ?? "";
                 Launch(new SpawnSpec(type, model, entry.Device ?? "cpu", RestartOnFailure: true)
                 {
-                    ModelId = entry.ModelId ?? Path.GetFileNameWithoutExtension(model),
+                    ModelId = entry.ModelId ?? Rbee.Models.ModelFiles.IdOf(model),
                     StartedBy = entry.StartedBy,
                 }, lease, attempt);
             }

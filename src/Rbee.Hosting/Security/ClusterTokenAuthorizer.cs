@@ -25,7 +25,7 @@ public enum AccessDecision
 public sealed partial class ClusterTokenAuthorizer(ClusterTokenOptions options, LocalAddresses localAddresses, ILogger<ClusterTokenAuthorizer> logger)
 {
     // Only the token's hash is kept and compared; it is computed once, not on every protected request.
-    private readonly byte[]? _tokenHash = options.Token is null ? null : SHA256.HashData(Encoding.UTF8.GetBytes(options.Token));
+    private readonly byte[]? _tokenHash = options.Token is null ? null : BearerTokens.Hash(options.Token);
 
     public bool TokenRequired => _tokenHash is not null;
 
@@ -60,14 +60,8 @@ public sealed partial class ClusterTokenAuthorizer(ClusterTokenOptions options, 
 
     internal static bool PresentsToken(string? header, byte[] token) => PresentsTokenHash(header, SHA256.HashData(token));
 
-    private static bool PresentsTokenHash(string? header, byte[] tokenHash)
-    {
-        const string scheme = "Bearer ";
-        if (string.IsNullOrEmpty(header) || !header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)) return false;
-        var presented = Encoding.UTF8.GetBytes(header.AsSpan(scheme.Length).Trim().ToString());
-        // FixedTimeEquals returns at once on a length mismatch; hashing first keeps the length secret as well.
-        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(presented), tokenHash);
-    }
+    private static bool PresentsTokenHash(string? header, byte[] tokenHash) =>
+        BearerTokens.From(header) is { } presented && BearerTokens.Same(BearerTokens.Hash(presented), tokenHash);
 
     private static partial class Log
     {

@@ -181,6 +181,11 @@ public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider 
             AcceptedAt = now,
             LastFrame = keepFrame ? existing!.LastFrame : null,
             LastFrameAt = keepFrame ? existing!.LastFrameAt : null,
+            // The old instance's devices and models stand until the new ones are fetched (a restart does not move the
+            // hive's files or GPUs): in between, a request for a model only on its disk waits for a worker instead of
+            // getting 404. The catalog's instance id tells whose it is, so the new instance's is always fetched.
+            Capabilities = keepFrame ? existing!.Capabilities : null,
+            Catalog = keepFrame ? existing!.Catalog : null,
         });
         if (existing is not null && !keepFrame) Removed(v, existing, now);
         StateChanged(v, ready.HiveId, existing?.State, state, null, now);
@@ -209,7 +214,7 @@ public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider 
         {
             var e = _current.Find(hiveId);
             if (e is null || e.State == HiveState.Incompatible || catalog.HiveId != hiveId || e.InstanceId != catalog.InstanceId
-                || (e.Catalog is { } held && held.Version >= catalog.Version))
+                || e.CatalogVersion is { } held && held >= catalog.Version)
                 return false;
             var v = Swap(e with { Catalog = catalog });
             if (HasSubscribers) _outbox.Enqueue(new CatalogChanged(v, hiveId, catalog, time.GetUtcNow()));

@@ -37,6 +37,9 @@ public sealed record HiveEntry
     /// and for a hive that has no catalog.</summary>
     public ModelCatalog? Catalog { get; init; }
 
+    /// <summary>The version of <see cref="Catalog"/> when it is this instance's (a restarted hive's old catalog is not).</summary>
+    public long? CatalogVersion => Catalog is { } c && c.InstanceId == InstanceId ? c.Version : null;
+
     /// <summary>The last frame applied; its workers are the hive's workers while it is online or degraded.</summary>
     public TelemetryFrame? LastFrame { get; init; }
 

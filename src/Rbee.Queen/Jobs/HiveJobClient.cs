@@ -54,26 +54,34 @@ public sealed class HiveJobClient(ClusterHttp hives)
     /// </summary>
     public async Task<int?> RelayAsync(string hiveId, Uri sse, Action<string> narration, Action<string> data, CancellationToken ct)
     {
-        using var request = hives.Request(HttpMethod.Get, sse);
-        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-        using var response = await hives.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-        if (!response.IsSuccessStatusCode) throw new JobFailedException($"hive {hiveId} job stream answered {(int)response.StatusCode}");
-        using var reader = new SseEventReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
-        int? port = null;
-        while (await reader.NextAsync(ct).ConfigureAwait(false) is { } e)
+        try
         {
-            var text = e.Data;
-            if (e.Event == "data")
+            using var request = hives.Request(HttpMethod.Get, sse);
+            request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+            using var response = await hives.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode) throw new JobFailedException($"hive {hiveId} job stream answered {(int)response.StatusCode}");
+            using var reader = new SseEventReader(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
+            int? port = null;
+            while (await reader.NextAsync(ct).ConfigureAwait(false) is { } e)
             {
-                data(text);
-                port = PortOf(text) ?? port;
-                continue;
+                var text = e.Data;
+                if (e.Event == "data")
+                {
+                    data(text);
+                    port = PortOf(text) ?? port;
+                    continue;
+                }
+                if (text == JobStreamMarkers.Done) return port;
+                if (text == JobStreamMarkers.Cancelled) throw new JobFailedException($"the job was cancelled on hive {hiveId}");
+                if (text.StartsWith(JobStreamMarkers.Error, StringComparison.Ordinal))
+                    throw new JobFailedException($"hive {hiveId}: {text[JobStreamMarkers.Error.Length..].Trim()}");
+                narration(text);
             }
-            if (text == JobStreamMarkers.Done) return port;
-            if (text == JobStreamMarkers.Cancelled) throw new JobFailedException($"the job was cancelled on hive {hiveId}");
-            if (text.StartsWith(JobStreamMarkers.Error, StringComparison.Ordinal))
-                throw new JobFailedException($"hive {hiveId}: {text[JobStreamMarkers.Error.Length..].Trim()}");
-            narration(text);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
+        {
+            // A hive that resets or vanishes mid-job is a failed job like any other, for every caller.
+            throw new JobFailedException($"lost hive {hiveId}'s job stream: {e.Message}");
         }
         throw new JobFailedException($"hive {hiveId} closed the job stream without a final line");
     }

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Rbee.Hosting.Configuration;
@@ -70,8 +68,8 @@ public sealed partial class ApiKeyAuthorizer
     {
         if (token.Token is { } t && keys.Contains(t, StringComparer.Ordinal))
             throw new StartupException("an API key (Api:Keys / Api:KeysFile) equals the cluster token; the two must differ, or anyone with an API key could control the cluster");
-        _keyHashes = keys.Distinct(StringComparer.Ordinal).Select(Hash).ToArray();
-        _clusterTokenHash = token.Token is { } tok ? Hash(tok) : null;
+        _keyHashes = keys.Distinct(StringComparer.Ordinal).Select(BearerTokens.Hash).ToArray();
+        _clusterTokenHash = token.Token is { } tok ? BearerTokens.Hash(tok) : null;
         _local = local;
         _logger = logger;
     }
@@ -89,13 +87,13 @@ public sealed partial class ApiKeyAuthorizer
             return ApiErrors.Forbidden("not_local",
                 "this queen serves its OpenAI endpoints only to callers on its own machine; configure API keys (Api:Keys or Api:KeysFile) to serve the network");
         }
-        var presented = Bearer(context.Request.Headers.Authorization.ToString());
+        var presented = BearerTokens.From(context.Request.Headers.Authorization.ToString());
         if (presented is not null)
         {
-            var hash = Hash(presented);
+            var hash = BearerTokens.Hash(presented);
             foreach (var k in _keyHashes)
-                if (CryptographicOperations.FixedTimeEquals(hash, k)) return null;
-            if (_clusterTokenHash is not null && CryptographicOperations.FixedTimeEquals(hash, _clusterTokenHash))
+                if (BearerTokens.Same(hash, k)) return null;
+            if (_clusterTokenHash is not null && BearerTokens.Same(hash, _clusterTokenHash))
             {
                 Log.Refused(_logger, context.Request.Path.Value ?? "/", remote?.ToString() ?? "?", "cluster token presented as an API key");
                 return InvalidKey("the cluster token is not an API key; use one of the keys in Api:Keys");
@@ -109,16 +107,6 @@ public sealed partial class ApiKeyAuthorizer
 
     private static IResult InvalidKey(string message) =>
         ApiErrors.Create(StatusCodes.Status401Unauthorized, Rbee.Contracts.Wire.ErrorTypes.Authentication, "invalid_api_key", message);
-
-    private static string? Bearer(string header)
-    {
-        const string scheme = "Bearer ";
-        if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)) return null;
-        var value = header[scheme.Length..].Trim();
-        return value.Length == 0 ? null : value;
-    }
-
-    private static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
     private static partial class Log
     {

@@ -47,13 +47,16 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
     public Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct) =>
         forwarder.SendAsync(lease.Url, context.Request, body.Bytes, requestId, ct);
 
-    public async ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, CancellationToken ct)
+    public async ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, WorkerDeadline deadline)
     {
+        var ct = deadline.ClientToken;
         var status = (int)upstream.StatusCode;
         if (_streamStarted && status >= 300)
         {
             // The stream has begun with 200; the worker's refusal (a 4xx) travels as an error frame.
-            var text = await InferencePipeline.ReadBoundedAsync(upstream, 64 * 1024, ct).ConfigureAwait(false);
+            string text;
+            try { text = await InferencePipeline.ReadBoundedAsync(upstream, 64 * 1024, deadline.Token).ConfigureAwait(false); }
+            catch (Exception e) when (IsWorkerFault(e, deadline)) { return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, Why(e, deadline)); }
             timeline.FirstByte();
             await ErrorFrameAsync(WorkerError(text, status), ct).ConfigureAwait(false);
             return Delivery.Ok;
@@ -62,11 +65,11 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
         Stream source;
         try
         {
-            source = await upstream.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            source = await upstream.Content.ReadAsStreamAsync(deadline.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
+        catch (Exception e) when (IsWorkerFault(e, deadline))
         {
-            return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, e.Message);
+            return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, Why(e, deadline));
         }
 
         var sse = _streamStarted || body.Stream || upstream.Content.Headers.ContentType?.MediaType == "text/event-stream";
@@ -76,12 +79,12 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
             int n;
             try
             {
-                n = await source.ReadAsync(buffer.AsMemory(0, ChunkSize), ct).ConfigureAwait(false);
+                n = await source.ReadAsync(buffer.AsMemory(0, ChunkSize), deadline.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
+            catch (Exception e) when (IsWorkerFault(e, deadline))
             {
                 // Nothing of this answer has left the queen: the caller may try another worker.
-                return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, e.Message);
+                return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, Why(e, deadline));
             }
             timeline.FirstByte();
             var response = context.Response;
@@ -99,18 +102,20 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
                 // One write and flush per chunk the worker sent: each SSE frame leaves as soon as it arrives.
                 var flushed = await writer.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
                 if (flushed.IsCanceled || flushed.IsCompleted) return new Delivery(DeliveryOutcome.ClientGone);
+                deadline.Extend();
                 try
                 {
-                    n = await source.ReadAsync(buffer.AsMemory(0, ChunkSize), ct).ConfigureAwait(false);
+                    n = await source.ReadAsync(buffer.AsMemory(0, ChunkSize), deadline.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is HttpRequestException or IOException && !ct.IsCancellationRequested)
+                catch (Exception e) when (IsWorkerFault(e, deadline))
                 {
-                    if (sse) await ErrorFrameAsync(ErrorResponse.Of($"the worker failed mid-answer: {e.Message}", ErrorTypes.Server, "worker_failed"), ct)
+                    var why = Why(e, deadline);
+                    if (sse) await ErrorFrameAsync(ErrorResponse.Of($"the worker failed mid-answer: {why}", ErrorTypes.Server, "worker_failed"), ct)
                         .ConfigureAwait(false);
                     // A JSON answer cut short cannot be mended: end the connection so the client sees a failure, not a
                     // short body it might take for whole.
                     else context.Abort();
-                    return new Delivery(DeliveryOutcome.FailedAfterFirstByte, e.Message);
+                    return new Delivery(DeliveryOutcome.FailedAfterFirstByte, why);
                 }
             }
             if (!response.HasStarted) await response.StartAsync(ct).ConfigureAwait(false);
@@ -122,6 +127,13 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
             await source.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>The worker broke the connection, or sent nothing for the idle timeout, while the client is still there.</summary>
+    internal static bool IsWorkerFault(Exception e, WorkerDeadline deadline) =>
+        !deadline.ClientToken.IsCancellationRequested && (e is HttpRequestException or IOException || (e is OperationCanceledException && deadline.Expired));
+
+    internal static string Why(Exception e, WorkerDeadline deadline) =>
+        e is OperationCanceledException ? $"the worker sent nothing for {deadline.Idle.TotalSeconds:0.#} s" : e.Message;
 
     public async ValueTask FailAsync(int status, ErrorResponse error, int? retryAfterSeconds, CancellationToken ct)
     {

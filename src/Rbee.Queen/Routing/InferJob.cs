@@ -57,7 +57,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
             w.WriteStartObject();
             foreach (var p in request.EnumerateObject())
             {
-                if (p.NameEquals("operation") || p.NameEquals("stream") || p.NameEquals("stream_options") || p.NameEquals("hive_id")) continue;
+                if (p.NameEquals("operation") || p.NameEquals("stream") || p.NameEquals("stream_options")) continue;
                 p.WriteTo(w);
             }
             w.WriteBoolean("stream", true);
@@ -89,8 +89,9 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
 
         public Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct) => forwarder.SendAsync(lease.Url, path, body, requestId, ct);
 
-        public async ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, CancellationToken ct)
+        public async ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, WorkerDeadline deadline)
         {
+            var ct = deadline.Token;
             if ((int)upstream.StatusCode >= 300)
             {
                 Failure = $"worker {lease.Url} answered {(int)upstream.StatusCode}: {await InferencePipeline.ErrorTextAsync(upstream, ct).ConfigureAwait(false)}";
@@ -104,6 +105,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
                 using var reader = new SseEventReader(await upstream.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
                 while (await reader.NextAsync(ct).ConfigureAwait(false) is { } e)
                 {
+                    deadline.Extend();
                     if (!any)
                     {
                         any = true;
@@ -127,11 +129,12 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
                     if (choice.TryGetProperty("finish_reason", out var f) && f.ValueKind == JsonValueKind.String) finish = f.GetString();
                 }
             }
-            catch (Exception e) when (e is HttpRequestException or IOException or JsonException && !ct.IsCancellationRequested)
+            catch (Exception e) when (e is JsonException || HttpInferenceClient.IsWorkerFault(e, deadline))
             {
-                if (!any) return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, e.Message);
-                Failure = $"worker {lease.Url} failed mid-answer: {e.Message}";
-                return new Delivery(DeliveryOutcome.FailedAfterFirstByte, e.Message);
+                var why = HttpInferenceClient.Why(e, deadline);
+                if (!any) return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, why);
+                Failure = $"worker {lease.Url} failed mid-answer: {why}";
+                return new Delivery(DeliveryOutcome.FailedAfterFirstByte, why);
             }
             job.Data(Event(w =>
             {

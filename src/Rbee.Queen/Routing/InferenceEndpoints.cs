@@ -40,9 +40,10 @@ public static class InferenceEndpoints
     {
         if (auth.Check(context) is { } refused) { await refused.ExecuteAsync(context); return; }
         var entry = scheduler.Index.Current.Find(id) is { } presence ? ModelList.Entry(presence, loads, time.GetUtcNow()) : null;
-        await (entry is null
-            ? ApiErrors.NotFound("model_not_found", $"The model '{id}' does not exist on any online hive (see GET /v1/models)", "model")
-            : Results.Json(entry, RbeeJsonContext.Default.OpenAiModel)).ExecuteAsync(context);
+        var missing = entry is null ? SchedulingException.ModelNotFound(id) : null;
+        await (missing is not null
+            ? ApiErrors.Create(missing.Status, missing.Type, missing.Code, missing.Message, missing.Param)
+            : Results.Json(entry!, RbeeJsonContext.Default.OpenAiModel)).ExecuteAsync(context);
     }
 
     private static async Task RouteAsync(HttpContext context, bool knownEndpoint)

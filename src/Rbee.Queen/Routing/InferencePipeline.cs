@@ -39,8 +39,9 @@ public interface IInferenceClient
     /// <summary>Sends the request to the worker; returns at the worker's response headers.</summary>
     Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct);
 
-    /// <summary>Hands the worker's answer to the client as it arrives.</summary>
-    ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, CancellationToken ct);
+    /// <summary>Hands the worker's answer to the client as it arrives; reads from the worker with
+    /// <see cref="WorkerDeadline.Token"/> and extends it after each read, writes to the client with its own token.</summary>
+    ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, WorkerDeadline deadline);
 
     /// <summary>The request cannot be served: answer the error (status, or an error frame once the stream has begun).</summary>
     ValueTask FailAsync(int status, ErrorResponse error, int? retryAfterSeconds, CancellationToken ct);
@@ -52,8 +53,9 @@ public interface IInferenceClient
 /// A worker that fails before any byte of its answer reached the client (connection refused or reset, a 5xx, its hive
 /// gone) is released as a failure and the request is tried on another, at most <see cref="SchedulingOptions.MaxRetries"/>
 /// times; a worker that says it is full (429/503) is not a failure and the request waits its turn again at the front.
-/// After that the client gets 502 in OpenAI's shape, or an error frame when its stream has begun: never a silent end,
-/// never a hang.
+/// After that the client gets 502 in OpenAI's shape, or an error frame when its stream has begun: never a silent end.
+/// A worker that sends nothing for <see cref="SchedulingOptions.WorkerIdleTimeout"/> (wedged, stopped) counts as failed,
+/// so no request waits on it forever.
 /// </summary>
 public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions options, TimeProvider time)
 {
@@ -122,70 +124,70 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
 
     private enum AttemptOutcome { Done, Busy, Retryable, FailedMidStream }
 
-    private static async Task<(AttemptOutcome, string?)> AttemptAsync(IInferenceClient client, WorkerLease lease, RequestTimeline timeline,
+    private async Task<(AttemptOutcome, string?)> AttemptAsync(IInferenceClient client, WorkerLease lease, RequestTimeline timeline,
         CancellationToken ct)
     {
-        HttpResponseMessage response;
+        using var deadline = new WorkerDeadline(options.WorkerIdleTimeout, ct);
         try
         {
-            response = await client.SendAsync(lease, ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            lease.Release(RequestOutcome.Cancelled);
-            throw;
-        }
-        catch (Exception e)
-        {
-            // Refused, reset, timed out (connect), or anything else: the worker did not take the request.
-            var why = $"{lease.Url}: {e.Message}";
-            lease.Release(RequestOutcome.Failure, why);
-            return (AttemptOutcome.Retryable, why);
-        }
-
-        using (response)
-        {
-            var status = (int)response.StatusCode;
-            if (status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable)
+            HttpResponseMessage response;
+            try
             {
-                lease.Release(RequestOutcome.Busy);
-                return (AttemptOutcome.Busy, $"{lease.Url} answered {status}");
+                response = await client.SendAsync(lease, deadline.Token).ConfigureAwait(false);
             }
-            if (status >= 500)
+            catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                var why = $"{lease.Url} answered {status}: {await ErrorTextAsync(response, ct).ConfigureAwait(false)}";
+                // Refused, reset, no answer within the idle timeout, or anything else: the worker did not take the request.
+                var why = deadline.Expired ? $"{lease.Url}: no response within {deadline.Idle.TotalSeconds:0.#} s" : $"{lease.Url}: {e.Message}";
                 lease.Release(RequestOutcome.Failure, why);
                 return (AttemptOutcome.Retryable, why);
             }
 
-            Delivery delivery;
-            try
+            using (response)
+            using (response.RequestMessage)
             {
-                delivery = await client.DeliverAsync(response, lease, timeline, ct).ConfigureAwait(false);
+                var status = (int)response.StatusCode;
+                if (status is StatusCodes.Status429TooManyRequests or StatusCodes.Status503ServiceUnavailable)
+                {
+                    lease.Release(RequestOutcome.Busy);
+                    return (AttemptOutcome.Busy, $"{lease.Url} answered {status}");
+                }
+                if (status >= 500)
+                {
+                    string text;
+                    try { text = await ErrorTextAsync(response, deadline.Token).ConfigureAwait(false); }
+                    catch (OperationCanceledException) when (deadline.Expired) { text = "(no body within the idle timeout)"; }
+                    var why = $"{lease.Url} answered {status}: {text}";
+                    lease.Release(RequestOutcome.Failure, why);
+                    return (AttemptOutcome.Retryable, why);
+                }
+
+                var delivery = await client.DeliverAsync(response, lease, timeline, deadline).ConfigureAwait(false);
+                switch (delivery.Outcome)
+                {
+                    case DeliveryOutcome.ClientGone:
+                        lease.Release(RequestOutcome.Cancelled);
+                        timeline.Failed(499, "client disconnected");
+                        return (AttemptOutcome.Done, null);
+                    case DeliveryOutcome.Delivered:
+                        lease.Release(RequestOutcome.Success);
+                        timeline.Done(status);
+                        return (AttemptOutcome.Done, null);
+                    case DeliveryOutcome.FailedBeforeFirstByte:
+                        lease.Release(RequestOutcome.Failure, delivery.Error);
+                        return (AttemptOutcome.Retryable, $"{lease.Url}: {delivery.Error}");
+                    default:
+                        lease.Release(RequestOutcome.Failure, delivery.Error);
+                        return (AttemptOutcome.FailedMidStream, delivery.Error);
+                }
             }
-            catch (Exception e)
-            {
-                // Whatever happened, the worker's place is given back; only the client's departure says nothing about it.
-                lease.Release(ct.IsCancellationRequested ? RequestOutcome.Cancelled : RequestOutcome.Failure, e.Message);
-                throw;
-            }
-            switch (delivery.Outcome)
-            {
-                case DeliveryOutcome.ClientGone:
-                    lease.Release(RequestOutcome.Cancelled);
-                    timeline.Failed(499, "client disconnected");
-                    return (AttemptOutcome.Done, null);
-                case DeliveryOutcome.Delivered:
-                    lease.Release(RequestOutcome.Success);
-                    timeline.Done(status);
-                    return (AttemptOutcome.Done, null);
-                case DeliveryOutcome.FailedBeforeFirstByte:
-                    lease.Release(RequestOutcome.Failure, delivery.Error);
-                    return (AttemptOutcome.Retryable, $"{lease.Url}: {delivery.Error}");
-                default:
-                    lease.Release(RequestOutcome.Failure, delivery.Error);
-                    return (AttemptOutcome.FailedMidStream, delivery.Error);
-            }
+        }
+        catch (Exception e)
+        {
+            // Whatever threw (the client left while an error body was read, a bug), the worker's place is given back;
+            // a lease released above ignores this second release. Only the client's departure says nothing about the worker.
+            lease.Release(ct.IsCancellationRequested ? RequestOutcome.Cancelled : RequestOutcome.Failure, e.Message);
+            throw;
         }
     }
 
@@ -206,11 +208,18 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
     public static async Task<string> ReadBoundedAsync(HttpResponseMessage response, int max, CancellationToken ct)
     {
         await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-        var buffer = new byte[max];
-        var length = 0;
-        int n;
-        while (length < max && (n = await body.ReadAsync(buffer.AsMemory(length), ct).ConfigureAwait(false)) > 0) length += n;
-        return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(max);
+        try
+        {
+            var length = 0;
+            int n;
+            while (length < max && (n = await body.ReadAsync(buffer.AsMemory(length, max - length), ct).ConfigureAwait(false)) > 0) length += n;
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>
@@ -223,10 +232,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
     {
         var notes = new WaitNotes();
         var take = scheduler.AcquireAsync(model, notes, retry, maxWait, ct, avoid);
-        if (take.IsCompletedSuccessfully)
-        {
-            return take.Result;
-        }
+        if (take.IsCompletedSuccessfully) return take.Result;
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var beginStream = client.Streaming ? Task.Delay(options.StreamHeadersAfter, time, stop.Token) : null;
@@ -256,20 +262,35 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
                 lastLine = await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false) ?? lastLine;
             }
         }
+        catch
+        {
+            // Writing progress failed (the client left): a worker handed over after this point must still go back.
+            _ = take.ContinueWith(static t => t.Result.Release(RequestOutcome.Cancelled), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
         finally
         {
             await stop.CancelAsync().ConfigureAwait(false);
         }
         var lease = await take.ConfigureAwait(false);
-        await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false);
-        if (notes.SawSpawn)
+        try
         {
-            // This request waited for a cold start, and the worker it got is ready: the started one, or one that became
-            // free first. Either way the wait for a worker ends here.
-            timeline.WorkerReady(lease.HiveId, lease.Url);
-            await client.ProgressAsync($"worker ready on {lease.HiveId} at {lease.Url}", ct).ConfigureAwait(false);
+            await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false);
+            if (notes.SawSpawn)
+            {
+                // This request waited for a cold start, and the worker it got is ready: the started one, or one that became
+                // free first. Either way the wait for a worker ends here.
+                timeline.WorkerReady(lease.HiveId, lease.Url);
+                await client.ProgressAsync($"worker ready on {lease.HiveId} at {lease.Url}", ct).ConfigureAwait(false);
+            }
+            await client.ProgressAsync($"placed on hive {lease.HiveId} worker {lease.Url}", ct).ConfigureAwait(false);
         }
-        await client.ProgressAsync($"placed on hive {lease.HiveId} worker {lease.Url}", ct).ConfigureAwait(false);
+        catch
+        {
+            lease.Release(RequestOutcome.Cancelled);
+            throw;
+        }
         return lease;
     }
 
@@ -319,4 +340,36 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
 
         public void SpawnProgress(string hiveId, string text) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.SpawnProgress, 0, hiveId, text));
     }
+}
+
+/// <summary>
+/// How long a worker may send nothing during one attempt (<see cref="SchedulingOptions.WorkerIdleTimeout"/>): reads from
+/// the worker use <see cref="Token"/>, which the client's departure cancels too; each read that returns extends it.
+/// </summary>
+public sealed class WorkerDeadline : IDisposable
+{
+    private readonly CancellationTokenSource _cts;
+
+    public WorkerDeadline(TimeSpan idle, CancellationToken client)
+    {
+        Idle = idle;
+        ClientToken = client;
+        _cts = CancellationTokenSource.CreateLinkedTokenSource(client);
+        _cts.CancelAfter(idle);
+    }
+
+    public TimeSpan Idle { get; }
+
+    /// <summary>The client's own token: writes to the client use it.</summary>
+    public CancellationToken ClientToken { get; }
+
+    public CancellationToken Token => _cts.Token;
+
+    /// <summary>The worker was silent too long (the client is still there).</summary>
+    public bool Expired => _cts.IsCancellationRequested && !ClientToken.IsCancellationRequested;
+
+    /// <summary>The worker sent something: it has <see cref="Idle"/> again (re-arms the timer; allocates nothing).</summary>
+    public void Extend() => _cts.CancelAfter(Idle);
+
+    public void Dispose() => _cts.Dispose();
 }

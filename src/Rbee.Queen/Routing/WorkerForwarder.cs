@@ -61,14 +61,24 @@ public sealed class WorkerForwarder : IDisposable
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
+        // Headers the client's Connection header names are hop-by-hop too (RFC 9110 §7.6.1).
+        var connection = client.Headers.Connection;
         foreach (var (name, values) in client.Headers)
         {
-            if (NotForwarded.Contains(name)) continue;
+            if (NotForwarded.Contains(name) || (connection.Count > 0 && NamedIn(connection, name))) continue;
             if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
                 request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
         }
         request.Headers.TryAddWithoutValidation("X-Request-Id", requestId);
         return _invoker.SendAsync(request, ct);
+    }
+
+    private static bool NamedIn(Microsoft.Extensions.Primitives.StringValues connection, string header)
+    {
+        foreach (var value in connection)
+            foreach (var token in (value ?? "").Split(','))
+                if (token.Trim().Equals(header, StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
     }
 
     /// <summary>Sends a body the queen built itself (the <c>infer</c> job) to <paramref name="path"/> of a worker.</summary>

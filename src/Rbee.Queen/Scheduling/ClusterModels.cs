@@ -49,7 +49,7 @@ public sealed class ClusterModels
 
     /// <summary>The id a worker answers to: what the hive reports, else its file name without extension (an older hive).</summary>
     public static string? ModelIdOf(ProcessStats w) =>
-        w.ModelId ?? (w.Model is { Length: > 0 } path ? Path.GetFileNameWithoutExtension(path) : null);
+        w.ModelId ?? (w.Model is { Length: > 0 } path ? Rbee.Models.ModelFiles.IdOf(path) : null);
 
     public static bool IsRoutable(HiveEntry hive) => hive.State == HiveState.Online;
 

@@ -72,20 +72,41 @@ public sealed partial class HiveColdStarter(
             new WorkerSpawnRequest(JobOperations.WorkerSpawn, model, chosen.WorkerType, chosen.Device) { StartedBy = WorkerOrigins.Queen },
             RbeeJsonContext.Default.WorkerSpawnRequest);
         var sse = await jobs.PostAsync(hive, body, options.SpawnPostTimeout, ct).ConfigureAwait(false);
+
+        // The start ends with the hive's answer, but never waits on a hive that is gone (its stream may hang open on a
+        // dead link: liveness says so) nor longer than SpawnTimeout.
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(options.SpawnTimeout);
+        var hiveGone = registry.WaitForAsync(s => s.Find(hive.HiveId) is not { } h || h.InstanceId != hive.InstanceId
+            || h.State is HiveState.Offline or HiveState.Incompatible, Timeout.InfiniteTimeSpan, bound.Token);
+        _ = hiveGone.ContinueWith(static (t, state) =>
+            {
+                if (!t.IsCompletedSuccessfully || !t.Result) return;
+                try { ((CancellationTokenSource)state!).Cancel(); }
+                catch (ObjectDisposedException) { } // the start had already ended
+            },
+            bound, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         int? port;
         try
         {
-            port = await jobs.RelayAsync(chosen.HiveId, sse, line => progress.SpawnProgress(chosen.HiveId, line), static _ => { }, ct).ConfigureAwait(false);
+            port = await jobs.RelayAsync(chosen.HiveId, sse, line => progress.SpawnProgress(chosen.HiveId, line), static _ => { }, bound.Token).ConfigureAwait(false);
+            if (port is not { } p) throw new JobFailedException($"hive {chosen.HiveId} finished the spawn without naming the worker's port");
+            // The hive has seen the worker ready; its next frame (sent at once on the change) brings it into the queen's view.
+            if (!await registry.WaitForAsync(s => IsReady(s, chosen.HiveId, p), options.MaxWait, bound.Token).ConfigureAwait(false))
+                throw new JobFailedException($"hive {chosen.HiveId} reports the worker on port {p} ready, but it did not appear ready in the queen's view within {options.MaxWait.TotalSeconds:0.#} s");
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException) when (bound.IsCancellationRequested)
         {
             await jobs.CancelAsync(sse, options.SpawnPostTimeout).ConfigureAwait(false);
-            throw;
+            ct.ThrowIfCancellationRequested();
+            throw new JobFailedException(hiveGone is { IsCompletedSuccessfully: true, Result: true }
+                ? $"hive {chosen.HiveId} went offline while it started the worker"
+                : $"the worker was not ready within {options.SpawnTimeout.TotalSeconds:0.#} s (Scheduling:SpawnTimeout)");
         }
-        if (port is not { } p) throw new JobFailedException($"hive {chosen.HiveId} finished the spawn without naming the worker's port");
-        // The hive has seen the worker ready; its next frame (sent at once on the change) brings it into the queen's view.
-        if (!await registry.WaitForAsync(s => IsReady(s, chosen.HiveId, p), options.MaxWait, ct).ConfigureAwait(false))
-            throw new JobFailedException($"hive {chosen.HiveId} reports the worker on port {p} ready, but it did not appear ready in the queen's view within {options.MaxWait.TotalSeconds:0.#} s");
+        finally
+        {
+            await bound.CancelAsync().ConfigureAwait(false);
+        }
     }
 
     private static bool IsReady(ClusterSnapshot snapshot, string hiveId, int port) =>

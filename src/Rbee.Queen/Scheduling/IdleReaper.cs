@@ -72,16 +72,15 @@ public sealed partial class IdleReaper(
             var body = JsonSerializer.Serialize(new WorkerStopRequest(JobOperations.WorkerStop, worker.Port, null), RbeeJsonContext.Default.WorkerStopRequest);
             var sse = await jobs.PostAsync(hive, body, options.SpawnPostTimeout, ct).ConfigureAwait(false);
             await jobs.RelayAsync(hive.HiveId, sse, static _ => { }, static _ => { }, ct).ConfigureAwait(false);
-            Log.Stopped(logger, key.ToString(), ClusterModelsModel(worker), idleFor);
+            Log.Stopped(logger, key.ToString(), ClusterModels.ModelIdOf(worker) ?? "?", idleFor);
         }
-        catch (JobFailedException e)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
+            // One failed stop must not end the reaper (a background service's exception stops the host).
             loads.Unretire(key);
             Log.StopFailed(logger, key.ToString(), e.Message);
         }
     }
-
-    private static string ClusterModelsModel(ProcessStats w) => ClusterModels.ModelIdOf(w) ?? "?";
 
     private static partial class Log
     {

@@ -69,10 +69,13 @@ public sealed partial class Scheduler
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, ModelQueue> _queues = new(StringComparer.Ordinal);
+    private readonly CancellationToken _stopping;
 
+    /// <param name="stopping">Ends cold starts when the queen stops.</param>
     public Scheduler(ModelIndex index, WorkerLoads loads, ILoadBalancingPolicy policy, IColdStarter coldStarter,
-        SchedulingOptions options, TimeProvider time, ILogger<Scheduler> logger)
+        SchedulingOptions options, TimeProvider time, ILogger<Scheduler> logger, CancellationToken stopping = default)
     {
+        _stopping = stopping;
         _index = index;
         _loads = loads;
         _policy = policy;
@@ -102,10 +105,10 @@ public sealed partial class Scheduler
         var known = _index.Current.Find(model);
         if (known is not { Routable: true })
         {
+            // No Retry-After: when a degraded hive comes back is not something the queen can measure.
             if (known is { UnhealthyHives.Count: > 0 })
                 throw SchedulingException.Unavailable("model_unavailable",
-                    $"The model '{model}' is only on hive(s) {string.Join(", ", known.UnhealthyHives)}, which are not online now; retry when they are",
-                    (int)Math.Ceiling(_options.MaxWait.TotalSeconds / 4));
+                    $"The model '{model}' is only on hive(s) {string.Join(", ", known.UnhealthyHives)}, which are not online now; retry when they are");
             throw SchedulingException.ModelNotFound(model);
         }
         var queue = _queues.GetOrAdd(model, static (m, time) => new ModelQueue(m, time), _time);
@@ -141,7 +144,7 @@ public sealed partial class Scheduler
         var deadline = Task.Delay(maxWait > TimeSpan.Zero ? maxWait : TimeSpan.Zero, _time, stop.Token);
         try
         {
-            if (await Task.WhenAny(waiter.Result.Task, deadline).ConfigureAwait(false) == waiter.Result.Task)
+            if (await Task.WhenAny(waiter.Result.Task, deadline).ConfigureAwait(false) == waiter.Result.Task && !ct.IsCancellationRequested)
                 return await waiter.Result.Task.ConfigureAwait(false);
         }
         finally
@@ -154,6 +157,14 @@ public sealed partial class Scheduler
         lock (queue.Gate)
         {
             position = queue.PositionOf(waiter);
+            if (waiter.Result.Task.IsCompletedSuccessfully)
+            {
+                var handed = waiter.Result.Task.Result;
+                if (!ct.IsCancellationRequested) return handed;
+                // Handed over in the instant the caller left: nobody will use it.
+                handed.Release(RequestOutcome.Cancelled);
+                ct.ThrowIfCancellationRequested();
+            }
             if (waiter.Result.Task.IsCompleted) return waiter.Result.Task.GetAwaiter().GetResult();
             waiter.Result.TrySetCanceled(CancellationToken.None);
             if (waiter.Node.List is not null) queue.Waiters.Remove(waiter.Node);
@@ -175,6 +186,10 @@ public sealed partial class Scheduler
         {
             if (queue.Count == 0) return;
             var presence = _index.Current.Find(model);
+            // Requests wait, but no worker serves or is loading the model any more (it crashed, or was stopped as idle):
+            // start one, as the first of them did, instead of leaving them to time out.
+            if (presence is { Ready.Count: 0, Starting.Count: 0, OnDisk.Count: > 0 } && queue.ColdStart is null)
+                queue.ColdStart = ColdStartAsync(queue, presence);
             var moved = false;
             while (queue.Waiters.First is { } head)
             {
@@ -199,9 +214,6 @@ public sealed partial class Scheduler
         foreach (var (model, queue) in _queues)
             if (queue.Count > 0) Pump(model);
     }
-
-    /// <summary>The earliest time something that keeps waiting requests from a worker ends by itself.</summary>
-    public DateTimeOffset? NextExpiry() => _loads.NextExpiry();
 
     internal void Release(WorkerLease lease, RequestOutcome outcome, string? reason)
     {
@@ -238,7 +250,7 @@ public sealed partial class Scheduler
         var fanOut = new QueueObserver(queue);
         try
         {
-            await _coldStarter.StartAsync(presence, fanOut, CancellationToken.None).ConfigureAwait(false);
+            await _coldStarter.StartAsync(presence, fanOut, _stopping).ConfigureAwait(false);
         }
         catch (SchedulingException e)
         {

@@ -21,7 +21,7 @@ public sealed class SchedulerPump(ClusterRegistry registry, Scheduler scheduler,
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                var wait = scheduler.NextExpiry() is { } at ? at - time.GetUtcNow() : Idle;
+                var wait = loads.NextExpiry() is { } at ? at - time.GetUtcNow() : Idle;
                 if (wait < TimeSpan.Zero) wait = TimeSpan.Zero;
                 var last = seen;
                 await registry.WaitForAsync(s => !ReferenceEquals(s, last), wait, stoppingToken).ConfigureAwait(false);

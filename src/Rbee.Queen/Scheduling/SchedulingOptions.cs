@@ -13,7 +13,8 @@ public sealed class SchedulingOptions
     public string Policy { get; set; } = LoadBalancingPolicies.LeastRequests;
 
     /// <summary>Requests the queen sends one worker at once; more wait in the queen's queue for the model, where they see
-    /// their position and can fail over. A worker's own 429/503 lowers this for it until one of its requests ends.</summary>
+    /// their position and can fail over. A worker that answers 429/503 (its own slots full) gets nothing more until one of
+    /// its requests ends, or for a second.</summary>
     public int MaxInFlightPerWorker { get; set; } = 4;
 
     /// <summary>Requests that may wait per model; one more gets 429.</summary>
@@ -24,6 +25,13 @@ public sealed class SchedulingOptions
 
     /// <summary>Tries on another worker after a failure before any byte reached the client.</summary>
     public int MaxRetries { get; set; } = 2;
+
+    /// <summary>
+    /// Longest a worker may send nothing during a request: no response headers, or no next chunk, for this long counts as
+    /// a failure (retried when nothing reached the client yet), so a wedged or stopped worker holds no request forever.
+    /// A non-streamed answer's headers come when generation ends, so this bounds a whole non-streamed generation.
+    /// </summary>
+    public TimeSpan WorkerIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>A streamed request that has waited this long gets its 200 and SSE comments while it waits.</summary>
     public TimeSpan StreamHeadersAfter { get; set; } = TimeSpan.FromMilliseconds(500);
@@ -52,6 +60,10 @@ public sealed class SchedulingOptions
     /// <summary>Bound on posting a spawn to a hive; the spawn itself lasts until the worker is ready or the hive gives up.</summary>
     public TimeSpan SpawnPostTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Longest a cold start may take, from the spawn's post to the worker ready in the queen's view (big models on
+    /// slow disks load for minutes; the hive's own load timeout usually ends a hopeless start first).</summary>
+    public TimeSpan SpawnTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Hives a cold start tries in turn when a spawn fails, before the waiting requests fail.</summary>
     public int MaxSpawnAttempts { get; set; } = 2;
 
@@ -61,9 +73,11 @@ public sealed class SchedulingOptions
         if (Policy is not (LoadBalancingPolicies.LeastRequests or LoadBalancingPolicies.PowerOfTwoChoices))
             return $"Scheduling:Policy '{Policy}' must be '{LoadBalancingPolicies.LeastRequests}' or '{LoadBalancingPolicies.PowerOfTwoChoices}'";
         if (MaxInFlightPerWorker < 1) return "Scheduling:MaxInFlightPerWorker must be at least 1";
-        if (MaxQueued < 0) return "Scheduling:MaxQueued must not be negative";
+        // At least one: a model with no worker yet must be able to queue the request that starts one.
+        if (MaxQueued < 1) return "Scheduling:MaxQueued must be at least 1";
         if (MaxWait <= TimeSpan.Zero) return "Scheduling:MaxWait must be positive";
         if (MaxRetries < 0) return "Scheduling:MaxRetries must not be negative";
+        if (WorkerIdleTimeout <= TimeSpan.Zero) return "Scheduling:WorkerIdleTimeout must be positive";
         if (StreamHeadersAfter < TimeSpan.Zero) return "Scheduling:StreamHeadersAfter must not be negative";
         if (WaitCommentInterval <= TimeSpan.Zero) return "Scheduling:WaitCommentInterval must be positive";
         if (IdleTimeout is { } idle && idle <= TimeSpan.Zero) return "Scheduling:IdleTimeout must be positive (leave it unset to keep workers)";
@@ -72,6 +86,7 @@ public sealed class SchedulingOptions
         if (EjectionBase <= TimeSpan.Zero || EjectionMax < EjectionBase) return "Scheduling:EjectionBase must be positive and not above Scheduling:EjectionMax";
         if (EjectionProbeInterval <= TimeSpan.Zero) return "Scheduling:EjectionProbeInterval must be positive";
         if (SpawnPostTimeout <= TimeSpan.Zero) return "Scheduling:SpawnPostTimeout must be positive";
+        if (SpawnTimeout <= TimeSpan.Zero) return "Scheduling:SpawnTimeout must be positive";
         if (MaxSpawnAttempts < 1) return "Scheduling:MaxSpawnAttempts must be at least 1";
         return null;
     }

@@ -23,8 +23,9 @@ public sealed record WorkerHealthChange(WorkerKey Key, string Url, bool Ejected,
 /// when it was last used, and passive health in the manner of Envoy's outlier detection: after
 /// <see cref="SchedulingOptions.EjectAfterFailures"/> consecutive failures a worker is ejected for
 /// <see cref="SchedulingOptions.EjectionBase"/>, doubling on each repeat up to <see cref="SchedulingOptions.EjectionMax"/>,
-/// and put back when the time is up or at once when a probe of its <c>/health</c> succeeds. Counters are per worker and
-/// lock-free; a worker's record goes when the worker leaves the cluster view (<see cref="Retain"/>).
+/// and put back when the time is up or at once when a probe of its <c>/health</c> succeeds. Each worker's record has a
+/// lock of its own (no lock is shared between workers); a record goes when its worker leaves the cluster view
+/// (<see cref="Retain"/>).
 /// </summary>
 public sealed class WorkerLoads(SchedulingOptions options, TimeProvider time)
 {
@@ -102,9 +103,6 @@ public sealed class WorkerLoads(SchedulingOptions options, TimeProvider time)
         if (_records.TryGetValue(key, out var r)) lock (r.Gate) r.Retiring = false;
         Reopened?.Invoke(key);
     }
-
-    public bool IsEjected(WorkerKey key) =>
-        _records.TryGetValue(key, out var r) && r.EjectedUntil is { } until && time.GetUtcNow() < until;
 
     /// <summary>Ends a request the worker took and applies what its outcome says about the worker.</summary>
     public void Release(WorkerKey key, RequestOutcome outcome, string? reason = null)

@@ -225,7 +225,7 @@ public sealed partial class HiveSubscriptions : IDisposable
             {
                 // Devices and models come from their own endpoints, fetched beside the stream so the first frame waits for neither.
                 _ = FetchCapabilitiesAsync(entry, attempt.Token);
-                if (_catalog.TryBeginOnSubscribe(entry.Catalog?.Version)) _ = FetchCatalogAsync(entry, attempt.Token);
+                if (_catalog.TryBeginOnSubscribe(entry.CatalogVersion)) _ = FetchCatalogAsync(entry, attempt.Token);
 
                 using var request = owner._http.Request(HttpMethod.Get, new Uri(entry.HiveUrl, "/v1/heartbeats/stream"));
                 request.Headers.Accept.ParseAdd("text/event-stream");
@@ -270,7 +270,7 @@ public sealed partial class HiveSubscriptions : IDisposable
                         }
                         if (!owner._registry.ApplyFrame(frame, json)) continue;
                         gotFrame = true;
-                        if (_catalog.TryBeginOnFrame(frame.ModelsVersion, owner._registry.Current.Find(hiveId)?.Catalog?.Version))
+                        if (_catalog.TryBeginOnFrame(frame.ModelsVersion, owner._registry.Current.Find(hiveId)?.CatalogVersion))
                             _ = FetchCatalogAsync(entry, attempt.Token);
                     }
                 }

@@ -88,7 +88,7 @@ public static class WorkerOptionsReader
         var options = new WorkerOptions
         {
             ModelPath = model,
-            ModelId = modelId ?? Path.GetFileNameWithoutExtension(model),
+            ModelId = modelId ?? Rbee.Models.ModelFiles.IdOf(model),
             Host = host,
             Port = Int(Get("port"), "port", 0, 65535) ?? defaults.Port,
             Threads = Int(Get("threads"), "threads", 1, 4096),

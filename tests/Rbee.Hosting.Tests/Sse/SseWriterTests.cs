@@ -51,6 +51,9 @@ public class SseKeepAliveTests
     [Fact]
     public async Task KeepAlive_SendsCommentsBesideEvents_WithoutInterleavingThem()
     {
+        // The handler ends once the reader has seen a keep-alive (awaited, not slept for: under a loaded test run a fixed
+        // 200 ms window sometimes held no timer tick at all).
+        var keepAliveSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var host = await PipelineHost.StartAsync(null, app => app.MapGet("/sse", async (HttpContext ctx) =>
         {
             var sse = await SseWriter.StartAsync(ctx.Response, ctx.RequestAborted);
@@ -61,7 +64,7 @@ public class SseKeepAliveTests
                 await sse.WriteDataAsync($"event {i}", ctx.RequestAborted);
                 await Task.Yield();
             }
-            await Task.Delay(200, ctx.RequestAborted);
+            await keepAliveSeen.Task.WaitAsync(TimeSpan.FromSeconds(30), ctx.RequestAborted);
             await stop.CancelAsync();
             await keepAlive;
             await sse.WriteDataAsync("[DONE]", ctx.RequestAborted);
@@ -70,7 +73,11 @@ public class SseKeepAliveTests
         using var response = await host.Client.GetAsync("/sse", HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         var lines = new List<string>();
-        while (await reader.ReadLineAsync() is { } line) lines.Add(line);
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            lines.Add(line);
+            if (line == ": keep-alive") keepAliveSeen.TrySetResult();
+        }
 
         Assert.Contains(": keep-alive", lines);
         // Every non-blank line is a whole field: comments and data lines never run into each other.

@@ -100,7 +100,12 @@ public sealed class ClusterRegistryTests
         _registry.SetCatalog(HiveId, Catalog(3));
         Assert.Equal(ReadyOutcome.Restarted, _registry.Ready(Ready("i2"), HiveUrl));
         Assert.Equal("i2", Hive.InstanceId);
-        Assert.Null(Hive.Catalog);
+        // The old instance's catalog stands until the new one's arrives, but it is not the new instance's version.
+        Assert.Equal("i1", Hive.Catalog!.InstanceId);
+        Assert.Null(Hive.CatalogVersion);
+        var catalog = Catalog(0) with { InstanceId = "i2" };
+        Assert.True(_registry.SetCatalog(HiveId, catalog));
+        Assert.Equal(0, Hive.CatalogVersion);
         Assert.Single(_registry.Current.Hives);
         Assert.False(_registry.ApplyFrame(Frame(7, "i1")));
         DrainEvents();

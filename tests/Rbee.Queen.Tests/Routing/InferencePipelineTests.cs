@@ -50,7 +50,7 @@ public sealed class InferencePipelineTests
             return Task.FromResult(new HttpResponseMessage(status ?? HttpStatusCode.OK) { Content = new StringContent("{}") });
         }
 
-        public ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, CancellationToken ct)
+        public ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, WorkerDeadline deadline)
         {
             return _outcome == (DeliveryOutcome)(-1) ? throw new InvalidOperationException("bug in delivery") : ValueTask.FromResult(new Delivery(_outcome, "cut"));
         }
@@ -98,10 +98,11 @@ public sealed class InferencePipelineTests
         Assert.Null(client.Failure);
         Assert.Equal(1, _loads.Find(new WorkerKey(client.Workers[0], 8080, 9080))!.ConsecutiveFailures);
 
+        var before = new[] { "a", "b" }.Select(h => _loads.Find(new WorkerKey(h, 8080, 9080))?.ConsecutiveFailures ?? 0).ToList();
         var busy = new ScriptedClient(_ => (HttpStatusCode.ServiceUnavailable, null, default), Ok);
         await RunAsync(busy);
         Assert.Null(busy.Failure);
-        Assert.All(new[] { "a", "b" }, h => Assert.True(_loads.Find(new WorkerKey(h, 8080, 9080)) is not { ConsecutiveFailures: > 1 }));
+        Assert.Equal(before, new[] { "a", "b" }.Select(h => _loads.Find(new WorkerKey(h, 8080, 9080))?.ConsecutiveFailures ?? 0));
     }
 
     [Fact]
@@ -118,6 +119,55 @@ public sealed class InferencePipelineTests
     {
         var client = new ScriptedClient(_ => (HttpStatusCode.OK, null, (DeliveryOutcome)(-1)));
         await Assert.ThrowsAsync<InvalidOperationException>(() => RunAsync(client));
+        Assert.Equal(0, InFlight());
+    }
+
+    /// <summary>A worker body that never arrives: reads wait until cancelled.</summary>
+    private sealed class StalledStream : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+            return 0;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    private sealed class StalledErrorClient : IInferenceClient
+    {
+        public TaskCompletionSource Sent { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public bool Streaming => false;
+        public ValueTask WaitingLongAsync(CancellationToken ct) => ValueTask.CompletedTask;
+        public ValueTask ProgressAsync(string line, CancellationToken ct) => ValueTask.CompletedTask;
+        public Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct)
+        {
+            Sent.TrySetResult();
+            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.InternalServerError) { Content = new StreamContent(new StalledStream()) });
+        }
+        public ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, WorkerDeadline deadline) =>
+            throw new InvalidOperationException("a 5xx is not delivered");
+        public ValueTask FailAsync(int status, ErrorResponse error, int? retryAfterSeconds, CancellationToken ct) => ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task AClientThatLeavesWhileAWorkersErrorIsRead_StillGivesTheWorkerBack()
+    {
+        var client = new StalledErrorClient();
+        using var leaves = new CancellationTokenSource();
+        var run = _pipeline.RunAsync("m", client, new RequestTimeline(_events, _time, NullLogger.Instance, "r1", "/v1/completions"), leaves.Token);
+        await client.Sent.Task;
+        Assert.Equal(1, InFlight());
+        await leaves.CancelAsync();
+        await run;
         Assert.Equal(0, InFlight());
     }
 }

@@ -70,7 +70,8 @@ public sealed class SchedulerTests
         _cluster.Hive("b", state: HiveState.Degraded, workers: [TestCluster.Worker(8080, "other")]);
         e = await Assert.ThrowsAsync<SchedulingException>(() => Acquire("other"));
         Assert.Equal((503, "model_unavailable"), (e.Status, e.Code));
-        Assert.NotNull(e.RetryAfterSeconds);
+        // When a degraded hive comes back cannot be measured: no Retry-After rather than a made-up one.
+        Assert.Null(e.RetryAfterSeconds);
         Assert.Equal(0, _starter.Starts);
     }
 
@@ -128,7 +129,8 @@ public sealed class SchedulerTests
         var e = await Assert.ThrowsAsync<SchedulingException>(() => waiting);
         Assert.Equal((503, "wait_timeout"), (e.Status, e.Code));
         Assert.Contains("queue position 1", e.Message);
-        Assert.InRange(e.RetryAfterSeconds!.Value, 1, 30);
+        // No completion measured: the wait itself (MaxWait, 30 s) stands in for the rate.
+        Assert.Equal(30, e.RetryAfterSeconds);
         Assert.Equal(0, _scheduler.QueueLength("m"));
         busy.Release(RequestOutcome.Success);
     }
@@ -213,7 +215,7 @@ public sealed class SchedulerTests
         Assert.Equal(4, leases.Count(l => l.Key.Port == 8080));
         Assert.Equal(4, leases.Count(l => l.Key.Port == 8081));
         foreach (var l in leases) l.Release(l.Key.Port == 8080 ? RequestOutcome.Failure : RequestOutcome.Success, "reset");
-        Assert.True(_loads.IsEjected(leases.First(l => l.Key.Port == 8080).Key));
+        Assert.NotNull(_loads.Find(leases.First(l => l.Key.Port == 8080).Key)!.EjectedUntil);
         for (var i = 0; i < 3; i++)
         {
             var lease = await Acquire();
@@ -223,7 +225,7 @@ public sealed class SchedulerTests
     }
 
     [Fact]
-    public async Task AWorkerOfAHiveThatWentOffline_IsNoCandidate_AndTheRequestWaitsForAnother()
+    public async Task AWorkerOfAHiveThatWentOffline_IsNoCandidate_TheOtherHiveServes()
     {
         _cluster.Hive("a", workers: [TestCluster.Worker(8080, "m")]).Hive("b", workers: [TestCluster.Worker(8090, "m")]);
         _cluster.Hive("a", state: HiveState.Offline, workers: []);
@@ -233,5 +235,44 @@ public sealed class SchedulerTests
             Assert.Equal("b", lease.HiveId);
             lease.Release(RequestOutcome.Success);
         }
+    }
+
+    [Fact]
+    public async Task WaitingRequestsWhoseWorkerDisappears_GetANewWorkerStarted()
+    {
+        _cluster.Hive("a", models: [TestCluster.Model("m")], workers: [TestCluster.Worker(8080, "m")]);
+        var busy = await Acquire();
+        var waiting = Acquire();
+        // The only worker crashes (or is stopped as idle) while a request waits for it; the model is still on disk.
+        _cluster.Hive("a", models: [TestCluster.Model("m")], workers: []);
+        _scheduler.PumpAll();
+        await _starter.Started.Task;
+        Assert.Equal(1, _starter.Starts);
+        _cluster.Hive("a", models: [TestCluster.Model("m")], workers: [TestCluster.Worker(8081, "m")]);
+        _starter.Finish.TrySetResult();
+        var lease = await waiting;
+        Assert.Equal(8081, lease.Key.Port);
+        lease.Release(RequestOutcome.Success);
+        busy.Release(RequestOutcome.Cancelled);
+    }
+
+    [Fact]
+    public async Task AWorkerHandedToARequestWhoseClientLeftInThatInstant_IsGivenBack()
+    {
+        _cluster.Hive("a", workers: [TestCluster.Worker(8080, "m")]);
+        var busy = await Acquire();
+        using var leaves = new CancellationTokenSource();
+        var waiting = Acquire(ct: leaves.Token);
+        // Cancel first, then hand the worker over before the waiter observes the cancellation.
+        leaves.Cancel();
+        busy.Release(RequestOutcome.Success);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        Assert.Equal(0, _loads.InFlight(busy.Key));
+    }
+
+    [Fact]
+    public void AQueueOfNothing_IsRefusedAtStartUp()
+    {
+        Assert.Contains("MaxQueued", new SchedulingOptions { MaxQueued = 0 }.Validate());
     }
 }

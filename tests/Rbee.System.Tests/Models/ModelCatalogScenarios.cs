@@ -19,8 +19,9 @@ public sealed class ModelCatalogScenarios(ITestOutputHelper output)
 {
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(30);
 
-    /// <summary>The catalog's promise: a change reaches the queen's stream within 2 s (debounce 100 ms + a frame at once).</summary>
-    private static readonly TimeSpan SeenWithin = TimeSpan.FromSeconds(2);
+    /// <summary>The catalog's promise, a change reaches the queen within 2 s (debounce 100 ms + a frame at once), with the
+    /// system tests' 3x headroom for a loaded machine (DESIGN.md "Testing on 2 cores").</summary>
+    private static readonly TimeSpan SeenWithin = TimeSpan.FromSeconds(2) * ScaledTimers.Headroom;
 
     private static string ModelsDir(TempHome home) => Path.Combine(home.Path, ".cache", "rbee", "models");
 
