@@ -30,4 +30,5 @@ internal static class HiveEventIds
     public const int ModelIdDuplicate = 504;
     public const int ModelSourceUnreadable = 505;
     public const int ModelScanFailed = 506;
+    public const int ModelsDirectoryNotCreated = 507;
 }

@@ -104,9 +104,14 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
         return Task.CompletedTask;
     }
 
-    /// <summary>Watches the directories, scans once, and starts the periodic rescan.</summary>
+    /// <summary>Creates the models directory when it is missing, watches the directories, scans once, and starts the
+    /// periodic rescan.</summary>
     public void Start()
     {
+        // The hive's own models directory exists from its start (as Ollama's does), so the first file a person copies into
+        // a fresh setup is seen through inotify at once, not by the next safety-net rescan.
+        try { Directory.CreateDirectory(ModelsDirectory); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { Log.ModelsDirectoryNotCreated(_logger, ModelsDirectory, e.Message); }
         _inotify = _sharedInotify ?? new Inotify(_logger);
         _debounce = _time.CreateTimer(_ => OnDebounceElapsed(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         Rescan();
@@ -362,6 +367,9 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = HiveEventIds.ModelsDirectoryNotCreated, Level = LogLevel.Warning, Message = "Cannot create the models directory {Path}: {Reason}; it is watched once it exists")]
+        public static partial void ModelsDirectoryNotCreated(ILogger logger, string path, string reason);
+
         [LoggerMessage(EventId = HiveEventIds.ModelsChanged, Level = LogLevel.Information, Message = "Model catalog version {Version}: {Count} models ({Ids})")]
         public static partial void CatalogChanged(ILogger logger, long version, int count, string ids);
 

@@ -95,6 +95,15 @@ public sealed class HiveModelCatalogTests : IDisposable
     private List<LogEntry> Logged(int eventId) => _log.Entries.Where(e => e.EventId == eventId).ToList();
 
     [Fact]
+    public void AMissingModelsDirectory_IsCreatedAtStart_SoTheFirstFileCopiedIntoIt_IsWatched()
+    {
+        Directory.Delete(ModelsDir);
+        Start();
+        Assert.True(Directory.Exists(ModelsDir));
+        Assert.Empty(Catalog.Snapshot.Models);
+    }
+
+    [Fact]
     public void AScan_ListsTheGgufFiles_NotPartialNorHiddenNorOtherFiles_ByName()
     {
         MakeModel(InModels("b-model.gguf"), seed: 2);
