@@ -68,6 +68,10 @@ public sealed class DownCommand(TextWriter output, TextWriter error)
             if (!response.IsSuccessStatusCode)
                 error.WriteLine($"rbee down: {program} answered {(int)response.StatusCode} to shutdown; falling back to SIGTERM");
         }
+        catch (HttpRequestException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
+        {
+            // Already gone: the queen's shutdown cascade stopped the hive between the health check and this call.
+        }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
         {
             error.WriteLine($"rbee down: {program} did not confirm shutdown ({e.Message}); falling back to SIGTERM");
