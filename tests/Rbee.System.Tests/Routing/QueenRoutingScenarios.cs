@@ -170,6 +170,10 @@ public sealed class QueenRoutingScenarios(RoutingClusterFixture fixture) : IClas
         await C.WaitListedAsync("pair", Budget);
         await C.SpawnAsync(C.A, "pair");
         await C.SpawnAsync(C.B, "pair");
+        // Warm both engines first (their first requests compile code): a worker that is merely slower for a while takes
+        // fewer requests, rightly, and that is not what this test is about.
+        foreach (var w in await C.WorkersAsync("pair"))
+            for (var i = 0; i < 3; i++) await RoutingCluster.CompleteAsync(w.Url, "pair", "Echoes", 16);
         var workers = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
         {
             using var r = await RoutingCluster.PostAsync(C.Queen.Url, "/v1/completions", Json(new { model = "pair", prompt = "Echoes", max_tokens = 16 }));
