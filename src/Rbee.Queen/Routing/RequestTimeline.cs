@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
