@@ -1,15 +1,13 @@
 namespace Rbee.Testing;
 
-/// <summary>Where the repository, the shared fixtures and the built programs are.</summary>
+/// <summary>Where the repository, its test fixtures and the built programs are.</summary>
 public static class RepoPaths
 {
     /// <summary>The folder holding <c>rbee.slnx</c>.</summary>
     public static string Root { get; } = FindRoot();
 
-    /// <summary><c>../shared</c> beside the repository (models, acceptance checks).</summary>
-    public static string Shared { get; } = Path.GetFullPath(Path.Combine(Root, "..", "shared"));
-
-    public static string Models => Path.Combine(Shared, "models");
+    /// <summary><c>tests/fixtures</c>: the real models, vocabularies and chat templates the tests read (see its README).</summary>
+    public static string Models { get; } = Path.Combine(Root, "tests", "fixtures");
 
     public static string Model(params string[] parts) => Path.Combine([Models, .. parts]);
 

@@ -9,7 +9,7 @@ using Rbee.Testing;
 
 namespace Rbee.SystemTests.Worker;
 
-/// <summary>One real worker serving the real tiny model (shared/models/aidreams260K.gguf), asked as clients ask.</summary>
+/// <summary>One real worker serving the real tiny model (tests/fixtures/aidreams260K.gguf), asked as clients ask.</summary>
 public sealed class AidreamsWorker : IAsyncLifetime
 {
     public WorkerNode Worker { get; private set; } = null!;

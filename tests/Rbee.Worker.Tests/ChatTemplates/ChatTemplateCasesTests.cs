@@ -5,7 +5,7 @@ using Rbee.Worker.ChatTemplates;
 namespace Rbee.Worker.Tests.ChatTemplates;
 
 /// <summary>
-/// Every real template in shared/models/templates × every conversation in cases.json must render exactly
+/// Every real template in tests/fixtures/templates × every conversation in cases.json must render exactly
 /// what Python jinja2 produced (expected/NAME.CASE.txt), or raise the template's own message (.txt.error).
 /// </summary>
 public sealed class ChatTemplateCasesTests
