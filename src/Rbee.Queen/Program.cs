@@ -76,7 +76,7 @@ namespace Rbee.Queen
         /// <summary>The OpenAI surface: scheduling, admission, the forwarder, API keys (DESIGN.md "Scheduling and routing").</summary>
         private static void AddScheduling(WebApplicationBuilder builder)
         {
-            var scheduling = OptionsBinding.Bind<SchedulingOptions>(builder.Configuration, SchedulingOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
+            var scheduling = OptionsBinding.Bind<SchedulingOptions>(builder.Configuration, SchedulingOptions.SectionName, SchedulingOptions.BindFrom, o => o.Validate());
             var api = OptionsBinding.Bind<ApiOptions>(builder.Configuration, ApiOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
             var keys = api.LoadKeys();
             var services = builder.Services;

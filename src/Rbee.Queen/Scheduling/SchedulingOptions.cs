@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace Rbee.Queen.Scheduling;
 
 /// <summary>
@@ -7,6 +9,15 @@ namespace Rbee.Queen.Scheduling;
 public sealed class SchedulingOptions
 {
     public const string SectionName = "Scheduling";
+
+    /// <summary>Binds the section. The configuration binder appends configured array items to an array that already has
+    /// items, which would keep <c>llm</c> first whatever the user lists; so <see cref="WorkerTypes"/> is read on its own
+    /// and, when configured, replaces the default.</summary>
+    public static void BindFrom(IConfiguration section, SchedulingOptions options)
+    {
+        section.Bind(options);
+        if (section.GetSection(nameof(WorkerTypes)).Get<string[]>() is { Length: > 0 } types) options.WorkerTypes = types;
+    }
 
     /// <summary>Which ready worker takes a request: <c>least_requests</c> (fewest in flight, then most free memory) or
     /// <c>power_of_two_choices</c>.</summary>
@@ -43,7 +54,8 @@ public sealed class SchedulingOptions
     /// (Ollama's keep-alive). Workers a person started are never stopped.</summary>
     public TimeSpan? IdleTimeout { get; set; }
 
-    /// <summary>Worker types that may run a GGUF model, in order of preference; the first one a hive has available is used.</summary>
+    /// <summary>Worker types that may run a GGUF model, in order of preference; the first one a hive has available is used.
+    /// Configured items replace the default (see <see cref="BindFrom"/>).</summary>
     public string[] WorkerTypes { get; set; } = ["llm"];
 
     /// <summary>Consecutive failures that eject a worker from scheduling (Envoy's outlier detection).</summary>

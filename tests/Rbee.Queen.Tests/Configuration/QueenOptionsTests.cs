@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Rbee.Hosting.Configuration;
 using Rbee.Queen.Configuration;
+using Rbee.Queen.Scheduling;
 
 namespace Rbee.Queen.Tests.Configuration;
 
@@ -46,5 +47,15 @@ public sealed class QueenOptionsTests
     {
         var e = Assert.Throws<StartupException>(() => Bind(flag, value));
         Assert.Contains(named, e.Message);
+    }
+
+    [Fact]
+    public void SchedulingWorkerTypes_Configured_ReplaceTheDefault()
+    {
+        var builder = new ConfigurationBuilder();
+        DaemonConfiguration.Apply(builder, QueenProgram.Spec, ["--Scheduling:WorkerTypes:0", "vllm", "--Scheduling:WorkerTypes:1", "llm"], _ => null);
+        var o = OptionsBinding.Bind<SchedulingOptions>(builder.Build(), SchedulingOptions.SectionName, SchedulingOptions.BindFrom, o => o.Validate());
+        Assert.Equal(["vllm", "llm"], o.WorkerTypes);
+        Assert.Equal(["llm"], OptionsBinding.Bind<SchedulingOptions>(new ConfigurationBuilder().Build(), SchedulingOptions.SectionName, SchedulingOptions.BindFrom).WorkerTypes);
     }
 }
