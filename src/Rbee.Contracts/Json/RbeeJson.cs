@@ -8,7 +8,9 @@ namespace Rbee.Contracts.Json;
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    UseStringEnumConverter = true)]
+    UseStringEnumConverter = true,
+    // A job event's "event" name is written first, but a reader should not depend on a peer's field order.
+    AllowOutOfOrderMetadataProperties = true)]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(Capabilities))]
 [JsonSerializable(typeof(HiveReady))]
@@ -23,6 +25,8 @@ namespace Rbee.Contracts.Json;
 [JsonSerializable(typeof(JobAccepted))]
 [JsonSerializable(typeof(WorkerSpawnRequest))]
 [JsonSerializable(typeof(WorkerStopRequest))]
+[JsonSerializable(typeof(JobDataEvent))]
+[JsonSerializable(typeof(TokenUsage))]
 [JsonSerializable(typeof(ShutdownRequest))]
 [JsonSerializable(typeof(ModelInfo))]
 [JsonSerializable(typeof(ModelCatalog))]

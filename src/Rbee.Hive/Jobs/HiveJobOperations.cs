@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
@@ -117,11 +116,7 @@ public sealed class HiveJobOperations(
         try { entry = await supervisor.StartAsync(spec, ct).ConfigureAwait(false); }
         catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }
         job.Narrate($"port {entry.Port}, pid {entry.MainPid}, cgroup {entry.CgroupPath ?? "(process group)"}, log {entry.LogPath}");
-        job.Data(Json(w =>
-        {
-            w.WriteString("event", "spawned");
-            WriteWorker(w, entry);
-        }));
+        job.Data(Describe<WorkerSpawned>(entry));
         job.Narrate($"waiting for {entry.Key} to load its model (timeout {entry.Type!.Options.LoadTimeout.TotalSeconds:0.#} s)");
         try
         {
@@ -138,26 +133,22 @@ public sealed class HiveJobOperations(
             throw new JobFailedException(e.Message);
         }
         job.Narrate($"worker {entry.Key} is ready at http://{options.Value.Host}:{entry.Port}");
-        job.Data(Json(w =>
-        {
-            w.WriteString("event", "ready");
-            WriteWorker(w, entry);
-        }));
+        job.Data(Describe<WorkerReady>(entry));
     }
 
-    private static void WriteWorker(Utf8JsonWriter w, WorkerEntry e)
+    private static T Describe<T>(WorkerEntry e) where T : WorkerJobEvent, new() => new()
     {
-        w.WriteString("worker_type", e.Name.WorkerType);
-        w.WriteNumber("port", e.Port);
-        if (e.MainPid is { } pid) w.WriteNumber("pid", pid); else w.WriteNull("pid");
-        w.WriteString("worker_id", e.WorkerId);
-        w.WriteString("model", e.Model);
-        w.WriteString("model_id", e.ModelId);
-        w.WriteString("started_by", e.StartedBy);
-        w.WriteString("device", e.Device);
-        w.WriteString("cgroup", e.CgroupPath);
-        w.WriteString("log_path", e.LogPath);
-    }
+        WorkerType = e.Name.WorkerType,
+        Port = e.Port,
+        Pid = e.MainPid,
+        WorkerId = e.WorkerId,
+        Model = e.Model,
+        ModelId = e.ModelId,
+        StartedBy = e.StartedBy,
+        Device = e.Device,
+        Cgroup = e.CgroupPath,
+        LogPath = e.LogPath,
+    };
 
     private Task ListAsync(Job job, CancellationToken ct)
     {
@@ -187,11 +178,7 @@ public sealed class HiveJobOperations(
             try { await supervisor.StopAsync(entry, null, ct).ConfigureAwait(false); }
             catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }
             job.Narrate($"stopped {entry.Key}; cgroup removed, port {entry.Port} free");
-            job.Data(Json(w =>
-            {
-                w.WriteString("event", "stopped");
-                WriteWorker(w, entry);
-            }));
+            job.Data(Describe<WorkerStopped>(entry));
         });
     }
 
@@ -208,45 +195,11 @@ public sealed class HiveJobOperations(
                 ? $"worker type {t.Name}: available ({t.ProgramPath}), ports from {t.Options.BasePort}, readiness {t.Options.Readiness}"
                 : $"worker type {t.Name}: unavailable: {t.UnavailableReason}");
         job.Narrate($"workers running: {monitor.Current.Count}");
-        job.Data(Json(w =>
-        {
-            w.WriteString("event", "hive_check");
-            w.WriteString("monitoring_mode", mode.Mode);
-            w.WriteString("cgroup_root", mode.Root);
-            w.WriteString("reason", mode.Reason);
-            w.WriteNumber("inotify_watches", monitor.InotifyWatches);
-            w.WriteNumber("workers", monitor.Current.Count);
-            w.WriteStartArray("worker_types");
-            foreach (var t in catalog.Describe())
-            {
-                w.WriteStartObject();
-                w.WriteString("name", t.Name);
-                w.WriteBoolean("available", t.Available);
-                w.WriteNumber("base_port", t.BasePort);
-                w.WriteString("reason", t.Reason);
-                w.WriteStartArray("device_kinds");
-                foreach (var kind in t.DeviceKinds ?? []) w.WriteStringValue(kind);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        }));
+        job.Data(new HiveChecked(mode.Mode, mode.Root, mode.Reason, monitor.InotifyWatches, monitor.Current.Count, catalog.Describe()));
         return Task.CompletedTask;
     }
 
     private static string Num(double? v) => v is { } d ? d.ToString("0.#", CultureInfo.InvariantCulture) : "n/a";
 
     private static string Num(long? v) => v is { } d ? d.ToString(CultureInfo.InvariantCulture) : "n/a";
-
-    private static string Json(Action<Utf8JsonWriter> body)
-    {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
-        {
-            w.WriteStartObject();
-            body(w);
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(stream.ToArray());
-    }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization.Metadata;
 using System.Text.Json;
+using Rbee.Contracts.Wire;
 
 namespace Rbee.Hosting.Jobs;
 
@@ -82,6 +83,9 @@ public sealed class Job
     public void Data(string json) => Append(new JobEvent(JobEventKind.Data, json));
 
     public void Data<T>(T value, JsonTypeInfo<T> typeInfo) => Data(JsonSerializer.Serialize(value, typeInfo));
+
+    /// <summary>Adds a structured event named by its type (<see cref="JobDataEvent"/>: <c>{"event":"…",…}</c>).</summary>
+    public void Data(JobDataEvent e) => Data(JobEvents.ToJson(e));
 
     internal void Cancel()
     {

@@ -49,7 +49,7 @@ public sealed class HiveJobClient(ClusterHttp hives)
 
     /// <summary>
     /// Follows the hive's job stream to its final line: <paramref name="narration"/> gets each text line,
-    /// <paramref name="data"/> each <c>event: data</c> JSON. Returns the worker port the data events named (spawn, stop);
+    /// <paramref name="data"/> each <c>event: data</c> JSON. Returns the port of the last worker event (<see cref="WorkerJobEvent"/>: spawn, stop);
     /// throws <see cref="JobFailedException"/> on the hive's <c>[ERROR]</c> or <c>[CANCELLED]</c>.
     /// </summary>
     public async Task<int?> RelayAsync(string hiveId, Uri sse, Action<string> narration, Action<string> data, CancellationToken ct)
@@ -118,12 +118,12 @@ public sealed class HiveJobClient(ClusterHttp hives)
         }
     }
 
+    /// <summary>The port of a worker event (spawned, ready, stopped); null for any other data line, or one that is not JSON.</summary>
     private static int? PortOf(string json)
     {
         try
         {
-            using var doc = JsonDocument.Parse(json);
-            return doc.RootElement.TryGetProperty("port", out var p) && p.TryGetInt32(out var port) ? port : null;
+            return JobEvents.TryRead(json, out var e) && e is WorkerJobEvent worker ? worker.Port : null;
         }
         catch (JsonException)
         {

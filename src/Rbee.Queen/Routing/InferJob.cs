@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Rbee.Contracts.Json;
 using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
@@ -98,7 +98,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
                 return Delivery.Ok;
             }
             string? finish = null;
-            string? usage = null;
+            TokenUsage? usage = null;
             var any = false;
             try
             {
@@ -119,13 +119,13 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
                         Failure = error.TryGetProperty("message", out var m) ? m.GetString() : error.GetRawText();
                         return Delivery.Ok;
                     }
-                    if (root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object) usage = u.GetRawText();
+                    if (root.TryGetProperty("usage", out var u) && u.ValueKind == JsonValueKind.Object) usage = UsageOf(u) ?? usage;
                     if (!root.TryGetProperty("choices", out var choices) || choices.GetArrayLength() == 0) continue;
                     var choice = choices[0];
                     var text = choice.TryGetProperty("delta", out var delta)
                         ? delta.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null
                         : choice.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-                    if (!string.IsNullOrEmpty(text)) job.Data(Event(w => { w.WriteString("event", "token"); w.WriteString("text", text); }));
+                    if (!string.IsNullOrEmpty(text)) job.Data(new InferToken(text));
                     if (choice.TryGetProperty("finish_reason", out var f) && f.ValueKind == JsonValueKind.String) finish = f.GetString();
                 }
             }
@@ -136,14 +136,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
                 Failure = $"worker {lease.Url} failed mid-answer: {why}";
                 return new Delivery(DeliveryOutcome.FailedAfterFirstByte, why);
             }
-            job.Data(Event(w =>
-            {
-                w.WriteString("event", "done");
-                w.WriteString("hive_id", lease.HiveId);
-                w.WriteString("worker_url", lease.Url);
-                w.WriteString("finish_reason", finish);
-                if (usage is not null) { w.WritePropertyName("usage"); w.WriteRawValue(usage); }
-            }));
+            job.Data(new InferDone(lease.HiveId, lease.Url, finish) { Usage = usage });
             return Delivery.Ok;
         }
 
@@ -153,16 +146,12 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
             return ValueTask.CompletedTask;
         }
 
-        private static string Event(Action<Utf8JsonWriter> fill)
+        /// <summary>The worker's token counts; a usage object that is not OpenAI's shape is left out of the job's answer
+        /// rather than failing an answer that was delivered whole.</summary>
+        private static TokenUsage? UsageOf(JsonElement usage)
         {
-            var buffer = new ArrayBufferWriter<byte>(256);
-            using (var w = new Utf8JsonWriter(buffer))
-            {
-                w.WriteStartObject();
-                fill(w);
-                w.WriteEndObject();
-            }
-            return Encoding.UTF8.GetString(buffer.WrittenSpan);
+            try { return usage.Deserialize(RbeeJsonContext.Default.TokenUsage); }
+            catch (JsonException) { return null; }
         }
     }
 }

@@ -10,7 +10,7 @@ namespace Rbee.Hive.Tests.Discovery;
 /// <summary>DESIGN.md "Discovery and telemetry" 5: the ready sequence runs at start and again when the queen's stream closes.</summary>
 public sealed class DiscoveryServiceTests : IDisposable
 {
-    private readonly ManualClock _clock = new();
+    private readonly TimerWatch _clock = new();
     private readonly CountingQueen _queen = new();
     private readonly StreamSubscriptions _subscriptions = new();
     private readonly Lifetime _lifetime = new();

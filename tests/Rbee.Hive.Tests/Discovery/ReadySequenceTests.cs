@@ -15,7 +15,7 @@ public sealed class ReadySequenceTests : IDisposable
     private static readonly Uri OtherQueen = new("http://other.lan:7833");
     private static readonly TimeSpan[] TryTimes = [S(0), S(2), S(6), S(14), S(30)];
 
-    private readonly ManualClock _clock = new();
+    private readonly TimerWatch _clock = new();
     private readonly ScriptedQueen _queen;
     private readonly StreamSubscriptions _subscriptions = new();
     private readonly RecordingLogger<ReadySequence> _log = new();
@@ -33,7 +33,7 @@ public sealed class ReadySequenceTests : IDisposable
     private static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
 
     /// <summary>A queen that answers each ready with the next scripted outcome (default: connection refused).</summary>
-    private sealed class ScriptedQueen(ManualClock clock) : IQueenReadyClient
+    private sealed class ScriptedQueen(TimerWatch clock) : IQueenReadyClient
     {
         public Channel<(TimeSpan At, Uri Queen, long Timers)> Calls { get; } = Channel.CreateUnbounded<(TimeSpan, Uri, long)>();
         public Queue<Func<CancellationToken, Task<ReadyOutcome>>> Script { get; } = new();
@@ -111,7 +111,7 @@ public sealed class ReadySequenceTests : IDisposable
 
         Assert.Equal(ReadyState.GaveUp, _sequence.State);
         Assert.Empty(_clock.PendingTimers);
-        _clock.Advance(TimeSpan.FromHours(1));
+        _clock.AdvanceBy(TimeSpan.FromHours(1));
         Assert.Equal(0, _queen.Pending);
 
         // Operator-visible lines: started, first miss, gave up. The tries between are Debug.
@@ -148,7 +148,7 @@ public sealed class ReadySequenceTests : IDisposable
         _subscriptions.Opened();
         await Completed(_sequence.Completion, "after the subscription opened");
         Assert.Equal(ReadyState.Subscribed, _sequence.State);
-        _clock.Advance(TimeSpan.FromHours(1));
+        _clock.AdvanceBy(TimeSpan.FromHours(1));
         Assert.Equal(0, _queen.Pending);
     }
 
@@ -231,7 +231,7 @@ public sealed class ReadySequenceTests : IDisposable
         var error = Assert.Single(_log.AtLeast(LogLevel.Error));
         Assert.Contains("409", error.Message);
         Assert.Contains("held by http://10.0.0.9:7835", error.Message);
-        _clock.Advance(TimeSpan.FromHours(1));
+        _clock.AdvanceBy(TimeSpan.FromHours(1));
         Assert.Equal(0, _queen.Pending);
     }
 
@@ -257,7 +257,7 @@ public sealed class ReadySequenceTests : IDisposable
         await ExpectCallAt(S(0), Queen, "try 1");
         _sequence.Dispose();
         await Completed(_sequence.Completion, "after dispose");
-        _clock.Advance(TimeSpan.FromHours(1));
+        _clock.AdvanceBy(TimeSpan.FromHours(1));
         Assert.Equal(0, _queen.Pending);
         Assert.False(_sequence.Trigger(null, "after dispose"));
     }

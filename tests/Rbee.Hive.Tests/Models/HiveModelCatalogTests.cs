@@ -7,7 +7,7 @@ using Rbee.Testing.Gguf;
 namespace Rbee.Hive.Tests.Models;
 
 /// <summary>
-/// The hive's model catalog on real files and real inotify. Time is the test's (<see cref="ManualClock"/>): the debounce
+/// The hive's model catalog on real files and real inotify. Time is the test's (<see cref="TimerWatch"/>): the debounce
 /// and the periodic rescan run only when the test advances the clock, so a change seen after one debounce, with the
 /// periodic rescan still in the future, was seen through inotify; and a rescan that changes nothing is proven to change
 /// nothing, exactly.
@@ -18,7 +18,7 @@ public sealed class HiveModelCatalogTests : IDisposable
     private static readonly TimeSpan RescanInterval = TimeSpan.FromSeconds(2);
 
     private readonly string _root = Directory.CreateTempSubdirectory("rbee-catalog-").FullName;
-    private readonly ManualClock _clock = new();
+    private readonly TimerWatch _clock = new();
     private readonly RecordingLogger<HiveModelCatalog> _log = new();
     private HiveModelCatalog? _catalog;
     private int _changes;
@@ -70,14 +70,14 @@ public sealed class HiveModelCatalogTests : IDisposable
 
     /// <summary>
     /// Makes a change in a watched directory, waits until inotify has armed the debounce (real time, bounded), and lets it
-    /// elapse: the rescan that follows runs on this thread, inside <see cref="ManualClock.Advance"/>.
+    /// elapse: the rescan that follows runs on this thread, inside <see cref="TimerWatch.AdvanceBy"/>.
     /// </summary>
     private async Task ThroughInotifyAsync(string phase, Action change)
     {
         var before = _clock.Elapsed;
         change();
         await _clock.WaitForTimerAsync(before + Debounce, $"{phase}: inotify arms the debounce");
-        _clock.Advance(Debounce);
+        _clock.AdvanceBy(Debounce);
         Assert.True(before.Ticks / RescanInterval.Ticks == _clock.Elapsed.Ticks / RescanInterval.Ticks,
             $"{phase}: a periodic rescan fell in the debounce; the change must be seen through inotify alone");
     }
@@ -244,9 +244,9 @@ public sealed class HiveModelCatalogTests : IDisposable
         Start();
         Assert.Empty(Ids);
 
-        _clock.Advance(new ModelsOptions().IncompleteWarnAfter - TimeSpan.FromSeconds(3));
+        _clock.AdvanceBy(new ModelsOptions().IncompleteWarnAfter - TimeSpan.FromSeconds(3));
         Assert.Empty(Logged(HiveEventIds.ModelFileStillIncomplete));
-        _clock.Advance(TimeSpan.FromMinutes(5));
+        _clock.AdvanceBy(TimeSpan.FromMinutes(5));
         var warning = Assert.Single(Logged(HiveEventIds.ModelFileStillIncomplete));
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("cut.gguf", warning.Message, StringComparison.Ordinal);

@@ -16,7 +16,7 @@ namespace Rbee.Hive.Tests.Telemetry;
 /// <summary>DESIGN.md "Discovery and telemetry" 3: first frame at once, then every interval, plus a frame at once on a worker change.</summary>
 public sealed class TelemetryHubTests : IAsyncDisposable
 {
-    private readonly ManualClock _clock = new();
+    private readonly TimerWatch _clock = new();
     private readonly FakeWorkers _workers = new();
     private readonly FakeModels _models = new();
     private readonly HiveIdentity _identity = new("hive-a", "http://127.0.0.1:7835");
@@ -102,7 +102,7 @@ public sealed class TelemetryHubTests : IAsyncDisposable
             _clock.AdvanceTo(TimeSpan.FromSeconds(i));
             var frame = await NextFrame(frames, $"frame of tick {i}");
             Assert.Equal(i, frame.Seq);
-            Assert.Equal(ManualClock.Start + TimeSpan.FromSeconds(i), frame.Timestamp);
+            Assert.Equal(TimerWatch.Origin + TimeSpan.FromSeconds(i), frame.Timestamp);
         }
         Assert.Equal(0, frames.Count);
     }

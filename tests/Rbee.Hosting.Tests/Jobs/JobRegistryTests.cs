@@ -1,12 +1,13 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Rbee.Hosting.Jobs;
 
 namespace Rbee.Hosting.Tests.Jobs;
 
 public sealed class JobRegistryTests : IDisposable
 {
-    private readonly ManualTime _time = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly JobRegistry _registry;
 
     public JobRegistryTests()
@@ -109,6 +110,18 @@ public sealed class JobRegistryTests : IDisposable
     }
 
     [Fact]
+    public async Task FinishedJobs_AreSweptByTheTimer_WithNoNewJobToTriggerIt()
+    {
+        var job = _registry.Start("test", (_, _) => Task.CompletedTask)!;
+        await ReadAll(job);
+        _time.Advance(TimeSpan.FromMinutes(5));
+        Assert.True(_registry.TryGet(job.Id, out _)); // kept for exactly the retention
+        _time.Advance(TimeSpan.FromMinutes(1)); // the next sweep (every minute) finds it past the retention
+        Assert.False(_registry.TryGet(job.Id, out _));
+        Assert.Equal(0, _registry.Count);
+    }
+
+    [Fact]
     public void SseFormat_MatchesTheWireContract()
     {
         Assert.Equal("data: hello\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Narration, "hello")));
@@ -116,20 +129,5 @@ public sealed class JobRegistryTests : IDisposable
         Assert.Equal("data: [DONE]\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Done, "")));
         Assert.Equal("data: [ERROR] bad\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Error, "bad")));
         Assert.Equal("data: [CANCELLED]\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Cancelled, "")));
-    }
-
-    /// <summary>A clock the test moves; timers never fire on their own.</summary>
-    private sealed class ManualTime : TimeProvider
-    {
-        private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-        public override DateTimeOffset GetUtcNow() => _now;
-        public void Advance(TimeSpan by) => _now += by;
-        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period) => new NoTimer();
-        private sealed class NoTimer : ITimer
-        {
-            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
-            public void Dispose() { }
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-        }
     }
 }

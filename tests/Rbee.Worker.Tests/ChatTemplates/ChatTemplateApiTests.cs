@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Rbee.Worker.ChatTemplates;
 
 namespace Rbee.Worker.Tests.ChatTemplates;
@@ -5,19 +6,13 @@ namespace Rbee.Worker.Tests.ChatTemplates;
 /// <summary>The public API the server calls: messages, special tokens, extra variables, the clock.</summary>
 public sealed class ChatTemplateApiTests
 {
-    private sealed class ZonedClock(DateTimeOffset utcNow, TimeZoneInfo zone) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => utcNow;
-
-        public override TimeZoneInfo LocalTimeZone => zone;
-    }
-
     [Fact]
     public void Strftime_now_reads_the_local_time_of_the_given_clock()
     {
         var template = ChatTemplate.Parse("{{ strftime_now('%Y-%m-%d %H:%M %A %B %-d') }}");
         var plusTwo = TimeZoneInfo.CreateCustomTimeZone("test+2", TimeSpan.FromHours(2), "test+2", "test+2");
-        var clock = new ZonedClock(new DateTimeOffset(2026, 1, 15, 23, 30, 0, TimeSpan.Zero), plusTwo);
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 15, 23, 30, 0, TimeSpan.Zero));
+        clock.SetLocalTimeZone(plusTwo);
         Assert.Equal("2026-01-16 01:30 Friday January 16", template.Render([], false, null, null, clock));
     }
 

@@ -53,7 +53,7 @@ public sealed class ChatTemplateCasesTests
             addGenerationPrompt,
             tokens.GetProperty("bos_token").GetString(),
             tokens.GetProperty("eos_token").GetString(),
-            FixedTimeProvider.CasesClock);
+            TemplateClock.Stopped);
 
         var expectedPath = Path.Combine(TemplatesDir, "expected", $"{template}.{caseName}.txt");
         if (File.Exists(expectedPath + ".error"))
@@ -86,11 +86,11 @@ public sealed class ChatTemplateCasesTests
         var expectedPath = Path.Combine(TemplatesDir, "expected", $"{template}.{caseName}.txt");
         if (File.Exists(expectedPath + ".error"))
         {
-            Assert.True(Assert.Throws<ChatTemplateException>(() => parsed.Render(variables, FixedTimeProvider.CasesClock)).RaisedByTemplate);
+            Assert.True(Assert.Throws<ChatTemplateException>(() => parsed.Render(variables, TemplateClock.Stopped)).RaisedByTemplate);
             return;
         }
 
-        var diff = TextDiff.Describe(File.ReadAllText(expectedPath), parsed.Render(variables, FixedTimeProvider.CasesClock));
+        var diff = TextDiff.Describe(File.ReadAllText(expectedPath), parsed.Render(variables, TemplateClock.Stopped));
         Assert.True(diff is null, $"{template}.{caseName}: {diff}");
     }
 
@@ -107,7 +107,7 @@ public sealed class ChatTemplateCasesTests
             new("user", "What is 2+2?"),
         ];
         var renders = await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(
-            () => parsed.Render(messages, addGenerationPrompt: true, "<s>", "</s>", FixedTimeProvider.CasesClock))));
+            () => parsed.Render(messages, addGenerationPrompt: true, "<s>", "</s>", TemplateClock.Stopped))));
         Assert.All(renders, r => Assert.Equal(expected, r));
     }
 }

@@ -8,7 +8,7 @@ public sealed class ChatTemplateErrorTests
     private static string RenderText(string source) =>
         ChatTemplate.Parse(source).Render(
             new Dictionary<string, object?> { ["d"] = new Dictionary<string, object?> { ["a"] = 1, ["b"] = null } },
-            FixedTimeProvider.CasesClock);
+            TemplateClock.Stopped);
 
     /// <summary>Rows from Reference/reference_error_sources.json: jinja2 3.1.6 raised with this message.</summary>
     [Theory]

@@ -91,7 +91,7 @@ public sealed class JinjaReferenceTests
         {
             ["d"] = new Dictionary<string, object?> { ["a"] = 1, ["b"] = null },
         };
-        var actual = ChatTemplate.Parse(source).Render(variables, FixedTimeProvider.CasesClock);
+        var actual = ChatTemplate.Parse(source).Render(variables, TemplateClock.Stopped);
         var diff = TextDiff.Describe(expected, actual);
         Assert.True(diff is null, diff);
     }

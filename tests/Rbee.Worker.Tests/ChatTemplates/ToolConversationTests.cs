@@ -46,7 +46,7 @@ public sealed class ToolConversationTests
         }
 
         var parsed = ChatTemplate.Parse(File.ReadAllText(RepoPaths.Model("templates", template + ".jinja")));
-        string Render() => parsed.Render(messages, addGenerationPrompt: true, "<s>", "</s>", FixedTimeProvider.CasesClock, extra);
+        string Render() => parsed.Render(messages, addGenerationPrompt: true, "<s>", "</s>", TemplateClock.Stopped, extra);
 
         AssertLikeJinja(template, variant, Render);
     }
@@ -77,7 +77,7 @@ public sealed class ToolConversationTests
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(ReferenceDir, "variable_sets.json")));
         var variables = ChatTemplateValues.VariablesFromJson(doc.RootElement.GetProperty(set));
         var parsed = ChatTemplate.Parse(File.ReadAllText(RepoPaths.Model("templates", template + ".jinja")));
-        AssertLikeJinja(template, set, () => parsed.Render(variables, FixedTimeProvider.CasesClock));
+        AssertLikeJinja(template, set, () => parsed.Render(variables, TemplateClock.Stopped));
     }
 
     private static void AssertLikeJinja(string template, string variant, Func<string> render)
