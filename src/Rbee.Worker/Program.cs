@@ -1,24 +1,20 @@
 // llm-worker-rbee: the built-in inference worker (DESIGN.md "Workers under the hive", issue 5 "Serving").
 // It listens first, so /health can say "loading" while the model is read, then loads the model, then writes the
 // ready file. Exit codes: 0 after a graceful stop (SIGTERM), 1 when the model cannot be loaded or the port cannot
-// be bound, 2 for bad flags.
+// be bound, 2 for bad flags or configuration (one line, like the daemons: DaemonMain).
 using System.Diagnostics;
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Prometheus;
+using Rbee.Platform.Configuration;
 using Rbee.Worker.Serving;
 
-WorkerOptions options;
-try
+return await DaemonMain.RunAsync(WorkerConfiguration.Spec, args, RunAsync);
+
+static async Task<int> RunAsync(string[] args)
 {
-    options = WorkerOptionsReader.Read(args);
-}
-catch (WorkerOptionsException ex)
-{
-    Console.Error.WriteLine($"llm-worker-rbee: {ex.Message}");
-    return 2;
-}
+var options = WorkerConfiguration.Read(args);
 if (!File.Exists(options.ModelPath))
 {
     Console.Error.WriteLine($"llm-worker-rbee: model file not found: {options.ModelPath}");
@@ -35,8 +31,7 @@ if (options.Host != "localhost" && !IPAddress.TryParse(options.Host, out bindAdd
     }
     catch (System.Net.Sockets.SocketException ex)
     {
-        Console.Error.WriteLine($"llm-worker-rbee: --host {options.Host} cannot be resolved: {ex.Message}");
-        return 2;
+        throw new StartupException($"--host {options.Host} cannot be resolved: {ex.Message}");
     }
 }
 
@@ -115,3 +110,4 @@ else
 await app.WaitForShutdownAsync();
 loaded.Dispose();
 return 0;
+}
