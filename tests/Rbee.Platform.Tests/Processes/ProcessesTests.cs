@@ -129,7 +129,7 @@ public sealed class SignalsTests
 public sealed class ChildEnvironmentTests
 {
     [Fact]
-    public void RemoveSecrets_RemovesTheClusterTokenInEveryForm_AndKeepsTheRest()
+    public void RemoveSecrets_RemovesTheClusterTokenAndApiKeysInEveryForm_AndKeepsTheRest()
     {
         var env = new Dictionary<string, string?>
         {
@@ -137,6 +137,8 @@ public sealed class ChildEnvironmentTests
             ["RBEE_ClusterToken"] = "s2",
             ["rbee_clustertoken"] = "s3",
             ["RBEE_CLUSTERTOKENFILE"] = "/root/.config/rbee/token",
+            ["RBEE_Api__Keys__0"] = "sk-1",
+            ["RBEE_API__KEYSFILE"] = "/etc/rbee/keys",
             ["RBEE_Hive__Port"] = "7836",
             ["RBEE_WORKER_ID"] = "w1",
             ["PATH"] = "/bin",
