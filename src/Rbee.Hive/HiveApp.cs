@@ -12,8 +12,8 @@ using Rbee.Hive.Identity;
 using Rbee.Hive.Shutdown;
 using Rbee.Hive.Telemetry;
 using Rbee.Hosting;
-using Rbee.Hosting.Configuration;
 using Rbee.Hosting.Security;
+using Rbee.Platform.Configuration;
 
 namespace Rbee.Hive;
 

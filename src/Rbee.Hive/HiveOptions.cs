@@ -1,7 +1,8 @@
 using System.Text.RegularExpressions;
 using Rbee.Contracts.Protocol;
 using Rbee.Hosting;
-using Rbee.Hosting.Configuration;
+using Rbee.Platform.Configuration;
+using Rbee.Platform.Paths;
 
 namespace Rbee.Hive;
 
@@ -30,12 +31,12 @@ public sealed partial class HiveOptions
     /// <summary>Name of this hive's cgroup v2 tree under the mount; distinct per hive when several share a machine.</summary>
     public string CgroupRoot { get; set; } = "rbee.slice";
 
-    public string ModelsDir { get; set; } = "~/.cache/rbee/models";
+    public string ModelsDir { get; set; } = RbeePaths.DefaultModelsDirectory;
 
-    /// <summary>Machine-wide runtime directory (port locks shared by every hive of the machine).</summary>
-    public string RunDir { get; set; } = Path.Combine(Path.GetTempPath(), "rbee");
+    /// <summary>Machine-wide runtime directory (port locks shared by every hive of the machine): <see cref="RbeePaths.DefaultRunDirectory"/>.</summary>
+    public string RunDir { get; set; } = RbeePaths.DefaultRunDirectory;
 
-    /// <summary>This hive's own state (worker logs); default <c>~/.local/state/rbee/&lt;hive id&gt;</c>.</summary>
+    /// <summary>This hive's own state (worker logs); default <see cref="RbeePaths.HiveStateDirectory"/>, <c>~/.local/state/rbee/&lt;hive id&gt;</c>.</summary>
     public string? StateDir { get; set; }
 
     /// <summary>Stop the hive's workers when the hive stops (DESIGN.md "Workers under the hive": default yes; no = restart mode).</summary>
@@ -43,11 +44,11 @@ public sealed partial class HiveOptions
 
     public long MaxRequestBodyBytes { get; set; } = new ServerLimits().MaxRequestBodyBytes;
 
-    public string ResolvedStateDir => ConfigPaths.ExpandHome(StateDir ?? Path.Combine("~", ".local", "state", "rbee", HiveId));
+    public string ResolvedStateDir => StateDir is null ? RbeePaths.HiveStateDirectory(HiveId) : RbeePaths.ExpandHome(StateDir);
 
-    public string ResolvedModelsDir => ConfigPaths.ExpandHome(ModelsDir);
+    public string ResolvedModelsDir => RbeePaths.ExpandHome(ModelsDir);
 
-    public string ResolvedRunDir => ConfigPaths.ExpandHome(RunDir);
+    public string ResolvedRunDir => RbeePaths.ExpandHome(RunDir);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
     private static partial Regex HiveIdPattern();

@@ -7,7 +7,7 @@ using Rbee.Hosting;
 // rbee-hive: one per machine (DESIGN.md "The parts"). Options, logging and listening come from the shared
 // plumbing; the hive's capabilities, telemetry and discovery from AddHive/MapHive. Other capabilities add their
 // registrations beside these two calls.
-return await Rbee.Hosting.Configuration.DaemonMain.RunAsync(HiveApp.Spec, args, async a =>
+return await Rbee.Platform.Configuration.DaemonMain.RunAsync(HiveApp.Spec, args, async a =>
 {
     var builder = RbeeHost.CreateBuilder(HiveApp.Spec, a);
     builder.AddHive();

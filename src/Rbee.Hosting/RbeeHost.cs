@@ -1,19 +1,19 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Rbee.Contracts.Json;
-using Rbee.Hosting.Configuration;
 using Rbee.Hosting.Errors;
-using Rbee.Hosting.Http;
 using Rbee.Hosting.Logging;
 using Rbee.Hosting.Security;
+using Rbee.Platform.Configuration;
+using Rbee.Platform.Http;
 
 namespace Rbee.Hosting;
 
@@ -57,7 +57,7 @@ public static class RbeeHost
         services.AddSingleton(token);
         services.TryAddSingleton<LocalAddresses>();
         services.TryAddSingleton<ClusterTokenAuthorizer>();
-        services.TryAddSingleton<ClusterHttp>();
+        services.TryAddSingleton(_ => new ClusterHttp(token.Token));
         services.TryAddSingleton(TimeProvider.System);
         services.Configure<JsonOptions>(o =>
         {

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Protocol;
 using Rbee.Hosting;
-using Rbee.Hosting.Configuration;
-using Rbee.Hosting.Http;
+using Rbee.Platform.Configuration;
+using Rbee.Platform.Http;
 using Rbee.Queen;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;

@@ -1,117 +1,113 @@
 // llm-worker-rbee: the built-in inference worker (DESIGN.md "Workers under the hive", issue 5 "Serving").
 // It listens first, so /health can say "loading" while the model is read, then loads the model, then writes the
 // ready file. Exit codes: 0 after a graceful stop (SIGTERM), 1 when the model cannot be loaded or the port cannot
-// be bound, 2 for bad flags.
+// be bound, 2 for bad flags or configuration (one line, like the daemons: DaemonMain).
 using System.Diagnostics;
 using System.Net;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Prometheus;
+using Rbee.Platform.Configuration;
 using Rbee.Worker.Serving;
 
-WorkerOptions options;
-try
-{
-    options = WorkerOptionsReader.Read(args);
-}
-catch (WorkerOptionsException ex)
-{
-    Console.Error.WriteLine($"llm-worker-rbee: {ex.Message}");
-    return 2;
-}
-if (!File.Exists(options.ModelPath))
-{
-    Console.Error.WriteLine($"llm-worker-rbee: model file not found: {options.ModelPath}");
-    return 1;
-}
+return await DaemonMain.RunAsync(WorkerConfiguration.Spec, args, RunAsync);
 
-IPAddress? bindAddress = null;
-if (options.Host != "localhost" && !IPAddress.TryParse(options.Host, out bindAddress))
+static async Task<int> RunAsync(string[] args)
 {
+    var options = WorkerConfiguration.Read(args);
+    if (!File.Exists(options.ModelPath))
+    {
+        Console.Error.WriteLine($"llm-worker-rbee: model file not found: {options.ModelPath}");
+        return 1;
+    }
+
+    IPAddress? bindAddress = null;
+    if (options.Host != "localhost" && !IPAddress.TryParse(options.Host, out bindAddress))
+    {
+        try
+        {
+            bindAddress = Dns.GetHostAddresses(options.Host).FirstOrDefault()
+                ?? throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.HostNotFound);
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            throw new StartupException($"--host {options.Host} cannot be resolved: {ex.Message}");
+        }
+    }
+
+    var builder = WebApplication.CreateSlimBuilder();
+    builder.Logging.ClearProviders();
+    builder.Logging.AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; c.UseUtcTimestamp = true; });
+    builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+    builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
+    builder.WebHost.ConfigureKestrel(k =>
+    {
+        k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+        k.AddServerHeader = false;
+        if (bindAddress is null) k.ListenLocalhost(options.Port);
+        else k.Listen(bindAddress, options.Port);
+    });
+    var state = new WorkerState(options);
+    var metrics = new WorkerMetrics();
+    builder.Services.AddSingleton(state);
+    builder.Services.AddSingleton(metrics);
+    builder.Services.AddSingleton<InferenceEndpoints>();
+
+    var app = builder.Build();
+    var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Worker");
+    InferenceEndpoints.Map(app);
+    app.MapMetrics("/metrics", metrics.Registry);
+    app.Lifetime.ApplicationStopping.Register(() => WorkerLog.Stopping(log));
+
     try
     {
-        bindAddress = Dns.GetHostAddresses(options.Host).FirstOrDefault()
-            ?? throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.HostNotFound);
+        await app.StartAsync();
     }
-    catch (System.Net.Sockets.SocketException ex)
+    catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
     {
-        Console.Error.WriteLine($"llm-worker-rbee: --host {options.Host} cannot be resolved: {ex.Message}");
-        return 2;
+        Console.Error.WriteLine($"llm-worker-rbee: cannot listen on {options.Host}:{options.Port}: {ex.Message}");
+        return 1;
     }
-}
+    var port = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+        .Select(a => new Uri(a.Replace("*", "localhost", StringComparison.Ordinal)).Port).First();
 
-var builder = WebApplication.CreateSlimBuilder();
-builder.Logging.ClearProviders();
-builder.Logging.AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; c.UseUtcTimestamp = true; });
-builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
-builder.WebHost.ConfigureKestrel(k =>
-{
-    k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
-    k.AddServerHeader = false;
-    if (bindAddress is null) k.ListenLocalhost(options.Port);
-    else k.Listen(bindAddress, options.Port);
-});
-var state = new WorkerState(options);
-var metrics = new WorkerMetrics();
-builder.Services.AddSingleton(state);
-builder.Services.AddSingleton(metrics);
-builder.Services.AddSingleton<InferenceEndpoints>();
+    WorkerLog.LoadingModel(log, options.ModelPath, options.ModelId);
+    var loadClock = Stopwatch.StartNew();
+    LoadedWorker loaded;
+    try
+    {
+        // Loading is CPU and IO work; off the thread pool's request threads so /health keeps answering.
+        loaded = await Task.Factory.StartNew(() => LoadedWorker.Create(GgufServedModel.Load(options, log), options),
+            app.Lifetime.ApplicationStopping, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+    catch (Exception ex) when (ex is not OperationCanceledException)
+    {
+        WorkerLog.ModelLoadFailed(log, options.ModelPath, ex.Message);
+        Console.Error.WriteLine($"llm-worker-rbee: cannot load model {options.ModelPath}: {ex.Message}");
+        await app.StopAsync();
+        return 1;
+    }
+    catch (OperationCanceledException)
+    {
+        await app.StopAsync();
+        return 0;
+    }
+    metrics.Watch(loaded.Pool);
+    state.Ready(loaded);
+    WorkerLog.ModelLoaded(log, loadClock.Elapsed.TotalMilliseconds, loaded.ContextSize, loaded.Model.TrainedContextLength,
+        loaded.Model.VocabSize, loaded.Pool.Total, loaded.Model.ChatFormat);
 
-var app = builder.Build();
-var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Worker");
-InferenceEndpoints.Map(app);
-app.MapMetrics("/metrics", metrics.Registry);
-app.Lifetime.ApplicationStopping.Register(() => WorkerLog.Stopping(log));
+    if (options.ReadyFile is { } readyFile)
+    {
+        ReadyFile.Write(readyFile, new ReadyEvent("ready", options.WorkerId, port, options.ModelPath, Environment.ProcessId));
+        WorkerLog.Ready(log, port, readyFile);
+    }
+    else
+    {
+        WorkerLog.Ready(log, port, "(none)");
+    }
 
-try
-{
-    await app.StartAsync();
-}
-catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
-{
-    Console.Error.WriteLine($"llm-worker-rbee: cannot listen on {options.Host}:{options.Port}: {ex.Message}");
-    return 1;
-}
-var port = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
-    .Select(a => new Uri(a.Replace("*", "localhost", StringComparison.Ordinal)).Port).First();
-
-WorkerLog.LoadingModel(log, options.ModelPath, options.ModelId);
-var loadClock = Stopwatch.StartNew();
-LoadedWorker loaded;
-try
-{
-    // Loading is CPU and IO work; off the thread pool's request threads so /health keeps answering.
-    loaded = await Task.Factory.StartNew(() => LoadedWorker.Create(GgufServedModel.Load(options, log), options),
-        app.Lifetime.ApplicationStopping, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-}
-catch (Exception ex) when (ex is not OperationCanceledException)
-{
-    WorkerLog.ModelLoadFailed(log, options.ModelPath, ex.Message);
-    Console.Error.WriteLine($"llm-worker-rbee: cannot load model {options.ModelPath}: {ex.Message}");
-    await app.StopAsync();
-    return 1;
-}
-catch (OperationCanceledException)
-{
-    await app.StopAsync();
+    await app.WaitForShutdownAsync();
+    loaded.Dispose();
     return 0;
 }
-metrics.Watch(loaded.Pool);
-state.Ready(loaded);
-WorkerLog.ModelLoaded(log, loadClock.Elapsed.TotalMilliseconds, loaded.ContextSize, loaded.Model.TrainedContextLength,
-    loaded.Model.VocabSize, loaded.Pool.Total, loaded.Model.ChatFormat);
-
-if (options.ReadyFile is { } readyFile)
-{
-    ReadyFile.Write(readyFile, new ReadyEvent("ready", options.WorkerId, port, options.ModelPath, Environment.ProcessId));
-    WorkerLog.Ready(log, port, readyFile);
-}
-else
-{
-    WorkerLog.Ready(log, port, "(none)");
-}
-
-await app.WaitForShutdownAsync();
-loaded.Dispose();
-return 0;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Configuration;
-using Rbee.Hosting.Configuration;
+using Rbee.Platform.Configuration;
 
 namespace Rbee.Hive.Tests;
 

@@ -14,6 +14,16 @@ public class HiveOptionsTests
         Assert.True(o.StopWorkersOnExit);
     }
 
+    [Fact]
+    public void PathDefaults_AreThePlatforms_OneRunDirectoryForEveryOptionsClass()
+    {
+        var o = new HiveOptions { HiveId = "gpu-box" };
+        Assert.Equal(Rbee.Platform.Paths.RbeePaths.DefaultRunDirectory, o.ResolvedRunDir);
+        Assert.Equal(Rbee.Platform.Paths.RbeePaths.DefaultRunDirectory, new Rbee.Hive.Workers.WorkerOptions().RunDirectory);
+        Assert.Equal(Rbee.Platform.Paths.RbeePaths.HiveStateDirectory("gpu-box"), o.ResolvedStateDir);
+        Assert.Equal(Rbee.Platform.Paths.RbeePaths.ExpandHome("~/.cache/rbee/models"), o.ResolvedModelsDir);
+    }
+
     [Theory]
     [InlineData("HiveId", "bad id!")]
     [InlineData("HiveId", "")]

@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Rbee.Hive.Discovery;
-using Rbee.Hosting.Configuration;
 using Rbee.Hosting.Errors;
 using Rbee.Hosting.Security;
+using Rbee.Platform.Configuration;
 
 namespace Rbee.Hive.Capabilities;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Rbee.Platform.Processes;
 
 namespace Rbee.Hive.Devices;
 

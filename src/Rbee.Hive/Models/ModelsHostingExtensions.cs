@@ -6,8 +6,8 @@ using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Hive.Identity;
 using Rbee.Hive.Monitoring;
-using Rbee.Hosting.Configuration;
 using Rbee.Hosting.Security;
+using Rbee.Platform.Configuration;
 
 namespace Rbee.Hive.Models;
 

@@ -1,5 +1,6 @@
-using Rbee.Hosting.Configuration;
 using Rbee.Models;
+using Rbee.Platform.Configuration;
+using Rbee.Platform.Paths;
 
 namespace Rbee.Hive.Models;
 
@@ -29,7 +30,7 @@ public sealed class ModelsOptions
     public TimeSpan IncompleteWarnAfter { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary><see cref="Paths"/> as full paths.</summary>
-    public IReadOnlyList<string> ResolvedPaths => Paths.Select(ConfigPaths.ExpandHome).ToList();
+    public IReadOnlyList<string> ResolvedPaths => Paths.Select(RbeePaths.ExpandHome).ToList();
 
     /// <summary>The first problem, as one line naming the setting, or null.</summary>
     public string? Validate()
@@ -38,7 +39,7 @@ public sealed class ModelsOptions
         {
             var p = Paths[i];
             if (string.IsNullOrWhiteSpace(p)) return $"Models:Paths:{i} is empty";
-            var full = ConfigPaths.ExpandHome(p);
+            var full = RbeePaths.ExpandHome(p);
             if (Directory.Exists(full)) continue;
             if (!File.Exists(full)) return $"Models:Paths:{i} '{p}' does not exist (give a .gguf file or a directory of them)";
             if (!full.EndsWith(ModelFiles.Extension, StringComparison.OrdinalIgnoreCase))

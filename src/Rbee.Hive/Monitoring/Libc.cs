@@ -78,9 +78,6 @@ internal static partial class Libc
     public static partial int flock(int fd, int operation);
 
     [LibraryImport("libc", SetLastError = true)]
-    public static partial int kill(int pid, int sig);
-
-    [LibraryImport("libc", SetLastError = true)]
     public static partial long sysconf(int name);
 
     private const int _SC_CLK_TCK = 2;
@@ -89,7 +86,7 @@ internal static partial class Libc
     public static long ClockTicks { get; } = Math.Max(1, sysconf(_SC_CLK_TCK));
 
     /// <summary>Sends a signal; false when the process is already gone.</summary>
-    public static bool Signal(int pid, int sig) => kill(pid, sig) == 0;
+    public static bool Signal(int pid, int sig) => Rbee.Platform.Processes.Signals.Send(pid, sig);
 
-    public static bool IsAlive(int pid) => kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() != ESRCH;
+    public static bool IsAlive(int pid) => Rbee.Platform.Processes.Signals.IsAlive(pid);
 }

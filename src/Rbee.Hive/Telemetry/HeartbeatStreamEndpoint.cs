@@ -24,7 +24,7 @@ public static partial class HeartbeatStreamEndpoint
         Log.Opened(logger, remote);
         try
         {
-            var sse = await SseWriter.StartAsync(context.Response, ct);
+            var sse = await SseResponse.StartAsync(context.Response, ct);
             while (await frames.WaitToReadAsync(ct))
                 while (frames.TryRead(out var frame))
                     await sse.WriteEventAsync(StreamEvents.Telemetry, frame, ct);

@@ -1,4 +1,5 @@
 using Rbee.Contracts.Wire;
+using Rbee.Platform.Processes;
 
 namespace Rbee.Hive.Workers;
 

@@ -1,4 +1,5 @@
 using Rbee.Contracts.Protocol;
+using Rbee.Platform.Paths;
 
 namespace Rbee.Hive.Workers;
 
@@ -48,7 +49,7 @@ public sealed class WorkerOptions
     public string CgroupRoot { get; set; } = "rbee.slice";
 
     /// <summary>Machine-wide run directory; port locks live in <c>ports/</c> below it (shared by every hive here).</summary>
-    public string RunDirectory { get; set; } = "/run/rbee";
+    public string RunDirectory { get; set; } = RbeePaths.DefaultRunDirectory;
 
     /// <summary>Hive state: per-worker log and ready files. Default <c>~/.local/state/rbee/hive</c>.</summary>
     public string? StateDirectory { get; set; }
@@ -96,9 +97,7 @@ public sealed class WorkerOptions
     /// <summary>The catalog. Defaults: llm, llamacpp, vllm, comfy; configuration may change or add types.</summary>
     public Dictionary<string, WorkerTypeOptions> Types { get; set; } = new(StringComparer.Ordinal);
 
-    public string ResolvedStateDirectory => StateDirectory ?? Path.Combine(Home, ".local", "state", "rbee", "hive");
-
-    private static string Home => Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+    public string ResolvedStateDirectory => StateDirectory ?? RbeePaths.HiveStateDirectory("hive");
 
     /// <summary>The built-in catalog (DESIGN.md "The parts"), merged under what configuration sets.</summary>
     public static Dictionary<string, WorkerTypeOptions> DefaultTypes() => new(StringComparer.Ordinal)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Wire;
 using Rbee.Hive.Monitoring;
+using Rbee.Platform.Processes;
 
 namespace Rbee.Hive.Workers;
 
@@ -26,17 +27,6 @@ public sealed class WorkerOperationException(string message) : Exception(message
 /// </summary>
 public sealed partial class WorkerSupervisor
 {
-    // The shim runs in the new process before the worker's own code: it moves itself into the worker's cgroup
-    // (Process.Start cannot act between fork and exec), points stdout/stderr at the log file (never a pipe into the
-    // hive, so the worker outlives it), and execs the worker through setsid (own session and process group, so a
-    // signal to the hive's group does not reach it). $1 = cgroup.procs or "-", $2 = log file, then the command.
-    internal const string Shim =
-        "procs=$1; log=$2; shift 2; " +
-        "if [ \"$procs\" != - ]; then echo $$ > \"$procs\" || { echo \"rbee: cannot enter cgroup $procs\" >> \"$log\"; exit 97; }; fi; " +
-        "exec \"$@\" < /dev/null >> \"$log\" 2>&1";
-
-    private static readonly string? Setsid = ExecutableSearch.OnPath("setsid") ?? (File.Exists("/usr/bin/setsid") ? "/usr/bin/setsid" : null);
-
     private readonly WorkerOptions _options;
     private readonly WorkerMonitor _monitor;
     private readonly PortAllocator _ports;
@@ -137,11 +127,11 @@ public sealed partial class WorkerSupervisor
             new LaunchValues(spec.ModelPath, entry.Port, host, spec.Device, entry.WorkerId!, entry.ReadyFile, spec.ModelId));
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, WorkingDirectory = entry.WorkerDirectory };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(Shim);
+        psi.ArgumentList.Add(DetachedProcess.Shim);
         psi.ArgumentList.Add("rbee-worker-shim");
         psi.ArgumentList.Add(entry.CgroupPath is null ? "-" : Path.Combine(entry.CgroupPath, "cgroup.procs"));
         psi.ArgumentList.Add(entry.LogPath);
-        if (Setsid is not null) psi.ArgumentList.Add(Setsid);
+        if (DetachedProcess.Setsid is not null) psi.ArgumentList.Add(DetachedProcess.Setsid);
         psi.ArgumentList.Add(spec.Type.ProgramPath!);
         foreach (var a in args) psi.ArgumentList.Add(a);
         // The hive's own RBEE_ settings are not the worker's: a worker binds its options from the same prefix.

@@ -91,7 +91,7 @@ public static class JobEndpoints
         }
         try
         {
-            var sse = await SseWriter.StartAsync(http.Response, http.RequestAborted);
+            var sse = await SseResponse.StartAsync(http.Response, http.RequestAborted);
             await foreach (var e in job.ReadAllAsync(http.RequestAborted))
             {
                 var (name, data) = ToSse(e);
@@ -117,13 +117,6 @@ public static class JobEndpoints
         JobEventKind.Cancelled => (null, JobStreamMarkers.Cancelled),
         _ => throw new ArgumentOutOfRangeException(nameof(e)),
     };
-
-    /// <summary>The SSE text <see cref="SseWriter"/> sends for one event.</summary>
-    public static string Format(JobEvent e)
-    {
-        var (name, data) = ToSse(e);
-        return (name is null ? "" : $"event: {name}\n") + $"data: {data}\n\n";
-    }
 
     private static IResult Cancel(string id, JobRegistry registry)
     {

@@ -1,5 +1,6 @@
 using Rbee.Contracts.Protocol;
-using Rbee.Hosting.Configuration;
+using Rbee.Platform.Configuration;
+using Rbee.Platform.Paths;
 
 namespace Rbee.Hosting.Security;
 
@@ -40,7 +41,7 @@ public sealed class ClusterTokenOptions
 
         if (!string.IsNullOrWhiteSpace(ClusterTokenFile))
         {
-            var path = ConfigPaths.ExpandHome(ClusterTokenFile);
+            var path = RbeePaths.ExpandHome(ClusterTokenFile);
             try
             {
                 Token = Clean(File.ReadAllText(path));

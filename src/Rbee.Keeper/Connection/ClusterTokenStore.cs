@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Rbee.Contracts.Protocol;
+using Rbee.Platform.Paths;
 
 namespace Rbee.Keeper.Connection;
 
@@ -15,7 +16,7 @@ public static class ClusterTokenStore
         if (Environment.GetEnvironmentVariable(ProtocolConstants.ClusterTokenEnvironmentVariable) is { Length: > 0 } env) return env.Trim();
         try
         {
-            var text = File.ReadAllText(KeeperPaths.TokenFile).Trim();
+            var text = File.ReadAllText(RbeePaths.TokenFile).Trim();
             return text.Length > 0 ? text : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -28,7 +29,7 @@ public static class ClusterTokenStore
     public static string ReadOrCreate()
     {
         if (Read() is { } existing) return existing;
-        var path = KeeperPaths.TokenFile;
+        var path = RbeePaths.TokenFile;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         // Created with 0600 from the start: no window in which another user could read it.

@@ -1,33 +1,25 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
-using Rbee.Keeper.Connection;
+using Rbee.Platform.Paths;
+using Rbee.Platform.Processes;
 
 namespace Rbee.Keeper.Lifecycle;
 
 /// <summary>
-/// Starts a daemon in the background so it outlives the CLI: its own session (<c>setsid</c>), stdin from
-/// /dev/null, stdout and stderr appended to a log file (never a pipe into the keeper), pid in a pid file.
+/// Starts a daemon in the background so it outlives the CLI (<see cref="DetachedProcess"/>: its own session, stdin from
+/// /dev/null, stdout and stderr appended to a log file, never a pipe into the keeper), pid in a pid file.
 /// </summary>
-public static partial class DaemonLauncher
+public static class DaemonLauncher
 {
     public sealed record Started(string Program, int Pid, string LogPath);
 
     public static Started Start(string program, string executable, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment)
     {
-        var log = KeeperPaths.LogFile(program);
+        var log = RbeePaths.DaemonLogFile(program);
         Directory.CreateDirectory(Path.GetDirectoryName(log)!);
-        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        // sh redirects, then execs setsid, which execs the daemon without forking (the keeper's child is not a
-        // group leader), so the pid we see is the daemon's.
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add("exec \"$0\" \"$@\" >>\"$RBEE_KEEPER_DAEMON_LOG\" 2>&1 </dev/null");
-        if (File.Exists("/usr/bin/setsid")) { psi.ArgumentList.Add("/usr/bin/setsid"); psi.ArgumentList.Add(executable); }
-        else psi.ArgumentList.Add(executable);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["RBEE_KEEPER_DAEMON_LOG"] = log;
+        var psi = DetachedProcess.StartInfo(executable, args, log, shimName: "rbee-daemon-shim");
         foreach (var (k, v) in environment) psi.Environment[k] = v;
         using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {executable}");
-        var pidFile = KeeperPaths.PidFile(program);
+        var pidFile = RbeePaths.DaemonPidFile(program);
         Directory.CreateDirectory(Path.GetDirectoryName(pidFile)!);
         File.WriteAllText(pidFile, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n");
         return new Started(program, process.Id, log);
@@ -38,7 +30,7 @@ public static partial class DaemonLauncher
     {
         try
         {
-            if (!int.TryParse(File.ReadAllText(KeeperPaths.PidFile(program)).Trim(), out var pid)) return null;
+            if (!int.TryParse(File.ReadAllText(RbeePaths.DaemonPidFile(program)).Trim(), out var pid)) return null;
             return IsProgram(pid, program) ? pid : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -64,14 +56,6 @@ public static partial class DaemonLauncher
 
     public static void ForgetPid(string program)
     {
-        try { File.Delete(KeeperPaths.PidFile(program)); } catch (IOException) { }
+        try { File.Delete(RbeePaths.DaemonPidFile(program)); } catch (IOException) { }
     }
-
-    public static bool Signal(int pid, int signal) => Kill(pid, signal) == 0;
-
-    public const int SIGTERM = 15;
-    public const int SIGKILL = 9;
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int sig);
 }

@@ -3,6 +3,8 @@ using System.Text.Json;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Keeper.Connection;
+using Rbee.Platform.Http;
+using Rbee.Platform.Processes;
 
 namespace Rbee.Keeper.Lifecycle;
 
@@ -19,7 +21,7 @@ public sealed class DownCommand(TextWriter output, TextWriter error)
 
     public async Task<int> RunAsync(DownRequest request, CancellationToken ct)
     {
-        using var client = new DaemonClient(ClusterTokenStore.Read());
+        using var client = KeeperHttp.Create(ClusterTokenStore.Read());
         var hiveUrl = new Uri($"http://127.0.0.1:{request.HivePort}");
         var started = DateTime.UtcNow;
         var pids = Programs.Select(p => (Program: p, Pid: DaemonLauncher.RunningPid(p))).Where(p => p.Pid is not null).ToList();
@@ -41,7 +43,7 @@ public sealed class DownCommand(TextWriter output, TextWriter error)
         {
             // Fall-back: the daemons did not stop on request; signal them by pid file.
             foreach (var (program, pid) in pids)
-                if (DaemonLauncher.IsProgram(pid!.Value, program)) DaemonLauncher.Signal(pid.Value, DaemonLauncher.SIGTERM);
+                if (DaemonLauncher.IsProgram(pid!.Value, program)) Signals.Send(pid.Value, Signals.SIGTERM);
             remaining = request.Timeout - (DateTime.UtcNow - started);
             gone = await WaitGoneAsync(pids, request, remaining, ct);
         }
@@ -55,7 +57,7 @@ public sealed class DownCommand(TextWriter output, TextWriter error)
         return 0;
     }
 
-    private async Task ShutdownAsync(DaemonClient client, Uri baseUrl, string program, ShutdownRequest? body, TimeSpan timeout, CancellationToken ct)
+    private async Task ShutdownAsync(ClusterHttp client, Uri baseUrl, string program, ShutdownRequest? body, TimeSpan timeout, CancellationToken ct)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         cts.CancelAfter(timeout);
@@ -64,7 +66,7 @@ public sealed class DownCommand(TextWriter output, TextWriter error)
             using var request = client.Request(HttpMethod.Post, new Uri(baseUrl, "/v1/shutdown"));
             request.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body ?? new ShutdownRequest(), RbeeJsonContext.Default.ShutdownRequest));
             request.Content.Headers.ContentType = new("application/json");
-            using var response = await client.Http.SendAsync(request, cts.Token);
+            using var response = await client.Client.SendAsync(request, cts.Token);
             if (!response.IsSuccessStatusCode)
                 error.WriteLine($"rbee down: {program} answered {(int)response.StatusCode} to shutdown; falling back to SIGTERM");
         }

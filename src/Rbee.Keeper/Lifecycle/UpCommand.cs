@@ -2,9 +2,12 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
-using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
 using Rbee.Keeper.Connection;
+using Rbee.Platform.Http;
+using Rbee.Platform.Paths;
+using Rbee.Platform.Processes;
+using Rbee.Platform.Sse;
 
 namespace Rbee.Keeper.Lifecycle;
 
@@ -20,7 +23,7 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
     public async Task<int> RunAsync(UpRequest request, CancellationToken ct)
     {
         var token = ClusterTokenStore.ReadOrCreate();
-        using var client = new DaemonClient(token);
+        using var client = KeeperHttp.Create(token);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(request.Timeout);
         var hiveUrl = new Uri($"http://127.0.0.1:{request.HivePort}");
@@ -35,14 +38,14 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
             var queenRunning = await client.IsHealthyAsync(request.QueenUrl, TimeSpan.FromSeconds(1), ct);
             if (!queenRunning)
             {
-                var exe = ProgramLocator.Find("queen-rbee");
+                var exe = ExecutableSearch.BesideOrOnPath("queen-rbee");
                 if (exe is null) return Fail("queen-rbee not found beside rbee or on PATH (use ./rbee from the repository)");
                 started.Add(DaemonLauncher.Start("queen-rbee", exe, ["--port", request.QueenUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], environment));
             }
             var hiveRunning = await client.IsHealthyAsync(hiveUrl, TimeSpan.FromSeconds(1), ct);
             if (!hiveRunning)
             {
-                var exe = ProgramLocator.Find("rbee-hive");
+                var exe = ExecutableSearch.BesideOrOnPath("rbee-hive");
                 if (exe is null) return Fail("rbee-hive not found beside rbee or on PATH (use ./rbee from the repository)");
                 started.Add(DaemonLauncher.Start("rbee-hive", exe, [], new Dictionary<string, string>(environment)
                 {
@@ -53,7 +56,7 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
 
             await WaitHealthyAsync(client, request.QueenUrl, "queen-rbee", started, deadline.Token);
             await WaitHealthyAsync(client, hiveUrl, "rbee-hive", started, deadline.Token);
-            var caps = await client.Http.GetFromJsonAsync(new Uri(hiveUrl, "/capabilities"), RbeeJsonContext.Default.Capabilities, deadline.Token)
+            var caps = await client.Client.GetFromJsonAsync(new Uri(hiveUrl, "/capabilities"), RbeeJsonContext.Default.Capabilities, deadline.Token)
                 ?? throw new InvalidOperationException("the hive's /capabilities was empty");
             await WaitOnlineAsync(client, request.QueenUrl, hiveUrl, caps.HiveId, hiveRunning, deadline.Token);
 
@@ -65,7 +68,7 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return Fail($"the hive was not online at the queen within {request.Timeout.TotalSeconds:0} s; logs: {KeeperPaths.StateDirectory}/logs");
+            return Fail($"the hive was not online at the queen within {request.Timeout.TotalSeconds:0} s; logs: {RbeePaths.StateDirectory}/logs");
         }
         catch (DaemonExitedException e)
         {
@@ -83,7 +86,7 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
         return 1;
     }
 
-    private static async Task WaitHealthyAsync(DaemonClient client, Uri url, string program, List<DaemonLauncher.Started> started, CancellationToken ct)
+    private static async Task WaitHealthyAsync(ClusterHttp client, Uri url, string program, List<DaemonLauncher.Started> started, CancellationToken ct)
     {
         // A daemon that has not bound its port yet has nothing to await; health is asked with a short pause,
         // checking on each round that the process we started is still alive (a taken port ends it at once).
@@ -96,15 +99,15 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
     }
 
     /// <summary>Awaits the hive online on the queen's aggregate stream; the stream is opened before the first check.</summary>
-    private static async Task WaitOnlineAsync(DaemonClient client, Uri queenUrl, Uri hiveUrl, string hiveId, bool hiveWasRunning, CancellationToken ct)
+    private static async Task WaitOnlineAsync(ClusterHttp client, Uri queenUrl, Uri hiveUrl, string hiveId, bool hiveWasRunning, CancellationToken ct)
     {
         using var streamRequest = client.Request(HttpMethod.Get, new Uri(queenUrl, "/v1/heartbeats/stream"));
-        using var response = await client.Http.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead, ct);
+        using var response = await client.Client.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead, ct);
         response.EnsureSuccessStatusCode();
         await using var body = await response.Content.ReadAsStreamAsync(ct);
 
         using (var clusterRequest = client.Request(HttpMethod.Get, new Uri(queenUrl, "/v1/cluster")))
-        using (var clusterResponse = await client.Http.SendAsync(clusterRequest, ct))
+        using (var clusterResponse = await client.Client.SendAsync(clusterRequest, ct))
         {
             clusterResponse.EnsureSuccessStatusCode();
             var view = await clusterResponse.Content.ReadFromJsonAsync(RbeeJsonContext.Default.ClusterView, ct);
@@ -115,7 +118,7 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
             // A hive that ran before the queen may have given up its ready tries; point it at this queen.
             using var nudge = client.Request(HttpMethod.Get,
                 new Uri(hiveUrl, $"/capabilities?queen_url={Uri.EscapeDataString(queenUrl.ToString().TrimEnd('/'))}"));
-            using var _ = await client.Http.SendAsync(nudge, ct);
+            using var _ = await client.Client.SendAsync(nudge, ct);
         }
 
         using var reader = new SseEventReader(body);

@@ -14,7 +14,7 @@ public sealed class StatusCommand(IAnsiConsole console, TextWriter output, TextW
 {
     public async Task<int> RunAsync(StatusRequest request, CancellationToken ct)
     {
-        using var client = new DaemonClient(ClusterTokenStore.Read());
+        using var client = KeeperHttp.Create(ClusterTokenStore.Read());
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         var queen = request.QueenUrl.ToString().TrimEnd('/');
@@ -22,7 +22,7 @@ public sealed class StatusCommand(IAnsiConsole console, TextWriter output, TextW
         try
         {
             using var httpRequest = client.Request(HttpMethod.Get, new Uri(request.QueenUrl, "/v1/cluster"));
-            using var response = await client.Http.SendAsync(httpRequest, timeout.Token);
+            using var response = await client.Client.SendAsync(httpRequest, timeout.Token);
             body = await response.Content.ReadAsStringAsync(timeout.Token);
             if (!response.IsSuccessStatusCode)
             {

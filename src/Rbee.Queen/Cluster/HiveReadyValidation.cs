@@ -1,5 +1,5 @@
 using Rbee.Contracts.Wire;
-using Rbee.Hosting.Configuration;
+using Rbee.Platform.Configuration;
 
 namespace Rbee.Queen.Cluster;
 

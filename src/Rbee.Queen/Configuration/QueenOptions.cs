@@ -1,5 +1,6 @@
 using Rbee.Contracts.Protocol;
-using Rbee.Hosting.Configuration;
+using Rbee.Platform.Configuration;
+using Rbee.Platform.Paths;
 
 namespace Rbee.Queen.Configuration;
 
@@ -91,5 +92,5 @@ public sealed class QueenOptions
     }
 
     /// <summary><see cref="SshConfigPath"/> with <c>~</c> expanded to the user's home.</summary>
-    public string ResolvedSshConfigPath => ConfigPaths.ExpandHome(SshConfigPath);
+    public string ResolvedSshConfigPath => RbeePaths.ExpandHome(SshConfigPath);
 }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
-using Rbee.Hosting.Http;
+using Rbee.Platform.Http;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
 

@@ -100,7 +100,7 @@ public static class SshConfigParser
 
     private static IEnumerable<string> ExpandInclude(string baseDirectory, string pattern)
     {
-        var expanded = pattern.StartsWith('~') ? Rbee.Hosting.Configuration.ConfigPaths.ExpandHome(pattern) : pattern;
+        var expanded = pattern.StartsWith('~') ? Rbee.Platform.Paths.RbeePaths.ExpandHome(pattern) : pattern;
         var full = Path.IsPathRooted(expanded) ? expanded : Path.Combine(baseDirectory, expanded);
         var dir = Path.GetDirectoryName(full) ?? baseDirectory;
         var name = Path.GetFileName(full);

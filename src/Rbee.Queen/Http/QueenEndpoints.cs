@@ -11,9 +11,9 @@ using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Errors;
-using Rbee.Hosting.Http;
 using Rbee.Hosting.Security;
 using Rbee.Hosting.Sse;
+using Rbee.Platform.Http;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
 using Rbee.Queen.Telemetry;
@@ -80,7 +80,7 @@ public static partial class QueenEndpoints
         using var subscription = hub.Subscribe();
         try
         {
-            var sse = await SseWriter.StartAsync(context.Response, ct);
+            var sse = await SseResponse.StartAsync(context.Response, ct);
             var first = SummaryPublisher.Build(registry.Current, time.GetUtcNow());
             await sse.WriteEventAsync(first.Name, first.Json, ct);
             var reader = subscription.Reader;

@@ -1,10 +1,10 @@
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
-using Rbee.Hosting.Http;
 using Rbee.Hosting.Jobs;
+using Rbee.Platform.Http;
+using Rbee.Platform.Sse;
 using Rbee.Queen.Cluster;
 
 namespace Rbee.Queen.Jobs;

@@ -4,10 +4,10 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
-using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
-using Rbee.Hosting.Http;
 using Rbee.Hosting.Jobs;
+using Rbee.Platform.Http;
+using Rbee.Platform.Sse;
 using Rbee.Queen.Cluster;
 
 namespace Rbee.Queen.Jobs;

@@ -1,8 +1,9 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Rbee.Hosting.Configuration;
 using Rbee.Hosting.Errors;
 using Rbee.Hosting.Security;
+using Rbee.Platform.Configuration;
+using Rbee.Platform.Paths;
 
 namespace Rbee.Queen.Routing;
 
@@ -34,7 +35,7 @@ public sealed class ApiOptions
     {
         var keys = Keys.Select(k => k.Trim()).ToList();
         if (string.IsNullOrWhiteSpace(KeysFile)) return keys;
-        var path = ConfigPaths.ExpandHome(KeysFile);
+        var path = RbeePaths.ExpandHome(KeysFile);
         try
         {
             foreach (var line in File.ReadAllLines(path))

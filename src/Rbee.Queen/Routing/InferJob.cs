@@ -2,9 +2,9 @@ using System.Buffers;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Rbee.Contracts.Json;
-using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
+using Rbee.Platform.Sse;
 using Rbee.Queen.Scheduling;
 using Rbee.Queen.Telemetry;
 

@@ -5,9 +5,9 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Hosting;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
-using Rbee.Contracts.Sse;
 using Rbee.Contracts.Wire;
-using Rbee.Hosting.Http;
+using Rbee.Platform.Http;
+using Rbee.Platform.Sse;
 
 namespace Rbee.Queen.Telemetry;
 

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
-using Rbee.Hosting.Http;
+using Rbee.Platform.Http;
 
 namespace Rbee.Queen.Telemetry;
 

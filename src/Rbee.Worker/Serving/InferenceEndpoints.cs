@@ -1,10 +1,10 @@
 using System.Diagnostics;
-using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
+using Rbee.Platform.Sse;
 
 namespace Rbee.Worker.Serving;
 
@@ -224,9 +224,12 @@ public sealed class InferenceEndpoints(
     }
 
     /// <summary>Server-sent events of one streamed response: <c>data: {chunk}</c> frames, flushed one by one,
-    /// and <c>data: [DONE]</c> at the end.</summary>
+    /// and <c>data: [DONE]</c> at the end, written by the SSE writer every rbee stream uses.</summary>
     private sealed class StreamWriterState(HttpContext ctx, string id, long created, string model, EndpointKind kind)
     {
+        // The writer's encoder, not the serializer's, decides the escaping: the worker's (model text as it is).
+        private readonly SseWriter _sse = new(ctx.Response.Body, new JsonWriterOptions { Encoder = WorkerJson.Context.Options.Encoder });
+
         public async Task StartAsync(CancellationToken ct)
         {
             ctx.Response.StatusCode = 200;
@@ -258,8 +261,7 @@ public sealed class InferenceEndpoints(
                 await CompletionChunkAsync("", finish, null, timings, ct);
                 if (includeUsage) await WriteFrameAsync(new CompletionResponse(id, "text_completion", created, model, [], usage, timings, Fingerprint), ct);
             }
-            ctx.Response.BodyWriter.Write("data: [DONE]\n\n"u8);
-            await ctx.Response.BodyWriter.FlushAsync(ct);
+            await _sse.WriteDataAsync("[DONE]", ct);
         }
 
         /// <summary>A failure after the stream began: one <c>data: {"error":…}</c> frame and no <c>[DONE]</c>, as
@@ -268,7 +270,7 @@ public sealed class InferenceEndpoints(
         {
             try
             {
-                await WriteFrameAsync(ex.ToError(), WorkerJson.Error, ctx.RequestAborted);
+                await _sse.WriteEventAsync(null, ex.ToError(), WorkerJson.Error, ctx.RequestAborted);
             }
             catch (Exception e) when (e is IOException or OperationCanceledException)
             {
@@ -284,24 +286,9 @@ public sealed class InferenceEndpoints(
                 [new CompletionChoice(text, 0, finish)], usage, timings, Fingerprint), ct);
 
         private Task WriteFrameAsync(ChatCompletionChunk chunk, CancellationToken ct) =>
-            WriteFrameAsync(chunk, WorkerJson.Context.ChatCompletionChunk, ct);
+            _sse.WriteEventAsync(null, chunk, WorkerJson.Context.ChatCompletionChunk, ct);
 
         private Task WriteFrameAsync(CompletionResponse chunk, CancellationToken ct) =>
-            WriteFrameAsync(chunk, WorkerJson.Context.CompletionResponse, ct);
-
-        // One JSON writer for the whole stream, writing straight into the response pipe: a frame costs no
-        // byte[] of its own. The writer's encoder, not the serializer's, decides the escaping.
-        private Utf8JsonWriter? _json;
-
-        private async Task WriteFrameAsync<T>(T chunk, JsonTypeInfo<T> type, CancellationToken ct)
-        {
-            var pipe = ctx.Response.BodyWriter;
-            pipe.Write("data: "u8);
-            if (_json is null) _json = new Utf8JsonWriter(pipe, new JsonWriterOptions { Encoder = WorkerJson.Context.Options.Encoder });
-            else _json.Reset(pipe);
-            JsonSerializer.Serialize(_json, chunk, type);
-            pipe.Write("\n\n"u8);
-            await pipe.FlushAsync(ct);
-        }
+            _sse.WriteEventAsync(null, chunk, WorkerJson.Context.CompletionResponse, ct);
     }
 }

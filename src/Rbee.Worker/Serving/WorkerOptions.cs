@@ -1,17 +1,17 @@
-using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Rbee.Contracts.Protocol;
+using Rbee.Platform.Configuration;
 
 namespace Rbee.Worker.Serving;
 
 /// <summary>
 /// Everything llm-worker-rbee is told at start-up: the hive's launch contract (DESIGN.md "Workers under the
-/// hive": <c>--model --port --host --worker-id --ready-file</c>) plus the engine's tunables. Flags win over
-/// environment variables <c>RBEE_WORKER_*</c> (e.g. <c>RBEE_WORKER_CTX_SIZE</c>).
+/// hive": <c>--model --port --host --worker-id --ready-file</c>) plus the engine's tunables, section <c>Worker</c>
+/// of the worker's configuration (<see cref="WorkerConfiguration"/>).
 /// </summary>
 public sealed record WorkerOptions
 {
-    public const string EnvironmentPrefix = ProtocolConstants.EnvironmentPrefix + "WORKER_";
+    public const string SectionName = "Worker";
 
     /// <summary>Context the worker uses when the model's own is larger and <c>--ctx-size</c> is not given:
     /// every slot holds a KV cache this long, so a 128K-context model must not reserve 128K per slot by default.
@@ -50,91 +50,93 @@ public sealed record WorkerOptions
         ContextSize ?? Rbee.Models.ModelMemoryEstimate.DefaultContextSize(modelContextLength);
 }
 
-/// <summary>A flag or value that cannot be used; the program prints its message and exits with code 2.</summary>
-public sealed class WorkerOptionsException(string message) : Exception(message);
-
-/// <summary>Reads <see cref="WorkerOptions"/> from the command line and the environment and validates them.</summary>
-public static class WorkerOptionsReader
+/// <summary>
+/// The worker's configuration, layered like the daemons' (<see cref="DaemonConfiguration"/>, later wins): defaults, the
+/// JSON file (<c>--config PATH</c>, else <c>~/.config/rbee/worker.json</c> when present), environment variables
+/// <c>RBEE_Worker__Key</c> (<c>RBEE_Worker__ContextSize=4096</c>), the named variables below, then flags
+/// (<c>--ctx-size 4096</c>, or any key as <c>--Worker:ContextSize 4096</c>). The worker reads its own section and its
+/// named variables only, so whatever else its parent's environment holds (a hive's <c>RBEE_Hive__*</c>) means nothing
+/// to it. Problems are one line naming the flag, exit code 2.
+/// </summary>
+public static class WorkerConfiguration
 {
-    private static readonly string[] ValueFlags =
-    [
-        "model", "model-id", "port", "host", "threads", "ctx-size", "parallel", "queue-size", "max-body-bytes",
-        "worker-id", "ready-file", "retry-after", "shutdown-timeout-ms",
-    ];
-
-    public static WorkerOptions Read(string[] args, IDictionary<string, string?>? environment = null)
+    /// <summary>The flags of the launch contract and the engine's tunables, each a key of section <c>Worker</c>.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Flags = new Dictionary<string, string>
     {
-        CheckFlags(args);
+        ["--model"] = Key(nameof(WorkerOptions.ModelPath)),
+        ["--model-id"] = Key(nameof(WorkerOptions.ModelId)),
+        ["--port"] = Key(nameof(WorkerOptions.Port)),
+        ["--host"] = Key(nameof(WorkerOptions.Host)),
+        ["--threads"] = Key(nameof(WorkerOptions.Threads)),
+        ["--ctx-size"] = Key(nameof(WorkerOptions.ContextSize)),
+        ["--parallel"] = Key(nameof(WorkerOptions.Parallel)),
+        ["--queue-size"] = Key(nameof(WorkerOptions.QueueSize)),
+        ["--max-body-bytes"] = Key(nameof(WorkerOptions.MaxRequestBodyBytes)),
+        ["--worker-id"] = Key(nameof(WorkerOptions.WorkerId)),
+        ["--ready-file"] = Key(nameof(WorkerOptions.ReadyFile)),
+        ["--retry-after"] = Key(nameof(WorkerOptions.RetryAfterSeconds)),
+        ["--shutdown-timeout-ms"] = Key(ShutdownTimeoutMs),
+    };
+
+    /// <summary>
+    /// Named variables: the launch contract's (<c>RBEE_WORKER_ID</c>, <c>RBEE_WORKER_MODEL</c>, <c>RBEE_WORKER_MODEL_ID</c>,
+    /// which the hive sets for every worker type and reads back from <c>/proc/&lt;pid&gt;/environ</c>), and each flag as
+    /// <c>RBEE_WORKER_&lt;FLAG&gt;</c> (<c>RBEE_WORKER_CTX_SIZE</c>), the worker's own spelling before it shared the
+    /// daemons' configuration. The contract's other variables (<c>RBEE_WORKER_DEVICE</c>, <c>_RESTART</c>,
+    /// <c>_STARTED_BY</c>) are the hive's notes to itself: the worker leaves them alone.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> EnvironmentVariables = BuildEnvironmentVariables();
+
+    public static readonly DaemonSpec Spec = new("worker", "llm-worker-rbee", Flags, EnvironmentVariables, ServerFlags: false);
+
+    private const string ShutdownTimeoutMs = "ShutdownTimeoutMs";
+
+    /// <summary>
+    /// The worker's options from its flags and the process environment (or <paramref name="environment"/>, standing for
+    /// it); a <see cref="StartupException"/> names the first problem.
+    /// </summary>
+    public static WorkerOptions Read(string[] args, IReadOnlyDictionary<string, string?>? environment = null)
+    {
         var builder = new ConfigurationBuilder();
-        if (environment is null)
-            builder.AddEnvironmentVariables(WorkerOptions.EnvironmentPrefix);
-        else
-            builder.AddInMemoryCollection(environment
-                .Where(kv => kv.Key.StartsWith(WorkerOptions.EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
-                .Select(kv => new KeyValuePair<string, string?>(kv.Key[WorkerOptions.EnvironmentPrefix.Length..], kv.Value)));
-        builder.AddCommandLine(args);
-        var config = builder.Build();
+        if (environment is null) DaemonConfiguration.Apply(builder, Spec, args);
+        else DaemonConfiguration.Apply(builder, Spec, args, environment);
+        return Bind(builder.Build());
+    }
 
-        string? Get(string flag) => config[flag] ?? config[flag.Replace('-', '_')];
-
-        var model = Get("model");
-        if (string.IsNullOrWhiteSpace(model)) throw new WorkerOptionsException("--model PATH is required");
-        var modelId = Get("model-id");
-        if (modelId is not null && string.IsNullOrWhiteSpace(modelId)) throw new WorkerOptionsException("--model-id must not be empty");
-        var host = Get("host") ?? "127.0.0.1";
-        if (string.IsNullOrWhiteSpace(host)) throw new WorkerOptionsException("--host must not be empty");
+    /// <summary>Section <c>Worker</c> of <paramref name="configuration"/>, validated.</summary>
+    public static WorkerOptions Bind(IConfiguration configuration)
+    {
+        var s = new SettingReader(configuration, WorkerOptions.SectionName, Flags);
+        var model = s.Required(nameof(WorkerOptions.ModelPath), "PATH");
         var defaults = new WorkerOptions { ModelPath = model, ModelId = "" };
-
-        var options = new WorkerOptions
+        return new WorkerOptions
         {
             ModelPath = model,
-            ModelId = modelId ?? Rbee.Models.ModelFiles.IdOf(model),
-            Host = host,
-            Port = Int(Get("port"), "port", 0, 65535) ?? defaults.Port,
-            Threads = Int(Get("threads"), "threads", 1, 4096),
-            ContextSize = Int(Get("ctx-size"), "ctx-size", 16, 1 << 24),
-            Parallel = Int(Get("parallel"), "parallel", 1, 256) ?? defaults.Parallel,
-            QueueSize = Int(Get("queue-size"), "queue-size", 0, 1_000_000) ?? defaults.QueueSize,
-            MaxRequestBodyBytes = Int(Get("max-body-bytes"), "max-body-bytes", 1024, int.MaxValue) ?? defaults.MaxRequestBodyBytes,
-            RetryAfterSeconds = Int(Get("retry-after"), "retry-after", 1, 3600) ?? defaults.RetryAfterSeconds,
-            ShutdownTimeout = Int(Get("shutdown-timeout-ms"), "shutdown-timeout-ms", 0, 600_000) is { } ms
-                ? TimeSpan.FromMilliseconds(ms) : defaults.ShutdownTimeout,
-            WorkerId = Get("worker-id"),
-            ReadyFile = Get("ready-file"),
+            ModelId = s.String(nameof(WorkerOptions.ModelId)) ?? Rbee.Models.ModelFiles.IdOf(model),
+            Host = s.String(nameof(WorkerOptions.Host)) ?? defaults.Host,
+            Port = s.Int(nameof(WorkerOptions.Port), 0, 65535) ?? defaults.Port,
+            Threads = s.Int(nameof(WorkerOptions.Threads), 1, 4096),
+            ContextSize = s.Int(nameof(WorkerOptions.ContextSize), 16, 1 << 24),
+            Parallel = s.Int(nameof(WorkerOptions.Parallel), 1, 256) ?? defaults.Parallel,
+            QueueSize = s.Int(nameof(WorkerOptions.QueueSize), 0, 1_000_000) ?? defaults.QueueSize,
+            MaxRequestBodyBytes = s.Int(nameof(WorkerOptions.MaxRequestBodyBytes), 1024, int.MaxValue) ?? defaults.MaxRequestBodyBytes,
+            RetryAfterSeconds = s.Int(nameof(WorkerOptions.RetryAfterSeconds), 1, 3600) ?? defaults.RetryAfterSeconds,
+            ShutdownTimeout = s.Int(ShutdownTimeoutMs, 0, 600_000) is { } ms ? TimeSpan.FromMilliseconds(ms) : defaults.ShutdownTimeout,
+            WorkerId = s.String(nameof(WorkerOptions.WorkerId), allowBlank: true),
+            ReadyFile = s.String(nameof(WorkerOptions.ReadyFile)),
         };
-        if (options.ReadyFile is { } rf && string.IsNullOrWhiteSpace(rf)) throw new WorkerOptionsException("--ready-file must not be empty");
-        return options;
     }
 
-    /// <summary>The configuration provider accepts any key, so unknown or value-less flags are caught here:
-    /// a typo in the hive's launch template must fail loudly, not be ignored.</summary>
-    private static void CheckFlags(string[] args)
-    {
-        for (var i = 0; i < args.Length; i++)
-        {
-            var a = args[i];
-            if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
-                throw new WorkerOptionsException($"unexpected argument '{a}'");
-            var eq = a.IndexOf('=');
-            var name = eq < 0 ? a[2..] : a[2..eq];
-            if (!ValueFlags.Contains(name, StringComparer.Ordinal))
-                throw new WorkerOptionsException($"unknown flag --{name}");
-            if (eq < 0)
-            {
-                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    throw new WorkerOptionsException($"--{name} needs a value");
-                i++;
-            }
-        }
-    }
+    private static string Key(string name) => ConfigurationPath.Combine(WorkerOptions.SectionName, name);
 
-    private static int? Int(string? text, string flag, int min, int max)
+    private static Dictionary<string, string> BuildEnvironmentVariables()
     {
-        if (text is null) return null;
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v))
-            throw new WorkerOptionsException($"--{flag} must be an integer, got '{text}'");
-        if (v < min || v > max)
-            throw new WorkerOptionsException($"--{flag} must be between {min} and {max}, got {v}");
-        return v;
+        const string prefix = ProtocolConstants.EnvironmentPrefix + "WORKER_";
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (flag, key) in Flags)
+            variables[prefix + flag[2..].Replace('-', '_').ToUpperInvariant()] = key;
+        // The launch contract (the hive's WorkerEnvironment); RBEE_WORKER_MODEL and _MODEL_ID are also flag spellings.
+        variables[prefix + "ID"] = Key(nameof(WorkerOptions.WorkerId));
+        return variables;
     }
 }

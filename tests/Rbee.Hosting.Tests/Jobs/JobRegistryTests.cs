@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Rbee.Hosting.Jobs;
+using Rbee.Platform.Sse;
 
 namespace Rbee.Hosting.Tests.Jobs;
 
@@ -122,12 +123,21 @@ public sealed class JobRegistryTests : IDisposable
     }
 
     [Fact]
-    public void SseFormat_MatchesTheWireContract()
+    public async Task JobStream_SendsTheWireContractsBytes()
     {
-        Assert.Equal("data: hello\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Narration, "hello")));
-        Assert.Equal("event: data\ndata: {\"a\":1}\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Data, "{\"a\":1}")));
-        Assert.Equal("data: [DONE]\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Done, "")));
-        Assert.Equal("data: [ERROR] bad\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Error, "bad")));
-        Assert.Equal("data: [CANCELLED]\n\n", JobEndpoints.Format(new JobEvent(JobEventKind.Cancelled, "")));
+        // The events go through the mapping and the writer the stream endpoint uses, onto a stream whose bytes are checked.
+        var wire = new MemoryStream();
+        var sse = new SseWriter(wire);
+        foreach (var e in new[]
+                 {
+                     new JobEvent(JobEventKind.Narration, "hello"), new JobEvent(JobEventKind.Data, "{\"a\":1}"),
+                     new JobEvent(JobEventKind.Done, ""), new JobEvent(JobEventKind.Error, "bad"), new JobEvent(JobEventKind.Cancelled, ""),
+                 })
+        {
+            var (name, data) = JobEndpoints.ToSse(e);
+            await sse.WriteDataAsync(data, CancellationToken.None, name);
+        }
+        Assert.Equal("data: hello\n\nevent: data\ndata: {\"a\":1}\n\ndata: [DONE]\n\ndata: [ERROR] bad\n\ndata: [CANCELLED]\n\n",
+            System.Text.Encoding.UTF8.GetString(wire.ToArray()));
     }
 }

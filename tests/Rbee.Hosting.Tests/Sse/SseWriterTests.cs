@@ -16,7 +16,7 @@ public class SseWriterTests
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var host = await PipelineHost.StartAsync(null, app => app.MapGet("/sse", async (HttpContext ctx) =>
         {
-            var sse = await SseWriter.StartAsync(ctx.Response, ctx.RequestAborted);
+            var sse = await SseResponse.StartAsync(ctx.Response, ctx.RequestAborted);
             await sse.WriteCommentAsync("hello", ctx.RequestAborted);
             await sse.WriteEventAsync("accepted", new JobAccepted("j1", "/v1/jobs/j1/stream"), RbeeJsonContext.Default.JobAccepted, ctx.RequestAborted);
             // The first event must reach the reader while the handler still runs: no buffering.
@@ -56,7 +56,7 @@ public class SseKeepAliveTests
         var keepAliveSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var host = await PipelineHost.StartAsync(null, app => app.MapGet("/sse", async (HttpContext ctx) =>
         {
-            var sse = await SseWriter.StartAsync(ctx.Response, ctx.RequestAborted);
+            var sse = await SseResponse.StartAsync(ctx.Response, ctx.RequestAborted);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
             var keepAlive = sse.KeepAliveAsync(TimeSpan.FromMilliseconds(20), stop.Token);
             for (var i = 0; i < 20; i++)

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Configuration;
-using Rbee.Hosting.Configuration;
+using Rbee.Platform.Configuration;
 using Rbee.Queen.Configuration;
 using Rbee.Queen.Scheduling;
 

@@ -2,8 +2,8 @@ using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Rbee.Hosting.Configuration;
 using Rbee.Hosting.Security;
+using Rbee.Platform.Configuration;
 using Rbee.Queen.Routing;
 
 namespace Rbee.Queen.Tests.Routing;

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Time.Testing;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Protocol;
 using Rbee.Contracts.Wire;
-using Rbee.Hosting.Http;
 using Rbee.Hosting.Security;
+using Rbee.Platform.Http;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
 using Rbee.Queen.Telemetry;
@@ -35,7 +35,7 @@ public sealed class HiveSubscriptionsTests : IAsyncLifetime
         _registry = new ClusterRegistry(new HiveLiveness(_protocol), _clock, NullLogger<ClusterRegistry>.Instance);
         var token = new ClusterTokenOptions { ClusterToken = "cluster-secret" };
         Assert.Null(token.Resolve(_ => null));
-        _http = new ClusterHttp(token);
+        _http = new ClusterHttp(token.Token);
     }
 
     public async Task InitializeAsync()

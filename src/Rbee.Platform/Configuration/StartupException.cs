@@ -1,4 +1,4 @@
-namespace Rbee.Hosting.Configuration;
+namespace Rbee.Platform.Configuration;
 
 /// <summary>
 /// A configuration problem found at start-up: the daemon prints the message as one line and exits with code 2

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Rbee.Hosting.Configuration;
+namespace Rbee.Platform.Configuration;
 
 /// <summary>
 /// The outer frame of a daemon's Main: <c>--help</c>, and start-up failures as one clear line instead of a stack
@@ -8,7 +8,15 @@ namespace Rbee.Hosting.Configuration;
 /// </summary>
 public static class DaemonMain
 {
-    public static async Task<int> RunAsync(DaemonSpec spec, string[] args, Func<string[], Task> run)
+    public static Task<int> RunAsync(DaemonSpec spec, string[] args, Func<string[], Task> run) =>
+        RunAsync(spec, args, async a =>
+        {
+            await run(a).ConfigureAwait(false);
+            return 0;
+        });
+
+    /// <summary>As above, for a program whose run decides its own exit code (the worker: 1 when its model cannot load).</summary>
+    public static async Task<int> RunAsync(DaemonSpec spec, string[] args, Func<string[], Task<int>> run)
     {
         if (args.Contains("--help") || args.Contains("-h"))
         {
@@ -17,8 +25,7 @@ public static class DaemonMain
         }
         try
         {
-            await run(args);
-            return 0;
+            return await run(args).ConfigureAwait(false);
         }
         catch (StartupException e)
         {

@@ -2,49 +2,46 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 
-namespace Rbee.Hosting.Sse;
+namespace Rbee.Platform.Sse;
 
 /// <summary>
-/// Writes server-sent events to one response: <c>text/event-stream</c>, no buffering anywhere on the way, one flush
-/// per event so a frame reaches the reader the moment it is written (DESIGN.md "Discovery and telemetry" 3, 7).
-/// Writes are serialized, so a keep-alive loop (<see cref="KeepAliveAsync"/>) may run beside the event loop.
+/// Writes server-sent events to a stream (an HTTP response body): each event is formatted whole into one buffer, written
+/// and flushed at once, so a frame reaches the reader the moment it is written and two writers never interleave
+/// (DESIGN.md "Discovery and telemetry" 3, 7; the jobs' stream; the worker's streamed completions). Writes are
+/// serialized, so a keep-alive loop (<see cref="KeepAliveAsync"/>) may run beside the event loop. The response's
+/// headers are the caller's (Rbee.Hosting's <c>SseResponse</c> for the daemons, the worker's own).
 /// </summary>
 public sealed class SseWriter
 {
     private static readonly byte[] EventPrefix = "event: "u8.ToArray();
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
-    private readonly HttpResponse _response;
+    private readonly Stream _stream;
+    private readonly JsonWriterOptions _jsonOptions;
     private readonly ArrayBufferWriter<byte> _buffer = new(1024);
     private readonly SemaphoreSlim _write = new(1, 1);
+    // One JSON writer for the whole stream: an event costs no writer of its own. Its options (the encoder) decide the
+    // escaping, not the serializer's.
+    private Utf8JsonWriter? _json;
 
-    private SseWriter(HttpResponse response) => _response = response;
-
-    /// <summary>Sends the headers at once (so the client sees the stream open before the first event) and returns the writer.</summary>
-    public static async Task<SseWriter> StartAsync(HttpResponse response, CancellationToken ct)
+    /// <param name="jsonOptions">How JSON events are written (e.g. the encoder); default: System.Text.Json's defaults.</param>
+    public SseWriter(Stream stream, JsonWriterOptions jsonOptions = default)
     {
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache, no-store";
-        response.Headers.Connection = "keep-alive";
-        // Reverse proxies (nginx) buffer responses unless told not to.
-        response.Headers["X-Accel-Buffering"] = "no";
-        response.HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        await response.StartAsync(ct);
-        await response.Body.FlushAsync(ct);
-        return new SseWriter(response);
+        _stream = stream;
+        _jsonOptions = jsonOptions;
     }
 
     /// <summary>An event whose data is <paramref name="value"/> as JSON (one <c>data:</c> line; JSON has no raw newlines).</summary>
     public Task WriteEventAsync<T>(string? eventName, T value, JsonTypeInfo<T> typeInfo, CancellationToken ct) =>
-        WriteLockedAsync(buffer =>
+        WriteLockedAsync(() =>
         {
             if (eventName is not null) WriteField(EventPrefix, eventName);
-            buffer.Write(DataPrefix);
-            using (var json = new Utf8JsonWriter(buffer)) JsonSerializer.Serialize(json, value, typeInfo);
-            buffer.Write("\n\n"u8);
+            _buffer.Write(DataPrefix);
+            if (_json is null) _json = new Utf8JsonWriter(_buffer, _jsonOptions);
+            else _json.Reset(_buffer);
+            JsonSerializer.Serialize(_json, value, typeInfo);
+            _json.Flush();
+            _buffer.Write("\n\n"u8);
         }, ct);
 
     /// <summary>
@@ -52,30 +49,32 @@ public sealed class SseWriter
     /// every subscriber.
     /// </summary>
     public Task WriteEventAsync(string? eventName, ReadOnlyMemory<byte> utf8Json, CancellationToken ct) =>
-        WriteLockedAsync(buffer =>
+        WriteLockedAsync(() =>
         {
             if (eventName is not null) WriteField(EventPrefix, eventName);
             WriteField(DataPrefix, utf8Json.Span);
-            buffer.Write("\n"u8);
+            _buffer.Write("\n"u8);
         }, ct);
 
     /// <summary>A plain <c>data:</c> event (job narration, <c>[DONE]</c>); a multi-line text becomes several data lines.</summary>
     public Task WriteDataAsync(string text, CancellationToken ct, string? eventName = null) =>
-        WriteLockedAsync(buffer =>
+        WriteLockedAsync(() =>
         {
             if (eventName is not null) WriteField(EventPrefix, eventName);
-            foreach (var line in text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n'))
-                WriteField(DataPrefix, line);
-            buffer.Write("\n"u8);
+            if (text.AsSpan().IndexOfAny('\r', '\n') < 0) WriteField(DataPrefix, text);
+            else
+                foreach (var line in text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n'))
+                    WriteField(DataPrefix, line);
+            _buffer.Write("\n"u8);
         }, ct);
 
     /// <summary>A comment line: readers ignore it; it keeps idle connections and proxies from timing out.</summary>
     public Task WriteCommentAsync(string text, CancellationToken ct) =>
-        WriteLockedAsync(buffer =>
+        WriteLockedAsync(() =>
         {
-            buffer.Write(": "u8);
-            Encoding.UTF8.GetBytes(text.Replace('\n', ' ').Replace('\r', ' '), buffer);
-            buffer.Write("\n\n"u8);
+            _buffer.Write(": "u8);
+            Encoding.UTF8.GetBytes(text.Replace('\n', ' ').Replace('\r', ' '), _buffer);
+            _buffer.Write("\n\n"u8);
         }, ct);
 
     /// <summary>
@@ -89,8 +88,8 @@ public sealed class SseWriter
         {
             while (true)
             {
-                await Task.Delay(interval, time, ct);
-                await WriteCommentAsync("keep-alive", ct);
+                await Task.Delay(interval, time, ct).ConfigureAwait(false);
+                await WriteCommentAsync("keep-alive", ct).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
@@ -115,15 +114,15 @@ public sealed class SseWriter
         _buffer.Write("\n"u8);
     }
 
-    private async Task WriteLockedAsync(Action<ArrayBufferWriter<byte>> fill, CancellationToken ct)
+    private async Task WriteLockedAsync(Action fill, CancellationToken ct)
     {
-        await _write.WaitAsync(ct);
+        await _write.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            _buffer.Clear();
-            fill(_buffer);
-            await _response.Body.WriteAsync(_buffer.WrittenMemory, ct);
-            await _response.Body.FlushAsync(ct);
+            _buffer.ResetWrittenCount();
+            fill();
+            await _stream.WriteAsync(_buffer.WrittenMemory, ct).ConfigureAwait(false);
+            await _stream.FlushAsync(ct).ConfigureAwait(false);
         }
         finally
         {

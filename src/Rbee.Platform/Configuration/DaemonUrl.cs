@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Rbee.Hosting.Configuration;
+namespace Rbee.Platform.Configuration;
 
 /// <summary>
 /// The one rule for a daemon's address (a queen URL, a hive URL, an advertise URL), wherever it comes from: flags,

@@ -1,11 +1,19 @@
-namespace Rbee.Hive;
+namespace Rbee.Platform.Processes;
 
 /// <summary>
-/// Finds the programs the hive runs (worker engines, <c>setsid</c>, <c>nvidia-smi</c>) the way a shell does: the first
-/// executable file of that name in a directory of <c>PATH</c>. One lookup, so every caller agrees on what "on PATH" means.
+/// Finds the programs rbee runs (the daemons the CLI starts, worker engines, <c>setsid</c>, <c>nvidia-smi</c>) the way a
+/// shell does: the first executable file of that name in a directory of <c>PATH</c>. One lookup, so every caller agrees
+/// on what "on PATH" means.
 /// </summary>
 public static class ExecutableSearch
 {
+    /// <summary>Beside the running program's own executable (an installed set of rbee programs), then on PATH.</summary>
+    public static string? BesideOrOnPath(string name, string? pathVariable = null)
+    {
+        var beside = Path.Combine(AppContext.BaseDirectory, name);
+        return IsExecutable(beside) ? beside : OnPath(name, pathVariable);
+    }
+
     public static string? OnPath(string name, string? pathVariable = null)
     {
         foreach (var dir in (pathVariable ?? Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 
-namespace Rbee.Hosting.Configuration;
+namespace Rbee.Platform.Configuration;
 
 /// <summary>Binds an options section at start-up and validates it, turning every problem into a <see cref="StartupException"/>.</summary>
 public static class OptionsBinding

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Configuration;
-using Rbee.Hosting.Configuration;
+using Rbee.Platform.Configuration;
 
-namespace Rbee.Hosting.Tests.Configuration;
+namespace Rbee.Platform.Tests.Configuration;
 
 public sealed class DaemonConfigurationTests : IDisposable
 {

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Rbee.Contracts.Sse;
+namespace Rbee.Platform.Sse;
 
 /// <summary>One server-sent event: its name (<c>message</c> when the stream gave none) and its data lines joined by '\n'.</summary>
 public readonly record struct SseEvent(string Event, string Data);

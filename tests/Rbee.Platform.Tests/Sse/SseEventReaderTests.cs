@@ -1,7 +1,7 @@
 using System.Text;
-using Rbee.Contracts.Sse;
+using Rbee.Platform.Sse;
 
-namespace Rbee.Contracts.Tests.Sse;
+namespace Rbee.Platform.Tests.Sse;
 
 public sealed class SseEventReaderTests
 {

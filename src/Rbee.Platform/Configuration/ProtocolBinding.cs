@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Rbee.Contracts.Protocol;
 
-namespace Rbee.Hosting.Configuration;
+namespace Rbee.Platform.Configuration;
 
 /// <summary>
 /// Binds <see cref="ProtocolOptions"/> (section <c>Protocol</c>) and validates it. The ready schedule is read by hand:

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Configuration;
 using Rbee.Contracts.Protocol;
-using Rbee.Hosting.Configuration;
+using Rbee.Platform.Configuration;
 
-namespace Rbee.Hosting.Tests.Configuration;
+namespace Rbee.Platform.Tests.Configuration;
 
 public class ProtocolBindingTests
 {

@@ -1,6 +1,6 @@
-using Rbee.Hosting.Configuration;
+using Rbee.Platform.Configuration;
 
-namespace Rbee.Hosting.Tests.Configuration;
+namespace Rbee.Platform.Tests.Configuration;
 
 public sealed class DaemonUrlTests
 {

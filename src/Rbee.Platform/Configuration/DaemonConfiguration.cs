@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Configuration;
+using Rbee.Platform.Paths;
 
-namespace Rbee.Hosting.Configuration;
+namespace Rbee.Platform.Configuration;
 
 /// <summary>
-/// Builds a daemon's configuration, later sources winning (STYLE.md §5): defaults, then the JSON config file
+/// Builds a program's configuration (each daemon's, and the worker's), later sources winning (STYLE.md §5): defaults, then the JSON config file
 /// (<c>--config PATH</c>, else <c>~/.config/rbee/{daemon}.json</c> when present), then environment variables with
 /// prefix <c>RBEE_</c> (<c>RBEE_Hive__Port=7836</c>, <c>RBEE_Protocol__TelemetryInterval=00:00:00.2</c>) and the
 /// daemon's named variables, then command-line flags: friendly aliases (<c>--port 7836</c>) or any configuration
@@ -13,10 +14,18 @@ public static class DaemonConfiguration
 {
     public const string ConfigFileKey = "ConfigFile";
 
-    public static void Apply(IConfigurationBuilder builder, DaemonSpec spec, string[] args, Func<string, string?>? environment = null)
+    /// <param name="environment">Reads the spec's named variables; default the process environment.</param>
+    public static void Apply(IConfigurationBuilder builder, DaemonSpec spec, string[] args, Func<string, string?>? environment = null) =>
+        Apply(builder, spec, args, environment ?? Environment.GetEnvironmentVariable, variables: null);
+
+    /// <summary>As above, with <paramref name="environment"/> standing for the whole process environment (tests).</summary>
+    public static void Apply(IConfigurationBuilder builder, DaemonSpec spec, string[] args, IReadOnlyDictionary<string, string?> environment) =>
+        Apply(builder, spec, args, name => environment.TryGetValue(name, out var v) ? v : null, environment);
+
+    private static void Apply(IConfigurationBuilder builder, DaemonSpec spec, string[] args, Func<string, string?> environment,
+        IReadOnlyDictionary<string, string?>? variables)
     {
-        environment ??= Environment.GetEnvironmentVariable;
-        var aliases = new Dictionary<string, string>(DaemonSpec.CommonFlags, StringComparer.Ordinal);
+        var aliases = new Dictionary<string, string>(spec.Common, StringComparer.Ordinal);
         foreach (var (flag, key) in spec.FlagAliases) aliases[flag] = key;
         CheckFlags(args, aliases, spec.ProgramName);
 
@@ -26,17 +35,23 @@ public static class DaemonConfiguration
         var explicitFile = FlagValue(args, "--config");
         if (explicitFile is not null)
         {
-            var path = ConfigPaths.ExpandHome(explicitFile);
+            var path = RbeePaths.ExpandHome(explicitFile);
             if (!File.Exists(path)) throw new StartupException($"config file {path} (--config) does not exist");
             AddJson(builder, path);
         }
         else
         {
-            var path = ConfigPaths.DaemonConfigFile(spec.Name);
+            var path = RbeePaths.ConfigFile(spec.Name);
             if (File.Exists(path)) AddJson(builder, path);
         }
 
-        builder.AddEnvironmentVariables(Rbee.Contracts.Protocol.ProtocolConstants.EnvironmentPrefix);
+        const string prefix = Rbee.Contracts.Protocol.ProtocolConstants.EnvironmentPrefix;
+        if (variables is null) builder.AddEnvironmentVariables(prefix);
+        else
+            // What the environment provider does with the process environment: prefix off, "__" as the section separator.
+            builder.AddInMemoryCollection(variables
+                .Where(v => v.Key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+                .Select(v => KeyValuePair.Create(v.Key[prefix.Length..].Replace("__", ConfigurationPath.KeyDelimiter, StringComparison.Ordinal), v.Value)));
         if (spec.EnvironmentAliases is { Count: > 0 })
         {
             var named = new Dictionary<string, string?>();
@@ -101,7 +116,7 @@ public static class DaemonConfiguration
     public static string Help(DaemonSpec spec)
     {
         var lines = new List<string> { $"usage: {spec.ProgramName} [--flag value]...", "" };
-        foreach (var (flag, key) in DaemonSpec.CommonFlags.Concat(spec.FlagAliases).OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach (var (flag, key) in spec.Common.Concat(spec.FlagAliases).OrderBy(p => p.Key, StringComparer.Ordinal))
             lines.Add($"  {flag,-24} {key}");
         lines.Add("");
         lines.Add($"Any configuration key may be given as --Section:Key value, as env RBEE_Section__Key, or in ~/.config/rbee/{spec.Name}.json.");
