@@ -14,6 +14,7 @@ public sealed partial class WorkersLifetime(
     WorkerSupervisor supervisor,
     IOptions<WorkerOptions> options,
     ILogger<WorkersLifetime> logger,
+    TimeProvider time,
     Shutdown.HiveShutdown? shutdown = null) : IHostedService
 {
     /// <summary>This stop keeps the workers (<c>POST /v1/shutdown {"stop_workers":false}</c>, read from <see cref="Shutdown.HiveShutdown"/>).</summary>
@@ -25,13 +26,13 @@ public sealed partial class WorkersLifetime(
     {
         if (options.Value.KeepWorkers || KeepWorkersThisTime || shutdown is { StopWorkers: false })
         {
-            Log.KeepingWorkers(logger, monitor.Entries.Count);
+            Log.KeepingWorkers(logger, monitor.Snapshot.Workers.Length);
         }
         else
         {
             try
             {
-                await supervisor.StopAllAsync(CancellationToken.None).WaitAsync(StopBound(options.Value), CancellationToken.None).ConfigureAwait(false);
+                await supervisor.StopAllAsync(CancellationToken.None).WaitAsync(StopBound(options.Value), time, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is WorkerOperationException or TimeoutException)
             {

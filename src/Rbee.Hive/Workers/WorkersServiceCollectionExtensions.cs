@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rbee.Hive.Capabilities;
@@ -40,6 +41,8 @@ public static class WorkersServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<WorkerOptions>, WorkerOptionsValidator>();
         services.AddSingleton(sp => new WorkerCatalog(sp.GetRequiredService<IOptions<WorkerOptions>>().Value));
         services.AddSingleton(sp => new PortAllocator(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.RunDirectory));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<HealthProber>();
         services.AddSingleton<WorkerMonitor>();
         services.AddSingleton<IWorkerView>(sp => sp.GetRequiredService<WorkerMonitor>());
         services.AddSingleton<WorkerSupervisor>();
