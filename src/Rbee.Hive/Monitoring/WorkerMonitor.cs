@@ -348,13 +348,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             Log.StateChanged(_logger, s.Name.Key, old, WorkerStates.Stopping);
             Publish([new WorkerStateChanged(0, s.Name.Key, old, WorkerStates.Stopping)], notify: true);
         }
-        if (s.Grace > TimeSpan.Zero && first)
+        if (s.Grace <= TimeSpan.Zero) KillNow(t);
+        else if (first)
         {
             foreach (var pid in LivePids(t)) Libc.Signal(pid, Libc.SIGTERM);
-            t.KillTimer?.Dispose();
             t.KillTimer = _time.CreateTimer(_ => Post(new KillCommand(s.Name, s.Generation, s.Grace)), null, s.Grace, Timeout.InfiniteTimeSpan);
         }
-        else KillNow(t);
+        // else: a stop with a grace is already under way; its timer kills the worker when that grace ends.
         Kick();
     }
 
