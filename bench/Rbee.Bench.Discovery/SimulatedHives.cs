@@ -95,9 +95,12 @@ internal sealed class SimulatedHives : IAsyncDisposable
         {
             for (long seq = 0; ; seq++)
             {
-                var workers = Enumerable.Range(0, _workers).Select(w => new ProcessStats(
-                    10_000 + w, "llm", (8080 + w).ToString(System.Globalization.CultureInfo.InvariantCulture), 8080 + w, WorkerStates.Ready,
-                    "model.gguf", "cuda:0", random.NextDouble() * 100, 800 + random.Next(100), 0, 0, seq, random.NextDouble() * 100, 2000, 24576)).ToList();
+                var workers = Enumerable.Range(0, _workers).Select(w => new ProcessStats
+                {
+                    Pid = 10_000 + w, Group = "llm", Instance = (8080 + w).ToString(System.Globalization.CultureInfo.InvariantCulture), Port = 8080 + w,
+                    State = WorkerStates.Ready, Model = "model.gguf", Device = "cuda:0", CpuPct = random.NextDouble() * 100, RssMb = 800 + random.Next(100),
+                    IoReadBps = 0, IoWriteBps = 0, UptimeS = seq, GpuUtilPct = random.NextDouble() * 100, VramMb = 2000, TotalVramMb = 24576,
+                }).ToList();
                 var frame = new TelemetryFrame(id, instance, seq, DateTimeOffset.UtcNow,
                     new NodeStats(random.NextDouble() * 100, 8L << 30, 64L << 30, [new GpuStats("cuda:0", random.NextDouble() * 100, 20L << 30, 24L << 30, 60)]),
                     workers);

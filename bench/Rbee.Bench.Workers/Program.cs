@@ -20,20 +20,14 @@ var queenPort = FreePort.Next();
 var hivePort = FreePort.Next();
 var basePort = 60100 + Random.Shared.Next(0, 20) * 200;
 var hiveId = "bench-hive";
-var testWorker = Path.Combine(RepoPaths.Root, "tests", "Rbee.TestWorker", "bin", RepoPaths.Configuration, "net10.0", "rbee-test-worker");
-var model = RepoPaths.Model("aidreams260K.gguf");
+var model = TestWorkerCatalog.Model;
 using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
 
 var env = new Dictionary<string, string?> { ["HOME"] = home, ["RBEE_Queen__SettleDelay"] = "00:00:00" };
-var hiveEnv = new Dictionary<string, string?>(env)
-{
-    ["RBEE_Workers__Types__test__Executable"] = testWorker,
-    ["RBEE_Workers__Types__test__BasePort"] = basePort.ToString(CultureInfo.InvariantCulture),
-    ["RBEE_Workers__Types__test__PortCount"] = "150",
-    ["RBEE_Workers__Types__test__Readiness"] = "ready_file",
-};
-string[] template = ["--model", "{model}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}"];
-for (var i = 0; i < template.Length; i++) hiveEnv[$"RBEE_Workers__Types__test__Arguments__{i}"] = template[i];
+// The tests' worker catalog (type "test": the real rbee-test-worker), on ports of the benchmark's own.
+var hiveEnv = new Dictionary<string, string?>(env);
+foreach (var (key, value) in TestWorkerCatalog.Environment([new TestWorkerType("test", basePort, [], TimeSpan.FromMinutes(5), PortCount: 150)]))
+    hiveEnv[key] = value;
 
 await using var queen = DaemonProcess.Start("queen-rbee", ["--port", $"{queenPort}", "--bind", "127.0.0.1"], env, Path.Combine(home, "logs"));
 await using var hive = DaemonProcess.Start("rbee-hive",

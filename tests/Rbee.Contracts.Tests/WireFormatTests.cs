@@ -9,7 +9,11 @@ public class WireFormatTests
     [Fact]
     public void TelemetryFrame_IsSnakeCase_AndUnmeasuredValuesAreNull()
     {
-        var w = new ProcessStats(4242, "llm", "8080", 8080, WorkerStates.Ready, "m.gguf", "cpu", 35.2, 812, 0, 0, 3, null, null, null);
+        var w = new ProcessStats
+        {
+            Pid = 4242, Group = "llm", Instance = "8080", Port = 8080, State = WorkerStates.Ready, Model = "m.gguf", Device = "cpu",
+            CpuPct = 35.2, RssMb = 812, IoReadBps = 0, IoWriteBps = 0, UptimeS = 3,
+        };
         var frame = new TelemetryFrame("gpu-box", "i1", 123, DateTimeOffset.UnixEpoch,
             new NodeStats(12.5, 1, 2, []), [w]);
         var json = JsonSerializer.Serialize(frame, RbeeJsonContext.Default.TelemetryFrame);
@@ -22,6 +26,27 @@ public class WireFormatTests
         Assert.Equal(812, worker.GetProperty("rss_mb").GetInt64());
         Assert.Equal(JsonValueKind.Null, worker.GetProperty("gpu_util_pct").ValueKind);
         Assert.Equal(JsonValueKind.Null, worker.GetProperty("vram_mb").ValueKind);
+    }
+
+    [Fact]
+    public void ProcessStats_KeepsItsWireNames_UnmeasuredAreNull_AndCarriesNoHiveInternals()
+    {
+        var w = new ProcessStats { Pid = 1, Group = "llm", Instance = "8080", Port = 8080, State = WorkerStates.Starting };
+        using var doc = JsonDocument.Parse(JsonSerializer.Serialize(w, RbeeJsonContext.Default.ProcessStats));
+        var names = doc.RootElement.EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Equal(
+        [
+            "pid", "group", "instance", "port", "state", "model", "device", "cpu_pct", "rss_mb", "io_read_bps", "io_write_bps",
+            "uptime_s", "gpu_util_pct", "vram_mb", "total_vram_mb", "worker_id", "model_id", "started_by", "url", "in_flight",
+            "last_used_at", "ejected_until", "idle_stop_at",
+        ], names);
+        foreach (var measured in new[] { "cpu_pct", "rss_mb", "io_read_bps", "io_write_bps", "uptime_s", "gpu_util_pct", "vram_mb", "total_vram_mb" })
+            Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty(measured).ValueKind);
+
+        // A frame from a hive of the earlier contract (with pids and log_path) still reads.
+        var old = JsonSerializer.Deserialize("""{"pid":2,"group":"llm","instance":"8081","port":8081,"state":"ready","pids":[2,3],"log_path":"/x/worker.log"}""",
+            RbeeJsonContext.Default.ProcessStats)!;
+        Assert.Equal((2, 8081, WorkerStates.Ready), (old.Pid, old.Port, old.State));
     }
 
     [Fact]

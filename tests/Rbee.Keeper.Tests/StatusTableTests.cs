@@ -31,7 +31,7 @@ public sealed class StatusTableTests
             new HiveView("gpu-box", "http://10.0.0.5:7835", "i1", HiveState.Online, null, 350, "0.1.0", 1,
                 [new DeviceInfo("cpu", "cpu", "EPYC", 16, 64 * gib), new DeviceInfo("cuda:0", "cuda", "RTX", VramTotalBytes: 24 * gib)],
                 new NodeStats(12.5, 8 * gib, 64 * gib, []),
-                [new ProcessStats(1, "llm", "8080", 8080, WorkerStates.Ready, "m", "cpu", null, null, null, null, null, null, null, null)]),
+                [new ProcessStats { Pid = 1, Group = "llm", Instance = "8080", Port = 8080, State = WorkerStates.Ready, Model = "m", Device = "cpu" }]),
             new HiveView("old-box", "http://10.0.0.6:7835", "i2", HiveState.Offline, "stream closed", 12_000, "0.1.0", 1, [], null, []),
         ]);
         var lines = RenderToText(view).Split('\n');

@@ -29,35 +29,44 @@ public sealed record GpuStats(
     double? TempC);
 
 /// <summary>
-/// One worker as the hive sees it through the OS. <c>cpu_pct</c> is a percentage of one core (busy on two
-/// cores reads 200). A value that cannot be measured is null, never 0. <c>url</c> is added by the queen in
-/// <c>/v1/cluster</c>.
+/// One worker as the hive sees it through the OS, in every telemetry frame (DESIGN.md "Wire contract"). <c>cpu_pct</c> is
+/// a percentage of one core (busy on two cores reads 200). A value that cannot be measured is null, never 0. The hive's
+/// own bookkeeping (every pid of the cgroup, the log file) is not here: it stays on the hive, a <c>worker_list</c> job
+/// away. <c>url</c> and the other queen fields are added by the queen in <c>/v1/cluster</c>.
 /// </summary>
-public sealed record ProcessStats(
-    int Pid,
-    string Group,
-    string Instance,
-    int Port,
-    string State,
-    string? Model,
-    string? Device,
-    double? CpuPct,
-    long? RssMb,
-    double? IoReadBps,
-    double? IoWriteBps,
-    double? UptimeS,
-    double? GpuUtilPct,
-    long? VramMb,
-    long? TotalVramMb)
+public sealed record ProcessStats
 {
+    /// <summary>The worker's main process (the one the hive started, or the one whose parent is outside its cgroup).</summary>
+    public required int Pid { get; init; }
+
+    /// <summary>The worker type (<c>llm</c>, <c>vllm</c>, …): the first level of the hive's cgroup tree.</summary>
+    public required string Group { get; init; }
+
+    /// <summary>The instance within its group: the port, as text (the seeds' name).</summary>
+    public required string Instance { get; init; }
+
+    public required int Port { get; init; }
+
+    /// <summary>One of <see cref="WorkerStates"/>.</summary>
+    public required string State { get; init; }
+
+    /// <summary>The model file's path on the hive; null for an adopted worker whose command line names none.</summary>
+    public string? Model { get; init; }
+
+    /// <summary><c>cpu</c> or <c>cuda:N</c>; null when not known (an adopted worker without the hive's environment).</summary>
+    public string? Device { get; init; }
+
+    public double? CpuPct { get; init; }
+    public long? RssMb { get; init; }
+    public double? IoReadBps { get; init; }
+    public double? IoWriteBps { get; init; }
+    public double? UptimeS { get; init; }
+    public double? GpuUtilPct { get; init; }
+    public long? VramMb { get; init; }
+    public long? TotalVramMb { get; init; }
+
     /// <summary>Worker id given at spawn (null for a worker adopted without one).</summary>
     public string? WorkerId { get; init; }
-
-    /// <summary>Every pid in the worker's cgroup (the first is <see cref="Pid"/>).</summary>
-    public IReadOnlyList<int>? Pids { get; init; }
-
-    /// <summary>Where the worker's log file is, on the hive.</summary>
-    public string? LogPath { get; init; }
 
     /// <summary>The model id the worker answers to (<c>--model-id</c>); <see cref="Model"/> keeps the file's path.</summary>
     public string? ModelId { get; init; }

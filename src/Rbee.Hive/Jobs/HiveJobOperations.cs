@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
@@ -112,7 +113,7 @@ public sealed class HiveJobOperations(
     private async Task SpawnAsync(Job job, SpawnSpec spec, CancellationToken ct)
     {
         job.Narrate($"spawning {spec.Type.Name} worker for {spec.ModelPath} as {spec.ModelId} on {spec.Device}");
-        WorkerEntry entry;
+        WorkerRecord entry;
         try { entry = await supervisor.StartAsync(spec, ct).ConfigureAwait(false); }
         catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }
         job.Narrate($"port {entry.Port}, pid {entry.MainPid}, cgroup {entry.CgroupPath ?? "(process group)"}, log {entry.LogPath}");
@@ -120,7 +121,7 @@ public sealed class HiveJobOperations(
         job.Narrate($"waiting for {entry.Key} to load its model (timeout {entry.Type!.Options.LoadTimeout.TotalSeconds:0.#} s)");
         try
         {
-            await supervisor.AwaitReadyAsync(entry, ct).ConfigureAwait(false);
+            entry = await supervisor.AwaitReadyAsync(entry, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -136,7 +137,7 @@ public sealed class HiveJobOperations(
         job.Data(Describe<WorkerReady>(entry));
     }
 
-    private static T Describe<T>(WorkerEntry e) where T : WorkerJobEvent, new() => new()
+    private static T Describe<T>(WorkerRecord e) where T : WorkerJobEvent, new() => new()
     {
         WorkerType = e.Name.WorkerType,
         Port = e.Port,
@@ -152,12 +153,17 @@ public sealed class HiveJobOperations(
 
     private Task ListAsync(Job job, CancellationToken ct)
     {
-        var workers = monitor.Current;
+        var workers = monitor.Snapshot.Workers.Where(w => w.Stats is not null).ToList();
         job.Narrate(workers.Count == 0 ? "no workers" : $"{workers.Count} worker(s):");
-        foreach (var w in workers)
+        foreach (var worker in workers)
         {
-            job.Narrate($"{w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.ModelId ?? "?"} ({w.Model ?? "?"}) cpu {Num(w.CpuPct)}% rss {Num(w.RssMb)} MB log {w.LogPath}");
-            job.Data(w, RbeeJsonContext.Default.ProcessStats);
+            var w = worker.Stats!;
+            job.Narrate($"{w.Group}/{w.Instance} pid {w.Pid} {w.State} model {w.ModelId ?? "?"} ({w.Model ?? "?"}) cpu {Num(w.CpuPct)}% rss {Num(w.RssMb)} MB log {worker.LogPath}");
+            // The telemetry figures plus what only the hive keeps (every pid of the cgroup, the log file).
+            var data = JsonSerializer.SerializeToNode(w, RbeeJsonContext.Default.ProcessStats)!.AsObject();
+            data["pids"] = new JsonArray([.. worker.Pids.Select(p => (JsonNode?)p)]);
+            data["log_path"] = worker.LogPath;
+            job.Data(data.ToJsonString());
         }
         return Task.CompletedTask;
     }
@@ -171,7 +177,7 @@ public sealed class HiveJobOperations(
         if (port is null == pid is null) return JobPlan.Invalid("give exactly one of 'port' or 'pid'", port is null ? "port" : "pid", "missing_field");
         return JobPlan.Run(async (job, ct) =>
         {
-            var entry = port is { } p ? monitor.FindByPort(p) : monitor.FindByPid(pid!.Value);
+            var entry = port is { } p ? monitor.Snapshot.FindByPort(p) : monitor.Snapshot.FindByPid(pid!.Value);
             if (entry is null)
                 throw new JobFailedException(port is not null ? $"no worker of this hive on port {port}" : $"no worker of this hive has pid {pid}");
             job.Narrate($"stopping {entry.Key} (pid {entry.MainPid}): SIGTERM, {options.Value.StopGrace.TotalSeconds:0.#} s grace, then cgroup.kill");

@@ -102,6 +102,38 @@ public static class ProcFiles
         return (ppid, utime + stime, start);
     }
 
+    /// <summary>Parent pid, process group, CPU time (user + system, clock ticks) and start time from the bytes of
+    /// <c>/proc/&lt;pid&gt;/stat</c>, without building strings (the scan reads it for many processes).</summary>
+    public static (int Ppid, int Pgrp, long CpuTicks, long StartTicks)? Stat(ReadOnlySpan<byte> stat)
+    {
+        var close = stat.LastIndexOf((byte)')');
+        if (close < 0) return null;
+        var rest = stat[(close + 1)..];
+        int ppid = 0, pgrp = 0;
+        long utime = 0, stime = 0, start = 0;
+        var field = 2; // rest starts after field 2 (comm)
+        var found = 0;
+        foreach (var range in rest.Split((byte)' '))
+        {
+            var token = rest[range];
+            if (token.IsEmpty) continue;
+            field++;
+            switch (field)
+            {
+                case 4: found += int.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out ppid) ? 1 : 0; break;
+                case 5: found += int.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out pgrp) ? 1 : 0; break;
+                case 14: found += long.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out utime) ? 1 : 0; break;
+                case 15: found += long.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out stime) ? 1 : 0; break;
+                case 22: found += long.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out start) ? 1 : 0; break;
+            }
+            if (field >= 22) break;
+        }
+        return found == 5 ? (ppid, pgrp, utime + stime, start) : null;
+    }
+
+    /// <summary>CPU time (user + system) in clock ticks from the bytes of <c>/proc/&lt;pid&gt;/stat</c>.</summary>
+    public static long? StatCpuTicks(ReadOnlySpan<byte> stat) => Stat(stat)?.CpuTicks;
+
     /// <summary>The arguments of <c>/proc/&lt;pid&gt;/cmdline</c> (NUL-separated).</summary>
     public static string[] Cmdline(string raw) => raw.Split('\0', StringSplitOptions.RemoveEmptyEntries);
 

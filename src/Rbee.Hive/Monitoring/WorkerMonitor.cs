@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Wire;
@@ -11,45 +11,59 @@ using Rbee.Hive.Workers;
 namespace Rbee.Hive.Monitoring;
 
 /// <summary>
-/// The hive's view of its workers, taken from the OS (DESIGN.md "Workers under the hive", Monitor): every
-/// <see cref="WorkerOptions.ScanInterval"/> it enumerates <c>&lt;root&gt;/*/*</c> and reads pids, CPU, RSS, IO, uptime;
-/// between scans one inotify instance watches each worker's <c>cgroup.events</c> (an emptied cgroup is gone at once)
-/// and each worker's directory (a ready file is seen at once), and a child's exit wakes it too. Each of those triggers
-/// an immediate scan; a change of the worker set or of a state raises <see cref="Changed"/>.
+/// The hive's workers, taken from the OS (DESIGN.md "Workers under the hive", Monitor), built like the queen's cluster
+/// view (STYLE.md §3): one loop is the only writer of an immutable, versioned <see cref="WorkerSnapshot"/>. Every
+/// <see cref="WorkerOptions.ScanInterval"/> it enumerates <c>&lt;root&gt;/*/*</c> and samples each worker; between scans
+/// one inotify instance watches each worker's <c>cgroup.events</c> and directory, and a child's exit wakes it too.
+/// Spawn, stop, kill, restart and health verdicts are commands sent to the loop through a <see cref="Channel{T}"/>, so
+/// no two parties ever write the same worker. Readers take <see cref="Snapshot"/> without locks or wait for a condition
+/// with <see cref="WaitForAsync"/>; a worker leaves the view only after its port lease is released.
 /// </summary>
 public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 {
     private readonly WorkerOptions _options;
     private readonly WorkerCatalog _catalog;
     private readonly PortAllocator _ports;
+    private readonly TimeProvider _time;
     private readonly ILogger<WorkerMonitor> _logger;
-    private readonly ConcurrentDictionary<string, WorkerEntry> _entries = new(StringComparer.Ordinal);
-    private readonly SemaphoreSlim _kick = new(0, 1);
-    private readonly SemaphoreSlim _scanGate = new(1, 1);
-    private readonly CancellationTokenSource _stop = new();
     private readonly GpuProcessProbe _gpu;
-    // Health probes go to the hive's own workers: never through an HTTP_PROXY meant for the internet, and never with
-    // the cluster token (an external engine is not a daemon of the cluster), so not through ClusterHttp either.
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false })
-    {
-        Timeout = TimeSpan.FromSeconds(2),
-    };
-    private volatile IReadOnlyList<ProcessStats> _current = [];
+    private readonly WorkerSampler _sampler;
+    private readonly HealthProber _health;
+    private readonly bool _ownsHealth;
+    private readonly Channel<Command> _commands = Channel.CreateUnbounded<Command>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
     // The hive's one inotify instance (DESIGN.md "Workers under the hive": 128 instances per user), shared with the
     // model catalog; a monitor built without one (tests) makes and owns its own.
     private readonly Inotify? _sharedInotify;
     private Inotify? _inotify;
     private Task? _loop;
+    private ITimer? _tick;
+    private int _scanQueued;
 
-    public WorkerMonitor(IOptions<WorkerOptions> options, WorkerCatalog catalog, PortAllocator ports, ILogger<WorkerMonitor> logger,
-        NvidiaSmi? nvidiaSmi = null, Inotify? inotify = null)
+    // Read by everyone, written by the loop only.
+    private WorkerSnapshot _current = WorkerSnapshot.Empty;
+    private TaskCompletionSource? _swapped;
+
+    // The loop's own state: touched by the loop alone (and by Dispose once the loop has ended).
+    private readonly SortedDictionary<WorkerCgroupName, Tracked> _tracked = new(NameOrder.Instance);
+    private readonly List<PendingRestart> _restarts = [];
+    private bool _restartsCancelled;
+    private long _generation;
+    private int _scansSinceLogCheck;
+
+    public WorkerMonitor(IOptions<WorkerOptions> options, WorkerCatalog catalog, PortAllocator ports, TimeProvider time,
+        ILogger<WorkerMonitor> logger, NvidiaSmi? nvidiaSmi = null, Inotify? inotify = null, HealthProber? health = null)
     {
         _options = options.Value;
         _catalog = catalog;
         _ports = ports;
+        _time = time;
         _logger = logger;
         _sharedInotify = inotify;
         _gpu = new GpuProcessProbe(nvidiaSmi ?? new NvidiaSmi());
+        _sampler = new WorkerSampler(time);
+        _ownsHealth = health is null;
+        _health = health ?? new HealthProber(options, time);
         string? reason;
         if (_options.ForceProcessGroups)
         {
@@ -68,14 +82,14 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     /// <summary>The hive's cgroup subtree; null in process-group mode.</summary>
     public CgroupTree? Tree { get; }
 
-    public IReadOnlyList<ProcessStats> Current => _current;
+    /// <summary>The workers now. Immutable; replaced whole by the loop.</summary>
+    public WorkerSnapshot Snapshot => Volatile.Read(ref _current);
 
+    public IReadOnlyList<ProcessStats> Current => Snapshot.Stats;
+
+    /// <summary>Raised (on the loop) after a snapshot that added, removed or changed the state of a worker, or that holds
+    /// a worker's first figures: what a queen must hear about at once.</summary>
     public event Action? Changed;
-
-    /// <summary>Raised (on the scan) when a worker's cgroup emptied; the supervisor frees its port or restarts it.</summary>
-    public event Action<WorkerEntry>? Exited;
-
-    public IReadOnlyCollection<WorkerEntry> Entries => (IReadOnlyCollection<WorkerEntry>)_entries.Values;
 
     /// <summary>Watches held on the hive's inotify instance (the model catalog's included when it is shared).</summary>
     public int InotifyWatches => _inotify?.WatchCount ?? 0;
@@ -83,141 +97,451 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     public string WorkerDirectoryOf(WorkerCgroupName name) =>
         Path.Combine(_options.ResolvedStateDirectory, "workers", _options.CgroupRoot, name.WorkerType, name.Port.ToString(CultureInfo.InvariantCulture));
 
-    /// <summary>Adopts what runs in the tree (a restarted hive) and starts watching.</summary>
+    /// <summary>Adopts what runs in the tree (a restarted hive) and starts the loop; the first snapshot already holds them.</summary>
     public async Task StartAsync(CancellationToken ct)
     {
         if (Tree is null) Log.ProcessGroupMode(_logger, Mode.Reason ?? "unknown");
         else Log.CgroupMode(_logger, Tree.RootPath);
         _inotify = _sharedInotify ?? new Inotify(_logger);
-        await ScanAsync(ct).ConfigureAwait(false);
-        _loop = Task.Run(() => LoopAsync(_stop.Token), CancellationToken.None);
+        await ScanOnceAsync(ct).ConfigureAwait(false);
+        _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
+        // The safety-net scan is a periodic kick on the monitor's clock, coalesced with the inotify and exit kicks: the
+        // loop sleeps in one wait on its command channel, with no timeout to cancel (and no exception) every interval. A
+        // hive that was frozen (SIGSTOP) gets one tick on resuming, not a burst. Armed before StartAsync returns.
+        _tick = _time.CreateTimer(static m => ((WorkerMonitor)m!).Kick(), this, _options.ScanInterval, _options.ScanInterval);
     }
 
-    /// <summary>Asks for a scan now (an inotify event, a child's exit, a spawn or a stop).</summary>
+    /// <summary>Asks for a scan now (an inotify event, a child's exit). Coalesced: one queued scan covers every request
+    /// made before it starts.</summary>
     public void Kick()
     {
-        try { _kick.Release(); }
-        catch (SemaphoreFullException) { } // one pending scan covers every request made before it starts
+        if (Interlocked.CompareExchange(ref _scanQueued, 1, 0) == 0 && !Post(new ScanCommand(null)))
+            Volatile.Write(ref _scanQueued, 0);
     }
+
+    /// <summary>Completes after a full scan that started after this call (at once when the loop has stopped).</summary>
+    public Task ScanAsync(CancellationToken ct = default)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Post(new ScanCommand(done)) ? done.Task.WaitAsync(ct) : Task.CompletedTask;
+    }
+
+    /// <summary>Starts a worker on the lowest free port of its type (or on <paramref name="lease"/>'s); completes once its
+    /// process runs and it is in the view, as <c>starting</c>.</summary>
+    internal Task<WorkerRecord> SpawnAsync(SpawnSpec spec, CancellationToken ct)
+    {
+        var reply = new TaskCompletionSource<WorkerRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!Post(new SpawnCommand(spec, 0, null, reply))) throw new WorkerOperationException("the hive is stopping");
+        return reply.Task.WaitAsync(ct);
+    }
+
+    /// <summary>SIGTERM now and <c>cgroup.kill</c> after <paramref name="grace"/> (at once for zero); the worker's
+    /// <see cref="WorkerRecord.Exited"/> completes when it has left the view.</summary>
+    internal void Stop(WorkerRecord worker, TimeSpan grace) => Post(new StopCommand(worker.Name, worker.Generation, grace));
+
+    /// <summary><c>cgroup.kill</c> for every worker now (processes that slipped in during a stop).</summary>
+    internal Task KillAllAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Post(new KillAllCommand(done)) ? done.Task : Task.CompletedTask;
+    }
+
+    /// <summary>Drops every pending on_failure restart (releasing its port), and any that a later exit would schedule.</summary>
+    internal Task CancelRestartsAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Post(new CancelRestartsCommand(done)) ? done.Task : Task.CompletedTask;
+    }
+
+    /// <summary>Hands a command to the loop; false when there is no loop to carry it out (not started, or stopped).</summary>
+    private bool Post(Command command) => _loop is not null && _commands.Writer.TryWrite(command);
 
     /// <summary>
-    /// Claims a worker's place before its cgroup exists, so a scan never takes the new, still empty cgroup for the
-    /// leftover of a dead worker and removes it under the spawn.
+    /// Completes true as soon as <paramref name="predicate"/> holds for the current snapshot (at once when it already
+    /// does), false when <paramref name="timeout"/> (on the monitor's <see cref="TimeProvider"/>) passes first; throws
+    /// <see cref="OperationCanceledException"/> when <paramref name="ct"/> is cancelled. Evaluated on each new snapshot.
     /// </summary>
-    public void Reserve(WorkerEntry entry)
+    public async Task<bool> WaitForAsync(Func<WorkerSnapshot, bool> predicate, TimeSpan timeout, CancellationToken ct = default)
     {
-        if (!_entries.TryAdd(entry.Key, entry)) throw new InvalidOperationException($"worker {entry.Key} is already tracked");
+        if (predicate(Snapshot)) return true;
+        ct.ThrowIfCancellationRequested();
+        using var deadline = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, deadline.Token);
+        while (true)
+        {
+            // Take the signal before looking: a swap after the look completes it; one before it is seen by the look.
+            var swapped = NextSwap();
+            if (predicate(Snapshot)) return true;
+            try
+            {
+                await swapped.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return predicate(Snapshot);
+            }
+        }
     }
 
-    /// <summary>Arms the watches of a reserved worker (its cgroup now exists), before its process is started.</summary>
-    public void Register(WorkerEntry entry)
+    private Task NextSwap()
     {
-        if (!_entries.TryGetValue(entry.Key, out var held) || !ReferenceEquals(held, entry)) Reserve(entry);
-        Watch(entry);
-        if (entry.Type?.Options.Readiness == ReadinessRules.Health) _ = ProbeHealthAsync(entry);
+        var tcs = Volatile.Read(ref _swapped);
+        if (tcs is not null) return tcs.Task;
+        var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return (Interlocked.CompareExchange(ref _swapped, created, null) ?? created).Task;
     }
 
-    /// <summary>Drops a reserved worker whose process never started (its cgroup, if created, is removed).</summary>
-    public void Forget(WorkerEntry entry)
+    private async Task RunAsync(CancellationToken ct)
     {
-        if (!_entries.TryGetValue(entry.Key, out var held) || !ReferenceEquals(held, entry)) return;
-        Remove(entry);
-    }
-
-    public bool TryGet(string key, out WorkerEntry entry) => _entries.TryGetValue(key, out entry!);
-
-    public WorkerEntry? FindByPort(int port) => _entries.Values.FirstOrDefault(e => e.Port == port);
-
-    public WorkerEntry? FindByPid(int pid) =>
-        _entries.Values.FirstOrDefault(e => e.MainPid == pid || (e.LastStats?.Pids?.Contains(pid) ?? false));
-
-    private void Watch(WorkerEntry entry)
-    {
-        if (_inotify is null) return;
-        Directory.CreateDirectory(entry.WorkerDirectory);
-        entry.DirectoryWatch = _inotify.Add(entry.WorkerDirectory, Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE,
-            (name, _) => { if (name is null || name == Path.GetFileName(entry.ReadyFile)) Kick(); });
-        if (entry.CgroupPath is not null)
-            entry.EventsWatch = _inotify.Add(Path.Combine(entry.CgroupPath, "cgroup.events"), Libc.IN_MODIFY, (_, _) => Kick());
-    }
-
-    private async Task LoopAsync(CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
+        var reader = _commands.Reader;
+        var scanWaiters = new List<TaskCompletionSource>();
+        while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false) && !ct.IsCancellationRequested)
         {
             try
             {
-                await _kick.WaitAsync(_options.ScanInterval, ct).ConfigureAwait(false);
-                await ScanAsync(ct).ConfigureAwait(false);
+                var scan = false;
+                while (reader.TryRead(out var command))
+                {
+                    if (command is ScanCommand s)
+                    {
+                        scan = true;
+                        if (s.Done is not null) scanWaiters.Add(s.Done);
+                    }
+                    else Apply(command);
+                }
+                if (scan)
+                {
+                    Volatile.Write(ref _scanQueued, 0);
+                    await ScanOnceAsync(ct).ConfigureAwait(false);
+                    foreach (var w in scanWaiters) w.TrySetResult();
+                    scanWaiters.Clear();
+                }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                return;
+                break;
             }
             catch (Exception e)
             {
                 Log.ScanFailed(_logger, e);
             }
         }
+        // Nothing more is carried out: whoever waits on a command that will not run hears so now.
+        _commands.Writer.TryComplete();
+        foreach (var w in scanWaiters) w.TrySetResult();
+        while (reader.TryRead(out var left))
+            switch (left)
+            {
+                case ScanCommand { Done: { } d }: d.TrySetResult(); break;
+                case SpawnCommand s: s.Lease?.Dispose(); s.Reply?.TrySetException(new WorkerOperationException("the hive is stopping")); break;
+                case KillAllCommand k: k.Done.TrySetResult(); break;
+                case CancelRestartsCommand c: c.Done.TrySetResult(); break;
+            }
     }
 
-    /// <summary>One pass over the tree: adopt, sample, detect readiness and exits, publish.</summary>
-    public async Task ScanAsync(CancellationToken ct)
+    private void Apply(Command command)
     {
-        await _scanGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (Tree is not null)
-                foreach (var name in Tree.Enumerate())
-                    if (!_entries.ContainsKey(name.Key)) AdoptOrClear(name);
-
-            var now = Stopwatch.GetTimestamp();
-            var uptime = KernelFile.TryRead("/proc/uptime", out var u) ? ProcFiles.Uptime(u) : null;
-            var gpu = _entries.IsEmpty ? null : await _gpu.SampleAsync(ct).ConfigureAwait(false);
-            var stats = new List<ProcessStats>(_entries.Count);
-            var removed = new List<WorkerEntry>();
-            var changed = false;
-            foreach (var entry in _entries.Values)
+            switch (command)
             {
-                var pids = PidsOf(entry);
-                if (pids.Count == 0)
-                {
-                    // Empty before its process entered (a spawn in progress) is not an exit; empty after, or after the
-                    // child we started has exited, is.
-                    var childGone = entry.Child is { } c && HasExited(c);
-                    if (entry.SeenPopulated || childGone || (entry.Child is null && entry.Adopted))
-                    {
-                        if (Detach(entry)) removed.Add(entry);
-                        changed = true;
-                    }
-                    else if (entry.LastStats is { } last) stats.Add(last);
-                    continue;
-                }
-                entry.SeenPopulated = true;
-                var state = StateOf(entry, pids);
-                if (state != entry.State)
-                {
-                    Log.StateChanged(_logger, entry.Key, entry.State, state);
-                    entry.State = state;
-                    changed = true;
-                    if (state == WorkerStates.Ready) entry.ReadySignal.TrySetResult();
-                }
-                if (entry.LastStats is null) changed = true;
-                var s = Sample(entry, pids, now, uptime, gpu);
-                entry.LastStats = s;
-                stats.Add(s);
-                RotateLogIfLarge(entry);
+                case SpawnCommand s: Spawn(s); break;
+                case StopCommand s: StopWorker(s); break;
+                case KillCommand k: KillWorker(k); break;
+                case HealthyCommand h: Healthy(h); break;
+                case RestartDueCommand r: RestartDue(r.Restart); break;
+                case KillAllCommand k:
+                    foreach (var t in _tracked.Values) KillNow(t);
+                    k.Done.TrySetResult();
+                    break;
+                case CancelRestartsCommand c:
+                    CancelRestarts();
+                    c.Done.TrySetResult();
+                    break;
             }
-            stats.Sort((a, b) => string.CompareOrdinal(a.Group, b.Group) != 0 ? string.CompareOrdinal(a.Group, b.Group) : a.Port.CompareTo(b.Port));
-            _current = stats;
-            if (changed) Changed?.Invoke();
-            // Only now, with the view published without them, do waiters on these exits (a stop, a spawn) go on.
-            foreach (var entry in removed) Announce(entry);
         }
-        finally
+        catch (Exception e)
         {
-            _scanGate.Release();
+            Log.ScanFailed(_logger, e);
         }
+    }
+
+    // ---- spawn, stop, restart (carried out by the loop) ----
+
+    private void Spawn(SpawnCommand s)
+    {
+        var spec = s.Spec;
+        var t = spec.Type.Options;
+        PortLease? lease = s.Lease;
+        Tracked? tracked = null;
+        try
+        {
+            lease ??= _ports.Acquire(t.BasePort, t.PortCount)
+                ?? throw new WorkerOperationException($"no free port for {spec.Type.Name} in {t.BasePort}-{t.BasePort + t.PortCount - 1} (each is taken or locked by another hive)");
+            var name = new WorkerCgroupName(spec.Type.Name, lease.Port);
+            if (_tracked.ContainsKey(name)) throw new WorkerOperationException($"worker {name.Key} is already running");
+            var cgroup = Tree?.PathOf(name);
+            var exited = new TaskCompletionSource<WorkerExit>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var record = new WorkerRecord
+            {
+                Name = name,
+                Generation = ++_generation,
+                CgroupPath = cgroup,
+                WorkerDirectory = WorkerDirectoryOf(name),
+                Type = spec.Type,
+                State = WorkerStates.Starting,
+                Model = spec.ModelPath,
+                ModelId = spec.ModelId,
+                StartedBy = spec.StartedBy,
+                Device = spec.Device,
+                WorkerId = $"{spec.Type.Name}-{lease.Port}-{Guid.NewGuid().ToString("N")[..8]}",
+                RestartOnFailure = spec.RestartOnFailure,
+                RestartAttempt = s.Attempt,
+                Exited = exited.Task,
+            };
+            Tree?.Create(name, _options.CpuMax, _options.MemoryMax);
+            Directory.CreateDirectory(record.WorkerDirectory);
+            File.Delete(record.ReadyFile);
+            File.AppendAllText(record.LogPath, $"--- rbee-hive starts {spec.Type.Name} worker on port {lease.Port} at {_time.GetUtcNow():O} ---\n");
+            tracked = new Tracked(record, new SampleSource(cgroup), lease, exited);
+            _tracked.Add(name, tracked);
+            Watch(tracked); // armed before the process exists: no ready or exit event is missed
+            var process = Process.Start(WorkerLauncher.StartInfo(spec, record, _options.Host))
+                ?? throw new WorkerOperationException($"could not start {spec.Type.ProgramPath}");
+            tracked.Child = process;
+            tracked.Record = record with { MainPid = process.Id };
+            process.EnableRaisingEvents = true;
+            process.Exited += (_, _) => Kick();
+            if (t.Readiness == ReadinessRules.Health) StartHealthProbe(tracked);
+            Log.Started(_logger, name.Key, process.Id, spec.ModelPath, spec.ModelId, cgroup ?? "(process group)", record.LogPath);
+            Publish([new WorkerJoined(0, name.Key, tracked.Record)], notify: true);
+            s.Reply?.TrySetResult(tracked.Record);
+            Kick();
+        }
+        catch (Exception e)
+        {
+            // Nothing half-started is left: no process (Process.Start is the last step that can fail), no cgroup, no
+            // tracked worker, no port.
+            if (tracked is not null)
+            {
+                Unwatch(tracked);
+                _tracked.Remove(tracked.Record.Name);
+                if (tracked.Record.CgroupPath is { } path) CgroupTree.TryRemove(path);
+                tracked.Exited.TrySetResult(new WorkerExit(null, Requested: true));
+            }
+            lease?.Dispose();
+            if (s.Reply is not null) s.Reply.TrySetException(e is WorkerOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception
+                ? new WorkerOperationException(e.Message) : e);
+            else Log.RestartFailed(_logger, $"{spec.Type.Name}/{lease?.Port}", e.Message);
+        }
+    }
+
+    private void StopWorker(StopCommand s)
+    {
+        if (!_tracked.TryGetValue(s.Name, out var t) || t.Record.Generation != s.Generation) return; // already gone
+        var first = !t.StopRequested;
+        t.StopRequested = true;
+        var old = t.Record.State;
+        t.Record = t.Record with { State = WorkerStates.Stopping, RestartOnFailure = false };
+        if (old != WorkerStates.Stopping)
+        {
+            Log.StateChanged(_logger, s.Name.Key, old, WorkerStates.Stopping);
+            Publish([new WorkerStateChanged(0, s.Name.Key, old, WorkerStates.Stopping)], notify: true);
+        }
+        if (s.Grace <= TimeSpan.Zero) KillNow(t);
+        else if (first)
+        {
+            foreach (var pid in LivePids(t)) Libc.Signal(pid, Libc.SIGTERM);
+            t.KillTimer = _time.CreateTimer(_ => Post(new KillCommand(s.Name, s.Generation, s.Grace)), null, s.Grace, Timeout.InfiniteTimeSpan);
+        }
+        // else: a stop with a grace is already under way; its timer kills the worker when that grace ends.
+        Kick();
+    }
+
+    private void KillWorker(KillCommand k)
+    {
+        if (!_tracked.TryGetValue(k.Name, out var t) || t.Record.Generation != k.Generation) return;
+        Log.GraceExpired(_logger, k.Name.Key, k.Grace);
+        KillNow(t);
+        Kick();
+    }
+
+    private static void KillNow(Tracked t)
+    {
+        if (t.Record.CgroupPath is { } path) CgroupTree.Kill(path);
+        else if (t.Record.MainPid is { } leader) Libc.Signal(-leader, Libc.SIGKILL);
+    }
+
+    private static List<int> LivePids(Tracked t)
+    {
+        if (t.Record.CgroupPath is { } path) return CgroupTree.Pids(path);
+        return t.Record.MainPid is { } p && Libc.IsAlive(p) ? [p] : [];
+    }
+
+    private void Healthy(HealthyCommand h)
+    {
+        if (!_tracked.TryGetValue(h.Name, out var t) || t.Record.Generation != h.Generation) return;
+        t.HealthOk = true;
+        Kick();
+    }
+
+    private void StartHealthProbe(Tracked t)
+    {
+        var name = t.Record.Name;
+        var generation = t.Record.Generation;
+        var url = _health.UrlOf(name.Port, t.Record.Type?.Options.HealthPath);
+        var ct = t.Lifetime.Token;
+        _ = Task.Run(async () =>
+        {
+            if (await _health.WaitHealthyAsync(url, ct).ConfigureAwait(false)) Post(new HealthyCommand(name, generation));
+        }, CancellationToken.None);
+    }
+
+    /// <summary>An exited worker with on_failure comes back on its port after a backoff (the port stays locked for it,
+    /// seed 000, edge case 3); anything else frees its port. Called before the worker leaves the view.</summary>
+    private void ReleaseOrRestart(Tracked t)
+    {
+        var r = t.Record;
+        var lease = t.Lease;
+        t.Lease = null;
+        if (lease is null) return;
+        if (_restartsCancelled || t.StopRequested || !r.RestartOnFailure || r.Type is not { Available: true } type || r.RestartAttempt >= _options.RestartMaxAttempts)
+        {
+            lease.Dispose();
+            return;
+        }
+        var attempt = r.RestartAttempt + 1;
+        var delay = TimeSpan.FromTicks(_options.RestartBackoff.Ticks * (1L << Math.Min(attempt - 1, 10)));
+        Log.Restarting(_logger, r.Key, attempt, _options.RestartMaxAttempts, delay);
+        var model = r.Model ?? "";
+        var spec = new SpawnSpec(type, model, r.Device ?? "cpu", RestartOnFailure: true)
+        {
+            ModelId = r.ModelId ?? Rbee.Models.ModelFiles.IdOf(model),
+            StartedBy = r.StartedBy,
+        };
+        var pending = new PendingRestart(spec, attempt, lease);
+        pending.Timer = _time.CreateTimer(_ => Post(new RestartDueCommand(pending)), null, delay, Timeout.InfiniteTimeSpan);
+        _restarts.Add(pending);
+    }
+
+    private void RestartDue(PendingRestart p)
+    {
+        if (!_restarts.Remove(p)) return; // cancelled meanwhile
+        p.Timer?.Dispose();
+        Spawn(new SpawnCommand(p.Spec, p.Attempt, p.Lease, null));
+    }
+
+    private void CancelRestarts()
+    {
+        _restartsCancelled = true;
+        foreach (var p in _restarts)
+        {
+            p.Timer?.Dispose();
+            p.Lease.Dispose();
+        }
+        _restarts.Clear();
+    }
+
+    // ---- the scan ----
+
+    /// <summary>One pass over the tree: adopt, sample, detect readiness and exits, publish.</summary>
+    private async Task ScanOnceAsync(CancellationToken ct)
+    {
+        if (Tree is not null)
+            foreach (var name in Tree.Enumerate())
+                if (!_tracked.ContainsKey(name)) AdoptOrClear(name);
+
+        var uptime = KernelFile.TryRead("/proc/uptime", out var u) ? ProcFiles.Uptime(u) : null;
+        var gpu = _tracked.Count == 0 ? null : await _gpu.SampleAsync(ct).ConfigureAwait(false);
+        List<WorkerChange>? changes = null;
+        List<Tracked>? gone = null;
+        var notify = false;
+        foreach (var t in _tracked.Values)
+        {
+            var pids = PidsOf(t);
+            if (pids.Count == 0)
+            {
+                // Empty before its process entered (a spawn in progress) is not an exit; empty after, or after the
+                // child we started has exited, is.
+                var childGone = t.Child is { } c && HasExited(c);
+                if (t.SeenPopulated || childGone || (t.Child is null && t.Record.Adopted)) (gone ??= []).Add(t);
+                continue;
+            }
+            t.SeenPopulated = true;
+            var r = t.Record;
+            var main = MainPidOf(r.MainPid, pids);
+            var state = StateOf(t, pids);
+            if (state != r.State)
+            {
+                Log.StateChanged(_logger, r.Key, r.State, state);
+                (changes ??= []).Add(new WorkerStateChanged(0, r.Key, r.State, state));
+            }
+            if (r.Stats is null) notify = true;
+            if (t.StartTicksPid != main)
+            {
+                t.StartTicks = KernelFile.TryReadProc(main, "stat", out var st) ? ProcFiles.Stat(st)?.StartTicks : null;
+                t.StartTicksPid = main;
+            }
+            var f = _sampler.Sample(t.Source, pids, ref t.Baseline);
+            var stats = new ProcessStats
+            {
+                Pid = main,
+                Group = r.Name.WorkerType,
+                Instance = t.Instance,
+                Port = r.Port,
+                State = state,
+                Model = r.Model,
+                Device = r.Device,
+                CpuPct = f.CpuPct,
+                RssMb = f.RssMb,
+                IoReadBps = f.IoReadBps,
+                IoWriteBps = f.IoWriteBps,
+                UptimeS = WorkerSampler.UptimeS(uptime, t.StartTicks),
+                GpuUtilPct = null,
+                VramMb = WorkerSampler.VramMb(gpu, pids),
+                TotalVramMb = gpu is null ? null : _gpu.TotalVramMb,
+                WorkerId = r.WorkerId,
+                ModelId = r.ModelId,
+                StartedBy = r.StartedBy,
+            };
+            t.Record = r with { State = state, MainPid = main, Pids = SamePids(r.Pids, pids) ? r.Pids : [.. pids], Stats = stats };
+        }
+        if (++_scansSinceLogCheck >= 10)
+        {
+            _scansSinceLogCheck = 0;
+            foreach (var t in _tracked.Values) RotateLog(t.Record);
+        }
+        if (gone is not null)
+            foreach (var t in gone)
+            {
+                var exit = Detach(t);
+                (changes ??= []).Add(new WorkerLeft(0, t.Record.Key, exit));
+            }
+        Publish(changes is null ? [] : [.. changes], notify || changes is not null);
+        // Only now, with the port released and the view published without them, do waiters on these exits go on.
+        if (gone is not null)
+            foreach (var t in gone) t.Exited.TrySetResult(t.Exit!);
+    }
+
+    private void Publish(ImmutableArray<WorkerChange> changes, bool notify)
+    {
+        var version = _current.Version + 1;
+        if (!changes.IsEmpty) changes = [.. changes.Select(c => c with { Version = version })];
+        var workers = ImmutableArray.CreateBuilder<WorkerRecord>(_tracked.Count);
+        foreach (var t in _tracked.Values) workers.Add(t.Record);
+        Volatile.Write(ref _current, new WorkerSnapshot(version, workers.MoveToImmutable(), changes));
+        Interlocked.Exchange(ref _swapped, null)?.TrySetResult();
+        if (!notify) return;
+        try { Changed?.Invoke(); }
+        catch (Exception e) { Log.ScanFailed(_logger, e); }
+    }
+
+    private static bool SamePids(ImmutableArray<int> held, List<int> now)
+    {
+        if (held.Length != now.Count) return false;
+        for (var i = 0; i < now.Count; i++)
+            if (held[i] != now[i]) return false;
+        return true;
     }
 
     private static bool HasExited(Process p)
@@ -226,188 +550,38 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         catch (InvalidOperationException) { return true; }
     }
 
-    private List<int> PidsOf(WorkerEntry entry)
+    private static List<int> PidsOf(Tracked t)
     {
-        if (entry.ProcsFile is not null) return KernelFile.TryRead(entry.ProcsFile, out var procs) ? ProcFiles.Pids(procs) : [];
-        // Process-group mode: the worker is its own session and group leader (setsid), so its group id is its pid.
-        if (entry.MainPid is not { } leader || !Libc.IsAlive(leader) || (entry.Child is { } c && HasExited(c))) return [];
-        var pids = new List<int> { leader };
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == leader) continue;
-            if (ProcFiles.TryRead(Path.Combine(dir, "stat")) is { } stat && PgrpOf(stat) == leader) pids.Add(pid);
-        }
-        return pids;
+        if (t.Source.ProcsFile is { } procs) return KernelFile.TryRead(procs, out var text) ? ProcFiles.Pids(text) : [];
+        if (t.Record.MainPid is not { } leader || (t.Child is { } c && HasExited(c))) return [];
+        return ProcessGroups.Members(leader);
     }
 
-    private static int? PgrpOf(string stat)
+    private static string StateOf(Tracked t, List<int> pids)
     {
-        var close = stat.LastIndexOf(')');
-        var rest = close < 0 ? [] : stat[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return rest.Length > 2 && int.TryParse(rest[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out var g) ? g : null;
+        if (t.StopRequested) return WorkerStates.Stopping;
+        if (t.Record.State == WorkerStates.Ready || t.HealthOk) return WorkerStates.Ready;
+        return ReadyFile.NamesOneOf(t.Record.ReadyFile, pids) ? WorkerStates.Ready : WorkerStates.Starting;
     }
 
-    private string StateOf(WorkerEntry entry, List<int> pids)
+    private static int MainPidOf(int? known, List<int> pids)
     {
-        if (entry.StopRequested) return WorkerStates.Stopping;
-        if (entry.State == WorkerStates.Ready) return WorkerStates.Ready;
-        if (entry.HealthOk) return WorkerStates.Ready;
-        if (ReadyFileNames(entry, pids)) return WorkerStates.Ready;
-        return WorkerStates.Starting;
-    }
-
-    /// <summary>The worker's ready file exists and names one of the worker's own pids (a stale file from an earlier
-    /// worker on this port does not count).</summary>
-    private static bool ReadyFileNames(WorkerEntry entry, List<int> pids)
-    {
-        if (ProcFiles.TryRead(entry.ReadyFile) is not { Length: > 0 } text) return false;
-        try
-        {
-            using var doc = JsonDocument.Parse(text);
-            var root = doc.RootElement;
-            if (root.TryGetProperty("event", out var ev) && ev.ValueKind == JsonValueKind.String && ev.GetString() != "ready") return false;
-            if (root.TryGetProperty("pid", out var pid) && pid.TryGetInt32(out var p)) return pids.Contains(p);
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false; // half-written by a worker that does not rename atomically: the next event re-reads it
-        }
-    }
-
-    private ProcessStats Sample(WorkerEntry entry, List<int> pids, long now, double? bootUptime, IReadOnlyDictionary<int, long>? gpu)
-    {
-        var main = MainPidOf(entry, pids);
-        var elapsedS = entry.LastSampleTimestamp == 0 ? 0 : Stopwatch.GetElapsedTime(entry.LastSampleTimestamp, now).TotalSeconds;
-        var last = entry.LastStats;
-        // A scan woken by an event may come milliseconds after the last: such a short window says little, so the rates
-        // of the last full window stand until the next one.
-        var measure = entry.LastSampleTimestamp == 0 || elapsedS >= 0.25;
-
-        double? cpuPct = last?.CpuPct;
-        long? cpuUsec = CpuUsec(entry, pids);
-        if (measure)
-        {
-            cpuPct = entry.LastCpuUsec is { } prev && cpuUsec is { } cur && elapsedS > 0 && cur >= prev
-                ? Math.Round((cur - prev) / (elapsedS * 1e6) * 100.0, 1)
-                : null;
-        }
-
-        long? rssBytes = null;
-        entry.HasMemoryCurrent ??= entry.MemoryCurrentFile is not null && File.Exists(entry.MemoryCurrentFile);
-        if (entry.HasMemoryCurrent == true && KernelFile.TryRead(entry.MemoryCurrentFile!, out var mem)
-            && long.TryParse(mem.Trim(" \t\n\r\v\f"u8), NumberStyles.Integer, CultureInfo.InvariantCulture, out var memBytes))
-            rssBytes = memBytes;
-        else
-        {
-            foreach (var pid in pids)
-                if (KernelFile.TryReadProc(pid, "statm", out var st) && ProcFiles.StatmRssBytes(st, Environment.SystemPageSize) is { } r)
-                    rssBytes = (rssBytes ?? 0) + r;
-        }
-
-        var io = IoOf(entry, pids);
-        double? ioR = last?.IoReadBps, ioW = last?.IoWriteBps;
-        if (measure)
-        {
-            if (entry.LastIo is { } pio && io is { } cio && elapsedS > 0 && cio.Read >= pio.Read && cio.Write >= pio.Write)
-            {
-                ioR = Math.Round((cio.Read - pio.Read) / elapsedS, 0);
-                ioW = Math.Round((cio.Write - pio.Write) / elapsedS, 0);
-            }
-            else
-            {
-                ioR = null;
-                ioW = null;
-            }
-            entry.LastCpuUsec = cpuUsec;
-            entry.LastIo = io;
-            entry.LastSampleTimestamp = now;
-        }
-
-        double? uptimeS = null;
-        if (bootUptime is { } boot && StartTicksOf(entry, main) is { } start)
-            uptimeS = Math.Round(Math.Max(0, boot - (double)start / Libc.ClockTicks), 1);
-
-        long? vram = null;
-        if (gpu is not null)
-            foreach (var pid in pids)
-                if (gpu.TryGetValue(pid, out var mb)) vram = (vram ?? 0) + mb;
-
-        return new ProcessStats(
-            main, entry.Name.WorkerType, entry.Port.ToString(CultureInfo.InvariantCulture), entry.Port, entry.State,
-            entry.Model, entry.Device, cpuPct, rssBytes is { } b ? b / (1024 * 1024) : null, ioR, ioW, uptimeS,
-            GpuUtilPct: null, VramMb: vram, TotalVramMb: gpu is null ? null : _gpu.TotalVramMb)
-        {
-            WorkerId = entry.WorkerId,
-            Pids = pids,
-            LogPath = entry.LogPath,
-            ModelId = entry.ModelId,
-            StartedBy = entry.StartedBy,
-        };
-    }
-
-    private static int MainPidOf(WorkerEntry entry, List<int> pids)
-    {
-        if (entry.MainPid is { } m && pids.Contains(m)) return m;
+        if (known is { } m && pids.Contains(m)) return m;
         // The process whose parent is outside the cgroup is the one the hive (or its shim) started.
         foreach (var pid in pids)
-            if (ProcFiles.TryRead($"/proc/{pid}/stat") is { } s && ProcFiles.Stat(s) is { } st && !pids.Contains(st.Ppid))
-            {
-                entry.MainPid = pid;
-                return pid;
-            }
-        entry.MainPid = pids.Min();
-        return entry.MainPid.Value;
+            if (KernelFile.TryReadProc(pid, "stat", out var s) && ProcFiles.Stat(s) is { } st && !pids.Contains(st.Ppid)) return pid;
+        return pids.Min();
     }
 
-    private static long? StartTicksOf(WorkerEntry entry, int pid)
+    private void RotateLog(WorkerRecord r)
     {
-        if (entry.StartTicks.TryGetValue(pid, out var t)) return t;
-        if (ProcFiles.TryRead($"/proc/{pid}/stat") is not { } s || ProcFiles.Stat(s) is not { } st) return null;
-        entry.StartTicks[pid] = st.StartTicks;
-        return st.StartTicks;
-    }
-
-    private static long? CpuUsec(WorkerEntry entry, List<int> pids)
-    {
-        if (entry.CpuStatFile is not null)
-            return KernelFile.TryRead(entry.CpuStatFile, out var cpuStat) ? ProcFiles.CpuUsageUsec(cpuStat) : null;
-        long ticks = 0;
-        foreach (var pid in pids)
-            if (ProcFiles.TryRead($"/proc/{pid}/stat") is { } s && ProcFiles.Stat(s) is { } st) ticks += st.CpuTicks;
-        return ticks * 1_000_000 / Libc.ClockTicks;
-    }
-
-    private static (long Read, long Write)? IoOf(WorkerEntry entry, List<int> pids)
-    {
-        entry.HasIoStat ??= entry.IoStatFile is not null && File.Exists(entry.IoStatFile);
-        if (entry.HasIoStat == true && KernelFile.TryRead(entry.IoStatFile!, out var ioStat) && ProcFiles.IoStat(ioStat) is { } cg)
-            return cg;
-        // No io controller on this cgroup (hybrid hosts): sum the storage bytes of its processes.
-        (long, long)? sum = null;
-        foreach (var pid in pids)
-            if (KernelFile.TryReadProc(pid, "io", out var s) && ProcFiles.ProcIo(s) is { } io)
-                sum = ((sum?.Item1 ?? 0) + io.Read, (sum?.Item2 ?? 0) + io.Write);
-        return sum;
-    }
-
-    private void RotateLogIfLarge(WorkerEntry entry)
-    {
-        if (++entry.ScansSinceLogCheck < 10) return;
-        entry.ScansSinceLogCheck = 0;
         try
         {
-            var info = new FileInfo(entry.LogPath);
-            if (!info.Exists || info.Length <= _options.LogMaxBytes) return;
-            // Copy, then truncate: the worker keeps its descriptor (opened O_APPEND by the shim), so its next write lands
-            // at the new end of the same file; no signal or reopen is needed.
-            File.Copy(entry.LogPath, entry.LogPath + ".1", overwrite: true);
-            using (var fs = new FileStream(entry.LogPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) fs.SetLength(0);
-            Log.LogRotated(_logger, entry.Key, info.Length);
+            if (LogRotator.RotateIfLarger(r.LogPath, _options.LogMaxBytes) is { } bytes) Log.LogRotated(_logger, r.Key, bytes);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Log.LogRotateFailed(_logger, entry.Key, e.Message);
+            Log.LogRotateFailed(_logger, r.Key, e.Message);
         }
     }
 
@@ -421,154 +595,205 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             return;
         }
         _catalog.TryGet(name.WorkerType, out var type);
-        var entry = new WorkerEntry(name, path, WorkerDirectoryOf(name), type) { Adopted = true };
-        entry.Lease = _ports.TryLock(name.Port);
-        if (entry.Lease is null) Log.AdoptedPortLocked(_logger, name.Key);
-        var main = MainPidOf(entry, pids);
-        var args = ProcFiles.TryRead($"/proc/{main}/cmdline") is { } c ? ProcFiles.Cmdline(c) : [];
-        var env = ProcFiles.TryRead($"/proc/{main}/environ") ?? "";
-        (entry.Model, entry.ModelId, entry.StartedBy) = ModelOf(args, env);
-        entry.WorkerId = ProcFiles.Flag(args, "--worker-id") ?? ProcFiles.Environ(env, WorkerEnvironment.WorkerId);
-        entry.Device = ProcFiles.Environ(env, WorkerEnvironment.Device);
-        entry.RestartOnFailure = ProcFiles.Environ(env, WorkerEnvironment.Restart) == RestartPolicies.OnFailure;
-        entry.SeenPopulated = true;
-        entry.State = ReadyFileNames(entry, pids) ? WorkerStates.Ready : WorkerStates.Starting;
-        if (entry.State == WorkerStates.Ready) entry.ReadySignal.TrySetResult();
-        _entries[entry.Key] = entry;
-        Watch(entry);
+        var lease = _ports.TryLock(name.Port);
+        if (lease is null) Log.AdoptedPortLocked(_logger, name.Key);
+        var main = MainPidOf(null, pids);
+        var os = AdoptedWorker.Read(main);
+        var exited = new TaskCompletionSource<WorkerExit>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var directory = WorkerDirectoryOf(name);
+        var ready = ReadyFile.NamesOneOf(Path.Combine(directory, WorkerFiles.Ready), pids);
+        var record = new WorkerRecord
+        {
+            Name = name,
+            Generation = ++_generation,
+            CgroupPath = path,
+            WorkerDirectory = directory,
+            Type = type,
+            State = ready ? WorkerStates.Ready : WorkerStates.Starting,
+            Model = os.Model,
+            ModelId = os.ModelId,
+            StartedBy = os.StartedBy,
+            Device = os.Device,
+            WorkerId = os.WorkerId,
+            RestartOnFailure = os.RestartOnFailure,
+            Adopted = true,
+            MainPid = main,
+            Exited = exited.Task,
+        };
+        var t = new Tracked(record, new SampleSource(path), lease, exited) { SeenPopulated = true };
+        _tracked.Add(name, t);
+        Watch(t);
         // Not ready by its file: ask its health endpoint (an external engine, or a worker adopted mid-load).
-        if (entry.State == WorkerStates.Starting) _ = ProbeHealthAsync(entry);
-        Log.Adopted(_logger, entry.Key, main, entry.Model ?? "?", entry.State);
+        if (!ready) StartHealthProbe(t);
+        Log.Adopted(_logger, name.Key, main, record.Model ?? "?", record.State);
     }
 
-    /// <summary>
-    /// What a running worker serves, read back from its command line and environment: the model file, the id it answers
-    /// to (as the hive passed it: llm-worker-rbee, llama-server and vllm spell the flag differently; else the environment;
-    /// else what the worker would have chosen itself, the file name without extension), and who started it.
-    /// </summary>
-    internal static (string? Model, string? ModelId, string? StartedBy) ModelOf(IReadOnlyList<string> args, string environ)
+    private void Watch(Tracked t)
     {
-        var model = ProcFiles.Flag(args, "--model", "-m") ?? ProcFiles.Environ(environ, WorkerEnvironment.Model);
-        var id = ProcFiles.Flag(args, "--model-id", "--alias", "--served-model-name") ?? ProcFiles.Environ(environ, WorkerEnvironment.ModelId)
-            ?? (model is null ? null : Rbee.Models.ModelFiles.IdOf(model));
-        return (model, id, ProcFiles.Environ(environ, WorkerEnvironment.StartedBy));
+        if (_inotify is null) return;
+        var r = t.Record;
+        Directory.CreateDirectory(r.WorkerDirectory);
+        t.DirectoryWatch = _inotify.Add(r.WorkerDirectory, Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE,
+            (name, _) => { if (name is null || name == WorkerFiles.Ready) Kick(); });
+        if (r.CgroupPath is not null)
+            t.EventsWatch = _inotify.Add(Path.Combine(r.CgroupPath, "cgroup.events"), Libc.IN_MODIFY, (_, _) => Kick());
     }
 
-    private void Remove(WorkerEntry entry)
+    private void Unwatch(Tracked t)
     {
-        if (Detach(entry)) Announce(entry);
+        _inotify?.Remove(t.EventsWatch);
+        _inotify?.Remove(t.DirectoryWatch);
+        t.EventsWatch = t.DirectoryWatch = -1;
     }
 
-    /// <summary>Stops tracking an emptied worker: watches, cgroup directory, ready file. False when already detached.</summary>
-    private bool Detach(WorkerEntry entry)
+    /// <summary>Stops tracking an emptied worker: watches, timers, cgroup directory, ready file, and its port (released,
+    /// or held for its restart) before it leaves the view.</summary>
+    private WorkerExit Detach(Tracked t)
     {
-        if (!_entries.TryRemove(entry.Key, out _)) return false;
-        _inotify?.Remove(entry.EventsWatch);
-        _inotify?.Remove(entry.DirectoryWatch);
-        entry.Lifetime.Cancel();
-        if (entry.CgroupPath is not null) CgroupTree.TryRemove(entry.CgroupPath);
-        TryDelete(entry.ReadyFile);
+        _tracked.Remove(t.Record.Name);
+        Unwatch(t);
+        t.Lifetime.Cancel();
+        t.KillTimer?.Dispose();
+        if (t.Record.CgroupPath is not null) CgroupTree.TryRemove(t.Record.CgroupPath);
+        try { File.Delete(t.Record.ReadyFile); }
+        catch (IOException) { }
         int? exitCode = null;
-        if (entry.Child is { } child)
+        if (t.Child is { } child)
         {
             try { if (child.HasExited) exitCode = child.ExitCode; }
             catch (InvalidOperationException) { }
+            child.Dispose();
         }
-        Log.WorkerGone(_logger, entry.Key, entry.MainPid ?? 0, exitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown", entry.StopRequested);
-        return true;
-    }
-
-    private void Announce(WorkerEntry entry)
-    {
-        entry.GoneSignal.TrySetResult();
-        try { Exited?.Invoke(entry); }
-        catch (Exception e) { Log.ScanFailed(_logger, e); }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try { File.Delete(path); }
-        catch (IOException) { }
-    }
-
-    /// <summary>External engines (and adopted workers not ready by file): the health path, with a short local backoff.</summary>
-    private async Task ProbeHealthAsync(WorkerEntry entry)
-    {
-        var healthPath = entry.Type?.Options.HealthPath ?? "/health";
-        var host = _options.Host is "0.0.0.0" or "::" or "*" ? "127.0.0.1" : _options.Host;
-        var url = new Uri($"http://{(host.Contains(':', StringComparison.Ordinal) ? "[" + host + "]" : host)}:{entry.Port}{healthPath}");
-        var delay = _options.HealthBackoffMin;
-        var ct = entry.Lifetime.Token;
-        try
-        {
-            while (!ct.IsCancellationRequested && entry.State != WorkerStates.Ready)
-            {
-                try
-                {
-                    using var resp = await _http.GetAsync(url, ct).ConfigureAwait(false);
-                    if (resp.IsSuccessStatusCode)
-                    {
-                        entry.HealthOk = true;
-                        Kick();
-                        return;
-                    }
-                }
-                catch (HttpRequestException) { }
-                catch (TaskCanceledException) when (!ct.IsCancellationRequested) { }
-                await Task.Delay(delay, ct).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.HealthBackoffMax.Ticks));
-            }
-        }
-        catch (OperationCanceledException) { }
+        ReleaseOrRestart(t);
+        Log.WorkerGone(_logger, t.Record.Key, t.Record.MainPid ?? 0, exitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown", t.StopRequested);
+        t.Exit = new WorkerExit(exitCode, t.StopRequested);
+        return t.Exit;
     }
 
     public async Task StopAsync()
     {
+        _tick?.Dispose();
         _stop.Cancel();
+        // Wakes the loop (it waits on the channel alone); commands already queued are answered "stopping".
+        _commands.Writer.TryComplete();
         if (_loop is not null) await _loop.ConfigureAwait(false);
     }
 
+    /// <summary>Like the hive process ending: watches, timers and port locks go, the workers keep running.</summary>
     public void Dispose()
     {
+        _tick?.Dispose();
         _stop.Cancel();
+        _commands.Writer.TryComplete();
+        foreach (var t in _tracked.Values)
+        {
+            if (_sharedInotify is not null) Unwatch(t);
+            t.Lifetime.Cancel();
+            t.KillTimer?.Dispose();
+            t.Lease?.Dispose();
+            t.Lease = null;
+        }
+        foreach (var p in _restarts)
+        {
+            p.Timer?.Dispose();
+            p.Lease.Dispose();
+        }
+        _restarts.Clear();
         if (_sharedInotify is null) _inotify?.Dispose();
-        else
-            foreach (var e in _entries.Values)
-            {
-                _sharedInotify.Remove(e.EventsWatch);
-                _sharedInotify.Remove(e.DirectoryWatch);
-            }
-        _http.Dispose();
-        foreach (var e in _entries.Values) e.Lease?.Dispose();
+        if (_ownsHealth) _health.Dispose();
     }
+
+    /// <summary>The loop's working state of one worker: never seen outside the loop.</summary>
+    private sealed class Tracked(WorkerRecord record, SampleSource source, PortLease? lease, TaskCompletionSource<WorkerExit> exited)
+    {
+        public WorkerRecord Record = record;
+        public readonly SampleSource Source = source;
+        public readonly string Instance = record.Port.ToString(CultureInfo.InvariantCulture);
+        public readonly TaskCompletionSource<WorkerExit> Exited = exited;
+        public readonly CancellationTokenSource Lifetime = new();
+        public PortLease? Lease = lease;
+        public Process? Child;
+        public SampleBaseline Baseline;
+        public bool SeenPopulated;
+        public bool StopRequested;
+        public bool HealthOk;
+        public int StartTicksPid;
+        public long? StartTicks;
+        public int EventsWatch = -1;
+        public int DirectoryWatch = -1;
+        public ITimer? KillTimer;
+        public WorkerExit? Exit;
+    }
+
+    private sealed class PendingRestart(SpawnSpec spec, int attempt, PortLease lease)
+    {
+        public SpawnSpec Spec { get; } = spec;
+        public int Attempt { get; } = attempt;
+        public PortLease Lease { get; } = lease;
+        public ITimer? Timer { get; set; }
+    }
+
+    /// <summary>Type, then port: the order of the view and of every frame.</summary>
+    private sealed class NameOrder : IComparer<WorkerCgroupName>
+    {
+        public static readonly NameOrder Instance = new();
+
+        public int Compare(WorkerCgroupName x, WorkerCgroupName y)
+        {
+            var byType = string.CompareOrdinal(x.WorkerType, y.WorkerType);
+            return byType != 0 ? byType : x.Port.CompareTo(y.Port);
+        }
+    }
+
+    private abstract record Command;
+    private sealed record ScanCommand(TaskCompletionSource? Done) : Command;
+    private sealed record SpawnCommand(SpawnSpec Spec, int Attempt, PortLease? Lease, TaskCompletionSource<WorkerRecord>? Reply) : Command;
+    private sealed record StopCommand(WorkerCgroupName Name, long Generation, TimeSpan Grace) : Command;
+    private sealed record KillCommand(WorkerCgroupName Name, long Generation, TimeSpan Grace) : Command;
+    private sealed record HealthyCommand(WorkerCgroupName Name, long Generation) : Command;
+    private sealed record RestartDueCommand(PendingRestart Restart) : Command;
+    private sealed record KillAllCommand(TaskCompletionSource Done) : Command;
+    private sealed record CancelRestartsCommand(TaskCompletionSource Done) : Command;
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = Workers.WorkerEventIds.CgroupMode, Level = LogLevel.Information, Message = "Watching workers in cgroup v2 tree {Root}")]
+        [LoggerMessage(EventId = WorkerEventIds.CgroupMode, Level = LogLevel.Information, Message = "Watching workers in cgroup v2 tree {Root}")]
         public static partial void CgroupMode(ILogger logger, string root);
 
-        [LoggerMessage(EventId = Workers.WorkerEventIds.ProcessGroupMode, Level = LogLevel.Warning, Message = "No writable cgroup v2 ({Reason}); falling back to tracking the process groups the hive starts (no re-adoption after a hive restart)")]
+        [LoggerMessage(EventId = WorkerEventIds.ProcessGroupMode, Level = LogLevel.Warning, Message = "No writable cgroup v2 ({Reason}); falling back to tracking the process groups the hive starts (no re-adoption after a hive restart)")]
         public static partial void ProcessGroupMode(ILogger logger, string reason);
 
-        [LoggerMessage(EventId = Workers.WorkerEventIds.StateChanged, Level = LogLevel.Information, Message = "Worker {Worker}: {OldState} -> {NewState}")]
+        [LoggerMessage(EventId = WorkerEventIds.StateChanged, Level = LogLevel.Information, Message = "Worker {Worker}: {OldState} -> {NewState}")]
         public static partial void StateChanged(ILogger logger, string worker, string oldState, string newState);
 
-        [LoggerMessage(EventId = Workers.WorkerEventIds.WorkerGone, Level = LogLevel.Information, Message = "Worker {Worker} (pid {Pid}) gone, exit code {ExitCode}, requested stop: {Requested}")]
+        [LoggerMessage(EventId = WorkerEventIds.WorkerGone, Level = LogLevel.Information, Message = "Worker {Worker} (pid {Pid}) gone, exit code {ExitCode}, requested stop: {Requested}")]
         public static partial void WorkerGone(ILogger logger, string worker, int pid, string exitCode, bool requested);
 
-        [LoggerMessage(EventId = Workers.WorkerEventIds.Adopted, Level = LogLevel.Information, Message = "Re-adopted worker {Worker} (pid {Pid}, model {Model}), {State}")]
+        [LoggerMessage(EventId = WorkerEventIds.Adopted, Level = LogLevel.Information, Message = "Re-adopted worker {Worker} (pid {Pid}, model {Model}), {State}")]
         public static partial void Adopted(ILogger logger, string worker, int pid, string model, string state);
 
-        [LoggerMessage(EventId = Workers.WorkerEventIds.AdoptedPortLocked, Level = LogLevel.Warning, Message = "Re-adopted worker {Worker}: its port lock is held by another process; is another hive using the same cgroup root?")]
+        [LoggerMessage(EventId = WorkerEventIds.AdoptedPortLocked, Level = LogLevel.Warning, Message = "Re-adopted worker {Worker}: its port lock is held by another process; is another hive using the same cgroup root?")]
         public static partial void AdoptedPortLocked(ILogger logger, string worker);
 
-        [LoggerMessage(EventId = Workers.WorkerEventIds.ScanFailed, Level = LogLevel.Error, Message = "Worker scan failed")]
+        [LoggerMessage(EventId = WorkerEventIds.ScanFailed, Level = LogLevel.Error, Message = "Worker scan failed")]
         public static partial void ScanFailed(ILogger logger, Exception error);
 
-        [LoggerMessage(EventId = Workers.WorkerEventIds.LogRotated, Level = LogLevel.Information, Message = "Rotated the log of worker {Worker} at {Bytes} bytes")]
+        [LoggerMessage(EventId = WorkerEventIds.LogRotated, Level = LogLevel.Information, Message = "Rotated the log of worker {Worker} at {Bytes} bytes")]
         public static partial void LogRotated(ILogger logger, string worker, long bytes);
 
-        [LoggerMessage(EventId = Workers.WorkerEventIds.LogRotateFailed, Level = LogLevel.Warning, Message = "Could not rotate the log of worker {Worker}: {Reason}")]
+        [LoggerMessage(EventId = WorkerEventIds.LogRotateFailed, Level = LogLevel.Warning, Message = "Could not rotate the log of worker {Worker}: {Reason}")]
         public static partial void LogRotateFailed(ILogger logger, string worker, string reason);
+
+        [LoggerMessage(EventId = WorkerEventIds.Started, Level = LogLevel.Information, Message = "Started worker {Worker} pid {Pid} model {Model} as {ModelId} in {Cgroup}, log {LogPath}")]
+        public static partial void Started(ILogger logger, string worker, int pid, string model, string modelId, string cgroup, string logPath);
+
+        [LoggerMessage(EventId = WorkerEventIds.GraceExpired, Level = LogLevel.Warning, Message = "Worker {Worker} still running {Grace} after SIGTERM; killing its cgroup")]
+        public static partial void GraceExpired(ILogger logger, string worker, TimeSpan grace);
+
+        [LoggerMessage(EventId = WorkerEventIds.Restarting, Level = LogLevel.Warning, Message = "Worker {Worker} failed; restart {Attempt} of {Max} in {Delay}")]
+        public static partial void Restarting(ILogger logger, string worker, int attempt, int max, TimeSpan delay);
+
+        [LoggerMessage(EventId = WorkerEventIds.RestartFailed, Level = LogLevel.Error, Message = "Could not restart worker {Worker}: {Reason}")]
+        public static partial void RestartFailed(ILogger logger, string worker, string reason);
     }
 }

@@ -94,7 +94,9 @@ public sealed partial class TelemetryHub : BackgroundService
                 }
                 finally
                 {
-                    await sleep.CancelAsync();
+                    // Synchronous: the callbacks (a timer, a channel waiter) are trivial, and CancelAsync would hop to
+                    // another thread-pool thread every tick only to run them.
+                    sleep.Cancel();
                 }
                 if (ct.IsCancellationRequested) break;
                 // The timer, not the wall clock, decides what a tick is: the two drift apart by a few ms, and

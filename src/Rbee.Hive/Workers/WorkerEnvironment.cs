@@ -10,8 +10,8 @@ public static class WorkerEnvironment
     public const string WorkerId = "RBEE_WORKER_ID";
     public const string Model = "RBEE_WORKER_MODEL";
 
-    /// <summary>The catalog's id of the model. llm-worker-rbee reads <c>RBEE_WORKER_*</c> as its own options, so for it this
-    /// is the same as <c>--model-id</c>; for an external engine it is where a restarted hive reads the id back.</summary>
+    /// <summary>The catalog's id of the model. llm-worker-rbee reads it (like <see cref="WorkerId"/> and <see cref="Model"/>)
+    /// when <c>--model-id</c> is not given; for an external engine it is where a restarted hive reads the id back.</summary>
     public const string ModelId = "RBEE_WORKER_MODEL_ID";
     public const string Device = "RBEE_WORKER_DEVICE";
     public const string Restart = "RBEE_WORKER_RESTART";

@@ -63,8 +63,6 @@ public sealed class WorkerOptions
     /// <summary>How long after <c>cgroup.kill</c> the hive waits to see the cgroup empty before it reports a failure.</summary>
     public TimeSpan KillBound { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Restart mode: leave workers running when the hive stops, for re-adoption (flag <c>--keep-workers</c>).</summary>
-    public bool KeepWorkers { get; set; }
 
     /// <summary>
     /// Track workers by process group even where cgroup v2 is writable (the fallback of hosts without it, on demand:

@@ -6,32 +6,31 @@ namespace Rbee.Hive.Workers;
 
 /// <summary>
 /// Starts worker monitoring with the hive (re-adopting what runs in its tree) and, when the hive stops, stops every
-/// worker within a bound and verifies none is left, unless the hive runs in restart mode (<c>--keep-workers</c>),
-/// which leaves them for the next hive to re-adopt (DESIGN.md "Workers under the hive", Stop).
+/// worker within a bound and verifies none is left, unless this stop is in restart mode, which leaves them for the next
+/// hive to re-adopt (DESIGN.md "Workers under the hive", Stop). One switch decides: <see cref="Shutdown.HiveShutdown.StopWorkers"/>,
+/// which is <c>--stop-workers-on-exit</c> (<c>Hive:StopWorkersOnExit</c>) unless <c>POST /v1/shutdown</c> said otherwise.
 /// </summary>
 public sealed partial class WorkersLifetime(
     Monitoring.WorkerMonitor monitor,
     WorkerSupervisor supervisor,
     IOptions<WorkerOptions> options,
     ILogger<WorkersLifetime> logger,
+    TimeProvider time,
     Shutdown.HiveShutdown? shutdown = null) : IHostedService
 {
-    /// <summary>This stop keeps the workers (<c>POST /v1/shutdown {"stop_workers":false}</c>, read from <see cref="Shutdown.HiveShutdown"/>).</summary>
-    public bool KeepWorkersThisTime { get; set; }
-
     public Task StartAsync(CancellationToken cancellationToken) => monitor.StartAsync(cancellationToken);
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (options.Value.KeepWorkers || KeepWorkersThisTime || shutdown is { StopWorkers: false })
+        if (shutdown is { StopWorkers: false })
         {
-            Log.KeepingWorkers(logger, monitor.Entries.Count);
+            Log.KeepingWorkers(logger, monitor.Snapshot.Workers.Length);
         }
         else
         {
             try
             {
-                await supervisor.StopAllAsync(CancellationToken.None).WaitAsync(StopBound(options.Value), CancellationToken.None).ConfigureAwait(false);
+                await supervisor.StopAllAsync(CancellationToken.None).WaitAsync(StopBound(options.Value), time, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is WorkerOperationException or TimeoutException)
             {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rbee.Hive.Capabilities;
@@ -11,17 +12,16 @@ namespace Rbee.Hive.Workers;
 public static class WorkersServiceCollectionExtensions
 {
     /// <summary>
-    /// Workers under the hive: options (section <c>Workers</c>; flag <c>--keep-workers</c>), catalog, port locks,
+    /// Workers under the hive: options (section <c>Workers</c>), catalog, port locks,
     /// monitor (also the <see cref="IWorkerView"/> telemetry reads), supervisor, the hive's job operations, and the
     /// lifetime that adopts at start and stops workers at shutdown.
     /// </summary>
-    public static IServiceCollection AddHiveWorkers(this IServiceCollection services, string[]? args = null)
+    public static IServiceCollection AddHiveWorkers(this IServiceCollection services)
     {
-        var keep = (args ?? Environment.GetCommandLineArgs()).Contains("--keep-workers");
         services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName)
             .PostConfigure<IServiceProvider>((o, sp) =>
             {
-                // The hive's own flags (--cgroup-root, --run-dir, --state-dir, --bind, --stop-workers-on-exit) are the
+                // The hive's own flags (--cgroup-root, --run-dir, --state-dir, --bind) are the
                 // operator's words for these; they win over the Workers section. The models directory is Hive:ModelsDir
                 // alone (the model catalog's first source), so spawn and catalog cannot disagree about it.
                 if (sp.GetService<HiveOptions>() is { } hive)
@@ -30,16 +30,16 @@ public static class WorkersServiceCollectionExtensions
                     o.RunDirectory = hive.ResolvedRunDir;
                     o.StateDirectory = hive.ResolvedStateDir;
                     o.Host = WorkerHost(hive.BindAddress);
-                    if (!hive.StopWorkersOnExit) o.KeepWorkers = true;
                 }
                 o.MergeDefaults();
-                if (keep) o.KeepWorkers = true;
             })
             .Validate(o => o.Validate() is null, "invalid Workers options (see the first problem logged)")
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<WorkerOptions>, WorkerOptionsValidator>();
         services.AddSingleton(sp => new WorkerCatalog(sp.GetRequiredService<IOptions<WorkerOptions>>().Value));
         services.AddSingleton(sp => new PortAllocator(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.RunDirectory));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<HealthProber>();
         services.AddSingleton<WorkerMonitor>();
         services.AddSingleton<IWorkerView>(sp => sp.GetRequiredService<WorkerMonitor>());
         services.AddSingleton<WorkerSupervisor>();

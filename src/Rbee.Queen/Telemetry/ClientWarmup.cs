@@ -27,7 +27,7 @@ public sealed class ClientWarmup(ClusterHttp http, IServer server, IHostApplicat
                 await started.Task.WaitAsync(stoppingToken);
 
             var frame = new TelemetryFrame("warmup", "warmup", 0, DateTimeOffset.UtcNow, new NodeStats(1, 1, 1, [new GpuStats("cuda:0", 1, 1, 1, 1)]),
-                [new ProcessStats(1, "llm", "8080", 8080, WorkerStates.Ready, "m", "cpu", 1, 1, 1, 1, 1, null, null, null)]);
+                [new ProcessStats { Pid = 1, Group = "llm", Instance = "8080", Port = 8080, State = WorkerStates.Ready, Model = "m", Device = "cpu", CpuPct = 1, RssMb = 1, IoReadBps = 1, IoWriteBps = 1, UptimeS = 1 }]);
             var json = JsonSerializer.Serialize(frame, RbeeJsonContext.Default.TelemetryFrame);
             using (var reader = new SseEventReader(new MemoryStream(Encoding.UTF8.GetBytes($"event: telemetry\ndata: {json}\n\n"))))
                 if (await reader.NextAsync(stoppingToken) is { } e) JsonSerializer.Deserialize(e.Data, RbeeJsonContext.Default.TelemetryFrame);

@@ -67,7 +67,7 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
         Assert.Equal(code, r.Code);
         Assert.Equal(param, r.Param);
         Assert.False(string.IsNullOrWhiteSpace(r.Error));
-        Assert.Empty(_hive.Monitor.Entries);
+        Assert.Empty(_hive.Monitor.Snapshot.Workers);
     }
 
     [Fact]

@@ -119,6 +119,10 @@ public class ProcFilesTests
         const string stat = "4242 (my (odd) worker) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 987654 1000000 200 18446744073709551615";
         var s = ProcFiles.Stat(stat);
         Assert.Equal((1, 300L, 987654L), s);
+        // The byte form the scan uses also gives the process group (the fallback without cgroups).
+        Assert.Equal((1, 4242, 300L, 987654L), ProcFiles.Stat(System.Text.Encoding.ASCII.GetBytes(stat)));
+        Assert.Equal(300L, ProcFiles.StatCpuTicks(System.Text.Encoding.ASCII.GetBytes(stat)));
+        Assert.Null(ProcFiles.Stat("4242 (cut) S 1 4242"u8));
     }
 
     [Fact]
@@ -146,5 +150,5 @@ public class ProcFilesTests
     [InlineData("llm-worker-rbee\0--model\0/m/tiny.gguf\0--model-idle\0x\0", "", "/m/tiny.gguf", "tiny", null)]
     [InlineData("comfyui\0--port\08188\0", "", null, null, null)]
     public void AWorkersModelIdAndOrigin_AreReadBackFromItsCommandLineOrEnvironment(string cmdline, string environ, string? model, string? id, string? startedBy) =>
-        Assert.Equal((model, id, startedBy), WorkerMonitor.ModelOf(ProcFiles.Cmdline(cmdline), environ));
+        Assert.Equal((model, id, startedBy), AdoptedWorker.ModelOf(ProcFiles.Cmdline(cmdline), environ));
 }

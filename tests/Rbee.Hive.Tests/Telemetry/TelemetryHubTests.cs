@@ -115,8 +115,7 @@ public sealed class TelemetryHubTests : IAsyncDisposable
         await NextFrame(frames, "first frame");
         await _clock.WaitForTimerAsync(TimeSpan.FromSeconds(1), "armed for the next tick");
 
-        var worker = new ProcessStats(4242, "llm", "8080", 8080, WorkerStates.Starting, "m.gguf", "cpu",
-            null, null, null, null, 0.1, null, null, null);
+        var worker = new ProcessStats { Pid = 4242, Group = "llm", Instance = "8080", Port = 8080, State = WorkerStates.Starting, Model = "m.gguf", Device = "cpu", UptimeS = 0.1 };
         _workers.Change([worker]);
         var frame = await NextFrame(frames, "frame after the worker change");
         Assert.Equal(1, frame.Seq);

@@ -21,7 +21,7 @@ public sealed class WorkerLifecycleTests
         await hive.StartAsync();
         Assert.Equal(MonitoringInfo.CgroupV2, hive.Monitor.Mode.Mode);
 
-        var workers = new List<WorkerEntry>();
+        var workers = new List<WorkerRecord>();
         for (var i = 0; i < 3; i++) workers.Add(await hive.SpawnReadyAsync());
         Assert.Equal([hive.BasePort, hive.BasePort + 1, hive.BasePort + 2], workers.Select(w => w.Port));
         foreach (var w in workers)
@@ -31,30 +31,27 @@ public sealed class WorkerLifecycleTests
         }
         var view = await hive.WaitForViewAsync(v => v.Count == 3 && v.All(w => w.State == WorkerStates.Ready), Generous, "3 ready workers");
         Assert.All(view, w => Assert.Equal(TestHive.Model, w.Model));
-        Assert.All(view, w => Assert.EndsWith("worker.log", w.LogPath, StringComparison.Ordinal));
+        Assert.All(hive.Monitor.Snapshot.Workers, w => Assert.EndsWith("worker.log", w.LogPath, StringComparison.Ordinal));
 
-        // SIGKILL the middle one: the emptied cgroup is seen through inotify, not by the next 1 s scan.
+        // SIGKILL the middle one: the emptied cgroup is seen through inotify, not by the next 1 s scan. The port lock
+        // is released before the worker leaves the view, so the snapshot without it already finds the port free.
         var victim = workers[1];
-        var gone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        hive.Monitor.Changed += () => { if (hive.Monitor.Current.All(w => w.Port != victim.Port)) gone.TrySetResult(); };
+        var gone = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        hive.Monitor.Changed += () =>
+        {
+            if (gone.Task.IsCompleted || hive.Monitor.Current.Any(w => w.Port == victim.Port)) return;
+            using var probe = hive.Ports.TryLock(victim.Port);
+            gone.TrySetResult(probe is not null);
+        };
         var sw = Stopwatch.StartNew();
         Libc.Signal(victim.MainPid!.Value, Libc.SIGKILL);
-        await gone.Task.WaitAsync(Generous);
+        var portFreeWhenGone = await gone.Task.WaitAsync(Generous);
         sw.Stop();
         // Generous bound for a loaded 2-core machine; the benchmark measures the real figure (tens of ms).
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(1), $"killed worker left the view after {sw.ElapsedMilliseconds} ms");
+        Assert.True(portFreeWhenGone, $"port {victim.Port} was still locked when its worker had left the view");
         Assert.False(Directory.Exists(hive.CgroupOf("test", victim.Port)), "the dead worker's cgroup was not removed");
-
-        // The port lock is released by the exit handler just after the entry leaves the view; a scan's Changed can
-        // land in between, so wait (bounded) for the lock before asking for the next port.
-        var until = DateTime.UtcNow + Generous;
-        PortLease? probe;
-        while ((probe = hive.Ports.TryLock(victim.Port)) is null)
-        {
-            Assert.True(DateTime.UtcNow < until, $"port {victim.Port} still locked {Generous.TotalSeconds} s after its worker left the view");
-            await Task.Delay(10);
-        }
-        probe.Dispose();
+        Assert.False((await victim.Exited.WaitAsync(Generous)).Requested);
 
         var next = await hive.SpawnReadyAsync();
         Assert.Equal(victim.Port, next.Port);
@@ -251,7 +248,7 @@ public sealed class WorkerLifecycleTests
         await hive.StartAsync();
         var w = await hive.SpawnReadyAsync(restart: true);
         Libc.Signal(w.MainPid!.Value, Libc.SIGKILL);
-        await w.GoneSignal.Task.WaitAsync(Generous);
+        await w.Exited.WaitAsync(Generous);
         // The crash is seen and its restart is due in 1 s; the hive stops its workers now (SIGTERM, /v1/shutdown).
         await hive.Supervisor.StopAllAsync(CancellationToken.None);
         // Nothing announces a restart that does not happen: wait three backoffs, then look at the tree and the view.

@@ -28,8 +28,11 @@ internal static class ClusterFixtures
         new(hiveId, url, instance, "0.1.0", protocol);
 
     public static ProcessStats Worker(int port, string state = WorkerStates.Ready, int? pid = null) =>
-        new(pid ?? 1000 + port, "llm", port.ToString(CultureInfo.InvariantCulture), port, state, "m.gguf", "cpu",
-            1.0, 10, null, null, 1.0, null, null, null);
+        new()
+        {
+            Pid = pid ?? 1000 + port, Group = "llm", Instance = port.ToString(CultureInfo.InvariantCulture), Port = port, State = state,
+            Model = "m.gguf", Device = "cpu", CpuPct = 1.0, RssMb = 10, UptimeS = 1.0,
+        };
 
     public static TelemetryFrame Frame(long seq, string instance = "i1", params ProcessStats[] workers) =>
         new(HiveId, instance, seq, DateTimeOffset.UnixEpoch, new NodeStats(5, 1, 2, []), workers);

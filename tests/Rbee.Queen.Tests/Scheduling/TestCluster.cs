@@ -16,8 +16,11 @@ public sealed class TestCluster
     public const long GiB = 1L << 30;
 
     public static ProcessStats Worker(int port, string modelId, string state = WorkerStates.Ready, string device = "cpu", int? pid = null, string? startedBy = null) =>
-        new(pid ?? 1000 + port, "llm", port.ToString(CultureInfo.InvariantCulture), port, state, $"/models/{modelId}.gguf", device,
-            1.0, 10, null, null, 1.0, null, null, null) { ModelId = modelId, StartedBy = startedBy };
+        new()
+        {
+            Pid = pid ?? 1000 + port, Group = "llm", Instance = port.ToString(CultureInfo.InvariantCulture), Port = port, State = state,
+            Model = $"/models/{modelId}.gguf", Device = device, CpuPct = 1.0, RssMb = 10, UptimeS = 1.0, ModelId = modelId, StartedBy = startedBy,
+        };
 
     public static ModelInfo Model(string id, long size = 100 << 20, int layers = 2, int kvHeads = 2, int headDim = 16, int ctx = 512) => new()
     {

@@ -12,11 +12,10 @@ namespace Rbee.SystemTests.Infrastructure;
 /// </summary>
 public sealed class HiveNode : IAsyncDisposable
 {
-    public static string TestWorkerPath { get; } =
-        Path.Combine(RepoPaths.Root, "tests", "Rbee.TestWorker", "bin", RepoPaths.Configuration, "net10.0", "rbee-test-worker");
+    public static string TestWorkerPath => TestWorkerCatalog.WorkerPath;
 
     /// <summary>The model the spawn scenarios load.</summary>
-    public static string Model { get; } = RepoPaths.Model("aidreams260K.gguf");
+    public static string Model => TestWorkerCatalog.Model;
 
     private readonly string _home;
     private readonly string _queenUrl;
@@ -52,7 +51,7 @@ public sealed class HiveNode : IAsyncDisposable
     public string CgroupRootName => $"rbee-test-{HiveId}.slice";
 
     /// <summary>The cgroup root's full path under the cgroup2 mount.</summary>
-    public string CgroupRoot => CgroupRoots.PathOf(CgroupRootName) ?? throw new InvalidOperationException("no cgroup2 mount");
+    public string CgroupRoot => TestCgroups.PathOf(CgroupRootName) ?? throw new InvalidOperationException("no cgroup2 mount");
 
     /// <param name="bind">The hive's <c>--bind</c>; null leaves the hive's default (every address).</param>
     /// <param name="testWorkers">Configure the tests' worker catalog (types <c>test</c>, <c>never</c>, <c>llm</c>).</param>
@@ -97,23 +96,15 @@ public sealed class HiveNode : IAsyncDisposable
     {
         env["RBEE_Workers__StopGrace"] = "00:00:03";
         env["RBEE_Workers__KillBound"] = "00:00:05";
-        AddType(env, "test", BasePort, [], "00:01:00");
-        AddType(env, "never", BasePort + 50, ["--never-ready"], "00:00:03");
+        foreach (var (key, value) in TestWorkerCatalog.Environment(
+        [
+            new TestWorkerType("test", BasePort, [], TimeSpan.FromMinutes(1), PortCount: 40),
+            new TestWorkerType("never", BasePort + 50, ["--never-ready"], TimeSpan.FromSeconds(3), PortCount: 40),
+        ]))
+            env[key] = value;
         // The built-in type with the real llm-worker-rbee, found through configuration, on a base port of the test's own.
         env["RBEE_Workers__Types__llm__Executable"] = RepoPaths.Executable("llm-worker-rbee");
         env["RBEE_Workers__Types__llm__BasePort"] = (BasePort + 90).ToString(CultureInfo.InvariantCulture);
-    }
-
-    private static void AddType(Dictionary<string, string?> env, string name, int basePort, string[] extra, string loadTimeout)
-    {
-        var prefix = $"RBEE_Workers__Types__{name}__";
-        env[prefix + "Executable"] = TestWorkerPath;
-        env[prefix + "BasePort"] = basePort.ToString(CultureInfo.InvariantCulture);
-        env[prefix + "PortCount"] = "40";
-        env[prefix + "Readiness"] = "ready_file";
-        env[prefix + "LoadTimeout"] = loadTimeout;
-        string[] args = ["--model", "{model}", "--model-id", "{model_id}", "--port", "{port}", "--host", "{host}", "--worker-id", "{worker_id}", "--ready-file", "{ready_file}", .. extra];
-        for (var i = 0; i < args.Length; i++) env[prefix + "Arguments__" + i.ToString(CultureInfo.InvariantCulture)] = args[i];
     }
 
     public Task WaitHealthyAsync() => Http.WaitHealthyAsync(Url, Process, ScaledTimers.ProcessStart);
@@ -163,6 +154,6 @@ public sealed class HiveNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Process.DisposeAsync();
-        await CgroupRoots.RemoveAsync(CgroupRootName);
+        await TestCgroups.RemoveAsync(CgroupRootName);
     }
 }

@@ -1,0 +1,66 @@
+using Rbee.Hive.Monitoring;
+using Rbee.Hive.Workers;
+
+namespace Rbee.Hive.Tests.Workers;
+
+/// <summary>Sets process environment variables (the cluster token among them), so it runs alone: no other test may see them.</summary>
+[Collection(EnvironmentCollection.Name)]
+public sealed class WorkerLauncherTests
+{
+    private static (SpawnSpec, WorkerRecord) Worker()
+    {
+        var type = new WorkerType("llm", new WorkerTypeOptions { Executable = "llm-worker-rbee", Arguments = ["--model", "{model}", "--port", "{port}"] },
+            "/opt/rbee/llm-worker-rbee", null);
+        var spec = new SpawnSpec(type, "/models/m.gguf", "cpu", RestartOnFailure: true);
+        var record = new WorkerRecord
+        {
+            Name = new WorkerCgroupName("llm", 8080), Generation = 1, WorkerDirectory = "/tmp/w", State = "starting",
+            WorkerId = "w-1", CgroupPath = "/sys/fs/cgroup/rbee.slice/llm-8080", Exited = Task.FromResult(new WorkerExit(0, true)),
+        };
+        return (spec, record);
+    }
+
+    [Fact]
+    public void TheClusterTokenAndApiKeys_NeverReachAWorker_ButTheLaunchContractDoes()
+    {
+        string[] secrets = ["RBEE_CLUSTER_TOKEN", "RBEE_ClusterToken", "RBEE_ClusterTokenFile", "RBEE_Api__Keys__0"];
+        foreach (var s in secrets) Environment.SetEnvironmentVariable(s, "secret");
+        Environment.SetEnvironmentVariable("RBEE_Hive__Port", "17835");
+        try
+        {
+            var (spec, record) = Worker();
+            var psi = WorkerLauncher.StartInfo(spec, record, "127.0.0.1");
+            foreach (var s in secrets) Assert.False(psi.Environment.ContainsKey(s), $"{s} reached the worker");
+            Assert.Equal("17835", psi.Environment["RBEE_Hive__Port"]); // harmless: a worker reads only its own section
+            Assert.Equal("w-1", psi.Environment[WorkerEnvironment.WorkerId]);
+            Assert.Equal("/models/m.gguf", psi.Environment[WorkerEnvironment.Model]);
+            Assert.Equal("m", psi.Environment[WorkerEnvironment.ModelId]);
+            Assert.Equal("cpu", psi.Environment[WorkerEnvironment.Device]);
+            Assert.Equal("on_failure", psi.Environment[WorkerEnvironment.Restart]);
+            Assert.Equal("", psi.Environment["CUDA_VISIBLE_DEVICES"]);
+        }
+        finally
+        {
+            foreach (var s in secrets) Environment.SetEnvironmentVariable(s, null);
+            Environment.SetEnvironmentVariable("RBEE_Hive__Port", null);
+        }
+    }
+
+    [Fact]
+    public void TheShim_EntersTheCgroup_LogsToTheWorkersFile_AndRunsTheExpandedCommand()
+    {
+        var (spec, record) = Worker();
+        var args = WorkerLauncher.StartInfo(spec, record, "127.0.0.1").ArgumentList.ToList();
+        Assert.Equal("-c", args[0]);
+        Assert.Equal("rbee-worker-shim", args[2]);
+        Assert.Equal("/sys/fs/cgroup/rbee.slice/llm-8080/cgroup.procs", args[3]);
+        Assert.Equal("/tmp/w/worker.log", args[4]);
+        Assert.Equal(["/opt/rbee/llm-worker-rbee", "--model", "/models/m.gguf", "--port", "8080"], args.SkipWhile(a => a != "/opt/rbee/llm-worker-rbee"));
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EnvironmentCollection
+{
+    public const string Name = "Process environment";
+}
