@@ -67,6 +67,13 @@ public class JobEventsTests
     }
 
     [Fact]
+    public void Usage_ACountTheEngineDidNotSend_StaysNull_NotZero()
+    {
+        var usage = System.Text.Json.JsonSerializer.Deserialize("{\"completion_tokens\":7}", Rbee.Contracts.Json.RbeeJsonContext.Default.TokenUsage)!;
+        Assert.Equal((null, 7, null), (usage.PromptTokens, usage.CompletionTokens, usage.TotalTokens));
+    }
+
+    [Fact]
     public void HiveCheck_ReadsIntoItsFields()
     {
         const string wire = "{\"event\":\"hive_check\",\"monitoring_mode\":\"process_groups\",\"cgroup_root\":null,\"reason\":\"no cgroup v2\"," +

@@ -99,12 +99,13 @@ public sealed record InferDone(string HiveId, string WorkerUrl, string? FinishRe
     public TokenUsage? Usage { get; init; }
 }
 
-/// <summary>OpenAI's <c>usage</c>; any further field an engine sends is kept as it is.</summary>
+/// <summary>OpenAI's <c>usage</c>; any further field an engine sends is kept as it is. A count the engine did not send
+/// is null, never 0 (DESIGN.md "Wire contract").</summary>
 public sealed record TokenUsage
 {
-    public int PromptTokens { get; init; }
-    public int CompletionTokens { get; init; }
-    public int TotalTokens { get; init; }
+    public int? PromptTokens { get; init; }
+    public int? CompletionTokens { get; init; }
+    public int? TotalTokens { get; init; }
 
     // Settable, not init: the source generator binds init-only properties like constructor parameters, which
     // extension data cannot be.

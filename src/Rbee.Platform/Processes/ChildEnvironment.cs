@@ -25,9 +25,13 @@ public static class ChildEnvironment
     /// <summary>The queen's API keys as configuration reads them from the environment: <c>RBEE_Api__Keys__0</c>…, <c>RBEE_Api__KeysFile</c>.</summary>
     public const string ApiKeysPrefix = ProtocolConstants.EnvironmentPrefix + "Api__Keys";
 
-    public static bool IsSecret(string variable) =>
-        SecretVariables.Any(s => string.Equals(s, variable, StringComparison.OrdinalIgnoreCase))
-        || variable.StartsWith(ApiKeysPrefix, StringComparison.OrdinalIgnoreCase);
+    public static bool IsSecret(string variable)
+    {
+        // The environment provider reads "RBEE_Api:Keys:0" as well as "RBEE_Api__Keys__0": compare in one spelling.
+        var name = variable.Replace(":", "__", StringComparison.Ordinal);
+        return SecretVariables.Any(s => string.Equals(s, name, StringComparison.OrdinalIgnoreCase))
+            || name.StartsWith(ApiKeysPrefix, StringComparison.OrdinalIgnoreCase);
+    }
 
     /// <summary>Removes every <see cref="SecretVariables"/> entry from a child's environment (e.g. <c>ProcessStartInfo.Environment</c>).</summary>
     public static void RemoveSecrets(IDictionary<string, string?> environment)

@@ -139,6 +139,8 @@ public sealed class ChildEnvironmentTests
             ["RBEE_CLUSTERTOKENFILE"] = "/root/.config/rbee/token",
             ["RBEE_Api__Keys__0"] = "sk-1",
             ["RBEE_API__KEYSFILE"] = "/etc/rbee/keys",
+            ["RBEE_Api:Keys:1"] = "sk-2",
+            ["RBEE_Api:KeysFile"] = "/etc/rbee/keys",
             ["RBEE_Hive__Port"] = "7836",
             ["RBEE_WORKER_ID"] = "w1",
             ["PATH"] = "/bin",
