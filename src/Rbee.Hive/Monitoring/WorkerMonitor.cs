@@ -37,6 +37,11 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private readonly Inotify? _sharedInotify;
     private Inotify? _inotify;
     private Task? _loop;
+    // Set at the top of StartAsync: from then on commands are accepted (the channel is unbounded and buffers them), so
+    // one sent during the first scan (a health verdict of an adopted worker, a kick) waits for the loop instead of being
+    // dropped.
+    private volatile bool _started;
+    private int _disposed;
     private ITimer? _tick;
     private int _scanQueued;
 
@@ -102,6 +107,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     {
         if (Tree is null) Log.ProcessGroupMode(_logger, Mode.Reason ?? "unknown");
         else Log.CgroupMode(_logger, Tree.RootPath);
+        _started = true;
         _inotify = _sharedInotify ?? new Inotify(_logger);
         await ScanOnceAsync(ct).ConfigureAwait(false);
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
@@ -126,13 +132,26 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         return Post(new ScanCommand(done)) ? done.Task.WaitAsync(ct) : Task.CompletedTask;
     }
 
-    /// <summary>Starts a worker on the lowest free port of its type (or on <paramref name="lease"/>'s); completes once its
-    /// process runs and it is in the view, as <c>starting</c>.</summary>
-    internal Task<WorkerRecord> SpawnAsync(SpawnSpec spec, CancellationToken ct)
+    /// <summary>Starts a worker on the lowest free port of its type; completes once its process runs and it is in the
+    /// view, as <c>starting</c>. Cancelled while queued, nothing is started; cancelled after the loop started it, the
+    /// worker is stopped at once, so a caller that gave up leaves no worker behind.</summary>
+    internal async Task<WorkerRecord> SpawnAsync(SpawnSpec spec, CancellationToken ct)
     {
         var reply = new TaskCompletionSource<WorkerRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!Post(new SpawnCommand(spec, 0, null, reply))) throw new WorkerOperationException("the hive is stopping");
-        return reply.Task.WaitAsync(ct);
+        if (!Post(new SpawnCommand(spec, 0, null, reply, ct))) throw new WorkerOperationException("the hive is stopping");
+        try
+        {
+            return await reply.Task.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The loop may have started it after all (cancelled after its check): nobody would ever stop that worker.
+            _ = reply.Task.ContinueWith(static (t, m) =>
+            {
+                if (t.IsCompletedSuccessfully) ((WorkerMonitor)m!).Stop(t.Result, TimeSpan.Zero);
+            }, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
     }
 
     /// <summary>SIGTERM now and <c>cgroup.kill</c> after <paramref name="grace"/> (at once for zero); the worker's
@@ -153,8 +172,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         return Post(new CancelRestartsCommand(done)) ? done.Task : Task.CompletedTask;
     }
 
-    /// <summary>Hands a command to the loop; false when there is no loop to carry it out (not started, or stopped).</summary>
-    private bool Post(Command command) => _loop is not null && _commands.Writer.TryWrite(command);
+    /// <summary>Hands a command to the loop (queued until it runs, when sent during the first scan); false when there is no
+    /// loop to carry it out (not started, or stopped).</summary>
+    private bool Post(Command command) => _started && _commands.Writer.TryWrite(command);
 
     /// <summary>
     /// Completes true as soon as <paramref name="predicate"/> holds for the current snapshot (at once when it already
@@ -212,9 +232,17 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                 if (scan)
                 {
                     Volatile.Write(ref _scanQueued, 0);
-                    await ScanOnceAsync(ct).ConfigureAwait(false);
-                    foreach (var w in scanWaiters) w.TrySetResult();
-                    scanWaiters.Clear();
+                    try
+                    {
+                        await ScanOnceAsync(ct).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        // A failed scan (logged below) completes its waiters too: each looks at the view itself, and
+                        // none hangs on a scan that will not come.
+                        foreach (var w in scanWaiters) w.TrySetResult();
+                        scanWaiters.Clear();
+                    }
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -273,6 +301,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         var spec = s.Spec;
         var t = spec.Type.Options;
         PortLease? lease = s.Lease;
+        if (s.Ct.IsCancellationRequested)
+        {
+            // The caller gave up while the command was queued: start nothing, keep no port.
+            lease?.Dispose();
+            s.Reply?.TrySetCanceled(s.Ct);
+            return;
+        }
         Tracked? tracked = null;
         try
         {
@@ -428,7 +463,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     {
         if (!_restarts.Remove(p)) return; // cancelled meanwhile
         p.Timer?.Dispose();
-        Spawn(new SpawnCommand(p.Spec, p.Attempt, p.Lease, null));
+        Spawn(new SpawnCommand(p.Spec, p.Attempt, p.Lease, null, CancellationToken.None));
     }
 
     private void CancelRestarts()
@@ -511,16 +546,23 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             _scansSinceLogCheck = 0;
             foreach (var t in _tracked.Values) RotateLog(t.Record);
         }
-        if (gone is not null)
-            foreach (var t in gone)
-            {
-                var exit = Detach(t);
-                (changes ??= []).Add(new WorkerLeft(0, t.Record.Key, exit));
-            }
-        Publish(changes is null ? [] : [.. changes], notify || changes is not null);
-        // Only now, with the port released and the view published without them, do waiters on these exits go on.
-        if (gone is not null)
-            foreach (var t in gone) t.Exited.TrySetResult(t.Exit!);
+        try
+        {
+            if (gone is not null)
+                foreach (var t in gone)
+                {
+                    var exit = Detach(t);
+                    (changes ??= []).Add(new WorkerLeft(0, t.Record.Key, exit));
+                }
+            Publish(changes is null ? [] : [.. changes], notify || changes is not null);
+        }
+        finally
+        {
+            // Only now, with the port released and the view published without them, do waiters on these exits go on;
+            // and they go on even when this scan failed: these workers are no longer tracked, nothing would answer later.
+            if (gone is not null)
+                foreach (var t in gone) t.Exited.TrySetResult(t.Exit ?? new WorkerExit(null, t.StopRequested));
+        }
     }
 
     private void Publish(ImmutableArray<WorkerChange> changes, bool notify)
@@ -647,44 +689,83 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     }
 
     /// <summary>Stops tracking an emptied worker: watches, timers, cgroup directory, ready file, and its port (released,
-    /// or held for its restart) before it leaves the view.</summary>
+    /// or held for its restart) before it leaves the view. Each step that fails is logged and the next still runs: a
+    /// worker that left <c>_tracked</c> always has its port dealt with and its exit recorded.</summary>
     private WorkerExit Detach(Tracked t)
     {
         _tracked.Remove(t.Record.Name);
-        Unwatch(t);
-        t.Lifetime.Cancel();
-        t.KillTimer?.Dispose();
-        if (t.Record.CgroupPath is not null) CgroupTree.TryRemove(t.Record.CgroupPath);
-        try { File.Delete(t.Record.ReadyFile); }
-        catch (IOException) { }
+        var key = t.Record.Key;
         int? exitCode = null;
-        if (t.Child is { } child)
+        var exit = new WorkerExit(null, t.StopRequested);
+        try
         {
-            try { if (child.HasExited) exitCode = child.ExitCode; }
-            catch (InvalidOperationException) { }
-            child.Dispose();
+            DetachStep(key, "unwatch", () => Unwatch(t));
+            DetachStep(key, "cancel its health probe", t.Lifetime.Cancel);
+            DetachStep(key, "disarm its kill timer", () => t.KillTimer?.Dispose());
+            if (t.Record.CgroupPath is { } path) DetachStep(key, "remove its cgroup", () => CgroupTree.TryRemove(path));
+            DetachStep(key, "delete its ready file", () => File.Delete(t.Record.ReadyFile));
+            if (t.Child is { } child)
+                DetachStep(key, "read its exit code", () =>
+                {
+                    try { if (child.HasExited) exitCode = child.ExitCode; }
+                    finally { child.Dispose(); }
+                });
         }
-        ReleaseOrRestart(t);
-        Log.WorkerGone(_logger, t.Record.Key, t.Record.MainPid ?? 0, exitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown", t.StopRequested);
-        t.Exit = new WorkerExit(exitCode, t.StopRequested);
-        return t.Exit;
+        finally
+        {
+            try { ReleaseOrRestart(t); }
+            catch (Exception e)
+            {
+                // No restart then: the port must not stay locked by a worker that left.
+                Log.DetachStepFailed(_logger, key, "schedule its restart", e);
+                t.Lease?.Dispose();
+                t.Lease = null;
+            }
+            t.Exit = exit = new WorkerExit(exitCode, t.StopRequested);
+        }
+        Log.WorkerGone(_logger, key, t.Record.MainPid ?? 0, exitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown", t.StopRequested);
+        return exit;
+    }
+
+    private void DetachStep(string worker, string step, Action action)
+    {
+        try { action(); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.DetachStepFailed(_logger, worker, step, e);
+        }
     }
 
     public async Task StopAsync()
+    {
+        EndLoop();
+        if (_loop is not null) await _loop.ConfigureAwait(false);
+    }
+
+    /// <summary>No more ticks or commands; the loop ends after what it is doing now (commands queued are answered).</summary>
+    private void EndLoop()
     {
         _tick?.Dispose();
         _stop.Cancel();
         // Wakes the loop (it waits on the channel alone); commands already queued are answered "stopping".
         _commands.Writer.TryComplete();
-        if (_loop is not null) await _loop.ConfigureAwait(false);
     }
 
-    /// <summary>Like the hive process ending: watches, timers and port locks go, the workers keep running.</summary>
+    /// <summary>How long <see cref="Dispose"/> waits for the loop to end before it leaves the loop's state alone.</summary>
+    internal static readonly TimeSpan DisposeBound = TimeSpan.FromSeconds(10);
+
+    /// <summary>Like the hive process ending: watches, timers and port locks go, the workers keep running. Ends the loop
+    /// first (as <see cref="StopAsync"/>) and waits for it, bounded, before it touches the loop's state; idempotent.</summary>
     public void Dispose()
     {
-        _tick?.Dispose();
-        _stop.Cancel();
-        _commands.Writer.TryComplete();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        EndLoop();
+        if (_loop is { } loop && !loop.Wait(DisposeBound))
+        {
+            // Still busy (a wedged step): its state is its own; what it holds goes with the process.
+            Log.DisposeTimedOut(_logger, DisposeBound);
+            return;
+        }
         foreach (var t in _tracked.Values)
         {
             if (_sharedInotify is not null) Unwatch(t);
@@ -747,7 +828,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     private abstract record Command;
     private sealed record ScanCommand(TaskCompletionSource? Done) : Command;
-    private sealed record SpawnCommand(SpawnSpec Spec, int Attempt, PortLease? Lease, TaskCompletionSource<WorkerRecord>? Reply) : Command;
+    private sealed record SpawnCommand(SpawnSpec Spec, int Attempt, PortLease? Lease, TaskCompletionSource<WorkerRecord>? Reply, CancellationToken Ct) : Command;
     private sealed record StopCommand(WorkerCgroupName Name, long Generation, TimeSpan Grace) : Command;
     private sealed record KillCommand(WorkerCgroupName Name, long Generation, TimeSpan Grace) : Command;
     private sealed record HealthyCommand(WorkerCgroupName Name, long Generation) : Command;
@@ -777,6 +858,12 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
         [LoggerMessage(EventId = WorkerEventIds.ScanFailed, Level = LogLevel.Error, Message = "Worker scan failed")]
         public static partial void ScanFailed(ILogger logger, Exception error);
+
+        [LoggerMessage(EventId = WorkerEventIds.DisposeTimedOut, Level = LogLevel.Warning, Message = "The worker scan loop did not end within {Bound}; leaving its watches and port locks to the process exit")]
+        public static partial void DisposeTimedOut(ILogger logger, TimeSpan bound);
+
+        [LoggerMessage(EventId = WorkerEventIds.DetachStepFailed, Level = LogLevel.Warning, Message = "Worker {Worker} left: could not {Step}")]
+        public static partial void DetachStepFailed(ILogger logger, string worker, string step, Exception error);
 
         [LoggerMessage(EventId = WorkerEventIds.LogRotated, Level = LogLevel.Information, Message = "Rotated the log of worker {Worker} at {Bytes} bytes")]
         public static partial void LogRotated(ILogger logger, string worker, long bytes);

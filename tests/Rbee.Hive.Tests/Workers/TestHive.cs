@@ -75,9 +75,10 @@ public sealed class TestHive : IAsyncDisposable
     }
 
     /// <summary>A new hive process on the same configuration (after <see cref="CrashAsync"/>).</summary>
-    public async Task RestartAsync()
+    public async Task RestartAsync(Action<WorkerMonitor>? beforeStart = null)
     {
         (Monitor, Supervisor) = Build();
+        beforeStart?.Invoke(Monitor);
         await StartAsync();
     }
 
