@@ -27,6 +27,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<WorkerMonitor> _logger;
     private readonly GpuProcessProbe _gpu;
+    private readonly bool _gpuPresent;
     private readonly WorkerSampler _sampler;
     private readonly HealthProber _health;
     private readonly bool _ownsHealth;
@@ -42,6 +43,11 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     // dropped.
     private volatile bool _started;
     private int _disposed;
+    // GPU figures are sampled off the loop (nvidia-smi may take seconds on a wedged driver; spawn, stop and kill must not
+    // queue behind it): the sampler's latest result, read by each scan; null when unknown.
+    private ITimer? _gpuTick;
+    private int _gpuSampling;
+    private GpuSample? _gpuLatest;
     private ITimer? _tick;
     private int _scanQueued;
 
@@ -65,7 +71,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         _time = time;
         _logger = logger;
         _sharedInotify = inotify;
-        _gpu = new GpuProcessProbe(nvidiaSmi ?? new NvidiaSmi());
+        var smi = nvidiaSmi ?? new NvidiaSmi();
+        _gpuPresent = smi.Present;
+        _gpu = new GpuProcessProbe(smi);
         _sampler = new WorkerSampler(time);
         _ownsHealth = health is null;
         _health = health ?? new HealthProber(options, time);
@@ -103,18 +111,51 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         Path.Combine(_options.ResolvedStateDirectory, "workers", _options.CgroupRoot, name.WorkerType, name.Port.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Adopts what runs in the tree (a restarted hive) and starts the loop; the first snapshot already holds them.</summary>
-    public async Task StartAsync(CancellationToken ct)
+    public Task StartAsync(CancellationToken ct)
     {
+        ct.ThrowIfCancellationRequested();
         if (Tree is null) Log.ProcessGroupMode(_logger, Mode.Reason ?? "unknown");
         else Log.CgroupMode(_logger, Tree.RootPath);
         _started = true;
         _inotify = _sharedInotify ?? new Inotify(_logger);
-        await ScanOnceAsync(ct).ConfigureAwait(false);
+        ScanOnce();
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
         // The safety-net scan is a periodic kick on the monitor's clock, coalesced with the inotify and exit kicks: the
         // loop sleeps in one wait on its command channel, with no timeout to cancel (and no exception) every interval. A
         // hive that was frozen (SIGSTOP) gets one tick on resuming, not a burst. Armed before StartAsync returns.
         _tick = _time.CreateTimer(static m => ((WorkerMonitor)m!).Kick(), this, _options.ScanInterval, _options.ScanInterval);
+        if (_gpuPresent)
+            _gpuTick = _time.CreateTimer(static m => ((WorkerMonitor)m!).SampleGpu(), this, TimeSpan.Zero, _options.ScanInterval);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>One GPU sample on the thread pool, at most one at a time; none (and no figures) while no worker runs.</summary>
+    private void SampleGpu()
+    {
+        if (Snapshot.Workers.IsEmpty)
+        {
+            Volatile.Write(ref _gpuLatest, null);
+            return;
+        }
+        if (Interlocked.Exchange(ref _gpuSampling, 1) != 0) return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var map = await _gpu.SampleAsync(_stop.Token).ConfigureAwait(false);
+                Volatile.Write(ref _gpuLatest, map is null ? null : new GpuSample(map, _gpu.TotalVramMb));
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested) { }
+            catch (Exception e)
+            {
+                Volatile.Write(ref _gpuLatest, null);
+                Log.ScanFailed(_logger, e);
+            }
+            finally
+            {
+                Volatile.Write(ref _gpuSampling, 0);
+            }
+        }, CancellationToken.None);
     }
 
     /// <summary>Asks for a scan now (an inotify event, a child's exit). Coalesced: one queued scan covers every request
@@ -234,7 +275,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                     Volatile.Write(ref _scanQueued, 0);
                     try
                     {
-                        await ScanOnceAsync(ct).ConfigureAwait(false);
+                        ScanOnce();
                     }
                     finally
                     {
@@ -480,14 +521,15 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     // ---- the scan ----
 
     /// <summary>One pass over the tree: adopt, sample, detect readiness and exits, publish.</summary>
-    private async Task ScanOnceAsync(CancellationToken ct)
+    private void ScanOnce()
     {
         if (Tree is not null)
             foreach (var name in Tree.Enumerate())
                 if (!_tracked.ContainsKey(name)) AdoptOrClear(name);
 
         var uptime = KernelFile.TryRead("/proc/uptime", out var u) ? ProcFiles.Uptime(u) : null;
-        var gpu = _tracked.Count == 0 ? null : await _gpu.SampleAsync(ct).ConfigureAwait(false);
+        var gpuSample = Volatile.Read(ref _gpuLatest);
+        var gpu = gpuSample?.VramByPid;
         List<WorkerChange>? changes = null;
         List<Tracked>? gone = null;
         var notify = false;
@@ -534,7 +576,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                 UptimeS = WorkerSampler.UptimeS(uptime, t.StartTicks),
                 GpuUtilPct = null,
                 VramMb = WorkerSampler.VramMb(gpu, pids),
-                TotalVramMb = gpu is null ? null : _gpu.TotalVramMb,
+                TotalVramMb = gpuSample?.TotalVramMb,
                 WorkerId = r.WorkerId,
                 ModelId = r.ModelId,
                 StartedBy = r.StartedBy,
@@ -746,6 +788,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private void EndLoop()
     {
         _tick?.Dispose();
+        _gpuTick?.Dispose();
         _stop.Cancel();
         // Wakes the loop (it waits on the channel alone); commands already queued are answered "stopping".
         _commands.Writer.TryComplete();
@@ -825,6 +868,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             return byType != 0 ? byType : x.Port.CompareTo(y.Port);
         }
     }
+
+    /// <summary>One nvidia-smi sample: VRAM per pid and the total of every GPU (null when not read).</summary>
+    private sealed record GpuSample(IReadOnlyDictionary<int, long> VramByPid, long? TotalVramMb);
 
     private abstract record Command;
     private sealed record ScanCommand(TaskCompletionSource? Done) : Command;

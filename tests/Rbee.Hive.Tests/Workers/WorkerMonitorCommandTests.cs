@@ -6,6 +6,7 @@ namespace Rbee.Hive.Tests.Workers;
 
 /// <summary>Commands to the scan loop are carried out, or answered, whatever the loop is doing when they arrive.</summary>
 [Collection("Workers")]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class WorkerMonitorCommandTests
 {
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
@@ -82,5 +83,27 @@ public sealed class WorkerMonitorCommandTests
         using (var lease = hive.Ports.TryLock(w.Port)) Assert.NotNull(lease);
         await hive.Monitor.ScanAsync().WaitAsync(Generous); // the loop goes on
         Directory.Delete(w.ReadyFile, recursive: true);
+    }
+
+    [Fact]
+    public async Task AWedgedNvidiaSmi_DoesNotHoldUpTheLoop_AStopIsCarriedOutAtOnce_AndVramStaysUnknown()
+    {
+        // nvidia-smi that hangs (a wedged driver) until NvidiaSmi kills it after its 3 s time-out, at every call.
+        var dir = Directory.CreateTempSubdirectory("rbee-wedged-smi-").FullName;
+        var script = Path.Combine(dir, "nvidia-smi");
+        File.WriteAllText(script, "#!/bin/sh\nexec sleep 600\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.UserWrite);
+        await using var hive = new TestHive(nvidiaSmi: new Rbee.Hive.Devices.NvidiaSmi(script));
+        await hive.StartAsync();
+        var w = await hive.SpawnReadyAsync();
+        var view = await hive.WaitForViewAsync(v => v.Any(x => x.Port == w.Port), Generous, "the worker sampled");
+        Assert.Null(view.Single(x => x.Port == w.Port).VramMb); // unknown, never 0
+
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        await hive.Supervisor.StopAsync(w, TimeSpan.Zero, CancellationToken.None);
+        sw.Stop();
+        // One nvidia-smi call awaited in the loop took 3 s; a generous bound for a loaded 2-core machine below that.
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"the stop took {sw.ElapsedMilliseconds} ms behind the GPU sample");
+        Directory.Delete(dir, recursive: true);
     }
 }
