@@ -196,8 +196,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     }
 
     /// <summary>SIGTERM now and <c>cgroup.kill</c> after <paramref name="grace"/> (at once for zero); the worker's
-    /// <see cref="WorkerRecord.Exited"/> completes when it has left the view.</summary>
-    internal void Stop(WorkerRecord worker, TimeSpan grace) => Post(new StopCommand(worker.Name, worker.Generation, grace));
+    /// <see cref="WorkerRecord.Exited"/> completes when it has left the view. False when the loop has stopped (the hive
+    /// is stopping): nothing will carry the stop out.</summary>
+    internal bool Stop(WorkerRecord worker, TimeSpan grace) => Post(new StopCommand(worker.Name, worker.Generation, grace));
 
     /// <summary><c>cgroup.kill</c> for every worker now (processes that slipped in during a stop).</summary>
     internal Task KillAllAsync()
@@ -206,11 +207,20 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         return Post(new KillAllCommand(done)) ? done.Task : Task.CompletedTask;
     }
 
-    /// <summary>Drops every pending on_failure restart (releasing its port), and any that a later exit would schedule.</summary>
+    /// <summary>Drops every pending on_failure restart (releasing its port), and any that a later exit would schedule.
+    /// One-way: once called, this monitor schedules no on_failure restart again (it is meant for stopping the hive).</summary>
     internal Task CancelRestartsAsync()
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         return Post(new CancelRestartsCommand(done)) ? done.Task : Task.CompletedTask;
+    }
+
+    /// <summary>Drops the pending on_failure restart on <paramref name="port"/>, if any (releasing the port): a stop of a
+    /// worker in its restart backoff. The worker type whose restart was dropped; null when none was pending.</summary>
+    internal Task<string?> CancelRestartAsync(int port)
+    {
+        var done = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Post(new CancelRestartCommand(port, done)) ? done.Task : Task.FromResult<string?>(null);
     }
 
     /// <summary>Hands a command to the loop (queued until it runs, when sent during the first scan); false when there is no
@@ -303,8 +313,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             {
                 case ScanCommand { Done: { } d }: d.TrySetResult(); break;
                 case SpawnCommand s: s.Lease?.Dispose(); s.Reply?.TrySetException(new WorkerOperationException("the hive is stopping")); break;
-                case KillAllCommand k: k.Done.TrySetResult(); break;
+                case KillAllCommand k:
+                    // Still the loop: the kill asked for before it ended is carried out, not just answered.
+                    foreach (var t in _tracked.Values) KillNow(t);
+                    k.Done.TrySetResult();
+                    break;
                 case CancelRestartsCommand c: c.Done.TrySetResult(); break;
+                case CancelRestartCommand c: c.Done.TrySetResult(null); break;
             }
     }
 
@@ -326,6 +341,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                 case CancelRestartsCommand c:
                     CancelRestarts();
                     c.Done.TrySetResult();
+                    break;
+                case CancelRestartCommand c:
+                    c.Done.TrySetResult(CancelRestart(c.Port));
                     break;
             }
         }
@@ -418,7 +436,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         var first = !t.StopRequested;
         t.StopRequested = true;
         var old = t.Record.State;
-        t.Record = t.Record with { State = WorkerStates.Stopping, RestartOnFailure = false };
+        // Stats too: the change published now must not still say the old state until the next scan.
+        t.Record = t.Record with
+        {
+            State = WorkerStates.Stopping,
+            RestartOnFailure = false,
+            Stats = t.Record.Stats is { } stats ? stats with { State = WorkerStates.Stopping } : null,
+        };
         if (old != WorkerStates.Stopping)
         {
             Log.StateChanged(_logger, s.Name.Key, old, WorkerStates.Stopping);
@@ -505,6 +529,19 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         if (!_restarts.Remove(p)) return; // cancelled meanwhile
         p.Timer?.Dispose();
         Spawn(new SpawnCommand(p.Spec, p.Attempt, p.Lease, null, CancellationToken.None));
+    }
+
+    /// <summary>Drops the pending on_failure restart on <paramref name="port"/> (a stop for a worker in its backoff),
+    /// releasing its port; the worker type whose restart it was, null when none is pending there.</summary>
+    private string? CancelRestart(int port)
+    {
+        var p = _restarts.Find(r => r.Lease.Port == port);
+        if (p is null) return null;
+        _restarts.Remove(p);
+        p.Timer?.Dispose();
+        p.Lease.Dispose();
+        Log.RestartCancelled(_logger, $"{p.Spec.Type.Name}/{port}");
+        return p.Spec.Type.Name;
     }
 
     private void CancelRestarts()
@@ -881,6 +918,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private sealed record RestartDueCommand(PendingRestart Restart) : Command;
     private sealed record KillAllCommand(TaskCompletionSource Done) : Command;
     private sealed record CancelRestartsCommand(TaskCompletionSource Done) : Command;
+    private sealed record CancelRestartCommand(int Port, TaskCompletionSource<string?> Done) : Command;
 
     private static partial class Log
     {
@@ -925,6 +963,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
         [LoggerMessage(EventId = WorkerEventIds.Restarting, Level = LogLevel.Warning, Message = "Worker {Worker} failed; restart {Attempt} of {Max} in {Delay}")]
         public static partial void Restarting(ILogger logger, string worker, int attempt, int max, TimeSpan delay);
+
+        [LoggerMessage(EventId = WorkerEventIds.RestartCancelled, Level = LogLevel.Information, Message = "Worker {Worker}: its pending restart was cancelled by a stop")]
+        public static partial void RestartCancelled(ILogger logger, string worker);
 
         [LoggerMessage(EventId = WorkerEventIds.RestartFailed, Level = LogLevel.Error, Message = "Could not restart worker {Worker}: {Reason}")]
         public static partial void RestartFailed(ILogger logger, string worker, string reason);

@@ -29,6 +29,7 @@ internal static class WorkerEventIds
     public const int StoppedAll = 4205;
     public const int Restarting = 4206;
     public const int RestartFailed = 4207;
+    public const int RestartCancelled = 4208;
 
     public const int KeepingWorkers = 4301;
     public const int StopAllFailed = 4302;

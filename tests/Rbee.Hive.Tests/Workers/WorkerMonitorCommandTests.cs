@@ -1,6 +1,11 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
 using Rbee.Contracts.Wire;
+using Rbee.Hive.Jobs;
+using Rbee.Hive.Models;
 using Rbee.Hive.Monitoring;
 using Rbee.Hive.Workers;
+using Rbee.Hosting.Jobs;
 
 namespace Rbee.Hive.Tests.Workers;
 
@@ -105,5 +110,68 @@ public sealed class WorkerMonitorCommandTests
         // One nvidia-smi call awaited in the loop took 3 s; a generous bound for a loaded 2-core machine below that.
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"the stop took {sw.ElapsedMilliseconds} ms behind the GPU sample");
         Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task TheSnapshotThatSaysStopping_AlsoSaysItInTheWorkersFigures()
+    {
+        await using var hive = new TestHive();
+        await hive.StartAsync();
+        var w = await hive.SpawnReadyAsync();
+        await hive.WaitForViewAsync(v => v.Any(x => x.Port == w.Port && x.State == WorkerStates.Ready), Generous, "the worker ready in its figures");
+        var stopping = new TaskCompletionSource<WorkerRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
+        hive.Monitor.Changed += () =>
+        {
+            // On the loop, right after the publication: the snapshot of the change itself, not a later scan's.
+            if (hive.Monitor.Snapshot.Find(w.Key) is { State: WorkerStates.Stopping } r) stopping.TrySetResult(r);
+        };
+        var stop = hive.Supervisor.StopAsync(w, TimeSpan.FromSeconds(3), CancellationToken.None);
+        var first = await stopping.Task.WaitAsync(Generous);
+        Assert.Equal(WorkerStates.Stopping, first.Stats?.State);
+        await stop.WaitAsync(Generous);
+    }
+
+    [Fact]
+    public async Task AStopAfterTheLoopEnded_FailsAtOnce_SayingWhy()
+    {
+        await using var hive = new TestHive();
+        await hive.StartAsync();
+        var w = await hive.SpawnReadyAsync();
+        await hive.Monitor.StopAsync();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var error = await Assert.ThrowsAsync<WorkerOperationException>(() => hive.Supervisor.StopAsync(w, null, CancellationToken.None));
+        sw.Stop();
+        Assert.Contains("hive is stopping", error.Message, StringComparison.Ordinal);
+        // Not after StopGrace + KillBound (8 s here) with a false "still has processes".
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"the refused stop took {sw.ElapsedMilliseconds} ms");
+        Libc.Signal(w.MainPid!.Value, Libc.SIGKILL);
+    }
+
+    [Fact]
+    public async Task WorkerStop_OfAPortInItsRestartBackoff_CancelsTheRestart_AndFreesThePort()
+    {
+        await using var hive = new TestHive();
+        hive.Options.RestartBackoff = TimeSpan.FromSeconds(30); // the restart stays pending for the whole test
+        await hive.StartAsync();
+        var w = await hive.SpawnReadyAsync(restart: true);
+        Libc.Signal(w.MainPid!.Value, Libc.SIGKILL);
+        await w.Exited.WaitAsync(Generous);
+        using (var held = hive.Ports.TryLock(w.Port)) Assert.Null(held); // kept for the restart
+
+        using var catalog = new HiveModelCatalog(Path.Combine(hive.StateDirectory, "models"), new ModelsOptions(), TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
+        var ops = new HiveJobOperations(hive.Catalog, hive.Monitor, hive.Supervisor, hive.Ports, Microsoft.Extensions.Options.Options.Create(hive.Options), catalog);
+        using var jobs = new JobRegistry(Microsoft.Extensions.Options.Options.Create(new JobOptions()), TimeProvider.System, NullLogger<JobRegistry>.Instance);
+        using var request = JsonDocument.Parse($"{{\"operation\":\"worker_stop\",\"port\":{w.Port}}}");
+        var job = jobs.Start("worker_stop", ops.Plan("worker_stop", request.RootElement.Clone()).Work!)!;
+        var events = new List<JobEvent>();
+        using var cts = new CancellationTokenSource(Generous);
+        await foreach (var e in job.ReadAllAsync(cts.Token)) events.Add(e);
+
+        Assert.True(events[^1].Kind == JobEventKind.Done, string.Join(" | ", events.Select(e => $"{e.Kind}: {e.Text}")));
+        using var data = JsonDocument.Parse(Assert.Single(events, e => e.Kind == JobEventKind.Data).Text);
+        Assert.Equal(w.Port, data.RootElement.GetProperty("port").GetInt32());
+        using (var free = hive.Ports.TryLock(w.Port)) Assert.NotNull(free); // the restart's hold is gone with it
+        await hive.Monitor.ScanAsync().WaitAsync(Generous);
+        Assert.Empty(hive.Monitor.Snapshot.Workers);
     }
 }
