@@ -174,4 +174,37 @@ public sealed class WorkerMonitorCommandTests
         await hive.Monitor.ScanAsync().WaitAsync(Generous);
         Assert.Empty(hive.Monitor.Snapshot.Workers);
     }
+
+    [Fact]
+    public async Task Dispose_WaitsForTheLoopToEnd_BeforeItReleasesWhatTheLoopHolds_AndCanBeCalledTwice()
+    {
+        await using var hive = new TestHive();
+        await hive.StartAsync();
+        var w = await hive.SpawnReadyAsync();
+        using var release = new ManualResetEventSlim();
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The loop is kept busy inside the publication of the stop (Changed runs on the loop).
+        hive.Monitor.Changed += () =>
+        {
+            if (hive.Monitor.Snapshot.Find(w.Key) is not { State: WorkerStates.Stopping }) return;
+            held.TrySetResult();
+            release.Wait(Generous);
+        };
+        using var giveUp = new CancellationTokenSource();
+        var stop = hive.Supervisor.StopAsync(w, TimeSpan.FromSeconds(30), giveUp.Token);
+        await held.Task.WaitAsync(Generous);
+
+        var disposing = Task.Run(hive.Monitor.Dispose);
+        await Task.Delay(TimeSpan.FromMilliseconds(300)); // the one negative check: Dispose must still be waiting
+        Assert.False(disposing.IsCompleted, "Dispose returned while the loop was still running");
+        using (var lease = hive.Ports.TryLock(w.Port)) Assert.Null(lease); // the loop's port lock untouched meanwhile
+        release.Set();
+        await disposing.WaitAsync(Generous);
+        using (var lease = hive.Ports.TryLock(w.Port)) Assert.NotNull(lease); // released once the loop had ended
+        hive.Monitor.Dispose();
+
+        await giveUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => stop);
+        Libc.Signal(w.MainPid!.Value, Libc.SIGKILL);
+    }
 }
