@@ -178,6 +178,13 @@ public sealed class HiveJobOperations(
         return JobPlan.Run(async (job, ct) =>
         {
             var entry = port is { } p ? monitor.Snapshot.FindByPort(p) : monitor.Snapshot.FindByPid(pid!.Value);
+            // A worker in its on_failure restart backoff is in no view; the stop cancels the restart that would bring it back.
+            if (entry is null && port is { } backoff && await supervisor.CancelRestartAsync(backoff).ConfigureAwait(false) is { } type)
+            {
+                job.Narrate($"{type}/{backoff} was waiting for its on_failure restart; cancelled it, port {backoff} free");
+                job.Data(new WorkerStopped { WorkerType = type, Port = backoff });
+                return;
+            }
             if (entry is null)
                 throw new JobFailedException(port is not null ? $"no worker of this hive on port {port}" : $"no worker of this hive has pid {pid}");
             job.Narrate($"stopping {entry.Key} (pid {entry.MainPid}): SIGTERM, {options.Value.StopGrace.TotalSeconds:0.#} s grace, then cgroup.kill");

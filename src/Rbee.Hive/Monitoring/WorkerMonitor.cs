@@ -27,6 +27,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<WorkerMonitor> _logger;
     private readonly GpuProcessProbe _gpu;
+    private readonly bool _gpuPresent;
     private readonly WorkerSampler _sampler;
     private readonly HealthProber _health;
     private readonly bool _ownsHealth;
@@ -37,6 +38,16 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private readonly Inotify? _sharedInotify;
     private Inotify? _inotify;
     private Task? _loop;
+    // Set at the top of StartAsync: from then on commands are accepted (the channel is unbounded and buffers them), so
+    // one sent during the first scan (a health verdict of an adopted worker, a kick) waits for the loop instead of being
+    // dropped.
+    private volatile bool _started;
+    private int _disposed;
+    // GPU figures are sampled off the loop (nvidia-smi may take seconds on a wedged driver; spawn, stop and kill must not
+    // queue behind it): the sampler's latest result, read by each scan; null when unknown.
+    private ITimer? _gpuTick;
+    private int _gpuSampling;
+    private GpuSample? _gpuLatest;
     private ITimer? _tick;
     private int _scanQueued;
 
@@ -60,7 +71,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         _time = time;
         _logger = logger;
         _sharedInotify = inotify;
-        _gpu = new GpuProcessProbe(nvidiaSmi ?? new NvidiaSmi());
+        var smi = nvidiaSmi ?? new NvidiaSmi();
+        _gpuPresent = smi.Present;
+        _gpu = new GpuProcessProbe(smi);
         _sampler = new WorkerSampler(time);
         _ownsHealth = health is null;
         _health = health ?? new HealthProber(options, time);
@@ -98,17 +111,51 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         Path.Combine(_options.ResolvedStateDirectory, "workers", _options.CgroupRoot, name.WorkerType, name.Port.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Adopts what runs in the tree (a restarted hive) and starts the loop; the first snapshot already holds them.</summary>
-    public async Task StartAsync(CancellationToken ct)
+    public Task StartAsync(CancellationToken ct)
     {
+        ct.ThrowIfCancellationRequested();
         if (Tree is null) Log.ProcessGroupMode(_logger, Mode.Reason ?? "unknown");
         else Log.CgroupMode(_logger, Tree.RootPath);
+        _started = true;
         _inotify = _sharedInotify ?? new Inotify(_logger);
-        await ScanOnceAsync(ct).ConfigureAwait(false);
+        ScanOnce();
         _loop = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
         // The safety-net scan is a periodic kick on the monitor's clock, coalesced with the inotify and exit kicks: the
         // loop sleeps in one wait on its command channel, with no timeout to cancel (and no exception) every interval. A
         // hive that was frozen (SIGSTOP) gets one tick on resuming, not a burst. Armed before StartAsync returns.
         _tick = _time.CreateTimer(static m => ((WorkerMonitor)m!).Kick(), this, _options.ScanInterval, _options.ScanInterval);
+        if (_gpuPresent)
+            _gpuTick = _time.CreateTimer(static m => ((WorkerMonitor)m!).SampleGpu(), this, TimeSpan.Zero, _options.ScanInterval);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>One GPU sample on the thread pool, at most one at a time; none (and no figures) while no worker runs.</summary>
+    private void SampleGpu()
+    {
+        if (Snapshot.Workers.IsEmpty)
+        {
+            Volatile.Write(ref _gpuLatest, null);
+            return;
+        }
+        if (Interlocked.Exchange(ref _gpuSampling, 1) != 0) return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var map = await _gpu.SampleAsync(_stop.Token).ConfigureAwait(false);
+                Volatile.Write(ref _gpuLatest, map is null ? null : new GpuSample(map, _gpu.TotalVramMb));
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested) { }
+            catch (Exception e)
+            {
+                Volatile.Write(ref _gpuLatest, null);
+                Log.ScanFailed(_logger, e);
+            }
+            finally
+            {
+                Volatile.Write(ref _gpuSampling, 0);
+            }
+        }, CancellationToken.None);
     }
 
     /// <summary>Asks for a scan now (an inotify event, a child's exit). Coalesced: one queued scan covers every request
@@ -126,18 +173,32 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         return Post(new ScanCommand(done)) ? done.Task.WaitAsync(ct) : Task.CompletedTask;
     }
 
-    /// <summary>Starts a worker on the lowest free port of its type (or on <paramref name="lease"/>'s); completes once its
-    /// process runs and it is in the view, as <c>starting</c>.</summary>
-    internal Task<WorkerRecord> SpawnAsync(SpawnSpec spec, CancellationToken ct)
+    /// <summary>Starts a worker on the lowest free port of its type; completes once its process runs and it is in the
+    /// view, as <c>starting</c>. Cancelled while queued, nothing is started; cancelled after the loop started it, the
+    /// worker is stopped at once, so a caller that gave up leaves no worker behind.</summary>
+    internal async Task<WorkerRecord> SpawnAsync(SpawnSpec spec, CancellationToken ct)
     {
         var reply = new TaskCompletionSource<WorkerRecord>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!Post(new SpawnCommand(spec, 0, null, reply))) throw new WorkerOperationException("the hive is stopping");
-        return reply.Task.WaitAsync(ct);
+        if (!Post(new SpawnCommand(spec, 0, null, reply, ct))) throw new WorkerOperationException("the hive is stopping");
+        try
+        {
+            return await reply.Task.WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The loop may have started it after all (cancelled after its check): nobody would ever stop that worker.
+            _ = reply.Task.ContinueWith(static (t, m) =>
+            {
+                if (t.IsCompletedSuccessfully) ((WorkerMonitor)m!).Stop(t.Result, TimeSpan.Zero);
+            }, this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
     }
 
     /// <summary>SIGTERM now and <c>cgroup.kill</c> after <paramref name="grace"/> (at once for zero); the worker's
-    /// <see cref="WorkerRecord.Exited"/> completes when it has left the view.</summary>
-    internal void Stop(WorkerRecord worker, TimeSpan grace) => Post(new StopCommand(worker.Name, worker.Generation, grace));
+    /// <see cref="WorkerRecord.Exited"/> completes when it has left the view. False when the loop has stopped (the hive
+    /// is stopping): nothing will carry the stop out.</summary>
+    internal bool Stop(WorkerRecord worker, TimeSpan grace) => Post(new StopCommand(worker.Name, worker.Generation, grace));
 
     /// <summary><c>cgroup.kill</c> for every worker now (processes that slipped in during a stop).</summary>
     internal Task KillAllAsync()
@@ -146,15 +207,25 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         return Post(new KillAllCommand(done)) ? done.Task : Task.CompletedTask;
     }
 
-    /// <summary>Drops every pending on_failure restart (releasing its port), and any that a later exit would schedule.</summary>
+    /// <summary>Drops every pending on_failure restart (releasing its port), and any that a later exit would schedule.
+    /// One-way: once called, this monitor schedules no on_failure restart again (it is meant for stopping the hive).</summary>
     internal Task CancelRestartsAsync()
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         return Post(new CancelRestartsCommand(done)) ? done.Task : Task.CompletedTask;
     }
 
-    /// <summary>Hands a command to the loop; false when there is no loop to carry it out (not started, or stopped).</summary>
-    private bool Post(Command command) => _loop is not null && _commands.Writer.TryWrite(command);
+    /// <summary>Drops the pending on_failure restart on <paramref name="port"/>, if any (releasing the port): a stop of a
+    /// worker in its restart backoff. The worker type whose restart was dropped; null when none was pending.</summary>
+    internal Task<string?> CancelRestartAsync(int port)
+    {
+        var done = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return Post(new CancelRestartCommand(port, done)) ? done.Task : Task.FromResult<string?>(null);
+    }
+
+    /// <summary>Hands a command to the loop (queued until it runs, when sent during the first scan); false when there is no
+    /// loop to carry it out (not started, or stopped).</summary>
+    private bool Post(Command command) => _started && _commands.Writer.TryWrite(command);
 
     /// <summary>
     /// Completes true as soon as <paramref name="predicate"/> holds for the current snapshot (at once when it already
@@ -212,9 +283,17 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                 if (scan)
                 {
                     Volatile.Write(ref _scanQueued, 0);
-                    await ScanOnceAsync(ct).ConfigureAwait(false);
-                    foreach (var w in scanWaiters) w.TrySetResult();
-                    scanWaiters.Clear();
+                    try
+                    {
+                        ScanOnce();
+                    }
+                    finally
+                    {
+                        // A failed scan (logged below) completes its waiters too: each looks at the view itself, and
+                        // none hangs on a scan that will not come.
+                        foreach (var w in scanWaiters) w.TrySetResult();
+                        scanWaiters.Clear();
+                    }
                 }
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -234,8 +313,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             {
                 case ScanCommand { Done: { } d }: d.TrySetResult(); break;
                 case SpawnCommand s: s.Lease?.Dispose(); s.Reply?.TrySetException(new WorkerOperationException("the hive is stopping")); break;
-                case KillAllCommand k: k.Done.TrySetResult(); break;
+                case KillAllCommand k:
+                    // Still the loop: the kill asked for before it ended is carried out, not just answered.
+                    foreach (var t in _tracked.Values) KillNow(t);
+                    k.Done.TrySetResult();
+                    break;
                 case CancelRestartsCommand c: c.Done.TrySetResult(); break;
+                case CancelRestartCommand c: c.Done.TrySetResult(null); break;
             }
     }
 
@@ -258,6 +342,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                     CancelRestarts();
                     c.Done.TrySetResult();
                     break;
+                case CancelRestartCommand c:
+                    c.Done.TrySetResult(CancelRestart(c.Port));
+                    break;
             }
         }
         catch (Exception e)
@@ -273,6 +360,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         var spec = s.Spec;
         var t = spec.Type.Options;
         PortLease? lease = s.Lease;
+        if (s.Ct.IsCancellationRequested)
+        {
+            // The caller gave up while the command was queued: start nothing, keep no port.
+            lease?.Dispose();
+            s.Reply?.TrySetCanceled(s.Ct);
+            return;
+        }
         Tracked? tracked = null;
         try
         {
@@ -342,7 +436,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         var first = !t.StopRequested;
         t.StopRequested = true;
         var old = t.Record.State;
-        t.Record = t.Record with { State = WorkerStates.Stopping, RestartOnFailure = false };
+        // Stats too: the change published now must not still say the old state until the next scan.
+        t.Record = t.Record with
+        {
+            State = WorkerStates.Stopping,
+            RestartOnFailure = false,
+            Stats = t.Record.Stats is { } stats ? stats with { State = WorkerStates.Stopping } : null,
+        };
         if (old != WorkerStates.Stopping)
         {
             Log.StateChanged(_logger, s.Name.Key, old, WorkerStates.Stopping);
@@ -428,7 +528,20 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     {
         if (!_restarts.Remove(p)) return; // cancelled meanwhile
         p.Timer?.Dispose();
-        Spawn(new SpawnCommand(p.Spec, p.Attempt, p.Lease, null));
+        Spawn(new SpawnCommand(p.Spec, p.Attempt, p.Lease, null, CancellationToken.None));
+    }
+
+    /// <summary>Drops the pending on_failure restart on <paramref name="port"/> (a stop for a worker in its backoff),
+    /// releasing its port; the worker type whose restart it was, null when none is pending there.</summary>
+    private string? CancelRestart(int port)
+    {
+        var p = _restarts.Find(r => r.Lease.Port == port);
+        if (p is null) return null;
+        _restarts.Remove(p);
+        p.Timer?.Dispose();
+        p.Lease.Dispose();
+        Log.RestartCancelled(_logger, $"{p.Spec.Type.Name}/{port}");
+        return p.Spec.Type.Name;
     }
 
     private void CancelRestarts()
@@ -445,14 +558,15 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     // ---- the scan ----
 
     /// <summary>One pass over the tree: adopt, sample, detect readiness and exits, publish.</summary>
-    private async Task ScanOnceAsync(CancellationToken ct)
+    private void ScanOnce()
     {
         if (Tree is not null)
             foreach (var name in Tree.Enumerate())
                 if (!_tracked.ContainsKey(name)) AdoptOrClear(name);
 
         var uptime = KernelFile.TryRead("/proc/uptime", out var u) ? ProcFiles.Uptime(u) : null;
-        var gpu = _tracked.Count == 0 ? null : await _gpu.SampleAsync(ct).ConfigureAwait(false);
+        var gpuSample = Volatile.Read(ref _gpuLatest);
+        var gpu = gpuSample?.VramByPid;
         List<WorkerChange>? changes = null;
         List<Tracked>? gone = null;
         var notify = false;
@@ -499,7 +613,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                 UptimeS = WorkerSampler.UptimeS(uptime, t.StartTicks),
                 GpuUtilPct = null,
                 VramMb = WorkerSampler.VramMb(gpu, pids),
-                TotalVramMb = gpu is null ? null : _gpu.TotalVramMb,
+                TotalVramMb = gpuSample?.TotalVramMb,
                 WorkerId = r.WorkerId,
                 ModelId = r.ModelId,
                 StartedBy = r.StartedBy,
@@ -511,16 +625,23 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             _scansSinceLogCheck = 0;
             foreach (var t in _tracked.Values) RotateLog(t.Record);
         }
-        if (gone is not null)
-            foreach (var t in gone)
-            {
-                var exit = Detach(t);
-                (changes ??= []).Add(new WorkerLeft(0, t.Record.Key, exit));
-            }
-        Publish(changes is null ? [] : [.. changes], notify || changes is not null);
-        // Only now, with the port released and the view published without them, do waiters on these exits go on.
-        if (gone is not null)
-            foreach (var t in gone) t.Exited.TrySetResult(t.Exit!);
+        try
+        {
+            if (gone is not null)
+                foreach (var t in gone)
+                {
+                    var exit = Detach(t);
+                    (changes ??= []).Add(new WorkerLeft(0, t.Record.Key, exit));
+                }
+            Publish(changes is null ? [] : [.. changes], notify || changes is not null);
+        }
+        finally
+        {
+            // Only now, with the port released and the view published without them, do waiters on these exits go on;
+            // and they go on even when this scan failed: these workers are no longer tracked, nothing would answer later.
+            if (gone is not null)
+                foreach (var t in gone) t.Exited.TrySetResult(t.Exit ?? new WorkerExit(null, t.StopRequested));
+        }
     }
 
     private void Publish(ImmutableArray<WorkerChange> changes, bool notify)
@@ -647,44 +768,84 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     }
 
     /// <summary>Stops tracking an emptied worker: watches, timers, cgroup directory, ready file, and its port (released,
-    /// or held for its restart) before it leaves the view.</summary>
+    /// or held for its restart) before it leaves the view. Each step that fails is logged and the next still runs: a
+    /// worker that left <c>_tracked</c> always has its port dealt with and its exit recorded.</summary>
     private WorkerExit Detach(Tracked t)
     {
         _tracked.Remove(t.Record.Name);
-        Unwatch(t);
-        t.Lifetime.Cancel();
-        t.KillTimer?.Dispose();
-        if (t.Record.CgroupPath is not null) CgroupTree.TryRemove(t.Record.CgroupPath);
-        try { File.Delete(t.Record.ReadyFile); }
-        catch (IOException) { }
+        var key = t.Record.Key;
         int? exitCode = null;
-        if (t.Child is { } child)
+        var exit = new WorkerExit(null, t.StopRequested);
+        try
         {
-            try { if (child.HasExited) exitCode = child.ExitCode; }
-            catch (InvalidOperationException) { }
-            child.Dispose();
+            DetachStep(key, "unwatch", () => Unwatch(t));
+            DetachStep(key, "cancel its health probe", t.Lifetime.Cancel);
+            DetachStep(key, "disarm its kill timer", () => t.KillTimer?.Dispose());
+            if (t.Record.CgroupPath is { } path) DetachStep(key, "remove its cgroup", () => CgroupTree.TryRemove(path));
+            DetachStep(key, "delete its ready file", () => File.Delete(t.Record.ReadyFile));
+            if (t.Child is { } child)
+                DetachStep(key, "read its exit code", () =>
+                {
+                    try { if (child.HasExited) exitCode = child.ExitCode; }
+                    finally { child.Dispose(); }
+                });
         }
-        ReleaseOrRestart(t);
-        Log.WorkerGone(_logger, t.Record.Key, t.Record.MainPid ?? 0, exitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown", t.StopRequested);
-        t.Exit = new WorkerExit(exitCode, t.StopRequested);
-        return t.Exit;
+        finally
+        {
+            try { ReleaseOrRestart(t); }
+            catch (Exception e)
+            {
+                // No restart then: the port must not stay locked by a worker that left.
+                Log.DetachStepFailed(_logger, key, "schedule its restart", e);
+                t.Lease?.Dispose();
+                t.Lease = null;
+            }
+            t.Exit = exit = new WorkerExit(exitCode, t.StopRequested);
+        }
+        Log.WorkerGone(_logger, key, t.Record.MainPid ?? 0, exitCode?.ToString(CultureInfo.InvariantCulture) ?? "unknown", t.StopRequested);
+        return exit;
+    }
+
+    private void DetachStep(string worker, string step, Action action)
+    {
+        try { action(); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Log.DetachStepFailed(_logger, worker, step, e);
+        }
     }
 
     public async Task StopAsync()
     {
-        _tick?.Dispose();
-        _stop.Cancel();
-        // Wakes the loop (it waits on the channel alone); commands already queued are answered "stopping".
-        _commands.Writer.TryComplete();
+        EndLoop();
         if (_loop is not null) await _loop.ConfigureAwait(false);
     }
 
-    /// <summary>Like the hive process ending: watches, timers and port locks go, the workers keep running.</summary>
-    public void Dispose()
+    /// <summary>No more ticks or commands; the loop ends after what it is doing now (commands queued are answered).</summary>
+    private void EndLoop()
     {
         _tick?.Dispose();
+        _gpuTick?.Dispose();
         _stop.Cancel();
+        // Wakes the loop (it waits on the channel alone); commands already queued are answered "stopping".
         _commands.Writer.TryComplete();
+    }
+
+    /// <summary>How long <see cref="Dispose"/> waits for the loop to end before it leaves the loop's state alone.</summary>
+    internal static readonly TimeSpan DisposeBound = TimeSpan.FromSeconds(10);
+
+    /// <summary>Like the hive process ending: watches, timers and port locks go, the workers keep running. Ends the loop
+    /// first (as <see cref="StopAsync"/>) and waits for it, bounded, before it touches the loop's state; idempotent.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        EndLoop();
+        if (_loop is { } loop && !loop.Wait(DisposeBound))
+        {
+            // Still busy (a wedged step): its state is its own; what it holds goes with the process.
+            Log.DisposeTimedOut(_logger, DisposeBound);
+            return;
+        }
         foreach (var t in _tracked.Values)
         {
             if (_sharedInotify is not null) Unwatch(t);
@@ -745,15 +906,19 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         }
     }
 
+    /// <summary>One nvidia-smi sample: VRAM per pid and the total of every GPU (null when not read).</summary>
+    private sealed record GpuSample(IReadOnlyDictionary<int, long> VramByPid, long? TotalVramMb);
+
     private abstract record Command;
     private sealed record ScanCommand(TaskCompletionSource? Done) : Command;
-    private sealed record SpawnCommand(SpawnSpec Spec, int Attempt, PortLease? Lease, TaskCompletionSource<WorkerRecord>? Reply) : Command;
+    private sealed record SpawnCommand(SpawnSpec Spec, int Attempt, PortLease? Lease, TaskCompletionSource<WorkerRecord>? Reply, CancellationToken Ct) : Command;
     private sealed record StopCommand(WorkerCgroupName Name, long Generation, TimeSpan Grace) : Command;
     private sealed record KillCommand(WorkerCgroupName Name, long Generation, TimeSpan Grace) : Command;
     private sealed record HealthyCommand(WorkerCgroupName Name, long Generation) : Command;
     private sealed record RestartDueCommand(PendingRestart Restart) : Command;
     private sealed record KillAllCommand(TaskCompletionSource Done) : Command;
     private sealed record CancelRestartsCommand(TaskCompletionSource Done) : Command;
+    private sealed record CancelRestartCommand(int Port, TaskCompletionSource<string?> Done) : Command;
 
     private static partial class Log
     {
@@ -778,6 +943,12 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         [LoggerMessage(EventId = WorkerEventIds.ScanFailed, Level = LogLevel.Error, Message = "Worker scan failed")]
         public static partial void ScanFailed(ILogger logger, Exception error);
 
+        [LoggerMessage(EventId = WorkerEventIds.DisposeTimedOut, Level = LogLevel.Warning, Message = "The worker scan loop did not end within {Bound}; leaving its watches and port locks to the process exit")]
+        public static partial void DisposeTimedOut(ILogger logger, TimeSpan bound);
+
+        [LoggerMessage(EventId = WorkerEventIds.DetachStepFailed, Level = LogLevel.Warning, Message = "Worker {Worker} left: could not {Step}")]
+        public static partial void DetachStepFailed(ILogger logger, string worker, string step, Exception error);
+
         [LoggerMessage(EventId = WorkerEventIds.LogRotated, Level = LogLevel.Information, Message = "Rotated the log of worker {Worker} at {Bytes} bytes")]
         public static partial void LogRotated(ILogger logger, string worker, long bytes);
 
@@ -792,6 +963,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
         [LoggerMessage(EventId = WorkerEventIds.Restarting, Level = LogLevel.Warning, Message = "Worker {Worker} failed; restart {Attempt} of {Max} in {Delay}")]
         public static partial void Restarting(ILogger logger, string worker, int attempt, int max, TimeSpan delay);
+
+        [LoggerMessage(EventId = WorkerEventIds.RestartCancelled, Level = LogLevel.Information, Message = "Worker {Worker}: its pending restart was cancelled by a stop")]
+        public static partial void RestartCancelled(ILogger logger, string worker);
 
         [LoggerMessage(EventId = WorkerEventIds.RestartFailed, Level = LogLevel.Error, Message = "Could not restart worker {Worker}: {Reason}")]
         public static partial void RestartFailed(ILogger logger, string worker, string reason);

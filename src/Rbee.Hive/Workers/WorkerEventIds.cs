@@ -15,6 +15,8 @@ internal static class WorkerEventIds
     public const int ScanFailed = 4007;
     public const int LogRotated = 4008;
     public const int LogRotateFailed = 4009;
+    public const int DetachStepFailed = 4010;
+    public const int DisposeTimedOut = 4011;
 
     public const int InotifyWatchFailed = 4101;
     public const int InotifyLoopFailed = 4102;
@@ -27,6 +29,7 @@ internal static class WorkerEventIds
     public const int StoppedAll = 4205;
     public const int Restarting = 4206;
     public const int RestartFailed = 4207;
+    public const int RestartCancelled = 4208;
 
     public const int KeepingWorkers = 4301;
     public const int StopAllFailed = 4302;

@@ -45,7 +45,12 @@ public sealed partial class WorkerSupervisor(IOptions<WorkerOptions> options, Wo
     public async Task StopAsync(WorkerRecord worker, TimeSpan? grace, CancellationToken ct)
     {
         var g = grace ?? _options.StopGrace;
-        monitor.Stop(worker, g);
+        if (!monitor.Stop(worker, g))
+        {
+            // The loop has ended: nothing will signal it, so do not wait grace+kill to report "still has processes".
+            if (worker.Exited.IsCompleted) return;
+            throw new WorkerOperationException($"worker {worker.Key} was not stopped: the hive is stopping its worker monitor");
+        }
         try
         {
             await worker.Exited.WaitAsync(g + _options.KillBound, time, ct).ConfigureAwait(false);
@@ -92,8 +97,13 @@ public sealed partial class WorkerSupervisor(IOptions<WorkerOptions> options, Wo
         return stopped;
     }
 
-    /// <summary>Drops every pending on_failure restart, and any that a later exit would schedule.</summary>
+    /// <summary>Drops every pending on_failure restart, and any that a later exit would schedule (one-way: for stopping
+    /// the hive).</summary>
     public Task CancelRestartsAsync() => monitor.CancelRestartsAsync();
+
+    /// <summary>A stop of the port of a worker in its on_failure restart backoff: drops that restart (the port is freed).
+    /// The worker type whose restart was dropped; null when none was pending.</summary>
+    public Task<string?> CancelRestartAsync(int port) => monitor.CancelRestartAsync(port);
 
     private static partial class Log
     {

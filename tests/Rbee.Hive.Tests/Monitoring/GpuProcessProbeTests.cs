@@ -38,7 +38,7 @@ public sealed class GpuProcessProbeTests : IDisposable
     [Fact]
     public async Task HungNvidiaSmi_IsKilled_AndTheSampleIsUnknown()
     {
-        // A wedged driver makes nvidia-smi hang; the worker scan awaits this sample, so it must not hang with it.
+        // A wedged driver makes nvidia-smi hang; the monitor's GPU sampler awaits this sample, so it must not hang with it.
         var probe = new GpuProcessProbe(StandIn("exec sleep 600"));
         var vram = await probe.SampleAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Null(vram);

@@ -25,7 +25,7 @@ public sealed class TestHive : IAsyncDisposable
     public string StateDirectory { get; }
     public int BasePort { get; }
 
-    public TestHive(string? root = null, string? runDirectory = null, int? basePort = null, string? stateDirectory = null, bool processGroups = false, TimeSpan? scanInterval = null)
+    public TestHive(string? root = null, string? runDirectory = null, int? basePort = null, string? stateDirectory = null, bool processGroups = false, TimeSpan? scanInterval = null, Rbee.Hive.Devices.NvidiaSmi? nvidiaSmi = null)
     {
         StateDirectory = stateDirectory ?? Directory.CreateTempSubdirectory("rbee-hive-state-").FullName;
         BasePort = basePort ?? FreePort.Next();
@@ -55,13 +55,16 @@ public sealed class TestHive : IAsyncDisposable
         Assert.Null(Options.Validate());
         Catalog = new WorkerCatalog(Options);
         Ports = new PortAllocator(Options.RunDirectory);
+        _nvidiaSmi = nvidiaSmi;
         (Monitor, Supervisor) = Build();
     }
+
+    private readonly Rbee.Hive.Devices.NvidiaSmi? _nvidiaSmi;
 
     private (WorkerMonitor, WorkerSupervisor) Build()
     {
         var o = Microsoft.Extensions.Options.Options.Create(Options);
-        var monitor = new WorkerMonitor(o, Catalog, Ports, TimeProvider.System, NullLogger<WorkerMonitor>.Instance);
+        var monitor = new WorkerMonitor(o, Catalog, Ports, TimeProvider.System, NullLogger<WorkerMonitor>.Instance, _nvidiaSmi);
         return (monitor, new WorkerSupervisor(o, monitor, TimeProvider.System, NullLogger<WorkerSupervisor>.Instance));
     }
 
@@ -75,9 +78,10 @@ public sealed class TestHive : IAsyncDisposable
     }
 
     /// <summary>A new hive process on the same configuration (after <see cref="CrashAsync"/>).</summary>
-    public async Task RestartAsync()
+    public async Task RestartAsync(Action<WorkerMonitor>? beforeStart = null)
     {
         (Monitor, Supervisor) = Build();
+        beforeStart?.Invoke(Monitor);
         await StartAsync();
     }
 
