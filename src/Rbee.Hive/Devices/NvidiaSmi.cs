@@ -34,7 +34,7 @@ public sealed class NvidiaSmi
 
     /// <summary>
     /// Runs nvidia-smi with <paramref name="arguments"/>: its output when it exits 0, else null. A run that hangs (a
-    /// wedged driver does that) is killed after the time-out, so no caller (the telemetry loop, the worker scan) hangs with it.
+    /// wedged driver does that) is killed after the time-out, so no caller (the telemetry loop, the worker monitor's GPU sampler) hangs with it.
     /// </summary>
     public async Task<string?> RunAsync(IEnumerable<string> arguments, CancellationToken ct)
     {
