@@ -160,27 +160,14 @@ public sealed class CgroupTree
     /// <summary>Removes an empty worker cgroup; false when it still holds processes (or is already gone).</summary>
     public static bool TryRemove(string cgroupPath)
     {
-        for (var attempt = 0; ; attempt++)
+        try
         {
-            try
-            {
-                Directory.Delete(cgroupPath);
-                return true;
-            }
-            catch (DirectoryNotFoundException)
-            {
-                return false;
-            }
-            catch (IOException) when (attempt < 10 && !IsPopulated(cgroupPath))
-            {
-                // rmdir can answer EBUSY for a moment after cgroup.events says "populated 0", while the kernel still
-                // releases the killed tasks; a worker that is gone must not leave its directory for the next scan.
-                Thread.Sleep(5);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                return false;
-            }
+            Directory.Delete(cgroupPath);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

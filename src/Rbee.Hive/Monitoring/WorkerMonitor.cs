@@ -468,8 +468,12 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     private static void KillNow(Tracked t)
     {
+        t.Killed = true;
         if (t.Record.CgroupPath is { } path) CgroupTree.Kill(path);
         else if (t.Record.MainPid is { } leader) Libc.Signal(-leader, Libc.SIGKILL);
+        // A stop right after the spawn can come before the shim has entered the cgroup: cgroup.kill finds nobody then.
+        // The shim is our child and keeps its pid through setsid and exec, so it is killed by pid too.
+        if (t.Child is { } child && !HasExited(child)) Libc.Signal(child.Id, Libc.SIGKILL);
     }
 
     private static List<int> LivePids(Tracked t)
@@ -575,6 +579,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             var pids = PidsOf(t);
             if (pids.Count == 0)
             {
+                // cgroup.procs hides tasks that are still exiting, while cgroup.events says "populated 1" and rmdir
+                // answers EBUSY until they are gone: not gone yet. The "populated 0" write to cgroup.events wakes a scan.
+                if (t.Record.CgroupPath is { } cgroup && CgroupTree.IsPopulated(cgroup)) continue;
                 // Empty before its process entered (a spawn in progress) is not an exit; empty after, or after the
                 // child we started has exited, is.
                 var childGone = t.Child is { } c && HasExited(c);
@@ -582,6 +589,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                 continue;
             }
             t.SeenPopulated = true;
+            if (t.Killed && t.Record.CgroupPath is { } killedCgroup) CgroupTree.Kill(killedCgroup);
             var r = t.Record;
             var main = MainPidOf(r.MainPid, pids);
             var state = StateOf(t, pids);
@@ -877,6 +885,10 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         public SampleBaseline Baseline;
         public bool SeenPopulated;
         public bool StopRequested;
+
+        /// <summary>Set once the worker was killed: a process that still shows up in its cgroup after that (it entered
+        /// late) is killed again by the next scan.</summary>
+        public bool Killed;
         public bool HealthOk;
         public int StartTicksPid;
         public long? StartTicks;
