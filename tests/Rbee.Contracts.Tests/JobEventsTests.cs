@@ -54,6 +54,20 @@ public class JobEventsTests
         },
         // A worker that sent no usage: the field is left out, not null.
         { new InferDone("hive-a", "http://10.0.0.5:8080", null), "{\"event\":\"done\",\"hive_id\":\"hive-a\",\"worker_url\":\"http://10.0.0.5:8080\",\"finish_reason\":null}" },
+        // The download events of the models issue, field for field as it specifies them; unknown figures are null.
+        {
+            new ModelProgress("tiny", "hive-a", 300000, 1068640, 1.5e6, 0.5),
+            "{\"event\":\"progress\",\"model\":\"tiny\",\"hive_id\":\"hive-a\",\"bytes\":300000,\"total\":1068640,\"bytes_per_s\":1500000,\"eta_s\":0.5}"
+        },
+        {
+            new ModelProgress("tiny", "hive-a", 0, null, null, null),
+            "{\"event\":\"progress\",\"model\":\"tiny\",\"hive_id\":\"hive-a\",\"bytes\":0,\"total\":null,\"bytes_per_s\":null,\"eta_s\":null}"
+        },
+        {
+            new ModelDownloaded("tiny", "hive-a", "/m/tiny.gguf", new string('a', 64), 1068640),
+            "{\"event\":\"downloaded\",\"model\":\"tiny\",\"hive_id\":\"hive-a\",\"path\":\"/m/tiny.gguf\",\"sha256\":\"" + new string('a', 64) + "\",\"size\":1068640}"
+        },
+        { new ModelDeleted("tiny", "hive-a", "/m/tiny.gguf"), "{\"event\":\"deleted\",\"model\":\"tiny\",\"hive_id\":\"hive-a\",\"path\":\"/m/tiny.gguf\"}" },
     };
 
     [Theory]
@@ -124,7 +138,7 @@ public class JobEventsTests
     public void EveryEventType_IsRegisteredInTheContext()
     {
         var info = RbeeJsonContext.Default.JobDataEvent;
-        Assert.Equal(6, info.PolymorphismOptions!.DerivedTypes.Count);
+        Assert.Equal(9, info.PolymorphismOptions!.DerivedTypes.Count);
         Assert.Equal(JobEvents.NameProperty, info.PolymorphismOptions.TypeDiscriminatorPropertyName);
     }
 }

@@ -27,7 +27,11 @@ public sealed record RbeeModelDetails(
 public sealed record ModelLoaded(string HiveId, string WorkerUrl, string State, string? Device, int Port, int InFlight);
 
 /// <summary>A hive that has the model's file and a worker type that can run it.</summary>
-public sealed record ModelAvailable(string HiveId, string Path, long SizeBytes);
+public sealed record ModelAvailable(string HiveId, string Path, long SizeBytes)
+{
+    /// <summary>Where the hive found the file (<see cref="ModelSources"/>).</summary>
+    public string? Source { get; init; }
+}
 
 /// <summary>
 /// SSE <c>event: request</c> on the queen's aggregate stream: one phase of one inference request's timeline

@@ -20,6 +20,9 @@ namespace Rbee.Contracts.Wire;
 [JsonDerivedType(typeof(HiveChecked), JobEventNames.HiveCheck)]
 [JsonDerivedType(typeof(InferToken), JobEventNames.Token)]
 [JsonDerivedType(typeof(InferDone), JobEventNames.Done)]
+[JsonDerivedType(typeof(ModelProgress), JobEventNames.Progress)]
+[JsonDerivedType(typeof(ModelDownloaded), JobEventNames.Downloaded)]
+[JsonDerivedType(typeof(ModelDeleted), JobEventNames.Deleted)]
 public abstract record JobDataEvent;
 
 /// <summary>The <c>event</c> names of <see cref="JobDataEvent"/>.</summary>
@@ -42,6 +45,15 @@ public static class JobEventNames
 
     /// <summary><c>infer</c> at the queen: the answer is complete.</summary>
     public const string Done = "done";
+
+    /// <summary><c>model_download</c>: bytes on disk so far, at least once a second and once at the end.</summary>
+    public const string Progress = "progress";
+
+    /// <summary><c>model_download</c>: the file is verified, in place and listed.</summary>
+    public const string Downloaded = "downloaded";
+
+    /// <summary><c>model_delete</c>: the file is gone and no longer listed.</summary>
+    public const string Deleted = "deleted";
 }
 
 /// <summary>
@@ -113,6 +125,20 @@ public sealed record TokenUsage
     public Dictionary<string, JsonElement>? More { get; set; }
 }
 
+/// <summary>
+/// <c>{"event":"progress","model":…,"hive_id":…,"bytes":…,"total":…,"bytes_per_s":…,"eta_s":…}</c>: a download's bytes
+/// on disk (resumed bytes included), of <see cref="Total"/> when the source said how many; the rate over the last
+/// seconds and the time left at that rate, null until measured or when the total is unknown.
+/// </summary>
+public sealed record ModelProgress(string Model, string HiveId, long Bytes, long? Total, double? BytesPerS, double? EtaS) : JobDataEvent;
+
+/// <summary><c>{"event":"downloaded",…}</c>: the model <see cref="Model"/> is at <see cref="Path"/> on hive
+/// <see cref="HiveId"/>, <see cref="Size"/> bytes with this sha256, and listed in its catalog.</summary>
+public sealed record ModelDownloaded(string Model, string HiveId, string Path, string Sha256, long Size) : JobDataEvent;
+
+/// <summary><c>{"event":"deleted",…}</c>: the model's file was removed from hive <see cref="HiveId"/>.</summary>
+public sealed record ModelDeleted(string Model, string HiveId, string Path) : JobDataEvent;
+
 /// <summary>Writing and reading <see cref="JobDataEvent"/>s.</summary>
 public static class JobEvents
 {
@@ -139,7 +165,8 @@ public static class JobEvents
     }
 
     private static bool IsKnown(string name) => name is JobEventNames.Spawned or JobEventNames.Ready or JobEventNames.Stopped
-        or JobEventNames.HiveCheck or JobEventNames.Token or JobEventNames.Done;
+        or JobEventNames.HiveCheck or JobEventNames.Token or JobEventNames.Done
+        or JobEventNames.Progress or JobEventNames.Downloaded or JobEventNames.Deleted;
 
     /// <summary>The string value of the object's top-level <c>event</c> field, else null.</summary>
     private static string? NameOf(ReadOnlySpan<byte> utf8)

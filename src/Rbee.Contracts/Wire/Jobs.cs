@@ -11,6 +11,8 @@ public static class JobOperations
     public const string WorkerStop = "worker_stop";
     public const string HiveCheck = "hive_check";
     public const string ModelList = "model_list";
+    public const string ModelDownload = "model_download";
+    public const string ModelDelete = "model_delete";
     public const string Infer = "infer";
     public const string Status = "status";
 }

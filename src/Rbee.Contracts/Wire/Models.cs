@@ -55,6 +55,34 @@ public sealed record ModelInfo
 
     /// <summary>Bytes of tensor data (the file from its data offset on): what loading the weights costs in memory.</summary>
     public long? WeightsBytes { get; init; }
+
+    /// <summary>Where the hive found the file: one of <see cref="ModelSources"/>.</summary>
+    public string Source { get; init; } = ModelSources.ModelsDir;
+
+    /// <summary>What the file came from, when the hive knows: the source a download was given
+    /// (<c>org/repo:file.gguf</c>, a URL), the repository (<c>org/repo</c>) of a Hugging Face cache file, the full Ollama
+    /// name (<c>registry.ollama.ai/library/llama3.2:1b</c>) of an Ollama blob. Null for a file copied in by hand.</summary>
+    public string? Origin { get; init; }
+
+    /// <summary>The file's sha256 (lower-case hex) when it is known without reading the file: verified by a download, or
+    /// the content address of a Hugging Face or Ollama blob. Null when not known.</summary>
+    public string? Sha256 { get; init; }
+}
+
+/// <summary>Where a hive found a model file (<see cref="ModelInfo.Source"/>).</summary>
+public static class ModelSources
+{
+    /// <summary>The hive's models directory (<c>Hive:ModelsDir</c>): files copied in, and every download.</summary>
+    public const string ModelsDir = "models_dir";
+
+    /// <summary>A file or directory listed in the hive's <c>Models:Paths</c>.</summary>
+    public const string Configured = "config";
+
+    /// <summary>The Hugging Face hub cache (<c>~/.cache/huggingface/hub</c>, <c>HF_HUB_CACHE</c>, <c>HF_HOME</c>).</summary>
+    public const string HuggingFace = "huggingface_cache";
+
+    /// <summary>Ollama's store (<c>~/.ollama/models</c>, <c>OLLAMA_MODELS</c>): a manifest's model blob.</summary>
+    public const string Ollama = "ollama";
 }
 
 public static class ModelFormats
