@@ -31,4 +31,10 @@ internal static class HiveEventIds
     public const int ModelSourceUnreadable = 505;
     public const int ModelScanFailed = 506;
     public const int ModelsDirectoryNotCreated = 507;
+
+    public const int ModelDownloadStarted = 520;
+    public const int ModelDownloadFinished = 521;
+    public const int ModelDownloadFailed = 522;
+    public const int ModelDownloadCancelled = 523;
+    public const int ModelDeleted = 524;
 }

@@ -12,6 +12,7 @@ return await Rbee.Platform.Configuration.DaemonMain.RunAsync(HiveApp.Spec, args,
     var builder = RbeeHost.CreateBuilder(HiveApp.Spec, a);
     builder.AddHive();
     builder.AddHiveModels();
+    builder.AddHiveModelDownloads();
     builder.Services.AddHiveWorkers();
 
     var app = builder.Build();

@@ -13,7 +13,7 @@ namespace Rbee.Hive.Jobs;
 
 /// <summary>
 /// The hive's job operations (DESIGN.md "Jobs"): <c>worker_spawn</c>, <c>worker_list</c>, <c>worker_stop</c>,
-/// <c>hive_check</c>. Everything that can be checked before anything is started (type known and installed, model file
+/// <c>hive_check</c>, and the model jobs of <see cref="ModelJobOperations"/>. Everything that can be checked before anything is started (type known and installed, model file
 /// present, device present, fields well-formed) is checked in <see cref="Plan"/>, so a bad request is a 400 and leaves
 /// nothing behind.
 /// </summary>
@@ -23,7 +23,8 @@ public sealed class HiveJobOperations(
     WorkerSupervisor supervisor,
     PortAllocator ports,
     IOptions<WorkerOptions> options,
-    HiveModelCatalog models) : IJobOperations
+    HiveModelCatalog models,
+    ModelJobOperations modelJobs) : IJobOperations
 {
     public JobPlan Plan(string operation, JsonElement request) => operation switch
     {
@@ -31,6 +32,9 @@ public sealed class HiveJobOperations(
         JobOperations.WorkerList => JobPlan.Run(ListAsync),
         JobOperations.WorkerStop => PlanStop(request),
         JobOperations.HiveCheck => JobPlan.Run(CheckAsync),
+        JobOperations.ModelDownload => modelJobs.PlanDownload(request),
+        JobOperations.ModelList => modelJobs.PlanList(),
+        JobOperations.ModelDelete => modelJobs.PlanDelete(request),
         _ => JobPlan.UnknownOperation(operation),
     };
 

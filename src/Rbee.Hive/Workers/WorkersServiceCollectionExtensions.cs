@@ -46,6 +46,7 @@ public static class WorkersServiceCollectionExtensions
         services.AddSingleton<WorkersLifetime>();
         services.AddHostedService(sp => sp.GetRequiredService<WorkersLifetime>());
         services.AddJobs();
+        services.AddSingleton<ModelJobOperations>();
         services.AddSingleton<IJobOperations, HiveJobOperations>();
         // Replace the hive foundation's seams (last registration wins): the real catalog and monitoring mode.
         services.AddSingleton<IWorkerTypeCatalog>(sp => new CatalogAdapter(sp.GetRequiredService<WorkerCatalog>()));

@@ -4,7 +4,8 @@ namespace Rbee.Platform.Processes;
 
 /// <summary>
 /// What a daemon must not hand down to the processes it starts for others (a hive's workers, which run untrusted model
-/// files, possibly as another user): the cluster token in each of the forms configuration reads it from, and the
+/// files, possibly as another user): the cluster token in each of the forms configuration reads it from, the Hugging
+/// Face token the hive downloads with, and the
 /// queen's API keys should a hive share their environment (DESIGN.md "Security": secrets never leave the daemons). Everything else may pass: every rbee program reads only its
 /// own configuration section and its own named variables, so a hive's <c>RBEE_Hive__*</c> means nothing to a worker.
 /// </summary>
@@ -20,6 +21,9 @@ public static class ChildEnvironment
         ProtocolConstants.ClusterTokenEnvironmentVariable,
         ProtocolConstants.EnvironmentPrefix + "ClusterToken",
         ProtocolConstants.EnvironmentPrefix + "ClusterTokenFile",
+        // The hive's Hugging Face token (downloads): a worker runs an untrusted model file and never needs it.
+        "HF_TOKEN",
+        ProtocolConstants.EnvironmentPrefix + "Downloads__HuggingFaceToken",
     ];
 
     /// <summary>The queen's API keys as configuration reads them from the environment: <c>RBEE_Api__Keys__0</c>…, <c>RBEE_Api__KeysFile</c>.</summary>

@@ -1,3 +1,4 @@
+using Rbee.Hive.Tests.Support;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rbee.Hive.Jobs;
@@ -23,7 +24,7 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
         Directory.CreateDirectory(_models);
         // Not started: an empty catalog, so a name is found as a file of the models directory.
         _catalog = new HiveModelCatalog(_models, new ModelsOptions(), TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
-        _ops = new HiveJobOperations(_hive.Catalog, _hive.Monitor, _hive.Supervisor, _hive.Ports, Microsoft.Extensions.Options.Options.Create(_hive.Options), _catalog);
+        _ops = HiveJobs.Operations(_hive, _catalog);
         return Task.CompletedTask;
     }
 

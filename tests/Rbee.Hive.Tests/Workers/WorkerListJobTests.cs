@@ -1,3 +1,4 @@
+using Rbee.Hive.Tests.Support;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rbee.Hive.Jobs;
@@ -19,7 +20,7 @@ public sealed class WorkerListJobTests
         await hive.WaitForViewAsync(v => v.Any(s => s.Port == w.Port), TimeSpan.FromSeconds(30), "the worker sampled");
 
         using var catalog = new HiveModelCatalog(Path.Combine(hive.StateDirectory, "models"), new ModelsOptions(), TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
-        var ops = new HiveJobOperations(hive.Catalog, hive.Monitor, hive.Supervisor, hive.Ports, Microsoft.Extensions.Options.Options.Create(hive.Options), catalog);
+        var ops = HiveJobs.Operations(hive, catalog);
         using var jobs = new JobRegistry(Microsoft.Extensions.Options.Options.Create(new JobOptions()), TimeProvider.System, NullLogger<JobRegistry>.Instance);
         using var request = JsonDocument.Parse("{\"operation\":\"worker_list\"}");
         var job = jobs.Start("worker_list", ops.Plan("worker_list", request.RootElement.Clone()).Work!)!;

@@ -1,3 +1,4 @@
+using Rbee.Hive.Tests.Support;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rbee.Contracts.Wire;
@@ -159,7 +160,7 @@ public sealed class WorkerMonitorCommandTests
         using (var held = hive.Ports.TryLock(w.Port)) Assert.Null(held); // kept for the restart
 
         using var catalog = new HiveModelCatalog(Path.Combine(hive.StateDirectory, "models"), new ModelsOptions(), TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
-        var ops = new HiveJobOperations(hive.Catalog, hive.Monitor, hive.Supervisor, hive.Ports, Microsoft.Extensions.Options.Options.Create(hive.Options), catalog);
+        var ops = HiveJobs.Operations(hive, catalog);
         using var jobs = new JobRegistry(Microsoft.Extensions.Options.Options.Create(new JobOptions()), TimeProvider.System, NullLogger<JobRegistry>.Instance);
         using var request = JsonDocument.Parse($"{{\"operation\":\"worker_stop\",\"port\":{w.Port}}}");
         var job = jobs.Start("worker_stop", ops.Plan("worker_stop", request.RootElement.Clone()).Work!)!;

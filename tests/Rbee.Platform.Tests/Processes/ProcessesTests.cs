@@ -129,7 +129,7 @@ public sealed class SignalsTests
 public sealed class ChildEnvironmentTests
 {
     [Fact]
-    public void RemoveSecrets_RemovesTheClusterTokenAndApiKeysInEveryForm_AndKeepsTheRest()
+    public void RemoveSecrets_RemovesTheClusterTokenApiKeysAndHuggingFaceTokenInEveryForm_AndKeepsTheRest()
     {
         var env = new Dictionary<string, string?>
         {
@@ -141,6 +141,8 @@ public sealed class ChildEnvironmentTests
             ["RBEE_API__KEYSFILE"] = "/etc/rbee/keys",
             ["RBEE_Api:Keys:1"] = "sk-2",
             ["RBEE_Api:KeysFile"] = "/etc/rbee/keys",
+            ["HF_TOKEN"] = "hf_secret",
+            ["RBEE_Downloads__HuggingFaceToken"] = "hf_secret",
             ["RBEE_Hive__Port"] = "7836",
             ["RBEE_WORKER_ID"] = "w1",
             ["PATH"] = "/bin",

@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Rbee.Contracts.Json;
+using Rbee.Contracts.Wire;
+using Rbee.Hive.Models;
+using Rbee.Hive.Monitoring;
+using Rbee.Hosting.Jobs;
+using Rbee.Models;
+using Rbee.Models.Downloads;
+using Rbee.Models.Sources;
+
+namespace Rbee.Hive.Jobs;
+
+/// <summary>
+/// The hive's model jobs: <c>model_download {source, name?}</c> (into the models directory, through
+/// <see cref="ModelDownloads"/>), <c>model_list</c> (one row per catalog entry) and <c>model_delete {model}</c> (a file of the
+/// models directory that no worker serves). What can be checked before anything runs is checked in the plan, so a bad
+/// request is a 400.
+/// </summary>
+public sealed partial class ModelJobOperations(HiveModelCatalog catalog, ModelDownloads downloads, WorkerMonitor monitor, ILogger<ModelJobOperations> logger)
+{
+    public JobPlan PlanDownload(JsonElement request)
+    {
+        var source = JobFields.String(request, "source", out var e1);
+        if (e1 is not null) return JobPlan.Invalid(e1, "source");
+        if (string.IsNullOrWhiteSpace(source))
+            return JobPlan.Invalid("'source' is required: org/repo:file.gguf, org/repo:Q4_K_M or an https://…/file.gguf URL", "source", "missing_field");
+        if (!ModelReference.TryParse(source, out var reference, out var why)) return JobPlan.Invalid(why, "source", "invalid_source");
+        var name = JobFields.String(request, "name", out var e2);
+        if (e2 is not null) return JobPlan.Invalid(e2, "name");
+        if (name is not null)
+        {
+            if (name.EndsWith(ModelFiles.Extension, StringComparison.OrdinalIgnoreCase)) name = name[..^ModelFiles.Extension.Length];
+            if (DownloadTarget.NameProblem(name) is { } bad) return JobPlan.Invalid($"'name' {bad}", "name", "invalid_name");
+        }
+        else if (reference.DefaultId is { } id && DownloadTarget.NameProblem(id) is { } bad)
+        {
+            return JobPlan.Invalid($"the file name of {source} cannot be a model name here ({bad}); give 'name'", "name", "invalid_name");
+        }
+        return JobPlan.Run((job, ct) => DownloadAsync(job, source.Trim(), reference, name, ct));
+    }
+
+    private async Task DownloadAsync(Job job, string source, ModelReference reference, string? name, CancellationToken ct)
+    {
+        var downloader = downloads.Downloader;
+        Uri url;
+        string file;
+        try { (url, file) = await downloader.ResolveAsync(reference, ct).ConfigureAwait(false); }
+        catch (DownloadFailedException e) { throw new JobFailedException(e.Message, e); }
+        name ??= ModelFiles.IdOf(file);
+        if (DownloadTarget.NameProblem(name) is { } bad) throw new JobFailedException($"the file {file} cannot be a model name here ({bad}); give 'name'");
+        var target = new DownloadTarget(catalog.ModelsDirectory, name);
+        job.Narrate($"downloading {source} ({url}) to {target.FinalPath}");
+        var result = await downloads.FollowAsync(job, url, source, reference.Sha256, target, ct).ConfigureAwait(false);
+        job.Narrate(result.AlreadyPresent
+            ? $"{name} was already on this hive: {result.Path}"
+            : $"downloaded {name}: {result.Size} bytes, sha256 {result.Sha256}, at {result.Path}");
+        job.Data(new ModelDownloaded(name, downloads.HiveId, result.Path, result.Sha256, result.Size));
+    }
+
+    public JobPlan PlanList() => JobPlan.Run((job, ct) =>
+    {
+        var models = catalog.Snapshot.Models;
+        job.Narrate(models.Count == 0 ? $"no models; put .gguf files in {catalog.ModelsDirectory} or download one with model_download" : $"{models.Count} model(s):");
+        foreach (var m in models)
+        {
+            job.Narrate($"{m.Id} {m.SizeBytes} bytes {m.Quantization ?? "?"} ctx {Num(m.ContextLength)} from {m.Source}{(m.Origin is { } o ? $" ({o})" : "")} at {m.Path}");
+            job.Data(m, RbeeJsonContext.Default.ModelInfo);
+        }
+        return Task.CompletedTask;
+    });
+
+    public JobPlan PlanDelete(JsonElement request)
+    {
+        var model = JobFields.String(request, "model", out var e1);
+        if (e1 is not null) return JobPlan.Invalid(e1, "model");
+        if (string.IsNullOrWhiteSpace(model)) return JobPlan.Invalid("'model' is required: a model id of this hive (see model_list)", "model", "missing_field");
+        if (DeleteProblem(model, out var info) is { } refused) return JobPlan.Invalid(refused.Message, "model", refused.Code);
+        return JobPlan.Run((job, ct) =>
+        {
+            // Checked again: a worker may have started on it since the plan.
+            if (DeleteProblem(model, out var current) is { } now) throw new JobFailedException(now.Message);
+            var path = current!.Path;
+            try { File.Delete(path); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new JobFailedException($"cannot delete {path}: {e.Message}", e); }
+            ModelProvenance.Delete(path);
+            catalog.Rescan();
+            Log.Deleted(logger, model, path);
+            job.Narrate($"deleted {model} ({path})");
+            job.Data(new ModelDeleted(model, downloads.HiveId, path));
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>Why <paramref name="model"/> may not be deleted now, or null: it must be listed, be a file of the models
+    /// directory (rbee never deletes what other tools or the operator keep elsewhere) and be served by no worker.</summary>
+    private (string Message, string Code)? DeleteProblem(string model, out ModelInfo? info)
+    {
+        if (!catalog.Snapshot.TryGet(model, out var found))
+        {
+            info = null;
+            return ($"no model '{model}' on this hive (see model_list)", "model_not_found");
+        }
+        info = found;
+        var owner = found.Source switch
+        {
+            ModelSources.ModelsDir => null,
+            ModelSources.Ollama => $"it is in Ollama's store ({found.Origin ?? found.Path}); remove it with `ollama rm {model}`",
+            ModelSources.HuggingFace => $"it is in the Hugging Face cache ({found.Path}); remove it with `huggingface-cli delete-cache`",
+            _ => $"it is listed from the hive's Models:Paths ({found.Path}); remove the file or the setting yourself",
+        };
+        if (owner is not null) return ($"model '{model}' is not in this hive's models directory, so rbee does not delete it: {owner}", "model_not_owned");
+        var full = Path.GetFullPath(found.Path);
+        var users = monitor.Snapshot.Workers
+            .Where(w => w.ModelId == model || (w.Model is { } p && Path.GetFullPath(p) == full))
+            .ToList();
+        if (users.Count > 0)
+            return ($"model '{model}' is in use by {string.Join(", ", users.Select(w => $"worker {w.Key} (pid {(w.MainPid is { } pid ? pid.ToString(CultureInfo.InvariantCulture) : "?")}, port {w.Port})"))}; " +
+                $"stop {(users.Count == 1 ? "it" : "them")} first (worker_stop {{\"port\": {users[0].Port}}})", "model_in_use");
+        return null;
+    }
+
+    private static string Num(int? v) => v is { } n ? n.ToString(CultureInfo.InvariantCulture) : "?";
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = HiveEventIds.ModelDeleted, Level = LogLevel.Information, Message = "Model {Model} deleted: {Path}")]
+        public static partial void Deleted(ILogger logger, string model, string path);
+    }
+}
