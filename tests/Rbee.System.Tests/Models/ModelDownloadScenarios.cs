@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Rbee.Contracts.Wire;
+using Rbee.SystemTests.Infrastructure;
+using Rbee.Testing;
+using Xunit.Abstractions;
+
+namespace Rbee.SystemTests.Models;
+
+/// <summary>
+/// <c>model_download</c> with the real programs: a real rbee-hive (and queen) pulling from <see cref="HuggingFaceServer"/>
+/// on loopback, which answers like huggingface.co's resolve endpoint and counts every byte it sends; the hive finds it
+/// through <c>HF_ENDPOINT</c>, as Hugging Face's own tools do.
+/// </summary>
+[Collection("System")]
+[Trait("Category", "System")]
+public sealed class ModelDownloadScenarios(ITestOutputHelper output)
+{
+    private const string Source = "rbee-test/tiny:aidreams260K.gguf";
+    private static readonly byte[] Model = File.ReadAllBytes(RoutingCluster.TinyModel);
+    private static readonly string ModelSha = Convert.ToHexStringLower(SHA256.HashData(Model));
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(60);
+
+    private static Dictionary<string, string> HiveSettings(HuggingFaceServer server) => new()
+    {
+        ["HF_ENDPOINT"] = server.Endpoint.ToString(),
+        ["RBEE_Downloads__RetryDelay"] = "00:00:00.100",
+    };
+
+    [Fact]
+    public async Task APull_ReportsProgressEverySecond_SurvivesACutByResuming_AndTheQueenListsTheModel()
+    {
+        await using var server = await HuggingFaceServer.StartAsync();
+        server.AddFile("rbee-test/tiny", "aidreams260K.gguf", Model);
+        server.BytesPerSecond = Model.Length / 3; // about three seconds: several progress events
+        server.CutNextTransfers(300_000);
+        await using var cluster = await RoutingCluster.StartAsync(twoHives: false, hiveSettings: HiveSettings(server));
+
+        var (lines, terminal) = await Jobs.RunTimedAsync(cluster.A.Url, $"{{\"operation\":\"model_download\",\"source\":\"{Source}\"}}", Budget);
+        foreach (var l in lines) output.WriteLine($"{l.At.TotalSeconds,6:0.00} {l.Event} {l.Data}");
+
+        Assert.Equal("[DONE]", terminal);
+        var progress = lines.Where(l => l.Event == "data" && JobEvents.TryRead(l.Data, out var e) && e is ModelProgress)
+            .Select(l => (l.At, Event: (ModelProgress)(JobEvents.TryRead(l.Data, out var e) ? e! : null!))).ToList();
+        var downloaded = lines.Select(l => l.Event == "data" && JobEvents.TryRead(l.Data, out var e) ? e : null).OfType<ModelDownloaded>().Single();
+        Assert.Equal(("aidreams260K", cluster.A.HiveId, ModelSha, (long)Model.Length), (downloaded.Model, downloaded.HiveId, downloaded.Sha256, downloaded.Size));
+        Assert.Equal(ModelSha, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(downloaded.Path))));
+
+        // At least one progress event a second while bytes move, with the hive's id, the total and a rate; the last says all.
+        var span = progress[^1].At - progress[0].At;
+        Assert.True(progress.Count >= (int)span.TotalSeconds, $"{progress.Count} progress events over {span.TotalSeconds:0.0} s");
+        Assert.All(progress, p => Assert.Equal((cluster.A.HiveId, (long?)Model.Length), (p.Event.HiveId, p.Event.Total)));
+        Assert.Contains(progress, p => p.Event.BytesPerS > 0 && p.Event.EtaS is not null);
+        Assert.Equal(Model.Length, progress[^1].Event.Bytes);
+
+        // The cut at 300 000 bytes was resumed with one ranged GET: the server sent the file once, not once and a half.
+        Assert.Contains(lines, l => l.Data.Contains("resuming from byte 300000", StringComparison.Ordinal));
+        Assert.Equal(1, server.RangedTransfers());
+        Assert.Equal(Model.Length, server.BytesSent);
+
+        await cluster.WaitListedAsync("aidreams260K", Budget);
+        var (_, model) = await Http.GetJsonAsync($"{cluster.V1}/models/aidreams260K");
+        var on = model.GetProperty("rbee").GetProperty("available_on")[0];
+        Assert.Equal((cluster.A.HiveId, ModelSources.ModelsDir), (on.GetProperty("hive_id").GetString(), on.GetProperty("source").GetString()));
+    }
+
+    [Fact]
+    public async Task APullThatDoesNotFitTheDisk_FailsBeforeAByteIsFetched_NamingBothNumbers()
+    {
+        await using var server = await HuggingFaceServer.StartAsync();
+        server.AddFile("rbee-test/tiny", "aidreams260K.gguf", Model);
+        using var home = new TempHome();
+        var models = Path.Combine(home.Path, ".cache", "rbee", "models");
+        Directory.CreateDirectory(models);
+        // A real small file system as the models directory: 512 KiB for a 1 MiB model.
+        Run("mount", "-t", "tmpfs", "-o", "size=512k", "rbee-test-models", models);
+        try
+        {
+            await using var hive = HiveNode.Start(home.Path, "http://127.0.0.1:1", settings: HiveSettings(server));
+            await hive.WaitHealthyAsync();
+
+            var (lines, terminal) = await Jobs.RunAsync(hive.Url, $"{{\"operation\":\"model_download\",\"source\":\"{Source}\"}}", Budget);
+
+            Assert.StartsWith("[ERROR]", terminal, StringComparison.Ordinal);
+            Assert.Contains($"not enough free space in {models}: the download needs {Model.Length} more bytes", terminal, StringComparison.Ordinal);
+            Assert.Matches(@"and \d+ bytes \([0-9.]+ KiB\) are free", terminal);
+            Assert.Equal(0, server.BytesSent);
+            Assert.Empty(Directory.GetFiles(models));
+        }
+        finally
+        {
+            Run("umount", "-l", models);
+        }
+    }
+
+    private static void Run(string program, params string[] args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(program, args) { RedirectStandardError = true })!;
+        var error = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {p.ExitCode.ToString(CultureInfo.InvariantCulture)} {error}");
+    }
+}
