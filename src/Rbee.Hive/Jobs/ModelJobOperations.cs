@@ -48,6 +48,14 @@ public sealed partial class ModelJobOperations(HiveModelCatalog catalog, ModelDo
         string file;
         try { (url, file) = await downloader.ResolveAsync(reference, ct).ConfigureAwait(false); }
         catch (DownloadFailedException e) { throw new JobFailedException(e.Message, e); }
+        // A file the hive has already, from another tool's store (the Hugging Face cache names the same repository file),
+        // is not fetched again.
+        if (name is null && AlreadyListed(reference) is { Sha256: { } knownSha } known)
+        {
+            job.Narrate($"{source} is already on this hive as {known.Id} ({known.Source}: {known.Path}); nothing to download");
+            job.Data(new ModelDownloaded(known.Id, downloads.HiveId, known.Path, knownSha, known.SizeBytes));
+            return;
+        }
         name ??= ModelFiles.IdOf(file);
         if (DownloadTarget.NameProblem(name) is { } bad) throw new JobFailedException($"the file {file} cannot be a model name here ({bad}); give 'name'");
         var target = new DownloadTarget(catalog.ModelsDirectory, name);
@@ -57,6 +65,16 @@ public sealed partial class ModelJobOperations(HiveModelCatalog catalog, ModelDo
             ? $"{name} was already on this hive: {result.Path}"
             : $"downloaded {name}: {result.Size} bytes, sha256 {result.Sha256}, at {result.Path}");
         job.Data(new ModelDownloaded(name, downloads.HiveId, result.Path, result.Sha256, result.Size));
+    }
+
+    /// <summary>The catalog entry whose origin is exactly this Hugging Face file at this revision (a cache file's origin
+    /// is <c>org/repo:path</c>, of revision main); null for anything else.</summary>
+    private ModelInfo? AlreadyListed(ModelReference reference)
+    {
+        if (reference is not HuggingFaceReference { File: { } file, Revision: HuggingFaceReference.DefaultRevision } hf) return null;
+        var origin = $"{hf.RepoId}:{file}";
+        return catalog.Snapshot.Models.FirstOrDefault(m => m.Source != ModelSources.ModelsDir && m.Origin == origin
+            && (reference.Sha256 is null || m.Sha256 == reference.Sha256));
     }
 
     public JobPlan PlanList() => JobPlan.Run((job, ct) =>
