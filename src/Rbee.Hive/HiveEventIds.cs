@@ -31,4 +31,5 @@ internal static class HiveEventIds
     public const int ModelSourceUnreadable = 505;
     public const int ModelScanFailed = 506;
     public const int ModelsDirectoryNotCreated = 507;
+    public const int ModelStoreEntrySkipped = 508;
 }
