@@ -31,6 +31,7 @@ internal static class HiveEventIds
     public const int ModelSourceUnreadable = 505;
     public const int ModelScanFailed = 506;
     public const int ModelsDirectoryNotCreated = 507;
+    public const int ModelStoreEntrySkipped = 508;
 
     public const int ModelDownloadStarted = 520;
     public const int ModelDownloadFinished = 521;

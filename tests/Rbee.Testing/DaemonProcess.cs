@@ -22,7 +22,8 @@ public sealed class DaemonProcess : IAsyncDisposable
         Pid = process.Id;
     }
 
-    /// <summary>Starts <paramref name="program"/> (a name such as <c>rbee-hive</c>) with arguments and environment.</summary>
+    /// <summary>Starts <paramref name="program"/> (a name such as <c>rbee-hive</c>) with arguments and environment (a null
+    /// value unsets the variable).</summary>
     public static DaemonProcess Start(
         string program,
         IEnumerable<string> args,
@@ -45,8 +46,11 @@ public sealed class DaemonProcess : IAsyncDisposable
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList())
             psi.Environment.Remove(key);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        // A null value removes the variable (one the developer's shell may set that the test must not inherit).
         if (environment is not null)
-            foreach (var (k, v) in environment) psi.Environment[k] = v;
+            foreach (var (k, v) in environment)
+                if (v is null) psi.Environment.Remove(k);
+                else psi.Environment[k] = v;
 
         var log = new StreamWriter(logPath, append: false, Encoding.UTF8) { AutoFlush = true };
         var process = new Process { StartInfo = psi, EnableRaisingEvents = true };

@@ -60,8 +60,8 @@ public sealed record ModelInfo
     public string Source { get; init; } = ModelSources.ModelsDir;
 
     /// <summary>What the file came from, when the hive knows: the source a download was given
-    /// (<c>org/repo:file.gguf</c>, a URL), the repository (<c>org/repo</c>) of a Hugging Face cache file, the full Ollama
-    /// name (<c>registry.ollama.ai/library/llama3.2:1b</c>) of an Ollama blob. Null for a file copied in by hand.</summary>
+    /// (<c>org/repo:file.gguf</c>, a URL), the repository and path (<c>org/repo:path/in/repo.gguf</c>) of a Hugging Face cache
+    /// file, the full Ollama name (<c>registry.ollama.ai/library/llama3.2:1b</c>) of an Ollama blob. Null for a file copied in by hand.</summary>
     public string? Origin { get; init; }
 
     /// <summary>The file's sha256 (lower-case hex) when it is known without reading the file: verified by a download, or

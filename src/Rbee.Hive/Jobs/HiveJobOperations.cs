@@ -68,29 +68,31 @@ public sealed class HiveJobOperations(
 
         var spec = new SpawnSpec(type, modelPath, device, restart == RestartPolicies.OnFailure)
         {
-            ModelId = models.ModelIdOf(modelPath),
+            // The id asked for when it is a catalog id: one file may be listed under several (two Ollama names of one blob).
+            ModelId = models.Snapshot.TryGet(model, out var asked) && asked.Path == modelPath ? asked.Id : models.ModelIdOf(modelPath),
             StartedBy = startedBy,
         };
         return JobPlan.Run((job, ct) => SpawnAsync(job, spec, ct));
     }
 
     /// <summary>
-    /// A path (absolute or with a '/') must be a file. A bare name is a model id of the catalog (wherever its file lives),
-    /// else a file in the models directory, with or without <c>.gguf</c> (one the catalog has not listed yet, or does not
-    /// list).
+    /// A model id of the catalog first, wherever its file lives (an Ollama name such as <c>hf.co/org/repo:Q4_K_M</c> holds
+    /// '/' and ':', so an id is not told from a path by its characters). Else a path (absolute or with a '/') must be a
+    /// file. Else a bare name is a file in the models directory, with or without <c>.gguf</c> (one the catalog has not
+    /// listed yet, or does not list).
     /// </summary>
     public string? ResolveModel(string model, out string? why)
     {
         why = null;
+        // The catalog may lag a deletion by its debounce: a listed file that is gone falls through to the clear refusal.
+        if (models.Snapshot.TryGet(model, out var listed) && File.Exists(listed.Path)) return listed.Path;
         if (model.Contains('/', StringComparison.Ordinal))
         {
             var full = Path.GetFullPath(model);
             if (File.Exists(full)) return full;
-            why = $"model file {full} does not exist on this hive";
+            why = $"no model '{model}' in this hive's catalog, and model file {full} does not exist on this hive";
             return null;
         }
-        // The catalog may lag a deletion by its debounce: a listed file that is gone falls through to the clear refusal.
-        if (models.Snapshot.TryGet(model, out var listed) && File.Exists(listed.Path)) return listed.Path;
         var dir = models.ModelsDirectory;
         foreach (var candidate in new[] { Path.Combine(dir, model), Path.Combine(dir, model + ".gguf") })
             if (File.Exists(candidate)) return candidate;

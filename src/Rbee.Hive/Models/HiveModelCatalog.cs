@@ -3,25 +3,33 @@ using Microsoft.Extensions.Logging;
 using Rbee.Contracts.Wire;
 using Rbee.Hive.Monitoring;
 using Rbee.Models;
+using Rbee.Models.Downloads;
+using Rbee.Models.Stores;
 
 namespace Rbee.Hive.Models;
 
 /// <summary>
 /// Every model this hive can start a worker for (<c>GET /v1/catalog</c>): the <c>*.gguf</c> files of the models
-/// directory, then of <see cref="ModelsOptions.Paths"/>, each described from its header (<see cref="ModelFiles"/>).
+/// directory, then of <see cref="ModelsOptions.Paths"/>, then of the Hugging Face hub cache and of Ollama's store (read in
+/// place, under the names those tools give them: <see cref="HuggingFaceCache"/>, <see cref="OllamaStore"/>), each described
+/// from its header (<see cref="ModelFiles"/>) and marked with where it was found (<see cref="ModelInfo.Source"/>). A file of
+/// the models directory that a download recorded (<see cref="ModelProvenance"/>) also carries its origin and sha256.
 /// <para>
 /// Changes are seen at once: each directory is watched on the hive's one inotify instance, and the first event of a
 /// burst schedules a rescan <see cref="ModelsOptions.Debounce"/> later. A periodic rescan is the safety net (lost events,
 /// a directory created after start). A rescan lists and stats; it parses only a file whose (path, size, mtime) it has
 /// not seen, so an unchanged catalog costs no reads of model files. <see cref="Version"/> grows only when the list of
-/// (id, path, size, mtime) changes, and <see cref="Changed"/> then makes telemetry send a frame at once, so the queen
-/// learns of the new version within milliseconds (DESIGN.md "Discovery and telemetry" 3).
+/// (id, path, size, mtime, source, origin, sha256) changes, and <see cref="Changed"/> then makes telemetry send a frame at
+/// once, so the queen learns of the new version within milliseconds (DESIGN.md "Discovery and telemetry" 3). The stores
+/// are not watched: a pull writes deep in their trees (a snapshot link, a manifest), and the periodic rescan finds it within
+/// <see cref="ModelsOptions.RescanInterval"/>.
 /// </para>
 /// <para>
 /// A file that is not valid GGUF is not listed and is reported once per (path, size, mtime). A file shorter than its
 /// header says is being copied: it is not listed, and not reported, until it is complete (or has stayed unchanged for
 /// <see cref="ModelsOptions.IncompleteWarnAfter"/>, when it is reported once as truncated). Two files with one id: the
-/// first source wins, and the other is reported once.
+/// first source wins, and the other is reported once. One file under two ids (an Ollama blob that two names share) is
+/// listed under both; one file under one id through two sources is listed once.
 /// </para>
 /// </summary>
 public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService, IDisposable
@@ -39,6 +47,7 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
 
     private readonly ModelsOptions _options;
     private readonly IReadOnlyList<Source> _sources;
+    private readonly IReadOnlyList<IModelStore> _stores;
     private readonly IReadOnlyList<WatchedDirectory> _directories;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -54,6 +63,7 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
     // Owned by the scan (under _scanGate): what each file was when last parsed, and the duplicates already reported.
     private Dictionary<string, CachedFile> _files = new(StringComparer.Ordinal);
     private HashSet<string> _reportedDuplicates = new(StringComparer.Ordinal);
+    private Dictionary<string, CachedProvenance> _provenance = new(StringComparer.Ordinal);
     private readonly HashSet<string> _unreadableSources = new(StringComparer.Ordinal);
     private volatile ModelCatalogSnapshot _snapshot = ModelCatalogSnapshot.Empty;
 
@@ -66,7 +76,15 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
         _time = time;
         _logger = logger;
         _sharedInotify = inotify;
-        _sources = [new Source(ModelsDirectory, IsDirectory: true), .. options.ResolvedPaths.Select(p => new Source(p, Directory.Exists(p)))];
+        _sources =
+        [
+            new Source(ModelsDirectory, IsDirectory: true, ModelSources.ModelsDir),
+            .. options.ResolvedPaths.Select(p => new Source(p, Directory.Exists(p), ModelSources.Configured)),
+        ];
+        var stores = new List<IModelStore>();
+        if (options.ResolvedHuggingFaceCache is { } hf) stores.Add(new HuggingFaceCache(hf));
+        if (options.ResolvedOllamaModels is { } ollama) stores.Add(new OllamaStore(ollama));
+        _stores = stores;
         // One watch per directory: a directory source is watched whole; a file source through its directory, for its name.
         _directories = _sources
             .GroupBy(s => s.IsDirectory ? s.Path : Path.GetDirectoryName(s.Path)!, StringComparer.Ordinal)
@@ -78,6 +96,13 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
     /// <summary>Where a model given by name is looked for, and the first source of the catalog.</summary>
     public string ModelsDirectory { get; }
 
+    /// <summary>The stores of other tools this catalog lists (full paths; a store may not exist yet).</summary>
+    public IReadOnlyList<string> StoreRoots => _stores.Select(s => s.Root).ToList();
+
+    /// <summary>Every directory or file the catalog lists models from: the models directory, <c>Models:Paths</c>, the stores.
+    /// A model the catalog lists lies in or below one of them.</summary>
+    public IReadOnlyList<string> Roots => [.. _sources.Select(s => s.Path), .. StoreRoots];
+
     public ModelCatalogSnapshot Snapshot => _snapshot;
 
     public long Version => _snapshot.Version;
@@ -87,8 +112,8 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
     /// <summary>Model files parsed so far: stays put while nothing changes (the cache at work).</summary>
     public long ParseCount => Interlocked.Read(ref _parses);
 
-    /// <summary>The id a worker on <paramref name="path"/> answers to: the catalog's when the file is listed, else its
-    /// file name without extension (what llm-worker-rbee would choose itself).</summary>
+    /// <summary>The id a worker on <paramref name="path"/> answers to: the catalog's when the file is listed (the first id,
+    /// for a file listed under several), else its file name without extension (what llm-worker-rbee would choose itself).</summary>
     public string ModelIdOf(string path) =>
         _snapshot.AtPath(Path.GetFullPath(path))?.Id ?? Rbee.Models.ModelFiles.IdOf(path);
 
@@ -129,32 +154,44 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
             SyncWatches();
             var now = _time.GetUtcNow();
             var files = new Dictionary<string, CachedFile>(_files.Count, StringComparer.Ordinal);
+            var provenance = new Dictionary<string, CachedProvenance>(StringComparer.Ordinal);
             var duplicates = new HashSet<string>(StringComparer.Ordinal);
             var winners = new Dictionary<string, string>(StringComparer.Ordinal);
             var models = new List<ModelInfo>();
-            foreach (var (path, stamp) in List())
+            foreach (var found in List())
             {
-                if (files.ContainsKey(path)) continue; // the same file through two sources: one entry
-                var file = _files.TryGetValue(path, out var known) && known.Stamp == stamp ? known : Parse(path, stamp, now);
-                files[path] = file;
-                if (file.Model is { } model)
+                var path = found.Path;
+                var firstSight = !files.TryGetValue(path, out var file);
+                if (firstSight)
                 {
-                    if (winners.TryGetValue(model.Id, out var winner))
+                    file = _files.TryGetValue(path, out var known) && known.Stamp == found.Stamp ? known : Parse(path, found.Stamp, now);
+                    files[path] = file;
+                }
+                if (file!.Model is { } parsed)
+                {
+                    var id = found.Id ?? parsed.Id;
+                    if (winners.TryGetValue(id, out var winner))
                     {
-                        duplicates.Add(path);
-                        if (!_reportedDuplicates.Contains(path)) Log.DuplicateId(_logger, model.Id, path, winner);
+                        if (winner == path) continue; // the same file under the same id through two sources: one entry
+                        var key = id + "\0" + path;
+                        duplicates.Add(key);
+                        if (!_reportedDuplicates.Contains(key)) Log.DuplicateId(_logger, id, path, winner);
                         continue;
                     }
-                    winners[model.Id] = path;
-                    models.Add(model);
+                    winners[id] = path;
+                    var (origin, sha256) = (found.Origin, found.Sha256);
+                    if (found.Source == ModelSources.ModelsDir && Provenance(path, found.Stamp, provenance) is { } record)
+                        (origin, sha256) = (record.Origin, record.Sha256);
+                    models.Add(parsed with { Id = id, Source = found.Source, Origin = origin, Sha256 = sha256 });
                 }
-                else if (file.Incomplete && !file.Reported && now - file.FirstSeen >= _options.IncompleteWarnAfter)
+                else if (firstSight && file.Incomplete && !file.Reported && now - file.FirstSeen >= _options.IncompleteWarnAfter)
                 {
                     file.Reported = true;
                     Log.StillIncomplete(_logger, path, now - file.FirstSeen, file.Problem!);
                 }
             }
             _files = files;
+            _provenance = provenance;
             _reportedDuplicates = duplicates;
             if (!SameList(_snapshot.Models, models))
             {
@@ -178,7 +215,8 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
     {
         if (a.Count != b.Count) return false;
         for (var i = 0; i < a.Count; i++)
-            if (a[i].Id != b[i].Id || a[i].Path != b[i].Path || a[i].SizeBytes != b[i].SizeBytes || a[i].ModifiedAt != b[i].ModifiedAt) return false;
+            if (a[i].Id != b[i].Id || a[i].Path != b[i].Path || a[i].SizeBytes != b[i].SizeBytes || a[i].ModifiedAt != b[i].ModifiedAt
+                || a[i].Source != b[i].Source || a[i].Origin != b[i].Origin || a[i].Sha256 != b[i].Sha256) return false;
         return true;
     }
 
@@ -204,15 +242,27 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
         }
     }
 
-    /// <summary>Every candidate file with its size and mtime, sources in order, names in ordinal order within a directory.</summary>
-    private List<(string Path, FileStamp Stamp)> List()
+    /// <summary>The provenance record of a models-directory file, read again only when the record or the file changed.</summary>
+    private ModelProvenance? Provenance(string path, FileStamp file, Dictionary<string, CachedProvenance> next)
     {
-        var found = new List<(string, FileStamp)>();
+        // A stat per file and scan; the record is read only when it (or the file it describes) changed.
+        if (Stamp(new FileInfo(ModelProvenance.PathFor(path))) is not { } recordStamp) return null;
+        if (!_provenance.TryGetValue(path, out var cached) || cached.Record != recordStamp || cached.File != file)
+            cached = new CachedProvenance(recordStamp, file, ModelProvenance.Read(path, file.Size, file.MtimeTicks));
+        next[path] = cached;
+        return cached.Value;
+    }
+
+    /// <summary>Every candidate file with its size and mtime: sources in order, names in ordinal order within a directory,
+    /// then the stores in the order each lists them.</summary>
+    private List<Candidate> List()
+    {
+        var found = new List<Candidate>();
         foreach (var source in _sources)
         {
             if (!source.IsDirectory)
             {
-                if (Stamp(new FileInfo(source.Path)) is { } s) found.Add((source.Path, s));
+                if (Stamp(new FileInfo(source.Path)) is { } s) found.Add(new Candidate(source.Path, s, source.Kind));
                 continue;
             }
             List<FileInfo> entries;
@@ -232,7 +282,24 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
             _unreadableSources.Remove(source.Path);
             entries.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
             foreach (var f in entries)
-                if (Stamp(f) is { } s) found.Add((f.FullName, s));
+                if (Stamp(f) is { } s) found.Add(new Candidate(f.FullName, s, source.Kind));
+        }
+        foreach (var store in _stores)
+        {
+            ModelStoreScan scan;
+            try
+            {
+                scan = store.Scan();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                if (_unreadableSources.Add(store.Root)) Log.SourceUnreadable(_logger, store.Root, e.Message);
+                continue;
+            }
+            _unreadableSources.Remove(store.Root);
+            foreach (var problem in scan.Problems) Log.StoreEntrySkipped(_logger, store.Source, problem.Path, problem.Reason);
+            foreach (var model in scan.Models)
+                if (Stamp(new FileInfo(model.Path)) is { } s) found.Add(new Candidate(model.Path, s, store.Source, model.Id, model.Origin, model.Sha256));
         }
         return found;
     }
@@ -334,9 +401,15 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
                 if (dir.Current is { } w) _sharedInotify.Remove(w.Wd);
     }
 
-    private sealed record Source(string Path, bool IsDirectory);
+    private sealed record Source(string Path, bool IsDirectory, string Kind);
+
+    /// <summary>A file to list: where it was found, and what its store says of it (a null id is the file name's).</summary>
+    private sealed record Candidate(string Path, FileStamp Stamp, string Source, string? Id = null, string? Origin = null, string? Sha256 = null);
 
     private readonly record struct FileStamp(long Size, long MtimeTicks);
+
+    /// <summary>A provenance record as last read: valid while neither the record nor the file changed.</summary>
+    private sealed record CachedProvenance(FileStamp Record, FileStamp File, ModelProvenance? Value);
 
     /// <summary>What a file was when it was last parsed: a model, or why it is not one.</summary>
     private sealed class CachedFile(FileStamp stamp, DateTimeOffset firstSeen)
@@ -387,6 +460,9 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
 
         [LoggerMessage(EventId = HiveEventIds.ModelSourceUnreadable, Level = LogLevel.Warning, Message = "Cannot list the model directory {Path}: {Reason}")]
         public static partial void SourceUnreadable(ILogger logger, string path, string reason);
+
+        [LoggerMessage(EventId = HiveEventIds.ModelStoreEntrySkipped, Level = LogLevel.Warning, Message = "{Store} entry {Path} is not listed: {Reason}")]
+        public static partial void StoreEntrySkipped(ILogger logger, string store, string path, string reason);
 
         [LoggerMessage(EventId = HiveEventIds.ModelScanFailed, Level = LogLevel.Error, Message = "Model catalog scan failed")]
         public static partial void ScanFailed(ILogger logger, Exception error);

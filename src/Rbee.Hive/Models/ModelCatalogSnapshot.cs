@@ -30,17 +30,20 @@ public sealed class ModelCatalogSnapshot
         Version = version;
         Models = models;
         _byId = models.ToDictionary(m => m.Id, StringComparer.Ordinal);
-        _byPath = models.ToDictionary(m => m.Path, StringComparer.Ordinal);
+        // One file may be listed under several ids (two Ollama names of one blob): the first is the file's id.
+        _byPath = new Dictionary<string, ModelInfo>(models.Count, StringComparer.Ordinal);
+        foreach (var m in models) _byPath.TryAdd(m.Path, m);
     }
 
     /// <summary>Grows by one whenever the list (ids, paths, sizes, times) changes; 0 is the empty catalog before any.</summary>
     public long Version { get; }
 
-    /// <summary>In source order: the models directory first, then <c>Models:Paths</c>; by file name within a directory.</summary>
+    /// <summary>In source order: the models directory first, then <c>Models:Paths</c>, the Hugging Face cache and Ollama's
+    /// store; by file name within a directory, by the store's order within a store.</summary>
     public IReadOnlyList<ModelInfo> Models { get; }
 
     public bool TryGet(string id, out ModelInfo model) => _byId.TryGetValue(id, out model!);
 
-    /// <summary>The model listed at this full path, if any.</summary>
+    /// <summary>The model listed at this full path, if any (the first, when several ids share the file).</summary>
     public ModelInfo? AtPath(string path) => _byPath.GetValueOrDefault(path);
 }

@@ -5,6 +5,8 @@ using Rbee.Hive.Jobs;
 using Rbee.Hive.Models;
 using Rbee.Hive.Tests.Workers;
 using Rbee.Hive.Workers;
+using Rbee.Testing;
+using Rbee.Testing.Gguf;
 
 namespace Rbee.Hive.Tests.Jobs;
 
@@ -86,5 +88,26 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
         Assert.True(Plan("{\"operation\":\"worker_spawn\",\"model\":\"tiny\",\"worker_type\":\"test\",\"started_by\":null}").Runs);
         Assert.True(Plan("{\"operation\":\"worker_list\"}").Runs);
         Assert.True(Plan("{\"operation\":\"hive_check\"}").Runs);
+    }
+
+    [Fact]
+    public void ACatalogIdComesFirst_EvenOneWithSlashesAndColons_AsOllamasNamesHave()
+    {
+        var store = Path.Combine(_hive.StateDirectory, "ollama");
+        var source = Path.Combine(_hive.StateDirectory, "source.gguf");
+        RandomLlama.Write(source, new RandomLlamaSpec { Layers = 1, Vocab = 32 });
+        var blob = FakeModelStores.AddOllama(store, source, "hf.co/org/repo:Q4_K_M", "tiny:latest");
+        using var catalog = new HiveModelCatalog(_models, new ModelsOptions { OllamaModels = store, ScanHuggingFaceCache = false },
+            TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
+        catalog.Rescan();
+        var ops = new HiveJobOperations(_hive.Catalog, _hive.Monitor, _hive.Supervisor, _hive.Ports, Microsoft.Extensions.Options.Options.Create(_hive.Options), catalog);
+
+        Assert.Equal(blob, ops.ResolveModel("hf.co/org/repo:Q4_K_M", out _));
+        Assert.Equal(blob, ops.ResolveModel("tiny:latest", out _));
+        Assert.Equal(blob, ops.ResolveModel(blob, out _)); // the path still works
+        Assert.Null(ops.ResolveModel("hf.co/org/other:Q4_K_M", out var why));
+        Assert.StartsWith("no model 'hf.co/org/other:Q4_K_M' in this hive's catalog", why, StringComparison.Ordinal);
+        using var doc = JsonDocument.Parse("{\"model\":\"hf.co/org/repo:Q4_K_M\",\"worker_type\":\"test\"}");
+        Assert.NotNull(ops.Plan("worker_spawn", doc.RootElement.Clone()).Work);
     }
 }

@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
+using Rbee.Contracts.Wire;
 using Rbee.Hive.Models;
 using Rbee.Hive.Tests.Support;
+using Rbee.Models.Downloads;
 using Rbee.Testing;
 using Rbee.Testing.Gguf;
 
@@ -38,6 +40,12 @@ public sealed class HiveModelCatalogTests : IDisposable
 
     private HiveModelCatalog Catalog => _catalog ?? throw new InvalidOperationException("not started");
 
+    /// <summary>The Hugging Face hub cache and Ollama's store the catalog reads (not created: a test makes what it needs),
+    /// so no test sees the machine's own.</summary>
+    private string Hub => Path.Combine(_root, "hf-hub");
+
+    private string Ollama => Path.Combine(_root, "ollama");
+
     public void Dispose()
     {
         _catalog?.Dispose();
@@ -45,9 +53,12 @@ public sealed class HiveModelCatalogTests : IDisposable
         catch (IOException) { }
     }
 
-    private HiveModelCatalog Start(params string[] paths)
+    private HiveModelCatalog Start(params string[] paths) => StartWith(o => o.Paths = paths);
+
+    private HiveModelCatalog StartWith(Action<ModelsOptions> configure)
     {
-        var options = new ModelsOptions { Paths = paths, Debounce = Debounce, RescanInterval = RescanInterval };
+        var options = new ModelsOptions { Debounce = Debounce, RescanInterval = RescanInterval, HuggingFaceCache = Hub, OllamaModels = Ollama };
+        configure(options);
         Assert.Null(options.Validate());
         _catalog = new HiveModelCatalog(ModelsDir, options, _clock, _log);
         _catalog.Changed += () => Interlocked.Increment(ref _changes);
@@ -379,5 +390,138 @@ public sealed class HiveModelCatalogTests : IDisposable
         Assert.Equal(["aidreams260K", "rand-small-Q4_K_M"], Ids);
         Assert.Equal(263_744, Catalog.Snapshot.Models[0].ParameterCount);
         Assert.Equal("Q4_K_M", Catalog.Snapshot.Models[1].Quantization);
+    }
+
+    [Fact]
+    public void TheStores_AreListedAfterTheModelsDirectoryAndPaths_UnderTheirToolsNames_MarkedWithWhereEachCameFrom()
+    {
+        var mine = MakeModel(InModels("mine.gguf"));
+        var mineSha = FakeModelStores.Sha256Of(mine);
+        ModelProvenance.Write(mine, new ModelProvenance
+        {
+            Origin = "org/repo:mine.gguf", Sha256 = mineSha, Size = new FileInfo(mine).Length, MtimeTicks = File.GetLastWriteTimeUtc(mine).Ticks,
+        });
+        var extra = Path.Combine(_root, "extra");
+        Directory.CreateDirectory(extra);
+        MakeModel(Path.Combine(extra, "configured.gguf"), seed: 2);
+        var hfSource = Staged("hf-source.gguf", seed: 3);
+        var hf = FakeModelStores.AddHuggingFace(Hub, hfSource, "org/repo-GGUF", "sub/model-Q4_K_M.gguf");
+        var olSource = Staged("ollama-source.gguf", seed: 4);
+        var blob = FakeModelStores.AddOllama(Ollama, olSource, "tiny:latest", "tiny:3b", "hf.co/org/repo-GGUF:Q4_K_M");
+
+        Start(extra);
+
+        Assert.Equal(["mine", "configured", "model-Q4_K_M", "hf.co/org/repo-GGUF:Q4_K_M", "tiny:3b", "tiny:latest"], Ids);
+        var models = Catalog.Snapshot.Models;
+        Assert.Equal(
+            [ModelSources.ModelsDir, ModelSources.Configured, ModelSources.HuggingFace, ModelSources.Ollama, ModelSources.Ollama, ModelSources.Ollama],
+            models.Select(m => m.Source));
+        Assert.Equal(["org/repo:mine.gguf", null, "org/repo-GGUF:sub/model-Q4_K_M.gguf", "hf.co/org/repo-GGUF:Q4_K_M",
+            "registry.ollama.ai/library/tiny:3b", "registry.ollama.ai/library/tiny:latest"], models.Select(m => m.Origin));
+        var hfSha = FakeModelStores.Sha256Of(hfSource);
+        var olSha = FakeModelStores.Sha256Of(olSource);
+        Assert.Equal([mineSha, null, hfSha, olSha, olSha, olSha], models.Select(m => m.Sha256));
+
+        // Read in place: the link of the snapshot (the target's size), the blob itself, each described from its header.
+        var fromHub = models[2];
+        Assert.Equal(hf, fromHub.Path);
+        Assert.Equal(new FileInfo(hfSource).Length, fromHub.SizeBytes);
+        Assert.Equal(259, fromHub.ContextLength);
+        Assert.All(models.Skip(3), m => Assert.Equal((blob, 260), (m.Path, m.ContextLength ?? 0)));
+
+        // One blob, three names: parsed once, listed three times; the file's own id is its first name.
+        Assert.Equal(4, Catalog.ParseCount);
+        Assert.Equal("hf.co/org/repo-GGUF:Q4_K_M", Catalog.Snapshot.AtPath(blob)?.Id);
+        Assert.Equal("hf.co/org/repo-GGUF:Q4_K_M", Catalog.ModelIdOf(blob));
+        Assert.Equal([ModelsDir, extra, Hub, Ollama], Catalog.Roots);
+        Assert.Empty(_log.AtLeast(LogLevel.Warning));
+
+        PeriodicRescans(3);
+        Assert.Equal((4L, 1L), (Catalog.ParseCount, Catalog.Version));
+    }
+
+    [Fact]
+    public void AStoreThatDoesNotExist_IsQuietlyEmpty_AndFoundByThePeriodicRescanOnceItDoes()
+    {
+        MakeModel(InModels("a.gguf"));
+        Start();
+        Assert.Equal(["a"], Ids);
+        PeriodicRescans(2);
+        Assert.Empty(_log.AtLeast(LogLevel.Warning));
+
+        FakeModelStores.AddOllama(Ollama, Staged("o.gguf"), "first:latest");
+        FakeModelStores.AddHuggingFace(Hub, Staged("h.gguf", seed: 2), "org/repo", "h.gguf");
+        PeriodicRescans(1);
+        Assert.Equal(["a", "h", "first:latest"], Ids);
+        Assert.Equal(2, Catalog.Version);
+        Assert.Empty(_log.AtLeast(LogLevel.Warning));
+    }
+
+    [Fact]
+    public void ABrokenOllamaManifest_IsReportedOnce_AndAStoresNameTakenByAnEarlierSource_IsNotListed()
+    {
+        FakeModelStores.AddOllama(Ollama, Staged("o.gguf"), "good:latest", "taken:latest");
+        var broken = Path.Combine(Ollama, "manifests", "registry.ollama.ai", "library", "broken", "latest");
+        Directory.CreateDirectory(Path.GetDirectoryName(broken)!);
+        File.WriteAllText(broken, "{ not json");
+        MakeModel(InModels("taken:latest.gguf"), seed: 2);
+
+        Start();
+
+        Assert.Equal(["taken:latest", "good:latest"], Ids);
+        Assert.Equal(ModelSources.ModelsDir, Catalog.Snapshot.Models[0].Source);
+        var skipped = Assert.Single(Logged(HiveEventIds.ModelStoreEntrySkipped));
+        Assert.Contains($"ollama entry {broken} is not listed: not valid JSON", skipped.Message, StringComparison.Ordinal);
+        Assert.Single(Logged(HiveEventIds.ModelIdDuplicate));
+        PeriodicRescans(3);
+        Assert.Single(Logged(HiveEventIds.ModelStoreEntrySkipped));
+        Assert.Single(Logged(HiveEventIds.ModelIdDuplicate));
+    }
+
+    [Fact]
+    public void ADownloadsProvenance_IsBelievedOnlyWhileTheFileIsTheOneItDescribes()
+    {
+        var file = MakeModel(InModels("pulled.gguf"));
+        Start();
+        Assert.Null(Catalog.Snapshot.Models[0].Origin);
+
+        // Written after the file appeared: the next periodic rescan carries it, as a new version for the queen.
+        var sha = FakeModelStores.Sha256Of(file);
+        ModelProvenance.Write(file, new ModelProvenance
+        {
+            Origin = "org/repo:pulled.gguf", Sha256 = sha, Size = new FileInfo(file).Length, MtimeTicks = File.GetLastWriteTimeUtc(file).Ticks,
+        });
+        PeriodicRescans(1);
+        Assert.Equal(("org/repo:pulled.gguf", sha), (Catalog.Snapshot.Models[0].Origin, Catalog.Snapshot.Models[0].Sha256));
+        Assert.Equal(2, Catalog.Version);
+
+        // Replaced by hand: the record no longer matches, so it says nothing.
+        RandomLlama.Write(file, new RandomLlamaSpec { Layers = 2, Vocab = 32 });
+        PeriodicRescans(1);
+        Assert.Equal((null, null), (Catalog.Snapshot.Models[0].Origin, Catalog.Snapshot.Models[0].Sha256));
+        Assert.Equal(3, Catalog.Version);
+    }
+
+    [Fact]
+    public void AStoreSwitchedOff_IsNotRead()
+    {
+        FakeModelStores.AddOllama(Ollama, Staged("o.gguf"), "tiny:latest");
+        FakeModelStores.AddHuggingFace(Hub, Staged("h.gguf", seed: 2), "org/repo", "h.gguf");
+        StartWith(o => (o.ScanOllama, o.ScanHuggingFaceCache) = (false, false));
+        Assert.Empty(Ids);
+        Assert.Empty(Catalog.StoreRoots);
+        Assert.Equal([ModelsDir], Catalog.Roots);
+    }
+
+    [Fact]
+    public void StorePaths_AreCheckedAtStartUp_AStoreThatIsNotThereYetIsFine()
+    {
+        var file = MakeModel(Path.Combine(_root, "one.gguf"));
+        Assert.Equal("Models:HuggingFaceCache is empty (leave it out to use the tool's own default)", new ModelsOptions { HuggingFaceCache = " " }.Validate());
+        Assert.Equal($"Models:OllamaModels '{file}' is a file; give the store's directory", new ModelsOptions { OllamaModels = file }.Validate());
+        var options = new ModelsOptions { HuggingFaceCache = $"{_root}/not-yet", OllamaModels = Ollama };
+        Assert.Null(options.Validate());
+        Assert.Equal(($"{_root}/not-yet", Ollama), (options.ResolvedHuggingFaceCache, options.ResolvedOllamaModels));
+        Assert.Null(new ModelsOptions { ScanOllama = false, OllamaModels = Ollama }.ResolvedOllamaModels);
     }
 }

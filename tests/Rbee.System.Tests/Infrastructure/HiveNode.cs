@@ -76,6 +76,9 @@ public sealed class HiveNode : IAsyncDisposable
     {
         var env = ScaledTimers.ProtocolEnvironment();
         env["HOME"] = _home;
+        // The model stores of other tools are found from HOME alone (~/.cache/huggingface/hub, ~/.ollama/models): never the
+        // ones the machine's own settings point at.
+        foreach (var store in new[] { "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "OLLAMA_MODELS" }) env[store] = null;
         if (Token is not null) env["RBEE_CLUSTER_TOKEN"] = Token;
         if (_testWorkers) AddTestWorkerCatalog(env);
         foreach (var (key, value) in _settings ?? new Dictionary<string, string>()) env[key] = value;

@@ -49,7 +49,10 @@ public sealed class RoutingCluster : IAsyncDisposable
         return c;
     }
 
-    public string ModelsDir(HiveNode hive) => Path.Combine(hive == A ? _homeA.Path : _homeB.Path, ".cache", "rbee", "models");
+    /// <summary>The HOME a hive runs with: its models directory, and the stores of other tools it reads in place.</summary>
+    public string HomeOf(HiveNode hive) => hive == A ? _homeA.Path : _homeB.Path;
+
+    public string ModelsDir(HiveNode hive) => Path.Combine(HomeOf(hive), ".cache", "rbee", "models");
 
     /// <summary>Copies a model file into a hive's models directory as <paramref name="id"/>.gguf.</summary>
     public string Put(HiveNode hive, string sourcePath, string id)
