@@ -100,7 +100,7 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
         using var catalog = new HiveModelCatalog(_models, new ModelsOptions { OllamaModels = store, ScanHuggingFaceCache = false },
             TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
         catalog.Rescan();
-        var ops = new HiveJobOperations(_hive.Catalog, _hive.Monitor, _hive.Supervisor, _hive.Ports, Microsoft.Extensions.Options.Options.Create(_hive.Options), catalog);
+        var ops = HiveJobs.Operations(_hive, catalog);
 
         Assert.Equal(blob, ops.ResolveModel("hf.co/org/repo:Q4_K_M", out _));
         Assert.Equal(blob, ops.ResolveModel("tiny:latest", out _));

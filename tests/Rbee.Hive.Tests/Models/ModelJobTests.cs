@@ -36,7 +36,7 @@ public sealed class ModelJobTests : IAsyncLifetime
         _server = await HuggingFaceServer.StartAsync();
         _server.AddFile("rbee-test/tiny", "aidreams260K.gguf", Model);
         _models = Path.Combine(_hive.StateDirectory, "models");
-        _catalog = new HiveModelCatalog(_models, new ModelsOptions(), TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
+        _catalog = new HiveModelCatalog(_models, new ModelsOptions { ScanHuggingFaceCache = false, ScanOllama = false }, TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
         _catalog.Start();
         _ops = HiveJobs.Operations(_hive, _catalog, new ModelDownloaderOptions
         {
