@@ -150,6 +150,27 @@ public sealed class ModelJobTests : IAsyncLifetime
         Assert.Empty(Directory.GetFiles(_models, "*.gguf*"));
     }
 
+    [Fact]
+    public async Task APullOfAFileAlreadyInTheHuggingFaceCache_AnswersWithThatModel_AndFetchesNothing()
+    {
+        var hub = Path.Combine(_hive.StateDirectory, "hub");
+        FakeModelStores.AddHuggingFace(hub, RepoPaths.Model("aidreams260K.gguf"), "rbee-test/tiny", "aidreams260K.gguf");
+        using var catalog = new HiveModelCatalog(Path.Combine(_hive.StateDirectory, "models-2"), new ModelsOptions { HuggingFaceCache = hub, ScanOllama = false },
+            TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
+        catalog.Rescan();
+        var ops = HiveJobs.Operations(_hive, catalog, new ModelDownloaderOptions { HuggingFaceEndpoint = _server.Endpoint.ToString() });
+        using var request = JsonDocument.Parse($"{{\"operation\":\"model_download\",\"source\":\"{Source}\"}}");
+
+        var events = await ReadAsync(_jobs.Start(JobOperations.ModelDownload, ops.Plan(JobOperations.ModelDownload, request.RootElement.Clone()).Work!)!);
+
+        Assert.Equal(JobEventKind.Done, events[^1].Kind);
+        var done = Assert.IsType<ModelDownloaded>(Assert.Single(Data(events)));
+        Assert.Equal(("aidreams260K", ModelSha), (done.Model, done.Sha256));
+        Assert.StartsWith(hub, done.Path, StringComparison.Ordinal);
+        Assert.Empty(_server.Requests);
+        Assert.False(Directory.Exists(Path.Combine(_hive.StateDirectory, "models-2", "aidreams260K.gguf")));
+    }
+
     [Theory]
     [InlineData("", "'source' is required")]
     [InlineData("\"source\":\"just-a-name\"", "names no repository")]
