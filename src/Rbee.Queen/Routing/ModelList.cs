@@ -26,7 +26,7 @@ public static class ModelList
             .Select(w => new ModelLoaded(w.Hive.HiveId, w.Url, w.Worker.State, w.Worker.Device, w.Worker.Port, loads.InFlight(w.Key)))
             .ToList();
         var onDisk = presence.OnDisk.OrderBy(d => d.Hive.HiveId, StringComparer.Ordinal).ToList();
-        var available = onDisk.Select(d => new ModelAvailable(d.Hive.HiveId, d.Model.Path, d.Model.SizeBytes)).ToList();
+        var available = onDisk.Select(d => new ModelAvailable(d.Hive.HiveId, d.Model.Path, d.Model.SizeBytes) { Source = d.Model.Source }).ToList();
         var file = onDisk.FirstOrDefault()?.Model;
         // created: when the file was written, else when the oldest worker serving it started (OpenAI: a Unix time).
         var created = file is not null
