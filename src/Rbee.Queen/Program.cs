@@ -75,7 +75,7 @@ namespace Rbee.Queen
         }
 
         /// <summary>The OpenAI surface: scheduling, admission, the forwarder, API keys (DESIGN.md "Scheduling and routing"); models
-        /// across the cluster: aliases, the model jobs (issue 10).</summary>
+        /// across the cluster: aliases, pulls on demand, the model jobs (issue 10).</summary>
         private static void AddScheduling(WebApplicationBuilder builder)
         {
             var scheduling = OptionsBinding.Bind<SchedulingOptions>(builder.Configuration, SchedulingOptions.SectionName, SchedulingOptions.BindFrom, o => o.Validate());
@@ -84,6 +84,9 @@ namespace Rbee.Queen
             var keys = api.LoadKeys();
             var services = builder.Services;
             services.AddSingleton(models);
+            services.AddSingleton<IPullPlacement, MostFreeMemoryPullPlacement>();
+            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ModelPulls>(sp,
+                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
             services.AddSingleton<ModelJobs>();
             services.AddSingleton(scheduling);
             services.AddSingleton(api);
