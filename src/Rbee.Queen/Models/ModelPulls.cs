@@ -160,6 +160,11 @@ public sealed partial class ModelPulls(
         {
             throw SchedulingException.Unavailable("shutting_down", $"the queen is stopping; the pull of '{pull.Alias}' on hive {hiveId} was cancelled");
         }
+        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException))
+        {
+            // Whatever else went wrong, every waiting request gets an answer in OpenAI's shape, not a 500 without a reason.
+            throw Failed(pull, hiveId, $"{e.GetType().Name}: {e.Message}");
+        }
     }
 
     private static SchedulingException Failed(Pull pull, string hiveId, string why) =>
