@@ -9,6 +9,7 @@ using Rbee.Queen.Configuration;
 using Rbee.Queen.Discovery;
 using Rbee.Queen.Http;
 using Rbee.Queen.Jobs;
+using Rbee.Queen.Models;
 using Rbee.Queen.Routing;
 using Rbee.Queen.Scheduling;
 using Rbee.Queen.Telemetry;
@@ -73,13 +74,20 @@ namespace Rbee.Queen
             await app.RunAsync();
         }
 
-        /// <summary>The OpenAI surface: scheduling, admission, the forwarder, API keys (DESIGN.md "Scheduling and routing").</summary>
+        /// <summary>The OpenAI surface: scheduling, admission, the forwarder, API keys (DESIGN.md "Scheduling and routing"); models
+        /// across the cluster: aliases, pulls on demand, the model jobs (issue 10).</summary>
         private static void AddScheduling(WebApplicationBuilder builder)
         {
             var scheduling = OptionsBinding.Bind<SchedulingOptions>(builder.Configuration, SchedulingOptions.SectionName, SchedulingOptions.BindFrom, o => o.Validate());
             var api = OptionsBinding.Bind<ApiOptions>(builder.Configuration, ApiOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
+            var models = OptionsBinding.Bind<ModelOptions>(builder.Configuration, ModelOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
             var keys = api.LoadKeys();
             var services = builder.Services;
+            services.AddSingleton(models);
+            services.AddSingleton<IPullPlacement, MostFreeMemoryPullPlacement>();
+            services.AddSingleton(sp => ActivatorUtilities.CreateInstance<ModelPulls>(sp,
+                sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
+            services.AddSingleton<ModelJobs>();
             services.AddSingleton(scheduling);
             services.AddSingleton(api);
             services.AddSingleton(sp => new ApiKeyAuthorizer(keys, sp.GetRequiredService<Rbee.Hosting.Security.ClusterTokenOptions>(),
@@ -87,7 +95,7 @@ namespace Rbee.Queen
             services.AddSingleton(sp => new WorkerLoads(scheduling, sp.GetRequiredService<TimeProvider>()));
             // Registered after the cluster view's default (which knows no load), so /v1/cluster shows the scheduler's figures.
             services.AddSingleton<IWorkerLoadView, SchedulerLoadView>();
-            services.AddSingleton(sp => new ModelIndex(() => sp.GetRequiredService<ClusterRegistry>().Current, scheduling));
+            services.AddSingleton(sp => new ModelIndex(() => sp.GetRequiredService<ClusterRegistry>().Current, scheduling, models.Aliases));
             services.AddSingleton(LoadBalancingPolicies.Create(scheduling.Policy));
             services.AddSingleton<IPlacementPolicy, MostFreeMemoryPlacement>();
             services.AddSingleton<HiveJobClient>();

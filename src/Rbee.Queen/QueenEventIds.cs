@@ -34,4 +34,7 @@ internal static class QueenEventIds
     public const int RequestFailed = 61;
     public const int ApiOpenness = 62;
     public const int ApiRefused = 63;
+    public const int PullStarted = 70;
+    public const int PullFinished = 71;
+    public const int PullFailed = 72;
 }

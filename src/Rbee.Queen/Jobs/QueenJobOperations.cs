@@ -9,6 +9,7 @@ using Rbee.Hosting.Jobs;
 using Rbee.Platform.Http;
 using Rbee.Platform.Sse;
 using Rbee.Queen.Cluster;
+using Rbee.Queen.Models;
 
 namespace Rbee.Queen.Jobs;
 
@@ -31,16 +32,24 @@ public sealed class QueenJobOptions
 /// ready state has reached the queen's own cluster view, a stop when the worker has left it: awaited with
 /// <see cref="ClusterRegistry.WaitForAsync"/> on the view's snapshots, never by polling the worker (seed 004's five-minute
 /// poll is what this replaces).
-/// <c>worker_list</c> without a hive lists every worker of the cluster view.
+/// <c>worker_list</c> without a hive lists every worker of the cluster view. The model operations
+/// (<c>model_download</c>, <c>model_list</c>, <c>model_delete</c>) are <see cref="ModelJobs"/>'s, <c>infer</c> is
+/// <see cref="Rbee.Queen.Routing.InferJob"/>'s.
 /// </summary>
-public sealed class QueenJobOperations(ClusterRegistry registry, IWorkerLoadView load, HiveJobClient hiveJobs, IOptions<QueenJobOptions> options,
-    Rbee.Queen.Routing.InferJob infer) : IJobOperations
+public sealed class QueenJobOperations(ClusterRegistry registry, IWorkerLoadView load, HiveForwarder hives, IOptions<QueenJobOptions> options,
+    Rbee.Queen.Routing.InferJob infer, ModelJobs models) : IJobOperations
 {
     private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
 
     public JobPlan Plan(string operation, JsonElement request)
     {
-        if (operation == JobOperations.Infer) return infer.Plan(request);
+        switch (operation)
+        {
+            case JobOperations.Infer: return infer.Plan(request);
+            case JobOperations.ModelDownload: return models.PlanDownload(request);
+            case JobOperations.ModelList: return models.PlanList(request);
+            case JobOperations.ModelDelete: return models.PlanDelete(request);
+        }
         if (!Forwarded.Contains(operation)) return JobPlan.UnknownOperation(operation);
         var hiveId = JobFields.String(request, "hive_id", out var err);
         if (err is not null) return JobPlan.Invalid(err, "hive_id");
@@ -72,22 +81,8 @@ public sealed class QueenJobOperations(ClusterRegistry registry, IWorkerLoadView
 
     private async Task ForwardAsync(Job job, string operation, string hiveId, string body, CancellationToken ct)
     {
-        var hive = registry.Current.Find(hiveId) ?? throw new JobFailedException($"hive '{hiveId}' left the cluster view");
-        if (!hive.IsLive) throw new JobFailedException($"hive '{hiveId}' is {hive.State.ToWire()}; it cannot take jobs now");
-
-        var hiveJobUrl = await hiveJobs.PostAsync(hive, body, options.Value.ForwardTimeout, ct).ConfigureAwait(false);
-        job.Narrate($"forwarded {operation} to hive {hiveId} ({hive.HiveUrl})");
-
-        int? port = null;
-        try
-        {
-            port = await hiveJobs.RelayAsync(hiveId, hiveJobUrl, line => job.Narrate($"[{hiveId}] {line}"), job.Data, ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            await hiveJobs.CancelAsync(hiveJobUrl, options.Value.ForwardTimeout).ConfigureAwait(false);
-            throw;
-        }
+        var port = await hives.RunAsync(hiveId, body, line => job.Narrate($"[{hiveId}] {line}"), job.Data, ct,
+            hive => job.Narrate($"forwarded {operation} to hive {hiveId} ({hive.HiveUrl})")).ConfigureAwait(false);
 
         if (operation == JobOperations.WorkerSpawn && port is { } p)
         {

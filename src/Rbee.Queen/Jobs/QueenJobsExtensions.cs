@@ -15,6 +15,7 @@ public static class QueenJobsExtensions
         services.AddOptions<QueenJobOptions>().BindConfiguration(QueenJobOptions.SectionName)
             .Validate(o => o.ViewTimeout > TimeSpan.Zero && o.ForwardTimeout > TimeSpan.Zero, "QueenJobs:ViewTimeout and QueenJobs:ForwardTimeout must be positive")
             .ValidateOnStart();
+        services.AddSingleton<HiveForwarder>();
         services.AddSingleton<IJobOperations, QueenJobOperations>();
         return services;
     }

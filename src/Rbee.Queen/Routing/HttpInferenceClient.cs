@@ -45,7 +45,18 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
     }
 
     public Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct) =>
-        forwarder.SendAsync(lease.Url, context.Request, body.Bytes, requestId, ct);
+        forwarder.SendAsync(lease.Url, context.Request, BytesFor(lease.Model), requestId, ct);
+
+    private (string Model, byte[] Bytes)? _renamed;
+
+    /// <summary>The client's bytes, unless the scheduler served the request by another name of its model (<c>tiny</c> by
+    /// <c>tiny:latest</c>, an alias): a worker answers only to its own id.</summary>
+    private ReadOnlyMemory<byte> BytesFor(string model)
+    {
+        if (model == body.Model) return body.Bytes;
+        if (_renamed is not { } r || r.Model != model) _renamed = r = (model, InferenceBody.WithModel(body.Bytes, model));
+        return r.Bytes;
+    }
 
     public async ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, WorkerDeadline deadline)
     {

@@ -42,7 +42,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
                 Stream = true,
             };
             timeline.Received();
-            var client = new JobClient(job, forwarder, path, body, requestId);
+            var client = new JobClient(job, forwarder, path, body, requestId, model);
             await pipeline.RunAsync(model, client, timeline, ct).ConfigureAwait(false);
             if (client.Failure is { } failure) throw new JobFailedException(failure);
         });
@@ -69,7 +69,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
         return buffer.WrittenSpan.ToArray();
     }
 
-    private sealed class JobClient(Job job, WorkerForwarder forwarder, string path, byte[] body, string requestId) : IInferenceClient
+    private sealed class JobClient(Job job, WorkerForwarder forwarder, string path, byte[] body, string requestId, string model) : IInferenceClient
     {
         public string? Failure { get; private set; }
 
@@ -87,7 +87,12 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
             return ValueTask.CompletedTask;
         }
 
-        public Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct) => forwarder.SendAsync(lease.Url, path, body, requestId, ct);
+        public Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct)
+        {
+            // Served by another name of the model (tiny → tiny:latest, an alias): the worker answers only to its own id.
+            if (lease.Model != model) (model, body) = (lease.Model, InferenceBody.WithModel(body, lease.Model));
+            return forwarder.SendAsync(lease.Url, path, body, requestId, ct);
+        }
 
         public async ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, WorkerDeadline deadline)
         {

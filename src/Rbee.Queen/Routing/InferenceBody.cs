@@ -139,6 +139,37 @@ public sealed class InferenceBody : IDisposable
         return (model, stream);
     }
 
+    /// <summary>
+    /// The request with the value of its top-level <c>model</c> replaced by <paramref name="model"/> and every other byte as
+    /// the client sent it: for a request served by another name of its model (<c>tiny</c> by <c>tiny:latest</c>, an alias
+    /// by the file pulled from its source), since a worker answers only to its own id. The one case where the worker's
+    /// bytes are not exactly the client's. Like <see cref="Parse"/>, the last <c>model</c> counts. The body was validated
+    /// by <see cref="Parse"/>.
+    /// </summary>
+    public static byte[] WithModel(ReadOnlyMemory<byte> json, string model)
+    {
+        var span = json.Span;
+        var reader = new Utf8JsonReader(span, new JsonReaderOptions { MaxDepth = 64 });
+        (int Start, int End)? value = null;
+        reader.Read();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isModel = reader.ValueTextEquals("model"u8);
+            reader.Read();
+            if (isModel) value = ((int)reader.TokenStartIndex, (int)reader.BytesConsumed);
+            else reader.Skip();
+        }
+        if (value is not { } v) throw new InvalidOperationException("the request has no model to replace");
+        var encoded = JsonEncodedText.Encode(model).EncodedUtf8Bytes;
+        var result = new byte[v.Start + encoded.Length + 2 + (span.Length - v.End)];
+        span[..v.Start].CopyTo(result);
+        result[v.Start] = (byte)'"';
+        encoded.CopyTo(result.AsSpan(v.Start + 1));
+        result[v.Start + 1 + encoded.Length] = (byte)'"';
+        span[v.End..].CopyTo(result.AsSpan(v.Start + encoded.Length + 2));
+        return result;
+    }
+
     private static BadInferenceRequest TooLarge(long maxBytes) => new(StatusCodes.Status413PayloadTooLarge, "payload_too_large",
         $"the request body is larger than {maxBytes} bytes (Api:MaxRequestBodyBytes)");
 

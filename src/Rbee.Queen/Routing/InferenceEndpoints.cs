@@ -39,7 +39,8 @@ public static class InferenceEndpoints
     private static async Task GetAsync(HttpContext context, string id, ApiKeyAuthorizer auth, Scheduler scheduler, WorkerLoads loads, TimeProvider time)
     {
         if (auth.Check(context) is { } refused) { await refused.ExecuteAsync(context); return; }
-        var entry = scheduler.Index.Current.Find(id) is { } presence ? ModelList.Entry(presence, loads, time.GetUtcNow()) : null;
+        // The same lookup as a request's: tiny finds tiny:latest, an alias finds the model pulled from its source.
+        var entry = scheduler.Index.Current.Resolve(id) is { } presence ? ModelList.Entry(presence, loads, time.GetUtcNow()) : null;
         var missing = entry is null ? SchedulingException.ModelNotFound(id) : null;
         await (missing is not null
             ? ApiErrors.Create(missing.Status, missing.Type, missing.Code, missing.Message, missing.Param)

@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using Microsoft.AspNetCore.Http;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
+using Rbee.Queen.Models;
 using Rbee.Queen.Scheduling;
 
 namespace Rbee.Queen.Routing;
@@ -55,9 +56,11 @@ public interface IInferenceClient
 /// times; a worker that says it is full (429/503) is not a failure and the request waits its turn again at the front.
 /// After that the client gets 502 in OpenAI's shape, or an error frame when its stream has begun: never a silent end.
 /// A worker that sends nothing for <see cref="SchedulingOptions.WorkerIdleTimeout"/> (wedged, stopped) counts as failed,
-/// so no request waits on it forever.
+/// so no request waits on it forever. A model no hive has that is an alias (<c>Models:Aliases</c>) is pulled on demand
+/// first when <c>Models:PullOnDemand</c> is on (<see cref="ModelPulls"/>), the request waiting with progress as for a
+/// cold start; its <see cref="SchedulingOptions.MaxWait"/> starts after the pull.
 /// </summary>
-public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions options, TimeProvider time)
+public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions options, TimeProvider time, ModelPulls? pulls = null)
 {
     public async Task RunAsync(string model, IInferenceClient client, RequestTimeline timeline, CancellationToken ct)
     {
@@ -65,6 +68,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         var started = time.GetTimestamp();
         var failures = 0;
         var retry = false;
+        var pulled = false;
         string? lastFailure = null;
         HashSet<WorkerKey>? failedOn = null;
         try
@@ -79,8 +83,25 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
                 }
                 catch (SchedulingException e)
                 {
-                    timeline.Failed(e.Status, e.Message);
-                    await client.FailAsync(e.Status, ErrorResponse.Of(e.Message, e.Type, e.Code, e.Param), e.RetryAfterSeconds, ct).ConfigureAwait(false);
+                    var failure = e;
+                    if (e.Code == SchedulingException.ModelNotFoundCode && !pulled && pulls?.SourceOf(model) is not null)
+                    {
+                        pulled = true;
+                        try
+                        {
+                            await PullAsync(pulls, model, client, timeline, ct).ConfigureAwait(false);
+                            // The pull had its own bound (Models:PullTimeout); the wait for a worker starts now.
+                            started = time.GetTimestamp();
+                            continue;
+                        }
+                        catch (SchedulingException pullFailure)
+                        {
+                            failure = pullFailure;
+                        }
+                    }
+                    timeline.Failed(failure.Status, failure.Message);
+                    await client.FailAsync(failure.Status, ErrorResponse.Of(failure.Message, failure.Type, failure.Code, failure.Param),
+                        failure.RetryAfterSeconds, ct).ConfigureAwait(false);
                     return;
                 }
                 timeline.Placed(lease.HiveId, lease.Url);
@@ -223,9 +244,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
     }
 
     /// <summary>
-    /// Takes a worker for the request, telling a streamed client what happens while it waits: after
-    /// <see cref="SchedulingOptions.StreamHeadersAfter"/> its response begins (200, SSE) and every change (queue position,
-    /// cold start) becomes a comment, with a comment at least every <see cref="SchedulingOptions.WaitCommentInterval"/>.
+    /// Takes a worker for the request, telling a streamed client what happens while it waits (<see cref="ShowWaitAsync{T}"/>).
     /// </summary>
     private async Task<WorkerLease> AcquireAsync(string model, IInferenceClient client, RequestTimeline timeline, bool retry,
         TimeSpan maxWait, IReadOnlySet<WorkerKey>? avoid, CancellationToken ct)
@@ -234,46 +253,9 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         var take = scheduler.AcquireAsync(model, notes, retry, maxWait, ct, avoid);
         if (take.IsCompletedSuccessfully) return take.Result;
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var beginStream = client.Streaming ? Task.Delay(options.StreamHeadersAfter, time, stop.Token) : null;
-        var lastLine = "waiting for a worker";
-        try
-        {
-            Task<bool>? note = null;
-            Task? tick = null;
-            while (!take.IsCompleted)
-            {
-                // One pending wait of each kind at a time: a channel with a single reader allows one waiter.
-                note ??= notes.Reader.WaitToReadAsync(stop.Token).AsTask();
-                tick ??= Task.Delay(options.WaitCommentInterval, time, stop.Token);
-                var first = await Task.WhenAny(take, note, beginStream ?? take, tick).ConfigureAwait(false);
-                if (first == note) note = null;
-                if (first == beginStream)
-                {
-                    beginStream = null;
-                    await client.WaitingLongAsync(ct).ConfigureAwait(false);
-                    await client.ProgressAsync(lastLine, ct).ConfigureAwait(false);
-                }
-                else if (first == tick)
-                {
-                    tick = null;
-                    await client.ProgressAsync(lastLine, ct).ConfigureAwait(false);
-                }
-                lastLine = await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false) ?? lastLine;
-            }
-        }
-        catch
-        {
-            // Writing progress failed (the client left): a worker handed over after this point must still go back.
-            _ = take.ContinueWith(static t => t.Result.Release(RequestOutcome.Cancelled), CancellationToken.None,
-                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            throw;
-        }
-        finally
-        {
-            await stop.CancelAsync().ConfigureAwait(false);
-        }
-        var lease = await take.ConfigureAwait(false);
+        // Writing progress may fail (the client left): a worker handed over after that must still go back.
+        var lease = await ShowWaitAsync(take, notes, "waiting for a worker", client, timeline,
+            static l => l.Release(RequestOutcome.Cancelled), ct).ConfigureAwait(false);
         try
         {
             await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false);
@@ -294,6 +276,76 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         return lease;
     }
 
+    /// <summary>Pulls the alias <paramref name="model"/> onto a hive, or joins its pull, showing its progress as it goes.</summary>
+    private async Task PullAsync(ModelPulls modelPulls, string model, IInferenceClient client, RequestTimeline timeline, CancellationToken ct)
+    {
+        var notes = new WaitNotes();
+        var pull = modelPulls.PullAsync(model, notes, ct);
+        if (pull.IsCompleted)
+        {
+            await pull.ConfigureAwait(false); // refused at once (pulls off, no hive): nothing to show
+            return;
+        }
+        await ShowWaitAsync(Completed(pull), notes, $"pulling {model}", client, timeline, null, ct).ConfigureAwait(false);
+        await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false);
+
+        static async Task<bool> Completed(Task t)
+        {
+            await t.ConfigureAwait(false);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Waits for <paramref name="work"/>, telling a streamed client what happens meanwhile: after
+    /// <see cref="SchedulingOptions.StreamHeadersAfter"/> its response begins (200, SSE) and every note (queue position,
+    /// cold start, pull progress) becomes a comment, with a comment at least every <see cref="SchedulingOptions.WaitCommentInterval"/>.
+    /// When writing to the client fails, <paramref name="abandon"/> gets what <paramref name="work"/> produces after all.
+    /// </summary>
+    private async Task<T> ShowWaitAsync<T>(Task<T> work, WaitNotes notes, string firstLine, IInferenceClient client, RequestTimeline timeline,
+        Action<T>? abandon, CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var beginStream = client.Streaming ? Task.Delay(options.StreamHeadersAfter, time, stop.Token) : null;
+        var lastLine = firstLine;
+        try
+        {
+            Task<bool>? note = null;
+            Task? tick = null;
+            while (!work.IsCompleted)
+            {
+                // One pending wait of each kind at a time: a channel with a single reader allows one waiter.
+                note ??= notes.Reader.WaitToReadAsync(stop.Token).AsTask();
+                tick ??= Task.Delay(options.WaitCommentInterval, time, stop.Token);
+                var first = await Task.WhenAny(work, note, beginStream ?? work, tick).ConfigureAwait(false);
+                if (first == note) note = null;
+                if (first == beginStream)
+                {
+                    beginStream = null;
+                    await client.WaitingLongAsync(ct).ConfigureAwait(false);
+                    await client.ProgressAsync(lastLine, ct).ConfigureAwait(false);
+                }
+                else if (first == tick)
+                {
+                    tick = null;
+                    await client.ProgressAsync(lastLine, ct).ConfigureAwait(false);
+                }
+                lastLine = await DrainAsync(notes, client, timeline, ct).ConfigureAwait(false) ?? lastLine;
+            }
+        }
+        catch when (abandon is not null)
+        {
+            _ = work.ContinueWith(t => abandon(t.Result), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+        }
+        return await work.ConfigureAwait(false);
+    }
+
     /// <summary>Turns the notes so far into timeline phases and progress lines; returns the last line, if any.</summary>
     private static async ValueTask<string?> DrainAsync(WaitNotes notes, IInferenceClient client, RequestTimeline timeline, CancellationToken ct)
     {
@@ -309,6 +361,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
             {
                 WaitNoteKind.Queued => $"queued position={n.Position}",
                 WaitNoteKind.SpawnStarted => $"loading model on {n.HiveId} ({n.Text})",
+                WaitNoteKind.PullProgress => n.Text!,
                 _ => $"[{n.HiveId}] {n.Text}",
             };
             await client.ProgressAsync(last, ct).ConfigureAwait(false);
@@ -316,12 +369,12 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         return last;
     }
 
-    private enum WaitNoteKind { Queued, SpawnStarted, SpawnProgress }
+    private enum WaitNoteKind { Queued, SpawnStarted, SpawnProgress, PullProgress }
 
     private readonly record struct WaitNote(WaitNoteKind Kind, int Position = 0, string? HiveId = null, string? Text = null);
 
-    /// <summary>The scheduler's callbacks, queued for the request's own task (they arrive on other threads, under locks).</summary>
-    private sealed class WaitNotes : IWaitObserver
+    /// <summary>The scheduler's and the pull's callbacks, queued for the request's own task (they arrive on other threads, under locks).</summary>
+    private sealed class WaitNotes : IWaitObserver, IPullObserver
     {
         private readonly Channel<WaitNote> _channel = Channel.CreateUnbounded<WaitNote>(new UnboundedChannelOptions { SingleReader = true });
 
@@ -339,6 +392,8 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         }
 
         public void SpawnProgress(string hiveId, string text) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.SpawnProgress, 0, hiveId, text));
+
+        public void PullProgress(string line) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.PullProgress, 0, null, line));
     }
 }
 

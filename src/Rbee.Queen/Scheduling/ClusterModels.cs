@@ -37,15 +37,41 @@ public sealed class ModelPresence(string id)
 /// </summary>
 public sealed class ClusterModels
 {
-    private readonly Dictionary<string, ModelPresence> _models = new(StringComparer.Ordinal);
+    /// <summary>Ollama's default tag: a name without one means this.</summary>
+    public const string LatestTag = ":latest";
 
-    private ClusterModels(ClusterSnapshot snapshot) => Snapshot = snapshot;
+    private readonly Dictionary<string, ModelPresence> _models = new(StringComparer.Ordinal);
+    private readonly IReadOnlyDictionary<string, string>? _aliases;
+    // Alias source → the id of a model whose origin it is (the smallest, so the choice does not depend on hive order).
+    private readonly Dictionary<string, string> _byOrigin = new(StringComparer.Ordinal);
+
+    private ClusterModels(ClusterSnapshot snapshot, IReadOnlyDictionary<string, string>? aliases)
+    {
+        Snapshot = snapshot;
+        _aliases = aliases is { Count: > 0 } ? aliases : null;
+    }
 
     public ClusterSnapshot Snapshot { get; }
 
     public IReadOnlyCollection<ModelPresence> All => _models.Values;
 
+    /// <summary>The model of exactly this id.</summary>
     public ModelPresence? Find(string model) => _models.GetValueOrDefault(model);
+
+    /// <summary>
+    /// The model a request naming <paramref name="requested"/> is served by: the model of that id; else, for a name
+    /// without a tag, its <c>:latest</c> (Ollama's default tag: <c>tiny</c> is <c>tiny:latest</c>); else, for an alias
+    /// (<c>Models:Aliases</c>), a model whose origin is the alias's source (pulled by hand under its file's name). Every
+    /// request, <c>GET /v1/models/{id}</c> and the scheduler's queues go through this one lookup, so a model has one queue
+    /// whichever of its names a request uses. Null when none.
+    /// </summary>
+    public ModelPresence? Resolve(string requested)
+    {
+        if (Find(requested) is { } exact) return exact;
+        if (!requested.Contains(':', StringComparison.Ordinal) && Find(requested + LatestTag) is { } latest) return latest;
+        if (_aliases is not null && _aliases.TryGetValue(requested, out var source) && _byOrigin.TryGetValue(source.Trim(), out var id)) return Find(id);
+        return null;
+    }
 
     /// <summary>The id a worker answers to: what the hive reports, else its file name without extension (an older hive).</summary>
     public static string? ModelIdOf(ProcessStats w) =>
@@ -53,9 +79,11 @@ public sealed class ClusterModels
 
     public static bool IsRoutable(HiveEntry hive) => hive.State == HiveState.Online;
 
-    public static ClusterModels Build(ClusterSnapshot snapshot, IReadOnlyList<string> workerTypes)
+    /// <param name="aliases">Alias → source (<c>Models:Aliases</c>), for <see cref="Resolve"/>; null or empty for none.</param>
+    public static ClusterModels Build(ClusterSnapshot snapshot, IReadOnlyList<string> workerTypes, IReadOnlyDictionary<string, string>? aliases = null)
     {
-        var index = new ClusterModels(snapshot);
+        var index = new ClusterModels(snapshot, aliases);
+        var sources = index._aliases?.Values.Select(v => v.Trim()).ToHashSet(StringComparer.Ordinal);
         foreach (var hive in snapshot.Hives.Values)
         {
             var online = IsRoutable(hive);
@@ -80,6 +108,9 @@ public sealed class ClusterModels
             foreach (var m in catalog.Models)
             {
                 var presence = index.Get(m.Id);
+                if (sources is not null && m.Origin is { } origin && sources.Contains(origin.Trim())
+                    && (!index._byOrigin.TryGetValue(origin.Trim(), out var held) || string.CompareOrdinal(m.Id, held) < 0))
+                    index._byOrigin[origin.Trim()] = m.Id;
                 if (!online) presence.UnhealthyHives.Add(hive.HiveId);
                 else if (type is not null) presence.OnDisk.Add(new ModelOnDisk(hive, m, type.Name, type.DeviceKinds ?? ["cpu"]));
             }

@@ -77,15 +77,7 @@ public sealed partial class HiveColdStarter(
         // dead link: liveness says so) nor longer than SpawnTimeout.
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
         bound.CancelAfter(options.SpawnTimeout);
-        var hiveGone = registry.WaitForAsync(s => s.Find(hive.HiveId) is not { } h || h.InstanceId != hive.InstanceId
-            || h.State is HiveState.Offline or HiveState.Incompatible, Timeout.InfiniteTimeSpan, bound.Token);
-        _ = hiveGone.ContinueWith(static (t, state) =>
-            {
-                if (!t.IsCompletedSuccessfully || !t.Result) return;
-                try { ((CancellationTokenSource)state!).Cancel(); }
-                catch (ObjectDisposedException) { } // the start had already ended
-            },
-            bound, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        using var hiveGone = new HiveGoneWatch(registry, hive, bound);
         int? port;
         try
         {
@@ -99,7 +91,7 @@ public sealed partial class HiveColdStarter(
         {
             await jobs.CancelAsync(sse, options.SpawnPostTimeout).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
-            throw new JobFailedException(hiveGone is { IsCompletedSuccessfully: true, Result: true }
+            throw new JobFailedException(hiveGone.Fired
                 ? $"hive {chosen.HiveId} went offline while it started the worker"
                 : $"the worker was not ready within {options.SpawnTimeout.TotalSeconds:0.#} s (Scheduling:SpawnTimeout)");
         }

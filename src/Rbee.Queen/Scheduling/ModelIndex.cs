@@ -6,7 +6,8 @@ namespace Rbee.Queen.Scheduling;
 /// The current cluster view indexed by model (<see cref="ClusterModels"/>), rebuilt only when the snapshot changes: every
 /// request of one snapshot version shares one index, and reading it takes no lock.
 /// </summary>
-public sealed class ModelIndex(Func<ClusterSnapshot> current, SchedulingOptions options)
+/// <param name="aliases">Alias → source (<c>Models:Aliases</c>), for <see cref="ClusterModels.Resolve"/>.</param>
+public sealed class ModelIndex(Func<ClusterSnapshot> current, SchedulingOptions options, IReadOnlyDictionary<string, string>? aliases = null)
 {
     private ClusterModels? _cached;
 
@@ -17,7 +18,7 @@ public sealed class ModelIndex(Func<ClusterSnapshot> current, SchedulingOptions 
             var snapshot = current();
             var cached = Volatile.Read(ref _cached);
             if (cached is not null && ReferenceEquals(cached.Snapshot, snapshot)) return cached;
-            var built = ClusterModels.Build(snapshot, options.WorkerTypes);
+            var built = ClusterModels.Build(snapshot, options.WorkerTypes, aliases);
             Volatile.Write(ref _cached, built);
             return built;
         }

@@ -101,8 +101,10 @@ public sealed partial class Scheduler
     public async Task<WorkerLease> AcquireAsync(string model, IWaitObserver? observer, bool retry, TimeSpan maxWait, CancellationToken ct,
         IReadOnlySet<WorkerKey>? avoid = null)
     {
-        // A queue exists only for a model the cluster has: a stream of made-up names must not grow this table.
-        var known = _index.Current.Find(model);
+        // A queue exists only for a model the cluster has: a stream of made-up names must not grow this table. It is keyed
+        // by the model's own id, whichever name (tiny, tiny:latest, an alias) the request used; the lease carries that id.
+        var known = _index.Current.Resolve(model);
+        if (known is not null) model = known.Id;
         if (known is not { Routable: true })
         {
             // No Retry-After: when a degraded hive comes back is not something the queen can measure.

@@ -17,8 +17,10 @@ public sealed class SchedulingException(int status, string type, string code, st
     public string? Param { get; } = param;
     public int? RetryAfterSeconds { get; } = retryAfterSeconds;
 
-    public static SchedulingException ModelNotFound(string model) => new(StatusCodes.Status404NotFound, ErrorTypes.NotFound, "model_not_found",
-        $"The model '{model}' does not exist on any online hive (see GET /v1/models)", "model");
+    public const string ModelNotFoundCode = "model_not_found";
+
+    public static SchedulingException ModelNotFound(string model, string? hint = null) => new(StatusCodes.Status404NotFound, ErrorTypes.NotFound,
+        ModelNotFoundCode, $"The model '{model}' does not exist on any online hive (see GET /v1/models){hint}", "model");
 
     public static SchedulingException Unavailable(string code, string message, int? retryAfterSeconds = null) =>
         new(StatusCodes.Status503ServiceUnavailable, ErrorTypes.Unavailable, code, message, null, retryAfterSeconds);
