@@ -67,10 +67,12 @@ public sealed class HiveNode : IAsyncDisposable
     public void Restart() => Process = Launch();
 
     /// <summary>
-    /// Worker ports from above <see cref="FreePort"/>'s range (it hands out 20000-60000), so no daemon port of a test
-    /// lands among them and "consecutive ports" is what the allocator chose, not what the harness left free.
+    /// Worker ports from above <see cref="FreePort"/>'s range (it hands out 20000 up to the kernel's ephemeral range) and
+    /// above that range too (Linux's default ends at 60999), so neither a daemon port of a test nor the local port of an
+    /// outgoing connection lands among them, and "consecutive ports" is what the allocator chose, not what the harness left
+    /// free. Each hive's block is 100 ports (its llm type 100 more from +90); the highest ends below 65535.
     /// </summary>
-    private static int WorkerBasePort() => 60100 + Random.Shared.Next(0, 50) * 100;
+    private static int WorkerBasePort() => 61000 + Random.Shared.Next(0, 43) * 100;
 
     private DaemonProcess Launch()
     {
