@@ -55,8 +55,16 @@ public sealed class HuggingFaceServer : IAsyncDisposable
     /// <summary>Serve the bytes of every transfer with one byte flipped (the announced digest stays the true one).</summary>
     public bool CorruptBytes { get; set; }
 
-    /// <summary>Hold every transfer's first byte until this is set; null releases at once.</summary>
+    /// <summary>Hold every transfer's response (headers included) until this is set; null releases at once.</summary>
     public TaskCompletionSource? HoldTransfers { get; set; }
+
+    /// <summary>Answer a ranged GET with the whole file (200), as a server without range support does.</summary>
+    public bool IgnoreRange { get; set; }
+
+    /// <summary>Completes when the first transfer of file bytes (a GET of the CDN) begins.</summary>
+    public Task FirstTransfer => _firstTransfer.Task;
+
+    private readonly TaskCompletionSource _firstTransfer = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public static async Task<HuggingFaceServer> StartAsync()
     {
@@ -155,7 +163,7 @@ public sealed class HuggingFaceServer : IAsyncDisposable
         var response = ctx.Response;
         response.Headers.AcceptRanges = "bytes";
         response.Headers.ETag = $"\"cdn-{file.Sha256[..16]}\"";
-        var range = ctx.Request.Headers.Range.ToString();
+        var range = IgnoreRange ? "" : ctx.Request.Headers.Range.ToString();
         if (range.StartsWith("bytes=", StringComparison.Ordinal))
         {
             var parts = range[6..].Split('-');
@@ -175,6 +183,7 @@ public sealed class HuggingFaceServer : IAsyncDisposable
         if (HttpMethods.IsHead(ctx.Request.Method)) return;
 
         long? cut = _cuts.TryDequeue(out var c) ? c : null;
+        _firstTransfer.TrySetResult();
         if (HoldTransfers is { } hold) await hold.Task.WaitAsync(ctx.RequestAborted).ConfigureAwait(false);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         long sent = 0;

@@ -86,6 +86,11 @@ public sealed class HiveJobOperations(
         why = null;
         // The catalog may lag a deletion by its debounce: a listed file that is gone falls through to the clear refusal.
         if (models.Snapshot.TryGet(model, out var listed) && File.Exists(listed.Path)) return listed.Path;
+        if (model.EndsWith(".part", StringComparison.OrdinalIgnoreCase))
+        {
+            why = $"'{model}' is a download in progress or an interrupted one, not a model; finish it with model_download";
+            return null;
+        }
         if (model.Contains('/', StringComparison.Ordinal))
         {
             var full = Path.GetFullPath(model);
@@ -94,8 +99,9 @@ public sealed class HiveJobOperations(
             return null;
         }
         var dir = models.ModelsDirectory;
-        foreach (var candidate in new[] { Path.Combine(dir, model), Path.Combine(dir, model + ".gguf") })
-            if (File.Exists(candidate)) return candidate;
+        // Only model file names: never a hidden file or anything but *.gguf.
+        foreach (var name in new[] { model, model + ".gguf" })
+            if (HiveModelCatalog.IsModelFileName(name) && Path.Combine(dir, name) is var candidate && File.Exists(candidate)) return candidate;
         why = $"no model '{model}' in this hive's catalog or in {dir} (looked for {model} and {model}.gguf); give a path or download it first";
         return null;
     }

@@ -49,8 +49,8 @@ public sealed partial class ModelJobOperations(HiveModelCatalog catalog, ModelDo
         try { (url, file) = await downloader.ResolveAsync(reference, ct).ConfigureAwait(false); }
         catch (DownloadFailedException e) { throw new JobFailedException(e.Message, e); }
         // A file the hive has already, from another tool's store (the Hugging Face cache names the same repository file),
-        // is not fetched again.
-        if (name is null && AlreadyListed(reference) is { Sha256: { } knownSha } known)
+        // is not fetched again, unless the job asks for a copy under a name of its own.
+        if (name is null && AlreadyListed(reference, url) is { Sha256: { } knownSha } known)
         {
             job.Narrate($"{source} is already on this hive as {known.Id} ({known.Source}: {known.Path}); nothing to download");
             job.Data(new ModelDownloaded(known.Id, downloads.HiveId, known.Path, knownSha, known.SizeBytes));
@@ -61,18 +61,25 @@ public sealed partial class ModelJobOperations(HiveModelCatalog catalog, ModelDo
         var target = new DownloadTarget(catalog.ModelsDirectory, name);
         job.Narrate($"downloading {source} ({url}) to {target.FinalPath}");
         var result = await downloads.FollowAsync(job, url, source, reference.Sha256, target, ct).ConfigureAwait(false);
+        // A job that joined a download started without its digest checks it here.
+        if (reference.Sha256 is { } expected && result.Sha256 != expected)
+            throw new JobFailedException($"sha256 mismatch: expected {expected} (the digest given with #sha256=), got {result.Sha256} for {result.Path}; delete it (model_delete) to download again");
         job.Narrate(result.AlreadyPresent
             ? $"{name} was already on this hive: {result.Path}"
             : $"downloaded {name}: {result.Size} bytes, sha256 {result.Sha256}, at {result.Path}");
         job.Data(new ModelDownloaded(name, downloads.HiveId, result.Path, result.Sha256, result.Size));
     }
 
-    /// <summary>The catalog entry whose origin is exactly this Hugging Face file at this revision (a cache file's origin
-    /// is <c>org/repo:path</c>, of revision main); null for anything else.</summary>
-    private ModelInfo? AlreadyListed(ModelReference reference)
+    /// <summary>The catalog entry of another tool's store whose origin is exactly this Hugging Face file (named, or picked
+    /// for a quantisation: its path is the end of the resolve URL) at revision main (a cache file's origin is
+    /// <c>org/repo:path</c>); null for anything else.</summary>
+    private ModelInfo? AlreadyListed(ModelReference reference, Uri url)
     {
-        if (reference is not HuggingFaceReference { File: { } file, Revision: HuggingFaceReference.DefaultRevision } hf) return null;
-        var origin = $"{hf.RepoId}:{file}";
+        if (reference is not HuggingFaceReference { Revision: HuggingFaceReference.DefaultRevision } hf) return null;
+        const string Marker = "/resolve/" + HuggingFaceReference.DefaultRevision + "/";
+        var at = url.AbsolutePath.IndexOf(Marker, StringComparison.Ordinal);
+        if (at < 0) return null;
+        var origin = $"{hf.RepoId}:{Uri.UnescapeDataString(url.AbsolutePath[(at + Marker.Length)..])}";
         return catalog.Snapshot.Models.FirstOrDefault(m => m.Source != ModelSources.ModelsDir && m.Origin == origin
             && (reference.Sha256 is null || m.Sha256 == reference.Sha256));
     }
@@ -86,6 +93,9 @@ public sealed partial class ModelJobOperations(HiveModelCatalog catalog, ModelDo
             job.Narrate($"{m.Id} {m.SizeBytes} bytes {m.Quantization ?? "?"} ctx {Num(m.ContextLength)} from {m.Source}{(m.Origin is { } o ? $" ({o})" : "")} at {m.Path}");
             job.Data(m, RbeeJsonContext.Default.ModelInfo);
         }
+        // Interrupted downloads are not models, but they hold disk space: say so, and how to free it.
+        foreach (var part in PartialDownloads())
+            job.Narrate($"interrupted download: {part.Name} ({part.Length} bytes in {part.FullName}); model_download resumes it, model_delete {{\"model\": \"{part.Name[..^".gguf.part".Length]}\"}} removes it");
         return Task.CompletedTask;
     });
 
@@ -94,7 +104,8 @@ public sealed partial class ModelJobOperations(HiveModelCatalog catalog, ModelDo
         var model = JobFields.String(request, "model", out var e1);
         if (e1 is not null) return JobPlan.Invalid(e1, "model");
         if (string.IsNullOrWhiteSpace(model)) return JobPlan.Invalid("'model' is required: a model id of this hive (see model_list)", "model", "missing_field");
-        if (DeleteProblem(model, out var info) is { } refused) return JobPlan.Invalid(refused.Message, "model", refused.Code);
+        if (!catalog.Snapshot.TryGet(model, out _) && PartOf(model) is { } part) return PlanDeletePart(model, part);
+        if (DeleteProblem(model, out _) is { } refused) return JobPlan.Invalid(refused.Message, "model", refused.Code);
         return JobPlan.Run((job, ct) =>
         {
             // Checked again: a worker may have started on it since the plan.
@@ -107,6 +118,33 @@ public sealed partial class ModelJobOperations(HiveModelCatalog catalog, ModelDo
             Log.Deleted(logger, model, path);
             job.Narrate($"deleted {model} ({path})");
             job.Data(new ModelDeleted(model, downloads.HiveId, path));
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>The interrupted download of <paramref name="model"/> in the models directory, when there is one.</summary>
+    private DownloadTarget? PartOf(string model) =>
+        DownloadTarget.NameProblem(model) is null && new DownloadTarget(catalog.ModelsDirectory, model) is var target && File.Exists(target.PartPath)
+            ? target : null;
+
+    /// <summary>An interrupted download is never listed; deleting it by its model name frees its space.</summary>
+    private JobPlan PlanDeletePart(string model, DownloadTarget target)
+    {
+        if (downloads.IsRunning(target.FinalPath))
+            return JobPlan.Invalid($"'{model}' is being downloaded now; cancel its download job first", "model", "model_in_use");
+        return JobPlan.Run((job, ct) =>
+        {
+            if (downloads.IsRunning(target.FinalPath)) throw new JobFailedException($"'{model}' is being downloaded now; cancel its download job first");
+            var bytes = new FileInfo(target.PartPath).Length;
+            try
+            {
+                File.Delete(target.PartPath);
+                File.Delete(target.PartStatePath);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new JobFailedException($"cannot delete {target.PartPath}: {e.Message}", e); }
+            Log.Deleted(logger, model, target.PartPath);
+            job.Narrate($"deleted the interrupted download of {model} ({target.PartPath}, {bytes} bytes)");
+            job.Data(new ModelDeleted(model, downloads.HiveId, target.PartPath));
             return Task.CompletedTask;
         });
     }
@@ -137,6 +175,19 @@ public sealed partial class ModelJobOperations(HiveModelCatalog catalog, ModelDo
             return ($"model '{model}' is in use by {string.Join(", ", users.Select(w => $"worker {w.Key} (pid {(w.MainPid is { } pid ? pid.ToString(CultureInfo.InvariantCulture) : "?")}, port {w.Port})"))}; " +
                 $"stop {(users.Count == 1 ? "it" : "them")} first (worker_stop {{\"port\": {users[0].Port}}})", "model_in_use");
         return null;
+    }
+
+    private List<FileInfo> PartialDownloads()
+    {
+        try
+        {
+            return new DirectoryInfo(catalog.ModelsDirectory).EnumerateFiles("*" + ModelFiles.Extension + ".part")
+                .Where(f => !downloads.IsRunning(f.FullName[..^".part".Length])).OrderBy(f => f.Name, StringComparer.Ordinal).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
     }
 
     private static string Num(int? v) => v is { } n ? n.ToString(CultureInfo.InvariantCulture) : "?";

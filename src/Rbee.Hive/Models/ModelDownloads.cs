@@ -76,11 +76,22 @@ public sealed partial class ModelDownloads(
             {
                 throw new JobFailedException(e.Message, e);
             }
+            catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+            {
+                // Not this job's cancel: the hive is stopping.
+                throw new JobFailedException($"the hive is stopping; the {download.Last?.Bytes ?? 0} bytes so far are kept in {target.PartPath} for the next download to resume", e);
+            }
             finally
             {
                 download.Remove(job);
             }
         }
+    }
+
+    /// <summary>Whether a download to <paramref name="finalPath"/> runs now.</summary>
+    public bool IsRunning(string finalPath)
+    {
+        lock (_gate) return _running.ContainsKey(finalPath);
     }
 
     private void Finished(Download download)

@@ -173,8 +173,9 @@ public sealed class ModelDownloader
     {
         // Ask first: the total, the digest and the validator decide the space check and whether the part file may resume.
         var head = await ProbeAsync(state.Url, ct).ConfigureAwait(false);
-        state.Total ??= head.Total;
-        state.AnnouncedSha256 ??= head.Sha256;
+        // This try's answer, not an earlier one's: the source may have changed between tries.
+        state.Total = head.Total;
+        state.AnnouncedSha256 = head.Sha256;
         var offset = DecideOffset(state, head, observer);
         if (head.Total is { } total)
         {
@@ -206,7 +207,18 @@ public sealed class ModelDownloader
             throw new DownloadFailedException($"{state.Url} answered {(int)message.StatusCode} {message.ReasonPhrase}");
         if (offset > 0)
         {
-            if (message.StatusCode != HttpStatusCode.PartialContent || message.Content.Headers.ContentRange?.From != offset)
+            // The bytes appended must be of the file the part came from: the same validator as the HEAD that allowed the resume.
+            if (ValidatorOf(response) is { } now && now != head.Validator)
+            {
+                Restart(state, $"the source changed between asking and fetching (validator {head.Validator} is now {now})", observer);
+                throw new TransientDownloadException("the source changed during the download");
+            }
+            if (message.StatusCode == HttpStatusCode.PartialContent && message.Content.Headers.ContentRange?.From != offset)
+            {
+                Restart(state, $"the server answered the range from byte {offset} with one from byte {message.Content.Headers.ContentRange?.From}", observer);
+                throw new TransientDownloadException("the server sent another range than the one asked for");
+            }
+            if (message.StatusCode != HttpStatusCode.PartialContent)
             {
                 // The whole file came back: take it from its first byte.
                 observer.Narrate($"the server did not resume at byte {offset} (answered {(int)message.StatusCode}); starting over");
@@ -392,11 +404,15 @@ public sealed class ModelDownloader
         if (IsTransient(message.StatusCode)) throw new TransientDownloadException($"{url.Host} answered {(int)message.StatusCode} {message.ReasonPhrase}");
         if (message.StatusCode == HttpStatusCode.MethodNotAllowed) return new Probe(null, response.LinkedSha256, null, false);
         if (!message.IsSuccessStatusCode) throw new DownloadFailedException($"{url} answered {(int)message.StatusCode} {message.ReasonPhrase}");
-        var etag = response.LinkedEtag ?? message.Headers.ETag?.Tag;
-        var validator = etag ?? (message.Content.Headers.LastModified is { } lm ? lm.ToString("R", CultureInfo.InvariantCulture) : null);
         var acceptsRanges = message.Headers.AcceptRanges.Contains("bytes");
-        return new Probe(response.LinkedSize ?? message.Content.Headers.ContentLength, response.LinkedSha256, validator, acceptsRanges);
+        return new Probe(response.LinkedSize ?? message.Content.Headers.ContentLength, response.LinkedSha256, ValidatorOf(response), acceptsRanges);
     }
+
+    /// <summary>What proves a file unchanged: Hugging Face's <c>X-Linked-ETag</c> (the content's digest, whichever CDN
+    /// serves it), else the final answer's <c>ETag</c>, else its <c>Last-Modified</c>.</summary>
+    private static string? ValidatorOf(Response response) =>
+        response.LinkedEtag ?? response.Message.Headers.ETag?.Tag
+        ?? (response.Message.Content.Headers.LastModified is { } lm ? lm.ToString("R", CultureInfo.InvariantCulture) : null);
 
     private sealed class Response(HttpResponseMessage message) : IDisposable
     {
@@ -420,9 +436,17 @@ public sealed class ModelDownloader
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             if (rangeFrom > 0) request.Headers.Range = new RangeHeaderValue(rangeFrom, null);
             HttpResponseMessage message;
-            try { message = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false); }
-            catch (HttpRequestException e) { throw new TransientDownloadException($"cannot reach {current.Host}: {e.Message}", e); }
-            catch (OperationCanceledException e) when (!ct.IsCancellationRequested) { throw new TransientDownloadException($"{current.Host} did not answer: {e.Message}", e); }
+            // A server that takes the connection and never answers is a stall like one that stops sending.
+            using (var answer = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                answer.CancelAfter(_options.StallTimeout);
+                try { message = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, answer.Token).ConfigureAwait(false); }
+                catch (HttpRequestException e) { throw new TransientDownloadException($"cannot reach {current.Host}: {e.Message}", e); }
+                catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+                {
+                    throw new TransientDownloadException($"{current.Host} did not answer within {_options.StallTimeout.TotalSeconds:0.#} s", e);
+                }
+            }
             if (result is null) result = new Response(message);
             else result.Message = message;
             if (Header(message, "X-Linked-ETag") is { } linked)

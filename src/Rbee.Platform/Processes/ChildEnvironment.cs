@@ -23,6 +23,7 @@ public static class ChildEnvironment
         ProtocolConstants.EnvironmentPrefix + "ClusterTokenFile",
         // The hive's Hugging Face token (downloads): a worker runs an untrusted model file and never needs it.
         "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN", // the older name Hugging Face's tools still read
         ProtocolConstants.EnvironmentPrefix + "Downloads__HuggingFaceToken",
     ];
 

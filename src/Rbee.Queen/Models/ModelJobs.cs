@@ -4,6 +4,8 @@ using System.Text.Json;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
+using Rbee.Models;
+using Rbee.Models.Downloads;
 using Rbee.Models.Sources;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Jobs;
@@ -44,7 +46,12 @@ public sealed class ModelJobs(ClusterRegistry registry, HiveForwarder hives, Mod
             name ??= source.Trim();
             source = aliased.Trim();
         }
-        if (!ModelReference.TryParse(source, out _, out var parseError)) return JobPlan.Invalid(parseError, "source", "invalid_source");
+        if (!ModelReference.TryParse(source, out var reference, out var parseError)) return JobPlan.Invalid(parseError, "source", "invalid_source");
+        // The hives' own rule for a model's file name, so a name no hive would take is refused here, once.
+        var stem = name ?? reference.DefaultId;
+        if (stem is not null && stem.EndsWith(ModelFiles.Extension, StringComparison.OrdinalIgnoreCase)) stem = stem[..^ModelFiles.Extension.Length];
+        if (stem is not null && DownloadTarget.NameProblem(stem) is { } badName)
+            return JobPlan.Invalid(name is null ? $"the file name of {source} cannot be a model name on a hive ({badName}); give 'name'" : $"'name' {badName}", "name", "invalid_name");
 
         var body = HiveBody(request, JobOperations.ModelDownload, ("source", source), ("name", name));
         return JobPlan.Run((job, ct) =>

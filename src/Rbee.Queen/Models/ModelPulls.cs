@@ -145,7 +145,12 @@ public sealed partial class ModelPulls(
             // The hive names the model it wrote; it is the alias unless the hive had to name it otherwise.
             var model = downloaded?.Model ?? pull.Alias;
             pull.Report($"waiting for hive {hiveId}'s catalog to list {model}");
-            await registry.WaitForAsync(s => Lists(s, hiveId, model), Timeout.InfiniteTimeSpan, bound.Token).ConfigureAwait(false);
+            // The hive may go away before its catalog reaches the queen: that ends the wait too, never PullTimeout.
+            var entry = registry.Current.Find(hiveId);
+            await registry.WaitForAsync(s => Lists(s, hiveId, model) || entry is null || Jobs.HiveGoneWatch.IsGone(s, entry),
+                Timeout.InfiniteTimeSpan, bound.Token).ConfigureAwait(false);
+            if (!Lists(registry.Current, hiveId, model))
+                throw Failed(pull, hiveId, $"the hive went away before its catalog listed {model}; the next request tries again");
             return model;
         }
         catch (JobFailedException e)
@@ -160,7 +165,7 @@ public sealed partial class ModelPulls(
         {
             throw SchedulingException.Unavailable("shutting_down", $"the queen is stopping; the pull of '{pull.Alias}' on hive {hiveId} was cancelled");
         }
-        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException))
+        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException or SchedulingException))
         {
             // Whatever else went wrong, every waiting request gets an answer in OpenAI's shape, not a 500 without a reason.
             throw Failed(pull, hiveId, $"{e.GetType().Name}: {e.Message}");

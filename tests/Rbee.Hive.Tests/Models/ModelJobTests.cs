@@ -43,6 +43,7 @@ public sealed class ModelJobTests : IAsyncLifetime
             HuggingFaceEndpoint = _server.Endpoint.ToString(),
             RetryDelay = TimeSpan.FromMilliseconds(20),
             MaxRetryDelay = TimeSpan.FromMilliseconds(100),
+            MaxAttempts = 3,
         });
         _jobs = new JobRegistry(Microsoft.Extensions.Options.Options.Create(new JobOptions()), TimeProvider.System, NullLogger<JobRegistry>.Instance);
     }
@@ -99,9 +100,9 @@ public sealed class ModelJobTests : IAsyncLifetime
     {
         _server.HoldTransfers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var first = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
-        await WaitForAsync(() => _server.Requests.Any(r => r.Method == "GET" && r.Path.StartsWith("/cdn/", StringComparison.Ordinal)));
+        await _server.FirstTransfer.WaitAsync(TimeSpan.FromSeconds(30));
         var second = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
-        await WaitForAsync(() => second.Snapshot().Any(e => e.Text.StartsWith("joining the download", StringComparison.Ordinal)));
+        await UntilAsync(second, e => e.Text.StartsWith("joining the download", StringComparison.Ordinal));
         _server.HoldTransfers.SetResult();
 
         var a = await ReadAsync(first);
@@ -119,7 +120,7 @@ public sealed class ModelJobTests : IAsyncLifetime
     {
         _server.BytesPerSecond = 200_000;
         var first = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
-        await WaitForAsync(() => Data([.. first.Snapshot()]).OfType<ModelProgress>().Any(p => p.Bytes >= 100_000));
+        await UntilAsync(first, e => e.Kind == JobEventKind.Data && JobEvents.TryRead(e.Text, out var d) && d is ModelProgress { Bytes: >= 100_000 });
         Assert.True(_jobs.Cancel(first.Id));
         Assert.Equal(JobEventKind.Cancelled, (await ReadAsync(first))[^1].Kind);
         Assert.True(File.Exists(Path.Combine(_models, "aidreams260K.gguf.part")));
@@ -148,6 +149,63 @@ public sealed class ModelJobTests : IAsyncLifetime
         _catalog.Rescan();
         Assert.Empty(_catalog.Snapshot.Models);
         Assert.Empty(Directory.GetFiles(_models, "*.gguf*"));
+    }
+
+    [Fact]
+    public async Task OneOfTwoJobsLeaving_DoesNotStopTheDownloadTheOtherFollows()
+    {
+        _server.HoldTransfers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
+        await _server.FirstTransfer.WaitAsync(TimeSpan.FromSeconds(30));
+        var second = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
+        await UntilAsync(second, e => e.Text.StartsWith("joining the download", StringComparison.Ordinal));
+
+        Assert.True(_jobs.Cancel(first.Id));
+        Assert.Equal(JobEventKind.Cancelled, (await ReadAsync(first))[^1].Kind);
+        _server.HoldTransfers.SetResult();
+
+        var events = await ReadAsync(second);
+        Assert.Equal(JobEventKind.Done, events[^1].Kind);
+        Assert.Equal(Model.Length, _server.BytesSent);
+        Assert.Single(_server.Requests, r => r.Method == "GET" && r.Path.StartsWith("/cdn/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AJobThatJoinsWithADigestOfItsOwn_ChecksItAgainstTheResult()
+    {
+        _server.HoldTransfers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
+        await _server.FirstTransfer.WaitAsync(TimeSpan.FromSeconds(30));
+        var wrong = new string('0', 64);
+        var second = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}#sha256={wrong}\"");
+        await UntilAsync(second, e => e.Text.StartsWith("joining the download", StringComparison.Ordinal));
+        _server.HoldTransfers.SetResult();
+
+        Assert.Equal(JobEventKind.Done, (await ReadAsync(first))[^1].Kind);
+        var joined = await ReadAsync(second);
+        Assert.Equal(JobEventKind.Error, joined[^1].Kind);
+        Assert.Contains($"expected {wrong}", joined[^1].Text, StringComparison.Ordinal);
+        Assert.Contains($"got {ModelSha}", joined[^1].Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnInterruptedDownload_IsNamedByModelList_AndDeletedByItsName()
+    {
+        _server.CutNextTransfers(300_000, count: 10);
+        var failed = await ReadAsync(Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\""));
+        Assert.Equal(JobEventKind.Error, failed[^1].Kind);
+        var part = Path.Combine(_models, "aidreams260K.gguf.part");
+        Assert.True(File.Exists(part));
+
+        var list = await ReadAsync(Start(JobOperations.ModelList));
+        Assert.Contains(list, e => e.Text.StartsWith("interrupted download: aidreams260K.gguf.part", StringComparison.Ordinal));
+        Assert.Null(_ops.ResolveModel(part, out var why));
+        Assert.Contains("not a model", why, StringComparison.Ordinal);
+
+        var deleted = await ReadAsync(Start(JobOperations.ModelDelete, "\"model\":\"aidreams260K\""));
+        Assert.Equal(JobEventKind.Done, deleted[^1].Kind);
+        Assert.False(File.Exists(part));
+        Assert.Empty(Directory.GetFiles(_models, "*", SearchOption.AllDirectories));
     }
 
     [Fact]
@@ -231,13 +289,12 @@ public sealed class ModelJobTests : IAsyncLifetime
         Assert.All(rows.Values, m => Assert.NotNull(m.Quantization));
     }
 
-    private static async Task WaitForAsync(Func<bool> condition)
+    /// <summary>Reads the job's events as a client does until one matches (the job's own stream: nothing polls).</summary>
+    private static async Task UntilAsync(Job job, Func<JobEvent, bool> match)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            cts.Token.ThrowIfCancellationRequested();
-            await Task.Delay(10, cts.Token);
-        }
+        await foreach (var e in job.ReadAllAsync(cts.Token))
+            if (match(e)) return;
+        Assert.Fail("the job ended before the event came");
     }
 }

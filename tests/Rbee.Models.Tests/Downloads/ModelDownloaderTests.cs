@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Security.Cryptography;
 using Rbee.Models.Downloads;
 using Rbee.Models.Sources;
@@ -32,7 +31,7 @@ public sealed class ModelDownloaderTests : IAsyncLifetime, IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private ModelDownloader Downloader(int attempts = 6, string? token = null, Func<string, long?>? freeSpace = null) =>
+    private ModelDownloader Downloader(int attempts = 6, string? token = null, Func<string, long?>? freeSpace = null, TimeSpan? stall = null) =>
         new(ModelDownloader.CreateHttpClient("rbee-test"), new ModelDownloaderOptions
         {
             HuggingFaceEndpoint = _server.Endpoint.ToString(),
@@ -41,6 +40,7 @@ public sealed class ModelDownloaderTests : IAsyncLifetime, IDisposable
             RetryDelay = TimeSpan.FromMilliseconds(20),
             MaxRetryDelay = TimeSpan.FromMilliseconds(100),
             ProgressInterval = TimeSpan.FromMilliseconds(200),
+            StallTimeout = stall ?? TimeSpan.FromSeconds(10),
         }, TimeProvider.System, freeSpace);
 
     private DownloadTarget Target(string name = "aidreams260K") => new(_dir.Directory, name);
@@ -232,16 +232,39 @@ public sealed class ModelDownloaderTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
-    public async Task Progress_IsReportedEveryIntervalWhileBytesMove_WithRateAndEta()
+    public async Task AServerThatTakesTheConnectionButNeverAnswers_IsAStall_RetriedThenFailed()
     {
-        _server.BytesPerSecond = Model.Length; // about a second of transfer
+        _server.HoldTransfers = new TaskCompletionSource(); // never released: no headers, no bytes
 
-        var clock = Stopwatch.StartNew();
-        await DownloadAsync(Downloader());
-        var elapsed = clock.Elapsed;
+        var e = await Assert.ThrowsAsync<DownloadFailedException>(() => DownloadAsync(Downloader(attempts: 2, stall: TimeSpan.FromMilliseconds(300))));
+
+        Assert.Contains("did not answer within 0.3 s", e.Message, StringComparison.Ordinal);
+        Assert.Contains("gave up after 2 tries", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AServerThatIgnoresTheRange_SendsTheWholeFile_AndTheDownloadStartsOverCorrectly()
+    {
+        _server.CutNextTransfers(300_000);
+        _server.IgnoreRange = true;
+
+        var result = await DownloadAsync(Downloader());
+
+        Assert.Equal(ModelSha, result.Sha256);
+        Assert.Contains(_observer.Lines, l => l.StartsWith("the server did not resume at byte 300000 (answered 200); starting over", StringComparison.Ordinal));
+        Assert.Equal(300_000 + Model.Length, _server.BytesSent);
+    }
+
+    [Fact]
+    public async Task Progress_IsReportedWhileBytesMove_WithRateAndEta_AndOnceAtTheEnd()
+    {
+        _server.BytesPerSecond = Model.Length / 3; // about three seconds of transfer
+
+        // A stall bound shorter than the transfer: it bounds each wait for bytes, not the whole download.
+        await DownloadAsync(Downloader(stall: TimeSpan.FromSeconds(1.5)));
 
         var progress = _observer.Progress.ToList();
-        Assert.True(progress.Count >= (int)(elapsed.TotalSeconds / 0.2) / 2, $"{progress.Count} progress reports in {elapsed}");
+        Assert.True(progress.Count >= 2, $"{progress.Count} progress reports");
         Assert.Contains(progress, p => p.BytesPerSecond > 0 && p.EtaSeconds is not null && p.Bytes < Model.Length);
         Assert.Equal(Model.Length, progress[^1].Bytes);
         Assert.True(progress.Zip(progress.Skip(1)).All(pair => pair.First.Bytes <= pair.Second.Bytes), "bytes never go down within one transfer");

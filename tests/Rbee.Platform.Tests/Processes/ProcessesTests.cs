@@ -142,6 +142,7 @@ public sealed class ChildEnvironmentTests
             ["RBEE_Api:Keys:1"] = "sk-2",
             ["RBEE_Api:KeysFile"] = "/etc/rbee/keys",
             ["HF_TOKEN"] = "hf_secret",
+            ["HUGGING_FACE_HUB_TOKEN"] = "hf_secret",
             ["RBEE_Downloads__HuggingFaceToken"] = "hf_secret",
             ["RBEE_Hive__Port"] = "7836",
             ["RBEE_WORKER_ID"] = "w1",

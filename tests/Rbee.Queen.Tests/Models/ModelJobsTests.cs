@@ -30,6 +30,8 @@ public sealed class ModelJobsTests : IDisposable
     [InlineData("""{"hive_id":"a","source":"org/repo"}""", "source", "invalid_source")]
     [InlineData("""{"hive_id":"a","source":"https://example.com/model.bin"}""", "source", "invalid_source")]
     [InlineData("""{"hive_id":"a","source":"org/repo:m.gguf","name":7}""", "name", "invalid_job")]
+    [InlineData("""{"hive_id":"a","source":"org/repo:m.gguf","name":"../etc/x"}""", "name", "invalid_name")]
+    [InlineData("""{"hive_id":"a","source":"org/repo:.hidden.gguf"}""", "name", "invalid_name")]
     [InlineData("""{"source":"org/repo:m.gguf"}""", "hive_id", "missing_field")]
     [InlineData("""{"source":"org/repo:m.gguf","hive_id":"nope"}""", "hive_id", "hive_not_found")]
     public void ADownload_ThatNoHiveWouldTake_Is400NamingTheField(string json, string param, string code)
