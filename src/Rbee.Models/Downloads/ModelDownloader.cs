@@ -133,7 +133,7 @@ public sealed class ModelDownloader
             });
         var pipeline = builder.Build();
 
-        using var reporter = new ProgressReporter(state, observer, _options.ProgressInterval, _time);
+        using var reporter = new ProgressReporter(() => state.Bytes, () => state.Total, observer, _options.ProgressInterval, _time);
         string sha;
         try
         {
@@ -454,7 +454,7 @@ public sealed class ModelDownloader
                 result.LinkedEtag ??= linked;
                 var bare = linked.Trim('"');
                 if (bare.StartsWith("W/", StringComparison.Ordinal)) bare = bare[2..].Trim('"');
-                if (bare.Length == 64 && bare.All(char.IsAsciiHexDigit)) result.LinkedSha256 ??= bare.ToLowerInvariant();
+                if (Patterns.Sha256().IsMatch(bare)) result.LinkedSha256 ??= bare.ToLowerInvariant();
             }
             if (Header(message, "X-Linked-Size") is { } size && long.TryParse(size, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) result.LinkedSize ??= n;
             if ((int)message.StatusCode is 301 or 302 or 303 or 307 or 308 && message.Headers.Location is { } location)
@@ -528,79 +528,20 @@ public sealed class ModelDownloader
         public DownloadTarget Target { get; } = target;
         public Uri Url { get; } = url;
         public string Origin { get; } = origin;
-        public long? Total { get; set; }
+        private long _total = -1;
+
+        /// <summary>Read by the progress timer while a try sets it: one atomic word, -1 for unknown.</summary>
+        public long? Total
+        {
+            get => Volatile.Read(ref _total) is var t && t >= 0 ? t : null;
+            set => Volatile.Write(ref _total, value ?? -1);
+        }
         public string? AnnouncedSha256 { get; set; }
         public IncrementalHash? Hash { get; set; }
         public long HashedBytes { get; set; }
         public bool ResumeAnnounced { get; set; }
         public long BytesField;
         public long Bytes => Volatile.Read(ref BytesField);
-    }
-
-    /// <summary>Reports progress every interval from its own timer, so a stalled transfer still reports; the rate is over
-    /// the last five seconds of samples.</summary>
-    private sealed class ProgressReporter : IDisposable
-    {
-        private static readonly TimeSpan Window = TimeSpan.FromSeconds(5);
-        private readonly Transfer _state;
-        private readonly IDownloadObserver _observer;
-        private readonly TimeProvider _time;
-        private readonly ITimer _timer;
-        private readonly Queue<(long Timestamp, long Bytes)> _samples = new();
-        private readonly object _gate = new();
-        private bool _stopped;
-
-        public ProgressReporter(Transfer state, IDownloadObserver observer, TimeSpan interval, TimeProvider time)
-        {
-            _state = state;
-            _observer = observer;
-            _time = time;
-            _timer = time.CreateTimer(_ => Report(), null, interval, interval);
-        }
-
-        private void Report()
-        {
-            lock (_gate)
-            {
-                if (_stopped) return;
-                ReportLocked();
-            }
-        }
-
-        private void ReportLocked()
-        {
-            var now = _time.GetTimestamp();
-            var bytes = _state.Bytes;
-            // A restart (bytes went down) begins a new measurement.
-            if (_samples.Count > 0 && _samples.Last().Bytes > bytes) _samples.Clear();
-            _samples.Enqueue((now, bytes));
-            while (_samples.Count > 2 && _time.GetElapsedTime(_samples.Peek().Timestamp, now) > Window) _samples.Dequeue();
-            double? rate = null;
-            var first = _samples.Peek();
-            var span = _time.GetElapsedTime(first.Timestamp, now).TotalSeconds;
-            if (_samples.Count >= 2 && span > 0) rate = (bytes - first.Bytes) / span;
-            var total = _state.Total;
-            double? eta = total is { } t && rate is > 0 ? Math.Max(0, (t - bytes) / rate.Value) : null;
-            _observer.Progress(new DownloadProgress(bytes, total, rate, eta));
-        }
-
-        /// <summary>Stops the timer and reports once more: the end of every download is reported.</summary>
-        public async Task StopAsync()
-        {
-            await _timer.DisposeAsync().ConfigureAwait(false);
-            lock (_gate)
-            {
-                if (_stopped) return;
-                _stopped = true;
-                ReportLocked();
-            }
-        }
-
-        public void Dispose()
-        {
-            lock (_gate) _stopped = true;
-            _timer.Dispose();
-        }
     }
 }
 

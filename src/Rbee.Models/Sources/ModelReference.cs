@@ -210,6 +210,7 @@ public sealed record UrlReference(Uri Url, string File) : ModelReference
     public override string? FileName => File;
 }
 
+/// <summary>The patterns every reader of model references and stores shares.</summary>
 internal static partial class Patterns
 {
     [GeneratedRegex("^[0-9a-fA-F]{64}$")]

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Rbee.Contracts.Wire;
 
 namespace Rbee.Models.Stores;
@@ -17,7 +16,7 @@ namespace Rbee.Models.Stores;
 /// models.
 /// </para>
 /// </summary>
-public sealed partial class HuggingFaceCache(string root) : IModelStore
+public sealed class HuggingFaceCache(string root) : IModelStore
 {
     private const string RepoPrefix = "models--";
 
@@ -69,7 +68,7 @@ public sealed partial class HuggingFaceCache(string root) : IModelStore
     }
 
     /// <summary>A part of a split model: <c>name-00001-of-00003.gguf</c>.</summary>
-    public static bool IsSplitPart(string fileName) => SplitPart().IsMatch(fileName);
+    public static bool IsSplitPart(string fileName) => Sources.Patterns.SplitPart().IsMatch(fileName);
 
     private static List<StoredModel> ScanRepo(DirectoryInfo repo, string repoId)
     {
@@ -114,7 +113,7 @@ public sealed partial class HuggingFaceCache(string root) : IModelStore
             {
                 if (file.ResolveLinkTarget(returnFinalTarget: true) is not FileInfo { Exists: true }) return null;
                 var blob = Path.GetFileName(target);
-                if (Sha256Hex().IsMatch(blob)) sha = blob.ToLowerInvariant();
+                if (Sources.Patterns.Sha256().IsMatch(blob)) sha = blob.ToLowerInvariant();
             }
             else if (!file.Exists) return null;
         }
@@ -130,10 +129,4 @@ public sealed partial class HuggingFaceCache(string root) : IModelStore
         try { return File.ReadAllText(Path.Combine(repo, "refs", "main")).Trim(); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
-
-    [GeneratedRegex(@"-\d{5}-of-\d{5}\.gguf$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
-    private static partial Regex SplitPart();
-
-    [GeneratedRegex("^[0-9a-fA-F]{64}$", RegexOptions.CultureInvariant)]
-    private static partial Regex Sha256Hex();
 }

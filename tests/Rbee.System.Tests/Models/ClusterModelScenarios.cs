@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using Rbee.Contracts.Wire;
 using Rbee.SystemTests.Infrastructure;
@@ -17,23 +16,17 @@ namespace Rbee.SystemTests.Models;
 [Trait("Category", "System")]
 public sealed class ClusterModelScenarios(ITestOutputHelper output)
 {
-    private const string Source = "rbee-test/tiny:aidreams260K.gguf";
-    private static readonly byte[] Model = File.ReadAllBytes(RoutingCluster.TinyModel);
-    private static readonly string ModelSha = Convert.ToHexStringLower(SHA256.HashData(Model));
+    private const string Source = TinyPull.Source;
+    private static readonly byte[] Model = TinyPull.Model;
+    private static readonly string ModelSha = TinyPull.Sha256;
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(90);
 
-    private static Dictionary<string, string> HiveSettings(HuggingFaceServer server) => new()
-    {
-        ["HF_ENDPOINT"] = server.Endpoint.ToString(),
-        ["RBEE_Downloads__RetryDelay"] = "00:00:00.100",
-    };
 
     [Fact]
     public async Task APullToEveryHive_CarriesEachHivesEvents_ThenTheQueenListsAndDeletesOnAll()
     {
-        await using var server = await HuggingFaceServer.StartAsync();
-        server.AddFile("rbee-test/tiny", "aidreams260K.gguf", Model);
-        await using var cluster = await RoutingCluster.StartAsync(hiveSettings: HiveSettings(server));
+        await using var server = await TinyPull.StartServerAsync();
+        await using var cluster = await RoutingCluster.StartAsync(hiveSettings: TinyPull.HiveSettings(server));
         var hives = new[] { cluster.A.HiveId, cluster.B.HiveId };
 
         var (lines, terminal) = await Jobs.RunTimedAsync(cluster.Queen.Url,
@@ -70,8 +63,7 @@ public sealed class ClusterModelScenarios(ITestOutputHelper output)
     [Fact]
     public async Task ARequestForAnAliasNoHiveHas_IsPulledOnDemand_ShowingProgress_ThenAnswered()
     {
-        await using var server = await HuggingFaceServer.StartAsync();
-        server.AddFile("rbee-test/tiny", "aidreams260K.gguf", Model);
+        await using var server = await TinyPull.StartServerAsync();
         server.BytesPerSecond = Model.Length / 2; // long enough to show progress
         await using var cluster = await RoutingCluster.StartAsync(
             queenSettings: new Dictionary<string, string>
@@ -79,7 +71,7 @@ public sealed class ClusterModelScenarios(ITestOutputHelper output)
                 ["RBEE_Models__Aliases__tiny-alias"] = Source,
                 ["RBEE_Models__PullOnDemand"] = "true",
             },
-            twoHives: false, hiveSettings: HiveSettings(server));
+            twoHives: false, hiveSettings: TinyPull.HiveSettings(server));
 
         using var response = await RoutingCluster.PostAsync(cluster.V1, "/chat/completions",
             JsonSerializer.Serialize(new { model = "tiny-alias", stream = true, max_tokens = 8, temperature = 0, messages = new[] { new { role = "user", content = "Once" } } }));

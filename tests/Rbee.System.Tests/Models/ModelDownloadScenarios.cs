@@ -18,25 +18,19 @@ namespace Rbee.SystemTests.Models;
 [Trait("Category", "System")]
 public sealed class ModelDownloadScenarios(ITestOutputHelper output)
 {
-    private const string Source = "rbee-test/tiny:aidreams260K.gguf";
-    private static readonly byte[] Model = File.ReadAllBytes(RoutingCluster.TinyModel);
-    private static readonly string ModelSha = Convert.ToHexStringLower(SHA256.HashData(Model));
+    private const string Source = TinyPull.Source;
+    private static readonly byte[] Model = TinyPull.Model;
+    private static readonly string ModelSha = TinyPull.Sha256;
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(60);
 
-    private static Dictionary<string, string> HiveSettings(HuggingFaceServer server) => new()
-    {
-        ["HF_ENDPOINT"] = server.Endpoint.ToString(),
-        ["RBEE_Downloads__RetryDelay"] = "00:00:00.100",
-    };
 
     [Fact]
     public async Task APull_ReportsProgressEverySecond_SurvivesACutByResuming_AndTheQueenListsTheModel()
     {
-        await using var server = await HuggingFaceServer.StartAsync();
-        server.AddFile("rbee-test/tiny", "aidreams260K.gguf", Model);
+        await using var server = await TinyPull.StartServerAsync();
         server.BytesPerSecond = Model.Length / 3; // about three seconds: several progress events
         server.CutNextTransfers(300_000);
-        await using var cluster = await RoutingCluster.StartAsync(twoHives: false, hiveSettings: HiveSettings(server));
+        await using var cluster = await RoutingCluster.StartAsync(twoHives: false, hiveSettings: TinyPull.HiveSettings(server));
 
         var (lines, terminal) = await Jobs.RunTimedAsync(cluster.A.Url, $"{{\"operation\":\"model_download\",\"source\":\"{Source}\"}}", Budget);
         foreach (var l in lines) output.WriteLine($"{l.At.TotalSeconds,6:0.00} {l.Event} {l.Data}");
@@ -69,8 +63,7 @@ public sealed class ModelDownloadScenarios(ITestOutputHelper output)
     [Fact]
     public async Task APullThatDoesNotFitTheDisk_FailsBeforeAByteIsFetched_NamingBothNumbers()
     {
-        await using var server = await HuggingFaceServer.StartAsync();
-        server.AddFile("rbee-test/tiny", "aidreams260K.gguf", Model);
+        await using var server = await TinyPull.StartServerAsync();
         using var home = new TempHome();
         var models = Path.Combine(home.Path, ".cache", "rbee", "models");
         Directory.CreateDirectory(models);
@@ -78,7 +71,7 @@ public sealed class ModelDownloadScenarios(ITestOutputHelper output)
         Run("mount", "-t", "tmpfs", "-o", "size=512k", "rbee-test-models", models);
         try
         {
-            await using var hive = HiveNode.Start(home.Path, "http://127.0.0.1:1", settings: HiveSettings(server));
+            await using var hive = HiveNode.Start(home.Path, "http://127.0.0.1:1", settings: TinyPull.HiveSettings(server));
             await hive.WaitHealthyAsync();
 
             var (lines, terminal) = await Jobs.RunAsync(hive.Url, $"{{\"operation\":\"model_download\",\"source\":\"{Source}\"}}", Budget);
