@@ -135,6 +135,21 @@ public sealed class ModelPullsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AHiveThatGoesAwayBeforeItsCatalogListsThePull_Ends502AtOnce_NotAtPullTimeout()
+    {
+        await HiveAsync("a", Downloads("a"));
+        var lines = new Lines();
+        var pull = Pulls().PullAsync("tinyllama", lines, CancellationToken.None);
+        await lines.UntilAsync("waiting for hive a's catalog to list tinyllama", "the hive's download ended");
+
+        _queen.Offline("a");
+
+        var e = await Assert.ThrowsAsync<SchedulingException>(() => pull.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal((502, "model_pull_failed"), (e.Status, e.Code));
+        Assert.Contains("the hive went away before its catalog listed tinyllama", e.Message);
+    }
+
+    [Fact]
     public async Task AFailedPull_Is502NamingTheHiveAndWhy_AndTheNextRequestTriesAgain()
     {
         var hive = await HiveAsync("a", (_, _) => JobPlan.Run((_, _) => throw new JobFailedException("sha256 mismatch")));
@@ -176,7 +191,7 @@ public sealed class ModelPullsTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<SchedulingException>(() => Pulls().PullAsync("tinyllama", new Lines(), CancellationToken.None));
         Assert.Equal((404, "model_not_found"), (e.Status, e.Code));
         Assert.Equal($"The model 'tinyllama' does not exist on any online hive (see GET /v1/models); it is an alias of {Source}: " +
-            $"pull it with `rbee pull {Source}`, or set Models:PullOnDemand to true to have the queen pull it on the first request", e.Message);
+            $"pull it with the queen's job model_download {{\"source\": \"{Source}\", \"hive_id\": \"*\"}}, or set Models:PullOnDemand to true to have the queen pull it on the first request", e.Message);
     }
 
     [Fact]
