@@ -61,6 +61,44 @@ public sealed class ModelDownloadScenarios(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AHiveKilledMidPull_ResumesItsPartFileAfterTheRestart()
+    {
+        await using var server = await TinyPull.StartServerAsync();
+        server.BytesPerSecond = Model.Length / 4;
+        using var home = new TempHome();
+        await using var hive = HiveNode.Start(home.Path, "http://127.0.0.1:1", settings: TinyPull.HiveSettings(server));
+        await hive.WaitHealthyAsync();
+        var job = $"{{\"operation\":\"model_download\",\"source\":\"{Source}\"}}";
+
+        // Follow the first pull until 300 000 bytes are on disk, then kill the hive hard.
+        using (var post = await Http.Client.PostAsync($"{hive.Url}/v1/jobs", new StringContent(job, System.Text.Encoding.UTF8, "application/json")))
+        {
+            var sse = JsonDocument.Parse(await post.Content.ReadAsStringAsync()).RootElement.GetProperty("sse_url").GetString()!;
+            using var cts = new CancellationTokenSource(Budget);
+            using var stream = await Http.Client.GetAsync(hive.Url + sse, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            await foreach (var e in SseReader.ReadAsync(await stream.Content.ReadAsStreamAsync(cts.Token), cts.Token))
+                if (e.Event == "data" && JobEvents.TryRead(e.Data, out var d) && d is ModelProgress { Bytes: >= 300_000 }) break;
+        }
+        hive.Process.Signal(Signals.SIGKILL);
+        Assert.True(await hive.Process.WaitForExitAsync(Budget), "the hive did not die");
+        var part = new FileInfo(Path.Combine(home.Path, ".cache", "rbee", "models", "aidreams260K.gguf.part"));
+        Assert.True(part.Exists && part.Length >= 300_000, $"the part file: {(part.Exists ? part.Length : -1)} bytes");
+        var kept = part.Length;
+
+        server.BytesPerSecond = null;
+        hive.Restart();
+        await hive.WaitHealthyAsync();
+        var (lines, terminal) = await Jobs.RunAsync(hive.Url, job, Budget);
+        foreach (var l in lines) output.WriteLine(l);
+
+        Assert.Equal("[DONE]", terminal);
+        Assert.Contains(lines, l => l.StartsWith($"resuming {part.FullName} at byte {kept} of {Model.Length}", StringComparison.Ordinal));
+        var ranged = Assert.Single(server.Requests, r => r.Method == "GET" && r.Path.StartsWith("/cdn/", StringComparison.Ordinal) && r.Range.Length > 0);
+        Assert.Equal($"bytes={kept}-", ranged.Range);
+        Assert.Equal(ModelSha, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(home.Path, ".cache", "rbee", "models", "aidreams260K.gguf")))));
+    }
+
+    [Fact]
     public async Task APullThatDoesNotFitTheDisk_FailsBeforeAByteIsFetched_NamingBothNumbers()
     {
         await using var server = await TinyPull.StartServerAsync();
