@@ -6,6 +6,7 @@ using Rbee.Platform.Http;
 using Rbee.Queen;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
+using Rbee.Queen.Dashboard;
 using Rbee.Queen.Discovery;
 using Rbee.Queen.Http;
 using Rbee.Queen.Jobs;
@@ -61,6 +62,7 @@ namespace Rbee.Queen
             app.MapQueenEndpoints();
             app.MapQueenJobs();
             app.MapInferenceEndpoints();
+            app.MapDashboard();
 
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Queen");
             var token = app.Services.GetRequiredService<Rbee.Hosting.Security.ClusterTokenOptions>();
