@@ -5,6 +5,8 @@ need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# The dashboard's browser tests drive Debian's chromium through Playwright (no browser download).
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then
   if [[ $(id -u) != 0 ]]; then
     echo "install-test-deps: missing ${need[*]}; run as root or install them: apt-get install ${need[*]}" >&2

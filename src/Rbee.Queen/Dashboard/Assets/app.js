@@ -70,9 +70,11 @@ function sparkline(series, max, label) {
   svg.setAttribute("aria-label", `${label}, last ${HISTORY_MS / 60000} minutes` + (last === null ? "" : `, now ${last.toFixed(0)}`));
   if (series.length > 1) {
     const now = series[series.length - 1][0];
+    // Until the page has seen HISTORY_MS of a series, the chart spans what it has (at least 20 s), not a sliver.
+    const span = Math.min(HISTORY_MS, Math.max(20000, now - series[0][0]));
     const top = Math.max(max, ...series.map((p) => p[1]));
     const pts = series.map(([t, v]) => {
-      const x = 120 - ((now - t) / HISTORY_MS) * 120;
+      const x = 120 - ((now - t) / span) * 120;
       const y = 27 - (v / (top || 1)) * 25;
       return x.toFixed(1) + "," + y.toFixed(1);
     });
@@ -107,10 +109,10 @@ function meter(label, value, max, text) {
   const level = frac > 0.9 ? "high" : frac > 0.7 ? "mid" : "low";
   return el("div", { class: "meter" },
     el("span", { class: "m-label", text: label }),
+    el("span", { class: "m-text", text }),
     el("span", { class: "m-bar", role: "meter", "aria-label": label, "aria-valuemin": "0", "aria-valuemax": String(max || 0),
       "aria-valuenow": String(value ?? 0), "aria-valuetext": text },
-      el("span", { class: "m-fill " + level, style: { width: `${(frac * 100).toFixed(1)}%` } })),
-    el("span", { class: "m-text", text }));
+      el("span", { class: "m-fill " + level, style: { width: `${(frac * 100).toFixed(1)}%` } })));
 }
 
 function renderHives() {
@@ -127,7 +129,7 @@ function renderHives() {
       el("h3", { text: id }),
       el("span", { class: "badge state-" + h.state, "data-testid": "hive-state", text: h.state }));
     body.push(heading);
-    body.push(el("p", { class: "sub", text: (h.url || "") + (h.reason ? " · " + h.reason : "") }));
+    body.push(el("p", { class: "sub", text: [h.url, h.reason].filter(Boolean).join(" · ") }));
     const devs = (h.devices || []).map((d) => d.kind === "cpu"
       ? `${d.name || "CPU"}${d.cores ? ` (${d.cores} cores)` : ""}`
       : `${d.id} ${d.name || ""}${d.vram_total_bytes ? ` · ${bytes(d.vram_total_bytes)}` : ""}`);
@@ -144,7 +146,8 @@ function renderHives() {
           `${bytes(g.vram_used_bytes)} of ${bytes(g.vram_total_bytes)}`)));
       });
     } else {
-      body.push(el("p", { class: "sub", text: h.state === "offline" ? "No frames: the hive is not reachable." : "Waiting for the first frame…" }));
+      body.push(el("p", { class: "sub", text: h.state === "offline" ? "No frames: the hive is not reachable; its workers are not routed to."
+        : h.state === "incompatible" ? "Speaks another protocol version than this queen." : "Waiting for the first frame…" }));
     }
     const count = [...workers.values()].filter((w) => w.hive === id).length;
     body.push(el("p", { class: "sub", text: count === 1 ? "1 worker" : `${count} workers` }));
@@ -233,6 +236,7 @@ function renderRequests() {
         el("span", { class: "sub", text: [r.hive, r.id].filter(Boolean).join(" · ") }),
         el("span", { class: "req-status" + (r.finished ? "" : " running"), text: `${status} · ${ms(total)}` })),
       bar,
+      el("p", { class: "sub breakdown", text: segs.map((s) => `${s.label} ${ms(s.to - s.from)}`).join(" · ") }),
       r.error ? el("p", { class: "error", text: r.error }) : null);
   }));
 }
@@ -269,7 +273,7 @@ function renderSummary(s) {
   const parts = [`${s.hives_online} online`];
   if (s.hives_degraded) parts.push(`${s.hives_degraded} degraded`);
   if (s.hives_offline) parts.push(`${s.hives_offline} offline`);
-  $("summary").textContent = `Hives: ${parts.join(", ")} · Workers: ${s.workers_ready} ready of ${s.workers} · queen ${s.version}`;
+  $("summary").textContent = `Hives: ${parts.join(", ")} · Workers: ${s.workers_ready} ready of ${s.workers}`;
 }
 
 function setConn(state, text) {
@@ -625,7 +629,7 @@ async function sendChat(ev) {
       onStart: (id) => { chatJob = id; },
       onLine: (l) => say(out, l),
       onData: (d) => {
-        if (d.event === "token") { reply += d.text; answer.textContent = reply; answer.scrollIntoView({ block: "end" }); say(out, "Answering…"); }
+        if (d.event === "token") { reply += d.text; answer.textContent = reply.trimStart(); answer.scrollIntoView({ block: "end" }); say(out, "Answering…"); }
         else if (d.event === "done") say(out, `Answered by ${d.hive_id}${d.finish_reason ? " (" + d.finish_reason + ")" : ""}` +
           (d.usage ? `, ${d.usage.completion_tokens} tokens` : "") + ".", "ok");
       },

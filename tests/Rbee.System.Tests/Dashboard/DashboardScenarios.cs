@@ -1,0 +1,125 @@
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using Rbee.SystemTests.Infrastructure;
+using Rbee.Testing;
+using static Microsoft.Playwright.Assertions;
+
+namespace Rbee.SystemTests.Dashboard;
+
+/// <summary>A real queen, two real hives (llm-worker-rbee as their <c>llm</c> type) and one chromium.</summary>
+public sealed class DashboardFixture : IAsyncLifetime
+{
+    public RoutingCluster Cluster { get; private set; } = null!;
+    public DashboardBrowser Browser { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Cluster = await RoutingCluster.StartAsync();
+        Browser = await DashboardBrowser.LaunchAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null) await Browser.DisposeAsync();
+        await Cluster.DisposeAsync();
+    }
+}
+
+/// <summary>The dashboard in a real browser: what an operator sees of the cluster, live, and what they can do from it.</summary>
+[Collection("System")]
+[Trait("Category", "System")]
+public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture<DashboardFixture>
+{
+    private static readonly TimeSpan Budget = RoutingCluster.Budget;
+    private RoutingCluster C => fixture.Cluster;
+
+    private static ILocator Hive(IPage page, HiveNode hive) => page.Locator($"li[data-hive='{hive.HiveId}']");
+
+    private static ILocator WorkerRows(IPage page, string model) => page.Locator($"#worker-rows tr[data-model='{model}']");
+
+    [Fact]
+    public async Task HivesAndAStartedWorkerAppear_AndAWorkerKilledWithSigkillLeavesThePageWithinTwoSeconds()
+    {
+        C.Put(C.A, RoutingCluster.TinyModel, "dash-tiny");
+        await C.WaitListedAsync("dash-tiny", Budget);
+        var page = await fixture.Browser.OpenAsync(C.Queen.Url);
+
+        await Expect(Hive(page, C.A).GetByTestId("hive-state")).ToHaveTextAsync("online");
+        await Expect(Hive(page, C.B).GetByTestId("hive-state")).ToHaveTextAsync("online");
+        await Expect(Hive(page, C.A)).ToContainTextAsync("CPU");
+
+        // Started from the page's own form, by keyboard.
+        await page.GetByLabel("Model", new() { Exact = true }).First.FillAsync("dash-tiny");
+        await page.Locator("#spawn-hive").SelectOptionAsync(C.A.HiveId);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Start worker" }).FocusAsync();
+        await page.Keyboard.PressAsync("Enter");
+        var row = WorkerRows(page, "dash-tiny");
+        await Expect(row).ToHaveCountAsync(1, new() { Timeout = (float)Budget.TotalMilliseconds });
+        await Expect(row).ToContainTextAsync("ready", new() { Timeout = (float)Budget.TotalMilliseconds });
+        await Expect(page.Locator("#spawn-status")).ToContainTextAsync("is ready");
+        await Expect(row).ToContainTextAsync(C.A.HiveId);
+
+        var worker = Assert.Single(await C.WorkersAsync("dash-tiny"));
+        await Expect(row).ToContainTextAsync(worker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Signals.Send(worker.Pid, Signals.SIGKILL);
+        await Expect(row).ToHaveCountAsync(0, new() { Timeout = 2_000 });
+    }
+
+    [Fact]
+    public async Task AHiveFrozenWithSigstop_TurnsDegradedOnThePage_AndOnlineWhenItResumes()
+    {
+        var page = await fixture.Browser.OpenAsync(C.Queen.Url);
+        var state = Hive(page, C.B).GetByTestId("hive-state");
+        await Expect(state).ToHaveTextAsync("online");
+
+        // Armed before the freeze: the queen's own event is the reference for "within a second".
+        var degraded = C.Stream.WaitForStateAsync("hive B degraded", C.B.HiveId, "degraded", Budget);
+        C.B.Process.Signal(Signals.SIGSTOP);
+        try
+        {
+            await degraded;
+            await Expect(state).ToHaveTextAsync("degraded", new() { Timeout = 1_000 });
+        }
+        finally
+        {
+            C.B.Process.Signal(Signals.SIGCONT);
+        }
+        await Expect(state).ToHaveTextAsync("online", new() { Timeout = (float)Budget.TotalMilliseconds });
+    }
+
+    [Fact]
+    public async Task TheChatBoxStreamsAnAnswerThroughTheQueen_AndTheRequestShowsItsTimeline()
+    {
+        C.Put(C.A, RoutingCluster.TinyModel, "dash-chat");
+        await C.WaitListedAsync("dash-chat", Budget);
+        var page = await fixture.Browser.OpenAsync(C.Queen.Url);
+        // Counts the changes of the conversation while the answer streams in.
+        await page.EvaluateAsync("""
+            window.chatChanges = 0;
+            new MutationObserver(() => window.chatChanges++).observe(document.getElementById("chat-log"), { subtree: true, childList: true, characterData: true });
+            """);
+
+        await page.Locator("#chat-model").FillAsync("dash-chat");
+        await page.GetByLabel("Message").FillAsync("Once upon a time");
+        await page.GetByLabel("Message").PressAsync("Enter");
+
+        var answer = page.Locator(".msg.assistant p").Last;
+        await Expect(page.Locator("#chat-status")).ToContainTextAsync("Answered by", new() { Timeout = (float)Budget.TotalMilliseconds });
+        await Expect(answer).ToHaveTextAsync(new Regex(@"\w{2,}"));
+        var changes = await page.EvaluateAsync<int>("window.chatChanges");
+        Assert.True(changes >= 4, $"the answer arrived in {changes} changes of the page, not streamed token by token");
+
+        // The queen started a worker for it (a cold start) and the request's bars show it.
+        var request = page.Locator("li.req", new() { Has = page.Locator(".req-model", new() { HasText = "dash-chat" }) }).First;
+        await Expect(request).ToContainTextAsync("200");
+        await Expect(request.Locator(".seg.ph-spawn")).ToHaveCountAsync(1);
+        await Expect(request.Locator(".seg.ph-gen")).ToHaveCountAsync(1);
+        await Expect(WorkerRows(page, "dash-chat")).ToHaveCountAsync(1);
+
+        await page.ScreenshotAsync(new() { Path = Path.Combine(DashboardBrowser.ScreenshotDir, "dashboard-1280x800.png") });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(DashboardBrowser.ScreenshotDir, "dashboard-full.png"), FullPage = true });
+        var phone = await fixture.Browser.OpenAsync(C.Queen.Url, width: 390, height: 844, colorScheme: "dark");
+        await Expect(WorkerRows(phone, "dash-chat")).ToHaveCountAsync(1);
+        await phone.ScreenshotAsync(new() { Path = Path.Combine(DashboardBrowser.ScreenshotDir, "dashboard-phone-dark.png"), FullPage = true });
+    }
+}
