@@ -1,20 +1,26 @@
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Rbee.SystemTests.Infrastructure;
+using Rbee.SystemTests.Models;
 using Rbee.Testing;
 using static Microsoft.Playwright.Assertions;
 
 namespace Rbee.SystemTests.Dashboard;
 
-/// <summary>A real queen, two real hives (llm-worker-rbee as their <c>llm</c> type) and one chromium.</summary>
+/// <summary>A real queen, two real hives (llm-worker-rbee as their <c>llm</c> type, pulling from a local Hugging Face
+/// stand-in) and one chromium.</summary>
 public sealed class DashboardFixture : IAsyncLifetime
 {
     public RoutingCluster Cluster { get; private set; } = null!;
     public DashboardBrowser Browser { get; private set; } = null!;
+    public HuggingFaceServer Models { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        Cluster = await RoutingCluster.StartAsync();
+        Models = await TinyPull.StartServerAsync();
+        // About two seconds a pull: the page has several progress events to show.
+        Models.BytesPerSecond = TinyPull.Model.Length / 2;
+        Cluster = await RoutingCluster.StartAsync(hiveSettings: TinyPull.HiveSettings(Models));
         Browser = await DashboardBrowser.LaunchAsync();
     }
 
@@ -22,6 +28,7 @@ public sealed class DashboardFixture : IAsyncLifetime
     {
         if (Browser is not null) await Browser.DisposeAsync();
         await Cluster.DisposeAsync();
+        await Models.DisposeAsync();
     }
 }
 
@@ -85,6 +92,29 @@ public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture
             C.B.Process.Signal(Signals.SIGCONT);
         }
         await Expect(state).ToHaveTextAsync("online", new() { Timeout = (float)Budget.TotalMilliseconds });
+    }
+
+    [Fact]
+    public async Task APullStartedFromThePage_ShowsItsProgress_AndEndsWithTheModelOnTheHive()
+    {
+        var page = await fixture.Browser.OpenAsync(C.Queen.Url);
+        await page.EvaluateAsync("""
+            window.pullChanges = 0;
+            new MutationObserver(() => window.pullChanges++).observe(document.getElementById("pull-progress"), { subtree: true, childList: true, characterData: true });
+            """);
+
+        await page.GetByLabel("Source").FillAsync(TinyPull.Source);
+        await page.GetByLabel("Onto").SelectOptionAsync(C.B.HiveId);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Pull", Exact = true }).ClickAsync();
+
+        var bar = page.Locator("#pull-progress progress");
+        await Expect(bar).ToHaveCountAsync(1, new() { Timeout = (float)Budget.TotalMilliseconds });
+        await Expect(page.Locator("#pull-status")).ToContainTextAsync("Pulled", new() { Timeout = (float)Budget.TotalMilliseconds });
+        await Expect(page.Locator("#pull-progress")).ToContainTextAsync("done");
+        Assert.Equal(await bar.GetAttributeAsync("max"), await bar.EvaluateAsync<string>("p => String(p.value)"));
+        var changes = await page.EvaluateAsync<int>("window.pullChanges");
+        Assert.True(changes >= 3, $"the progress bar changed {changes} times: no progress was shown before the end");
+        Assert.True(File.Exists(Path.Combine(C.ModelsDir(C.B), "aidreams260K.gguf")), "the pulled file is not in hive B's models directory");
     }
 
     [Fact]

@@ -70,8 +70,8 @@ function sparkline(series, max, label) {
   svg.setAttribute("aria-label", `${label}, last ${HISTORY_MS / 60000} minutes` + (last === null ? "" : `, now ${last.toFixed(0)}`));
   if (series.length > 1) {
     const now = series[series.length - 1][0];
-    // Until the page has seen HISTORY_MS of a series, the chart spans what it has (at least 20 s), not a sliver.
-    const span = Math.min(HISTORY_MS, Math.max(20000, now - series[0][0]));
+    // Until the page has seen HISTORY_MS of a series, the chart spans what it has (at least 10 s), not a sliver.
+    const span = Math.min(HISTORY_MS, Math.max(10000, now - series[0][0]));
     const top = Math.max(max, ...series.map((p) => p[1]));
     const pts = series.map(([t, v]) => {
       const x = 120 - ((now - t) / span) * 120;
@@ -236,7 +236,7 @@ function renderRequests() {
         el("span", { class: "sub", text: [r.hive, r.id].filter(Boolean).join(" · ") }),
         el("span", { class: "req-status" + (r.finished ? "" : " running"), text: `${status} · ${ms(total)}` })),
       bar,
-      el("p", { class: "sub breakdown", text: segs.map((s) => `${s.label} ${ms(s.to - s.from)}`).join(" · ") }),
+      el("p", { class: "sub breakdown", text: segs.filter((s) => s.to - s.from >= 1).map((s) => `${s.label} ${ms(s.to - s.from)}`).join(" · ") }),
       r.error ? el("p", { class: "error", text: r.error }) : null);
   }));
 }
