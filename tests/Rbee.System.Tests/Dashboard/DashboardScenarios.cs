@@ -118,7 +118,7 @@ public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task TheChatBoxStreamsAnAnswerThroughTheQueen_AndTheRequestShowsItsTimeline()
+    public async Task TheChatBoxStreamsAnAnswerThroughTheQueen_TheRequestShowsItsTimeline_AndTheWorkerStopsFromItsRow()
     {
         C.Put(C.A, RoutingCluster.TinyModel, "dash-chat");
         await C.WaitListedAsync("dash-chat", Budget);
@@ -151,5 +151,10 @@ public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture
         var phone = await fixture.Browser.OpenAsync(C.Queen.Url, width: 390, height: 844, colorScheme: "dark");
         await Expect(WorkerRows(phone, "dash-chat")).ToHaveCountAsync(1);
         await phone.ScreenshotAsync(new() { Path = Path.Combine(DashboardBrowser.ScreenshotDir, "dashboard-phone-dark.png"), FullPage = true });
+
+        // Stopped from its row: the worker leaves the page once the queen's view has lost it.
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Stop dash-chat on {C.A.HiveId}", Exact = false }).ClickAsync();
+        await Expect(WorkerRows(page, "dash-chat")).ToHaveCountAsync(0, new() { Timeout = (float)Budget.TotalMilliseconds });
+        await Expect(page.Locator("#spawn-status")).ToContainTextAsync("Stopped");
     }
 }

@@ -273,7 +273,9 @@ function renderSummary(s) {
   const parts = [`${s.hives_online} online`];
   if (s.hives_degraded) parts.push(`${s.hives_degraded} degraded`);
   if (s.hives_offline) parts.push(`${s.hives_offline} offline`);
-  $("summary").textContent = `Hives: ${parts.join(", ")} · Workers: ${s.workers_ready} ready of ${s.workers}`;
+  const text = `Hives: ${parts.join(", ")} · Workers: ${s.workers_ready} ready of ${s.workers}`;
+  // A live region: written only when it changes, so a screen reader hears changes, not every periodic summary.
+  if ($("summary").textContent !== text) $("summary").textContent = text;
 }
 
 function setConn(state, text) {
@@ -619,6 +621,8 @@ async function sendChat(ev) {
   input.value = "";
   const answer = chatBubble("assistant", "");
   answer.parentElement.classList.add("streaming");
+  // A screen reader reads the answer once it is whole, not token by token.
+  $("chat-log").setAttribute("aria-busy", "true");
   $("chat-send").disabled = true;
   $("chat-stop").hidden = false;
   say(out, "Waiting for the queen…");
@@ -643,6 +647,7 @@ async function sendChat(ev) {
   } catch (e) { say(out, "Failed: " + e.message, "error"); }
   finally {
     answer.parentElement.classList.remove("streaming");
+    $("chat-log").setAttribute("aria-busy", "false");
     chatJob = null;
     $("chat-send").disabled = false;
     $("chat-stop").hidden = true;
