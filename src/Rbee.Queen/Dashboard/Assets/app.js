@@ -183,16 +183,16 @@ function renderWorkers() {
       disabled: w.stopping || s.state === "stopping", onclick: () => stopWorker(key) }, w.stopping ? "Stopping…" : "Stop");
     return el("tr", { "data-worker": key, "data-model": model, "data-hive": w.hive },
       el("th", { scope: "row", class: "model", title: s.model || "", text: model }),
-      el("td", { text: w.hive }),
-      el("td", {}, el("span", { class: "badge wstate-" + s.state, text: s.state })),
-      el("td", { text: s.device || "cpu" }),
-      el("td", { class: "num", text: String(s.port) }),
-      el("td", { class: "num", text: pct(s.cpu_pct) }),
-      el("td", {}, sparkline(w.cpu, 100, `${model} CPU %`)),
-      el("td", { class: "num", text: mb(s.rss_mb) }),
-      el("td", { class: "num", text: s.vram_mb == null ? "–" : mb(s.vram_mb) }),
-      el("td", { class: "num", text: String(inFlightOf(w)) }),
-      el("td", {}, stop));
+      el("td", { "data-label": "Hive", text: w.hive }),
+      el("td", { "data-label": "State" }, el("span", { class: "badge wstate-" + s.state, text: s.state })),
+      el("td", { "data-label": "Device", text: s.device || "cpu" }),
+      el("td", { "data-label": "Port", class: "num", text: String(s.port) }),
+      el("td", { "data-label": "CPU", class: "num", text: pct(s.cpu_pct) }),
+      el("td", { "data-label": "CPU chart", class: "chart" }, sparkline(w.cpu, 100, `${model} CPU %`)),
+      el("td", { "data-label": "RSS", class: "num", text: mb(s.rss_mb) }),
+      el("td", { "data-label": "VRAM", class: "num", text: s.vram_mb == null ? "–" : mb(s.vram_mb) }),
+      el("td", { "data-label": "In flight", class: "num", text: String(inFlightOf(w)) }),
+      el("td", { class: "act" }, stop));
   });
   body.replaceChildren(...rows);
   if (focused) body.querySelector(`tr[data-worker="${CSS.escape(focused)}"] button`)?.focus();
