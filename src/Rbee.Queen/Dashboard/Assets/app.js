@@ -184,7 +184,8 @@ function renderWorkers() {
     return el("tr", { "data-worker": key, "data-model": model, "data-hive": w.hive },
       el("th", { scope: "row", class: "model", title: s.model || "", text: model }),
       el("td", { "data-label": "Hive", text: w.hive }),
-      el("td", { "data-label": "State" }, el("span", { class: "badge wstate-" + s.state, text: s.state })),
+      el("td", { "data-label": "State" }, el("span", { class: "badge wstate-" + s.state, text: s.state }),
+        w.ejected ? el("span", { class: "badge wstate-stopping", title: w.ejected, text: "ejected" }) : null),
       el("td", { "data-label": "Device", text: s.device || "cpu" }),
       el("td", { "data-label": "Port", class: "num", text: String(s.port) }),
       el("td", { "data-label": "CPU", class: "num", text: pct(s.cpu_pct) }),
@@ -302,7 +303,10 @@ function applyCluster(view) {
     const h = hiveOf(hv.hive_id);
     Object.assign(h, { url: hv.hive_url, state: hv.state, reason: hv.reason, devices: hv.devices || [], node: hv.node });
     if (hv.node) sampleHive(h, hv.node, now);
-    for (const s of hv.workers || []) upsertWorker(hv.hive_id, s, now);
+    for (const s of hv.workers || []) {
+      const w = upsertWorker(hv.hive_id, s, now);
+      if (s.ejected_until && Date.parse(s.ejected_until) > now) w.ejected = `not routed to until ${new Date(s.ejected_until).toLocaleTimeString()}`;
+    }
   }
 }
 
@@ -355,6 +359,13 @@ function onEvent(type, data) {
     case "worker_state":
       upsertWorker(data.hive_id, data.worker, null);
       break;
+    case "worker_health": {
+      // Passive health took the worker out of routing for a while (routing.md), or put it back.
+      const w = workers.get(`${data.hive_id}/${data.port}`);
+      if (!w) return;
+      w.ejected = data.ejected ? `not routed to until ${new Date(data.ejected_until).toLocaleTimeString()}: ${data.reason}` : null;
+      break;
+    }
     case "worker_removed":
       workers.delete(`${data.hive_id}/${data.worker.port}`);
       break;
