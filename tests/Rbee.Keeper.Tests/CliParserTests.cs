@@ -115,7 +115,7 @@ public sealed class CliParserTests
         var (result, pull, _) = Parse<PullCommandDefinition>("pull org/repo:Q4_K_M --hive a --hive b --name tiny");
         Assert.Empty(result.Errors);
         Assert.Equal("org/repo:Q4_K_M", result.GetValue(pull.Source));
-        Assert.Equal(["a", "b"], result.GetValue(pull.Hive));
+        Assert.Equal(["a", "b"], result.GetValue(pull.Hive)!);
         Assert.Equal("tiny", result.GetValue(pull.ModelName));
         Assert.False(result.GetValue(pull.All));
 
@@ -130,7 +130,7 @@ public sealed class CliParserTests
         var (result, rm, _) = Parse<RmCommandDefinition>("rm tiny --hive gpu-box");
         Assert.Empty(result.Errors);
         Assert.Equal("tiny", result.GetValue(rm.Model));
-        Assert.Equal(["gpu-box"], result.GetValue(rm.Hive));
+        Assert.Equal(["gpu-box"], result.GetValue(rm.Hive)!);
     }
 
     [Fact]
