@@ -48,3 +48,24 @@ public sealed class ChatStreamTests
         Assert.Equal($"queued position=1{Environment.NewLine}loading model on gpu-box (cpu){Environment.NewLine}", err.ToString());
     }
 }
+
+/// <summary>The request <c>rbee run</c> sends: the conversation, streamed, with <c>--param</c> fields as JSON where they are JSON.</summary>
+public sealed class ChatRequestTests
+{
+    [Fact]
+    public void TheBody_CarriesTheHistory_StreamTrue_AndParams()
+    {
+        var body = ChatClient.Body("tiny", [new ChatMessage("user", "hi"), new ChatMessage("assistant", "hello"), new ChatMessage("user", "more")],
+            ChatClient.ParseParameters(["temperature=0", "ignore_eos=true", "stop=[\"\\n\"]", "user=a=b", "note=plain words"]));
+        var root = System.Text.Json.JsonDocument.Parse(body).RootElement;
+        Assert.Equal("tiny", root.GetProperty("model").GetString());
+        Assert.True(root.GetProperty("stream").GetBoolean());
+        Assert.Equal(["user:hi", "assistant:hello", "user:more"],
+            root.GetProperty("messages").EnumerateArray().Select(m => $"{m.GetProperty("role").GetString()}:{m.GetProperty("content").GetString()}"));
+        Assert.Equal(0, root.GetProperty("temperature").GetDouble());
+        Assert.True(root.GetProperty("ignore_eos").GetBoolean());
+        Assert.Equal("\n", root.GetProperty("stop")[0].GetString());
+        Assert.Equal("a=b", root.GetProperty("user").GetString());
+        Assert.Equal("plain words", root.GetProperty("note").GetString());
+    }
+}

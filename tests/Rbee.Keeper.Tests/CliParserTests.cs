@@ -56,6 +56,8 @@ public sealed class CliParserTests
     [InlineData("rm")]
     [InlineData("ps extra")]
     [InlineData("ls --hive")]
+    [InlineData("run tiny hi --param novalue")]
+    [InlineData("run tiny hi --param stream=false")]
     public void BadInput_IsAParseError(string line) => Assert.NotEmpty(Root().Parse(line).Errors);
 
     [Fact]
@@ -83,6 +85,14 @@ public sealed class CliParserTests
         Assert.Empty(result.Errors);
         Assert.Equal("tiny", result.GetValue(run.Model));
         Assert.Equal("why is the sky blue", RbeeCli.Prompt(result.GetValue(run.Prompt)));
+    }
+
+    [Fact]
+    public void Run_TakesRequestFields()
+    {
+        var (result, run, _) = Parse<RunCommandDefinition>("run tiny hi -p temperature=0 --param max_tokens=20");
+        Assert.Empty(result.Errors);
+        Assert.Equal(["temperature=0", "max_tokens=20"], result.GetValue(run.Parameters)!);
     }
 
     [Fact]

@@ -41,14 +41,21 @@ public sealed class ChatClient : IDisposable
 
     public Uri QueenUrl { get; }
 
-    public static ChatClient Create(Uri queenUrl) =>
-        new(queenUrl, Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key ? key.Trim() : null);
+    public static ChatClient Create(Uri queenUrl, IReadOnlyList<KeyValuePair<string, string>> parameters) =>
+        new(queenUrl, Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key ? key.Trim() : null) { Parameters = parameters };
+
+    /// <summary><c>KEY=VALUE</c> words as pairs (the parser has checked that each has a key).</summary>
+    public static List<KeyValuePair<string, string>> ParseParameters(IEnumerable<string> words) =>
+        words.Select(w => new KeyValuePair<string, string>(w[..w.IndexOf('=')], w[(w.IndexOf('=') + 1)..])).ToList();
+
+    /// <summary>Further fields of every request (<c>--param KEY=VALUE</c>): a value that parses as JSON is sent as that JSON.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Parameters { get; init; } = [];
 
     public async Task<ChatAnswer> StreamAsync(string model, IReadOnlyList<ChatMessage> messages, Action<string> onText, Action<string> onStatus, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(QueenUrl, "/v1/chat/completions"))
         {
-            Content = new StringContent(Body(model, messages), Encoding.UTF8, "application/json"),
+            Content = new StringContent(Body(model, messages, Parameters), Encoding.UTF8, "application/json"),
         };
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         if (_apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _apiKey);
@@ -137,7 +144,7 @@ public sealed class ChatClient : IDisposable
         };
     }
 
-    private static string Body(string model, IReadOnlyList<ChatMessage> messages)
+    public static string Body(string model, IReadOnlyList<ChatMessage> messages, IReadOnlyList<KeyValuePair<string, string>> parameters)
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var w = new Utf8JsonWriter(buffer))
@@ -154,9 +161,28 @@ public sealed class ChatClient : IDisposable
             }
             w.WriteEndArray();
             w.WriteBoolean("stream"u8, true);
+            foreach (var (key, value) in parameters)
+            {
+                w.WritePropertyName(key);
+                using var json = AsJson(value);
+                if (json is not null) json.RootElement.WriteTo(w);
+                else w.WriteStringValue(value);
+            }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static JsonDocument? AsJson(string value)
+    {
+        try
+        {
+            return JsonDocument.Parse(value);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private static string? Header(HttpResponseMessage response, string name) =>

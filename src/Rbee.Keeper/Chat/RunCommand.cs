@@ -5,7 +5,10 @@ using Rbee.Keeper.Output;
 
 namespace Rbee.Keeper.Chat;
 
-public sealed record RunRequest(Uri QueenUrl, string Model, string? Prompt, bool Json);
+public sealed record RunRequest(Uri QueenUrl, string Model, string? Prompt, bool Json)
+{
+    public IReadOnlyList<string> Parameters { get; init; } = [];
+}
 
 /// <summary>
 /// <c>rbee run MODEL [PROMPT]</c>: with a prompt (or one piped on stdin), the answer streamed to stdout and exit; on a
@@ -16,7 +19,7 @@ public sealed class RunCommand(KeeperIo io)
 {
     public async Task<int> RunAsync(RunRequest request, CancellationToken ct)
     {
-        using var chat = ChatClient.Create(request.QueenUrl);
+        using var chat = ChatClient.Create(request.QueenUrl, ChatClient.ParseParameters(request.Parameters));
         var prompt = request.Prompt;
         if (prompt is null && !io.InputIsTerminal) prompt = await io.Input.ReadToEndAsync(ct);
         if (prompt is null) return await new InteractiveChat(io, chat, request.Model).RunAsync(ct);

@@ -40,7 +40,10 @@ public static class RbeeCli
 
         var run = new RunCommandDefinition();
         Wire(run, io, (p, ct) => new RunCommand(io).RunAsync(
-            new RunRequest(p.GetValue(g.QueenUrl)!, p.GetValue(run.Model)!, Prompt(p.GetValue(run.Prompt)), p.GetValue(g.Json)), ct));
+            new RunRequest(p.GetValue(g.QueenUrl)!, p.GetValue(run.Model)!, Prompt(p.GetValue(run.Prompt)), p.GetValue(g.Json))
+            {
+                Parameters = p.GetValue(run.Parameters) ?? [],
+            }, ct));
         root.Subcommands.Add(run);
 
         var ls = new LsCommandDefinition();

@@ -13,10 +13,29 @@ public sealed class RunCommandDefinition : Command
         Arity = ArgumentArity.ZeroOrMore,
     };
 
+    public Option<string[]> Parameters { get; } = new("--param", "-p")
+    {
+        Description = "a request field as KEY=VALUE, VALUE as JSON when it is JSON (temperature=0, max_tokens=200, ignore_eos=true); repeatable",
+        Arity = ArgumentArity.OneOrMore,
+        Validators =
+        {
+            r =>
+            {
+                foreach (var t in r.Tokens)
+                {
+                    var eq = t.Value.IndexOf('=');
+                    if (eq <= 0) r.AddError($"--param '{t.Value}' is not KEY=VALUE");
+                    else if (t.Value[..eq] is "model" or "messages" or "stream") r.AddError($"--param cannot set '{t.Value[..eq]}': rbee run sets it");
+                }
+            },
+        },
+    };
+
     public RunCommandDefinition() : base("run", "ask a model through the queen (a worker is started where it fits) and stream the answer; chat without a prompt")
     {
         Arguments.Add(Model);
         Arguments.Add(Prompt);
+        Options.Add(Parameters);
     }
 }
 
