@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Rbee.Keeper.Chat;
+using Rbee.Keeper.Completion;
 using Rbee.Keeper.Connection;
 using Rbee.Keeper.Lifecycle;
 using Rbee.Keeper.Models;
@@ -68,6 +69,14 @@ public static class RbeeCli
         Wire(rm, io, (p, ct) => new RmCommand(io).RunAsync(new RmRequest(p.GetValue(g.QueenUrl)!, p.GetValue(rm.Model)!,
             p.GetValue(rm.Hive) ?? [], p.GetValue(rm.All), p.GetValue(g.Json)), ct));
         root.Subcommands.Add(rm);
+
+        var completion = new CompletionCommandDefinition();
+        Wire(completion, io, (p, _) =>
+        {
+            io.Output.Write(CompletionScripts.For(p.GetValue(completion.Shell)!, root));
+            return Task.FromResult(ExitCodes.Ok);
+        });
+        root.Subcommands.Add(completion);
 
         return root;
     }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Rbee.Keeper.Completion;
 
 namespace Rbee.Keeper.Cli;
 
@@ -58,5 +59,17 @@ public sealed class StopCommandDefinition : Command
     public StopCommandDefinition() : base("stop", "stop the workers serving a model, or one worker; waits until they are gone")
     {
         Arguments.Add(Target);
+    }
+}
+
+/// <summary><c>rbee completion bash|zsh|fish</c>.</summary>
+public sealed class CompletionCommandDefinition : Command
+{
+    public Argument<string> Shell { get; } = new("SHELL") { Description = "bash, zsh or fish" };
+
+    public CompletionCommandDefinition() : base("completion", "print a shell completion script: source <(rbee completion bash)")
+    {
+        Shell.AcceptOnlyFromAmong(CompletionScripts.Shells);
+        Arguments.Add(Shell);
     }
 }
