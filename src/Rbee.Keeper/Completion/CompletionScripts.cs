@@ -22,6 +22,8 @@ public static class CompletionScripts
     public static string Bash(RootCommand root)
     {
         var global = Names(root.Options);
+        // What a subcommand also takes from the root: its recursive options (--queen-url, --json, --help), not --version.
+        var recursive = Names(root.Options.Where(o => o.Recursive));
         var valued = string.Join('|', AllOptions(root).Where(TakesValue).SelectMany(o => new[] { o.Name }.Concat(o.Aliases)).Distinct().Order(StringComparer.Ordinal));
         var sb = new StringBuilder();
         sb.Append("# rbee completion for bash: source <(rbee completion bash)\n");
@@ -43,7 +45,7 @@ public static class CompletionScripts
             var names = string.Join('|', new[] { c.Name }.Concat(c.Aliases));
             var sub = Visible(c.Subcommands).Select(s => s.Name);
             var shells = c.Name == "completion" ? Shells : [];
-            sb.Append($"    {names}) words=\"{string.Join(' ', sub.Concat(shells).Concat(Names(c.Options)).Concat(global))}\" ;;\n");
+            sb.Append($"    {names}) words=\"{string.Join(' ', sub.Concat(shells).Concat(Names(c.Options)).Concat(recursive))}\" ;;\n");
         }
         sb.Append("  esac\n");
         sb.Append("  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n");
