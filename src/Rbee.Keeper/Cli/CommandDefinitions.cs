@@ -50,7 +50,13 @@ public sealed class DownCommandDefinition : Command
 /// <summary><c>rbee status</c>.</summary>
 public sealed class StatusCommandDefinition : Command
 {
+    public Option<bool> Watch { get; } = new("--watch", "-w")
+    {
+        Description = "keep the table up to date from the queen's event stream until Ctrl-C (--json: one view per line)",
+    };
+
     public StatusCommandDefinition() : base("status", "show the hives the queen knows: state, last frame, devices, CPU, RAM, workers")
     {
+        Options.Add(Watch);
     }
 }

@@ -35,8 +35,9 @@ public static class RbeeCli
         root.Subcommands.Add(down);
 
         var status = new StatusCommandDefinition();
-        Wire(status, io, (p, ct) => new StatusCommand(io.Out, io.Output, io.Error).RunAsync(
-            new StatusRequest(p.GetValue(g.QueenUrl)!, p.GetValue(g.Json)), ct));
+        Wire(status, io, (p, ct) => p.GetValue(status.Watch)
+            ? new StatusWatch(io).RunAsync(p.GetValue(g.QueenUrl)!, p.GetValue(g.Json), ct)
+            : new StatusCommand(io.Out, io.Output, io.Error).RunAsync(new StatusRequest(p.GetValue(g.QueenUrl)!, p.GetValue(g.Json)), ct));
         root.Subcommands.Add(status);
 
         var run = new RunCommandDefinition();

@@ -112,6 +112,41 @@ public sealed class QueenClient(Uri baseUrl, string? token) : IDisposable
         }
     }
 
+    /// <summary>An open SSE stream of the daemon (the queen's aggregate stream); disposing it closes the connection.</summary>
+    public sealed class EventStream(HttpResponseMessage response, SseEventReader reader) : IDisposable
+    {
+        public SseEventReader Reader { get; } = reader;
+
+        public void Dispose()
+        {
+            Reader.Dispose();
+            response.Dispose();
+        }
+    }
+
+    /// <summary>Opens an SSE stream of the daemon (headers read; the connect is bounded by the client's connect time-out).</summary>
+    public async Task<EventStream> OpenStreamAsync(string path, CancellationToken ct)
+    {
+        HttpResponseMessage? response = null;
+        try
+        {
+            using var request = _http.Request(HttpMethod.Get, new Uri(BaseUrl, path));
+            response = await _http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            if (!response.IsSuccessStatusCode) throw Refused(response.StatusCode, await response.Content.ReadAsStringAsync(ct));
+            var stream = new EventStream(response, new SseEventReader(await response.Content.ReadAsStreamAsync(ct)));
+            response = null;
+            return stream;
+        }
+        catch (HttpRequestException)
+        {
+            throw CliFailure.QueenUnreachable(BaseUrl);
+        }
+        finally
+        {
+            response?.Dispose();
+        }
+    }
+
     private async Task CancelJobAsync(string jobId)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));

@@ -29,7 +29,7 @@ public sealed class InteractiveChatScenarios(ITestOutputHelper output)
         await cluster.WaitListedAsync(slow, RoutingCluster.Budget);
         var env = new Dictionary<string, string?> { ["HOME"] = home.Path };
 
-        await using (var chat = PtySession.Start(["run", tiny, "--queen-url", cluster.Queen.Url, "--param", "max_tokens=8"], env))
+        await using (var chat = LiveRbee.OnTerminal(["run", tiny, "--queen-url", cluster.Queen.Url, "--param", "max_tokens=8"], env))
         {
             try
             {
@@ -49,7 +49,7 @@ public sealed class InteractiveChatScenarios(ITestOutputHelper output)
             }
         }
 
-        await using (var chat = PtySession.Start(["run", slow, "--queen-url", cluster.Queen.Url, "--param", "ignore_eos=true", "--param", "max_tokens=3000"], env))
+        await using (var chat = LiveRbee.OnTerminal(["run", slow, "--queen-url", cluster.Queen.Url, "--param", "ignore_eos=true", "--param", "max_tokens=3000"], env))
         {
             try
             {

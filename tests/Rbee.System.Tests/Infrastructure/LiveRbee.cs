@@ -5,11 +5,13 @@ using Rbee.Testing;
 namespace Rbee.SystemTests.Infrastructure;
 
 /// <summary>
-/// The real <c>rbee</c> on a pseudo-terminal, as a person at a keyboard runs it: util-linux <c>script</c> gives it a pty,
-/// what the test writes is typed (<c>\x03</c> is Ctrl-C, <c>\x04</c> Ctrl-D), and what the terminal shows (stdout and
-/// stderr together, with the echo) is read back. Waits are on the terminal's text as it arrives, never a sleep.
+/// The real <c>rbee</c> running while the test watches what it prints. <see cref="OnTerminal"/>: on a pseudo-terminal,
+/// as a person at a keyboard runs it: util-linux <c>script</c> gives it a pty, what the test writes is typed
+/// (<c>\x03</c> is Ctrl-C, <c>\x04</c> Ctrl-D), and what the terminal shows (stdout and stderr together, with the echo)
+/// is read back. <see cref="Piped"/>: its stdout alone, as a script reads it. Waits are on the text as it arrives, never
+/// a sleep.
 /// </summary>
-public sealed class PtySession : IAsyncDisposable
+public sealed class LiveRbee : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _text = new();
@@ -17,7 +19,7 @@ public sealed class PtySession : IAsyncDisposable
     private readonly List<(Func<string, bool> Match, TaskCompletionSource Done)> _waiters = [];
     private readonly Task _reader;
 
-    private PtySession(Process process)
+    private LiveRbee(Process process)
     {
         _process = process;
         _reader = Task.Run(ReadAsync);
@@ -29,7 +31,22 @@ public sealed class PtySession : IAsyncDisposable
         get { lock (_lock) return _text.ToString(); }
     }
 
-    public static PtySession Start(IEnumerable<string> args, IDictionary<string, string?> environment)
+    public static LiveRbee Piped(IEnumerable<string> args, IDictionary<string, string?> environment)
+    {
+        var psi = new ProcessStartInfo(RepoPaths.Executable("rbee"))
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(key);
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
+        return new LiveRbee(Process.Start(psi)!);
+    }
+
+    public static LiveRbee OnTerminal(IEnumerable<string> args, IDictionary<string, string?> environment)
     {
         var command = string.Join(' ', new[] { RepoPaths.Executable("rbee") }.Concat(args).Select(Quote));
         var psi = new ProcessStartInfo("script")
@@ -44,7 +61,7 @@ public sealed class PtySession : IAsyncDisposable
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(key);
         psi.Environment["TERM"] = "xterm";
         foreach (var (k, v) in environment) psi.Environment[k] = v;
-        return new PtySession(Process.Start(psi)!);
+        return new LiveRbee(Process.Start(psi)!);
     }
 
     /// <summary>Types <paramref name="keys"/> on the terminal.</summary>
