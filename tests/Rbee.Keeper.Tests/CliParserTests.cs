@@ -150,4 +150,30 @@ public sealed class CliParserTests
         Assert.Empty(result.Errors);
         Assert.Equal("a", result.GetValue(ls.Hive));
     }
+
+    [Fact]
+    public void WorkerSpawn_DefaultsToCpu_AndTakesAHive()
+    {
+        var (result, spawn, _) = Parse<WorkerSpawnCommandDefinition>("worker spawn tiny --hive gpu-box");
+        Assert.Empty(result.Errors);
+        Assert.Equal(("tiny", "gpu-box", "cpu", null), (result.GetValue(spawn.Model), result.GetValue(spawn.Hive), result.GetValue(spawn.Device), result.GetValue(spawn.WorkerType)));
+    }
+
+    [Fact]
+    public void WorkerListAndStop_AreParsedAsPsAndStop()
+    {
+        Assert.Empty(Parse<PsCommandDefinition>("worker list --json").Result.Errors);
+        var (result, stop, _) = Parse<StopCommandDefinition>("worker stop gpu-box:8080");
+        Assert.Empty(result.Errors);
+        Assert.Equal("gpu-box:8080", result.GetValue(stop.Target));
+    }
+
+    [Theory]
+    [InlineData("completion bash")]
+    [InlineData("completion fish")]
+    [InlineData("status --watch")]
+    public void OtherCommands_Parse(string line) => Assert.Empty(Root().Parse(line).Errors);
+
+    [Fact]
+    public void Completion_RefusesAnUnknownShell() => Assert.NotEmpty(Root().Parse("completion powershell").Errors);
 }

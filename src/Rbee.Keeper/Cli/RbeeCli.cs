@@ -61,6 +61,14 @@ public static class RbeeCli
             new StopRequest(p.GetValue(g.QueenUrl)!, p.GetValue(stop.Target)!, p.GetValue(g.Json)), ct));
         root.Subcommands.Add(stop);
 
+        var worker = new WorkerCommandDefinition();
+        Wire(worker.Spawn, io, (p, ct) => new WorkerSpawnCommand(io).RunAsync(new WorkerSpawnRequest(p.GetValue(g.QueenUrl)!, p.GetValue(worker.Spawn.Model)!,
+            p.GetValue(worker.Spawn.Hive), p.GetValue(worker.Spawn.Device)!, p.GetValue(worker.Spawn.WorkerType), p.GetValue(g.Json)), ct));
+        Wire(worker.List, io, (p, ct) => new PsCommand(io, clock).RunAsync(new PsRequest(p.GetValue(g.QueenUrl)!, p.GetValue(g.Json)), ct));
+        Wire(worker.Stop, io, (p, ct) => new StopCommand(io).RunAsync(
+            new StopRequest(p.GetValue(g.QueenUrl)!, p.GetValue(worker.Stop.Target)!, p.GetValue(g.Json)), ct));
+        root.Subcommands.Add(worker);
+
         var pull = new PullCommandDefinition();
         Wire(pull, io, (p, ct) => new PullCommand(io, clock).RunAsync(new PullRequest(p.GetValue(g.QueenUrl)!, p.GetValue(pull.Source)!,
             p.GetValue(pull.ModelName), p.GetValue(pull.Hive) ?? [], p.GetValue(pull.All), p.GetValue(g.Json)), ct));

@@ -43,7 +43,11 @@ public sealed class RunCommandDefinition : Command
 /// <summary><c>rbee ps</c>.</summary>
 public sealed class PsCommandDefinition : Command
 {
-    public PsCommandDefinition() : base("ps", "list every worker: model, hive, url, state, device, requests in flight, CPU, memory, idle time")
+    public PsCommandDefinition() : this("ps", "list every worker: model, hive, url, state, device, requests in flight, CPU, memory, idle time")
+    {
+    }
+
+    public PsCommandDefinition(string name, string description) : base(name, description)
     {
     }
 }
@@ -56,7 +60,11 @@ public sealed class StopCommandDefinition : Command
         Description = "a model id (every worker serving it), or one worker as HIVE:PORT, PORT or its URL",
     };
 
-    public StopCommandDefinition() : base("stop", "stop the workers serving a model, or one worker; waits until they are gone")
+    public StopCommandDefinition() : this("stop", "stop the workers serving a model, or one worker; waits until they are gone")
+    {
+    }
+
+    public StopCommandDefinition(string name, string description) : base(name, description)
     {
         Arguments.Add(Target);
     }
@@ -71,5 +79,43 @@ public sealed class CompletionCommandDefinition : Command
     {
         Shell.AcceptOnlyFromAmong(CompletionScripts.Shells);
         Arguments.Add(Shell);
+    }
+}
+
+/// <summary><c>rbee worker spawn|list|stop</c>: workers by hand (a person's worker is never stopped by the idle timeout).</summary>
+public sealed class WorkerCommandDefinition : Command
+{
+    public WorkerSpawnCommandDefinition Spawn { get; } = new();
+    public PsCommandDefinition List { get; } = new("list", "list every worker (as `rbee ps`)");
+    public StopCommandDefinition Stop { get; } = new("stop", "stop one worker (HIVE:PORT, PORT or URL), or every worker of a model (as `rbee stop`)");
+
+    public WorkerCommandDefinition() : base("worker", "start, list and stop workers by hand")
+    {
+        Subcommands.Add(Spawn);
+        Subcommands.Add(List);
+        Subcommands.Add(Stop);
+    }
+}
+
+/// <summary><c>rbee worker spawn MODEL [--hive H] [--device D] [--type T]</c>.</summary>
+public sealed class WorkerSpawnCommandDefinition : Command
+{
+    public Argument<string> Model { get; } = new("MODEL") { Description = "the model id (`rbee ls`), or a GGUF path on the hive" };
+    public Option<string> Hive { get; } = new("--hive") { Description = "the hive to start it on (default: the one online hive)" };
+
+    public Option<string> Device { get; } = new("--device")
+    {
+        Description = "cpu or cuda:N",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public Option<string> WorkerType { get; } = new("--type") { Description = "the worker type (default: the hive's llm)" };
+
+    public WorkerSpawnCommandDefinition() : base("spawn", "start a worker for a model on a hive and wait until it is ready")
+    {
+        Arguments.Add(Model);
+        Options.Add(Hive);
+        Options.Add(Device);
+        Options.Add(WorkerType);
     }
 }

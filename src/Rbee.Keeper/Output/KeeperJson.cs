@@ -16,6 +16,7 @@ namespace Rbee.Keeper.Output;
 [JsonSerializable(typeof(PullOutput))]
 [JsonSerializable(typeof(RmOutput))]
 [JsonSerializable(typeof(RunOutput))]
+[JsonSerializable(typeof(SpawnedWorker))]
 public sealed partial class KeeperJsonContext : JsonSerializerContext;
 
 /// <summary><c>rbee ls --json</c>.</summary>
@@ -76,3 +77,6 @@ public sealed record DeletedModel(string Model, string HiveId, string Path);
 
 /// <summary><c>rbee run MODEL PROMPT --json</c>: the whole answer once it is complete.</summary>
 public sealed record RunOutput(string Model, string Content, string? FinishReason, string? HiveId, string? WorkerUrl);
+
+/// <summary><c>rbee worker spawn --json</c>: the worker once it is ready.</summary>
+public sealed record SpawnedWorker(string HiveId, string? Model, string WorkerType, int Port, int? Pid, string? WorkerId, string? Device, string? LogPath);

@@ -113,4 +113,31 @@ public sealed class CliCommandScenarios(ITestOutputHelper output)
         Assert.Equal(1, again.ExitCode);
         Assert.Single(again.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
+
+    [Fact]
+    public async Task WorkerSpawnStartsAPersonsWorker_ListShowsIt_StopByHiveAndPortFreesIt()
+    {
+        using var home = new TempHome();
+        await using var cluster = await RoutingCluster.StartAsync(twoHives: false);
+        var model = "cli-worker-" + FreePort.Next();
+        cluster.Put(cluster.A, RoutingCluster.TinyModel, model);
+        await cluster.WaitListedAsync(model, RoutingCluster.Budget);
+        var q = cluster.Queen.Url;
+
+        var spawn = await RbeeAsync(home, "worker", "spawn", model, "--json", "--queen-url", q);
+        Assert.True(spawn.ExitCode == 0, spawn.ToString());
+        var started = JsonDocument.Parse(spawn.Stdout).RootElement;
+        Assert.Equal((cluster.A.HiveId, model, "cpu"), (started.GetProperty("hive_id").GetString(), started.GetProperty("model").GetString(), started.GetProperty("device").GetString()));
+        var port = started.GetProperty("port").GetInt32();
+
+        // The spawn ended once the worker was ready in the queen's view: listed at once, as a person's worker.
+        var list = await RbeeAsync(home, "worker", "list", "--json", "--queen-url", q);
+        var worker = Assert.Single(JsonDocument.Parse(list.Stdout).RootElement.GetProperty("workers").EnumerateArray(),
+            w => w.GetProperty("model").GetString() == model);
+        Assert.Equal((port, "ready", JsonValueKind.Null), (worker.GetProperty("port").GetInt32(), worker.GetProperty("state").GetString(), worker.GetProperty("started_by").ValueKind));
+
+        var stop = await RbeeAsync(home, "worker", "stop", $"{cluster.A.HiveId}:{port}", "--queen-url", q);
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.DoesNotContain(model, (await RbeeAsync(home, "ps", "--json", "--queen-url", q)).Stdout);
+    }
 }
