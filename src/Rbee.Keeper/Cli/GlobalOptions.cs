@@ -33,6 +33,19 @@ public sealed class GlobalOptions
         },
     };
 
+    public Option<Uri> HiveUrl { get; } = new("--hive-url")
+    {
+        Description = "talk to this rbee-hive directly, with no queen (ls, pull, rm, ps, stop, worker)",
+        Recursive = true,
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Single().Value;
+            if (ParseHttpUrl(text) is { } u) return u;
+            r.AddError($"--hive-url '{text}' is not an absolute http(s) URL");
+            return null;
+        },
+    };
+
     public Option<bool> Json { get; } = new("--json")
     {
         Description = "print the answer as JSON (stable fields, see docs/cli.md)",
@@ -42,8 +55,17 @@ public sealed class GlobalOptions
     public void AddTo(RootCommand root)
     {
         root.Options.Add(QueenUrl);
+        root.Options.Add(HiveUrl);
         root.Options.Add(Json);
     }
+
+    /// <summary>The hive of <c>--hive-url</c> when given, else the queen.</summary>
+    public Connection.ControlEndpoint Endpoint(ParseResult p) =>
+        p.GetValue(HiveUrl) is { } hive ? new(hive, IsHive: true) : new(p.GetValue(QueenUrl)!);
+
+    /// <summary>For the commands that need the queen: <c>--hive-url</c> is a usage error naming the ones that take it.</summary>
+    public Uri QueenOnly(ParseResult p, string command) =>
+        p.GetValue(HiveUrl) is null ? p.GetValue(QueenUrl)! : throw Connection.CliFailure.Usage($"rbee {command} talks to the queen; --hive-url is for ls, pull, rm, ps, stop and worker");
 
     public static Uri? ParseHttpUrl(string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps) ? u : null;

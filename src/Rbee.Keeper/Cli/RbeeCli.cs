@@ -36,46 +36,46 @@ public static class RbeeCli
 
         var status = new StatusCommandDefinition();
         Wire(status, io, (p, ct) => p.GetValue(status.Watch)
-            ? new StatusWatch(io).RunAsync(p.GetValue(g.QueenUrl)!, p.GetValue(g.Json), ct)
-            : new StatusCommand(io.Out, io.Output, io.Error).RunAsync(new StatusRequest(p.GetValue(g.QueenUrl)!, p.GetValue(g.Json)), ct));
+            ? new StatusWatch(io).RunAsync(g.QueenOnly(p, "status"), p.GetValue(g.Json), ct)
+            : new StatusCommand(io.Out, io.Output, io.Error).RunAsync(new StatusRequest(g.QueenOnly(p, "status"), p.GetValue(g.Json)), ct));
         root.Subcommands.Add(status);
 
         var run = new RunCommandDefinition();
         Wire(run, io, (p, ct) => new RunCommand(io).RunAsync(
-            new RunRequest(p.GetValue(g.QueenUrl)!, p.GetValue(run.Model)!, Prompt(p.GetValue(run.Prompt)), p.GetValue(g.Json))
+            new RunRequest(g.QueenOnly(p, "run"), p.GetValue(run.Model)!, Prompt(p.GetValue(run.Prompt)), p.GetValue(g.Json))
             {
                 Parameters = p.GetValue(run.Parameters) ?? [],
             }, ct));
         root.Subcommands.Add(run);
 
         var ls = new LsCommandDefinition();
-        Wire(ls, io, (p, ct) => new LsCommand(io).RunAsync(new LsRequest(p.GetValue(g.QueenUrl)!, p.GetValue(ls.Hive), p.GetValue(g.Json)), ct));
+        Wire(ls, io, (p, ct) => new LsCommand(io).RunAsync(new LsRequest(g.Endpoint(p), p.GetValue(ls.Hive), p.GetValue(g.Json)), ct));
         root.Subcommands.Add(ls);
 
         var ps = new PsCommandDefinition();
-        Wire(ps, io, (p, ct) => new PsCommand(io, clock).RunAsync(new PsRequest(p.GetValue(g.QueenUrl)!, p.GetValue(g.Json)), ct));
+        Wire(ps, io, (p, ct) => new PsCommand(io, clock).RunAsync(new PsRequest(g.Endpoint(p), p.GetValue(g.Json)), ct));
         root.Subcommands.Add(ps);
 
         var stop = new StopCommandDefinition();
         Wire(stop, io, (p, ct) => new StopCommand(io).RunAsync(
-            new StopRequest(p.GetValue(g.QueenUrl)!, p.GetValue(stop.Target)!, p.GetValue(g.Json)), ct));
+            new StopRequest(g.Endpoint(p), p.GetValue(stop.Target)!, p.GetValue(g.Json)), ct));
         root.Subcommands.Add(stop);
 
         var worker = new WorkerCommandDefinition();
-        Wire(worker.Spawn, io, (p, ct) => new WorkerSpawnCommand(io).RunAsync(new WorkerSpawnRequest(p.GetValue(g.QueenUrl)!, p.GetValue(worker.Spawn.Model)!,
+        Wire(worker.Spawn, io, (p, ct) => new WorkerSpawnCommand(io).RunAsync(new WorkerSpawnRequest(g.Endpoint(p), p.GetValue(worker.Spawn.Model)!,
             p.GetValue(worker.Spawn.Hive), p.GetValue(worker.Spawn.Device)!, p.GetValue(worker.Spawn.WorkerType), p.GetValue(g.Json)), ct));
-        Wire(worker.List, io, (p, ct) => new PsCommand(io, clock).RunAsync(new PsRequest(p.GetValue(g.QueenUrl)!, p.GetValue(g.Json)), ct));
+        Wire(worker.List, io, (p, ct) => new PsCommand(io, clock).RunAsync(new PsRequest(g.Endpoint(p), p.GetValue(g.Json)), ct));
         Wire(worker.Stop, io, (p, ct) => new StopCommand(io).RunAsync(
-            new StopRequest(p.GetValue(g.QueenUrl)!, p.GetValue(worker.Stop.Target)!, p.GetValue(g.Json)), ct));
+            new StopRequest(g.Endpoint(p), p.GetValue(worker.Stop.Target)!, p.GetValue(g.Json)), ct));
         root.Subcommands.Add(worker);
 
         var pull = new PullCommandDefinition();
-        Wire(pull, io, (p, ct) => new PullCommand(io, clock).RunAsync(new PullRequest(p.GetValue(g.QueenUrl)!, p.GetValue(pull.Source)!,
+        Wire(pull, io, (p, ct) => new PullCommand(io, clock).RunAsync(new PullRequest(g.Endpoint(p), p.GetValue(pull.Source)!,
             p.GetValue(pull.ModelName), p.GetValue(pull.Hive) ?? [], p.GetValue(pull.All), p.GetValue(g.Json)), ct));
         root.Subcommands.Add(pull);
 
         var rm = new RmCommandDefinition();
-        Wire(rm, io, (p, ct) => new RmCommand(io).RunAsync(new RmRequest(p.GetValue(g.QueenUrl)!, p.GetValue(rm.Model)!,
+        Wire(rm, io, (p, ct) => new RmCommand(io).RunAsync(new RmRequest(g.Endpoint(p), p.GetValue(rm.Model)!,
             p.GetValue(rm.Hive) ?? [], p.GetValue(rm.All), p.GetValue(g.Json)), ct));
         root.Subcommands.Add(rm);
 

@@ -15,10 +15,17 @@ public sealed record JobOutcome(string Marker, string? Error)
 }
 
 /// <summary>
-/// The CLI's calls to the queen's control plane (<c>/v1/cluster</c>, <c>/v1/jobs</c>) with the cluster token. Every
-/// failure becomes a <see cref="CliFailure"/> whose one line says what to do next.
+/// Where the control calls go: the queen, or with <c>--hive-url</c> one hive directly (no queen: seed 000's queenless
+/// use). Both serve the same <c>/v1/jobs</c>; a hive's jobs take no <c>hive_id</c>.
 /// </summary>
-public sealed class QueenClient(Uri baseUrl, string? token) : IDisposable
+public sealed record ControlEndpoint(Uri Url, bool IsHive = false);
+
+/// <summary>
+/// The CLI's calls to the queen's control plane (<c>/v1/cluster</c>, <c>/v1/jobs</c>), or a hive's jobs with
+/// <c>--hive-url</c>, with the cluster token. Every failure becomes a <see cref="CliFailure"/> whose one line says what
+/// to do next.
+/// </summary>
+public sealed class QueenClient(Uri baseUrl, string? token, bool isHive = false) : IDisposable
 {
     private readonly ClusterHttp _http = KeeperHttp.Create(token);
 
@@ -27,7 +34,21 @@ public sealed class QueenClient(Uri baseUrl, string? token) : IDisposable
 
     public Uri BaseUrl { get; } = baseUrl;
 
+    /// <summary>Talking to one hive (<c>--hive-url</c>), not to the queen.</summary>
+    public bool IsHive { get; } = isHive;
+
     public static QueenClient Create(Uri baseUrl) => new(baseUrl, ClusterTokenStore.Read());
+
+    public static QueenClient Create(ControlEndpoint endpoint) => new(endpoint.Url, ClusterTokenStore.Read(), endpoint.IsHive);
+
+    /// <summary>The hive's id from its <c>/capabilities</c> (with <c>--hive-url</c>).</summary>
+    public async Task<string> HiveIdAsync(CancellationToken ct) =>
+        JsonSerializer.Deserialize(await GetStringAsync("/capabilities", ct), RbeeJsonContext.Default.Capabilities)?.HiveId
+        ?? throw new CliFailure($"{CliFailure.Display(BaseUrl)} answered /capabilities without a hive id");
+
+    private CliFailure Unreachable() => IsHive
+        ? new CliFailure($"hive not reachable at {CliFailure.Display(BaseUrl)}: start it with `rbee up` (or check --hive-url)")
+        : CliFailure.QueenUnreachable(BaseUrl);
 
     public async Task<ClusterView> ClusterAsync(CancellationToken ct)
     {
@@ -50,7 +71,7 @@ public sealed class QueenClient(Uri baseUrl, string? token) : IDisposable
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
         {
-            throw CliFailure.QueenUnreachable(BaseUrl);
+            throw Unreachable();
         }
     }
 
@@ -77,7 +98,7 @@ public sealed class QueenClient(Uri baseUrl, string? token) : IDisposable
             }
             catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
             {
-                throw CliFailure.QueenUnreachable(BaseUrl);
+                throw Unreachable();
             }
         }
 
@@ -108,7 +129,7 @@ public sealed class QueenClient(Uri baseUrl, string? token) : IDisposable
         }
         catch (HttpRequestException)
         {
-            throw new CliFailure($"lost the queen at {CliFailure.Display(BaseUrl)} during job {accepted.JobId}: check it with `rbee status`");
+            throw new CliFailure($"lost the daemon at {CliFailure.Display(BaseUrl)} during job {accepted.JobId}: check it with `rbee status`");
         }
     }
 
@@ -139,7 +160,7 @@ public sealed class QueenClient(Uri baseUrl, string? token) : IDisposable
         }
         catch (HttpRequestException)
         {
-            throw CliFailure.QueenUnreachable(BaseUrl);
+            throw Unreachable();
         }
         finally
         {

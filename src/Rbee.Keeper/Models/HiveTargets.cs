@@ -11,8 +11,14 @@ public static class HiveTargets
 {
     public const string All = "*";
 
-    public static async Task<object> ResolveAsync(QueenClient queen, IReadOnlyList<string> hives, bool all, string command, CancellationToken ct)
+    /// <returns>The <c>hive_id</c> field's value; null at a hive (<c>--hive-url</c>), whose jobs take none.</returns>
+    public static async Task<object?> ResolveAsync(QueenClient queen, IReadOnlyList<string> hives, bool all, string command, CancellationToken ct)
     {
+        if (queen.IsHive)
+        {
+            if (all || hives.Count > 0) throw CliFailure.Usage($"rbee {command}: --hive and --all choose hives at the queen; with --hive-url the hive is that one");
+            return null;
+        }
         if (all && hives.Count > 0) throw CliFailure.Usage($"rbee {command}: give --hive or --all, not both");
         if (all) return All;
         if (hives.Count == 1) return hives[0];

@@ -8,7 +8,7 @@ using Spectre.Console;
 
 namespace Rbee.Keeper.Models;
 
-public sealed record PullRequest(Uri QueenUrl, string Source, string? Name, IReadOnlyList<string> Hives, bool All, bool Json);
+public sealed record PullRequest(ControlEndpoint Endpoint, string Source, string? Name, IReadOnlyList<string> Hives, bool All, bool Json);
 
 /// <summary>
 /// <c>rbee pull SOURCE [--hive H | --all]</c>: the queen's <c>model_download</c> onto one hive, several or every online
@@ -22,7 +22,7 @@ public sealed class PullCommand(KeeperIo io, TimeProvider clock)
 
     public async Task<int> RunAsync(PullRequest request, CancellationToken ct)
     {
-        using var queen = QueenClient.Create(request.QueenUrl);
+        using var queen = QueenClient.Create(request.Endpoint);
         var target = await HiveTargets.ResolveAsync(queen, request.Hives, request.All, "pull", ct);
         var body = JobBody.Of(JobOperations.ModelDownload, ("source", request.Source), ("hive_id", target), ("name", request.Name));
         var downloaded = new List<PulledModel>();

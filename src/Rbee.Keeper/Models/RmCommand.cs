@@ -6,14 +6,14 @@ using Rbee.Keeper.Output;
 
 namespace Rbee.Keeper.Models;
 
-public sealed record RmRequest(Uri QueenUrl, string Model, IReadOnlyList<string> Hives, bool All, bool Json);
+public sealed record RmRequest(ControlEndpoint Endpoint, string Model, IReadOnlyList<string> Hives, bool All, bool Json);
 
 /// <summary><c>rbee rm MODEL --hive H</c>: the queen's <c>model_delete</c> on one hive, several, or every one that has it.</summary>
 public sealed class RmCommand(KeeperIo io)
 {
     public async Task<int> RunAsync(RmRequest request, CancellationToken ct)
     {
-        using var queen = QueenClient.Create(request.QueenUrl);
+        using var queen = QueenClient.Create(request.Endpoint);
         var target = await HiveTargets.ResolveAsync(queen, request.Hives, request.All, "rm", ct);
         var deleted = new List<DeletedModel>();
         var outcome = await queen.RunJobAsync(JobBody.Of(JobOperations.ModelDelete, ("model", request.Model), ("hive_id", target)),

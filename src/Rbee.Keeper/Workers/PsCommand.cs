@@ -7,15 +7,15 @@ using Spectre.Console;
 
 namespace Rbee.Keeper.Workers;
 
-public sealed record PsRequest(Uri QueenUrl, bool Json);
+public sealed record PsRequest(ControlEndpoint Endpoint, bool Json);
 
 /// <summary><c>rbee ps</c>: every worker of the queen's <c>/v1/cluster</c>, with where it runs and how busy it is.</summary>
 public sealed class PsCommand(KeeperIo io, TimeProvider clock)
 {
     public async Task<int> RunAsync(PsRequest request, CancellationToken ct)
     {
-        using var queen = QueenClient.Create(request.QueenUrl);
-        var rows = Rows(await queen.ClusterAsync(ct));
+        using var queen = QueenClient.Create(request.Endpoint);
+        var rows = await ReadAsync(queen, ct);
         if (request.Json)
         {
             io.Output.WriteLine(JsonSerializer.Serialize(new PsOutput(rows), KeeperJsonContext.Default.PsOutput));
@@ -23,6 +23,25 @@ public sealed class PsCommand(KeeperIo io, TimeProvider clock)
         }
         io.Out.Write(Render(rows, clock.GetUtcNow()));
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Every worker: the queen's <c>/v1/cluster</c>, or with <c>--hive-url</c> the hive's <c>worker_list</c> (its rows have
+    /// none of the queen's fields: no in-flight count, no idle timeout; the URL is the hive's host with the port).
+    /// </summary>
+    public static async Task<List<WorkerRow>> ReadAsync(QueenClient client, CancellationToken ct)
+    {
+        if (!client.IsHive) return Rows(await client.ClusterAsync(ct));
+        var hive = await client.HiveIdAsync(ct);
+        var workers = new List<ProcessStats>();
+        var outcome = await client.RunJobAsync(JobBody.Of(JobOperations.WorkerList), _ => { }, data =>
+        {
+            if (!JobEvents.TryRead(data, out _) && JsonSerializer.Deserialize(data, Rbee.Contracts.Json.RbeeJsonContext.Default.ProcessStats) is { } w) workers.Add(w);
+        }, ct);
+        if (!outcome.Succeeded) throw new CliFailure($"listing the workers of {hive} failed: {outcome.Error ?? outcome.Marker}");
+        var host = client.BaseUrl.Host;
+        return Rows(new ClusterView(0, [new HiveView(hive, CliFailure.Display(client.BaseUrl), null, HiveState.Online, null, null, null, null, [], null,
+            workers.Select(w => w with { Url = w.Url ?? $"http://{host}:{w.Port}" }).ToList())]));
     }
 
     /// <summary>The workers of the view, hive by hive, by port.</summary>

@@ -7,7 +7,7 @@ using Rbee.Keeper.Output;
 
 namespace Rbee.Keeper.Workers;
 
-public sealed record StopRequest(Uri QueenUrl, string Target, bool Json);
+public sealed record StopRequest(ControlEndpoint Endpoint, string Target, bool Json);
 
 /// <summary>
 /// <c>rbee stop MODEL|WORKER</c>: every worker serving a model, or one worker named by <c>HIVE:PORT</c> or its URL,
@@ -18,8 +18,8 @@ public sealed class StopCommand(KeeperIo io)
 {
     public async Task<int> RunAsync(StopRequest request, CancellationToken ct)
     {
-        using var queen = QueenClient.Create(request.QueenUrl);
-        var rows = PsCommand.Rows(await queen.ClusterAsync(ct));
+        using var queen = QueenClient.Create(request.Endpoint);
+        var rows = await PsCommand.ReadAsync(queen, ct);
         var targets = Match(rows, request.Target);
         if (targets.Count == 0)
             throw new CliFailure($"no worker serves or is named '{request.Target}': `rbee ps` lists the workers (stop one by MODEL, HIVE:PORT or URL)");
@@ -27,7 +27,7 @@ public sealed class StopCommand(KeeperIo io)
         var results = await Task.WhenAll(targets.Select(async w =>
         {
             var outcome = await queen.RunJobAsync(
-                JobBody.Of(JobOperations.WorkerStop, ("hive_id", w.HiveId), ("port", w.Port)), _ => { }, _ => { }, ct);
+                JobBody.Of(JobOperations.WorkerStop, ("hive_id", queen.IsHive ? null : w.HiveId), ("port", w.Port)), _ => { }, _ => { }, ct);
             return (Worker: w, Outcome: outcome);
         }));
 

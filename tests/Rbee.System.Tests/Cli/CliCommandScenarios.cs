@@ -140,4 +140,36 @@ public sealed class CliCommandScenarios(ITestOutputHelper output)
         Assert.True(stop.ExitCode == 0, stop.ToString());
         Assert.DoesNotContain(model, (await RbeeAsync(home, "ps", "--json", "--queen-url", q)).Stdout);
     }
+
+    [Fact]
+    public async Task WithHiveUrl_LsSpawnPsStop_TalkToTheHiveDirectly_AndRunSaysItNeedsTheQueen()
+    {
+        using var home = new TempHome();
+        await using var cluster = await RoutingCluster.StartAsync(twoHives: false);
+        var model = "cli-hive-" + FreePort.Next();
+        cluster.Put(cluster.A, RoutingCluster.TinyModel, model);
+        await cluster.WaitListedAsync(model, RoutingCluster.Budget);
+        var h = cluster.A.Url;
+
+        var ls = await RbeeAsync(home, "ls", "--json", "--hive-url", h);
+        Assert.True(ls.ExitCode == 0, ls.ToString());
+        var listed = Assert.Single(JsonDocument.Parse(ls.Stdout).RootElement.GetProperty("models").EnumerateArray(), m => m.GetProperty("id").GetString() == model);
+        Assert.Equal(cluster.A.HiveId, listed.GetProperty("hive_id").GetString());
+
+        var spawn = await RbeeAsync(home, "--hive-url", h, "worker", "spawn", model, "--json");
+        Assert.True(spawn.ExitCode == 0, spawn.ToString());
+        var port = JsonDocument.Parse(spawn.Stdout).RootElement.GetProperty("port").GetInt32();
+
+        var ps = await RbeeAsync(home, "ps", "--json", "--hive-url", h);
+        var worker = Assert.Single(JsonDocument.Parse(ps.Stdout).RootElement.GetProperty("workers").EnumerateArray(), w => w.GetProperty("model").GetString() == model);
+        Assert.Equal((cluster.A.HiveId, port), (worker.GetProperty("hive_id").GetString(), worker.GetProperty("port").GetInt32()));
+
+        var stop = await RbeeAsync(home, "stop", model, "--hive-url", h);
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.DoesNotContain(model, (await RbeeAsync(home, "ps", "--json", "--hive-url", h)).Stdout);
+
+        var run = await RbeeAsync(home, "run", model, "hi", "--hive-url", h);
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("talks to the queen", run.Stderr);
+    }
 }
