@@ -38,6 +38,20 @@ public sealed class ChatStreamTests
     }
 
     [Fact]
+    public void StatusLine_OnATerminal_RedrawsInPlace_DimmedOnlyWithColour_AndClearsBeforeTheAnswer()
+    {
+        var plain = new StringWriter();
+        var status = new StatusLine(plain, terminal: true);
+        status.Show("queued position=1");
+        status.Clear();
+        Assert.Equal("\r\u001b[Kqueued position=1\r\u001b[K", plain.ToString());
+
+        var dim = new StringWriter();
+        new StatusLine(dim, terminal: true, color: true).Show("loading");
+        Assert.Equal("\r\u001b[K\u001b[2mloading\u001b[0m", dim.ToString());
+    }
+
+    [Fact]
     public void StatusLine_WithoutATerminal_IsOneLineEach_AndClearWritesNothing()
     {
         var err = new StringWriter();

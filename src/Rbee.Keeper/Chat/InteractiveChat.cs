@@ -55,7 +55,7 @@ public sealed class InteractiveChat(KeeperIo io, ChatClient chat, string model)
             var shown = new System.Text.StringBuilder();
             using var answer = CancellationTokenSource.CreateLinkedTokenSource(ct);
             Volatile.Write(ref _answer, answer);
-            var status = new StatusLine(io.Error, io.ErrorIsTerminal);
+            var status = new StatusLine(io.Error, io.ErrorIsTerminal, io.ErrorHasColor);
             try
             {
                 await chat.StreamAsync(model, _history, text =>

@@ -25,7 +25,7 @@ public sealed class RunCommand(KeeperIo io)
         if (prompt is null) return await new InteractiveChat(io, chat, request.Model).RunAsync(ct);
         if (string.IsNullOrWhiteSpace(prompt)) throw CliFailure.Usage("the prompt is empty: rbee run MODEL \"PROMPT\" (or no prompt on a terminal to chat)");
 
-        var status = new StatusLine(io.Error, io.ErrorIsTerminal);
+        var status = new StatusLine(io.Error, io.ErrorIsTerminal, io.ErrorHasColor);
         var answer = await chat.StreamAsync(request.Model, [new ChatMessage("user", prompt)],
             text =>
             {

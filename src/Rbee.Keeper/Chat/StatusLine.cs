@@ -4,7 +4,7 @@ namespace Rbee.Keeper.Chat;
 /// What the queen is doing while an answer has not begun (queued, loading, pulling), on stderr: redrawn in place on a
 /// terminal and cleared when the answer starts; one line each otherwise, so a log keeps them.
 /// </summary>
-public sealed class StatusLine(TextWriter error, bool terminal)
+public sealed class StatusLine(TextWriter error, bool terminal, bool color = false)
 {
     private bool _shown;
 
@@ -12,7 +12,7 @@ public sealed class StatusLine(TextWriter error, bool terminal)
     {
         if (terminal)
         {
-            error.Write($"\r\u001b[K\u001b[2m{status}\u001b[0m");
+            error.Write(color ? $"\r\u001b[K\u001b[2m{status}\u001b[0m" : $"\r\u001b[K{status}");
             _shown = true;
         }
         else error.WriteLine(status);

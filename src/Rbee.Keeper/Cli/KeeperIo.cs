@@ -17,6 +17,9 @@ public sealed class KeeperIo
     /// <summary>Stderr is a terminal: live progress bars and status lines that redraw in place.</summary>
     public bool ErrorIsTerminal { get; init; }
 
+    /// <summary>Status lines on stderr may be dimmed: a terminal, and no <c>NO_COLOR</c>.</summary>
+    public bool ErrorHasColor { get; init; }
+
     /// <summary>Stdin is a terminal: <c>rbee run MODEL</c> without a prompt chats.</summary>
     public bool InputIsTerminal { get; init; }
 
@@ -33,6 +36,7 @@ public sealed class KeeperIo
             Out = Create(Console.Out, Console.IsOutputRedirected, noColor),
             Err = Create(Console.Error, Console.IsErrorRedirected, noColor),
             ErrorIsTerminal = !Console.IsErrorRedirected,
+            ErrorHasColor = !Console.IsErrorRedirected && !noColor,
             InputIsTerminal = !Console.IsInputRedirected,
             Input = Console.In,
         };

@@ -114,5 +114,10 @@ public static class RbeeCli
                 io.Error.WriteLine($"rbee {command.Name}: interrupted");
                 return Interrupted;
             }
+            catch (System.Text.Json.JsonException e)
+            {
+                io.Error.WriteLine($"rbee {command.Name}: the daemon answered something this rbee cannot read ({e.Message}): are rbee and the daemons the same version?");
+                return ExitCodes.Failed;
+            }
         });
 }
