@@ -8,6 +8,9 @@ namespace Rbee.Keeper.Chat;
 public sealed record RunRequest(Uri QueenUrl, string Model, string? Prompt, bool Json)
 {
     public IReadOnlyList<string> Parameters { get; init; } = [];
+
+    /// <summary><c>--hive-url</c>: no queen; a worker on that hive is reused or started, and asked directly.</summary>
+    public Uri? HiveUrl { get; init; }
 }
 
 /// <summary>
@@ -19,13 +22,15 @@ public sealed class RunCommand(KeeperIo io)
 {
     public async Task<int> RunAsync(RunRequest request, CancellationToken ct)
     {
-        using var chat = ChatClient.Create(request.QueenUrl, ChatClient.ParseParameters(request.Parameters));
+        var status = new StatusLine(io.Error, io.ErrorIsTerminal, io.ErrorHasColor);
+        var endpoint = request.HiveUrl is { } hiveUrl ? await HiveWorker.ResolveAsync(hiveUrl, request.Model, status.Show, ct) : request.QueenUrl;
+        status.Clear();
+        using var chat = ChatClient.Create(endpoint, ChatClient.ParseParameters(request.Parameters));
         var prompt = request.Prompt;
         if (prompt is null && !io.InputIsTerminal) prompt = await io.Input.ReadToEndAsync(ct);
         if (prompt is null) return await new InteractiveChat(io, chat, request.Model).RunAsync(ct);
         if (string.IsNullOrWhiteSpace(prompt)) throw CliFailure.Usage("the prompt is empty: rbee run MODEL \"PROMPT\" (or no prompt on a terminal to chat)");
 
-        var status = new StatusLine(io.Error, io.ErrorIsTerminal, io.ErrorHasColor);
         var answer = await chat.StreamAsync(request.Model, [new ChatMessage("user", prompt)],
             text =>
             {

@@ -35,7 +35,7 @@ public sealed class GlobalOptions
 
     public Option<Uri> HiveUrl { get; } = new("--hive-url")
     {
-        Description = "talk to this rbee-hive directly, with no queen (ls, pull, rm, ps, stop, worker)",
+        Description = "talk to this rbee-hive directly, with no queen (run, ls, pull, rm, ps, stop, worker)",
         Recursive = true,
         CustomParser = r =>
         {
@@ -65,7 +65,7 @@ public sealed class GlobalOptions
 
     /// <summary>For the commands that need the queen: <c>--hive-url</c> is a usage error naming the ones that take it.</summary>
     public Uri QueenOnly(ParseResult p, string command) =>
-        p.GetValue(HiveUrl) is null ? p.GetValue(QueenUrl)! : throw Connection.CliFailure.Usage($"rbee {command} talks to the queen; --hive-url is for ls, pull, rm, ps, stop and worker");
+        p.GetValue(HiveUrl) is null ? p.GetValue(QueenUrl)! : throw Connection.CliFailure.Usage($"rbee {command} talks to the queen; --hive-url is for run, ls, pull, rm, ps, stop and worker");
 
     public static Uri? ParseHttpUrl(string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps) ? u : null;

@@ -42,9 +42,10 @@ public static class RbeeCli
 
         var run = new RunCommandDefinition();
         Wire(run, io, (p, ct) => new RunCommand(io).RunAsync(
-            new RunRequest(g.QueenOnly(p, "run"), p.GetValue(run.Model)!, Prompt(p.GetValue(run.Prompt)), p.GetValue(g.Json))
+            new RunRequest(p.GetValue(g.QueenUrl)!, p.GetValue(run.Model)!, Prompt(p.GetValue(run.Prompt)), p.GetValue(g.Json))
             {
                 Parameters = p.GetValue(run.Parameters) ?? [],
+                HiveUrl = p.GetValue(g.HiveUrl),
             }, ct));
         root.Subcommands.Add(run);
 

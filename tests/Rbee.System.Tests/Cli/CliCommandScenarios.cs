@@ -142,7 +142,7 @@ public sealed class CliCommandScenarios(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task WithHiveUrl_LsSpawnPsStop_TalkToTheHiveDirectly_AndRunSaysItNeedsTheQueen()
+    public async Task WithHiveUrl_LsSpawnPsRunStop_TalkToTheHiveDirectly_RunReusesOrStartsAWorker()
     {
         using var home = new TempHome();
         await using var cluster = await RoutingCluster.StartAsync(twoHives: false);
@@ -164,12 +164,24 @@ public sealed class CliCommandScenarios(ITestOutputHelper output)
         var worker = Assert.Single(JsonDocument.Parse(ps.Stdout).RootElement.GetProperty("workers").EnumerateArray(), w => w.GetProperty("model").GetString() == model);
         Assert.Equal((cluster.A.HiveId, port), (worker.GetProperty("hive_id").GetString(), worker.GetProperty("port").GetInt32()));
 
+        // run reuses the ready worker and asks it directly.
+        var reused = await RbeeAsync(home, "run", model, "Echoes", "--hive-url", h, "-p", "max_tokens=8");
+        Assert.True(reused.ExitCode == 0 && reused.Stdout.Trim().Length > 0, reused.ToString());
+        Assert.DoesNotContain("starting a worker", reused.Stderr);
+
         var stop = await RbeeAsync(home, "stop", model, "--hive-url", h);
         Assert.True(stop.ExitCode == 0, stop.ToString());
         Assert.DoesNotContain(model, (await RbeeAsync(home, "ps", "--json", "--hive-url", h)).Stdout);
 
-        var run = await RbeeAsync(home, "run", model, "hi", "--hive-url", h);
-        Assert.Equal(2, run.ExitCode);
-        Assert.Contains("talks to the queen", run.Stderr);
+        // With none running, run starts one on the hive first, saying so on stderr.
+        var started = await RbeeAsync(home, "run", model, "Echoes", "--hive-url", h, "-p", "max_tokens=8");
+        Assert.True(started.ExitCode == 0 && started.Stdout.Trim().Length > 0, started.ToString());
+        Assert.Contains("starting a worker", started.Stderr);
+        Assert.Single(JsonDocument.Parse((await RbeeAsync(home, "ps", "--json", "--hive-url", h)).Stdout).RootElement.GetProperty("workers").EnumerateArray(),
+            w => w.GetProperty("model").GetString() == model);
+
+        var status = await RbeeAsync(home, "status", "--hive-url", h);
+        Assert.Equal(2, status.ExitCode);
+        Assert.Contains("talks to the queen", status.Stderr);
     }
 }
