@@ -1,9 +1,18 @@
 using System.CommandLine;
 using Rbee.Keeper.Cli;
-using Spectre.Console;
+using Rbee.Keeper.Connection;
 
-var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
-// A table piped into a file or a test should not wrap at the 80 columns assumed without a terminal.
-if (Console.IsOutputRedirected) console.Profile.Width = 200;
-var root = RbeeCli.Build(Console.Out, Console.Error, console);
-return await root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = Console.Out, Error = Console.Error });
+var io = KeeperIo.FromProcess();
+var root = RbeeCli.Build(io);
+var result = root.Parse(args);
+if (result.Errors.Count > 0 && result.Action is not System.CommandLine.Help.HelpAction)
+{
+    // Usage errors exit 2 (System.CommandLine's own handler would exit 1, the code of a failed operation).
+    foreach (var e in result.Errors) io.Error.WriteLine($"rbee: {e.Message}");
+    io.Error.WriteLine("see `rbee --help` (or `rbee COMMAND --help`)");
+    return ExitCodes.Usage;
+}
+using var command = new CancellationTokenSource();
+CtrlC.Install(command);
+// Ctrl-C is ours (CtrlC): the chat must survive it, other commands cancel their job and exit 130.
+return await result.InvokeAsync(new InvocationConfiguration { Output = io.Output, Error = io.Error, ProcessTerminationTimeout = null }, command.Token);

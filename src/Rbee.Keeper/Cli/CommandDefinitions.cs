@@ -6,19 +6,6 @@ namespace Rbee.Keeper.Cli;
 /// <summary>Options shared by several commands.</summary>
 public static class CommonOptions
 {
-    public static Option<Uri> QueenUrl() => new("--queen-url")
-    {
-        Description = "URL of queen-rbee",
-        DefaultValueFactory = _ => new Uri(ProtocolConstants.DefaultQueenUrl),
-        CustomParser = r =>
-        {
-            var text = r.Tokens.Single().Value;
-            if (Uri.TryCreate(text, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps)) return u;
-            r.AddError($"--queen-url '{text}' is not an absolute http(s) URL");
-            return null;
-        },
-    };
-
     public static Option<int> HivePort() => new("--hive-port")
     {
         Description = "port of the local rbee-hive",
@@ -37,13 +24,11 @@ public static class CommonOptions
 /// <summary><c>rbee up</c>: its options (STYLE.md §7: definition apart from behaviour).</summary>
 public sealed class UpCommandDefinition : Command
 {
-    public Option<Uri> QueenUrl { get; } = CommonOptions.QueenUrl();
     public Option<int> HivePort { get; } = CommonOptions.HivePort();
     public Option<int> Timeout { get; } = CommonOptions.TimeoutSeconds(60);
 
     public UpCommandDefinition() : base("up", "start queen-rbee and a local rbee-hive in the background (or attach), wait until the hive is online")
     {
-        Options.Add(QueenUrl);
         Options.Add(HivePort);
         Options.Add(Timeout);
     }
@@ -52,13 +37,11 @@ public sealed class UpCommandDefinition : Command
 /// <summary><c>rbee down</c>.</summary>
 public sealed class DownCommandDefinition : Command
 {
-    public Option<Uri> QueenUrl { get; } = CommonOptions.QueenUrl();
     public Option<int> HivePort { get; } = CommonOptions.HivePort();
     public Option<int> Timeout { get; } = CommonOptions.TimeoutSeconds(30);
 
     public DownCommandDefinition() : base("down", "stop queen-rbee and the local rbee-hive (and its workers), verified")
     {
-        Options.Add(QueenUrl);
         Options.Add(HivePort);
         Options.Add(Timeout);
     }
@@ -67,12 +50,13 @@ public sealed class DownCommandDefinition : Command
 /// <summary><c>rbee status</c>.</summary>
 public sealed class StatusCommandDefinition : Command
 {
-    public Option<Uri> QueenUrl { get; } = CommonOptions.QueenUrl();
-    public Option<bool> Json { get; } = new("--json") { Description = "print the cluster view as JSON" };
+    public Option<bool> Watch { get; } = new("--watch", "-w")
+    {
+        Description = "keep the table up to date from the queen's event stream until Ctrl-C (--json: one view per line)",
+    };
 
     public StatusCommandDefinition() : base("status", "show the hives the queen knows: state, last frame, devices, CPU, RAM, workers")
     {
-        Options.Add(QueenUrl);
-        Options.Add(Json);
+        Options.Add(Watch);
     }
 }

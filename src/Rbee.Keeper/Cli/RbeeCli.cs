@@ -1,32 +1,124 @@
 using System.CommandLine;
+using Rbee.Keeper.Chat;
+using Rbee.Keeper.Completion;
+using Rbee.Keeper.Connection;
 using Rbee.Keeper.Lifecycle;
+using Rbee.Keeper.Models;
 using Rbee.Keeper.Status;
-using Spectre.Console;
+using Rbee.Keeper.Workers;
 
 namespace Rbee.Keeper.Cli;
 
 /// <summary>The <c>rbee</c> command tree: definitions wired to behaviours with <c>SetAction</c>.</summary>
 public static class RbeeCli
 {
-    public static RootCommand Build(TextWriter output, TextWriter error, IAnsiConsole console)
+    /// <summary>The exit code of a command stopped with Ctrl-C (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
+
+    public static RootCommand Build(KeeperIo io) => Build(io, out _);
+
+    public static RootCommand Build(KeeperIo io, out GlobalOptions global)
     {
         var root = new RootCommand("rbee: one OpenAI-compatible endpoint over every GPU and CPU of your machines");
+        var g = global = new GlobalOptions();
+        g.AddTo(root);
+        var clock = TimeProvider.System;
 
         var up = new UpCommandDefinition();
-        up.SetAction((p, ct) => new UpCommand(output, error).RunAsync(
-            new UpRequest(p.GetValue(up.QueenUrl)!, p.GetValue(up.HivePort), TimeSpan.FromSeconds(p.GetValue(up.Timeout))), ct));
+        Wire(up, io, (p, ct) => new UpCommand(io.Output, io.Error).RunAsync(
+            new UpRequest(p.GetValue(g.QueenUrl)!, p.GetValue(up.HivePort), TimeSpan.FromSeconds(p.GetValue(up.Timeout))), ct));
         root.Subcommands.Add(up);
 
         var down = new DownCommandDefinition();
-        down.SetAction((p, ct) => new DownCommand(output, error).RunAsync(
-            new DownRequest(p.GetValue(down.QueenUrl)!, p.GetValue(down.HivePort), TimeSpan.FromSeconds(p.GetValue(down.Timeout))), ct));
+        Wire(down, io, (p, ct) => new DownCommand(io.Output, io.Error).RunAsync(
+            new DownRequest(p.GetValue(g.QueenUrl)!, p.GetValue(down.HivePort), TimeSpan.FromSeconds(p.GetValue(down.Timeout))), ct));
         root.Subcommands.Add(down);
 
         var status = new StatusCommandDefinition();
-        status.SetAction((p, ct) => new StatusCommand(console, output, error).RunAsync(
-            new StatusRequest(p.GetValue(status.QueenUrl)!, p.GetValue(status.Json)), ct));
+        Wire(status, io, (p, ct) => p.GetValue(status.Watch)
+            ? new StatusWatch(io).RunAsync(g.QueenOnly(p, "status"), p.GetValue(g.Json), ct)
+            : new StatusCommand(io.Out, io.Output, io.Error).RunAsync(new StatusRequest(g.QueenOnly(p, "status"), p.GetValue(g.Json)), ct));
         root.Subcommands.Add(status);
+
+        var run = new RunCommandDefinition();
+        Wire(run, io, (p, ct) => new RunCommand(io).RunAsync(
+            new RunRequest(p.GetValue(g.QueenUrl)!, p.GetValue(run.Model)!, Prompt(p.GetValue(run.Prompt)), p.GetValue(g.Json))
+            {
+                Parameters = p.GetValue(run.Parameters) ?? [],
+                HiveUrl = p.GetValue(g.HiveUrl),
+            }, ct));
+        root.Subcommands.Add(run);
+
+        var ls = new LsCommandDefinition();
+        Wire(ls, io, (p, ct) => new LsCommand(io).RunAsync(new LsRequest(g.Endpoint(p), p.GetValue(ls.Hive), p.GetValue(g.Json)), ct));
+        root.Subcommands.Add(ls);
+
+        var ps = new PsCommandDefinition();
+        Wire(ps, io, (p, ct) => new PsCommand(io, clock).RunAsync(new PsRequest(g.Endpoint(p), p.GetValue(g.Json)), ct));
+        root.Subcommands.Add(ps);
+
+        var stop = new StopCommandDefinition();
+        Wire(stop, io, (p, ct) => new StopCommand(io).RunAsync(
+            new StopRequest(g.Endpoint(p), p.GetValue(stop.Target)!, p.GetValue(g.Json)), ct));
+        root.Subcommands.Add(stop);
+
+        var worker = new WorkerCommandDefinition();
+        Wire(worker.Spawn, io, (p, ct) => new WorkerSpawnCommand(io).RunAsync(new WorkerSpawnRequest(g.Endpoint(p), p.GetValue(worker.Spawn.Model)!,
+            p.GetValue(worker.Spawn.Hive), p.GetValue(worker.Spawn.Device)!, p.GetValue(worker.Spawn.WorkerType), p.GetValue(g.Json)), ct));
+        Wire(worker.List, io, (p, ct) => new PsCommand(io, clock).RunAsync(new PsRequest(g.Endpoint(p), p.GetValue(g.Json)), ct));
+        Wire(worker.Stop, io, (p, ct) => new StopCommand(io).RunAsync(
+            new StopRequest(g.Endpoint(p), p.GetValue(worker.Stop.Target)!, p.GetValue(g.Json)), ct));
+        root.Subcommands.Add(worker);
+
+        var pull = new PullCommandDefinition();
+        Wire(pull, io, (p, ct) => new PullCommand(io, clock).RunAsync(new PullRequest(g.Endpoint(p), p.GetValue(pull.Source)!,
+            p.GetValue(pull.ModelName), p.GetValue(pull.Hive) ?? [], p.GetValue(pull.All), p.GetValue(g.Json)), ct));
+        root.Subcommands.Add(pull);
+
+        var rm = new RmCommandDefinition();
+        Wire(rm, io, (p, ct) => new RmCommand(io).RunAsync(new RmRequest(g.Endpoint(p), p.GetValue(rm.Model)!,
+            p.GetValue(rm.Hive) ?? [], p.GetValue(rm.All), p.GetValue(g.Json)), ct));
+        root.Subcommands.Add(rm);
+
+        var completion = new CompletionCommandDefinition();
+        Wire(completion, io, (p, _) =>
+        {
+            io.Output.Write(CompletionScripts.For(p.GetValue(completion.Shell)!, root));
+            return Task.FromResult(ExitCodes.Ok);
+        });
+        root.Subcommands.Add(completion);
 
         return root;
     }
+
+    /// <summary>The prompt's words joined, or null when none was given.</summary>
+    public static string? Prompt(string[]? words) => words is { Length: > 0 } ? string.Join(' ', words) : null;
+
+    /// <summary>
+    /// Binds a behaviour to its definition: a <see cref="CliFailure"/> becomes its one line on stderr and its exit code,
+    /// Ctrl-C exits <see cref="Interrupted"/>.
+    /// </summary>
+    private static void Wire(Command command, KeeperIo io, Func<ParseResult, CancellationToken, Task<int>> behaviour) =>
+        command.SetAction(async (p, ct) =>
+        {
+            try
+            {
+                return await behaviour(p, ct);
+            }
+            catch (CliFailure e)
+            {
+                io.Error.WriteLine($"rbee {command.Name}: {e.Message}");
+                return e.ExitCode;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                io.Error.WriteLine($"rbee {command.Name}: interrupted");
+                return Interrupted;
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                io.Error.WriteLine($"rbee {command.Name}: the daemon answered something this rbee cannot read ({e.Message}): are rbee and the daemons the same version?");
+                return ExitCodes.Failed;
+            }
+        });
 }
