@@ -61,7 +61,7 @@ public sealed partial class ModelPulls(
         if (SourceOf(alias) is not { } source) throw SchedulingException.ModelNotFound(alias);
         if (!options.PullOnDemand)
             throw SchedulingException.ModelNotFound(alias,
-                $"; it is an alias of {source}: pull it with the queen's job model_download {{\"source\": \"{source}\", \"hive_id\": \"*\"}}, or set Models:PullOnDemand to true to have the queen pull it on the first request");
+                $"; it is an alias of {source}: pull it with `rbee pull {alias}` (the queen's job model_download), or set Models:PullOnDemand to true to have the queen pull it on the first request");
         Pull pull;
         lock (_gate)
         {

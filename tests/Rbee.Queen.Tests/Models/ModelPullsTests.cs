@@ -191,7 +191,7 @@ public sealed class ModelPullsTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<SchedulingException>(() => Pulls().PullAsync("tinyllama", new Lines(), CancellationToken.None));
         Assert.Equal((404, "model_not_found"), (e.Status, e.Code));
         Assert.Equal($"The model 'tinyllama' does not exist on any online hive (see GET /v1/models); it is an alias of {Source}: " +
-            $"pull it with the queen's job model_download {{\"source\": \"{Source}\", \"hive_id\": \"*\"}}, or set Models:PullOnDemand to true to have the queen pull it on the first request", e.Message);
+            $"pull it with `rbee pull tinyllama` (the queen's job model_download), or set Models:PullOnDemand to true to have the queen pull it on the first request", e.Message);
     }
 
     [Fact]

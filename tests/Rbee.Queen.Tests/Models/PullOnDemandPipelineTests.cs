@@ -146,7 +146,7 @@ public sealed class PullOnDemandPipelineTests : IAsyncLifetime
         await HiveAsync(ModelPullsTests.Downloads("a"));
         var client = await RunAsync();
         Assert.Equal((404, "model_not_found"), (client.Failure?.Status, client.Failure?.Code));
-        Assert.Contains($"model_download {{\"source\": \"{Source}\"", client.Failure?.Message);
+        Assert.Contains("`rbee pull ", client.Failure?.Message);
         Assert.Empty(_hive!.Posted);
     }
 
