@@ -8,19 +8,7 @@ namespace Rbee.Keeper.Tests;
 
 public sealed class StatusTableTests
 {
-    private static string RenderToText(ClusterView view)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(writer),
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-        });
-        console.Profile.Width = 200;
-        console.Write(StatusCommand.Render(view));
-        return writer.ToString();
-    }
+    private static string RenderToText(ClusterView view) => ConsoleText.Render(StatusCommand.Render(view));
 
     [Fact]
     public void OneRowPerHive_WithStateAgeDevicesCpuRamAndWorkers()
