@@ -98,12 +98,8 @@ public sealed class ModelJobTests : IAsyncLifetime
     [Fact]
     public async Task TwoDownloadsOfOneFileAtOnce_AreOneDownload_AndBothJobsFollowIt()
     {
-        _server.HoldTransfers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var first = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
-        await _server.FirstTransfer.WaitAsync(TimeSpan.FromSeconds(30));
-        var second = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
-        await UntilAsync(second, e => e.Text.StartsWith("joining the download", StringComparison.Ordinal));
-        _server.HoldTransfers.SetResult();
+        var (first, second) = await StartJoinedAsync(Source);
+        _server.HoldTransfers!.SetResult();
 
         var a = await ReadAsync(first);
         var b = await ReadAsync(second);
@@ -154,15 +150,11 @@ public sealed class ModelJobTests : IAsyncLifetime
     [Fact]
     public async Task OneOfTwoJobsLeaving_DoesNotStopTheDownloadTheOtherFollows()
     {
-        _server.HoldTransfers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var first = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
-        await _server.FirstTransfer.WaitAsync(TimeSpan.FromSeconds(30));
-        var second = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
-        await UntilAsync(second, e => e.Text.StartsWith("joining the download", StringComparison.Ordinal));
+        var (first, second) = await StartJoinedAsync(Source);
 
         Assert.True(_jobs.Cancel(first.Id));
         Assert.Equal(JobEventKind.Cancelled, (await ReadAsync(first))[^1].Kind);
-        _server.HoldTransfers.SetResult();
+        _server.HoldTransfers!.SetResult();
 
         var events = await ReadAsync(second);
         Assert.Equal(JobEventKind.Done, events[^1].Kind);
@@ -173,13 +165,9 @@ public sealed class ModelJobTests : IAsyncLifetime
     [Fact]
     public async Task AJobThatJoinsWithADigestOfItsOwn_ChecksItAgainstTheResult()
     {
-        _server.HoldTransfers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var first = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
-        await _server.FirstTransfer.WaitAsync(TimeSpan.FromSeconds(30));
         var wrong = new string('0', 64);
-        var second = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}#sha256={wrong}\"");
-        await UntilAsync(second, e => e.Text.StartsWith("joining the download", StringComparison.Ordinal));
-        _server.HoldTransfers.SetResult();
+        var (first, second) = await StartJoinedAsync($"{Source}#sha256={wrong}");
+        _server.HoldTransfers!.SetResult();
 
         Assert.Equal(JobEventKind.Done, (await ReadAsync(first))[^1].Kind);
         var joined = await ReadAsync(second);
@@ -287,6 +275,18 @@ public sealed class ModelJobTests : IAsyncLifetime
         Assert.Equal((ModelSources.ModelsDir, Source, ModelSha), (rows["aidreams260K"].Source, rows["aidreams260K"].Origin, rows["aidreams260K"].Sha256));
         Assert.Equal((ModelSources.ModelsDir, (string?)null, (string?)null), (rows["copied"].Source, rows["copied"].Origin, rows["copied"].Sha256));
         Assert.All(rows.Values, m => Assert.NotNull(m.Quantization));
+    }
+
+    /// <summary>A download held before its first byte, and a second job for <paramref name="secondSource"/> that has joined
+    /// it; the caller releases <see cref="HuggingFaceServer.HoldTransfers"/>.</summary>
+    private async Task<(Job First, Job Second)> StartJoinedAsync(string secondSource)
+    {
+        _server.HoldTransfers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = Start(JobOperations.ModelDownload, $"\"source\":\"{Source}\"");
+        await _server.FirstTransfer.WaitAsync(TimeSpan.FromSeconds(30));
+        var second = Start(JobOperations.ModelDownload, $"\"source\":\"{secondSource}\"");
+        await UntilAsync(second, e => e.Text.StartsWith("joining the download", StringComparison.Ordinal));
+        return (first, second);
     }
 
     /// <summary>Reads the job's events as a client does until one matches (the job's own stream: nothing polls).</summary>

@@ -23,7 +23,6 @@ public sealed class ModelDownloadScenarios(ITestOutputHelper output)
     private static readonly string ModelSha = TinyPull.Sha256;
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(60);
 
-
     [Fact]
     public async Task APull_ReportsProgressEverySecond_SurvivesACutByResuming_AndTheQueenListsTheModel()
     {
