@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Rbee.Keeper.Connection;
+using Rbee.Platform.Sse;
 
 namespace Rbee.Keeper.Chat;
 
@@ -78,19 +79,13 @@ public sealed class ChatClient : IDisposable
             string? finish = null;
             try
             {
-                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct), Encoding.UTF8);
-                while (await reader.ReadLineAsync(ct) is { } line)
+                using var reader = new SseEventReader(await response.Content.ReadAsStreamAsync(ct),
+                    comment => { if (comment.Trim() is { Length: > 0 } status) onStatus(status); });
+                while (await reader.NextAsync(ct) is { } e)
                 {
-                    if (line.Length == 0) continue;
-                    if (line[0] == ':')
-                    {
-                        if (line.AsSpan(1).Trim() is { Length: > 0 } comment) onStatus(comment.ToString());
-                        continue;
-                    }
-                    if (!line.StartsWith("data:", StringComparison.Ordinal)) continue;
-                    var data = line.AsSpan(5).Trim();
-                    if (data.SequenceEqual("[DONE]")) return new ChatAnswer(text.ToString(), finish, hive, worker);
-                    var (piece, reason) = ReadChunk(data.ToString());
+                    if (e.Data == "[DONE]") return new ChatAnswer(text.ToString(), finish, hive, worker);
+                    if (e.Data.Trim().Length == 0) continue;
+                    var (piece, reason) = ReadChunk(e.Data);
                     if (piece is { Length: > 0 })
                     {
                         text.Append(piece);

@@ -21,6 +21,15 @@ public sealed class SseEventReaderTests
     }
 
     [Fact]
+    public async Task Comments_GoToTheCommentCallback_InOrderWithTheEvents()
+    {
+        var seen = new List<string>();
+        using var reader = new SseEventReader(new MemoryStream(Encoding.UTF8.GetBytes(": queued position=1\n:raw\n\ndata: a\n\n: loading\n\n")), c => seen.Add("comment " + c));
+        while (await reader.NextAsync(CancellationToken.None) is { } e) seen.Add("event " + e.Data);
+        Assert.Equal(["comment queued position=1", "comment raw", "event a", "comment loading"], seen);
+    }
+
+    [Fact]
     public async Task SeveralDataLines_AreJoinedWithNewlines_AndUnnamedEventsAreMessages()
     {
         var events = await ReadAllAsync("data: one\ndata: two\ndata:  three\n\ndata: four\n\n");
