@@ -48,7 +48,9 @@ public sealed class LiveRbee : IAsyncDisposable
 
     public static LiveRbee OnTerminal(IEnumerable<string> args, IDictionary<string, string?> environment)
     {
-        var command = string.Join(' ', new[] { RepoPaths.Executable("rbee") }.Concat(args).Select(Quote));
+        // script runs the command through $SHELL -c; dash (Debian's /bin/sh, what script uses when SHELL is unset, as
+        // in CI) stays as rbee's parent in the terminal's foreground group, and Ctrl-C would kill it: exec replaces it.
+        var command = "exec " + string.Join(' ', new[] { RepoPaths.Executable("rbee") }.Concat(args).Select(Quote));
         var psi = new ProcessStartInfo("script")
         {
             RedirectStandardInput = true,
@@ -60,6 +62,7 @@ public sealed class LiveRbee : IAsyncDisposable
         foreach (var a in new[] { "-qfec", command, "/dev/null" }) psi.ArgumentList.Add(a);
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(key);
         psi.Environment["TERM"] = "xterm";
+        psi.Environment["SHELL"] = "/bin/sh";
         foreach (var (k, v) in environment) psi.Environment[k] = v;
         return new LiveRbee(Process.Start(psi)!);
     }
