@@ -3,6 +3,7 @@ using Rbee.Hive.Jobs;
 using Rbee.Hive.Models;
 using Rbee.Hive.Workers;
 using Rbee.Hosting;
+using Rbee.Hosting.Configuration;
 
 // rbee-hive: one per machine (DESIGN.md "The parts"). Options, logging and listening come from the shared
 // plumbing; the hive's capabilities, telemetry and discovery from AddHive/MapHive. Other capabilities add their
@@ -20,5 +21,7 @@ return await Rbee.Platform.Configuration.DaemonMain.RunAsync(HiveApp.Spec, args,
     app.MapHive();
     app.MapHiveModels();
     app.MapHiveJobs();
+    app.MapHiveLogs();
+    app.MapConfigReport(HiveApp.Spec);
     await app.RunAsync();
 });

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Protocol;
 using Rbee.Hosting;
+using Rbee.Hosting.Configuration;
 using Rbee.Platform.Configuration;
 using Rbee.Platform.Http;
 using Rbee.Queen;
@@ -62,6 +63,8 @@ namespace Rbee.Queen
             app.MapQueenEndpoints();
             app.MapQueenJobs();
             app.MapInferenceEndpoints();
+            app.MapQueenLogs();
+            app.MapConfigReport(Spec);
             app.MapDashboard();
 
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Queen");

@@ -34,6 +34,7 @@ namespace Rbee.Contracts.Json;
 [JsonSerializable(typeof(OpenAiModel))]
 [JsonSerializable(typeof(RequestEvent))]
 [JsonSerializable(typeof(WorkerHealthChanged))]
+[JsonSerializable(typeof(ConfigReport))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 public sealed partial class RbeeJsonContext : JsonSerializerContext;

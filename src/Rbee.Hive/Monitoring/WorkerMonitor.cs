@@ -110,6 +110,22 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     public string WorkerDirectoryOf(WorkerCgroupName name) =>
         Path.Combine(_options.ResolvedStateDirectory, "workers", _options.CgroupRoot, name.WorkerType, name.Port.ToString(CultureInfo.InvariantCulture));
 
+    /// <summary>
+    /// The log of the worker on <paramref name="port"/>, else of the last one that ran there (its directory outlives it,
+    /// so a crashed worker's last words can still be read); null when no worker ever ran on that port.
+    /// </summary>
+    public string? LogOf(int port)
+    {
+        if (Snapshot.FindByPort(port) is { } running) return running.LogPath;
+        var root = Path.Combine(_options.ResolvedStateDirectory, "workers", _options.CgroupRoot);
+        if (!Directory.Exists(root)) return null;
+        return Directory.EnumerateDirectories(root)
+            .Select(type => new FileInfo(Path.Combine(type, port.ToString(CultureInfo.InvariantCulture), WorkerFiles.Log)))
+            .Where(f => f.Exists)
+            .OrderByDescending(f => f.LastWriteTimeUtc)
+            .FirstOrDefault()?.FullName;
+    }
+
     /// <summary>Adopts what runs in the tree (a restarted hive) and starts the loop; the first snapshot already holds them.</summary>
     public Task StartAsync(CancellationToken ct)
     {
