@@ -57,6 +57,15 @@ public sealed class CliParserTests
     [InlineData("ps extra")]
     [InlineData("ls --hive")]
     [InlineData("run tiny hi --param novalue")]
+    [InlineData("logs")]
+    [InlineData("logs 8080 -n 10001")]
+    [InlineData("logs 8080 -n -1")]
+    [InlineData("hive")]
+    [InlineData("hive status a b")]
+    [InlineData("hive logs --lines many")]
+    [InlineData("config")]
+    [InlineData("config show extra")]
+    [InlineData("status --ssh-config /nonexistent/ssh-config")]
     [InlineData("run tiny hi --param stream=false")]
     public void BadInput_IsAParseError(string line) => Assert.NotEmpty(Root().Parse(line).Errors);
 
@@ -172,8 +181,57 @@ public sealed class CliParserTests
     [InlineData("completion bash")]
     [InlineData("completion fish")]
     [InlineData("status --watch")]
+    [InlineData("config show")]
+    [InlineData("hive logs -n 0")]
+    [InlineData("logs qwen --json")]
     public void OtherCommands_Parse(string line) => Assert.Empty(Root().Parse(line).Errors);
 
     [Fact]
     public void Completion_RefusesAnUnknownShell() => Assert.NotEmpty(Root().Parse("completion powershell").Errors);
+
+    [Fact]
+    public void Logs_TakesAWorker_LinesAndFollow_AsTailDoes()
+    {
+        var (result, logs, _) = Parse<LogsCommandDefinition>("logs hive-a:8080 -n 20 -f");
+        Assert.Empty(result.Errors);
+        Assert.Equal("hive-a:8080", result.GetValue(logs.Worker));
+        Assert.Equal(20, result.GetValue(logs.Lines));
+        Assert.True(result.GetValue(logs.Follow));
+        var (defaults, d, _) = Parse<LogsCommandDefinition>("logs 8080");
+        Assert.Equal(100, defaults.GetValue(d.Lines));
+        Assert.False(defaults.GetValue(d.Follow));
+    }
+
+    [Fact]
+    public void HiveStatusAndLogs_TakeAnOptionalHive_AndTheGlobalOptionsAfterThem()
+    {
+        var (status, s, g) = Parse<HiveStatusCommandDefinition>("hive status --json");
+        Assert.Empty(status.Errors);
+        Assert.Null(status.GetValue(s.Hive));
+        Assert.True(status.GetValue(g.Json));
+        var (logs, l, g2) = Parse<HiveLogsCommandDefinition>("hive logs gpu-box --follow --hive-url http://10.0.0.3:7835");
+        Assert.Empty(logs.Errors);
+        Assert.Equal("gpu-box", logs.GetValue(l.Hive));
+        Assert.True(logs.GetValue(l.Follow));
+        Assert.Equal(new Uri("http://10.0.0.3:7835"), logs.GetValue(g2.HiveUrl));
+    }
+
+    [Fact]
+    public void SshConfig_IsAGlobalOption_ThatNamesAFile()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            var (result, show, g) = Parse<ConfigShowCommandDefinition>($"config show --hive h1 --ssh-config {file}");
+            Assert.Empty(result.Errors);
+            Assert.Equal("h1", result.GetValue(show.Hive));
+            Assert.Equal(file, g.SshConfigPath(result, out var source));
+            Assert.Equal("flag --ssh-config", source);
+            Assert.Empty(Root().Parse($"--ssh-config {file} up").Errors);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

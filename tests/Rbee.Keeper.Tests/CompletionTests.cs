@@ -13,7 +13,7 @@ public sealed class CompletionTests
     public void Bash_NamesEveryCommand_AndEachCommandsOptions()
     {
         var script = CompletionScripts.Bash(Root());
-        foreach (var command in new[] { "up", "down", "status", "run", "ls", "ps", "stop", "pull", "rm", "completion" }) Assert.Contains(command, script);
+        foreach (var command in new[] { "up", "down", "status", "run", "ls", "ps", "stop", "pull", "rm", "logs", "hive", "config", "completion" }) Assert.Contains(command, script);
         Assert.Contains("--param", script);
         Assert.Contains("--all", script);
         Assert.Contains("complete -F _rbee rbee", script);

@@ -1,6 +1,9 @@
 using System.CommandLine;
 using Rbee.Keeper.Chat;
 using Rbee.Keeper.Completion;
+using Rbee.Keeper.Config;
+using Rbee.Keeper.Hives;
+using Rbee.Keeper.Logs;
 using Rbee.Keeper.Connection;
 using Rbee.Keeper.Lifecycle;
 using Rbee.Keeper.Models;
@@ -26,7 +29,7 @@ public static class RbeeCli
 
         var up = new UpCommandDefinition();
         Wire(up, io, (p, ct) => new UpCommand(io.Output, io.Error).RunAsync(
-            new UpRequest(p.GetValue(g.QueenUrl)!, p.GetValue(up.HivePort), TimeSpan.FromSeconds(p.GetValue(up.Timeout))), ct));
+            new UpRequest(p.GetValue(g.QueenUrl)!, p.GetValue(up.HivePort), TimeSpan.FromSeconds(p.GetValue(up.Timeout))) { SshConfig = g.SshConfigPath(p, out _) }, ct));
         root.Subcommands.Add(up);
 
         var down = new DownCommandDefinition();
@@ -79,6 +82,26 @@ public static class RbeeCli
         Wire(rm, io, (p, ct) => new RmCommand(io).RunAsync(new RmRequest(g.Endpoint(p), p.GetValue(rm.Model)!,
             p.GetValue(rm.Hive) ?? [], p.GetValue(rm.All), p.GetValue(g.Json)), ct));
         root.Subcommands.Add(rm);
+
+        var logs = new LogsCommandDefinition();
+        Wire(logs, io, (p, ct) => new LogsCommand(io).RunAsync(new LogsRequest(g.Endpoint(p), p.GetValue(logs.Worker), null,
+            p.GetValue(logs.Lines), p.GetValue(logs.Follow), p.GetValue(g.Json)), ct));
+        root.Subcommands.Add(logs);
+
+        var hive = new HiveCommandDefinition();
+        Wire(hive.Status, io, (p, ct) => new HiveStatusCommand(io).RunAsync(new HiveStatusRequest(g.Endpoint(p), p.GetValue(hive.Status.Hive), p.GetValue(g.Json)), ct));
+        Wire(hive.Logs, io, (p, ct) => new LogsCommand(io).RunAsync(new LogsRequest(g.Endpoint(p), null, p.GetValue(hive.Logs.Hive),
+            p.GetValue(hive.Logs.Lines), p.GetValue(hive.Logs.Follow), p.GetValue(g.Json)), ct));
+        root.Subcommands.Add(hive);
+
+        var config = new ConfigCommandDefinition();
+        Wire(config.Show, io, (p, ct) =>
+        {
+            var ssh = g.SshConfigPath(p, out var sshSource);
+            var cli = ConfigShowCommand.Resolve(p.GetValue(g.QueenUrl)!, g.QueenUrlSource(p), p.GetValue(g.HiveUrl), ssh ?? GlobalOptions.DefaultSshConfig, sshSource);
+            return new ConfigShowCommand(io).RunAsync(new ConfigShowRequest(g.Endpoint(p), cli, p.GetValue(config.Show.Hive), p.GetValue(g.Json)), ct);
+        });
+        root.Subcommands.Add(config);
 
         var completion = new CompletionCommandDefinition();
         Wire(completion, io, (p, _) =>

@@ -148,15 +148,33 @@ public sealed class QueenClient(Uri baseUrl, string? token, bool isHive = false)
     /// <summary>Opens an SSE stream of the daemon (headers read; the connect is bounded by the client's connect time-out).</summary>
     public async Task<EventStream> OpenStreamAsync(string path, CancellationToken ct)
     {
+        var response = await OpenAsync(path, ct);
+        try
+        {
+            return new EventStream(response, new SseEventReader(await response.Content.ReadAsStreamAsync(ct)));
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A GET whose body is read as it comes (a log, a stream): returns once a 2xx answer's headers are in; a refusal is
+    /// the daemon's one line. The connect is bounded by the client's connect time-out, the body by nothing.
+    /// </summary>
+    public async Task<HttpResponseMessage> OpenAsync(string path, CancellationToken ct)
+    {
         HttpResponseMessage? response = null;
         try
         {
             using var request = _http.Request(HttpMethod.Get, new Uri(BaseUrl, path));
             response = await _http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
             if (!response.IsSuccessStatusCode) throw Refused(response.StatusCode, await response.Content.ReadAsStringAsync(ct));
-            var stream = new EventStream(response, new SseEventReader(await response.Content.ReadAsStreamAsync(ct)));
+            var ok = response;
             response = null;
-            return stream;
+            return ok;
         }
         catch (HttpRequestException)
         {

@@ -12,7 +12,11 @@ using Rbee.Platform.Sse;
 namespace Rbee.Keeper.Lifecycle;
 
 /// <summary>What <c>rbee up</c> was asked to do.</summary>
-public sealed record UpRequest(Uri QueenUrl, int HivePort, TimeSpan Timeout);
+public sealed record UpRequest(Uri QueenUrl, int HivePort, TimeSpan Timeout)
+{
+    /// <summary><c>--ssh-config</c> / <c>RBEE_SSH_CONFIG</c>: handed to a queen this command starts (one already running keeps its own).</summary>
+    public string? SshConfig { get; init; }
+}
 
 /// <summary>
 /// <c>rbee up</c>: attach to a running queen and local hive or start them in the background, wait until the queen
@@ -40,7 +44,9 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
             {
                 var exe = ExecutableSearch.BesideOrOnPath("queen-rbee");
                 if (exe is null) return Fail("queen-rbee not found beside rbee or on PATH (use ./rbee from the repository)");
-                started.Add(DaemonLauncher.Start("queen-rbee", exe, ["--port", request.QueenUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], environment));
+                List<string> args = ["--port", request.QueenUrl.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+                if (request.SshConfig is { } ssh) args.AddRange(["--ssh-config", ssh]);
+                started.Add(DaemonLauncher.Start("queen-rbee", exe, args, environment));
             }
             var hiveRunning = await client.IsHealthyAsync(hiveUrl, TimeSpan.FromSeconds(1), ct);
             if (!hiveRunning)

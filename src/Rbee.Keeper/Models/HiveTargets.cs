@@ -31,4 +31,20 @@ public static class HiveTargets
             _ => throw CliFailure.Usage($"the cluster has {online.Count} online hives ({string.Join(", ", online)}): choose with --hive H, or --all"),
         };
     }
+
+    /// <summary>
+    /// The one hive a hive command is about: <paramref name="named"/> when given, else the only hive the queen knows
+    /// (in any state: the logs of an offline hive are what one reads first).
+    /// </summary>
+    public static async Task<string> OneAsync(QueenClient queen, string? named, string command, CancellationToken ct)
+    {
+        if (named is not null) return named;
+        var known = (await queen.ClusterAsync(ct)).Hives.Select(h => h.HiveId).ToList();
+        return known.Count switch
+        {
+            1 => known[0],
+            0 => throw new CliFailure("the queen knows no hive: `rbee up` starts the local one"),
+            _ => throw CliFailure.Usage($"rbee {command}: the cluster has {known.Count} hives ({string.Join(", ", known)}): name one"),
+        };
+    }
 }

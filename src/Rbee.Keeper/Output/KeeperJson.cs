@@ -17,7 +17,36 @@ namespace Rbee.Keeper.Output;
 [JsonSerializable(typeof(RmOutput))]
 [JsonSerializable(typeof(RunOutput))]
 [JsonSerializable(typeof(SpawnedWorker))]
-public sealed partial class KeeperJsonContext : JsonSerializerContext;
+[JsonSerializable(typeof(HiveStatusOutput))]
+[JsonSerializable(typeof(ConfigOutput))]
+public sealed partial class KeeperJsonContext : JsonSerializerContext
+{
+    /// <summary>One object per line (<c>rbee logs --json</c>: JSON lines, read as they come).</summary>
+    public static KeeperJsonLinesContext Compact => KeeperJsonLinesContext.Default;
+}
+
+/// <summary>The records printed one per line: compact, snake_case, nulls written.</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(LogLine))]
+public sealed partial class KeeperJsonLinesContext : JsonSerializerContext;
+
+/// <summary><c>rbee logs --json</c> and <c>rbee hive logs --json</c>: one per line of the log; <c>port</c> is null for a hive's own.</summary>
+public sealed record LogLine(string HiveId, int? Port, string Line);
+
+/// <summary>
+/// <c>rbee hive status --json</c>: the queen's view of the hive (<c>GET /v1/hives/{id}</c>; null with <c>--hive-url</c>)
+/// and the hive's own check (the <c>hive_check</c> job's data: monitoring mode, worker types, workers running).
+/// </summary>
+public sealed record HiveStatusOutput(string HiveId, System.Text.Json.JsonElement? Hive, System.Text.Json.JsonElement? Check);
+
+/// <summary>
+/// <c>rbee config show --json</c>: what this rbee uses, each with its source, then the daemons' own reports
+/// (<c>GET /v1/config</c>; null when not reachable, with the reason in <c>unreachable</c>).
+/// </summary>
+public sealed record ConfigOutput(IReadOnlyList<Rbee.Contracts.Wire.ConfigEntry> Cli, System.Text.Json.JsonElement? Queen, System.Text.Json.JsonElement? Hive,
+    IReadOnlyList<string> Unreachable);
 
 /// <summary><c>rbee ls --json</c>.</summary>
 public sealed record LsOutput(IReadOnlyList<ModelRow> Models);

@@ -7,7 +7,7 @@ namespace Rbee.SystemTests.Discovery;
 
 [Trait("Category", "System")]
 [Collection("System")]
-public sealed class KeeperCliTests
+public sealed class KeeperCliTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly TimeSpan CliBudget = TimeSpan.FromSeconds(30);
 
@@ -73,7 +73,7 @@ public sealed class KeeperCliTests
         try
         {
             var up = await CliRun.RunAsync(["up", .. where, "--timeout", "60"], env, TimeSpan.FromSeconds(90));
-            Assert.True(up.ExitCode == 0, up.ToString());
+            Assert.True(up.ExitCode == 0, up + DaemonLogs(home));
             Assert.Contains($"rbee is up: {queenUrl}/v1", up.Stdout);
             var tokenFile = Path.Combine(home.Path, ".config", "rbee", "token");
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
@@ -89,6 +89,27 @@ public sealed class KeeperCliTests
             Assert.True(status.ExitCode == 0, status.ToString());
             Assert.Contains("online", status.Stdout);
 
+            // The daemons `up` started log to files, so their logs can be read through the queen.
+            var hiveLogs = await CliRun.RunAsync(["hive", "logs", "-n", "50", "--queen-url", queenUrl], env, CliBudget);
+            Assert.True(hiveLogs.ExitCode == 0, hiveLogs.ToString());
+            Assert.Contains("accepted ready", hiveLogs.Stdout);
+            Assert.Contains(Path.Combine(home.Path, ".local", "state", "rbee", "logs", "rbee-hive.log"), hiveLogs.Stderr);
+
+            // config show: each value with its source; the token's source, never the token.
+            var config = await CliRun.RunAsync(["config", "show", "--json", "--queen-url", queenUrl], env, CliBudget);
+            Assert.True(config.ExitCode == 0, config.ToString());
+            Assert.DoesNotContain(File.ReadAllText(tokenFile).Trim(), config.Stdout + config.Stderr);
+            using (var shown = JsonDocument.Parse(config.Stdout))
+            {
+                var cli = shown.RootElement.GetProperty("cli").EnumerateArray().ToDictionary(e => e.GetProperty("key").GetString()!);
+                Assert.Equal("flag --queen-url", cli["queen_url"].GetProperty("source").GetString());
+                Assert.Equal($"file {tokenFile}", cli["cluster_token"].GetProperty("source").GetString());
+                var queen = shown.RootElement.GetProperty("queen").GetProperty("entries").EnumerateArray().ToDictionary(e => e.GetProperty("key").GetString()!);
+                Assert.Equal("flag", queen["Queen:Port"].GetProperty("source").GetString());
+                Assert.Equal("00:00:00", queen["Queen:SettleDelay"].GetProperty("value").GetString());
+                Assert.Equal("env RBEE_Queen__SettleDelay", queen["Queen:SettleDelay"].GetProperty("source").GetString());
+            }
+
             var down = await CliRun.RunAsync(["down", .. where], env, TimeSpan.FromSeconds(60));
             Assert.True(down.ExitCode == 0, down.ToString());
             Assert.Contains("rbee is down", down.Stdout);
@@ -97,6 +118,7 @@ public sealed class KeeperCliTests
         }
         finally
         {
+            output.WriteLine(DaemonLogs(home));
             // Whatever happened above, no daemon of this test outlives it, nor its cgroup root.
             foreach (var program in new[] { "queen-rbee", "rbee-hive" })
             {
@@ -107,5 +129,13 @@ public sealed class KeeperCliTests
             }
             CgroupRoots.Remove($"rbee-test-up-{hivePort}.slice");
         }
+    }
+
+    /// <summary>The logs of the daemons `rbee up` started in <paramref name="home"/>, for a failure's message.</summary>
+    private static string DaemonLogs(TempHome home)
+    {
+        var dir = Path.Combine(home.Path, ".local", "state", "rbee", "logs");
+        if (!Directory.Exists(dir)) return "\n(no daemon logs)";
+        return string.Concat(Directory.GetFiles(dir).Order(StringComparer.Ordinal).Select(f => $"\n--- {f}\n{File.ReadAllText(f)}"));
     }
 }
