@@ -2,7 +2,7 @@ namespace Rbee.Contracts.Wire;
 
 /// <summary>
 /// <c>GET /v1/config</c> of a daemon: every configuration value set somewhere (a value not listed is the built-in
-/// default, docs/configuration.md) with where it came from; secrets are masked.
+/// default, docs/architecture.md, "Configuration") with where it came from; secrets are masked.
 /// </summary>
 public sealed record ConfigReport(string Program, string? ConfigFile, IReadOnlyList<ConfigEntry> Entries);
 

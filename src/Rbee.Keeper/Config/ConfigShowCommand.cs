@@ -72,7 +72,7 @@ public sealed class ConfigShowCommand(KeeperIo io)
     {
         var table = new Table().NoBorder().AddColumns("KEY", "VALUE", "SOURCE");
         foreach (var e in entries) table.AddRow(Markup.Escape(e.Key), Markup.Escape(e.Value ?? "-"), Markup.Escape(e.Source));
-        if (entries.Count == 0) table.Caption("nothing set: every value is the built-in default (docs/configuration.md)");
+        if (entries.Count == 0) table.Caption("nothing set: every value is the built-in default (docs/architecture.md, Configuration)");
         return new Rows(new Text(program + (file is null ? "" : $" (config file {file})"), new Style(decoration: Decoration.Bold)), table, Text.Empty);
     }
 
