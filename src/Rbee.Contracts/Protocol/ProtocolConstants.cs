@@ -9,6 +9,9 @@ public static class ProtocolConstants
     /// <summary>Protocol version carried by ready and capabilities. A hive with another one is <c>incompatible</c>.</summary>
     public const int ProtocolVersion = 1;
 
+    /// <summary>The header of a log answer (<c>GET …/logs</c>) that names the file it is read from.</summary>
+    public const string LogPathHeader = "X-Rbee-Log-Path";
+
     public const int QueenPort = 7833;
     public const int HivePort = 7835;
     public const int LlmWorkerBasePort = 8080;

@@ -45,7 +45,7 @@ public sealed record LogQuery(int Lines, bool Follow)
 /// </summary>
 public static class LogResponses
 {
-    public const string PathHeader = "X-Rbee-Log-Path";
+    public const string PathHeader = Rbee.Contracts.Protocol.ProtocolConstants.LogPathHeader;
 
     public static async Task WriteAsync(HttpContext context, string path, LogQuery query)
     {

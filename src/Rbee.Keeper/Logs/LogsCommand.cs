@@ -32,7 +32,7 @@ public sealed class LogsCommand(KeeperIo io)
         path += string.Create(CultureInfo.InvariantCulture, $"?lines={request.Lines}&follow={(request.Follow ? "true" : "false")}");
 
         using var response = await client.OpenAsync(path, ct);
-        if (response.Headers.TryGetValues("X-Rbee-Log-Path", out var file) && !request.Json)
+        if (response.Headers.TryGetValues(Rbee.Contracts.Protocol.ProtocolConstants.LogPathHeader, out var file) && !request.Json)
             io.Error.WriteLine($"{(port is { } wp ? $"worker {hiveId}:{wp}" : $"hive {hiveId}")}: {file.First()}{(request.Follow ? " (following; Ctrl-C stops)" : "")}");
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(ct));
         try
