@@ -47,6 +47,8 @@ namespace Rbee.Queen
             // Read once by the runtime's socket engine when the first socket is used, which is later than this line.
             if (queen.InlineScheduling) Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 
+            var cluster = OptionsBinding.Bind<ClusterOptions>(builder.Configuration, ClusterOptions.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
+            builder.Services.AddSingleton(cluster);
             builder.Services.AddClusterView(protocol);
             builder.Services.AddSingleton<ClusterEventHub>();
             builder.Services.AddSingleton<HiveSubscriptions>();

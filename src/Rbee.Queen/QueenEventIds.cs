@@ -10,6 +10,9 @@ internal static class QueenEventIds
     public const int ReadyConflict = 13;
     public const int HiveIncompatible = 14;
     public const int ReadyAccepted = 15;
+    public const int ClusterFull = 16;
+    public const int HiveForgotten = 17;
+    public const int ReadyUnconfirmed = 18;
     public const int SubscriptionFailed = 20;
     public const int SubscriptionOpened = 21;
     public const int CatalogFetched = 22;

@@ -18,6 +18,8 @@ public enum ReadyOutcome
     Conflict,
     /// <summary>A protocol the queen does not speak: listed as incompatible, never subscribed or routed to.</summary>
     Incompatible,
+    /// <summary>A new hive while the view holds <see cref="ClusterOptions.MaxHives"/> live ones: refused with 503.</summary>
+    Full,
 }
 
 /// <summary>
@@ -28,8 +30,13 @@ public enum ReadyOutcome
 /// queued under the write lock (that fixes their order) and handed to subscribers after it is released; nothing here
 /// serializes: the aggregate stream does that, once per change, and only while someone reads it.
 /// </summary>
-public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider time, ILogger<ClusterRegistry> logger)
+public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider time, ILogger<ClusterRegistry> logger, ClusterOptions? options = null)
 {
+    private readonly ClusterOptions _options = options ?? new ClusterOptions();
+
+    // Which hives are never forgotten while offline: the ones the SSH config names (set by SshConfigDiscovery).
+    private Func<HiveEntry, bool> _kept = static _ => false;
+
     /// <summary>Queue length of a subscriber that does not name one: about 40 s of a 100-hive cluster's frames.</summary>
     public const int DefaultSubscriberCapacity = 4096;
 
@@ -143,6 +150,12 @@ public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider 
             _lastConflict = (ready.HiveId, hiveUrl);
             Log.ReadyConflict(logger, repeated ? LogLevel.Debug : LogLevel.Warning, ready.HiveId, hiveUrl.ToString(), existing.HiveUrl.ToString());
             return ReadyOutcome.Conflict;
+        }
+
+        if (existing is null && _current.Hives.Count >= _options.MaxHives && !EvictOneOffline(now))
+        {
+            Log.ClusterFull(logger, ready.HiveId, hiveUrl.ToString(), _options.MaxHives);
+            return ReadyOutcome.Full;
         }
 
         if (ready.Protocol != ProtocolConstants.ProtocolVersion)
@@ -337,6 +350,43 @@ public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider 
             foreach (var (hiveId, instanceId) in silenced) WentSilent?.Invoke(hiveId, instanceId);
     }
 
+    /// <summary>Names the hives that are never forgotten while offline (the SSH config's), replacing the last rule.</summary>
+    public void KeepOffline(Func<HiveEntry, bool> kept) => Volatile.Write(ref _kept, kept);
+
+    /// <summary>When a hive was last heard from: its last frame, else when its ready was accepted.</summary>
+    private static DateTimeOffset LastHeard(HiveEntry e) => e.LastFrameAt ?? e.AcceptedAt;
+
+    /// <summary>At <see cref="ClusterOptions.MaxHives"/>: makes room by forgetting the hive offline longest (under the write lock).</summary>
+    private bool EvictOneOffline(DateTimeOffset now)
+    {
+        var kept = Volatile.Read(ref _kept);
+        var oldest = _current.Hives.Values.Where(e => !e.IsLive && !kept(e)).MinBy(LastHeard);
+        if (oldest is null) return false;
+        Forget(oldest, now, "the view is full");
+        return true;
+    }
+
+    /// <summary>Forgets the hives offline longer than <see cref="ClusterOptions.ForgetOfflineAfter"/> that the SSH config does not name.</summary>
+    public void ForgetLongOffline()
+    {
+        var now = time.GetUtcNow();
+        var kept = Volatile.Read(ref _kept);
+        bool Stale(HiveEntry e) => !e.IsLive && now - LastHeard(e) > _options.ForgetOfflineAfter && !kept(e);
+        if (!Current.Hives.Values.Any(Stale)) return;
+        lock (_write)
+        {
+            foreach (var e in _current.Hives.Values.Where(Stale).ToList()) Forget(e, now, $"offline for more than {_options.ForgetOfflineAfter}");
+        }
+        Published();
+    }
+
+    private void Forget(HiveEntry e, DateTimeOffset now, string why)
+    {
+        var current = _current;
+        Volatile.Write(ref _current, new ClusterSnapshot(current.Version + 1, current.Hives.Remove(e.HiveId)));
+        Log.HiveForgotten(logger, e.HiveId, e.HiveUrl.ToString(), LastHeard(e), why);
+    }
+
     /// <summary>The workers of <paramref name="e"/> leave the view (it went offline or was replaced).</summary>
     private void Removed(long version, HiveEntry e, DateTimeOffset now) => DiffWorkers(version, e.HiveId, e.Workers, [], now);
 
@@ -406,6 +456,12 @@ public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider 
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = QueenEventIds.ClusterFull, Level = LogLevel.Warning, Message = "ready of hive {HiveId} at {HiveUrl} refused: the view holds {MaxHives} hives, all live (Cluster:MaxHives)")]
+        public static partial void ClusterFull(ILogger logger, string hiveId, string hiveUrl, int maxHives);
+
+        [LoggerMessage(EventId = QueenEventIds.HiveForgotten, Level = LogLevel.Information, Message = "forgot hive {HiveId} at {HiveUrl}, last heard {LastHeard:o}: {Why}")]
+        public static partial void HiveForgotten(ILogger logger, string hiveId, string hiveUrl, DateTimeOffset lastHeard, string why);
+
         [LoggerMessage(EventId = QueenEventIds.HiveOnline, Level = LogLevel.Information, Message = "hive {HiveId} online at {HiveUrl} (was {Previous})")]
         public static partial void HiveOnline(ILogger logger, string hiveId, string hiveUrl, string previous);
 

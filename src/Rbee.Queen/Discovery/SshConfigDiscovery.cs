@@ -71,6 +71,10 @@ public sealed partial class SshConfigDiscovery(
 
     private void Reconcile(IReadOnlyList<DiscoveryTarget> targets, CancellationToken stoppingToken)
     {
+        // A hive the SSH config names is never forgotten while offline: it is expected back.
+        var named = targets.ToList();
+        registry.KeepOffline(e => named.Any(t => t.Alias == e.HiveId
+            || (e.HiveUrl.Port == t.HivePort && string.Equals(e.HiveUrl.Host, t.HostName, StringComparison.OrdinalIgnoreCase))));
         foreach (var gone in _probes.Keys.Except(targets).ToList())
         {
             _probes[gone].Cancel();

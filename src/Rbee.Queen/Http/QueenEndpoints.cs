@@ -47,8 +47,8 @@ public static partial class QueenEndpoints
         return app;
     }
 
-    private static async Task<IResult> ReadyAsync(HttpContext context, HiveSubscriptions subscriptions,
-        ILoggerFactory loggers)
+    private static async Task<IResult> ReadyAsync(HttpContext context, HiveSubscriptions subscriptions, ClusterRegistry registry,
+        ClusterHttp http, ClusterOptions cluster, ILoggerFactory loggers)
     {
         HiveReady? ready;
         try
@@ -62,12 +62,48 @@ public static partial class QueenEndpoints
         var (url, error, param) = HiveReadyValidation.Validate(ready);
         if (url is null || ready is null) return ApiErrors.BadRequest("invalid_value", error ?? "body must be a JSON object", param);
 
+        // A ready that says a live hive restarted would replace its entry and stream at once: the hive itself must say so
+        // first, or anyone with the token could knock a real hive offline with a made-up instance_id.
+        if (registry.Current.Find(ready.HiveId) is { IsLive: true } live && live.InstanceId != ready.InstanceId
+            && Uri.Compare(live.HiveUrl, url, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0)
+        {
+            var seen = await RunningInstanceAsync(http, url, cluster.ConfirmTimeout, context.RequestAborted);
+            if (seen != ready.InstanceId)
+            {
+                Log.ReadyUnconfirmed(loggers.CreateLogger("Rbee.Queen.Ready"), ready.HiveId, url.ToString(), ready.InstanceId, seen ?? "no answer");
+                return ApiErrors.Conflict("instance_mismatch", seen is null
+                    ? $"hive '{ready.HiveId}' is live; its /capabilities at {url} did not answer to confirm instance {ready.InstanceId}"
+                    : $"hive '{ready.HiveId}' at {url} runs instance {seen}, not {ready.InstanceId}: the ready is refused and the live hive kept", "instance_id");
+            }
+        }
+
         var outcome = subscriptions.Accept(ready, url);
         if (outcome == ReadyOutcome.Conflict)
             return ApiErrors.Conflict("hive_id_taken", $"hive_id '{ready.HiveId}' is live at another hive_url", "hive_id");
+        if (outcome == ReadyOutcome.Full)
+            return ApiErrors.Unavailable("cluster_full", $"the queen's view holds Cluster:MaxHives = {cluster.MaxHives} hives, all live; raise it or stop a hive");
         Log.ReadyAccepted(loggers.CreateLogger("Rbee.Queen.Ready"), ready.HiveId, url.ToString(), ready.InstanceId, outcome.ToString());
         return Results.Json(new HiveReadyAccepted(ready.HiveId, ProtocolConstants.Version, ProtocolConstants.ProtocolVersion),
             RbeeJsonContext.Default.HiveReadyAccepted);
+    }
+
+    /// <summary>The instance id a hive's <c>/capabilities</c> reports, or null when it does not answer in time.</summary>
+    private static async Task<string?> RunningInstanceAsync(ClusterHttp http, Uri hiveUrl, TimeSpan timeout, CancellationToken ct)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(timeout);
+        try
+        {
+            using var request = http.Request(HttpMethod.Get, new Uri(hiveUrl, "/capabilities"));
+            using var response = await http.Client.SendAsync(request, bound.Token);
+            if (!response.IsSuccessStatusCode) return null;
+            var caps = await JsonSerializer.DeserializeAsync(await response.Content.ReadAsStreamAsync(bound.Token), RbeeJsonContext.Default.Capabilities, bound.Token);
+            return caps?.InstanceId;
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or IOException)
+        {
+            return null;
+        }
     }
 
     private static async Task StreamAsync(HttpContext context, ClusterEventHub hub, ClusterRegistry registry, TimeProvider time,
@@ -133,6 +169,9 @@ public static partial class QueenEndpoints
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = QueenEventIds.ReadyUnconfirmed, Level = LogLevel.Warning, Message = "ready from hive {HiveId} at {HiveUrl} claims instance {InstanceId}, the hive answers {Seen}: refused, the live hive kept")]
+        public static partial void ReadyUnconfirmed(ILogger logger, string hiveId, string hiveUrl, string instanceId, string seen);
+
         [LoggerMessage(EventId = QueenEventIds.ReadyAccepted, Level = LogLevel.Information, Message = "ready from hive {HiveId} at {HiveUrl} instance {InstanceId}: {Outcome}")]
         public static partial void ReadyAccepted(ILogger logger, string hiveId, string hiveUrl, string instanceId, string outcome);
 

@@ -20,8 +20,8 @@ internal static class ClusterFixtures
     /// <summary>The one driver of fake time in a test (STYLE.md §8): time moves only when the test says so.</summary>
     public static FakeTimeProvider Clock() => new(Start);
 
-    public static ClusterRegistry Registry(TimeProvider time, ILogger<ClusterRegistry>? logger = null) =>
-        new(new HiveLiveness(new ProtocolOptions()), time, logger ?? NullLogger<ClusterRegistry>.Instance);
+    public static ClusterRegistry Registry(TimeProvider time, ILogger<ClusterRegistry>? logger = null, ClusterOptions? options = null) =>
+        new(new HiveLiveness(new ProtocolOptions()), time, logger ?? NullLogger<ClusterRegistry>.Instance, options);
 
     public static HiveReady Ready(string instance = "i1", string url = "http://10.0.0.5:7835", int protocol = ProtocolConstants.ProtocolVersion,
         string hiveId = HiveId) =>
