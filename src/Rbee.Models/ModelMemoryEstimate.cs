@@ -29,6 +29,17 @@ public sealed record ModelMemoryEstimate(
     /// <summary>llm-worker-rbee keeps its KV cache in float32.</summary>
     public const int Float32KvBytes = 4;
 
+    /// <summary>llama.cpp's and vLLM's default KV cache element (f16).</summary>
+    public const int Float16KvBytes = 2;
+
+    /// <summary>
+    /// The memory a worker of <paramref name="workerType"/> needs for <paramref name="model"/> at its defaults: the
+    /// built-in worker (<c>llm</c>) keeps a float32 KV cache, the external engines f16. The queen places with it and
+    /// the hive refuses a spawn that does not fit with it, so the two agree.
+    /// </summary>
+    public static long ForWorkerType(ModelInfo model, string workerType) =>
+        Estimate(model, kvBytesPerElement: workerType == "llm" ? Float32KvBytes : Float16KvBytes).TotalBytes;
+
     /// <summary>The context a worker uses by default: the model's own, capped at <see cref="DefaultContextCap"/>.</summary>
     public static int DefaultContextSize(int modelContextLength) => Math.Min(modelContextLength, DefaultContextCap);
 

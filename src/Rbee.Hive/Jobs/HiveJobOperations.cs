@@ -24,7 +24,8 @@ public sealed class HiveJobOperations(
     PortAllocator ports,
     IOptions<WorkerOptions> options,
     HiveModelCatalog models,
-    ModelJobOperations modelJobs) : IJobOperations
+    ModelJobOperations modelJobs,
+    SpawnAdmission admission) : IJobOperations
 {
     public JobPlan Plan(string operation, JsonElement request) => operation switch
     {
@@ -125,6 +126,15 @@ public sealed class HiveJobOperations(
     private async Task SpawnAsync(Job job, SpawnSpec spec, CancellationToken ct)
     {
         job.Narrate($"spawning {spec.Type.Name} worker for {spec.ModelPath} as {spec.ModelId} on {spec.Device}");
+        // A slot among the spawns loading at once, and room on the device, held until the worker is ready or failed.
+        IDisposable slot;
+        try { slot = await admission.EnterAsync(spec.Device, models.Snapshot.AtPath(spec.ModelPath), spec.Type.Name, job.Narrate, ct).ConfigureAwait(false); }
+        catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }
+        using (slot) await StartAndAwaitReadyAsync(job, spec, ct).ConfigureAwait(false);
+    }
+
+    private async Task StartAndAwaitReadyAsync(Job job, SpawnSpec spec, CancellationToken ct)
+    {
         WorkerRecord entry;
         try { entry = await supervisor.StartAsync(spec, ct).ConfigureAwait(false); }
         catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }

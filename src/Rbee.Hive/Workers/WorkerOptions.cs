@@ -87,6 +87,9 @@ public sealed class WorkerOptions
 
     public int RestartMaxAttempts { get; set; } = 3;
 
+    /// <summary>Spawns loading at once; the rest wait in the order they came (<see cref="SpawnAdmission"/>).</summary>
+    public int MaxConcurrentSpawns { get; set; } = 2;
+
     /// <summary>Health checks of external engines back off from this to <see cref="HealthBackoffMax"/>.</summary>
     public TimeSpan HealthBackoffMin { get; set; } = TimeSpan.FromMilliseconds(20);
 
@@ -163,6 +166,7 @@ public sealed class WorkerOptions
         if (string.IsNullOrWhiteSpace(Host)) return "Workers:Host must be set";
         if (StopGrace < TimeSpan.Zero || KillBound <= TimeSpan.Zero) return "Workers:StopGrace must not be negative and Workers:KillBound must be positive";
         if (ScanInterval <= TimeSpan.Zero) return "Workers:ScanInterval must be positive";
+        if (MaxConcurrentSpawns < 1) return "Workers:MaxConcurrentSpawns must be at least 1";
         if (LogMaxBytes < 4096) return "Workers:LogMaxBytes must be at least 4096";
         if (RestartBackoff <= TimeSpan.Zero || RestartMaxAttempts < 0) return "Workers:RestartBackoff must be positive and RestartMaxAttempts not negative";
         if (HealthBackoffMin <= TimeSpan.Zero || HealthBackoffMax < HealthBackoffMin) return "Workers:HealthBackoffMin must be positive and not above HealthBackoffMax";

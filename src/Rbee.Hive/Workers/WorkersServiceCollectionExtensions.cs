@@ -43,6 +43,7 @@ public static class WorkersServiceCollectionExtensions
         services.AddSingleton<WorkerMonitor>();
         services.AddSingleton<IWorkerView>(sp => sp.GetRequiredService<WorkerMonitor>());
         services.AddSingleton<WorkerSupervisor>();
+        services.AddSingleton<SpawnAdmission>();
         services.AddSingleton<WorkersLifetime>();
         services.AddHostedService(sp => sp.GetRequiredService<WorkersLifetime>());
         services.AddJobs();
