@@ -7,6 +7,9 @@ namespace Rbee.Worker.ChatTemplates;
 /// </summary>
 public sealed class ChatTemplate
 {
+    /// <summary>The most characters a render may produce (and any string in it may hold); more is a <see cref="ChatTemplateException"/>.</summary>
+    public const int MaxOutputChars = TemplateLimits.MaxStringChars;
+
     private readonly List<Node> _body;
 
     private ChatTemplate(List<Node> body) => _body = body;

@@ -163,8 +163,23 @@ internal sealed class TemplateInterpreter(TimeProvider time)
     private const int MaxCallDepth = 100;
 
     private int _callDepth;
+    private long _steps;
 
     public TimeProvider Time { get; } = time;
+
+    /// <summary>Counts one step of the render against <see cref="TemplateLimits.MaxSteps"/>.</summary>
+    private void Step(Node node)
+    {
+        if (++_steps > TemplateLimits.MaxSteps)
+            throw ChatTemplateException.At($"the template ran past its limit of {TemplateLimits.MaxSteps} steps", node.Line, node.Column);
+    }
+
+    /// <summary>The output (or a captured block) must stay within <see cref="TemplateLimits.MaxStringChars"/>.</summary>
+    private static void CheckOutput(StringBuilder output, Node node)
+    {
+        if (output.Length > TemplateLimits.MaxStringChars)
+            throw ChatTemplateException.At($"the template's output is past its limit of {TemplateLimits.MaxStringChars} characters", node.Line, node.Column);
+    }
 
     public void EnterCall(string macro)
     {
@@ -209,13 +224,16 @@ internal sealed class TemplateInterpreter(TimeProvider time)
     private Flow ExecNode(Node node, Scope scope, StringBuilder output)
     {
         RuntimeHelpers.EnsureSufficientExecutionStack();
+        Step(node);
         switch (node)
         {
             case TextNode text:
                 output.Append(text.Text);
+                CheckOutput(output, node);
                 return Flow.Normal;
             case PrintNode print:
                 output.Append(Py.Str(Eval(print.Value, scope)));
+                CheckOutput(output, node);
                 return Flow.Normal;
             case IfNode ifNode:
                 foreach (var (test, body) in ifNode.Branches)
@@ -249,6 +267,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
                 var callArgs = BuildArgs(Describe(callBlock.Call.Callee), callBlock.Call.Args, callBlock.Call.Kwargs, scope);
                 callArgs.Named["caller"] = new MacroValue(this, callBlock.Caller, scope);
                 output.Append(Py.Str(At(callBlock, () => ((MacroValue)callee).Invoke(callArgs))));
+                CheckOutput(output, node);
                 return Flow.Normal;
             case WithNode with:
                 var inner = new Scope(scope);
@@ -261,6 +280,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
                 return Exec(with.Body, inner, output);
             case FilterBlockNode filterBlock:
                 output.Append(Py.Str(Capture(filterBlock.Body, scope, filterBlock.Filters)));
+                CheckOutput(output, node);
                 return Flow.Normal;
             case BreakNode:
                 return Flow.Break;
@@ -383,6 +403,7 @@ internal sealed class TemplateInterpreter(TimeProvider time)
     public object? Eval(Expr expr, Scope scope)
     {
         RuntimeHelpers.EnsureSufficientExecutionStack();
+        Step(expr);
         try
         {
             return EvalCore(expr, scope);

@@ -7,7 +7,9 @@ internal static class TemplateOperators
     {
         if (op == "~")
         {
-            return Py.Str(a) + Py.Str(b);
+            var (x, y) = (Py.Str(a), Py.Str(b));
+            TemplateLimits.CheckString((long)x.Length + y.Length);
+            return x + y;
         }
 
         if (a is Undefined ua)
@@ -25,16 +27,19 @@ internal static class TemplateOperators
             case "+":
                 if (a is string sa && b is string sb)
                 {
+                    TemplateLimits.CheckString((long)sa.Length + sb.Length);
                     return sa + sb;
                 }
 
                 if (a is List<object?> la && b is List<object?> lb)
                 {
+                    TemplateLimits.CheckItems((long)la.Count + lb.Count);
                     return la.Concat(lb).ToList();
                 }
 
                 if (a is object?[] ta && b is object?[] tb)
                 {
+                    TemplateLimits.CheckItems((long)ta.Length + tb.Length);
                     return ta.Concat(tb).ToArray();
                 }
 
@@ -172,12 +177,15 @@ internal static class TemplateOperators
 
     private static object Repeat(object? sequence, long times)
     {
+        times = Math.Max(0, times);
         if (sequence is string s)
         {
-            return string.Concat(Enumerable.Repeat(s, (int)Math.Max(0, times)));
+            TemplateLimits.CheckString(s.Length == 0 ? 0 : s.Length * Math.Min(times, TemplateLimits.MaxStringChars + 1L));
+            return string.Concat(Enumerable.Repeat(s, (int)times));
         }
 
         var items = ((IReadOnlyList<object?>)sequence!).ToList();
+        TemplateLimits.CheckItems(items.Count == 0 ? 0 : items.Count * Math.Min(times, TemplateLimits.MaxListItems + 1L));
         var repeated = Enumerable.Repeat(items, (int)Math.Max(0, times)).SelectMany(x => x);
         return sequence is object?[] ? repeated.ToArray() : repeated.ToList();
     }
@@ -271,5 +279,32 @@ internal static class TemplateOperators
             default:
                 throw new TemplateRuntimeException($"argument of type '{Py.TypeName(container)}' is not iterable");
         }
+    }
+}
+
+/// <summary>
+/// Bounds on what one render may do. A chat template comes from the model file, not from us: a loop that would run
+/// for hours or a value that would fill memory must fail the request with a clear error, as jinja2's sandbox refuses
+/// long ranges. Real templates stay far below (a thousand-message conversation takes tens of thousands of steps).
+/// </summary>
+internal static class TemplateLimits
+{
+    /// <summary>Statements and expressions evaluated in one render.</summary>
+    public const long MaxSteps = 10_000_000;
+
+    /// <summary>Characters of any string, the output included.</summary>
+    public const int MaxStringChars = 8 << 20;
+
+    /// <summary>Items of any list or tuple.</summary>
+    public const int MaxListItems = 1 << 20;
+
+    public static void CheckString(long chars)
+    {
+        if (chars > MaxStringChars) throw new TemplateRuntimeException($"a string of {chars} characters is past the template limit of {MaxStringChars}");
+    }
+
+    public static void CheckItems(long items)
+    {
+        if (items > MaxListItems) throw new TemplateRuntimeException($"a list of {items} items is past the template limit of {MaxListItems}");
     }
 }
