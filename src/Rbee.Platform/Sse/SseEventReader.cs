@@ -15,7 +15,20 @@ public readonly record struct SseEvent(string Event, string Data);
 /// </summary>
 public sealed class SseEventReader(Stream stream, Action<string>? comment = null) : IDisposable
 {
+    /// <summary>
+    /// The longest line, and the largest event, a peer may send: far above any frame or job event rbee writes (a
+    /// telemetry frame of a hundred workers is tens of kilobytes), and a bound on what a peer that never sends a newline
+    /// can make the reader hold. Past it the reader throws <see cref="InvalidDataException"/>, which ends the stream.
+    /// </summary>
+    public const int MaxLineChars = 4 << 20;
+
     private readonly StreamReader _reader = new(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 16 * 1024);
+    private readonly char[] _buffer = new char[16 * 1024];
+    private readonly StringBuilder _line = new();
+    private int _start;
+    private int _end;
+    private bool _ended;
+    private bool _afterCr;
     private StringBuilder? _joined;
 
     /// <summary>The next event, or null when the stream ended.</summary>
@@ -26,7 +39,7 @@ public sealed class SseEventReader(Stream stream, Action<string>? comment = null
         var lines = 0;
         while (true)
         {
-            var line = await _reader.ReadLineAsync(ct).ConfigureAwait(false);
+            var line = await ReadLineAsync(ct).ConfigureAwait(false);
             if (line is null) return null;
             if (line.Length == 0)
             {
@@ -51,10 +64,64 @@ public sealed class SseEventReader(Stream stream, Action<string>? comment = null
                 else
                 {
                     if (lines == 2) (_joined ??= new StringBuilder()).Clear().Append(data);
-                    _joined!.Append('\n').Append(value);
+                    if (_joined!.Length + value.Length + 1 > MaxLineChars)
+                        throw new InvalidDataException($"an SSE event of more than {MaxLineChars} characters");
+                    _joined.Append('\n').Append(value);
                 }
             }
         }
+    }
+
+    /// <summary>A line ended by CR, LF or CRLF (the event-stream rule), or the last one at the end; null after it.</summary>
+    private async ValueTask<string?> ReadLineAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            for (var i = _start; i < _end; i++)
+            {
+                var c = _buffer[i];
+                if (_afterCr)
+                {
+                    _afterCr = false;
+                    // The LF of a CRLF whose CR ended the last line.
+                    if (c == '\n' && i == _start)
+                    {
+                        _start++;
+                        continue;
+                    }
+                }
+                if (c is not ('\n' or '\r')) continue;
+                string line;
+                if (_line.Length == 0) line = new string(_buffer, _start, i - _start);
+                else
+                {
+                    Append(i - _start);
+                    line = _line.ToString();
+                    _line.Clear();
+                }
+                _start = i + 1;
+                _afterCr = c == '\r';
+                return line;
+            }
+            Append(_end - _start);
+            _start = _end = 0;
+            if (_ended)
+            {
+                if (_line.Length == 0) return null;
+                var last = _line.ToString();
+                _line.Clear();
+                return last;
+            }
+            var n = await _reader.ReadAsync(_buffer, ct).ConfigureAwait(false);
+            if (n == 0) _ended = true;
+            else _end = n;
+        }
+    }
+
+    private void Append(int count)
+    {
+        if (_line.Length + count > MaxLineChars) throw new InvalidDataException($"an SSE line of more than {MaxLineChars} characters");
+        _line.Append(_buffer, _start, count);
     }
 
     public void Dispose() => _reader.Dispose();

@@ -56,4 +56,48 @@ public sealed class SseEventReaderTests
     {
         Assert.Equal([new SseEvent("a", "1")], await ReadAllAsync("event: a\ndata: 1\n\nevent: b\ndata: 2\n"));
     }
+
+    [Fact]
+    public async Task CrLfAndCrEndLines_EvenWhenSplitAcrossReads()
+    {
+        // 16 Ki chars fill the reader's buffer: the CR of a CRLF ends one read, its LF starts the next.
+        var pad = new string('p', 16 * 1024 - "data: ".Length - 1);
+        var events = await ReadAllAsync($"data: {pad}\r\n\r\ndata: b\r\rdata: c\n\n");
+        Assert.Equal([pad, "b", "c"], events.Select(e => e.Data));
+    }
+
+    [Fact]
+    public async Task APeerThatNeverEndsALine_IsRefused_NotHeldWithoutBound()
+    {
+        using var reader = new SseEventReader(new EndlessLine());
+        await Assert.ThrowsAsync<InvalidDataException>(async () => await reader.NextAsync(CancellationToken.None));
+        using var many = new SseEventReader(new MemoryStream(Encoding.UTF8.GetBytes(
+            string.Concat(Enumerable.Repeat("data: " + new string('d', 1 << 20) + "\n", 5)) + "\n")));
+        await Assert.ThrowsAsync<InvalidDataException>(async () => await many.NextAsync(CancellationToken.None));
+    }
+
+    /// <summary>"data: aaaa…" and never a newline.</summary>
+    private sealed class EndlessLine : Stream
+    {
+        private long _read;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            // Far more than the bound, so a reader without one would fail the test by running out of time, not pass it.
+            if (_read > 64L << 20) throw new InvalidOperationException("the reader kept reading one line past 64 MiB");
+            buffer.AsSpan(offset, count).Fill((byte)'a');
+            _read += count;
+            return count;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }
