@@ -267,6 +267,9 @@ public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider 
     /// </summary>
     public bool ApplyFrame(TelemetryFrame frame, ReadOnlyMemory<byte> json = default)
     {
+        // A frame with holes (a null worker, a worker without its group) is not a frame: it would break every view
+        // built from it later, far from here. Refused like one of another instance.
+        if (FrameProblem(frame) is not null) return false;
         lock (_write)
         {
             var e = _current.Find(frame.HiveId);
@@ -288,6 +291,20 @@ public sealed partial class ClusterRegistry(HiveLiveness liveness, TimeProvider 
         }
         Published();
         return true;
+    }
+
+    /// <summary>
+    /// Why a frame cannot be used, or null. The serializer fills what the JSON says, nulls included, whatever the record
+    /// declares; the fields the view needs are checked here, once, at the border.
+    /// </summary>
+    public static string? FrameProblem(TelemetryFrame frame)
+    {
+        if (frame.HiveId is null || frame.InstanceId is null) return "a frame without hive_id or instance_id";
+        if (frame.Workers is null) return "a frame without its workers list";
+        foreach (var w in frame.Workers)
+            if (w?.Group is null || w.Instance is null || w.State is null) return "a worker without group, instance or state";
+        if (frame.Node is { } node && (node.Gpus is null || node.Gpus.Any(g => g?.Id is null))) return "node stats without a GPU list, or a GPU without an id";
+        return null;
     }
 
     /// <summary>The hive's stream ended (or could not be opened): offline at once, its workers leave the view.</summary>
