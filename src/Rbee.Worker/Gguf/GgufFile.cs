@@ -97,18 +97,28 @@ public sealed unsafe class GgufFile : IDisposable
         foreach (var (name, dims, type, offset, infoAt) in infos)
         {
             long elements = 1;
-            foreach (var d in dims) elements = checked(elements * d);
             long bytes = -1;
-            if (GgmlTypeInfo.Layout(type) is { } layout)
+            try
             {
-                if (dims[0] % layout.BlockSize != 0)
-                    throw new InvalidDataException($"{path}: tensor '{name}' row of {dims[0]} is not whole {type} blocks (offset {infoAt})");
-                bytes = checked(elements / layout.BlockSize * layout.BlockBytes);
+                foreach (var d in dims) elements = checked(elements * d);
+                if (GgmlTypeInfo.Layout(type) is { } layout)
+                {
+                    if (dims[0] % layout.BlockSize != 0)
+                        throw new InvalidDataException($"{path}: tensor '{name}' row of {dims[0]} is not whole {type} blocks (offset {infoAt})");
+                    bytes = checked(elements / layout.BlockSize * layout.BlockBytes);
+                }
             }
+            catch (OverflowException)
+            {
+                // No file holds a tensor whose size does not fit in 63 bits: the dimensions lie.
+                throw new InvalidDataException($"{path}: tensor '{name}' dimensions [{string.Join(", ", dims)}] are too large for any file (offset {infoAt})");
+            }
+            if (offset < 0 || offset > length)
+                throw new InvalidDataException($"{path}: tensor '{name}' data offset {offset} lies outside the file of {length} bytes (offset {infoAt})");
             if (offset % alignment != 0)
                 throw new InvalidDataException($"{path}: tensor '{name}' data offset {offset} is not aligned to {alignment} (offset {infoAt})");
             var start = dataOffset + offset;
-            if (bytes >= 0 && (start < dataOffset || start + bytes > length))
+            if (bytes >= 0 && (start < dataOffset || start > length || bytes > length - start))
                 throw new InvalidDataException(
                     $"{path}: tensor '{name}' data [{start}, {start + bytes}) lies outside the file of {length} bytes (truncated? offset {infoAt})");
             var t = new GgufTensor(name, dims, type, start, bytes, bytes >= 0 ? @base + start : null);
