@@ -18,16 +18,21 @@ public sealed class StatusTableTests
         [
             new HiveView("gpu-box", "http://10.0.0.5:7835", "i1", HiveState.Online, null, 350, "0.1.0", 1,
                 [new DeviceInfo("cpu", "cpu", "EPYC", 16, 64 * gib), new DeviceInfo("cuda:0", "cuda", "RTX", VramTotalBytes: 24 * gib)],
-                new NodeStats(12.5, 8 * gib, 64 * gib, []),
+                new NodeStats(12.5, 8 * gib, 64 * gib, [new GpuStats("cuda:0", 37, 6 * gib, 24 * gib, 55), new GpuStats("cuda:1", null, null, null, null)]),
                 [new ProcessStats { Pid = 1, Group = "llm", Instance = "8080", Port = 8080, State = WorkerStates.Ready, Model = "m", Device = "cpu" }]),
             new HiveView("old-box", "http://10.0.0.6:7835", "i2", HiveState.Offline, "stream closed", 12_000, "0.1.0", 1, [], null, []),
         ]);
         var lines = RenderToText(view).Split('\n');
-        var gpu = lines.Single(l => l.Contains("gpu-box", StringComparison.Ordinal));
-        foreach (var expected in new[] { "online", "350 ms", "cpu, cuda:0", "12.5", "8.0/64.0 GiB", "1" }) Assert.Contains(expected, gpu);
+        var gpu = lines.First(l => l.Contains("gpu-box", StringComparison.Ordinal)); // the hive row; its worker row follows
+        foreach (var expected in new[] { "online", "350 ms", "cpu, cuda:0", "12.5", "8.0/64.0 GiB", "37, -", "6.0/24.0 GiB, -" }) Assert.Contains(expected, gpu);
+        // The workers follow, as `rbee ps` shows them.
+        Assert.Contains(lines, l => l.Contains("MODEL", StringComparison.Ordinal) && l.Contains("IN FLIGHT", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(":8080", StringComparison.Ordinal) || l.Contains("8080", StringComparison.Ordinal) && l.Contains("ready", StringComparison.Ordinal));
         var old = lines.Single(l => l.Contains("old-box", StringComparison.Ordinal));
         Assert.Contains("offline", old);
         Assert.Contains("12.0 s", old);
+        // A hive with no GPU shows none, not zero.
+        Assert.DoesNotContain(" 0/", old);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Keeper.Connection;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace Rbee.Keeper.Status;
 
@@ -52,12 +53,16 @@ public sealed class StatusCommand(IAnsiConsole console, TextWriter output, TextW
         return 0;
     }
 
-    /// <summary>The table of hives: id, state, last frame age, devices, CPU %, RAM used/total, workers.</summary>
-    public static Table Render(ClusterView view)
+    /// <summary>
+    /// The table of hives (id, state, last frame age, devices, CPU %, RAM used/total, GPU utilisation and VRAM used/total
+    /// per GPU, workers), then the workers as <c>rbee ps</c> shows them. A figure the hive did not measure is "-".
+    /// </summary>
+    public static IRenderable Render(ClusterView view, DateTimeOffset? now = null)
     {
-        var table = new Table().AddColumns("HIVE", "STATE", "LAST FRAME", "DEVICES", "CPU %", "RAM", "WORKERS");
+        var table = new Table().AddColumns("HIVE", "STATE", "LAST FRAME", "DEVICES", "CPU %", "RAM", "GPU %", "VRAM", "WORKERS");
         foreach (var h in view.Hives)
         {
+            var gpus = h.Node?.Gpus ?? [];
             table.AddRow(
                 Markup.Escape(h.HiveId),
                 Markup.Escape(h.State.ToWire() + (h.State == HiveState.Incompatible && h.Reason is not null ? $" ({h.Reason})" : "")),
@@ -65,10 +70,13 @@ public sealed class StatusCommand(IAnsiConsole console, TextWriter output, TextW
                 Markup.Escape(h.Devices.Count == 0 ? "-" : string.Join(", ", h.Devices.Select(d => d.Id))),
                 h.Node?.CpuPct is { } cpu ? cpu.ToString("0.0", CultureInfo.InvariantCulture) : "-",
                 h.Node is { RamUsedBytes: { } used, RamTotalBytes: { } total } ? $"{Gib(used)}/{Gib(total)} GiB" : "-",
+                gpus.Count == 0 ? "-" : string.Join(", ", gpus.Select(g => g.UtilPct is { } u ? u.ToString("0", CultureInfo.InvariantCulture) : "-")),
+                gpus.Count == 0 ? "-" : string.Join(", ", gpus.Select(g => g is { VramUsedBytes: { } vu, VramTotalBytes: { } vt } ? $"{Gib(vu)}/{Gib(vt)} GiB" : "-")),
                 h.Workers.Count.ToString(CultureInfo.InvariantCulture));
         }
         if (view.Hives.Count == 0) table.Caption("no hives known to the queen");
-        return table;
+        var rows = Workers.PsCommand.Rows(view);
+        return rows.Count == 0 ? table : new Rows(table, Text.Empty, Workers.PsCommand.Render(rows, now ?? DateTimeOffset.UtcNow));
     }
 
     private static string Age(long ms) => ms < 1000 ? $"{ms} ms" : (ms / 1000.0).ToString("0.0", CultureInfo.InvariantCulture) + " s";
