@@ -57,7 +57,8 @@ const pct = (n) => (n === null || n === undefined ? "–" : n.toFixed(0) + " %")
 const ms = (n) => (n < 1000 ? Math.round(n) + " ms" : (n / 1000).toFixed(n < 10000 ? 2 : 1) + " s");
 // A time left, as a person reads it: "42 s", "4 min 05 s", "2 h 10 min".
 const dur = (n) => {
-  const s = Math.max(0, Math.round(n / 1000));
+  // Rounded down, as a countdown is: an hour's timeout reads "59 min 59 s", not "1 h 00 min", a moment after it starts.
+  const s = Math.max(0, Math.floor(n / 1000));
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
@@ -234,6 +235,8 @@ function idleStop(s, now) {
     return { text: at > now ? `in ${dur(at - now)}` : "due now",
       title: `The queen stops it at ${new Date(at).toLocaleTimeString()} unless a request comes first` };
   }
+  // Counted from when it is ready: until then the queen has set no time.
+  if (s.started_by === "queen" && s.state !== "ready") return { text: "–", title: "The idle timeout counts once the worker is ready" };
   return { text: "never", title: s.started_by === "queen"
     ? "Started by the queen, which keeps it: no idle timeout (Scheduling:IdleTimeout) is set"
     : "Started by a person: the queen never stops it for being idle" };
