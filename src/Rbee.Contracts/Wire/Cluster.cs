@@ -16,7 +16,12 @@ public sealed record HiveView(
     int? Protocol,
     IReadOnlyList<DeviceInfo> Devices,
     NodeStats? Node,
-    IReadOnlyList<ProcessStats> Workers);
+    IReadOnlyList<ProcessStats> Workers)
+{
+    /// <summary>The hive's worker types with their availability and device kinds, from its capabilities (empty before
+    /// the queen has read them): what a person may start there (the dashboard's spawn form).</summary>
+    public IReadOnlyList<WorkerTypeInfo> WorkerTypes { get; init; } = [];
+}
 
 /// <summary>
 /// A hive's state at the queen (DESIGN.md "Discovery and telemetry" 5, 6). <c>connecting</c>: a ready was accepted

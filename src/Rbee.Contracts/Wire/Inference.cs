@@ -73,6 +73,12 @@ public static class RequestPhases
     public const string Received = "received";
     public const string Queued = "queued";
     public const string SpawnStarted = "spawn_started";
+
+    /// <summary>
+    /// The hive started the cold start's worker process (its <c>worker_spawn</c> job's <c>spawned</c> event): from here
+    /// to <see cref="WorkerReady"/> the worker loads its model, so a timeline tells starting a process from loading.
+    /// </summary>
+    public const string WorkerSpawned = "worker_spawned";
     public const string WorkerReady = "worker_ready";
     public const string Placed = "placed";
     public const string Retried = "retried";

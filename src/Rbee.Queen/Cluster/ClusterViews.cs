@@ -23,7 +23,10 @@ public static class ClusterViews
             e.Protocol,
             e.Capabilities?.Devices ?? [],
             e.State is HiveState.Online or HiveState.Degraded ? e.LastFrame?.Node : null,
-            workers);
+            workers)
+        {
+            WorkerTypes = e.Capabilities?.WorkerTypes ?? [],
+        };
     }
 
     /// <summary>A worker as clients see it: the hive's figures plus the queen's (<c>url</c>, and the load fields from

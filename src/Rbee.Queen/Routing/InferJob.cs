@@ -105,6 +105,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
             string? finish = null;
             TokenUsage? usage = null;
             var any = false;
+            var finished = false;
             try
             {
                 using var reader = new SseEventReader(await upstream.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
@@ -116,7 +117,11 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
                         any = true;
                         timeline.FirstByte();
                     }
-                    if (e.Data == "[DONE]") break;
+                    if (e.Data == "[DONE]")
+                    {
+                        finished = true;
+                        break;
+                    }
                     using var doc = JsonDocument.Parse(e.Data);
                     var root = doc.RootElement;
                     if (root.TryGetProperty("error", out var error))
@@ -137,6 +142,15 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
             catch (Exception e) when (e is JsonException || HttpInferenceClient.IsWorkerFault(e, deadline))
             {
                 var why = HttpInferenceClient.Why(e, deadline);
+                if (!any) return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, why);
+                Failure = $"worker {lease.Url} failed mid-answer: {why}";
+                return new Delivery(DeliveryOutcome.FailedAfterFirstByte, why);
+            }
+            if (!finished)
+            {
+                // A worker that stops (SIGTERM cancels its requests) closes the stream without [DONE]: the answer is cut
+                // short, which the job must say rather than end as if it were whole.
+                const string why = "the worker closed the stream before the end of the answer";
                 if (!any) return new Delivery(DeliveryOutcome.FailedBeforeFirstByte, why);
                 Failure = $"worker {lease.Url} failed mid-answer: {why}";
                 return new Delivery(DeliveryOutcome.FailedAfterFirstByte, why);

@@ -356,6 +356,10 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
             {
                 case WaitNoteKind.Queued: timeline.Queued(n.Position); break;
                 case WaitNoteKind.SpawnStarted: timeline.SpawnStarted(n.HiveId!, n.Text!); break;
+                case WaitNoteKind.WorkerSpawned:
+                    // A phase only: the hive's own narration (SpawnProgress) already tells the client the process is up.
+                    timeline.WorkerSpawned(n.HiveId!);
+                    continue;
             }
             last = n.Kind switch
             {
@@ -369,7 +373,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         return last;
     }
 
-    private enum WaitNoteKind { Queued, SpawnStarted, SpawnProgress, PullProgress }
+    private enum WaitNoteKind { Queued, SpawnStarted, WorkerSpawned, SpawnProgress, PullProgress }
 
     private readonly record struct WaitNote(WaitNoteKind Kind, int Position = 0, string? HiveId = null, string? Text = null);
 
@@ -390,6 +394,8 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
             SawSpawn = true;
             _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.SpawnStarted, 0, hiveId, device));
         }
+
+        public void WorkerSpawned(string hiveId, int port) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.WorkerSpawned, port, hiveId));
 
         public void SpawnProgress(string hiveId, string text) => _channel.Writer.TryWrite(new WaitNote(WaitNoteKind.SpawnProgress, 0, hiveId, text));
 

@@ -7,7 +7,7 @@ namespace Rbee.Queen.Routing;
 
 /// <summary>
 /// One inference request's timeline (DESIGN.md "Scheduling and routing"): each phase (received, queued with position,
-/// spawn started, worker ready, placed, retried, first byte, done or failed) is published at once as
+/// spawn started, worker spawned (process up, loading), worker ready, placed, retried, first byte, done or failed) is published at once as
 /// <c>event: request</c> on the queen's aggregate stream, with its time since <c>received</c> and since the previous
 /// phase, and the request ends with one structured log line. Written by the request's own task only.
 /// </summary>
@@ -35,6 +35,8 @@ public sealed partial class RequestTimeline(ClusterEventHub events, TimeProvider
     }
 
     public void SpawnStarted(string hiveId, string device) => Publish(RequestPhases.SpawnStarted, hiveId: hiveId, device: device);
+
+    public void WorkerSpawned(string hiveId) => Publish(RequestPhases.WorkerSpawned, hiveId: hiveId);
 
     public void WorkerReady(string hiveId, string workerUrl) => Publish(RequestPhases.WorkerReady, hiveId: hiveId, workerUrl: workerUrl);
 

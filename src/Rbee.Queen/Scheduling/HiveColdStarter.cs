@@ -81,7 +81,11 @@ public sealed partial class HiveColdStarter(
         int? port;
         try
         {
-            port = await jobs.RelayAsync(chosen.HiveId, sse, line => progress.SpawnProgress(chosen.HiveId, line), static _ => { }, bound.Token).ConfigureAwait(false);
+            // The hive's "spawned" event splits the start in two for the requests' timelines: process started, then loading.
+            port = await jobs.RelayAsync(chosen.HiveId, sse, line => progress.SpawnProgress(chosen.HiveId, line), data =>
+            {
+                if (JobEvents.TryRead(data, out var e) && e is WorkerSpawned spawned) progress.WorkerSpawned(chosen.HiveId, spawned.Port);
+            }, bound.Token).ConfigureAwait(false);
             if (port is not { } p) throw new JobFailedException($"hive {chosen.HiveId} finished the spawn without naming the worker's port");
             // The hive has seen the worker ready; its next frame (sent at once on the change) brings it into the queen's view.
             if (!await registry.WaitForAsync(s => IsReady(s, chosen.HiveId, p), options.MaxWait, bound.Token).ConfigureAwait(false))

@@ -12,6 +12,9 @@ public interface IWaitObserver
     /// <summary>A worker for the model is being started on that hive and device.</summary>
     void SpawnStarted(string hiveId, string device);
 
+    /// <summary>The hive started that worker's process on <paramref name="port"/>; it is loading the model now.</summary>
+    void WorkerSpawned(string hiveId, int port);
+
     /// <summary>A line of the hive's narration of that start (loading, port, ready).</summary>
     void SpawnProgress(string hiveId, string text);
 }
@@ -134,7 +137,12 @@ public sealed partial class Scheduler
             position = queue.PositionOf(waiter);
             if (presence.Ready.Count == 0 && presence.Starting.Count == 0 && queue.ColdStart is null)
                 queue.ColdStart = ColdStartAsync(queue, presence);
-            else if (queue.SpawningOn is var (hive, device)) observer?.SpawnStarted(hive, device);
+            else if (queue.SpawningOn is var (hive, device))
+            {
+                // A request that joins a start in flight is told how far it got, so its timeline has the same phases.
+                observer?.SpawnStarted(hive, device);
+                if (queue.SpawnedPort is { } port) observer?.WorkerSpawned(hive, port);
+            }
         }
         observer?.Queued(position);
         return await WaitAsync(queue, waiter, maxWait, ct).ConfigureAwait(false);
@@ -269,6 +277,7 @@ public sealed partial class Scheduler
             {
                 queue.ColdStart = null;
                 queue.SpawningOn = null;
+                queue.SpawnedPort = null;
             }
             // The new worker may have reached the view before this start was marked finished.
             Pump(queue.Model);
@@ -297,9 +306,21 @@ public sealed partial class Scheduler
             lock (queue.Gate)
             {
                 queue.SpawningOn = (hiveId, device);
+                queue.SpawnedPort = null;
                 observers = queue.Observers();
             }
             foreach (var o in observers) o.SpawnStarted(hiveId, device);
+        }
+
+        public void WorkerSpawned(string hiveId, int port)
+        {
+            List<IWaitObserver> observers;
+            lock (queue.Gate)
+            {
+                queue.SpawnedPort = port;
+                observers = queue.Observers();
+            }
+            foreach (var o in observers) o.WorkerSpawned(hiveId, port);
         }
 
         public void SpawnProgress(string hiveId, string text)
@@ -337,6 +358,9 @@ public sealed partial class Scheduler
         public LinkedList<Waiter> Waiters { get; } = new();
         public Task? ColdStart { get; set; }
         public (string HiveId, string Device)? SpawningOn { get; set; }
+
+        /// <summary>The port of the cold start's worker once the hive has started its process (it is loading).</summary>
+        public int? SpawnedPort { get; set; }
         public CompletionRate Rate { get; } = new(time);
 
         public int Count => Waiters.Count;

@@ -49,6 +49,22 @@ public sealed class WorkerLoadViewTests
     }
 
     [Fact]
+    public void ClusterView_ListsTheHivesWorkerTypesFromItsCapabilities_EmptyBeforeTheyAreRead()
+    {
+        var clock = Clock();
+        var registry = Registry(clock);
+        registry.Ready(Ready(), HiveUrl);
+        Assert.Empty(Assert.Single(ClusterViews.View(registry.Current, clock.GetUtcNow()).Hives).WorkerTypes);
+
+        registry.SetCapabilities(HiveId, new Contracts.Wire.Capabilities(HiveId, HiveUrl.ToString(), "i1", "0.1.0", 1,
+            new Contracts.Wire.MonitoringInfo(Contracts.Wire.MonitoringInfo.CgroupV2), [new Contracts.Wire.DeviceInfo("cpu", "cpu", "cpu")],
+            [new Contracts.Wire.WorkerTypeInfo("llm", true, 8080) { DeviceKinds = ["cpu"] }, new Contracts.Wire.WorkerTypeInfo("vllm", false, 8000, "vllm not found")]));
+        var json = JsonSerializer.Serialize(ClusterViews.Hive(registry.Current.Find(HiveId)!, clock.GetUtcNow()), RbeeJsonContext.Default.HiveView);
+        Assert.Contains("\"worker_types\":[{\"name\":\"llm\",\"available\":true,\"base_port\":8080,\"reason\":null,\"device_kinds\":[\"cpu\"]}," +
+            "{\"name\":\"vllm\",\"available\":false,\"base_port\":8000,\"reason\":\"vllm not found\",\"device_kinds\":null}]", json);
+    }
+
+    [Fact]
     public void WithoutAScheduler_TheDefaultKnowsNothing()
     {
         var clock = Clock();

@@ -19,13 +19,14 @@ public sealed class InferencePipelineTests
     private readonly WorkerLoads _loads;
     private readonly Scheduler _scheduler;
     private readonly InferencePipeline _pipeline;
+    private readonly SchedulerTests.FakeColdStarter _starter = new();
     private readonly ClusterEventHub _events = new(ClusterFixtures.Registry(ClusterFixtures.Clock()));
 
     public InferencePipelineTests()
     {
         _loads = new WorkerLoads(_options, _time);
         _scheduler = new Scheduler(new ModelIndex(() => _cluster.Snapshot, _options), _loads, new LeastRequestsPolicy(),
-            new SchedulerTests.FakeColdStarter(), _options, _time, NullLogger<Scheduler>.Instance);
+            _starter, _options, _time, NullLogger<Scheduler>.Instance);
         _pipeline = new InferencePipeline(_scheduler, _options, _time);
         _cluster.Hive("a", workers: [TestCluster.Worker(8080, "m")]).Hive("b", workers: [TestCluster.Worker(8080, "m")]);
     }
@@ -67,6 +68,19 @@ public sealed class InferencePipelineTests
 
     private Task RunAsync(IInferenceClient client) =>
         _pipeline.RunAsync("m", client, new RequestTimeline(_events, _time, NullLogger.Instance, "r1", "/v1/completions"), CancellationToken.None);
+
+    /// <summary>The phases the timeline of request <paramref name="id"/> published so far, in order.</summary>
+    private static List<string> Phases(ClusterEventHub.Subscription events, string id)
+    {
+        var phases = new List<string>();
+        while (events.Reader.TryRead(out var e))
+        {
+            if (e.Name != StreamEvents.Request) continue;
+            using var json = System.Text.Json.JsonDocument.Parse(e.Json);
+            if (json.RootElement.GetProperty("request_id").GetString() == id) phases.Add(json.RootElement.GetProperty("phase").GetString()!);
+        }
+        return phases;
+    }
 
     private int InFlight() => _loads.InFlight(new WorkerKey("a", 8080, 9080)) + _loads.InFlight(new WorkerKey("b", 8080, 9080));
 
@@ -169,5 +183,24 @@ public sealed class InferencePipelineTests
         await leaves.CancelAsync();
         await run;
         Assert.Equal(0, InFlight());
+    }
+
+    [Fact]
+    public async Task AColdStartsTimeline_TellsStartingTheProcessFromLoadingTheModel_InOrder()
+    {
+        _cluster.Hive("a", models: [TestCluster.Model("cold")], workers: [TestCluster.Worker(8080, "m")]);
+        _starter.SpawnedPort = 8081;
+        using var events = _events.Subscribe();
+        var run = _pipeline.RunAsync("cold", new ScriptedClient(Ok), new RequestTimeline(_events, _time, NullLogger.Instance, "cold-1", "infer"),
+            CancellationToken.None);
+        await _starter.Started.Task;
+        _cluster.Hive("a", models: [TestCluster.Model("cold")], workers: [TestCluster.Worker(8080, "m"), TestCluster.Worker(8081, "cold")]);
+        _starter.Finish.TrySetResult();
+        await run;
+
+        // spawn_started → worker_spawned (the hive's "spawned": process up) → worker_ready (model loaded) → placed. Whether
+        // "queued" comes before or after the start's first note depends on the start's own thread: left out.
+        Assert.Equal([RequestPhases.SpawnStarted, RequestPhases.WorkerSpawned, RequestPhases.WorkerReady, RequestPhases.Placed],
+            Phases(events, "cold-1").Where(p => p is not RequestPhases.Queued and not RequestPhases.Done));
     }
 }

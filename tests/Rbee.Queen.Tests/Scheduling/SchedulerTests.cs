@@ -30,6 +30,7 @@ public sealed class SchedulerTests
         public List<string> Notes { get; } = [];
         public void Queued(int position) { lock (Notes) Notes.Add($"queued {position}"); }
         public void SpawnStarted(string hiveId, string device) { lock (Notes) Notes.Add($"spawn {hiveId} {device}"); }
+        public void WorkerSpawned(string hiveId, int port) { lock (Notes) Notes.Add($"spawned {hiveId} {port}"); }
         public void SpawnProgress(string hiveId, string text) { lock (Notes) Notes.Add($"progress {text}"); }
     }
 
@@ -40,10 +41,14 @@ public sealed class SchedulerTests
         public TaskCompletionSource Finish { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        /// <summary>When set, the start reports the worker's process started on this port (the hive's "spawned" event).</summary>
+        public int? SpawnedPort { get; set; }
+
         public async Task StartAsync(ModelPresence model, IWaitObserver progress, CancellationToken ct)
         {
             Interlocked.Increment(ref Starts);
             progress.SpawnStarted("a", "cpu");
+            if (SpawnedPort is { } port) progress.WorkerSpawned("a", port);
             Started.TrySetResult();
             await Finish.Task;
         }

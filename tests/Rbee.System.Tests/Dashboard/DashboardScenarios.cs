@@ -1,3 +1,6 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using Rbee.SystemTests.Infrastructure;
@@ -20,7 +23,9 @@ public sealed class DashboardFixture : IAsyncLifetime
         Models = await TinyPull.StartServerAsync();
         // About two seconds a pull: the page has several progress events to show.
         Models.BytesPerSecond = TinyPull.Model.Length / 2;
-        Cluster = await RoutingCluster.StartAsync(hiveSettings: TinyPull.HiveSettings(Models));
+        // An idle timeout far beyond the tests' length: workers the queen starts show when they would be stopped, none is.
+        Cluster = await RoutingCluster.StartAsync(queenSettings: new Dictionary<string, string> { ["RBEE_Scheduling__IdleTimeout"] = "01:00:00" },
+            hiveSettings: TinyPull.HiveSettings(Models));
         Browser = await DashboardBrowser.LaunchAsync();
     }
 
@@ -55,9 +60,15 @@ public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture
         await Expect(Hive(page, C.B).GetByTestId("hive-state")).ToHaveTextAsync("online");
         await Expect(Hive(page, C.A)).ToContainTextAsync("CPU");
 
-        // Started from the page's own form, by keyboard.
+        // Started from the page's own form, by keyboard. The worker types are the hive's own: llm chosen; vllm, not
+        // installed on the test machine, listed but disabled, with the hive's reason under the form.
         await page.GetByLabel("Model", new() { Exact = true }).First.FillAsync("dash-tiny");
         await page.Locator("#spawn-hive").SelectOptionAsync(C.A.HiveId);
+        await Expect(page.Locator("#spawn-type")).ToHaveValueAsync("llm");
+        await Expect(page.Locator("#spawn-type option[value='test']")).ToBeEnabledAsync();
+        await Expect(page.Locator("#spawn-type option[value='vllm']")).ToBeDisabledAsync();
+        await Expect(page.Locator("#spawn-type-note")).ToContainTextAsync("vllm");
+        await Expect(page.Locator("#spawn-device")).ToHaveValueAsync("cpu");
         await page.GetByRole(AriaRole.Button, new() { Name = "Start worker" }).FocusAsync();
         await page.Keyboard.PressAsync("Enter");
         var row = WorkerRows(page, "dash-tiny");
@@ -65,6 +76,8 @@ public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture
         await Expect(row).ToContainTextAsync("ready", new() { Timeout = (float)Budget.TotalMilliseconds });
         await Expect(page.Locator("#spawn-status")).ToContainTextAsync("is ready");
         await Expect(row).ToContainTextAsync(C.A.HiveId);
+        // A person's worker: the queen never stops it for being idle.
+        await Expect(row.Locator("td.idle")).ToHaveTextAsync("never");
 
         var worker = Assert.Single(await C.WorkersAsync("dash-tiny"));
         await Expect(row).ToContainTextAsync(worker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -146,8 +159,13 @@ public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture
         var request = page.Locator("li.req", new() { Has = page.Locator(".req-model", new() { HasText = "dash-chat" }) }).First;
         await Expect(request).ToContainTextAsync("200");
         await Expect(request.Locator(".seg.ph-spawn")).ToHaveCountAsync(1);
+        // worker_spawned splits the cold start: the process started, then the model loaded.
+        await Expect(request.Locator(".seg.ph-load")).ToHaveCountAsync(1);
+        await Expect(request.Locator(".tl")).ToHaveAttributeAsync("aria-label", new Regex("starting a worker .*, loading the model .*, to first token"));
         await Expect(request.Locator(".seg.ph-gen")).ToHaveCountAsync(1);
         await Expect(WorkerRows(page, "dash-chat")).ToHaveCountAsync(1);
+        // The queen started it, so its idle timeout applies (an hour in this fixture).
+        await Expect(WorkerRows(page, "dash-chat").Locator("td.idle")).ToHaveTextAsync(new Regex(@"^in 59 min"));
 
         await page.ScreenshotAsync(new() { Path = Path.Combine(DashboardBrowser.ScreenshotDir, "dashboard-1280x800.png") });
         await page.ScreenshotAsync(new() { Path = Path.Combine(DashboardBrowser.ScreenshotDir, "dashboard-full.png"), FullPage = true });
@@ -159,5 +177,104 @@ public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture
         await page.GetByRole(AriaRole.Button, new() { Name = $"Stop dash-chat on {C.A.HiveId}", Exact = false }).ClickAsync();
         await Expect(WorkerRows(page, "dash-chat")).ToHaveCountAsync(0, new() { Timeout = (float)Budget.TotalMilliseconds });
         await Expect(page.Locator("#spawn-status")).ToContainTextAsync("Stopped");
+    }
+
+    [Fact]
+    public async Task AWorkersLogOpensFromItsRow_ShowsItsReadyLine_AndFollowsTheNextRequest()
+    {
+        C.Put(C.A, RoutingCluster.TinyModel, "dash-logs");
+        await C.WaitListedAsync("dash-logs", Budget);
+        var (port, _) = await C.SpawnAsync(C.A, "dash-logs");
+        // Dark: the light scheme is in the other tests' screenshots; this one shows the log panel in the dark one.
+        var page = await fixture.Browser.OpenAsync(C.Queen.Url, colorScheme: "dark");
+        var row = WorkerRows(page, "dash-logs");
+        await Expect(row).ToContainTextAsync("ready", new() { Timeout = (float)Budget.TotalMilliseconds });
+
+        // Opened by keyboard; the log takes the focus and shows the worker's last lines.
+        var logs = page.GetByRole(AriaRole.Button, new() { Name = $"Logs of dash-logs on {C.A.HiveId} port {port}" });
+        await logs.FocusAsync();
+        await page.Keyboard.PressAsync("Enter");
+        var panel = page.Locator("#log-panel");
+        var text = page.Locator("#log-text");
+        await Expect(panel).ToBeVisibleAsync();
+        await Expect(text).ToBeFocusedAsync();
+        await Expect(text).ToContainTextAsync($"Ready on port {port}", new() { Timeout = (float)Budget.TotalMilliseconds });
+        await Expect(page.Locator("#log-state")).ToContainTextAsync("following");
+        await Expect(page.Locator("#log-path")).ToContainTextAsync("worker.log");
+
+        // A request served after the log was opened appears in it: the panel follows the file. (The file is the port's,
+        // so an earlier worker on the same port may have served requests already: counted, not assumed absent.)
+        const string served = " chat 200";
+        var before = await text.EvaluateAsync<int>("(e, s) => e.textContent.split(s).length - 1", served);
+        using (var response = await RoutingCluster.PostAsync(C.Queen.Url, "/v1/chat/completions",
+            JsonSerializer.Serialize(new { model = "dash-logs", messages = new[] { new { role = "user", content = "Once" } }, max_tokens = 4 })))
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        await page.WaitForFunctionAsync("([s, n]) => document.getElementById('log-text').textContent.split(s).length - 1 > n",
+            new object[] { served, before }, new() { Timeout = (float)Budget.TotalMilliseconds });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(DashboardBrowser.ScreenshotDir, "dashboard-worker-log-dark.png"), FullPage = true });
+
+        // Escape closes it and gives the focus back to the button that opened it.
+        await page.Keyboard.PressAsync("Escape");
+        await Expect(panel).ToBeHiddenAsync();
+        await Expect(logs).ToBeFocusedAsync();
+        await Expect(logs).ToHaveAttributeAsync("aria-expanded", "false");
+    }
+
+    [Fact]
+    public async Task AWorkerStoppedMidAnswer_EndsTheChatWithAVisibleError_NotAHang()
+    {
+        C.Put(C.A, RoutingCluster.SlowModel, "dash-slow");
+        await C.WaitListedAsync("dash-slow", Budget);
+        await C.SpawnAsync(C.A, "dash-slow");
+        var page = await fixture.Browser.OpenAsync(C.Queen.Url);
+        // The page asks for a short answer; this one must last until the worker is stopped: the test lengthens it.
+        await page.RouteAsync("**/v1/jobs", async route =>
+        {
+            var body = route.Request.PostData is { } data ? JsonNode.Parse(data) as JsonObject : null;
+            if (route.Request.Method != "POST" || body?["operation"]?.GetValue<string>() != "infer")
+            {
+                await route.ContinueAsync();
+                return;
+            }
+            body["max_tokens"] = 3000;
+            body["ignore_eos"] = true;
+            await route.ContinueAsync(new() { PostData = Encoding.UTF8.GetBytes(body.ToJsonString()) });
+        });
+
+        await page.Locator("#chat-model").FillAsync("dash-slow");
+        await page.GetByLabel("Message").FillAsync("Once upon a time");
+        await page.GetByLabel("Message").PressAsync("Enter");
+        var answer = page.Locator(".msg.assistant").Last;
+        await Expect(page.Locator("#chat-status")).ToHaveTextAsync("Answering…", new() { Timeout = (float)Budget.TotalMilliseconds });
+        await Expect(answer.Locator("p")).Not.ToBeEmptyAsync();
+
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Stop dash-slow on {C.A.HiveId}", Exact = false }).ClickAsync();
+        // The worker cancels its requests on SIGTERM: the answer ends at once, marked as cut off, and the box is usable again.
+        var ends = new LocatorAssertionsToContainTextOptions { Timeout = 10_000 };
+        await Expect(page.Locator("#chat-status")).ToContainTextAsync("Failed", ends);
+        await Expect(answer.Locator(".cut-note")).ToContainTextAsync("cut off");
+        await Expect(page.Locator("#chat-send")).ToBeEnabledAsync();
+        await Expect(page.Locator("#chat-stop")).ToBeHiddenAsync();
+        await page.Locator("section.chat").ScreenshotAsync(new() { Path = Path.Combine(DashboardBrowser.ScreenshotDir, "dashboard-chat-cut-off.png") });
+        await Expect(WorkerRows(page, "dash-slow")).ToHaveCountAsync(0, new() { Timeout = (float)Budget.TotalMilliseconds });
+    }
+
+    [Fact]
+    public async Task AHiveKilledWithSigkill_IsOfflineOnThePageWithinASecondOfTheQueensEvent()
+    {
+        // A hive of its own: the fixture's two stay as the other tests expect them.
+        using var home = new TempHome();
+        await using var doomed = HiveNode.Start(home.Path, C.Queen.Url);
+        await C.Stream.WaitForStateAsync("third hive online", doomed.HiveId, "online", Budget);
+        var page = await fixture.Browser.OpenAsync(C.Queen.Url);
+        var state = Hive(page, doomed).GetByTestId("hive-state");
+        await Expect(state).ToHaveTextAsync("online");
+
+        // Armed before the kill: the queen's own event is the reference for "within a second".
+        var offline = C.Stream.WaitForStateAsync("third hive offline", doomed.HiveId, "offline", Budget);
+        doomed.Process.Signal(Signals.SIGKILL);
+        await offline;
+        await Expect(state).ToHaveTextAsync("offline", new() { Timeout = 1_000 });
+        await Expect(Hive(page, doomed)).ToContainTextAsync("not reachable");
     }
 }

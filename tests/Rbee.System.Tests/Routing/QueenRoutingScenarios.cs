@@ -94,7 +94,7 @@ public sealed class QueenRoutingScenarios(RoutingClusterFixture fixture) : IClas
             Assert.StartsWith("http://127.0.0.1:", response.Headers.GetValues("X-Rbee-Worker").Single());
         }
         var phases = new List<string>();
-        foreach (var expected in new[] { "received", "queued", "spawn_started", "worker_ready", "placed", "first_byte", "done" })
+        foreach (var expected in new[] { "received", "queued", "spawn_started", "worker_spawned", "worker_ready", "placed", "first_byte", "done" })
         {
             var e = await C.Stream.WaitForAsync("request timeline", $"phase {expected} of {id}", Budget, (name, d) =>
                 name == "request" && d.GetProperty("request_id").GetString() == id && d.GetProperty("phase").GetString() == expected);

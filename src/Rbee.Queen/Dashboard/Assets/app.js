@@ -8,16 +8,20 @@ const HISTORY_MS = 3 * 60 * 1000;      // the charts show the last three minutes
 const MAX_REQUESTS = 12;               // the latest requests kept on the page
 const BACKOFF_INITIAL_MS = 500;
 const BACKOFF_MAX_MS = 10000;
+const LOG_LINES = 200;                 // a worker's log opens with its last 200 lines, then follows
+const LOG_MAX_CHARS = 400000;          // beyond this the oldest lines of the open log are dropped
+const REFRESH_DEBOUNCE_MS = 750;       // re-reads of the cluster view after events, at most this often
 
 const $ = (id) => document.getElementById(id);
 
 // ---------- state ----------
-const hives = new Map();     // hive_id -> {id, url, state, reason, devices, node, cpu:[], ram:[], gpu:[], lastFrame}
+const hives = new Map();     // hive_id -> {id, url, state, reason, devices, workerTypes, node, cpu:[], ram:[], gpu:[]}
 const workers = new Map();   // `${hive}/${port}` -> {hive, stats, cpu:[], gone}
 const requests = new Map();  // request id -> {id, model, phases: {phase: ms}, status, error, hive, worker, t0}
 let token = sessionStorage.getItem(TOKEN_KEY);
 let streamAbort = null;
 let connected = false;
+let logView = null;          // the open worker log: {key, controller, gone}
 
 // ---------- small helpers ----------
 function el(tag, attrs = {}, ...children) {
@@ -51,6 +55,14 @@ const bytes = (n) => {
 const mb = (n) => (n === null || n === undefined ? "–" : bytes(n * 1024 * 1024));
 const pct = (n) => (n === null || n === undefined ? "–" : n.toFixed(0) + " %");
 const ms = (n) => (n < 1000 ? Math.round(n) + " ms" : (n / 1000).toFixed(n < 10000 ? 2 : 1) + " s");
+// A time left, as a person reads it: "42 s", "4 min 05 s", "2 h 10 min".
+const dur = (n) => {
+  // Rounded down, as a countdown is: an hour's timeout reads "59 min 59 s", not "1 h 00 min", a moment after it starts.
+  const s = Math.max(0, Math.floor(n / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+};
 
 function push(series, value, now) {
   if (value === null || value === undefined || Number.isNaN(value)) return;
@@ -173,14 +185,22 @@ function renderWorkers() {
   const keys = [...workers.keys()].sort();
   $("workers-empty").hidden = keys.length > 0;
   $("workers").hidden = keys.length === 0;
-  // Rows are replaced in place by key; a focused Stop button keeps its focus across updates.
-  const focused = document.activeElement && document.activeElement.closest("tr[data-worker]")?.dataset.worker;
+  // Rows are replaced in place by key; a focused button (Logs, Stop) keeps its focus across updates.
+  const active = document.activeElement;
+  const focused = active?.closest("tr[data-worker]")?.dataset.worker;
+  const focusedAction = active?.dataset?.action;
+  const now = Date.now();
   const rows = keys.map((key) => {
     const w = workers.get(key);
     const s = w.stats;
-    const model = s.model_id || (s.model || "").split("/").pop();
-    const stop = el("button", { type: "button", class: "quiet small", "aria-label": `Stop ${model} on ${w.hive} port ${s.port}`,
+    const model = modelOf(s);
+    const logOpen = logView?.key === key;
+    const logs = el("button", { type: "button", class: "quiet small", "data-action": "logs", "aria-controls": "log-panel",
+      "aria-expanded": logOpen ? "true" : "false", "aria-label": `Logs of ${model} on ${w.hive} port ${s.port}`,
+      onclick: () => (logOpen ? closeLog() : openLog(key)) }, "Logs");
+    const stop = el("button", { type: "button", class: "quiet small", "data-action": "stop", "aria-label": `Stop ${model} on ${w.hive} port ${s.port}`,
       disabled: w.stopping || s.state === "stopping", onclick: () => stopWorker(key) }, w.stopping ? "Stopping…" : "Stop");
+    const idle = idleStop(s, now);
     return el("tr", { "data-worker": key, "data-model": model, "data-hive": w.hive },
       el("th", { scope: "row", class: "model", title: s.model || "", text: model }),
       el("td", { "data-label": "Hive", text: w.hive }),
@@ -193,22 +213,60 @@ function renderWorkers() {
       el("td", { "data-label": "RSS", class: "num", text: mb(s.rss_mb) }),
       el("td", { "data-label": "VRAM", class: "num", text: s.vram_mb == null ? "–" : mb(s.vram_mb) }),
       el("td", { "data-label": "In flight", class: "num", text: String(inFlightOf(w)) }),
-      el("td", { class: "act" }, stop));
+      el("td", { "data-label": "Idle stop", class: "idle", "data-idle-stop": s.idle_stop_at || null, title: idle.title, text: idle.text }),
+      el("td", { class: "act" }, logs, stop));
   });
   body.replaceChildren(...rows);
-  if (focused) body.querySelector(`tr[data-worker="${CSS.escape(focused)}"] button`)?.focus();
+  if (focused) body.querySelector(`tr[data-worker="${CSS.escape(focused)}"] button${focusedAction ? `[data-action="${focusedAction}"]` : ""}`)?.focus();
+  // The worker whose log is open went away: its log stops being followed, the lines read so far stay.
+  if (logView && !logView.gone && !workers.has(logView.key)) {
+    logView.gone = true;
+    logView.controller.abort();
+    setLogState("down", "worker gone; log no longer followed");
+  }
+}
+
+const modelOf = (s) => s.model_id || (s.model || "").split("/").pop();
+
+// The queen stops workers it started itself after Scheduling:IdleTimeout without a request (idle_stop_at); never others.
+function idleStop(s, now) {
+  if (s.idle_stop_at) {
+    const at = Date.parse(s.idle_stop_at);
+    return { text: at > now ? `in ${dur(at - now)}` : "due now",
+      title: `The queen stops it at ${new Date(at).toLocaleTimeString()} unless a request comes first` };
+  }
+  // Counted from when it is ready: until then the queen has set no time.
+  if (s.started_by === "queen" && s.state !== "ready") return { text: "–", title: "The idle timeout counts once the worker is ready" };
+  return { text: "never", title: s.started_by === "queen"
+    ? "Started by the queen, which keeps it: no idle timeout (Scheduling:IdleTimeout) is set"
+    : "Started by a person: the queen never stops it for being idle" };
+}
+
+// Once a second, only the idle countdowns change: written in place, without redrawing the table.
+function tickIdle() {
+  const now = Date.now();
+  for (const td of document.querySelectorAll("#worker-rows td[data-idle-stop]")) {
+    const at = Date.parse(td.dataset.idleStop);
+    const text = at > now ? `in ${dur(at - now)}` : "due now";
+    if (td.textContent !== text) td.textContent = text;
+  }
 }
 
 // The timeline's segments, from the phases the queen publishes (routing.md "Every request has a timeline").
-function segments(r) {
+// A request still running has its open phase drawn up to now, so its bar grows while it waits.
+function segments(r, now) {
   const p = r.phases;
-  const end = p.done ?? p.failed;
+  const end = p.done ?? p.failed ?? (r.finished ? undefined : now - r.t0);
   const out = [];
   const add = (cls, label, from, to) => { if (from !== undefined && to !== undefined && to >= from) out.push({ cls, label, from, to }); };
   const leaveQueue = p.spawn_started ?? p.placed ?? p.first_byte ?? end;
   add("ph-queued", "queued", 0, leaveQueue);
-  add("ph-spawn", "starting a worker", p.spawn_started, p.worker_ready ?? p.placed ?? end);
-  add("ph-load", "placing", p.worker_ready, p.placed);
+  // A cold start: the hive starts the worker's process (spawn_started → worker_spawned), then the worker loads the model
+  // (worker_spawned → worker_ready; placing the request on it follows within a millisecond and is drawn with it).
+  // Without worker_spawned (a queen before it), the whole start is one bar.
+  add("ph-spawn", "starting a worker", p.spawn_started, p.worker_spawned ?? p.worker_ready ?? p.placed ?? end);
+  if (p.worker_spawned !== undefined) add("ph-load", "loading the model", p.worker_spawned, p.placed ?? p.worker_ready ?? end);
+  else add("ph-load", "placing", p.worker_ready, p.placed);
   add("ph-first", "to first token", p.placed, p.first_byte ?? end);
   add("ph-gen", "generating", p.first_byte, end);
   return out;
@@ -223,7 +281,7 @@ function renderRequests() {
   const scale = Math.max(100, ...items.map(totalOf));
   list.replaceChildren(...items.map((r) => {
     const total = totalOf(r);
-    const segs = segments(r);
+    const segs = segments(r, now);
     const bar = el("div", { class: "tl", role: "img",
       "aria-label": segs.map((s) => `${s.label} ${ms(s.to - s.from)}`).join(", ") || "received" });
     for (const s of segs) {
@@ -245,7 +303,7 @@ function renderRequests() {
 let selectorsKey = "";
 function renderSelectors() {
   const online = [...hives.values()].filter((h) => h.state === "online").map((h) => h.id).sort();
-  const key = online.join(",") + "|" + online.map((id) => (hives.get(id).devices || []).map((d) => d.id).join(",")).join(";");
+  const key = JSON.stringify(online.map((id) => [id, (hives.get(id).devices || []).map((d) => d.id), hives.get(id).workerTypes || []]));
   if (key === selectorsKey) return;
   selectorsKey = key;
   const fill = (select, options) => {
@@ -257,12 +315,40 @@ function renderSelectors() {
   if (!online.length) hiveOptions.push(["", "no hive online"]);
   fill($("spawn-hive"), hiveOptions);
   fill($("pull-hive"), online.length > 1 ? [["*", "every online hive"], ...hiveOptions] : hiveOptions);
+  fillTypes();
+}
+
+// The chosen hive's worker types (its capabilities, through the cluster view): an unavailable one is listed, disabled,
+// with the hive's reason under the form.
+function fillTypes() {
+  const h = hives.get($("spawn-hive").value);
+  const types = h?.workerTypes?.length ? h.workerTypes : [{ name: "llm", available: true }];
+  const select = $("spawn-type");
+  const keep = select.value;
+  select.replaceChildren(...types.map((t) => el("option", { value: t.name, disabled: !t.available,
+    text: t.available ? t.name : `${t.name} (unavailable)` })));
+  const usable = types.filter((t) => t.available);
+  // The choice made stays; else llm (what a model file is served by), else the first type that runs here.
+  select.value = usable.some((t) => t.name === keep) ? keep : ((usable.find((t) => t.name === "llm") ?? usable[0])?.name ?? "");
+  // The reasons are long (paths, settings to change): one summary line, the reasons folded under it.
+  const missing = types.filter((t) => !t.available);
+  const note = $("spawn-type-note");
+  if (!missing.length || !h) note.replaceChildren();
+  else note.replaceChildren(el("details", {},
+    el("summary", { text: usable.length ? `Not available on ${h.id}: ${missing.map((t) => t.name).join(", ")}`
+      : `No worker type can run on ${h.id}` }),
+    el("ul", {}, ...missing.map((t) => el("li", {}, el("strong", { text: t.name }), ` ${t.reason || "unavailable"}`)))));
   fillDevices();
 }
 
+// The chosen hive's devices the chosen type runs on (device_kinds; every device when the hive does not say).
 function fillDevices() {
   const h = hives.get($("spawn-hive").value);
-  const devs = (h?.devices || []).map((d) => [d.kind === "cpu" ? "cpu" : d.id, d.kind === "cpu" ? "cpu" : `${d.id} ${d.name || ""}`.trim()]);
+  const type = (h?.workerTypes || []).find((t) => t.name === $("spawn-type").value);
+  const kinds = type?.device_kinds;
+  const devs = (h?.devices || []).filter((d) => !kinds || kinds.includes(d.kind))
+    .map((d) => [d.kind === "cpu" ? "cpu" : d.id, d.kind === "cpu" ? `cpu${d.cores ? ` (${d.cores} cores)` : ""}`
+      : `${d.id} ${d.name || ""}${d.vram_total_bytes ? ` · ${bytes(d.vram_total_bytes)}` : ""}`.trim()]);
   const select = $("spawn-device");
   const keep = select.value;
   select.replaceChildren(...(devs.length ? devs : [["cpu", "cpu"]]).map(([v, t]) => el("option", { value: v, text: t })));
@@ -289,7 +375,7 @@ function setConn(state, text) {
 function hiveOf(id) {
   let h = hives.get(id);
   if (!h) {
-    h = { id, url: null, state: "connecting", reason: null, devices: [], node: null, cpu: [], ram: [], gpu: [] };
+    h = { id, url: null, state: "connecting", reason: null, devices: [], workerTypes: [], node: null, cpu: [], ram: [], gpu: [] };
     hives.set(id, h);
   }
   return h;
@@ -301,7 +387,7 @@ function applyCluster(view) {
   const now = Date.now();
   for (const hv of view.hives || []) {
     const h = hiveOf(hv.hive_id);
-    Object.assign(h, { url: hv.hive_url, state: hv.state, reason: hv.reason, devices: hv.devices || [], node: hv.node });
+    Object.assign(h, { url: hv.hive_url, state: hv.state, reason: hv.reason, devices: hv.devices || [], workerTypes: hv.worker_types || [], node: hv.node });
     if (hv.node) sampleHive(h, hv.node, now);
     for (const s of hv.workers || []) {
       const w = upsertWorker(hv.hive_id, s, now);
@@ -358,6 +444,8 @@ function onEvent(type, data) {
     case "worker_added":
     case "worker_state":
       upsertWorker(data.hive_id, data.worker, null);
+      // The queen's own fields of a worker (its url, when it would be stopped idle) are in the cluster view only.
+      if (data.new_state === "ready") refreshSoon();
       break;
     case "worker_health": {
       // Passive health took the worker out of routing for a while (routing.md), or put it back.
@@ -380,7 +468,11 @@ function onEvent(type, data) {
       if (data.worker_url) r.worker = data.worker_url;
       if (data.status !== undefined && data.status !== null) r.status = data.status;
       if (data.error) r.error = data.error;
-      if (data.phase === "done" || data.phase === "failed") r.finished = true;
+      if (data.phase === "done" || data.phase === "failed") {
+        r.finished = true;
+        // The worker's last use moved its idle stop: read the queen's figure again.
+        refreshSoon();
+      }
       if (data.model) r.model = data.model;
       // Keep the memory bounded: drop the oldest beyond what the page shows.
       if (requests.size > MAX_REQUESTS * 2) {
@@ -446,10 +538,25 @@ async function refreshCluster() {
       const h = hiveOf(hv.hive_id);
       h.url = hv.hive_url;
       h.devices = hv.devices || [];
+      h.workerTypes = hv.worker_types || [];
       if (!h.node && hv.node) h.node = hv.node;
+      for (const s of hv.workers || []) {
+        const w = workers.get(`${hv.hive_id}/${s.port}`);
+        if (!w) continue;
+        const stats = { ...w.stats };
+        for (const k of ["url", "started_by", "last_used_at", "idle_stop_at"]) stats[k] = s[k] ?? null;
+        w.stats = stats;
+      }
     }
     invalidate();
   } catch { /* the stream's reconnect covers a queen that went away */ }
+}
+
+// Event-driven, never periodic: a burst of events becomes one read.
+let refreshTimer = 0;
+function refreshSoon() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => { refreshTimer = 0; refreshCluster(); }, REFRESH_DEBOUNCE_MS);
 }
 
 async function refreshModels() {
@@ -534,7 +641,8 @@ async function spawnWorker(ev) {
   const button = form.querySelector("button[type=submit]");
   const out = $("spawn-status");
   const body = { operation: "worker_spawn", hive_id: $("spawn-hive").value, model: $("spawn-model").value.trim(),
-    worker_type: "llm", device: $("spawn-device").value || "cpu" };
+    worker_type: $("spawn-type").value, device: $("spawn-device").value || "cpu" };
+  if (!body.worker_type) { say(out, "No worker type can run on this hive.", "error"); return; }
   if (!body.hive_id) { say(out, "No hive is online.", "error"); return; }
   button.disabled = true;
   say(out, `Starting ${body.model} on ${body.hive_id}…`);
@@ -608,14 +716,112 @@ async function pullModel(ev) {
   finally { button.disabled = false; }
 }
 
+// ---------- a worker's log ----------
+// GET /v1/hives/{hive}/workers/{port}/logs?lines=N&follow=true (the queen relays the hive's file as the worker writes
+// it): read with fetch and a stream reader, since it needs the Authorization header, and aborted when the panel closes
+// or the worker goes away.
+function setLogState(state, text) {
+  const p = $("log-state");
+  p.dataset.state = state;
+  p.textContent = text;
+}
+
+// The log file is the port's: earlier workers on the same port are in it too, after the hive's line
+// "--- rbee-hive starts <type> worker on port … ---". Those lines are set apart so each worker's lines read as its own.
+const LOG_START = "--- rbee-hive starts ";
+let logPartial = "";
+let logChars = 0;
+
+function appendLog(chunk) {
+  const pre = $("log-text");
+  // Followed at the bottom unless the reader scrolled up to read.
+  const atBottom = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+  const lines = (logPartial + chunk).split("\n");
+  logPartial = lines.pop();
+  const nodes = lines.map((line) => line.startsWith(LOG_START)
+    ? el("span", { class: "log-start", text: line + "\n" })
+    : document.createTextNode(line + "\n"));
+  pre.append(...nodes);
+  logChars += lines.reduce((n, l) => n + l.length + 1, 0);
+  // Oldest lines first out, a node (a line) at a time.
+  while (logChars > LOG_MAX_CHARS && pre.firstChild) {
+    logChars -= pre.firstChild.textContent.length;
+    pre.firstChild.remove();
+  }
+  if (atBottom) pre.scrollTop = pre.scrollHeight;
+}
+
+async function openLog(key) {
+  closeLog(false);
+  const w = workers.get(key);
+  if (!w) return;
+  const controller = new AbortController();
+  const view = { key, controller, gone: false };
+  logView = view;
+  const model = modelOf(w.stats);
+  $("log-title").textContent = `Log of ${model} on ${w.hive}, port ${w.stats.port}`;
+  $("log-path").textContent = "";
+  $("log-text").textContent = "";
+  logPartial = "";
+  logChars = 0;
+  setLogState("connecting", "opening…");
+  $("log-panel").hidden = false;
+  $("log-text").focus();
+  invalidate();
+  try {
+    const response = await fetch(`/v1/hives/${encodeURIComponent(w.hive)}/workers/${w.stats.port}/logs?lines=${LOG_LINES}&follow=true`,
+      { headers: authHeaders({ Accept: "text/plain" }), signal: controller.signal, cache: "no-store" });
+    if (!response.ok) {
+      let message = `the queen answered ${response.status}`;
+      try { message = (await response.json()).error?.message || message; } catch { /* not JSON */ }
+      setLogState("down", "unavailable");
+      $("log-path").textContent = message;
+      return;
+    }
+    $("log-path").textContent = response.headers.get("X-Rbee-Log-Path") || "";
+    setLogState("live", `following, last ${LOG_LINES} lines first`);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      appendLog(decoder.decode(value, { stream: true }));
+    }
+    if (logView === view) {
+      if (logPartial) appendLog("\n");
+      setLogState("down", "log ended");
+    }
+  } catch (e) {
+    if (controller.signal.aborted) return;
+    if (logView === view) setLogState("down", "log unreachable: " + e.message);
+  }
+}
+
+function closeLog(restoreFocus = true) {
+  if (!logView) return;
+  const { key, controller } = logView;
+  logView = null;
+  controller.abort();
+  $("log-panel").hidden = true;
+  renderWorkers();
+  if (restoreFocus) document.querySelector(`#worker-rows tr[data-worker="${CSS.escape(key)}"] button[data-action="logs"]`)?.focus();
+}
+
 // ---------- chat ----------
 const history = [];
 let chatJob = null;
 
+// The conversation scrolls inside its own box: scrollIntoView would move the whole page to the chat while an answer
+// streams, away from whatever the person was looking at.
+function scrollChat() {
+  const log = $("chat-log");
+  log.scrollTop = log.scrollHeight;
+}
+
 function chatBubble(role, text) {
   const b = el("div", { class: "msg " + role }, el("span", { class: "who", text: role === "user" ? "You" : "Model" }), el("p", { text }));
   $("chat-log").append(b);
-  b.scrollIntoView({ block: "end" });
+  scrollChat();
   return b.querySelector("p");
 }
 
@@ -644,7 +850,7 @@ async function sendChat(ev) {
       onStart: (id) => { chatJob = id; },
       onLine: (l) => say(out, l),
       onData: (d) => {
-        if (d.event === "token") { reply += d.text; answer.textContent = reply.trimStart(); answer.scrollIntoView({ block: "end" }); say(out, "Answering…"); }
+        if (d.event === "token") { reply += d.text; answer.textContent = reply.trimStart(); scrollChat(); say(out, "Answering…"); }
         else if (d.event === "done") say(out, `Answered by ${d.hive_id}${d.finish_reason ? " (" + d.finish_reason + ")" : ""}` +
           (d.usage ? `, ${d.usage.completion_tokens} tokens` : "") + ".", "ok");
       },
@@ -652,8 +858,11 @@ async function sendChat(ev) {
     if (end === "[DONE]") history.push({ role: "assistant", content: reply });
     else {
       history.pop();
-      say(out, end === "[CANCELLED]" ? "Stopped." : end.replace(/^\[ERROR\] /, "Failed: "), end === "[CANCELLED]" ? "" : "error");
+      const why = end === "[CANCELLED]" ? "Stopped." : end.replace(/^\[ERROR\] /, "Failed: ");
+      say(out, why, end === "[CANCELLED]" ? "" : "error");
+      // A partial answer stays, marked as cut off, so it is not read as the whole answer.
       if (!reply) answer.parentElement.remove();
+      else answer.parentElement.append(el("span", { class: "cut-note", text: end === "[CANCELLED]" ? "stopped here" : "cut off here (the reason is below)" }));
     }
   } catch (e) { say(out, "Failed: " + e.message, "error"); }
   finally {
@@ -670,6 +879,7 @@ async function sendChat(ev) {
 function showLogin(message = "") {
   connected = false;
   streamAbort?.abort();
+  closeLog(false);
   $("main").hidden = true;
   $("signout").hidden = true;
   $("login").hidden = false;
@@ -697,7 +907,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", (e) => { e.preventDefault(); $("login-error").textContent = ""; connect($("token").value.trim()); });
   $("signout").addEventListener("click", () => { sessionStorage.removeItem(TOKEN_KEY); token = null; showLogin(); });
   $("spawn-form").addEventListener("submit", spawnWorker);
-  $("spawn-hive").addEventListener("change", fillDevices);
+  $("spawn-hive").addEventListener("change", fillTypes);
+  $("spawn-type").addEventListener("change", fillDevices);
+  $("log-close").addEventListener("click", () => closeLog());
+  $("log-panel").addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); closeLog(); } });
   $("pull-form").addEventListener("submit", pullModel);
   $("chat-form").addEventListener("submit", sendChat);
   $("chat-input").addEventListener("keydown", (e) => {
@@ -707,6 +920,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("chat-clear").addEventListener("click", () => { history.length = 0; $("chat-log").replaceChildren(); say($("chat-status"), ""); });
   // Running requests' bars grow while nothing else changes.
   setInterval(() => { if ([...requests.values()].some((r) => !r.finished)) invalidate(); }, 500);
+  setInterval(tickIdle, 1000);
   if (token === null) showLogin();
   else connect(token);
 });
