@@ -73,4 +73,21 @@ public sealed class InferenceEndpointsTests
         using var last = JsonDocument.Parse(frames[^1]);
         Assert.Equal("internal_error", last.RootElement.GetProperty("error").GetProperty("code").GetString());
     }
+
+    [Fact]
+    public async Task InvalidUtf8InAChatMessage_Is400NamingMessages_Not500()
+    {
+        var (app, loaded) = await StartAsync(t => 1);
+        using var __ = loaded;
+        await using var _ = app;
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+        byte[] json = [.. "{\"messages\":[{\"role\":\"user\",\"content\":\""u8, 0xff, .. " hi\"}]}"u8];
+        using var content = new ByteArrayContent(json);
+        content.Headers.ContentType = new("application/json");
+        using var r = await http.PostAsync("/v1/chat/completions", content);
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        using var body = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
+        Assert.Equal("messages[0].content", body.RootElement.GetProperty("error").GetProperty("param").GetString());
+        await app.StopAsync();
+    }
 }
