@@ -9,6 +9,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Rbee.Contracts.Json;
+using Rbee.Hosting.Connections;
 using Rbee.Hosting.Errors;
 using Rbee.Hosting.Logging;
 using Rbee.Hosting.Security;
@@ -82,6 +83,8 @@ public static class RbeeHost
         builder.WebHost.ConfigureKestrel(k => ApplyLimits(k, limits, connections, maxConnections));
         builder.WebHost.ConfigureKestrel(k => ListenOn(k, bind, port));
         builder.Services.TryAddSingleton(connections);
+        builder.Services.TryAddSingleton(new ConnectionLimitInForce(maxConnections, DescriptorLimit.Soft));
+        builder.Services.AddHostedService<RefusedConnectionsLog>();
         return connections;
     }
 

@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Rbee.Platform.Configuration;
 using Rbee.Platform.Processes;
 
@@ -74,5 +76,64 @@ public sealed class ConnectionLimitTests
             catch (HttpRequestException) { await Task.Delay(100); }
         }
         Assert.Equal("ok", answer);
+    }
+
+    [Fact]
+    public async Task RefusedConnections_AreLoggedOncePerInterval_WithTheirCount_NotOncePerConnection()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddInMemoryCollection([KeyValuePair.Create("Limits:MaxConnections", (string?)"1")]);
+        Rbee.Hosting.Logging.RbeeLogging.Configure(builder.Logging, builder.Configuration);
+        var lines = new LineCollector();
+        builder.Logging.AddProvider(lines);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        builder.Services.AddSingleton<TimeProvider>(time);
+        var token = new Rbee.Hosting.Security.ClusterTokenOptions();
+        Assert.Null(token.Resolve(_ => null));
+        RbeeHost.AddHostingServices(builder.Services, token);
+        var port = Rbee.Testing.FreePort.Next();
+        RbeeHost.Listen(builder, "127.0.0.1", port);
+        await using var app = builder.Build();
+        await app.StartAsync();
+
+        var endpoint = new IPEndPoint(IPAddress.Loopback, port);
+        using var held = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await held.ConnectAsync(endpoint);
+        for (var i = 0; i < 3; i++)
+        {
+            using var refused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await refused.ConnectAsync(endpoint);
+            Assert.Equal(0, await refused.ReceiveAsync(new byte[1], SocketFlags.None).WaitAsync(Generous));
+        }
+        time.Advance(Rbee.Hosting.Connections.RefusedConnectionsLog.Interval);
+        var deadline = DateTime.UtcNow + Generous;
+        while (!lines.Snapshot().Any(l => l.Contains("3 connections refused", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        var all = lines.Snapshot();
+        Assert.Single(all, l => l.Contains("connections refused", StringComparison.Ordinal));
+        Assert.Contains(all, l => l.Contains("3 connections refused in the last 10 s: 1 open already (Limits:MaxConnections)", StringComparison.Ordinal));
+        Assert.DoesNotContain(all, l => l.Contains("maximum number of concurrent connections", StringComparison.Ordinal));
+        await app.StopAsync();
+    }
+
+    /// <summary>Every formatted log line, after the daemons' filters.</summary>
+    private sealed class LineCollector : ILoggerProvider, ILogger
+    {
+        private readonly List<string> _lines = [];
+
+        public string[] Snapshot() { lock (_lines) return [.. _lines]; }
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (_lines) _lines.Add(formatter(state, exception));
+        }
+
+        public void Dispose() { }
     }
 }
