@@ -5,4 +5,5 @@ internal static class HostingEventIds
 {
     public const int UnhandledError = 1;
     public const int AccessRefused = 2;
+    public const int ConnectionsRefused = 3;
 }

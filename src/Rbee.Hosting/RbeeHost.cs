@@ -9,23 +9,22 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Rbee.Contracts.Json;
+using Rbee.Hosting.Connections;
 using Rbee.Hosting.Errors;
 using Rbee.Hosting.Logging;
 using Rbee.Hosting.Security;
 using Rbee.Platform.Configuration;
 using Rbee.Platform.Http;
+using Rbee.Platform.Processes;
 
 namespace Rbee.Hosting;
 
-/// <summary>Server limits shared by the daemons: small bodies, short header time-outs (DESIGN.md "Security").</summary>
+/// <summary>Server limits a daemon sets in code: small bodies (DESIGN.md "Security"). Connection limits and time-outs
+/// are the operator's, section <c>Limits</c> (<see cref="ConnectionLimits"/>).</summary>
 public sealed class ServerLimits
 {
     /// <summary>Largest request body accepted; larger → 413 in the error shape.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1024 * 1024;
-
-    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
-
-    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(130);
 }
 
 /// <summary>
@@ -70,18 +69,34 @@ public static class RbeeHost
         return services;
     }
 
-    /// <summary>Listens on <paramref name="bind"/>:<paramref name="port"/> with the shared limits.</summary>
-    public static void Listen(WebApplicationBuilder builder, string bind, int port, ServerLimits? limits = null)
+    /// <summary>
+    /// Listens on <paramref name="bind"/>:<paramref name="port"/> with the shared limits and the operator's
+    /// <see cref="ConnectionLimits"/> (section <c>Limits</c>, validated here: a bad value stops start-up with one line).
+    /// Raises the soft descriptor limit to the hard one first, so the default connection limit is half of what the
+    /// process may really open.
+    /// </summary>
+    public static ConnectionLimits Listen(WebApplicationBuilder builder, string bind, int port, ServerLimits? limits = null)
     {
         limits ??= new ServerLimits();
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes;
-            k.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
-            k.Limits.KeepAliveTimeout = limits.KeepAliveTimeout;
-            ListenOn(k, bind, port);
-        });
+        var connections = OptionsBinding.Bind<ConnectionLimits>(builder.Configuration, ConnectionLimits.SectionName, static (c, o) => c.Bind(o), o => o.Validate());
+        var maxConnections = connections.EffectiveMaxConnections(DescriptorLimit.RaiseSoftToHard());
+        builder.WebHost.ConfigureKestrel(k => ApplyLimits(k, limits, connections, maxConnections));
+        builder.WebHost.ConfigureKestrel(k => ListenOn(k, bind, port));
+        builder.Services.TryAddSingleton(connections);
+        builder.Services.TryAddSingleton(new ConnectionLimitInForce(maxConnections, DescriptorLimit.Soft));
+        builder.Services.AddHostedService<RefusedConnectionsLog>();
+        return connections;
+    }
+
+    /// <summary>The Kestrel side of <see cref="Listen"/>; at <paramref name="maxConnections"/> Kestrel accepts a new
+    /// connection and closes it at once (its <c>MaxConcurrentConnections</c>), so the daemon keeps accepting.</summary>
+    public static void ApplyLimits(KestrelServerOptions k, ServerLimits limits, ConnectionLimits connections, long maxConnections)
+    {
+        k.AddServerHeader = false;
+        k.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes;
+        k.Limits.MaxConcurrentConnections = maxConnections;
+        k.Limits.RequestHeadersTimeout = connections.RequestHeadersTimeout;
+        k.Limits.KeepAliveTimeout = connections.KeepAliveTimeout;
     }
 
     private static void ListenOn(KestrelServerOptions k, string bind, int port)

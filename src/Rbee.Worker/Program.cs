@@ -40,9 +40,15 @@ static async Task<int> RunAsync(string[] args)
     builder.Logging.AddSimpleConsole(c => { c.SingleLine = true; c.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; c.UseUtcTimestamp = true; });
     builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
     builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = options.ShutdownTimeout);
+    // As the daemons (RbeeHost.Listen): descriptors raised to the hard limit, half of them for connections by default,
+    // idle connections closed after the time-outs; a streamed answer is a response in progress and never times out.
+    var maxConnections = options.Connections.EffectiveMaxConnections(Rbee.Platform.Processes.DescriptorLimit.RaiseSoftToHard());
     builder.WebHost.ConfigureKestrel(k =>
     {
         k.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+        k.Limits.MaxConcurrentConnections = maxConnections;
+        k.Limits.KeepAliveTimeout = options.Connections.KeepAliveTimeout;
+        k.Limits.RequestHeadersTimeout = options.Connections.RequestHeadersTimeout;
         k.AddServerHeader = false;
         if (bindAddress is null) k.ListenLocalhost(options.Port);
         else k.Listen(bindAddress, options.Port);

@@ -10,6 +10,7 @@ using System.Text;
 //         known load, not against whatever share the scheduler happened to give.
 // --never-ready: listens but never writes the ready file and answers /health with 503.
 // --fork-child: starts a `sleep` child in its own cgroup, so a worker has more than one process.
+// --exit-at-once CODE: exits with CODE before listening (a worker that fails to start).
 var flags = new HashSet<string>(args.Where(a => a.StartsWith("--", StringComparison.Ordinal)));
 string? Arg(string name)
 {
@@ -24,6 +25,11 @@ var model = Arg("--model") ?? "";
 var workerId = Arg("--worker-id") ?? "";
 var modelId = Arg("--model-id") ?? Path.GetFileNameWithoutExtension(model);
 var neverReady = flags.Contains("--never-ready");
+if (Arg("--exit-at-once") is { } exitCode)
+{
+    Console.WriteLine($"rbee-test-worker {workerId} exits at once with code {exitCode}");
+    Environment.Exit(int.Parse(exitCode, System.Globalization.CultureInfo.InvariantCulture));
+}
 
 if (flags.Contains("--busy"))
 {

@@ -24,23 +24,31 @@ public sealed class DaemonProcess : IAsyncDisposable
 
     /// <summary>Starts <paramref name="program"/> (a name such as <c>rbee-hive</c>) with arguments and environment (a null
     /// value unsets the variable).</summary>
+    /// <param name="launcher">A command that execs the program in its own process (<c>prlimit --nofile=1024:1024</c>), so
+    /// <see cref="Pid"/> is still the program's.</param>
     public static DaemonProcess Start(
         string program,
         IEnumerable<string> args,
         IDictionary<string, string?>? environment = null,
-        string? logDirectory = null)
+        string? logDirectory = null,
+        IReadOnlyList<string>? launcher = null)
     {
         var exe = RepoPaths.Executable(program);
         logDirectory ??= Path.Combine(Path.GetTempPath(), "rbee-tests");
         Directory.CreateDirectory(logDirectory);
         var logPath = Path.Combine(logDirectory, $"{program}-{Guid.NewGuid():N}.log");
-        var psi = new ProcessStartInfo(exe)
+        var psi = new ProcessStartInfo(launcher is { Count: > 0 } ? launcher[0] : exe)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = false,
             UseShellExecute = false,
         };
+        if (launcher is { Count: > 0 })
+        {
+            foreach (var a in launcher.Skip(1)) psi.ArgumentList.Add(a);
+            psi.ArgumentList.Add(exe);
+        }
         foreach (var a in args) psi.ArgumentList.Add(a);
         // A clean environment for the daemon: no stray RBEE_ settings from the developer's shell.
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList())

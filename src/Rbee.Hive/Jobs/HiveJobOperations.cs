@@ -197,6 +197,9 @@ public sealed class HiveJobOperations(
         var pid = JobFields.Int(request, "pid", out var e2);
         if (e2 is not null) return JobPlan.Invalid(e2, "pid");
         if (port is null == pid is null) return JobPlan.Invalid("give exactly one of 'port' or 'pid'", port is null ? "port" : "pid", "missing_field");
+        // A value no worker can have is malformed, not "not found later": 400 now (DESIGN.md "Jobs").
+        if (port is < 1 or > 65535) return JobPlan.Invalid($"'port' must be 1-65535, not {port}", "port");
+        if (pid is < 1) return JobPlan.Invalid($"'pid' must be a positive process id, not {pid}", "pid");
         return JobPlan.Run(async (job, ct) =>
         {
             var entry = port is { } p ? monitor.Snapshot.FindByPort(p) : monitor.Snapshot.FindByPid(pid!.Value);

@@ -689,6 +689,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         return true;
     }
 
+    /// <summary>How long <see cref="Detach"/> waits for an emptied worker's process to be reaped (microseconds in practice).</summary>
+    private static readonly TimeSpan ExitCodeWait = TimeSpan.FromSeconds(1);
+
     private static bool HasExited(Process p)
     {
         try { return p.HasExited; }
@@ -810,7 +813,12 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             if (t.Child is { } child)
                 DetachStep(key, "read its exit code", () =>
                 {
-                    try { if (child.HasExited) exitCode = child.ExitCode; }
+                    // The cgroup empties before the kernel tells the parent: do_exit() leaves the cgroup (cgroup_exit)
+                    // before it becomes a zombie and sends SIGCHLD (exit_notify), so "populated 0" can wake this scan while
+                    // the runtime cannot reap the child yet, and a third of failed spawns said "exit code unknown" (issue
+                    // 12 §4). Its cgroup is empty, so it is exiting: wait the moment that takes, bounded for a child that
+                    // left its cgroup and lives on.
+                    try { if (HasExited(child) || child.WaitForExit(ExitCodeWait)) exitCode = child.ExitCode; }
                     finally { child.Dispose(); }
                 });
         }

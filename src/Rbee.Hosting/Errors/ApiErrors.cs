@@ -45,20 +45,5 @@ public static class ApiErrors
         Results.Json(ErrorResponse.Of(message, type, code, param), RbeeJsonContext.Default.ErrorResponse, statusCode: status);
 
     /// <summary>The error body the shape middleware writes for a bare status (404 route, 405, 413...).</summary>
-    public static ErrorResponse ForStatus(int status) => status switch
-    {
-        400 => ErrorResponse.Of("bad request", ErrorTypes.InvalidRequest, "bad_request"),
-        401 => ErrorResponse.Of("authentication required", ErrorTypes.Authentication, "unauthorized"),
-        403 => ErrorResponse.Of("forbidden", ErrorTypes.Permission, "forbidden"),
-        404 => ErrorResponse.Of("no such endpoint", ErrorTypes.NotFound, "not_found"),
-        405 => ErrorResponse.Of("method not allowed on this path", ErrorTypes.InvalidRequest, "method_not_allowed"),
-        408 => ErrorResponse.Of("request timed out", ErrorTypes.InvalidRequest, "request_timeout"),
-        411 => ErrorResponse.Of("Content-Length required", ErrorTypes.InvalidRequest, "length_required"),
-        413 => ErrorResponse.Of("request body too large", ErrorTypes.InvalidRequest, "payload_too_large"),
-        415 => ErrorResponse.Of("unsupported media type (send application/json)", ErrorTypes.InvalidRequest, "unsupported_media_type"),
-        429 => ErrorResponse.Of("too many requests", ErrorTypes.RateLimit, "rate_limited"),
-        503 => ErrorResponse.Of("service unavailable", ErrorTypes.Unavailable, "unavailable"),
-        >= 500 => ErrorResponse.Of("internal error", ErrorTypes.Server, "internal_error"),
-        _ => ErrorResponse.Of($"request failed with status {status}", ErrorTypes.InvalidRequest, "request_failed"),
-    };
+    public static ErrorResponse ForStatus(int status) => ErrorResponse.ForStatus(status);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Rbee.Contracts.Json;
 
 namespace Rbee.Hosting.Jobs;
 
@@ -32,7 +33,8 @@ public static class JobFields
         error = null;
         if (!request.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.String) { error = $"'{name}' must be a string"; return null; }
-        return v.GetString();
+        if (!JsonText.TryGetString(v, out var text)) error = $"'{name}' {JsonText.NotText}";
+        return text;
     }
 
     /// <summary>An integer field: absent → null, present but not an integer → <paramref name="error"/> set.</summary>

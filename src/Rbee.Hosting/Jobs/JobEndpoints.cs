@@ -68,10 +68,12 @@ public static class JobEndpoints
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) return Invalid("the job request must be a JSON object", null, "malformed_json");
-            if (!root.TryGetProperty("operation", out var op) || op.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(op.GetString()))
+            if (!root.TryGetProperty("operation", out var op) || op.ValueKind != JsonValueKind.String)
+                return Invalid("'operation' is required and must be a string, e.g. \"worker_spawn\"", "operation", "missing_operation");
+            if (!JsonText.TryGetString(op, out var operation)) return Invalid($"'operation' {JsonText.NotText}", "operation", "invalid_encoding");
+            if (string.IsNullOrWhiteSpace(operation))
                 return Invalid("'operation' is required and must be a string, e.g. \"worker_spawn\"", "operation", "missing_operation");
 
-            var operation = op.GetString()!;
             // The plan reads what it needs now; the work must not hold on to the document, which is disposed here.
             var plan = operations.Plan(operation, root.Clone());
             if (plan.Work is null) return Invalid(plan.Error ?? "invalid job request", plan.Param, plan.Code);

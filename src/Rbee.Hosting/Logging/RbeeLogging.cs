@@ -18,6 +18,9 @@ public static class RbeeLogging
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        // One Warning per connection refused at Limits:MaxConnections would flood the log during a connection flood:
+        // RefusedConnectionsLog says it once per interval with the count.
+        logging.AddFilter("Microsoft.AspNetCore.Server.Kestrel.Connections", LogLevel.Error);
         // A failed start (port in use) is reported by DaemonMain as one line; the host's own report is a stack trace.
         logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         logging.AddConfiguration(configuration.GetSection("Logging"));

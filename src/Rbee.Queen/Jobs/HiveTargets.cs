@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
 using Rbee.Queen.Cluster;
@@ -33,6 +34,11 @@ public static class HiveTargets
                 Field, "missing_field");
             return null;
         }
+        if (!IsText(value))
+        {
+            invalid = JobPlan.Invalid($"'{Field}' {JsonText.NotText}", Field);
+            return null;
+        }
         if (value.ValueKind == JsonValueKind.String && value.GetString() == Every)
         {
             var ids = snapshot.Hives.Values.Where(h => h.State == HiveState.Online && (every is null || every(h))).Select(h => h.HiveId).ToList();
@@ -46,7 +52,7 @@ public static class HiveTargets
         {
             foreach (var item in value.EnumerateArray())
             {
-                if (item.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(item.GetString()) || item.GetString() == Every)
+                if (item.ValueKind != JsonValueKind.String || !IsText(item) || string.IsNullOrWhiteSpace(item.GetString()) || item.GetString() == Every)
                 {
                     invalid = JobPlan.Invalid($"'{Field}' must list hive ids as strings (\"*\" stands alone, not in a list)", Field);
                     return null;
@@ -74,4 +80,7 @@ public static class HiveTargets
         }
         return named;
     }
+
+    // A hive id whose bytes are not text (invalid UTF-8, a lone surrogate) would throw when read: a 400 instead.
+    private static bool IsText(JsonElement value) => value.ValueKind != JsonValueKind.String || JsonText.TryGetString(value, out _);
 }

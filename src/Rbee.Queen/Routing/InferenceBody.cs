@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 
 namespace Rbee.Queen.Routing;
@@ -108,7 +109,8 @@ public sealed class InferenceBody : IDisposable
                     reader.Read();
                     if (reader.TokenType != JsonTokenType.String)
                         throw new BadInferenceRequest(StatusCodes.Status400BadRequest, "invalid_type", "'model' must be a string", "model");
-                    model = reader.GetString();
+                    if (!JsonText.TryGetString(ref reader, out model))
+                        throw new BadInferenceRequest(StatusCodes.Status400BadRequest, "invalid_encoding", $"'model' {JsonText.NotText}", "model");
                 }
                 else if (reader.ValueTextEquals("stream"u8))
                 {

@@ -21,6 +21,7 @@ public sealed class InferenceEndpoints(
     public static void Map(WebApplication app)
     {
         var e = app.Services.GetRequiredService<InferenceEndpoints>();
+        app.UseWorkerErrorShape();
         app.MapGet("/health", e.Health);
         app.MapGet("/v1/models", e.Models);
         app.MapPost("/v1/completions", ctx => e.HandleAsync(ctx, EndpointKind.Completion));

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Worker.Sampling;
 
@@ -39,6 +40,12 @@ public sealed record OpenAiRequest
     public bool IgnoreEos { get; init; }
 
     public const int MaxStopStrings = 16;
+
+    /// <summary>The roles of OpenAI's chat API (<c>developer</c> is the newer name of <c>system</c>; <c>function</c> the
+    /// older of <c>tool</c>). Anything else is refused rather than handed to a chat template that may render it as
+    /// text the model was never trained on.</summary>
+    public static readonly IReadOnlySet<string> Roles = new SortedSet<string>(StringComparer.Ordinal)
+        { "system", "developer", "user", "assistant", "tool", "function" };
 
     /// <summary>Reads a request body. Throws <see cref="RequestException"/> with the offending field as
     /// <c>param</c>; unknown fields are ignored, as OpenAI-compatible servers do.</summary>
@@ -102,7 +109,7 @@ public sealed record OpenAiRequest
         switch (p.ValueKind)
         {
             case JsonValueKind.String:
-                return new PromptInput(p.GetString()!, null);
+                return new PromptInput(Text(p, "prompt"), null);
             case JsonValueKind.Array:
                 var len = p.GetArrayLength();
                 if (len == 0) throw RequestException.Invalid("'prompt' must not be empty", "prompt");
@@ -110,7 +117,7 @@ public sealed record OpenAiRequest
                 if (first.ValueKind == JsonValueKind.String)
                 {
                     if (len > 1) throw RequestException.Invalid("only one prompt per request is supported", "prompt", "unsupported_value");
-                    return new PromptInput(first.GetString()!, null);
+                    return new PromptInput(Text(first, "prompt"), null);
                 }
                 if (first.ValueKind == JsonValueKind.Number) return new PromptInput(null, Tokens(p));
                 if (first.ValueKind == JsonValueKind.Array)
@@ -151,6 +158,8 @@ public sealed record OpenAiRequest
             if (msg.ValueKind != JsonValueKind.Object) throw RequestException.Invalid($"{at} must be an object", at);
             var role = OptString(msg, "role", at + ".role");
             if (string.IsNullOrEmpty(role)) throw RequestException.Invalid($"{at}.role is required", at + ".role", "missing_required_parameter");
+            if (!Roles.Contains(role))
+                throw RequestException.Invalid($"{at}.role '{role}' is not a chat role (one of {string.Join(", ", Roles)})", at + ".role");
             turns.Add(new ChatTurn(role, ReadContent(msg, at)));
         }
         return turns;
@@ -160,7 +169,7 @@ public sealed record OpenAiRequest
     private static string ReadContent(JsonElement msg, string at)
     {
         if (!msg.TryGetProperty("content", out var c) || c.ValueKind == JsonValueKind.Null) return "";
-        if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
+        if (c.ValueKind == JsonValueKind.String) return Text(c, at + ".content");
         if (c.ValueKind != JsonValueKind.Array) throw RequestException.Invalid($"{at}.content must be a string or an array of parts", at + ".content");
         var sb = new System.Text.StringBuilder();
         foreach (var part in c.EnumerateArray())
@@ -175,14 +184,14 @@ public sealed record OpenAiRequest
     private static IReadOnlyList<string> ReadStop(JsonElement root)
     {
         if (!root.TryGetProperty("stop", out var s) || s.ValueKind == JsonValueKind.Null) return [];
-        if (s.ValueKind == JsonValueKind.String) return [s.GetString()!];
+        if (s.ValueKind == JsonValueKind.String) return [Text(s, "stop")];
         if (s.ValueKind != JsonValueKind.Array) throw RequestException.Invalid("'stop' must be a string or an array of strings", "stop");
         if (s.GetArrayLength() > MaxStopStrings) throw RequestException.Invalid($"at most {MaxStopStrings} stop strings", "stop");
         var list = new List<string>();
         foreach (var e in s.EnumerateArray())
         {
             if (e.ValueKind != JsonValueKind.String) throw RequestException.Invalid("'stop' must be a string or an array of strings", "stop");
-            list.Add(e.GetString()!);
+            list.Add(Text(e, "stop"));
         }
         return list;
     }
@@ -191,8 +200,14 @@ public sealed record OpenAiRequest
     {
         if (!o.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null) return null;
         if (v.ValueKind != JsonValueKind.String) throw RequestException.Invalid($"'{name}' must be a string", param ?? name);
-        return v.GetString();
+        return Text(v, param ?? name);
     }
+
+    /// <summary>A string value the client sent; one whose bytes are not text is refused naming <paramref name="param"/>
+    /// (the parser accepts such a document and only the conversion fails).</summary>
+    private static string Text(JsonElement v, string param) =>
+        JsonText.TryGetString(v, out var text) ? text
+            : throw RequestException.Invalid($"'{param}' {JsonText.NotText}", param, "invalid_encoding");
 
     private static bool? OptBool(JsonElement o, string name, string param)
     {

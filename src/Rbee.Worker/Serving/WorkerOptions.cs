@@ -46,6 +46,11 @@ public sealed record WorkerOptions
     /// <summary>How long SIGTERM waits for in-flight requests (which are cancelled at once) to end.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Concurrent connections and idle time-outs, as the daemons' section <c>Limits</c> (issue 12 §2), here
+    /// under the worker's own section: <c>--max-connections</c>, <c>--keep-alive-timeout-ms</c>,
+    /// <c>--request-headers-timeout-ms</c>.</summary>
+    public ConnectionLimits Connections { get; init; } = new();
+
     public int EffectiveContextSize(int modelContextLength) =>
         ContextSize ?? Rbee.Models.ModelMemoryEstimate.DefaultContextSize(modelContextLength);
 }
@@ -76,6 +81,9 @@ public static class WorkerConfiguration
         ["--ready-file"] = Key(nameof(WorkerOptions.ReadyFile)),
         ["--retry-after"] = Key(nameof(WorkerOptions.RetryAfterSeconds)),
         ["--shutdown-timeout-ms"] = Key(ShutdownTimeoutMs),
+        ["--max-connections"] = Key(nameof(ConnectionLimits.MaxConnections)),
+        ["--keep-alive-timeout-ms"] = Key(KeepAliveTimeoutMs),
+        ["--request-headers-timeout-ms"] = Key(RequestHeadersTimeoutMs),
     };
 
     /// <summary>
@@ -90,6 +98,8 @@ public static class WorkerConfiguration
     public static readonly DaemonSpec Spec = new("worker", "llm-worker-rbee", Flags, EnvironmentVariables, ServerFlags: false);
 
     private const string ShutdownTimeoutMs = "ShutdownTimeoutMs";
+    private const string KeepAliveTimeoutMs = "KeepAliveTimeoutMs";
+    private const string RequestHeadersTimeoutMs = "RequestHeadersTimeoutMs";
 
     /// <summary>
     /// The worker's options from its flags and the process environment (or <paramref name="environment"/>, standing for
@@ -124,6 +134,12 @@ public static class WorkerConfiguration
             ShutdownTimeout = s.Int(ShutdownTimeoutMs, 0, 600_000) is { } ms ? TimeSpan.FromMilliseconds(ms) : defaults.ShutdownTimeout,
             WorkerId = s.String(nameof(WorkerOptions.WorkerId), allowBlank: true),
             ReadyFile = s.String(nameof(WorkerOptions.ReadyFile)),
+            Connections = new ConnectionLimits
+            {
+                MaxConnections = s.Int(nameof(ConnectionLimits.MaxConnections), 1, int.MaxValue),
+                KeepAliveTimeout = s.Int(KeepAliveTimeoutMs, 1, 3_600_000) is { } ka ? TimeSpan.FromMilliseconds(ka) : defaults.Connections.KeepAliveTimeout,
+                RequestHeadersTimeout = s.Int(RequestHeadersTimeoutMs, 1, 3_600_000) is { } rh ? TimeSpan.FromMilliseconds(rh) : defaults.Connections.RequestHeadersTimeout,
+            },
         };
     }
 

@@ -110,4 +110,24 @@ public sealed class HiveJobPlanTests : IAsyncLifetime
         using var doc = JsonDocument.Parse("{\"model\":\"hf.co/org/repo:Q4_K_M\",\"worker_type\":\"test\"}");
         Assert.NotNull(ops.Plan("worker_spawn", doc.RootElement.Clone()).Work);
     }
+
+    // Issue 12 §4: port -5 was accepted (202) and failed later as "no worker on port -5"; no worker can have it.
+    [Theory]
+    [InlineData("{\"operation\":\"worker_stop\",\"port\":-5}", "port")]
+    [InlineData("{\"operation\":\"worker_stop\",\"port\":0}", "port")]
+    [InlineData("{\"operation\":\"worker_stop\",\"port\":65536}", "port")]
+    [InlineData("{\"operation\":\"worker_stop\",\"pid\":0}", "pid")]
+    [InlineData("{\"operation\":\"worker_stop\",\"pid\":-1}", "pid")]
+    public void WorkerStop_WithAPortOrPidNoWorkerCanHave_IsRefusedAtOnce(string json, string param)
+    {
+        var r = Plan(json);
+        Assert.False(r.Runs, json);
+        Assert.Equal(("invalid_job", param), (r.Code, r.Param));
+    }
+
+    [Theory]
+    [InlineData("{\"operation\":\"worker_stop\",\"port\":1}")]
+    [InlineData("{\"operation\":\"worker_stop\",\"port\":65535}")]
+    [InlineData("{\"operation\":\"worker_stop\",\"pid\":1}")]
+    public void WorkerStop_WithAWellFormedPortOrPid_Runs(string json) => Assert.True(Plan(json).Runs, json);
 }

@@ -36,6 +36,7 @@ public sealed class TestHive : IAsyncDisposable
             new TestWorkerType("busy", BasePort + 20, ["--busy"], TimeSpan.FromSeconds(60), DeviceKinds: cpu),
             new TestWorkerType("never", BasePort + 40, ["--never-ready"], TimeSpan.FromSeconds(3), DeviceKinds: cpu),
             new TestWorkerType("healthy", BasePort + 60, [], TimeSpan.FromSeconds(60), Readiness: ReadinessRules.Health, DeviceKinds: cpu),
+            new TestWorkerType("crash", BasePort + 80, ["--exit-at-once", "3"], TimeSpan.FromSeconds(60), DeviceKinds: cpu),
         ]);
         Options = new WorkerOptions
         {

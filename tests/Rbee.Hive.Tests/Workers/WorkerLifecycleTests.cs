@@ -57,6 +57,25 @@ public sealed class WorkerLifecycleTests
         Assert.Equal(victim.Port, next.Port);
     }
 
+    /// <summary>
+    /// Issue 12 §4: 58 of 200 failed spawns said "exit code unknown". The cgroup empties before the kernel makes the
+    /// process a zombie, so the emptied cgroup could be handled before the child could be reaped. Twenty spawns that
+    /// exit at once make the race near certain to show without the wait (about 0.7^20 to pass).
+    /// </summary>
+    [Fact]
+    public async Task AWorkerThatExitsBeforeItIsReady_ReportsItsExitCode_EveryTime()
+    {
+        await using var hive = new TestHive();
+        await hive.StartAsync();
+        for (var i = 0; i < 20; i++)
+        {
+            var entry = await hive.Supervisor.StartAsync(hive.Spec("crash"), CancellationToken.None);
+            var error = await Assert.ThrowsAsync<WorkerOperationException>(() => hive.Supervisor.AwaitReadyAsync(entry, CancellationToken.None));
+            Assert.Contains("exited before it was ready (exit code 3)", error.Message, StringComparison.Ordinal);
+            Assert.Equal(3, (await entry.Exited.WaitAsync(Generous)).ExitCode);
+        }
+    }
+
     [Fact]
     public async Task APortAForeignProcessListensOn_IsSkipped()
     {

@@ -78,6 +78,8 @@ public sealed class JobEndpointsTests : IAsyncLifetime
     [InlineData("{\"text\":\"x\"}", "operation", "missing_operation")]
     [InlineData("{\"operation\":\"echo\",\"text\":5}", "text", "invalid_job")]
     [InlineData("{not json", null, "malformed_json")]
+    [InlineData("{\"operation\":\"\\ud800\"}", "operation", "invalid_encoding")]
+    [InlineData("{\"operation\":\"echo\",\"text\":\"\\ud800\"}", "text", "invalid_job")]
     [InlineData("[1,2]", null, "malformed_json")]
     public async Task InvalidOnItsFace_Is400InOpenAiShape(string json, string? param, string code)
     {

@@ -33,6 +33,8 @@ public sealed class HiveTargetsTests
     [InlineData("""{"hive_id":["a",3]}""", "invalid_job")]
     [InlineData("""{"hive_id":["a",""]}""", "invalid_job")]
     [InlineData("""{"hive_id":["*"]}""", "invalid_job")]
+    [InlineData("""{"hive_id":"\ud800"}""", "invalid_job")] // not text: was a 500
+    [InlineData("""{"hive_id":["a","\ud800"]}""", "invalid_job")]
     [InlineData("""{"hive_id":"nope"}""", "hive_not_found")]
     [InlineData("""{"hive_id":["a","nope"]}""", "hive_not_found")]
     public void AMissingIllTypedEmptyOrUnknownHiveId_Is400NamingTheField(string json, string code)

@@ -27,6 +27,7 @@ public sealed class InferenceBodyTests
     [InlineData("""{"model":"  "}""", "missing_model")]
     [InlineData("""{"model":42}""", "invalid_type")]
     [InlineData("""{"model":"m","stream":"yes"}""", "invalid_type")]
+    [InlineData("""{"model":"\ud800"}""", "invalid_encoding")] // parsed by System.Text.Json, not text: was a 500
     public void BadBodies_Are400_NamingTheProblem(string json, string code)
     {
         var e = Bad(json);
@@ -51,5 +52,14 @@ public sealed class InferenceBodyTests
         using var read = await InferenceBody.ReadAsync(ok.Request, 8192, CancellationToken.None);
         Assert.Equal(body, read.Bytes.ToArray());
         Assert.Equal("m", read.Model);
+    }
+
+    [Fact]
+    public void AModelInInvalidUtf8_Is400NamingModel()
+    {
+        byte[] json = [.. "{\"model\":\""u8, 0xff, .. "\"}"u8];
+        var e = Assert.Throws<BadInferenceRequest>(() => InferenceBody.Parse(json));
+        Assert.Equal(400, e.Status);
+        Assert.Equal("model", e.Param);
     }
 }

@@ -31,8 +31,9 @@ public sealed class QueenNode : IAsyncDisposable
 
     /// <summary>Starts a queen. <paramref name="hivePorts"/> maps SSH aliases to hive ports (Queen:HivePorts).</summary>
     /// <param name="settings">Further configuration as environment variables (<c>RBEE_Scheduling__MaxQueued</c>…).</param>
+    /// <param name="launcher">A command that execs the queen (<c>prlimit --nofile=1024:1024</c>): <see cref="DaemonProcess.Start"/>.</param>
     public static QueenNode Start(string home, int? port = null, string? token = null, IReadOnlyDictionary<string, int>? hivePorts = null,
-        IReadOnlyDictionary<string, string>? settings = null)
+        IReadOnlyDictionary<string, string>? settings = null, IReadOnlyList<string>? launcher = null)
     {
         var p = port ?? FreePort.Next();
         var env = ScaledTimers.QueenEnvironment();
@@ -41,7 +42,7 @@ public sealed class QueenNode : IAsyncDisposable
         if (token is not null) env["RBEE_CLUSTER_TOKEN"] = token;
         foreach (var (alias, hivePort) in hivePorts ?? new Dictionary<string, int>())
             env[$"RBEE_Queen__HivePorts__{alias}"] = hivePort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var process = DaemonProcess.Start("queen-rbee", ["--port", p.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1"], env, Path.Combine(home, "logs"));
+        var process = DaemonProcess.Start("queen-rbee", ["--port", p.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1"], env, Path.Combine(home, "logs"), launcher);
         return new QueenNode(process, p, home, token);
     }
 

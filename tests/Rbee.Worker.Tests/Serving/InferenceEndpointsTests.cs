@@ -73,4 +73,40 @@ public sealed class InferenceEndpointsTests
         using var last = JsonDocument.Parse(frames[^1]);
         Assert.Equal("internal_error", last.RootElement.GetProperty("error").GetProperty("code").GetString());
     }
+
+    // Issue 12 §4: routing answers these with no body; every status of every daemon carries OpenAI's error shape.
+    [Theory]
+    [InlineData("DELETE", "/v1/chat/completions", 405, "method_not_allowed")]
+    [InlineData("GET", "/v1/completions", 405, "method_not_allowed")]
+    [InlineData("GET", "/v1/no-such-thing", 404, "not_found")]
+    public async Task StatusesRoutingAnswers_CarryOpenAisErrorShape(string method, string path, int status, string code)
+    {
+        var (app, loaded) = await StartAsync(t => 1);
+        using var __ = loaded;
+        await using var _ = app;
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+        using var r = await http.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        Assert.Equal(status, (int)r.StatusCode);
+        Assert.Equal("application/json", r.Content.Headers.ContentType?.MediaType);
+        using var body = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
+        Assert.Equal(code, body.RootElement.GetProperty("error").GetProperty("code").GetString());
+        await app.StopAsync();
+    }
+
+    [Fact]
+    public async Task InvalidUtf8InAChatMessage_Is400NamingMessages_Not500()
+    {
+        var (app, loaded) = await StartAsync(t => 1);
+        using var __ = loaded;
+        await using var _ = app;
+        using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+        byte[] json = [.. "{\"messages\":[{\"role\":\"user\",\"content\":\""u8, 0xff, .. " hi\"}]}"u8];
+        using var content = new ByteArrayContent(json);
+        content.Headers.ContentType = new("application/json");
+        using var r = await http.PostAsync("/v1/chat/completions", content);
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        using var body = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
+        Assert.Equal("messages[0].content", body.RootElement.GetProperty("error").GetProperty("param").GetString());
+        await app.StopAsync();
+    }
 }

@@ -100,4 +100,54 @@ public sealed class OpenAiRequestTests
     {
         Assert.Equal(400, Refused("[1]").Status);
     }
+
+    // Issue 12 §4: System.Text.Json parses these documents, and only turning the value into a string fails; that was a 500.
+    [Theory]
+    [InlineData("""{"messages":[{"role":"user","content":"\ud800 hi"}]}""", EndpointKind.Chat, "messages[0].content")]
+    [InlineData("""{"messages":[{"role":"user","content":[{"type":"text","text":"\udfff"}]}]}""", EndpointKind.Chat, "messages[0].content")]
+    [InlineData("""{"prompt":"\ud800"}""", EndpointKind.Completion, "prompt")]
+    [InlineData("""{"prompt":["\ud800"]}""", EndpointKind.Completion, "prompt")]
+    [InlineData("""{"prompt":"x","stop":"\ud800"}""", EndpointKind.Completion, "stop")]
+    public void ALoneSurrogate_Is400NamingTheField(string json, EndpointKind kind, string param)
+    {
+        var e = Refused(json, kind);
+        Assert.Equal(400, e.Status);
+        Assert.Equal(param, e.Param);
+        Assert.Equal("invalid_encoding", e.Code);
+    }
+
+    [Theory]
+    [InlineData(EndpointKind.Chat, "messages[0].content")]
+    [InlineData(EndpointKind.Completion, "prompt")]
+    public void InvalidUtf8_Is400NamingTheField(EndpointKind kind, string param)
+    {
+        var head = kind == EndpointKind.Chat ? "{\"messages\":[{\"role\":\"user\",\"content\":\"" : "{\"prompt\":\"";
+        var tail = kind == EndpointKind.Chat ? "\"}]}" : "\"}";
+        byte[] json = [.. System.Text.Encoding.UTF8.GetBytes(head), 0xff, (byte)' ', (byte)'h', .. System.Text.Encoding.UTF8.GetBytes(tail)];
+        var e = Assert.Throws<RequestException>(() => OpenAiRequest.Parse(JsonDocument.Parse(json).RootElement, kind));
+        Assert.Equal(400, e.Status);
+        Assert.Equal(param, e.Param);
+    }
+
+    [Theory]
+    [InlineData("wizard")]
+    [InlineData("USER")]
+    [InlineData("")]
+    public void AnUnknownChatRole_Is400NamingMessagesIRole(string role)
+    {
+        var e = Refused($$"""{"messages":[{"role":"user","content":"a"},{"role":"{{role}}","content":"b"}]}""", EndpointKind.Chat);
+        Assert.Equal(400, e.Status);
+        Assert.Equal("messages[1].role", e.Param);
+    }
+
+    [Theory]
+    [InlineData("system")]
+    [InlineData("developer")]
+    [InlineData("assistant")]
+    [InlineData("tool")]
+    public void EveryOpenAiChatRole_IsAccepted(string role)
+    {
+        var r = Parse($$"""{"messages":[{"role":"{{role}}","content":"b"}]}""", EndpointKind.Chat);
+        Assert.Equal(role, r.Messages![0].Role);
+    }
 }

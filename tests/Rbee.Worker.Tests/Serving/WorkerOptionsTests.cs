@@ -110,9 +110,23 @@ public sealed class WorkerOptionsTests
     [InlineData(new[] { "--model", "a.gguf", "--ctx-size", "8" }, "--ctx-size must be between 16 and")]
     [InlineData(new[] { "--model", "a.gguf", "--model-id", " " }, "--model-id must not be empty")]
     [InlineData(new[] { "--model", "a.gguf", "--cluster-token-file", "/x" }, "unknown flag --cluster-token-file")]
+    [InlineData(new[] { "--model", "a.gguf", "--max-connections", "0" }, "--max-connections must be between 1 and")]
+    [InlineData(new[] { "--model", "a.gguf", "--keep-alive-timeout-ms", "0" }, "--keep-alive-timeout-ms must be between 1 and")]
     public void BadFlags_AreRefusedWithAClearMessage(string[] args, string expected)
     {
         var e = Assert.Throws<StartupException>(() => WorkerConfiguration.Read(args, NoEnv));
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void ConnectionLimits_DefaultToHalfTheDescriptors_AndTheDaemonsTimeOuts_AndAreFlags()
+    {
+        var d = WorkerConfiguration.Read(["--model", "a.gguf"], NoEnv).Connections;
+        Assert.Equal((null, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)), (d.MaxConnections, d.RequestHeadersTimeout, d.KeepAliveTimeout));
+        Assert.Equal(512, d.EffectiveMaxConnections(1024));
+        var o = WorkerConfiguration.Read(["--model", "a.gguf", "--max-connections", "7", "--keep-alive-timeout-ms", "1500",
+            "--request-headers-timeout-ms", "250"], NoEnv).Connections;
+        Assert.Equal((7L, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(1500)), (o.MaxConnections, o.RequestHeadersTimeout, o.KeepAliveTimeout));
+        Assert.Equal(7, o.EffectiveMaxConnections(1024));
     }
 }
