@@ -5,4 +5,6 @@ internal static class HostingEventIds
 {
     public const int UnhandledError = 1;
     public const int AccessRefused = 2;
+    public const int ClusterTokenCreated = 3;
+    public const int ClusterTokenSource = 4;
 }
