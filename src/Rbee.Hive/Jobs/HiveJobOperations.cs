@@ -61,8 +61,8 @@ public sealed class HiveJobOperations(
             return JobPlan.Invalid($"unknown worker type '{typeName}'; this hive knows: {string.Join(", ", catalog.Types.Select(t => t.Name).Order(StringComparer.Ordinal))}", "worker_type", "unknown_worker_type");
         if (!type.Available)
             return JobPlan.Invalid($"worker type '{typeName}' is not installed on this hive: {type.UnavailableReason}", "worker_type", "worker_type_unavailable");
-        if (ResolveModel(model, out var why) is not { } modelPath)
-            return JobPlan.Invalid(why!, "model", "model_not_found");
+        if (ResolveModel(model, out var why, out var code) is not { } modelPath)
+            return JobPlan.Invalid(why!, "model", code!);
         if (DeviceProblem(device, type) is { } bad)
             return JobPlan.Invalid(bad, "device", "device_not_found");
 
@@ -77,13 +77,18 @@ public sealed class HiveJobOperations(
 
     /// <summary>
     /// A model id of the catalog first, wherever its file lives (an Ollama name such as <c>hf.co/org/repo:Q4_K_M</c> holds
-    /// '/' and ':', so an id is not told from a path by its characters). Else a path (absolute or with a '/') must be a
-    /// file. Else a bare name is a file in the models directory, with or without <c>.gguf</c> (one the catalog has not
-    /// listed yet, or does not list).
+    /// '/' and ':', so an id is not told from a path by its characters). Else a path (absolute, or with a '/' and then taken
+    /// from the models directory, never from the hive's working directory) that, symlinks resolved, is a file under the
+    /// directories the hive serves models from (<see cref="HiveModelCatalog.Confinement"/>, DESIGN.md "Security"). Else a
+    /// bare name is a file in the models directory, with or without <c>.gguf</c> (one the catalog has not listed yet).
+    /// The refusal names what was asked, never anything read from a file.
     /// </summary>
-    public string? ResolveModel(string model, out string? why)
+    public string? ResolveModel(string model, out string? why) => ResolveModel(model, out why, out _);
+
+    public string? ResolveModel(string model, out string? why, out string? code)
     {
         why = null;
+        code = "model_not_found";
         // The catalog may lag a deletion by its debounce: a listed file that is gone falls through to the clear refusal.
         if (models.Snapshot.TryGet(model, out var listed) && File.Exists(listed.Path)) return listed.Path;
         if (model.EndsWith(".part", StringComparison.OrdinalIgnoreCase))
@@ -91,17 +96,20 @@ public sealed class HiveJobOperations(
             why = $"'{model}' is a download in progress or an interrupted one, not a model; finish it with model_download";
             return null;
         }
+        var dir = models.ModelsDirectory;
         if (model.Contains('/', StringComparison.Ordinal))
         {
-            var full = Path.GetFullPath(model);
-            if (File.Exists(full)) return full;
-            why = $"no model '{model}' in this hive's catalog, and model file {full} does not exist on this hive";
+            var full = Path.GetFullPath(Path.IsPathRooted(model) ? model : Path.Combine(dir, model));
+            if (models.Confinement.Allows(full)) return full;
+            // One answer for "missing" and "outside": the refusal says nothing about files outside the model directories.
+            why = $"'{model}' is neither a model id of this hive's catalog nor a model file under the directories it serves " +
+                  $"models from ({string.Join(", ", models.Confinement.Roots)}); a hive starts workers only on those";
             return null;
         }
-        var dir = models.ModelsDirectory;
-        // Only model file names: never a hidden file or anything but *.gguf.
+        // Only model file names: never a hidden file or anything but *.gguf, and never a symlink out of the directory.
         foreach (var name in new[] { model, model + ".gguf" })
-            if (HiveModelCatalog.IsModelFileName(name) && Path.Combine(dir, name) is var candidate && File.Exists(candidate)) return candidate;
+            if (HiveModelCatalog.IsModelFileName(name) && Path.Combine(dir, name) is var candidate && File.Exists(candidate) && models.Confinement.Allows(candidate))
+                return candidate;
         why = $"no model '{model}' in this hive's catalog or in {dir} (looked for {model} and {model}.gguf); give a path or download it first";
         return null;
     }
