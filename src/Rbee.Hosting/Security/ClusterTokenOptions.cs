@@ -6,9 +6,9 @@ using Rbee.Platform.Security;
 namespace Rbee.Hosting.Security;
 
 /// <summary>
-/// Where the shared cluster token comes from (DESIGN.md "Security"): configuration key <c>ClusterToken</c>
-/// (config file, <c>RBEE_ClusterToken</c>), else the environment variable <c>RBEE_CLUSTER_TOKEN</c>, else the file
-/// named by <c>ClusterTokenFile</c> (<c>--cluster-token-file</c>), else the shared token file <c>$XDG_CONFIG_HOME/rbee/token</c>,
+/// Where the shared cluster token comes from (DESIGN.md "Security"): configuration, i.e. the key <c>ClusterToken</c>
+/// (config file, <c>RBEE_ClusterToken</c>) or else the file named by <c>ClusterTokenFile</c> (<c>--cluster-token-file</c>);
+/// else the environment variable <c>RBEE_CLUSTER_TOKEN</c>; else the shared token file <c>$XDG_CONFIG_HOME/rbee/token</c>,
 /// which the daemon creates when it does not exist (<see cref="Rbee.Platform.Security.ClusterTokenFile"/>). There is always a token: control
 /// endpoints need it from every caller, loopback included (a local unprivileged user must not drive a root hive).
 /// </summary>
@@ -41,14 +41,6 @@ public sealed class ClusterTokenOptions
         if (ClusterToken is not null && fromConfig is null) return "ClusterToken is set but empty";
         if (fromConfig is not null) { Token = fromConfig; Source = "configuration ClusterToken"; return null; }
 
-        var env = environment(ProtocolConstants.ClusterTokenEnvironmentVariable);
-        if (env is not null)
-        {
-            Token = Clean(env);
-            Source = ProtocolConstants.ClusterTokenEnvironmentVariable;
-            return Token is null ? $"{ProtocolConstants.ClusterTokenEnvironmentVariable} is set but empty" : null;
-        }
-
         if (!string.IsNullOrWhiteSpace(ClusterTokenFile))
         {
             var path = RbeePaths.ExpandHome(ClusterTokenFile);
@@ -62,6 +54,14 @@ public sealed class ClusterTokenOptions
             }
             Source = path;
             return Token is null ? $"the cluster token file {path} is empty" : null;
+        }
+
+        var env = environment(ProtocolConstants.ClusterTokenEnvironmentVariable);
+        if (env is not null)
+        {
+            Token = Clean(env);
+            Source = ProtocolConstants.ClusterTokenEnvironmentVariable;
+            return Token is null ? $"{ProtocolConstants.ClusterTokenEnvironmentVariable} is set but empty" : null;
         }
 
         var shared = defaultTokenFile ?? RbeePaths.TokenFile;

@@ -58,13 +58,14 @@ public sealed class ClusterTokenOptionsTests : IDisposable
     }
 
     [Fact]
-    public void EnvironmentWinsOverFile()
+    public void AConfiguredFileWinsOverTheEnvironment()
     {
+        // Precedence (issue 12): configuration (ClusterToken, ClusterTokenFile), then RBEE_CLUSTER_TOKEN, then the shared file.
         var file = Path.Combine(_dir, "token");
         File.WriteAllText(file, "from-file\n");
         var o = new ClusterTokenOptions { ClusterTokenFile = file };
         Assert.Null(o.Resolve(Env("from-env")));
-        Assert.Equal("from-env", o.Token);
+        Assert.Equal("from-file", o.Token);
     }
 
     [Fact]
