@@ -61,8 +61,8 @@ public sealed class HiveJobOperations(
             return JobPlan.Invalid($"unknown worker type '{typeName}'; this hive knows: {string.Join(", ", catalog.Types.Select(t => t.Name).Order(StringComparer.Ordinal))}", "worker_type", "unknown_worker_type");
         if (!type.Available)
             return JobPlan.Invalid($"worker type '{typeName}' is not installed on this hive: {type.UnavailableReason}", "worker_type", "worker_type_unavailable");
-        if (ResolveModel(model, out var why, out var code) is not { } modelPath)
-            return JobPlan.Invalid(why!, "model", code!);
+        if (ResolveModel(model, out var why) is not { } modelPath)
+            return JobPlan.Invalid(why!, "model", "model_not_found");
         if (DeviceProblem(device, type) is { } bad)
             return JobPlan.Invalid(bad, "device", "device_not_found");
 
@@ -83,12 +83,9 @@ public sealed class HiveJobOperations(
     /// bare name is a file in the models directory, with or without <c>.gguf</c> (one the catalog has not listed yet).
     /// The refusal names what was asked, never anything read from a file.
     /// </summary>
-    public string? ResolveModel(string model, out string? why) => ResolveModel(model, out why, out _);
-
-    public string? ResolveModel(string model, out string? why, out string? code)
+    public string? ResolveModel(string model, out string? why)
     {
         why = null;
-        code = "model_not_found";
         // The catalog may lag a deletion by its debounce: a listed file that is gone falls through to the clear refusal.
         if (models.Snapshot.TryGet(model, out var listed) && File.Exists(listed.Path)) return listed.Path;
         if (model.EndsWith(".part", StringComparison.OrdinalIgnoreCase))
