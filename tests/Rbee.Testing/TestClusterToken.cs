@@ -10,6 +10,15 @@ public static class TestClusterToken
 {
     public static string Value { get; } = "rbee-test-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
+    /// <summary>
+    /// The key a worker of hive <paramref name="hiveId"/> on <paramref name="port"/> requires (DESIGN.md "Security"),
+    /// derived here from the run's token independently of the product's code: HMAC-SHA256, key the cluster token, message
+    /// "rbee worker api key\n{hive id}\n{port}", as lowercase hex.
+    /// </summary>
+    public static string WorkerKey(string hiveId, int port) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Value),
+            System.Text.Encoding.UTF8.GetBytes($"rbee worker api key\n{hiveId}\n{port.ToString(System.Globalization.CultureInfo.InvariantCulture)}")));
+
     /// <summary>The token file under <paramref name="home"/> (no XDG_CONFIG_HOME: the tests' daemons run without one).</summary>
     public static string FileIn(string home) => Path.Combine(home, ".config", "rbee", "token");
 

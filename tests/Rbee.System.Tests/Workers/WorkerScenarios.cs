@@ -249,7 +249,11 @@ public sealed class WorkerScenarios
         var cmdline = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).Split('\0');
         Assert.Contains("--ready-file", cmdline);
         Assert.Equal("127.0.0.1", cmdline[Array.IndexOf(cmdline, "--host") + 1]);
-        using (var models = await Http.Client.GetAsync($"http://127.0.0.1:{port}/v1/models"))
+        // The hive gave the worker its key (in the environment, never on the command line): without it, 401.
+        Assert.DoesNotContain(TestClusterToken.WorkerKey(hive.HiveId, port), cmdline);
+        using (var anonymous = await Http.Anonymous.GetAsync($"http://127.0.0.1:{port}/v1/models"))
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        using (var models = await Http.Client.SendAsync(Http.Request(HttpMethod.Get, $"http://127.0.0.1:{port}/v1/models", TestClusterToken.WorkerKey(hive.HiveId, port))))
         {
             var body = await models.Content.ReadAsStringAsync();
             Assert.True(models.IsSuccessStatusCode, body);
