@@ -5,5 +5,7 @@ internal static class HostingEventIds
 {
     public const int UnhandledError = 1;
     public const int AccessRefused = 2;
-    public const int ConnectionsRefused = 3;
+    public const int ClusterTokenCreated = 3;
+    public const int ClusterTokenSource = 4;
+    public const int ConnectionsRefused = 5;
 }

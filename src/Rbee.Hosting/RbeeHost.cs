@@ -122,6 +122,8 @@ public static class RbeeHost
     /// <summary>The middleware every daemon runs: error shape first (it wraps everything), then cluster-token auth.</summary>
     public static WebApplication UseRbeePipeline(this WebApplication app)
     {
+        ClusterTokenLog.Announce(app.Services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger("Rbee.Hosting.Security"),
+            app.Services.GetRequiredService<ClusterTokenOptions>());
         app.UseRbeeErrorShape();
         app.UseClusterTokenAuth();
         return app;

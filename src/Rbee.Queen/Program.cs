@@ -110,7 +110,8 @@ namespace Rbee.Queen
                 (Func<Rbee.Contracts.Wire.ModelInfo, string, long>)WorkerMemory.Estimate));
             services.AddSingleton(sp => ActivatorUtilities.CreateInstance<Scheduler>(sp,
                 sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
-            services.AddSingleton(_ => new WorkerForwarder(connectTimeout: TimeSpan.FromSeconds(5)));
+            services.AddSingleton(sp => new WorkerForwarder(connectTimeout: TimeSpan.FromSeconds(5),
+                clusterToken: sp.GetRequiredService<Rbee.Hosting.Security.ClusterTokenOptions>().Token));
             services.AddSingleton<InferencePipeline>();
             services.AddSingleton<InferJob>();
             services.AddHostedService<SchedulerPump>();

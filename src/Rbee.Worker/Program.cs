@@ -61,6 +61,20 @@ static async Task<int> RunAsync(string[] args)
 
     var app = builder.Build();
     var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Worker");
+    // A worker a hive started has a key (RBEE_WORKER_API_KEY, DESIGN.md "Security") and serves its OpenAI endpoints only
+    // to callers presenting it (the queen); one started by hand has none and stays open, as llama-server does.
+    if (Environment.GetEnvironmentVariable(Rbee.Platform.Security.WorkerApiKey.EnvironmentVariable) is { Length: > 0 } apiKey)
+        app.Use(async (ctx, next) =>
+        {
+            if (ctx.Request.Path.StartsWithSegments("/v1") && !Rbee.Platform.Security.WorkerApiKey.IsPresentedIn(ctx.Request.Headers.Authorization.ToString(), apiKey))
+            {
+                ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                ctx.Response.ContentType = "application/json";
+                await ctx.Response.WriteAsync("{\"error\":{\"message\":\"this worker serves only its hive's queen: send its worker key as a bearer, or call the queen\",\"type\":\"authentication_error\",\"param\":null,\"code\":\"invalid_api_key\"}}");
+                return;
+            }
+            await next(ctx);
+        });
     InferenceEndpoints.Map(app);
     app.MapMetrics("/metrics", metrics.Registry);
     app.Lifetime.ApplicationStopping.Register(() => WorkerLog.Stopping(log));

@@ -78,9 +78,11 @@ public sealed class HiveJobOperations(
 
     /// <summary>
     /// A model id of the catalog first, wherever its file lives (an Ollama name such as <c>hf.co/org/repo:Q4_K_M</c> holds
-    /// '/' and ':', so an id is not told from a path by its characters). Else a path (absolute or with a '/') must be a
-    /// file. Else a bare name is a file in the models directory, with or without <c>.gguf</c> (one the catalog has not
-    /// listed yet, or does not list).
+    /// '/' and ':', so an id is not told from a path by its characters). Else a path (absolute, or with a '/' and then taken
+    /// from the models directory, never from the hive's working directory) that, symlinks resolved, is a file under the
+    /// directories the hive serves models from (<see cref="HiveModelCatalog.Confinement"/>, DESIGN.md "Security"). Else a
+    /// bare name is a file in the models directory, with or without <c>.gguf</c> (one the catalog has not listed yet).
+    /// The refusal names what was asked, never anything read from a file.
     /// </summary>
     public string? ResolveModel(string model, out string? why)
     {
@@ -92,17 +94,20 @@ public sealed class HiveJobOperations(
             why = $"'{model}' is a download in progress or an interrupted one, not a model; finish it with model_download";
             return null;
         }
+        var dir = models.ModelsDirectory;
         if (model.Contains('/', StringComparison.Ordinal))
         {
-            var full = Path.GetFullPath(model);
-            if (File.Exists(full)) return full;
-            why = $"no model '{model}' in this hive's catalog, and model file {full} does not exist on this hive";
+            var full = Path.GetFullPath(Path.IsPathRooted(model) ? model : Path.Combine(dir, model));
+            if (models.Confinement.Allows(full)) return full;
+            // One answer for "missing" and "outside": the refusal says nothing about files outside the model directories.
+            why = $"'{model}' is neither a model id of this hive's catalog nor a model file under the directories it serves " +
+                  $"models from ({string.Join(", ", models.Confinement.Roots)}); a hive starts workers only on those";
             return null;
         }
-        var dir = models.ModelsDirectory;
-        // Only model file names: never a hidden file or anything but *.gguf.
+        // Only model file names: never a hidden file or anything but *.gguf, and never a symlink out of the directory.
         foreach (var name in new[] { model, model + ".gguf" })
-            if (HiveModelCatalog.IsModelFileName(name) && Path.Combine(dir, name) is var candidate && File.Exists(candidate)) return candidate;
+            if (HiveModelCatalog.IsModelFileName(name) && Path.Combine(dir, name) is var candidate && File.Exists(candidate) && models.Confinement.Allows(candidate))
+                return candidate;
         why = $"no model '{model}' in this hive's catalog or in {dir} (looked for {model} and {model}.gguf); give a path or download it first";
         return null;
     }

@@ -103,6 +103,15 @@ public sealed partial class HiveModelCatalog : IModelCatalogView, IHostedService
     /// A model the catalog lists lies in or below one of them.</summary>
     public IReadOnlyList<string> Roots => [.. _sources.Select(s => s.Path), .. StoreRoots];
 
+    /// <summary>
+    /// Where a spawn may name a model by path: the models directory, <c>Models:Paths</c>, the Hugging Face hub cache
+    /// (snapshots link into its <c>blobs/</c>) and Ollama's <c>blobs/</c> (its manifests are not models).
+    /// </summary>
+    public ModelPathConfinement Confinement => _confinement ??= new ModelPathConfinement(
+        [.. _sources.Select(s => s.Path), .. _stores.Select(s => s is OllamaStore ollama ? Path.Combine(ollama.Root, "blobs") : s.Root)]);
+
+    private ModelPathConfinement? _confinement;
+
     public ModelCatalogSnapshot Snapshot => _snapshot;
 
     public long Version => _snapshot.Version;

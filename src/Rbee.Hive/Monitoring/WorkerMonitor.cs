@@ -61,10 +61,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private bool _restartsCancelled;
     private long _generation;
     private int _scansSinceLogCheck;
+    private readonly WorkerKeys? _keys;
 
     public WorkerMonitor(IOptions<WorkerOptions> options, WorkerCatalog catalog, PortAllocator ports, TimeProvider time,
-        ILogger<WorkerMonitor> logger, NvidiaSmi? nvidiaSmi = null, Inotify? inotify = null, HealthProber? health = null)
+        ILogger<WorkerMonitor> logger, NvidiaSmi? nvidiaSmi = null, Inotify? inotify = null, HealthProber? health = null,
+        WorkerKeys? keys = null)
     {
+        _keys = keys;
         _options = options.Value;
         _catalog = catalog;
         _ports = ports;
@@ -416,7 +419,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             tracked = new Tracked(record, new SampleSource(cgroup), lease, exited);
             _tracked.Add(name, tracked);
             Watch(tracked); // armed before the process exists: no ready or exit event is missed
-            var process = Process.Start(WorkerLauncher.StartInfo(spec, record, _options.Host))
+            var process = Process.Start(WorkerLauncher.StartInfo(spec, record, _options.Host, _keys?.For(lease.Port)))
                 ?? throw new WorkerOperationException($"could not start {spec.Type.ProgramPath}");
             tracked.Child = process;
             tracked.Record = record with { MainPid = process.Id };

@@ -22,7 +22,9 @@ public sealed class WorkerOperationException(string message) : Exception(message
 /// </summary>
 public static class WorkerLauncher
 {
-    public static ProcessStartInfo StartInfo(SpawnSpec spec, WorkerRecord worker, string host)
+    /// <param name="apiKey">The worker's key (<see cref="Rbee.Platform.Security.WorkerApiKey"/>), put in its environment, never
+    /// on its command line; null starts it without one.</param>
+    public static ProcessStartInfo StartInfo(SpawnSpec spec, WorkerRecord worker, string host, string? apiKey = null)
     {
         var args = ArgumentTemplate.Expand(spec.Type.Options.Arguments,
             new LaunchValues(spec.ModelPath, worker.Port, host, spec.Device, worker.WorkerId!, worker.ReadyFile, spec.ModelId));
@@ -40,6 +42,7 @@ public static class WorkerLauncher
         if (spec.StartedBy is not null) psi.Environment[WorkerEnvironment.StartedBy] = spec.StartedBy;
         psi.Environment[WorkerEnvironment.Device] = spec.Device;
         psi.Environment[WorkerEnvironment.Restart] = spec.RestartOnFailure ? RestartPolicies.OnFailure : RestartPolicies.No;
+        if (apiKey is not null) psi.Environment[Rbee.Platform.Security.WorkerApiKey.EnvironmentVariable] = apiKey;
         if (spec.Device.StartsWith("cuda:", StringComparison.Ordinal)) psi.Environment["CUDA_VISIBLE_DEVICES"] = spec.Device[5..];
         else if (spec.Device == "cpu") psi.Environment["CUDA_VISIBLE_DEVICES"] = "";
         return psi;

@@ -40,6 +40,9 @@ public static class WorkersServiceCollectionExtensions
         services.AddSingleton(sp => new PortAllocator(sp.GetRequiredService<IOptions<WorkerOptions>>().Value.RunDirectory));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<HealthProber>();
+        // Every worker the hive starts gets its key (DESIGN.md "Security"); a hive wired without a token (tests) starts open ones.
+        services.AddSingleton(sp => sp.GetService<Rbee.Hosting.Security.ClusterTokenOptions>()?.Token is { } token && sp.GetService<HiveOptions>() is { } hive
+            ? new WorkerKeys(token, hive.HiveId) : new WorkerKeys(null, ""));
         services.AddSingleton<WorkerMonitor>();
         services.AddSingleton<IWorkerView>(sp => sp.GetRequiredService<WorkerMonitor>());
         services.AddSingleton<WorkerSupervisor>();

@@ -23,9 +23,16 @@ public sealed class RunCommand(KeeperIo io)
     public async Task<int> RunAsync(RunRequest request, CancellationToken ct)
     {
         var status = new StatusLine(io.Error, io.ErrorIsTerminal, io.ErrorHasColor);
-        var endpoint = request.HiveUrl is { } hiveUrl ? await HiveWorker.ResolveAsync(hiveUrl, request.Model, status.Show, ct) : request.QueenUrl;
+        var parameters = ChatClient.ParseParameters(request.Parameters);
+        ChatClient chatClient;
+        if (request.HiveUrl is { } hiveUrl)
+        {
+            var (workerUrl, workerKey) = await HiveWorker.ResolveAsync(hiveUrl, request.Model, status.Show, ct);
+            chatClient = new ChatClient(workerUrl, workerKey) { Parameters = parameters };
+        }
+        else chatClient = ChatClient.Create(request.QueenUrl, parameters);
         status.Clear();
-        using var chat = ChatClient.Create(endpoint, ChatClient.ParseParameters(request.Parameters));
+        using var chat = chatClient;
         var prompt = request.Prompt;
         if (prompt is null && !io.InputIsTerminal) prompt = await io.Input.ReadToEndAsync(ct);
         if (prompt is null) return await new InteractiveChat(io, chat, request.Model).RunAsync(ct);

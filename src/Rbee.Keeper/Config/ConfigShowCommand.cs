@@ -87,7 +87,9 @@ public sealed class ConfigShowCommand(KeeperIo io)
             new("hive_url", hiveUrl is null ? null : CliFailure.Display(hiveUrl), hiveUrl is null ? "unset (talk to the queen)" : "flag --hive-url"),
         };
         var fromEnv = Environment.GetEnvironmentVariable(ProtocolConstants.ClusterTokenEnvironmentVariable) is { Length: > 0 };
-        var token = ClusterTokenStore.Read();
+        string? token;
+        try { token = ClusterTokenStore.Read(); }
+        catch (CliFailure) { token = null; }   // shown below as "not readable by this user"
         settings.Add(new("cluster_token", token is null ? null : ConfigEntry.Masked,
             fromEnv ? $"env {ProtocolConstants.ClusterTokenEnvironmentVariable}"
             : token is not null ? $"file {RbeePaths.TokenFile}"

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Platform.Http;
+using Rbee.Platform.Paths;
 using Rbee.Platform.Sse;
 
 namespace Rbee.Keeper.Connection;
@@ -205,7 +206,7 @@ public sealed class QueenClient(Uri baseUrl, string? token, bool isHive = false)
     {
         var message = ErrorMessage(body) ?? $"status {(int)status}";
         if (status == HttpStatusCode.Unauthorized)
-            return new CliFailure($"{CliFailure.Display(BaseUrl)} refused the cluster token ({message}): use the token of `rbee up` (~/.config/rbee/token) or set RBEE_CLUSTER_TOKEN");
+            return new CliFailure($"{CliFailure.Display(BaseUrl)} refused the cluster token ({message}): the daemons' token is the file ~/.config/rbee/token of the user they run as (this user's is {RbeePaths.TokenFile}; a hive run as root has root's, which only root may read), or set RBEE_CLUSTER_TOKEN to it");
         return new CliFailure(message);
     }
 

@@ -184,7 +184,7 @@ public sealed class GgufHeader
         {
             if (_length < 4) throw Incomplete(0, 4, "the magic");
             var magic = U32();
-            if (magic != Magic) throw Invalid(0, $"not a GGUF file (magic 0x{magic:X8})");
+            if (magic != Magic) throw Invalid(0, "not a GGUF file");   // never the bytes: the file may be anything (/etc/shadow)
             var version = U32();
             if (version is not (2 or 3)) throw Invalid(4, $"GGUF version {version} is not supported (2 and 3 are)");
             var tensorCount = Count("tensor count", MinTensorInfoBytes);

@@ -45,7 +45,7 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
     }
 
     public Task<HttpResponseMessage> SendAsync(WorkerLease lease, CancellationToken ct) =>
-        forwarder.SendAsync(lease.Url, context.Request, BytesFor(lease.Model), requestId, ct);
+        forwarder.SendAsync(lease.Url, context.Request, BytesFor(lease.Model), requestId, ct, forwarder.KeyOf(lease));
 
     private (string Model, byte[] Bytes)? _renamed;
 

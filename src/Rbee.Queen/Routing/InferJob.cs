@@ -91,7 +91,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
         {
             // Served by another name of the model (tiny → tiny:latest, an alias): the worker answers only to its own id.
             if (lease.Model != model) (model, body) = (lease.Model, InferenceBody.WithModel(body, lease.Model));
-            return forwarder.SendAsync(lease.Url, path, body, requestId, ct);
+            return forwarder.SendAsync(lease.Url, path, body, requestId, ct, forwarder.KeyOf(lease));
         }
 
         public async ValueTask<Delivery> DeliverAsync(HttpResponseMessage upstream, WorkerLease lease, RequestTimeline timeline, WorkerDeadline deadline)

@@ -31,9 +31,12 @@ public sealed class WorkerForwarder : IDisposable
     };
 
     private readonly HttpMessageInvoker _invoker;
+    private readonly string? _clusterToken;
 
-    public WorkerForwarder(TimeSpan connectTimeout)
+    /// <param name="clusterToken">The cluster token, from which each worker's key is derived; null sends no key (tests).</param>
+    public WorkerForwarder(TimeSpan connectTimeout, string? clusterToken = null)
     {
+        _clusterToken = clusterToken;
         _invoker = new HttpMessageInvoker(new SocketsHttpHandler
         {
             UseProxy = false,
@@ -52,8 +55,10 @@ public sealed class WorkerForwarder : IDisposable
     }
 
     /// <summary>Sends the client's request to <paramref name="workerUrl"/>; returns with the worker's response headers.</summary>
+    /// <param name="workerKey">The worker's key (<see cref="Rbee.Platform.Security.WorkerApiKey"/>), sent as its bearer; the
+    /// client's own <c>Authorization</c> never is.</param>
     public Task<HttpResponseMessage> SendAsync(string workerUrl, HttpRequest client, ReadOnlyMemory<byte> body, string requestId,
-        CancellationToken ct)
+        CancellationToken ct, string? workerKey = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, workerUrl + client.Path.Value + client.QueryString.Value)
         {
@@ -70,8 +75,13 @@ public sealed class WorkerForwarder : IDisposable
                 request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
         }
         request.Headers.TryAddWithoutValidation("X-Request-Id", requestId);
+        if (workerKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", workerKey);
         return _invoker.SendAsync(request, ct);
     }
+
+    /// <summary>The key of the leased worker (DESIGN.md "Security": the queen sends it when it forwards).</summary>
+    public string? KeyOf(Rbee.Queen.Scheduling.WorkerLease lease) =>
+        _clusterToken is null ? null : Rbee.Platform.Security.WorkerApiKey.Derive(_clusterToken, lease.HiveId, lease.Key.Port);
 
     private static bool NamedIn(Microsoft.Extensions.Primitives.StringValues connection, string header)
     {
@@ -82,13 +92,15 @@ public sealed class WorkerForwarder : IDisposable
     }
 
     /// <summary>Sends a body the queen built itself (the <c>infer</c> job) to <paramref name="path"/> of a worker.</summary>
-    public Task<HttpResponseMessage> SendAsync(string workerUrl, string path, ReadOnlyMemory<byte> json, string requestId, CancellationToken ct)
+    public Task<HttpResponseMessage> SendAsync(string workerUrl, string path, ReadOnlyMemory<byte> json, string requestId, CancellationToken ct,
+        string? workerKey = null)
     {
         var content = new ReadOnlyMemoryContent(json);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         var request = new HttpRequestMessage(HttpMethod.Post, workerUrl + path) { Content = content };
         request.Headers.Accept.ParseAdd("text/event-stream");
         request.Headers.TryAddWithoutValidation("X-Request-Id", requestId);
+        if (workerKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", workerKey);
         return _invoker.SendAsync(request, ct);
     }
 

@@ -56,7 +56,7 @@ public sealed unsafe class GgufFile : IDisposable
     {
         var r = new Reader(@base, length, path);
         var magic = r.U32();
-        if (magic != Magic) throw new InvalidDataException($"{path}: not a GGUF file (magic 0x{magic:X8} at offset 0)");
+        if (magic != Magic) throw new InvalidDataException($"{path}: not a GGUF file");   // never the bytes: the file may be anything
         var version = r.U32();
         if (version is not (2 or 3)) throw new InvalidDataException($"{path}: GGUF version {version} is not supported (2 and 3 are; offset 4)");
         var tensorCount = r.I64Count("tensor count");

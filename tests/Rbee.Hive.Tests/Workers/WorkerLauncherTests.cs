@@ -21,6 +21,19 @@ public sealed class WorkerLauncherTests
     }
 
     [Fact]
+    public void TheWorkersKey_IsInItsEnvironment_NeverOnItsCommandLine()
+    {
+        var (spec, record) = Worker();
+        var psi = WorkerLauncher.StartInfo(spec, record, "127.0.0.1", apiKey: "the-workers-key");
+        Assert.Equal("the-workers-key", psi.Environment[Rbee.Platform.Security.WorkerApiKey.EnvironmentVariable]);
+        Assert.DoesNotContain(psi.ArgumentList, a => a.Contains("the-workers-key", StringComparison.Ordinal));
+        Assert.DoesNotContain("the-workers-key", psi.Arguments, StringComparison.Ordinal);
+
+        var open = WorkerLauncher.StartInfo(spec, record, "127.0.0.1");
+        Assert.False(open.Environment.ContainsKey(Rbee.Platform.Security.WorkerApiKey.EnvironmentVariable));
+    }
+
+    [Fact]
     public void TheClusterTokenAndApiKeys_NeverReachAWorker_ButTheLaunchContractDoes()
     {
         string[] secrets = ["RBEE_CLUSTER_TOKEN", "RBEE_ClusterToken", "RBEE_ClusterTokenFile", "RBEE_Api__Keys__0"];

@@ -123,10 +123,17 @@ public class ErrorShapeTests
     }
 
     [Fact]
-    public async Task ProtectedEndpoint_WithoutToken_AcceptsThisMachine()
+    public async Task ProtectedEndpoint_WithNoTokenConfigured_RefusesThisMachineToo_AndAcceptsTheCreatedFilesToken()
     {
+        // Issue 12 §1: an unprivileged local user is a caller from this machine; loopback is no exemption.
         await using var host = await PipelineHost.StartAsync(null, Map);
-        Assert.Equal(HttpStatusCode.OK, (await host.Client.GetAsync("/protected")).StatusCode);
+        var (status, error) = await ErrorOf(await host.Client.GetAsync("/protected"));
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal("invalid_cluster_token", error.GetProperty("code").GetString());
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/protected");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", File.ReadAllText(host.TokenFile).Trim());
+        Assert.Equal(HttpStatusCode.OK, (await host.Client.SendAsync(request)).StatusCode);
     }
 }
 

@@ -11,12 +11,40 @@ public sealed class ClusterTokenOptionsTests : IDisposable
     private static Func<string, string?> Env(string? token) => name => name == "RBEE_CLUSTER_TOKEN" ? token : null;
 
     [Fact]
-    public void NothingConfigured_MeansNoToken()
+    public void NothingConfigured_CreatesTheSharedTokenFile_AndTheNextStartReadsIt()
     {
+        var shared = Path.Combine(_dir, "config", "rbee", "token");
+        var first = new ClusterTokenOptions();
+        Assert.Null(first.Resolve(Env(null), shared));
+        Assert.Matches("^[0-9a-f]{64}$", first.Token);
+        Assert.True(first.TokenRequired);
+        Assert.Equal(shared, first.CreatedFile);
+        Assert.Equal(shared, first.Source);
+
+        var second = new ClusterTokenOptions();
+        Assert.Null(second.Resolve(Env(null), shared));
+        Assert.Equal(first.Token, second.Token);
+        Assert.Null(second.CreatedFile);
+    }
+
+    [Fact]
+    public void EnvironmentWinsOverTheSharedFile_WhichIsThenNeitherReadNorCreated()
+    {
+        var shared = Path.Combine(_dir, "config", "rbee", "token");
         var o = new ClusterTokenOptions();
-        Assert.Null(o.Resolve(Env(null)));
-        Assert.Null(o.Token);
-        Assert.False(o.TokenRequired);
+        Assert.Null(o.Resolve(Env("from-env"), shared));
+        Assert.Equal("from-env", o.Token);
+        Assert.False(File.Exists(shared));
+    }
+
+    [Fact]
+    public void TheSharedFileIsReadWhenNothingElseIsSet()
+    {
+        var shared = Path.Combine(_dir, "token");
+        File.WriteAllText(shared, "from-shared-file\n");
+        var o = new ClusterTokenOptions();
+        Assert.Null(o.Resolve(Env(null), shared));
+        Assert.Equal("from-shared-file", o.Token);
     }
 
     [Fact]
@@ -30,13 +58,14 @@ public sealed class ClusterTokenOptionsTests : IDisposable
     }
 
     [Fact]
-    public void EnvironmentWinsOverFile()
+    public void AConfiguredFileWinsOverTheEnvironment()
     {
+        // Precedence (issue 12): configuration (ClusterToken, ClusterTokenFile), then RBEE_CLUSTER_TOKEN, then the shared file.
         var file = Path.Combine(_dir, "token");
         File.WriteAllText(file, "from-file\n");
         var o = new ClusterTokenOptions { ClusterTokenFile = file };
         Assert.Null(o.Resolve(Env("from-env")));
-        Assert.Equal("from-env", o.Token);
+        Assert.Equal("from-file", o.Token);
     }
 
     [Fact]
@@ -61,7 +90,7 @@ public sealed class ClusterTokenOptionsTests : IDisposable
     [Fact]
     public void BlankEnvironmentToken_IsAProblemAndNotAnOpenDoor()
     {
-        var problem = new ClusterTokenOptions().Resolve(Env("   "));
+        var problem = new ClusterTokenOptions().Resolve(Env("   "), Path.Combine(_dir, "unused"));
         Assert.Contains("RBEE_CLUSTER_TOKEN", problem);
     }
 

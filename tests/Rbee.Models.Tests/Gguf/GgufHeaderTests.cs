@@ -204,6 +204,18 @@ public sealed class GgufHeaderTests : IDisposable
     }
 
     [Fact]
+    public void NotAModel_ErrorNeverEchoesTheFilesBytes()
+    {
+        // A root hive asked to read /etc/shadow must not hand back its first bytes ("root") in any message (issue 12).
+        var path = _files.Write("shadow", "root:$6$secret:19000:0:99999:7:::\n"u8.ToArray());
+        var e = Assert.Throws<InvalidDataException>(() => GgufHeader.Read(path));
+        Assert.Contains("not a GGUF file", e.Message, StringComparison.Ordinal);
+        var withoutPath = e.Message.Replace(path, "", StringComparison.Ordinal);
+        Assert.DoesNotContain("root", withoutPath, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("746F6F72", withoutPath, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public void WrongMagicOrVersion_IsInvalid_NamingTheOffset()
     {
         var bytes = TempFiles.Bytes(OneKey(w => w.Set("general.name", "x")));

@@ -38,8 +38,9 @@ public sealed class DashboardBrowser : IAsyncDisposable
         return new DashboardBrowser(playwright, browser);
     }
 
-    /// <summary>A fresh page at <paramref name="queenUrl"/>, signed in with <paramref name="token"/> (empty: a queen without one).</summary>
-    public async Task<IPage> OpenAsync(string queenUrl, string token = "", int width = 1280, int height = 800, string colorScheme = "light")
+    /// <summary>A fresh page at <paramref name="queenUrl"/>, signed in with <paramref name="token"/> (null: the run's token,
+    /// which a queen started in a test HOME reads from its token file).</summary>
+    public async Task<IPage> OpenAsync(string queenUrl, string? token = null, int width = 1280, int height = 800, string colorScheme = "light")
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
@@ -51,7 +52,7 @@ public sealed class DashboardBrowser : IAsyncDisposable
         // Nothing of the cluster shows before the token is given.
         await Assertions.Expect(page.GetByLabel("Cluster token")).ToBeFocusedAsync();
         await Assertions.Expect(page.Locator("#main")).ToBeHiddenAsync();
-        await page.GetByLabel("Cluster token").FillAsync(token);
+        await page.GetByLabel("Cluster token").FillAsync(token ?? Rbee.Testing.TestClusterToken.Value);
         await page.Keyboard.PressAsync("Enter");
         await Assertions.Expect(page.Locator("#conn")).ToHaveTextAsync("live", new() { Timeout = 10_000 });
         return page;

@@ -59,7 +59,7 @@ public sealed class KeeperCliTests(Xunit.Abstractions.ITestOutputHelper output)
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task UpStatusDown_WithTheRealPrograms()
     {
-        using var home = new TempHome();
+        using var home = new TempHome(clusterToken: false);   // `up` creates the token file
         var queenUrl = $"http://127.0.0.1:{FreePort.Next()}";
         var hivePort = FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var env = ScaledTimers.ProtocolEnvironment();
@@ -83,7 +83,7 @@ public sealed class KeeperCliTests(Xunit.Abstractions.ITestOutputHelper output)
             Assert.Equal(2, again.Stdout.Split("attached").Length - 1);
 
             // The queen requires the token now; status reads it from the file up created.
-            using (var anonymous = await Http.Client.GetAsync($"{queenUrl}/v1/cluster"))
+            using (var anonymous = await Http.Anonymous.GetAsync($"{queenUrl}/v1/cluster"))
                 Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
             var status = await CliRun.RunAsync(["status", "--queen-url", queenUrl], env, CliBudget);
             Assert.True(status.ExitCode == 0, status.ToString());

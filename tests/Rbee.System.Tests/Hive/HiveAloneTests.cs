@@ -87,7 +87,8 @@ public sealed class HiveAloneTests : IAsyncLifetime
         var (status, caps) = await Get($"{url}/capabilities");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("hive-alone", caps.GetProperty("hive_id").GetString());
-        Assert.Equal(url, caps.GetProperty("hive_url").GetString());
+        // Every daemon has a token now (issue 12), so a hive on every address advertises one a remote queen can reach.
+        Assert.EndsWith($":{new Uri(url).Port}", caps.GetProperty("hive_url").GetString());
         Assert.Equal(health.GetProperty("instance_id").GetString(), caps.GetProperty("instance_id").GetString());
         Assert.Equal(1, caps.GetProperty("protocol").GetInt32());
         Assert.False(string.IsNullOrEmpty(caps.GetProperty("version").GetString()));
@@ -220,7 +221,8 @@ public sealed class HiveAloneTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, status);
         var ready = await queen.NextReadyAsync("ready after an authorised queen_url", Budget);
         Assert.Equal("hive-ready", ready.GetProperty("hive_id").GetString());
-        Assert.Equal(url, ready.GetProperty("hive_url").GetString());
+        // Every address bound and a token (always, issue 12): the hive_url is one a remote queen can reach, on the hive's port.
+        Assert.EndsWith($":{new Uri(url).Port}", ready.GetProperty("hive_url").GetString());
         Assert.Equal(1, ready.GetProperty("protocol").GetInt32());
         var (_, health) = await Get($"{url}/health");
         Assert.Equal(health.GetProperty("instance_id").GetString(), ready.GetProperty("instance_id").GetString());

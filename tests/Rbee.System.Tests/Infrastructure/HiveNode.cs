@@ -21,11 +21,13 @@ public sealed class HiveNode : IAsyncDisposable
     private readonly string _queenUrl;
     private readonly string? _bind;
     private readonly bool _testWorkers;
+    private readonly bool _servesFixtureModel;
     private readonly IReadOnlyDictionary<string, string>? _settings;
 
     private HiveNode(string home, string queenUrl, int port, string hiveId, string? token, string? bind, bool testWorkers,
-        IReadOnlyDictionary<string, string>? settings)
+        IReadOnlyDictionary<string, string>? settings, bool servesFixtureModel)
     {
+        _servesFixtureModel = servesFixtureModel;
         _settings = settings;
         _home = home;
         _queenUrl = queenUrl;
@@ -56,11 +58,17 @@ public sealed class HiveNode : IAsyncDisposable
     /// <param name="bind">The hive's <c>--bind</c>; null leaves the hive's default (every address).</param>
     /// <param name="testWorkers">Configure the tests' worker catalog (types <c>test</c>, <c>never</c>, <c>llm</c>).</param>
     /// <param name="settings">Further configuration as environment variables (<c>RBEE_Workers__…</c>), applied last.</param>
+    /// <param name="servesFixtureModel">Configure <see cref="Model"/> (a file outside the models directory) as a model file of
+    /// the hive (<c>Models:Paths</c>), so spawns may name it by path: a hive starts workers only on models under the
+    /// directories it serves (issue 12). It is then in the hive's catalog too.</param>
+    /// <param name="token">The cluster token, passed as <c>RBEE_CLUSTER_TOKEN</c>; null: the hive reads the token file of
+    /// <paramref name="home"/> (a <see cref="TempHome"/> holds the run's token), or creates one there.</param>
     public static HiveNode Start(string home, string queenUrl, string? token = null, int? port = null, string? hiveId = null,
-        string? bind = "127.0.0.1", bool testWorkers = false, IReadOnlyDictionary<string, string>? settings = null)
+        string? bind = "127.0.0.1", bool testWorkers = false, IReadOnlyDictionary<string, string>? settings = null,
+        bool servesFixtureModel = false)
     {
         var p = port ?? FreePort.Next();
-        return new HiveNode(home, queenUrl, p, hiveId ?? $"hive-{p}", token, bind, testWorkers, settings);
+        return new HiveNode(home, queenUrl, p, hiveId ?? $"hive-{p}", token, bind, testWorkers, settings, servesFixtureModel);
     }
 
     /// <summary>Starts the hive again on the same settings (a restart after a crash or a shutdown).</summary>
@@ -83,6 +91,7 @@ public sealed class HiveNode : IAsyncDisposable
         foreach (var store in new[] { "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME", "OLLAMA_MODELS" }) env[store] = null;
         if (Token is not null) env["RBEE_CLUSTER_TOKEN"] = Token;
         if (_testWorkers) AddTestWorkerCatalog(env);
+        if (_servesFixtureModel) env["RBEE_Models__Paths__90"] = TestWorkerCatalog.Model;
         foreach (var (key, value) in _settings ?? new Dictionary<string, string>()) env[key] = value;
         List<string> args =
         [

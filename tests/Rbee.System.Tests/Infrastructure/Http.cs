@@ -4,20 +4,34 @@ using Rbee.Testing;
 
 namespace Rbee.SystemTests.Infrastructure;
 
-/// <summary>One pooled client for every system test, and the one wait for a daemon's /health.</summary>
+/// <summary>
+/// One pooled client for every system test, and the one wait for a daemon's /health. <see cref="Client"/> sends the run's
+/// cluster token (<see cref="TestClusterToken"/>) unless a request carries its own <c>Authorization</c>, as an operator's
+/// tools would; <see cref="Anonymous"/> sends none, for the scenarios about callers without it.
+/// </summary>
 public static class Http
 {
-    public static HttpClient Client { get; } = new(new SocketsHttpHandler
-    {
-        UseProxy = false,
-        ConnectTimeout = TimeSpan.FromSeconds(2),
-        // Only requests that ask for 100-continue wait for it; on the loaded machine a refusal may take a while.
-        Expect100ContinueTimeout = TimeSpan.FromSeconds(10),
-    })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-    };
+    public static HttpClient Client { get; } = Create(TestClusterToken.Value);
 
+    public static HttpClient Anonymous { get; } = Create(null);
+
+    private static HttpClient Create(string? token)
+    {
+        var client = new HttpClient(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            ConnectTimeout = TimeSpan.FromSeconds(2),
+            // Only requests that ask for 100-continue wait for it; on the loaded machine a refusal may take a while.
+            Expect100ContinueTimeout = TimeSpan.FromSeconds(10),
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    /// <summary>A request with <paramref name="token"/> as its bearer; null leaves the client's own (the run's token).</summary>
     public static HttpRequestMessage Request(HttpMethod method, string url, string? token)
     {
         var request = new HttpRequestMessage(method, url);

@@ -147,7 +147,7 @@ public sealed class ModelCatalogScenarios(ITestOutputHelper output)
 
         var cmdline = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).Split('\0');
         Assert.Equal("dream-chat", cmdline[Array.IndexOf(cmdline, "--model-id") + 1]);
-        var served = JsonDocument.Parse(await Http.Client.GetStringAsync($"http://127.0.0.1:{port}/v1/models")).RootElement;
+        var (_, served) = await Http.GetJsonAsync($"http://127.0.0.1:{port}/v1/models", TestClusterToken.WorkerKey(hive.HiveId, port));
         Assert.Equal("dream-chat", Assert.Single(served.GetProperty("data").EnumerateArray()).GetProperty("id").GetString());
 
         await using (var frames = await Frames.OpenAsync(hive))

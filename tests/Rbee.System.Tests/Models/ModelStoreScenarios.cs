@@ -51,7 +51,7 @@ public sealed class ModelStoreScenarios
             Assert.Equal(c.A.HiveId, response.Headers.GetValues("X-Rbee-Hive").Single());
         }
         var worker = Assert.Single(await c.WorkersAsync("tiny:latest"));
-        var served = JsonDocument.Parse(await Http.Client.GetStringAsync(worker.Url + "/v1/models")).RootElement;
+        var (_, served) = await Http.GetJsonAsync(worker.Url + "/v1/models", TestClusterToken.WorkerKey(worker.Hive, worker.Port));
         Assert.Equal("tiny:latest", Assert.Single(served.GetProperty("data").EnumerateArray()).GetProperty("id").GetString());
         var cmdline = (await File.ReadAllTextAsync($"/proc/{worker.Pid}/cmdline")).Split('\0');
         Assert.Equal(blob, cmdline[Array.IndexOf(cmdline, "--model") + 1]);

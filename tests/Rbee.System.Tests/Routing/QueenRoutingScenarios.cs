@@ -66,7 +66,16 @@ public sealed class QueenRoutingScenarios(RoutingClusterFixture fixture) : IClas
         var messages = new List<ChatMessage> { new UserChatMessage("Tell me about dreams") };
         var options = new ChatCompletionOptions { MaxOutputTokenCount = 32, Temperature = 0 };
         var viaQueen = (await Chat("tiny-text").CompleteChatAsync(messages, options)).Value.Content[0].Text;
-        var direct = new ChatClient("tiny-text", new ApiKeyCredential("x"), new OpenAIClientOptions { Endpoint = new Uri(worker.Url + "/v1") });
+        // The worker serves only its key, which the queen sends: not an anonymous caller, not the cluster token itself.
+        var completion = Json(new { model = "tiny-text", prompt = "Echoes", max_tokens = 4 });
+        using (var anonymous = await Http.Anonymous.PostAsync(worker.Url + "/v1/completions", new StringContent(completion, Encoding.UTF8, "application/json")))
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        using (var withToken = await RoutingCluster.PostAsync(worker.Url, "/v1/completions", completion, bearer: TestClusterToken.Value))
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, withToken.StatusCode);
+        var cmdline = await File.ReadAllTextAsync($"/proc/{worker.Pid}/cmdline");
+        Assert.DoesNotContain(TestClusterToken.WorkerKey(worker.Hive, worker.Port), cmdline);   // never on the command line
+        var direct = new ChatClient("tiny-text", new ApiKeyCredential(TestClusterToken.WorkerKey(worker.Hive, worker.Port)),
+            new OpenAIClientOptions { Endpoint = new Uri(worker.Url + "/v1") });
         Assert.Equal((await direct.CompleteChatAsync(messages, options)).Value.Content[0].Text, viaQueen);
         var chunks = new StringBuilder();
         await foreach (var update in Chat("tiny-text").CompleteChatStreamingAsync(messages, options))

@@ -28,7 +28,7 @@ public sealed class WorkerScenarios
         await using var queen = QueenNode.Start(home.Path);
         await queen.WaitHealthyAsync();
         await using var stream = await queen.OpenStreamAsync();
-        await using var hive = HiveNode.Start(home.Path, queen.Url, testWorkers: true);
+        await using var hive = HiveNode.Start(home.Path, queen.Url, testWorkers: true, servesFixtureModel: true);
         await stream.WaitForStateAsync("hive online", hive.HiveId, "online", Budget);
 
         var spawned = new List<(int Port, int Pid)>();
@@ -64,7 +64,7 @@ public sealed class WorkerScenarios
     {
         using var home = new TempHome();
         var queenPort = FreePort.Next();
-        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{queenPort}", testWorkers: true);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{queenPort}", testWorkers: true, servesFixtureModel: true);
         await hive.WaitHealthyAsync();
         var a = await hive.SpawnAsync();
         var b = await hive.SpawnAsync();
@@ -116,7 +116,7 @@ public sealed class WorkerScenarios
     public async Task AWorkerThatNeverGetsReady_IsKilled_AndTheJobEndsWithErrorAndItsReason()
     {
         using var home = new TempHome();
-        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true, servesFixtureModel: true);
         await hive.WaitHealthyAsync();
         var (lines, terminal) = await hive.RunJobAsync(
             $"{{\"operation\":\"worker_spawn\",\"model\":\"{HiveNode.Model}\",\"worker_type\":\"never\"}}", Budget);
@@ -131,7 +131,7 @@ public sealed class WorkerScenarios
     public async Task BadSpawnRequests_Are400WithAnActionableReason_AndLeaveNothingBehind()
     {
         using var home = new TempHome();
-        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true, servesFixtureModel: true);
         await hive.WaitHealthyAsync();
         (string Json, string Code)[] cases =
         [
@@ -168,7 +168,7 @@ public sealed class WorkerScenarios
         await using var queen = QueenNode.Start(home.Path);
         await queen.WaitHealthyAsync();
         await using var stream = await queen.OpenStreamAsync();
-        await using var hive = HiveNode.Start(home.Path, queen.Url, testWorkers: true);
+        await using var hive = HiveNode.Start(home.Path, queen.Url, testWorkers: true, servesFixtureModel: true);
         await stream.WaitForStateAsync("hive online", hive.HiveId, "online", Budget);
 
         var (lines, terminal) = await Jobs.RunAsync(queen.Url,
@@ -205,14 +205,14 @@ public sealed class WorkerScenarios
         (lines, terminal) = await Jobs.RunAsync(queen.Url,
             $"{{\"operation\":\"worker_spawn\",\"hive_id\":\"{hive.HiveId}\",\"model\":\"/nope.gguf\",\"worker_type\":\"test\"}}", Budget);
         Assert.StartsWith("[ERROR]", terminal, StringComparison.Ordinal);
-        Assert.Contains("/nope.gguf does not exist", terminal, StringComparison.Ordinal);
+        Assert.Contains("'/nope.gguf' is neither a model id of this hive's catalog nor a model file under the directories it serves", terminal, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task ShutdownKeepingWorkers_LeavesThemForTheNextHive_ThenShutdownStopsThem_AndWorkerStopByPid()
     {
         using var home = new TempHome();
-        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true, servesFixtureModel: true);
         await hive.WaitHealthyAsync();
         var a = await hive.SpawnAsync();
         var b = await hive.SpawnAsync();
@@ -242,14 +242,18 @@ public sealed class WorkerScenarios
     public async Task TheRealLlmWorker_IsSpawnedWithTheLaunchContract_ServesModels_AndItsExitIsSeen()
     {
         using var home = new TempHome();
-        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true, servesFixtureModel: true);
         await hive.WaitHealthyAsync();
         var (port, pid) = await hive.SpawnAsync("llm");
         Assert.Equal(hive.BasePort + 90, port);
         var cmdline = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).Split('\0');
         Assert.Contains("--ready-file", cmdline);
         Assert.Equal("127.0.0.1", cmdline[Array.IndexOf(cmdline, "--host") + 1]);
-        using (var models = await Http.Client.GetAsync($"http://127.0.0.1:{port}/v1/models"))
+        // The hive gave the worker its key (in the environment, never on the command line): without it, 401.
+        Assert.DoesNotContain(TestClusterToken.WorkerKey(hive.HiveId, port), cmdline);
+        using (var anonymous = await Http.Anonymous.GetAsync($"http://127.0.0.1:{port}/v1/models"))
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        using (var models = await Http.Client.SendAsync(Http.Request(HttpMethod.Get, $"http://127.0.0.1:{port}/v1/models", TestClusterToken.WorkerKey(hive.HiveId, port))))
         {
             var body = await models.Content.ReadAsStringAsync();
             Assert.True(models.IsSuccessStatusCode, body);
@@ -277,7 +281,7 @@ public sealed class WorkerScenarios
     public async Task CancellingASpawnJob_StopsTheHalfStartedWorker_AndEndsWithCancelled()
     {
         using var home = new TempHome();
-        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true);
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true, servesFixtureModel: true);
         await hive.WaitHealthyAsync();
         using var post = await Http.Client.PostAsync($"{hive.Url}/v1/jobs", new StringContent(
             $"{{\"operation\":\"worker_spawn\",\"model\":\"{HiveNode.Model}\",\"worker_type\":\"never\"}}", System.Text.Encoding.UTF8, "application/json"));

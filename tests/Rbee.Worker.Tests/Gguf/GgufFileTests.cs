@@ -55,4 +55,16 @@ public sealed class GgufFileTests : IDisposable
         var e = Assert.Throws<InvalidDataException>(() => GgufFile.Open(path));
         Assert.Contains("not a GGUF file", e.Message);
     }
+
+    [Fact]
+    public void NotGguf_ErrorNeverEchoesTheFilesBytes()
+    {
+        // A worker started on /etc/shadow must not print its first bytes ("root") into its log or a job's error (issue 12).
+        var path = Path.Combine(_dir, "shadow");
+        File.WriteAllText(path, "root:$6$secret:19000:0:99999:7:::\n");
+        var e = Assert.Throws<InvalidDataException>(() => GgufFile.Open(path));
+        Assert.Contains("not a GGUF file", e.Message);
+        Assert.DoesNotContain("root", e.Message.Replace(path, "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("746F6F72", e.Message, StringComparison.OrdinalIgnoreCase);
+    }
 }
