@@ -17,15 +17,20 @@ public sealed class SpawnJobAdmissionTests
         await using var hive = new TestHive();
         hive.Options.MaxConcurrentSpawns = 1;
         await hive.StartAsync();
-        using var catalog = new HiveModelCatalog(Path.Combine(hive.StateDirectory, "models"), new ModelsOptions(), TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
+        // Spawns are confined to the model directories: the test worker's model file is put in this hive's.
+        var models = Directory.CreateDirectory(Path.Combine(hive.StateDirectory, "models")).FullName;
+        File.Copy(TestHive.Model, Path.Combine(models, "admission-test.gguf"));
+        using var catalog = new HiveModelCatalog(models, new ModelsOptions(), TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
         var admission = new SpawnAdmission(hive.Options, () => File.ReadAllText("/proc/meminfo"), _ => Task.FromResult<IReadOnlyList<Rbee.Hive.Devices.NvidiaGpu>?>(null));
         var ops = HiveJobs.Operations(hive, catalog, admission: admission);
         using var jobs = new JobRegistry(Microsoft.Extensions.Options.Options.Create(new JobOptions()), TimeProvider.System, NullLogger<JobRegistry>.Instance);
 
         Job Spawn()
         {
-            using var request = JsonDocument.Parse(JsonSerializer.Serialize(new { operation = "worker_spawn", model = TestHive.Model, worker_type = "test", device = "cpu" }));
-            return jobs.Start("worker_spawn", ops.Plan("worker_spawn", request.RootElement.Clone()).Work!)!;
+            using var request = JsonDocument.Parse(JsonSerializer.Serialize(new { operation = "worker_spawn", model = "admission-test.gguf", worker_type = "test", device = "cpu" }));
+            var plan = ops.Plan("worker_spawn", request.RootElement.Clone());
+            Assert.True(plan.Work is not null, plan.Error);
+            return jobs.Start("worker_spawn", plan.Work!)!;
         }
 
         var first = Spawn();
