@@ -60,36 +60,21 @@ public static class LogFileTail
     public static async Task CopyAsync(string path, int lines, bool follow, Stream output, TimeProvider time, CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
-        long position;
-        await using (var stream = Open(path))
-        {
-            position = StartOfLastLines(stream, lines);
-            position = await CopyRangeAsync(stream, position, buffer, output, ct).ConfigureAwait(false);
-        }
+        // One descriptor for the whole follow: each poll is a length check, not an open. A rotation truncates this very
+        // file in place, which the length shows.
+        await using var stream = Open(path);
+        var position = await CopyRangeAsync(stream, StartOfLastLines(stream, lines), buffer, output, ct).ConfigureAwait(false);
         await output.FlushAsync(ct).ConfigureAwait(false);
         if (!follow) return;
         while (!ct.IsCancellationRequested)
         {
             try { await Task.Delay(PollInterval, time, ct).ConfigureAwait(false); }
             catch (OperationCanceledException) { return; }
-            try
-            {
-                await using var stream = Open(path);
-                // Truncated in place (rotation): what is there now is new.
-                if (stream.Length < position) position = 0;
-                if (stream.Length == position) continue;
-                position = await CopyRangeAsync(stream, position, buffer, output, ct).ConfigureAwait(false);
-                await output.FlushAsync(ct).ConfigureAwait(false);
-            }
-            catch (FileNotFoundException)
-            {
-                // Removed (a worker directory cleaned up): keep waiting, as tail -F does, until the reader leaves.
-                position = 0;
-            }
-            catch (DirectoryNotFoundException)
-            {
-                position = 0;
-            }
+            // Truncated in place (rotation): what is there now is new.
+            if (stream.Length < position) position = 0;
+            if (stream.Length == position) continue;
+            position = await CopyRangeAsync(stream, position, buffer, output, ct).ConfigureAwait(false);
+            await output.FlushAsync(ct).ConfigureAwait(false);
         }
     }
 

@@ -42,7 +42,7 @@ public sealed class ConfigShowCommand(KeeperIo io)
 
         if (request.Json)
         {
-            io.Output.WriteLine(JsonSerializer.Serialize(new ConfigOutput(cli, Parse(queen), Parse(hive), unreachable), KeeperJsonContext.Default.ConfigOutput));
+            io.Output.WriteLine(JsonSerializer.Serialize(new ConfigOutput(cli, KeeperJsonContext.Element(queen), KeeperJsonContext.Element(hive), unreachable), KeeperJsonContext.Default.ConfigOutput));
         }
         else
         {
@@ -76,7 +76,6 @@ public sealed class ConfigShowCommand(KeeperIo io)
         return new Rows(new Text(program + (file is null ? "" : $" (config file {file})"), new Style(decoration: Decoration.Bold)), table, Text.Empty);
     }
 
-    private static JsonElement? Parse(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
 
     /// <summary>What this rbee resolves from its flags, the environment and its files, each with its source.</summary>
     public static List<ResolvedSetting> Resolve(Uri queenUrl, string queenSource, Uri? hiveUrl, string? sshConfig, string sshSource)

@@ -49,7 +49,7 @@ public sealed class HiveStatusCommand(KeeperIo io)
 
         if (request.Json)
         {
-            io.Output.WriteLine(JsonSerializer.Serialize(new HiveStatusOutput(hiveId, Parse(viewJson), Parse(check)), KeeperJsonContext.Default.HiveStatusOutput));
+            io.Output.WriteLine(JsonSerializer.Serialize(new HiveStatusOutput(hiveId, KeeperJsonContext.Element(viewJson), KeeperJsonContext.Element(check)), KeeperJsonContext.Default.HiveStatusOutput));
         }
         else
         {
@@ -66,5 +66,4 @@ public sealed class HiveStatusCommand(KeeperIo io)
         return outcome is null ? ExitCodes.Failed : ExitCodes.Ok;
     }
 
-    private static JsonElement? Parse(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
 }

@@ -21,6 +21,10 @@ namespace Rbee.Keeper.Output;
 [JsonSerializable(typeof(ConfigOutput))]
 public sealed partial class KeeperJsonContext : JsonSerializerContext
 {
+    /// <summary>A daemon's JSON answer kept as it is inside a <c>--json</c> record, or null.</summary>
+    public static System.Text.Json.JsonElement? Element(string? json) =>
+        json is null ? null : System.Text.Json.JsonDocument.Parse(json).RootElement.Clone();
+
     /// <summary>One object per line (<c>rbee logs --json</c>: JSON lines, read as they come).</summary>
     public static KeeperJsonLinesContext Compact => KeeperJsonLinesContext.Default;
 }

@@ -11,9 +11,13 @@ public static class CliRun
         public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
     }
 
-    public static async Task<Result> RunAsync(IEnumerable<string> args, IDictionary<string, string?> environment, TimeSpan budget)
+    public static Task<Result> RunAsync(IEnumerable<string> args, IDictionary<string, string?> environment, TimeSpan budget) =>
+        RunProgramAsync(RepoPaths.Executable("rbee"), args, environment, budget);
+
+    /// <summary>Any program, run the same way (no inherited <c>RBEE_</c> variables): e.g. rbee or curl under <c>setpriv</c> as another user.</summary>
+    public static async Task<Result> RunProgramAsync(string program, IEnumerable<string> args, IDictionary<string, string?> environment, TimeSpan budget)
     {
-        var psi = new ProcessStartInfo(RepoPaths.Executable("rbee"))
+        var psi = new ProcessStartInfo(program)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -33,7 +37,7 @@ public static class CliRun
         catch (OperationCanceledException)
         {
             process.Kill();
-            throw new TimeoutException($"rbee {string.Join(' ', psi.ArgumentList)} did not finish within {budget.TotalSeconds} s");
+            throw new TimeoutException($"{Path.GetFileName(program)} {string.Join(' ', psi.ArgumentList)} did not finish within {budget.TotalSeconds} s");
         }
         return new Result(process.ExitCode, await stdout, await stderr);
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -61,9 +60,9 @@ public sealed class ClusterTokenScenarios : IDisposable
         // Another local user (uid 65534) is a loopback caller too, and is refused the same way.
         if (Environment.IsPrivilegedProcess && File.Exists("/usr/bin/setpriv") && File.Exists("/usr/bin/curl"))
         {
-            var (exit, stdout, stderr) = await RunAsync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+            var (exit, stdout, stderr) = await CliRun.RunProgramAsync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
                 "/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Content-Type: application/json",
-                "-d", Spawn("/etc/shadow"), $"{hive.Url}/v1/jobs"], new Dictionary<string, string?>());
+                "-d", Spawn("/etc/shadow"), $"{hive.Url}/v1/jobs"], new Dictionary<string, string?>(), TimeSpan.FromSeconds(60));
             Assert.True(exit == 0, $"curl as uid 65534: exit {exit} {stderr}");
             Assert.Equal("401", stdout);
         }
@@ -97,27 +96,13 @@ public sealed class ClusterTokenScenarios : IDisposable
         File.SetUnixFileMode(_home.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
 
-        var (exit, stdout, stderr) = await RunAsync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+        var (exit, stdout, stderr) = await CliRun.RunProgramAsync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
             RepoPaths.Executable("rbee"), "ps", "--hive-url", hive.Url],
-            new Dictionary<string, string?> { ["HOME"] = _home.Path, ["XDG_CONFIG_HOME"] = Path.Combine(_home.Path, ".config"), ["NO_COLOR"] = "1" });
+            new Dictionary<string, string?> { ["HOME"] = _home.Path, ["XDG_CONFIG_HOME"] = Path.Combine(_home.Path, ".config"), ["NO_COLOR"] = "1" }, TimeSpan.FromSeconds(60));
         Assert.True(exit == 1, $"exit {exit}\nstdout: {stdout}\nstderr: {stderr}");
         Assert.Contains(tokenFile, stderr);
         Assert.Contains("root", stderr);
         Assert.Contains("RBEE_CLUSTER_TOKEN", stderr);
         Assert.DoesNotContain(File.ReadAllText(tokenFile).Trim(), stderr + stdout);
-    }
-
-    private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string program, IEnumerable<string> args, IDictionary<string, string?> environment)
-    {
-        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(key);
-        foreach (var (k, v) in environment) psi.Environment[k] = v;
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout, await stderr);
     }
 }
