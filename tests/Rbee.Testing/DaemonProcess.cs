@@ -54,6 +54,7 @@ public sealed class DaemonProcess : IAsyncDisposable
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList())
             psi.Environment.Remove(key);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment[TestWorkerUser.Variable] = TestWorkerUser.Value;
         // A null value removes the variable (one the developer's shell may set that the test must not inherit).
         if (environment is not null)
             foreach (var (k, v) in environment)

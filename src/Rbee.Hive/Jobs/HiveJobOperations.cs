@@ -66,6 +66,16 @@ public sealed class HiveJobOperations(
             return JobPlan.Invalid(why!, "model", "model_not_found");
         if (DeviceProblem(device, type) is { } bad)
             return JobPlan.Invalid(bad, "device", "device_not_found");
+        if (monitor.RunAs is { } user)
+        {
+            // The worker runs as this user: refuse now what it could not open, never change the operator's permissions.
+            if (UnixAccess.Blocker(ModelPathConfinement.RealPath(modelPath) ?? modelPath, user) is { } blocked)
+                return JobPlan.Invalid($"workers run as {user}, who cannot read the model {modelPath}: {blocked} is in the way; " +
+                    "make it readable by that user or set Workers:User", "model", "model_not_readable");
+            if (type.ProgramPath is { } program && UnixAccess.Blocker(ModelPathConfinement.RealPath(program) ?? program, user, execute: true) is { } noRun)
+                return JobPlan.Invalid($"workers run as {user}, who cannot run {program}: {noRun} is in the way; " +
+                    "install it where every user can run it or set Workers:User", "worker_type", "worker_type_unavailable");
+        }
 
         var spec = new SpawnSpec(type, modelPath, device, restart == RestartPolicies.OnFailure)
         {

@@ -69,6 +69,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     {
         _keys = keys;
         _options = options.Value;
+        RunAs = WorkerUser.Resolve(_options.User, out _);
         _catalog = catalog;
         _ports = ports;
         _time = time;
@@ -112,6 +113,33 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     public string WorkerDirectoryOf(WorkerCgroupName name) =>
         Path.Combine(_options.ResolvedStateDirectory, "workers", _options.CgroupRoot, name.WorkerType, name.Port.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Whom workers run as; null: the hive's own user (<see cref="WorkerOptions.User"/>).</summary>
+    public WorkerUser? RunAs { get; }
+
+    /// <summary>
+    /// A fresh ready directory for the next worker on a port: reachable by the worker's user through directories the hive
+    /// made world-searchable (0755, never the operator's), and the worker's own (0700) when it runs as another user.
+    /// </summary>
+    private void PrepareReadyDirectory(string directory)
+    {
+        var root = Path.Combine(_options.RunDirectory, "workers");
+        Directory.CreateDirectory(directory);
+        if (RunAs is null || OperatingSystem.IsWindows()) return;
+        const UnixFileMode Searchable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        for (var d = Path.GetDirectoryName(directory); d is not null && d.Length >= root.Length; d = Path.GetDirectoryName(d))
+            File.SetUnixFileMode(d, Searchable);
+        UnixAccess.GiveTo(directory, RunAs);
+        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (UnixAccess.Blocker(directory, RunAs, execute: true) is { } blocked)
+            throw new WorkerOperationException($"the worker's user {RunAs} cannot reach its directory {directory}: {blocked} is in the way; " +
+                "make it searchable by others (chmod o+x) or set Hive:RunDir to a directory it can reach");
+    }
+
+    /// <summary>See <see cref="WorkerRecord.ReadyDirectory"/>.</summary>
+    public string ReadyDirectoryOf(WorkerCgroupName name) =>
+        Path.Combine(_options.RunDirectory, "workers", _options.CgroupRoot, name.WorkerType, name.Port.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>
     /// The log of the worker on <paramref name="port"/>, else of the last one that ran there (its directory outlives it,
@@ -401,6 +429,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                 Generation = ++_generation,
                 CgroupPath = cgroup,
                 WorkerDirectory = WorkerDirectoryOf(name),
+                ReadyDirectory = ReadyDirectoryOf(name),
                 Type = spec.Type,
                 State = WorkerStates.Starting,
                 Model = spec.ModelPath,
@@ -414,12 +443,13 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             };
             Tree?.Create(name, _options.CpuMax, _options.MemoryMax);
             Directory.CreateDirectory(record.WorkerDirectory);
+            PrepareReadyDirectory(record.ReadyDirectory);
             File.Delete(record.ReadyFile);
             File.AppendAllText(record.LogPath, $"--- rbee-hive starts {spec.Type.Name} worker on port {lease.Port} at {_time.GetUtcNow():O} ---\n");
             tracked = new Tracked(record, new SampleSource(cgroup), lease, exited);
             _tracked.Add(name, tracked);
             Watch(tracked); // armed before the process exists: no ready or exit event is missed
-            var process = Process.Start(WorkerLauncher.StartInfo(spec, record, _options.Host, _keys?.For(lease.Port)))
+            var process = Process.Start(WorkerLauncher.StartInfo(spec, record, _options.Host, _keys?.For(lease.Port), RunAs))
                 ?? throw new WorkerOperationException($"could not start {spec.Type.ProgramPath}");
             tracked.Child = process;
             tracked.Record = record with { MainPid = process.Id };
@@ -752,13 +782,15 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         var os = AdoptedWorker.Read(main);
         var exited = new TaskCompletionSource<WorkerExit>(TaskCreationOptions.RunContinuationsAsynchronously);
         var directory = WorkerDirectoryOf(name);
-        var ready = ReadyFile.NamesOneOf(Path.Combine(directory, WorkerFiles.Ready), pids);
+        var readyDirectory = ReadyDirectoryOf(name);
+        var ready = ReadyFile.NamesOneOf(Path.Combine(readyDirectory, WorkerFiles.Ready), pids);
         var record = new WorkerRecord
         {
             Name = name,
             Generation = ++_generation,
             CgroupPath = path,
             WorkerDirectory = directory,
+            ReadyDirectory = readyDirectory,
             Type = type,
             State = ready ? WorkerStates.Ready : WorkerStates.Starting,
             Model = os.Model,
@@ -783,8 +815,8 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     {
         if (_inotify is null) return;
         var r = t.Record;
-        Directory.CreateDirectory(r.WorkerDirectory);
-        t.DirectoryWatch = _inotify.Add(r.WorkerDirectory, Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE,
+        Directory.CreateDirectory(r.ReadyDirectory);
+        t.DirectoryWatch = _inotify.Add(r.ReadyDirectory, Libc.IN_MOVED_TO | Libc.IN_CLOSE_WRITE,
             (name, _) => { if (name is null || name == WorkerFiles.Ready) Kick(); });
         if (r.CgroupPath is not null)
             t.EventsWatch = _inotify.Add(Path.Combine(r.CgroupPath, "cgroup.events"), Libc.IN_MODIFY, (_, _) => Kick());

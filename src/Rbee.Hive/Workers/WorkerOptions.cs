@@ -87,6 +87,13 @@ public sealed class WorkerOptions
 
     public int RestartMaxAttempts { get; set; } = 3;
 
+    /// <summary>
+    /// Whom workers run as (<see cref="WorkerUser"/>): empty (the default) is uid/gid 65534 when the hive runs as root and
+    /// the hive's own user otherwise; a user name, a uid or <c>uid:gid</c>; <c>root</c> runs them as root, only when
+    /// configured so.
+    /// </summary>
+    public string? User { get; set; }
+
     /// <summary>Spawns loading at once; the rest wait in the order they came (<see cref="SpawnAdmission"/>).</summary>
     public int MaxConcurrentSpawns { get; set; } = 2;
 
@@ -166,6 +173,8 @@ public sealed class WorkerOptions
         if (string.IsNullOrWhiteSpace(Host)) return "Workers:Host must be set";
         if (StopGrace < TimeSpan.Zero || KillBound <= TimeSpan.Zero) return "Workers:StopGrace must not be negative and Workers:KillBound must be positive";
         if (ScanInterval <= TimeSpan.Zero) return "Workers:ScanInterval must be positive";
+        WorkerUser.Resolve(User, out var userError);
+        if (userError is not null) return userError;
         if (MaxConcurrentSpawns < 1) return "Workers:MaxConcurrentSpawns must be at least 1";
         if (LogMaxBytes < 4096) return "Workers:LogMaxBytes must be at least 4096";
         if (RestartBackoff <= TimeSpan.Zero || RestartMaxAttempts < 0) return "Workers:RestartBackoff must be positive and RestartMaxAttempts not negative";

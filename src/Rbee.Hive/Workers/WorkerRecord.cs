@@ -21,9 +21,14 @@ public sealed record WorkerRecord
 
     /// <summary>Null in process-group mode (no writable cgroup v2).</summary>
     public string? CgroupPath { get; init; }
+    /// <summary>The hive's own directory of the worker (its log): the worker never writes here, the shim opens the log.</summary>
     public required string WorkerDirectory { get; init; }
+
+    /// <summary>The one directory the worker may write (its ready file, its HOME when it runs as another user): under
+    /// the run directory, which an unprivileged worker can reach even when the hive's state lies under <c>/root</c>.</summary>
+    public required string ReadyDirectory { get; init; }
     public string LogPath => Path.Combine(WorkerDirectory, WorkerFiles.Log);
-    public string ReadyFile => Path.Combine(WorkerDirectory, WorkerFiles.Ready);
+    public string ReadyFile => Path.Combine(ReadyDirectory, WorkerFiles.Ready);
 
     /// <summary>Null for an adopted worker whose type the catalog no longer names.</summary>
     public WorkerType? Type { get; init; }

@@ -29,9 +29,11 @@ public static class DetachedProcess
     /// <summary>
     /// The start info of <paramref name="program"/> with <paramref name="arguments"/> run through the shim; the caller
     /// adds its environment and starts it. <paramref name="cgroupProcs"/> null: no cgroup to enter.
+    /// <paramref name="dropTo"/>: a command (e.g. <c>setpriv --reuid=…</c>) the shim execs after it entered the cgroup and
+    /// opened the log, which then execs the rest: what runs as another user gets neither the cgroup nor the log to choose.
     /// </summary>
     public static ProcessStartInfo StartInfo(string program, IEnumerable<string> arguments, string logPath,
-        string? cgroupProcs = null, string? workingDirectory = null, string shimName = "rbee-shim")
+        string? cgroupProcs = null, string? workingDirectory = null, string shimName = "rbee-shim", IEnumerable<string>? dropTo = null)
     {
         var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
@@ -40,6 +42,7 @@ public static class DetachedProcess
         psi.ArgumentList.Add(shimName);
         psi.ArgumentList.Add(cgroupProcs ?? "-");
         psi.ArgumentList.Add(logPath);
+        foreach (var a in dropTo ?? []) psi.ArgumentList.Add(a);
         if (Setsid is not null) psi.ArgumentList.Add(Setsid);
         psi.ArgumentList.Add(program);
         foreach (var a in arguments) psi.ArgumentList.Add(a);

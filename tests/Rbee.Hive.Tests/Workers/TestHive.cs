@@ -49,6 +49,7 @@ public sealed class TestHive : IAsyncDisposable
             ForceProcessGroups = processGroups,
             ScanInterval = scanInterval ?? TimeSpan.FromSeconds(1),
             LogMaxBytes = 4096,
+            User = TestWorkerUser.Value,
         };
         new ConfigurationBuilder().AddInMemoryCollection(catalog.Select(kv => KeyValuePair.Create(kv.Key, (string?)kv.Value))).Build()
             .GetSection(WorkerOptions.SectionName).Bind(Options);

@@ -14,7 +14,7 @@ public sealed class WorkerLauncherTests
         var spec = new SpawnSpec(type, "/models/m.gguf", "cpu", RestartOnFailure: true);
         var record = new WorkerRecord
         {
-            Name = new WorkerCgroupName("llm", 8080), Generation = 1, WorkerDirectory = "/tmp/w", State = "starting",
+            Name = new WorkerCgroupName("llm", 8080), Generation = 1, WorkerDirectory = "/tmp/w", ReadyDirectory = "/run/w", State = "starting",
             WorkerId = "w-1", CgroupPath = "/sys/fs/cgroup/rbee.slice/llm-8080", Exited = Task.FromResult(new WorkerExit(0, true)),
         };
         return (spec, record);
@@ -31,6 +31,27 @@ public sealed class WorkerLauncherTests
 
         var open = WorkerLauncher.StartInfo(spec, record, "127.0.0.1");
         Assert.False(open.Environment.ContainsKey(Rbee.Platform.Security.WorkerApiKey.EnvironmentVariable));
+    }
+
+    [Fact]
+    public void AWorkerRunAsAnotherUser_DropsRootAfterTheShimEnteredItsCgroup_AndLivesInItsOwnDirectory()
+    {
+        var (spec, record) = Worker();
+        var psi = WorkerLauncher.StartInfo(spec, record, "127.0.0.1", runAs: new WorkerUser(65534, 65534, "nobody"));
+        var args = psi.ArgumentList.ToList();
+        // sh -c SHIM name procs log, then setpriv …, then setsid, then the program: the shim (root) writes cgroup.procs and
+        // opens the log before setpriv runs.
+        var drop = args.FindIndex(a => a.EndsWith("setpriv", StringComparison.Ordinal));
+        Assert.True(drop > 0, string.Join(' ', args));
+        Assert.Equal(record.LogPath, args[drop - 1]);
+        Assert.Equal(["--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs"], args[(drop + 1)..(drop + 5)]);
+        Assert.Equal("/opt/rbee/llm-worker-rbee", args[args.IndexOf("/opt/rbee/llm-worker-rbee")]);
+        Assert.True(args.IndexOf("/opt/rbee/llm-worker-rbee") > drop + 4);
+        Assert.Equal(record.ReadyDirectory, psi.Environment["HOME"]);
+        Assert.Equal(record.ReadyDirectory, psi.WorkingDirectory);
+
+        var asHive = WorkerLauncher.StartInfo(spec, record, "127.0.0.1");
+        Assert.DoesNotContain(asHive.ArgumentList, a => a.EndsWith("setpriv", StringComparison.Ordinal));
     }
 
     [Fact]

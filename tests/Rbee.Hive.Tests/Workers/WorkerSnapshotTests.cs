@@ -11,6 +11,7 @@ public sealed class WorkerSnapshotTests
         Name = new WorkerCgroupName("llm", port),
         Generation = generation,
         WorkerDirectory = $"/state/workers/rbee.slice/llm/{port}",
+        ReadyDirectory = $"/run/rbee/workers/rbee.slice/llm/{port}",
         State = WorkerStates.Ready,
         MainPid = pid,
         Pids = [.. pids ?? []],

@@ -25,6 +25,7 @@ public static class CliRun
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(key);
+        psi.Environment[TestWorkerUser.Variable] = TestWorkerUser.Value; // for the hive `rbee up` starts
         foreach (var (k, v) in environment) psi.Environment[k] = v;
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

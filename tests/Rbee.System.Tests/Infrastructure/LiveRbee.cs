@@ -42,6 +42,7 @@ public sealed class LiveRbee : IAsyncDisposable
         };
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(key);
+        psi.Environment[TestWorkerUser.Variable] = TestWorkerUser.Value;
         foreach (var (k, v) in environment) psi.Environment[k] = v;
         return new LiveRbee(Process.Start(psi)!);
     }
@@ -61,6 +62,7 @@ public sealed class LiveRbee : IAsyncDisposable
         // -q no banner, -f flush at once, -e the child's exit code, -c the command; the typescript goes nowhere.
         foreach (var a in new[] { "-qfec", command, "/dev/null" }) psi.ArgumentList.Add(a);
         foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("RBEE_", StringComparison.Ordinal)).ToList()) psi.Environment.Remove(key);
+        psi.Environment[TestWorkerUser.Variable] = TestWorkerUser.Value;
         psi.Environment["TERM"] = "xterm";
         psi.Environment["SHELL"] = "/bin/sh";
         foreach (var (k, v) in environment) psi.Environment[k] = v;
