@@ -50,7 +50,8 @@ public static class WorkerLauncher
             psi.Environment["HOME"] = worker.ReadyDirectory;
             psi.Environment["USER"] = psi.Environment["LOGNAME"] = runAs.Name;
         }
-        if (apiKey is not null) psi.Environment[Rbee.Platform.Security.WorkerApiKey.EnvironmentVariable] = apiKey;
+        if (apiKey is not null && spec.Type.Options.ApiKeyVariable is { Length: > 0 } variable && variable != WorkerOptions.NoApiKey)
+            psi.Environment[variable] = apiKey;
         if (spec.Device.StartsWith("cuda:", StringComparison.Ordinal)) psi.Environment["CUDA_VISIBLE_DEVICES"] = spec.Device[5..];
         else if (spec.Device == "cpu") psi.Environment["CUDA_VISIBLE_DEVICES"] = "";
         return psi;

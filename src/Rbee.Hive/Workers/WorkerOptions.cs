@@ -1,5 +1,6 @@
 using Rbee.Contracts.Protocol;
 using Rbee.Platform.Paths;
+using Rbee.Platform.Security;
 
 namespace Rbee.Hive.Workers;
 
@@ -38,6 +39,14 @@ public sealed class WorkerTypeOptions
 
     /// <summary>Device kinds the type can use ("cpu", "cuda"); empty takes the built-in type's, else both.</summary>
     public string[] DeviceKinds { get; set; } = [];
+
+    /// <summary>
+    /// The environment variable through which the engine takes the worker's key (DESIGN.md "Security"): never a flag,
+    /// since a command line is visible to every user in <c>ps</c>. llama-server reads <c>LLAMA_API_KEY</c> and vLLM
+    /// <c>VLLM_API_KEY</c> as their <c>--api-key</c>; <c>none</c> for an engine that takes no key (it then serves
+    /// anyone who reaches its port). Empty takes the built-in type's, else <c>RBEE_WORKER_API_KEY</c>.
+    /// </summary>
+    public string ApiKeyVariable { get; set; } = "";
 }
 
 /// <summary>Workers under the hive: catalog, cgroup root, ports, logs, stop (section <c>Workers</c>).</summary>
@@ -107,6 +116,9 @@ public sealed class WorkerOptions
 
     public string ResolvedStateDirectory => StateDirectory ?? RbeePaths.HiveStateDirectory("hive");
 
+    /// <summary><see cref="WorkerTypeOptions.ApiKeyVariable"/> of an engine that takes no key.</summary>
+    public const string NoApiKey = "none";
+
     /// <summary>The built-in catalog (DESIGN.md "The parts"), merged under what configuration sets.</summary>
     public static Dictionary<string, WorkerTypeOptions> DefaultTypes() => new(StringComparer.Ordinal)
     {
@@ -118,12 +130,14 @@ public sealed class WorkerOptions
             Readiness = ReadinessRules.ReadyFile,
             DeviceKinds = ["cpu"],
             LoadTimeout = TimeSpan.FromMinutes(2),
+            ApiKeyVariable = WorkerApiKey.EnvironmentVariable,
         },
         ["llamacpp"] = new()
         {
             Executable = "llama-server",
             Arguments = ["-m", "{model}", "--alias", "{model_id}", "--port", "{port}", "--host", "{host}"],
             BasePort = ProtocolConstants.LlamaCppBasePort,
+            ApiKeyVariable = "LLAMA_API_KEY",
         },
         ["vllm"] = new()
         {
@@ -131,6 +145,7 @@ public sealed class WorkerOptions
             Arguments = ["serve", "{model}", "--served-model-name", "{model_id}", "--port", "{port}", "--host", "{host}"],
             BasePort = ProtocolConstants.VllmBasePort,
             DeviceKinds = ["cuda"],
+            ApiKeyVariable = "VLLM_API_KEY",
         },
         ["comfy"] = new()
         {
@@ -138,6 +153,7 @@ public sealed class WorkerOptions
             Arguments = ["--listen", "{host}", "--port", "{port}"],
             BasePort = ProtocolConstants.ComfyBasePort,
             HealthPath = "/system_stats",
+            ApiKeyVariable = NoApiKey,
         },
     };
 
@@ -156,11 +172,13 @@ public sealed class WorkerOptions
             if (t.BasePort == 0) t.BasePort = d.BasePort;
             if (string.IsNullOrEmpty(t.Readiness)) t.Readiness = d.Readiness;
             if (t.DeviceKinds.Length == 0) t.DeviceKinds = d.DeviceKinds;
+            if (string.IsNullOrEmpty(t.ApiKeyVariable)) t.ApiKeyVariable = d.ApiKeyVariable;
         }
         foreach (var t in Types.Values)
         {
             if (string.IsNullOrEmpty(t.Readiness)) t.Readiness = ReadinessRules.Health;
             if (t.DeviceKinds.Length == 0) t.DeviceKinds = ["cpu", "cuda"];
+            if (string.IsNullOrEmpty(t.ApiKeyVariable)) t.ApiKeyVariable = WorkerApiKey.EnvironmentVariable;
         }
     }
 

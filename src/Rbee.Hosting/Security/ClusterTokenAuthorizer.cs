@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Rbee.Hosting.Errors;
+using Rbee.Hosting.Logging;
 
 namespace Rbee.Hosting.Security;
 
@@ -21,8 +22,13 @@ public enum AccessDecision
 /// always has a token (<see cref="ClusterTokenOptions.Resolve"/> creates the shared file when none is configured); one
 /// without (options never resolved) refuses everything. The token is never logged.
 /// </summary>
-public sealed partial class ClusterTokenAuthorizer(ClusterTokenOptions options, ILogger<ClusterTokenAuthorizer> logger)
+public sealed partial class ClusterTokenAuthorizer(ClusterTokenOptions options, ILogger<ClusterTokenAuthorizer> logger, TimeProvider? time = null)
 {
+    /// <summary>Refusals from one address are logged once per this, with the count held back in between.</summary>
+    public static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
+
+    private readonly LogThrottle _refusals = new(time ?? TimeProvider.System, RefusalLogInterval);
+
     // Only the token's hash is kept and compared; it is computed once, not on every protected request.
     private readonly byte[]? _tokenHash = options.Token is null ? null : BearerTokens.Hash(options.Token);
 
@@ -36,7 +42,9 @@ public sealed partial class ClusterTokenAuthorizer(ClusterTokenOptions options, 
     public IResult? Check(HttpContext context)
     {
         if (Decide(context) == AccessDecision.Allowed) return null;
-        Log.Refused(logger, context.Request.Method, context.Request.Path.Value ?? "/", context.Connection.RemoteIpAddress?.ToString() ?? "?", "missing or wrong cluster token");
+        var remote = context.Connection.RemoteIpAddress?.ToString() ?? "?";
+        if (_refusals.TryEnter(remote, out var held))
+            Log.Refused(logger, context.Request.Method, context.Request.Path.Value ?? "/", remote, "missing or wrong cluster token", held);
         return ApiErrors.Unauthorized();
     }
 
@@ -47,7 +55,8 @@ public sealed partial class ClusterTokenAuthorizer(ClusterTokenOptions options, 
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = HostingEventIds.AccessRefused, Level = LogLevel.Warning, Message = "Refused {Method} {Path} from {Remote}: {Reason}")]
-        public static partial void Refused(ILogger logger, string method, string path, string remote, string reason);
+        [LoggerMessage(EventId = HostingEventIds.AccessRefused, Level = LogLevel.Warning,
+            Message = "Refused {Method} {Path} from {Remote}: {Reason} ({Held} more refusals from this address since the last line)")]
+        public static partial void Refused(ILogger logger, string method, string path, string remote, string reason, long held);
     }
 }

@@ -9,7 +9,7 @@ public sealed class WorkerLauncherTests
 {
     private static (SpawnSpec, WorkerRecord) Worker()
     {
-        var type = new WorkerType("llm", new WorkerTypeOptions { Executable = "llm-worker-rbee", Arguments = ["--model", "{model}", "--port", "{port}"] },
+        var type = new WorkerType("llm", new WorkerTypeOptions { Executable = "llm-worker-rbee", Arguments = ["--model", "{model}", "--port", "{port}"], ApiKeyVariable = Rbee.Platform.Security.WorkerApiKey.EnvironmentVariable },
             "/opt/rbee/llm-worker-rbee", null);
         var spec = new SpawnSpec(type, "/models/m.gguf", "cpu", RestartOnFailure: true);
         var record = new WorkerRecord
@@ -31,6 +31,31 @@ public sealed class WorkerLauncherTests
 
         var open = WorkerLauncher.StartInfo(spec, record, "127.0.0.1");
         Assert.False(open.Environment.ContainsKey(Rbee.Platform.Security.WorkerApiKey.EnvironmentVariable));
+    }
+
+    [Theory]
+    [InlineData("llamacpp", "LLAMA_API_KEY")]
+    [InlineData("vllm", "VLLM_API_KEY")]
+    [InlineData("llm", "RBEE_WORKER_API_KEY")]
+    public void AnExternalEngine_GetsTheKeyThroughTheVariableItReadsAsItsApiKeyFlag_NeverOnItsCommandLine(string typeName, string variable)
+    {
+        var options = new WorkerOptions { Types = WorkerOptions.DefaultTypes() };
+        options.MergeDefaults();
+        var type = new WorkerType(typeName, options.Types[typeName], "/opt/engine", null);
+        var (_, record) = Worker();
+        var psi = WorkerLauncher.StartInfo(new SpawnSpec(type, "/models/m.gguf", "cpu", false), record, "127.0.0.1", apiKey: "k-123");
+        Assert.Equal("k-123", psi.Environment[variable]);
+        Assert.DoesNotContain(psi.ArgumentList, a => a.Contains("k-123", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AnEngineThatTakesNoKey_GetsNone()
+    {
+        var options = new WorkerOptions { Types = WorkerOptions.DefaultTypes() };
+        options.MergeDefaults();
+        var (_, record) = Worker();
+        var psi = WorkerLauncher.StartInfo(new SpawnSpec(new WorkerType("comfy", options.Types["comfy"], "/opt/comfy", null), "/m", "cpu", false), record, "127.0.0.1", apiKey: "k-123");
+        Assert.DoesNotContain(psi.Environment.Values, v => v == "k-123");
     }
 
     [Fact]
