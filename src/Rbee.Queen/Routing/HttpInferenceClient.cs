@@ -108,8 +108,10 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
                 if (sse) context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
             }
             var writer = response.BodyWriter;
+            var end = new StreamEnd();
             while (n > 0)
             {
+                if (sse) end.Saw(buffer.AsSpan(0, n));
                 // One write and flush per chunk the worker sent: each SSE frame leaves as soon as it arrives.
                 var flushed = await writer.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
                 if (flushed.IsCanceled || flushed.IsCompleted) return new Delivery(DeliveryOutcome.ClientGone);
@@ -129,6 +131,15 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
                     return new Delivery(DeliveryOutcome.FailedAfterFirstByte, why);
                 }
             }
+            if (sse && EndsWithDone && !end.Done)
+            {
+                // A worker that is stopped (SIGTERM ends its requests) or dies between two frames closes the stream
+                // cleanly but without [DONE]: the answer is cut, and the client must be told so, never left to take it
+                // for whole.
+                const string why = "the worker ended the stream before the answer was complete (it was stopped or crashed)";
+                await ErrorFrameAsync(ErrorResponse.Of(why, ErrorTypes.Server, "worker_failed"), ct).ConfigureAwait(false);
+                return new Delivery(DeliveryOutcome.FailedAfterFirstByte, why);
+            }
             if (!response.HasStarted) await response.StartAsync(ct).ConfigureAwait(false);
             return Delivery.Ok;
         }
@@ -137,6 +148,37 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
             ArrayPool<byte>.Shared.Return(buffer);
             await source.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>OpenAI's streamed completions end with <c>data: [DONE]</c> (other endpoints' streams, such as the Responses
+    /// API's, end otherwise and pass through as they are).</summary>
+    private bool EndsWithDone => body.Stream && context.Request.Path.Value is { } path
+        && (path.EndsWith("/chat/completions", StringComparison.Ordinal) || path.EndsWith("/v1/completions", StringComparison.Ordinal));
+
+    /// <summary>Whether an SSE stream's last frame so far is <c>data: [DONE]</c>: the last bytes seen, across chunks.</summary>
+    internal struct StreamEnd
+    {
+        private static ReadOnlySpan<byte> Marker => "data: [DONE]"u8;
+        private const int Keep = 32;
+        private byte[]? _tail;
+        private int _length;
+
+        public void Saw(ReadOnlySpan<byte> chunk)
+        {
+            _tail ??= new byte[Keep];
+            if (chunk.Length >= Keep)
+            {
+                chunk[^Keep..].CopyTo(_tail);
+                _length = Keep;
+                return;
+            }
+            var keepOld = Math.Min(_length, Keep - chunk.Length);
+            _tail.AsSpan(_length - keepOld, keepOld).CopyTo(_tail);
+            chunk.CopyTo(_tail.AsSpan(keepOld));
+            _length = keepOld + chunk.Length;
+        }
+
+        public readonly bool Done => _tail is not null && _tail.AsSpan(0, _length).TrimEnd("\r\n "u8).EndsWith(Marker);
     }
 
     /// <summary>The worker broke the connection, or sent nothing for the idle timeout, while the client is still there.</summary>

@@ -266,6 +266,32 @@ public sealed class QueenRoutingScenarios(RoutingClusterFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task AWorkerStoppedMidStream_EndsItsStreamWithoutDone_AndTheClientGetsAnErrorFrame()
+    {
+        C.Put(C.A, RoutingCluster.SlowModel, "slow-stop");
+        await C.WaitListedAsync("slow-stop", Budget);
+        using var response = await RoutingCluster.PostAsync(C.Queen.Url, "/v1/chat/completions",
+            Json(new { model = "slow-stop", messages = new[] { new { role = "user", content = "go" } }, max_tokens = 3000, ignore_eos = true, stream = true }));
+        Assert.True(response.IsSuccessStatusCode);
+        var worker = Assert.Single(await C.WorkersAsync("slow-stop"));
+        using var cts = new CancellationTokenSource(Budget);
+        var frames = 0;
+        string? error = null;
+        var done = false;
+        await foreach (var e in SseReader.ReadAsync(await response.Content.ReadAsStreamAsync(), cts.Token))
+        {
+            if (e.Data == "[DONE]") { done = true; break; }
+            using var doc = JsonDocument.Parse(e.Data);
+            if (doc.RootElement.TryGetProperty("error", out var err)) { error = err.GetProperty("message").GetString(); break; }
+            // A graceful stop: the worker cancels its requests and closes each stream cleanly, without [DONE].
+            if (++frames == 3) Signals.Send(worker.Pid, Signals.SIGTERM);
+        }
+        Assert.False(done, "the stream of a stopped worker ended with [DONE], as if the answer were whole");
+        Assert.NotNull(error);
+        Assert.Contains("before the answer was complete", error);
+    }
+
+    [Fact]
     public async Task AClientThatLeavesMidStream_FreesTheWorkersSlotWithin1s()
     {
         C.Put(C.A, RoutingCluster.SlowModel, "slow-leave");
