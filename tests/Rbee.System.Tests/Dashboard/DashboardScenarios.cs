@@ -143,12 +143,19 @@ public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture
             """);
 
         await page.Locator("#chat-model").FillAsync("dash-chat");
-        await page.GetByLabel("Message").FillAsync("Once upon a time");
-        await page.GetByLabel("Message").PressAsync("Enter");
-
+        // The tiny model samples its answer and may end it at once (end of text first): that is an answer too, but not one
+        // that shows streaming, so the message is sent again (at most three times) until the model says something.
         var answer = page.Locator(".msg.assistant p").Last;
-        await Expect(page.Locator("#chat-status")).ToContainTextAsync("Answered by", new() { Timeout = (float)Budget.TotalMilliseconds });
-        await Expect(answer).ToHaveTextAsync(new Regex(@"\w{2,}"));
+        var said = "";
+        for (var attempt = 1; attempt <= 3 && !Regex.IsMatch(said, @"\w{2,}"); attempt++)
+        {
+            await page.EvaluateAsync("window.chatChanges = 0");
+            await page.GetByLabel("Message").FillAsync(attempt == 1 ? "Once upon a time" : "Tell me a story");
+            await page.GetByLabel("Message").PressAsync("Enter");
+            await Expect(page.Locator("#chat-status")).ToContainTextAsync("Answered by", new() { Timeout = (float)Budget.TotalMilliseconds });
+            said = await answer.TextContentAsync() ?? "";
+        }
+        Assert.Matches(@"\w{2,}", said);
         var changes = await page.EvaluateAsync<int>("window.chatChanges");
         // The page redraws at most once per animation frame, and the tiny model can write its whole answer within a few
         // frames on a fast run: more than one change says the answer was written as it came, not once at the end (the

@@ -180,6 +180,22 @@ function inFlightOf(w) {
   return tracked ? n : (w.stats.in_flight ?? 0);
 }
 
+// Keeps every cell that did not change, so a button under the pointer is the same element from mousedown to mouseup
+// (a row rebuilt between the two, as telemetry redraws it every second, would swallow the click), and moves rows
+// only when their order changed. `rows` carry data-<kind> keys.
+function patchRows(body, rows, kind) {
+  const old = new Map([...body.children].map((r) => [r.dataset[kind], r]));
+  const kept = rows.map((row) => {
+    const was = old.get(row.dataset[kind]);
+    if (!was || was.children.length !== row.children.length) return row;
+    for (const name of row.getAttributeNames()) if (was.getAttribute(name) !== row.getAttribute(name)) was.setAttribute(name, row.getAttribute(name));
+    [...row.children].forEach((cell, i) => { if (!was.children[i].isEqualNode(cell)) was.children[i].replaceWith(cell); });
+    return was;
+  });
+  const same = kept.length === body.children.length && kept.every((r, i) => body.children[i] === r);
+  if (!same) body.replaceChildren(...kept);
+}
+
 function renderWorkers() {
   const body = $("worker-rows");
   const keys = [...workers.keys()].sort();
@@ -216,7 +232,7 @@ function renderWorkers() {
       el("td", { "data-label": "Idle stop", class: "idle", "data-idle-stop": s.idle_stop_at || null, title: idle.title, text: idle.text }),
       el("td", { class: "act" }, logs, stop));
   });
-  body.replaceChildren(...rows);
+  patchRows(body, rows, "worker");
   if (focused) body.querySelector(`tr[data-worker="${CSS.escape(focused)}"] button${focusedAction ? `[data-action="${focusedAction}"]` : ""}`)?.focus();
   // The worker whose log is open went away: its log stops being followed, the lines read so far stay.
   if (logView && !logView.gone && !workers.has(logView.key)) {
