@@ -90,7 +90,8 @@ public sealed class HiveJobOperations(
     /// A model id of the catalog first, wherever its file lives (an Ollama name such as <c>hf.co/org/repo:Q4_K_M</c> holds
     /// '/' and ':', so an id is not told from a path by its characters). Else a path (absolute, or with a '/' and then taken
     /// from the models directory, never from the hive's working directory) that, symlinks resolved, is a file under the
-    /// directories the hive serves models from (<see cref="HiveModelCatalog.Confinement"/>, DESIGN.md "Security"). Else a
+    /// directories the hive serves models from (<see cref="HiveModelCatalog.Confinement"/>, DESIGN.md "Security"), or a GGUF
+    /// file the workers' unprivileged user may read (<see cref="OpenToTheWorkerUser"/>). Else a
     /// bare name is a file in the models directory, with or without <c>.gguf</c> (one the catalog has not listed yet).
     /// The refusal names what was asked, never anything read from a file.
     /// </summary>
@@ -109,9 +110,12 @@ public sealed class HiveJobOperations(
         {
             var full = Path.GetFullPath(Path.IsPathRooted(model) ? model : Path.Combine(dir, model));
             if (models.Confinement.Allows(full)) return full;
+            if (OpenToTheWorkerUser(full)) return full;
             // One answer for "missing" and "outside": the refusal says nothing about files outside the model directories.
             why = $"'{model}' is neither a model id of this hive's catalog nor a model file under the directories it serves " +
-                  $"models from ({string.Join(", ", models.Confinement.Roots)}); a hive starts workers only on those";
+                  $"models from ({string.Join(", ", models.Confinement.Roots)})" +
+                  (monitor.RunAs is { } user ? $" nor a GGUF file that {user}, whom its workers run as, may read" : "") +
+                  "; a hive starts workers only on those";
             return null;
         }
         // Only model file names: never a hidden file or anything but *.gguf, and never a symlink out of the directory.
@@ -120,6 +124,28 @@ public sealed class HiveJobOperations(
                 return candidate;
         why = $"no model '{model}' in this hive's catalog or in {dir} (looked for {model} and {model}.gguf); give a path or download it first";
         return null;
+    }
+
+    /// <summary>
+    /// A GGUF file outside the model directories that the unprivileged user workers run as could read on its own
+    /// (DESIGN.md "Security", <c>docs/security.md</c>): a spawn then makes no one read anything they could not read
+    /// already. Only when workers run as another user than the hive (a root hive's default); the hive reads the file's
+    /// magic only after the mode bits said that user may, and only of a regular file.
+    /// </summary>
+    private bool OpenToTheWorkerUser(string full)
+    {
+        if (monitor.RunAs is not { } user || ModelPathConfinement.RealPath(full) is not { } real) return false;
+        if (!UnixAccess.IsRegularFile(real) || UnixAccess.Blocker(real, user) is not null) return false;
+        try
+        {
+            using var file = new FileStream(real, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+            Span<byte> magic = stackalloc byte[4];
+            return file.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("GGUF"u8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>"cpu" always exists; "cuda:N" exists when <c>/dev/nvidiaN</c> does and the type can use CUDA.</summary>

@@ -24,6 +24,9 @@ public static partial class UnixAccess
         return Problem(full, user, Read | (execute ? Search : 0));
     }
 
+    /// <summary>A regular file (symlinks followed): not a directory, FIFO or device, which a read could block on or never end.</summary>
+    public static bool IsRegularFile(string path) => TryStat(path, out _, out _, out var mode) && (mode & 0xF000) == 0x8000;
+
     /// <summary>Gives <paramref name="path"/> (a directory the hive made for the worker) to <paramref name="user"/>.</summary>
     public static void GiveTo(string path, WorkerUser user)
     {

@@ -11,6 +11,7 @@ namespace Rbee.SystemTests.Hardening;
 /// empty), still in the cgroup it made for them, and refuses with 400 a model that user could not read. Its files lie
 /// where an unprivileged user can read them, as on an installed machine: a copy of the built llm-worker-rbee, a models
 /// directory, and the hive's run directory (the worker's ready file and HOME), all under one world-searchable folder.
+/// Outside the model directories it accepts only a GGUF file that user could read on its own.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 [Trait("Category", "System")]
@@ -79,6 +80,24 @@ public sealed class WorkerUserScenarios : IDisposable
         Assert.Contains("uid 65534", message, StringComparison.Ordinal);
         Assert.Contains(closed, message, StringComparison.Ordinal);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(closed)); // never changed
+
+        // Outside the model directories: a GGUF file that uid 65534 could read on its own may be named by path (the
+        // spawn makes no one read what they could not already); anything else is the same 400 as a missing file.
+        var loose = Path.Combine(Subdirectory("elsewhere"), "loose.gguf");
+        File.Copy(HiveNode.Model, loose);
+        var privateDir = Directory.CreateDirectory(Path.Combine(_root.FullName, "private")).FullName;
+        File.SetUnixFileMode(privateDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var hidden = Path.Combine(privateDir, "secret.gguf");
+        File.Copy(HiveNode.Model, hidden);
+        foreach (var outside in new[] { hidden, "/bin/ls", "/etc/shadow" })
+        {
+            using var no = await Http.Client.PostAsync($"{hive.Url}/v1/jobs", new StringContent(Spawn(outside), Encoding.UTF8, "application/json"));
+            var text = await no.Content.ReadAsStringAsync();
+            Assert.True(no.StatusCode == HttpStatusCode.BadRequest, $"{outside}: {(int)no.StatusCode} {text}");
+            Assert.Equal("model_not_found", JsonDocument.Parse(text).RootElement.GetProperty("error").GetProperty("code").GetString());
+        }
+        (lines, terminal) = await hive.RunJobAsync(Spawn(loose), TimeSpan.FromSeconds(60));
+        Assert.True(terminal == "[DONE]", $"spawn of {loose} ended {terminal}: {string.Join(" | ", lines)}");
     }
 
     private static string Spawn(string model) =>
