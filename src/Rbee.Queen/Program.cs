@@ -117,6 +117,11 @@ namespace Rbee.Queen
             services.AddHostedService<SchedulerPump>();
             services.AddHostedService<WorkerHealthProber>();
             services.AddHostedService<IdleReaper>();
+            // Hives on other machines, managed over SSH (issue 14).
+            services.AddSingleton(sp => new Rbee.Queen.Remote.ManagedHives(sp.GetRequiredService<IOptions<QueenOptions>>().Value.ResolvedStateDir));
+            services.AddSingleton(sp => new Rbee.Queen.Remote.AuditLog(sp.GetRequiredService<IOptions<QueenOptions>>().Value.ResolvedStateDir, sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton<Rbee.Queen.Remote.ManagedHiveJobs>();
+            services.AddHostedService<Rbee.Queen.Remote.HiveSupervisor>();
         }
 
         private static partial class Log

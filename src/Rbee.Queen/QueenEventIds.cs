@@ -40,4 +40,7 @@ internal static class QueenEventIds
     public const int PullStarted = 70;
     public const int PullFinished = 71;
     public const int PullFailed = 72;
+    public const int HiveRestarting = 80;
+    public const int HiveRestarted = 81;
+    public const int HiveRestartFailed = 82;
 }

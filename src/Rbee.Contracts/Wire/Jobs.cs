@@ -15,6 +15,12 @@ public static class JobOperations
     public const string ModelDelete = "model_delete";
     public const string Infer = "infer";
     public const string Status = "status";
+
+    /// <summary>At the queen: manage (or update) the hive of an SSH host: <c>host</c>, <c>supervisor</c>, <c>want</c>.</summary>
+    public const string HiveManage = "hive_manage";
+
+    /// <summary>At the queen: stop managing the hive of an SSH host: <c>host</c>.</summary>
+    public const string HiveUnmanage = "hive_unmanage";
 }
 
 /// <summary>The fields of <c>worker_spawn</c>. <c>hive_id</c> is used at the queen to name the hive.</summary>

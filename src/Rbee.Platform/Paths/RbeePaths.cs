@@ -22,11 +22,14 @@ public static class RbeePaths
     public static string ConfigFile(string name) => Path.Combine(ConfigDirectory, name + ".json");
 
     /// <summary>
-    /// The machine-wide run directory (<c>$TMPDIR/rbee</c>, i.e. <c>/tmp/rbee</c>): every hive on the machine locks its
-    /// worker ports in <c>ports/</c> below it, so they must agree on it without configuration; a temporary directory is
-    /// writable by an unprivileged hive, where <c>/run</c> is not.
+    /// The run directory (port locks in <c>ports/</c>, workers' ready files). For root the machine-wide
+    /// <c>$TMPDIR/rbee</c> (i.e. <c>/tmp/rbee</c>), which every root hive of the machine agrees on without configuration.
+    /// For any other user a directory of its own, <c>$XDG_RUNTIME_DIR/rbee</c>, else <c>~/.local/state/rbee/run</c>: never
+    /// a <c>/tmp/rbee</c> that root (or another user) may have created first and that it could not write (issue 14).
     /// </summary>
-    public static string DefaultRunDirectory => Path.Combine(Path.GetTempPath(), "rbee");
+    public static string DefaultRunDirectory => Environment.IsPrivilegedProcess
+        ? Path.Combine(Path.GetTempPath(), "rbee")
+        : Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } runtime ? Path.Combine(runtime, "rbee") : Path.Combine(StateDirectory, "run");
 
     /// <summary>Where a hive looks for models first, unexpanded (the hive's <c>--models-dir</c> default).</summary>
     public const string DefaultModelsDirectory = "~/.cache/rbee/models";

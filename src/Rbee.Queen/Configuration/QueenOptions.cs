@@ -21,6 +21,11 @@ public sealed class QueenOptions
     /// <summary>The URL the queen gives hives in <c>queen_url</c>; when unset, the local address of its socket to that hive.</summary>
     public string? AdvertiseUrl { get; set; }
 
+    /// <summary>The queen's own state: the hives it manages over SSH, its audit log. Default <c>~/.local/state/rbee/queen</c>.</summary>
+    public string? StateDir { get; set; }
+
+    public string ResolvedStateDir => StateDir is { Length: > 0 } d ? RbeePaths.ExpandHome(d) : Path.Combine(RbeePaths.StateDirectory, "queen");
+
     /// <summary>The SSH config listing the hives (DESIGN.md "Discovery and telemetry" 2).</summary>
     public string SshConfigPath { get; set; } = "~/.ssh/config";
 

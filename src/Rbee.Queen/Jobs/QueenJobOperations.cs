@@ -37,7 +37,7 @@ public sealed class QueenJobOptions
 /// <see cref="Rbee.Queen.Routing.InferJob"/>'s.
 /// </summary>
 public sealed class QueenJobOperations(ClusterRegistry registry, IWorkerLoadView load, HiveForwarder hives, IOptions<QueenJobOptions> options,
-    Rbee.Queen.Routing.InferJob infer, ModelJobs models) : IJobOperations
+    Rbee.Queen.Routing.InferJob infer, ModelJobs models, Rbee.Queen.Remote.ManagedHiveJobs managed) : IJobOperations
 {
     private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
 
@@ -49,6 +49,8 @@ public sealed class QueenJobOperations(ClusterRegistry registry, IWorkerLoadView
             case JobOperations.ModelDownload: return models.PlanDownload(request);
             case JobOperations.ModelList: return models.PlanList(request);
             case JobOperations.ModelDelete: return models.PlanDelete(request);
+            case JobOperations.HiveManage: return managed.PlanManage(request);
+            case JobOperations.HiveUnmanage: return managed.PlanUnmanage(request);
         }
         if (!Forwarded.Contains(operation)) return JobPlan.UnknownOperation(operation);
         var hiveId = JobFields.String(request, "hive_id", out var err);

@@ -1,0 +1,138 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Rbee.Contracts.Wire;
+using Rbee.Platform.Remote;
+using Rbee.Queen.Cluster;
+using Rbee.Queen.Configuration;
+
+namespace Rbee.Queen.Remote;
+
+/// <summary>
+/// Brings a crashed managed hive back (issue 14, <c>--supervisor queen</c>): when a hive the queen manages and its
+/// operator wants running is offline (its stream closed, its liveness ran out) and its port no longer answers, the
+/// queen starts it again over SSH with the same start as <c>rbee hive start --host</c>, which refuses when one runs, so
+/// never two. Tries back off 1, 2, 4 … 60 s and start over once the hive is online again; each is in the audit log.
+/// The restarted hive re-adopts its workers (they outlive it in their cgroups).
+/// </summary>
+public sealed partial class HiveSupervisor(
+    ManagedHives managed,
+    ClusterRegistry registry,
+    AuditLog audit,
+    IOptions<QueenOptions> options,
+    TimeProvider time,
+    ILogger<HiveSupervisor> logger) : BackgroundService
+{
+    public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
+    public static readonly TimeSpan FirstBackoff = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan PortCheck = TimeSpan.FromSeconds(1);
+
+    private sealed class State
+    {
+        public TimeSpan Backoff = FirstBackoff;
+        public DateTimeOffset NextTry = DateTimeOffset.MinValue;
+        public Task? Running;
+    }
+
+    private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Tick, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false)) Check(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        foreach (var s in _states.Values)
+            if (s.Running is { } t) await t.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private void Check(CancellationToken ct)
+    {
+        var snapshot = registry.Current;
+        var now = time.GetUtcNow();
+        foreach (var hive in managed.All)
+        {
+            if (hive.Supervisor != Supervisors.Queen || !hive.WantRunning) continue;
+            // A hive never seen here was never started: starting it is its operator's call (rbee hive start --host).
+            if (snapshot.Find(hive.Alias) is not { } entry) continue;
+            if (!_states.TryGetValue(hive.Alias, out var state)) _states[hive.Alias] = state = new State();
+            if (entry.State != HiveState.Offline)
+            {
+                if (entry.State is HiveState.Online) state.Backoff = FirstBackoff;
+                continue;
+            }
+            if (state.Running is { IsCompleted: false } || now < state.NextTry) continue;
+            state.Running = RestartAsync(hive.Alias, entry.HiveUrl, state, ct);
+        }
+    }
+
+    private async Task RestartAsync(string alias, Uri hiveUrl, State state, CancellationToken ct)
+    {
+        try
+        {
+            // Offline by its stream, yet its port answers: a hive alive behind a cut or slow link, which comes back by
+            // itself; starting another would make two.
+            if (await PortAnswersAsync(hiveUrl, ct).ConfigureAwait(false))
+            {
+                state.NextTry = time.GetUtcNow() + state.Backoff;
+                return;
+            }
+            Log.Restarting(logger, alias, hiveUrl.ToString(), state.Backoff.TotalSeconds);
+            var o = options.Value;
+            var ssh = new Ssh(File.Exists(o.ResolvedSshConfigPath) ? o.ResolvedSshConfigPath : null, TimeSpan.FromSeconds(30));
+            var (outcome, detail) = await new RemoteHive(ssh, alias).StartAsync(hiveUrl.Port, ct).ConfigureAwait(false);
+            if (outcome == RemoteStart.Started)
+            {
+                Log.Restarted(logger, alias, detail);
+                audit.Write("queen", "restart", alias, detail);
+            }
+            else Log.RestartFailed(logger, alias, detail);
+        }
+        catch (SshException e)
+        {
+            Log.RestartFailed(logger, alias, e.Message);
+            audit.Write("queen", "restart failed", alias, e.Message);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return;
+        }
+        state.NextTry = time.GetUtcNow() + state.Backoff;
+        state.Backoff = state.Backoff * 2 > MaxBackoff ? MaxBackoff : state.Backoff * 2;
+    }
+
+    private static async Task<bool> PortAnswersAsync(Uri url, CancellationToken ct)
+    {
+        using var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp) { DualMode = true };
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bound.CancelAfter(PortCheck);
+        try
+        {
+            await socket.ConnectAsync(url.Host, url.Port, bound.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            return false;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = QueenEventIds.HiveRestarting, Level = LogLevel.Warning,
+            Message = "Managed hive {HiveId} at {HiveUrl} is offline and its port does not answer; starting it over SSH (next try in {Backoff} s if this fails)")]
+        public static partial void Restarting(ILogger logger, string hiveId, string hiveUrl, double backoff);
+
+        [LoggerMessage(EventId = QueenEventIds.HiveRestarted, Level = LogLevel.Information, Message = "Managed hive {HiveId} restarted: {Detail}")]
+        public static partial void Restarted(ILogger logger, string hiveId, string detail);
+
+        [LoggerMessage(EventId = QueenEventIds.HiveRestartFailed, Level = LogLevel.Warning, Message = "Managed hive {HiveId} not restarted: {Reason}")]
+        public static partial void RestartFailed(ILogger logger, string hiveId, string reason);
+    }
+}
