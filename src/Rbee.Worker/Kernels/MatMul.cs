@@ -126,7 +126,12 @@ public static unsafe class MatMul
                     for (var r = r0; r < r1; r++)
                     {
                         var row = w.Row(r);
-                        for (var s = 0; s < j.N; s++)
+                        var s = 0;
+                        // Q8_0: four sequences share each weight load, each still getting QuantDot.Q8_0's exact result.
+                        if (w.Type == GgmlType.Q8_0)
+                            for (; s + 4 <= j.N; s += 4)
+                                QuantDot.Q8_0x4(row, blocks32, j.XQ + (long)s * cols, j.XD + (long)s * blocks32, cols, j.Y + (long)s * rows + r, rows);
+                        for (; s < j.N; s++)
                             j.Y[(long)s * rows + r] = DotInt8(w.Type, row, cols, j.XQ + (long)s * cols,
                                 j.XP == null ? null : j.XP + (long)s * cols, j.XD + (long)s * blocks32, j.XS + (long)s * blocks32 * 2);
                     }
