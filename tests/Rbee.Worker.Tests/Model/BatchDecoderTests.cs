@@ -61,6 +61,23 @@ public sealed class BatchDecoderTests : IDisposable
         Assert.Equal((2, 2), (roomy.Position, full.Position));
     }
 
+    [Fact]
+    public void DecodeStep_AllocatesNothing()
+    {
+        using var model = LlamaModel.Load(ModelTestData.RandSmall("rand-small-Q8_0.gguf").File);
+        var vocab = model.Config.VocabSize;
+        InferenceSession[] sessions = [model.CreateSession(64), model.CreateSession(64), model.CreateSession(64)];
+        int[] tokens = [5, 6, 7];
+        for (var s = 0; s < sessions.Length; s++) sessions[s].Evaluate([1, 10 + s]);
+        var decoder = model.CreateBatchDecoder(sessions.Length);
+        var logits = new float[sessions.Length * vocab];
+        for (var i = 0; i < 4; i++) decoder.Decode(sessions, tokens, logits); // warm up (JIT, thread buffers)
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 16; i++) decoder.Decode(sessions, tokens, logits);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     /// <summary>
     /// Four sequences from four different prompts (prefixes of <paramref name="basePrompt"/> with a different last
     /// token); sequence i joins the batch at step i and runs <see cref="Steps"/> steps, so passes hold 1, 2, 3, 4, then
