@@ -131,6 +131,10 @@ public static unsafe class MatMul
                         if (w.Type == GgmlType.Q8_0)
                             for (; s + 4 <= j.N; s += 4)
                                 QuantDot.Q8_0x4(row, blocks32, j.XQ + (long)s * cols, j.XD + (long)s * blocks32, cols, j.Y + (long)s * rows + r, rows);
+                        else if (w.Type == GgmlType.Q4_K && DecodeDot.IsSupported)
+                            for (; s + 4 <= j.N; s += 4)
+                                DecodeDot.Q4_Kx4(row, cols / 256, j.XQ + (long)s * cols, j.XD + (long)s * blocks32,
+                                    j.XS + (long)s * blocks32 * 2, cols, j.Y + (long)s * rows + r, rows);
                         for (; s < j.N; s++)
                             j.Y[(long)s * rows + r] = DotInt8(w.Type, row, cols, j.XQ + (long)s * cols,
                                 j.XP == null ? null : j.XP + (long)s * cols, j.XD + (long)s * blocks32, j.XS + (long)s * blocks32 * 2);
@@ -171,8 +175,14 @@ public static unsafe class MatMul
                 if (j.Invariant)
                 {
                     for (var r = r0; r < r1; r++)
-                        for (var s = 0; s < j.N; s++)
+                    {
+                        // Pairs of sequences share each half→float conversion, each still getting DecodeDot.F16's result.
+                        var s = 0;
+                        for (; s + 2 <= j.N; s += 2)
+                            DecodeDot.F16x2(w.Row(r), j.X + (long)s * cols, cols, cols, j.Y + (long)s * rows + r, rows);
+                        for (; s < j.N; s++)
                             j.Y[(long)s * rows + r] = DecodeDot.F16(w.Row(r), j.X + (long)s * cols, cols);
+                    }
                     return;
                 }
                 var t = 0;
