@@ -333,6 +333,87 @@ internal static unsafe class DecodeDot
     }
 
     /// <summary>
+    /// <see cref="Q6_K"/> for four sequences (activations <paramref name="xstride"/> values apart): each super-block's
+    /// 6-bit values and scales are unpacked once for all four; every sequence's float work is its own, in
+    /// <see cref="Q6_K"/>'s order (integer sums are exact in any order), so each result is bit for bit <see cref="Q6_K"/>'s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q6_Kx4(byte* row, int nsb, sbyte* xq, float* xd, float* xs16, long xstride, float* y, long ystride)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var m30 = Vector256.Create((byte)0x30);
+        long dstride = xstride / 32, sstride = xstride / 16;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector256<float> corr0 = default, corr1 = default, corr2 = default, corr3 = default;
+        Span<Vector256<byte>> q = stackalloc Vector256<byte>[8];
+        Span<Vector256<short>> picks = stackalloc Vector256<short>[8];
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 210 * s;
+            var d = QuantDot.H2F(blk + 208);
+            var scales = (sbyte*)(blk + 192);
+            for (var h = 0; h < 2; h++)
+            {
+                var ql = blk + 64 * h;
+                var qh = Vector256.Load(blk + 128 + 32 * h).AsUInt16();
+                var sc = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(*(long*)(scales + 8 * h)).AsSByte()));
+                var l0 = Vector256.Load(ql);
+                var l1 = Vector256.Load(ql + 32);
+                q[4 * h] = (l0 & m4) | ((qh << 4).AsByte() & m30);
+                q[4 * h + 1] = (l1 & m4) | ((qh << 2).AsByte() & m30);
+                q[4 * h + 2] = ((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30);
+                q[4 * h + 3] = ((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30);
+                picks[4 * h] = Pick(sc, 0, 1);
+                picks[4 * h + 1] = Pick(sc, 2, 3);
+                picks[4 * h + 2] = Pick(sc, 4, 5);
+                picks[4 * h + 3] = Pick(sc, 6, 7);
+            }
+            var d32 = Vector256.Create(32 * d);
+            var s0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales)) * d32;
+            var s1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + 8)) * d32;
+            for (var j = 0; j < 4; j++)
+            {
+                var x = xq + j * xstride + 256 * s;
+                Vector256<int> sumi0 = default, sumi1 = default;
+                for (var h = 0; h < 2; h++)
+                {
+                    var xh = x + 128 * h;
+                    sumi0 = ScaledDot(sumi0, q[4 * h], xh, picks[4 * h]);
+                    sumi1 = ScaledDot(sumi1, q[4 * h + 1], xh + 32, picks[4 * h + 1]);
+                    sumi0 = ScaledDot(sumi0, q[4 * h + 2], xh + 64, picks[4 * h + 2]);
+                    sumi1 = ScaledDot(sumi1, q[4 * h + 3], xh + 96, picks[4 * h + 3]);
+                }
+                var sum = Avx.ConvertToVector256Single(sumi0 + sumi1);
+                var scale = Vector256.Create(d * xd[j * dstride + 8 * s]);
+                var xss = xs16 + j * sstride + 16 * s;
+                switch (j)
+                {
+                    case 0:
+                        acc0 = Fma.MultiplyAdd(sum, scale, acc0);
+                        corr0 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr0));
+                        break;
+                    case 1:
+                        acc1 = Fma.MultiplyAdd(sum, scale, acc1);
+                        corr1 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr1));
+                        break;
+                    case 2:
+                        acc2 = Fma.MultiplyAdd(sum, scale, acc2);
+                        corr2 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr2));
+                        break;
+                    default:
+                        acc3 = Fma.MultiplyAdd(sum, scale, acc3);
+                        corr3 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr3));
+                        break;
+                }
+            }
+        }
+        y[0] = Vector256.Sum(acc0) - Vector256.Sum(corr0);
+        y[ystride] = Vector256.Sum(acc1) - Vector256.Sum(corr1);
+        y[2 * ystride] = Vector256.Sum(acc2) - Vector256.Sum(corr2);
+        y[3 * ystride] = Vector256.Sum(acc3) - Vector256.Sum(corr3);
+    }
+
+    /// <summary>
     /// <see cref="F16"/> for two sequences (<paramref name="xstride"/> floats apart): each group of halves is converted
     /// once for both, while each sequence keeps <see cref="F16"/>'s four chains, order and final sum, so each result is
     /// bit for bit <see cref="F16"/>'s.

@@ -135,6 +135,10 @@ public static unsafe class MatMul
                             for (; s + 4 <= j.N; s += 4)
                                 DecodeDot.Q4_Kx4(row, cols / 256, j.XQ + (long)s * cols, j.XD + (long)s * blocks32,
                                     j.XS + (long)s * blocks32 * 2, cols, j.Y + (long)s * rows + r, rows);
+                        else if (w.Type == GgmlType.Q6_K && DecodeDot.IsSupported)
+                            for (; s + 4 <= j.N; s += 4)
+                                DecodeDot.Q6_Kx4(row, cols / 256, j.XQ + (long)s * cols, j.XD + (long)s * blocks32,
+                                    j.XS + (long)s * blocks32 * 2, cols, j.Y + (long)s * rows + r, rows);
                         for (; s < j.N; s++)
                             j.Y[(long)s * rows + r] = DotInt8(w.Type, row, cols, j.XQ + (long)s * cols,
                                 j.XP == null ? null : j.XP + (long)s * cols, j.XD + (long)s * blocks32, j.XS + (long)s * blocks32 * 2);
