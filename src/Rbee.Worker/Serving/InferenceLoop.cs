@@ -56,6 +56,9 @@ public sealed class InferenceLoop : IDisposable
         var g = new Generation(_model, slot, request, streaming, ct);
         _incoming.Enqueue(g);
         _wake.Set();
+        // A loop that has ended (disposed or faulted) takes nothing more: what raced past the check above is cancelled.
+        if (_stopping && !_thread.IsAlive)
+            while (_incoming.TryDequeue(out var late)) late.Cancelled();
         return g;
     }
 
@@ -95,16 +98,28 @@ public sealed class InferenceLoop : IDisposable
 
     private void Run()
     {
-        while (!_stopping)
+        try
         {
-            _wake.Reset();
-            Admit();
-            if (_active.Count == 0)
+            while (!_stopping)
             {
-                if (_incoming.IsEmpty && !_stopping) _wake.Wait();
-                continue;
+                _wake.Reset();
+                Admit();
+                if (_active.Count == 0)
+                {
+                    if (_incoming.IsEmpty && !_stopping) _wake.Wait();
+                    continue;
+                }
+                Step();
             }
-            Step();
+        }
+        catch (Exception ex)
+        {
+            // A fault of the loop itself (steps catch the engine's): no request may wait forever on a dead thread.
+            _stopping = true;
+            foreach (var g in _active) g?.Fail(ex);
+            _active.Clear();
+            while (_incoming.TryDequeue(out var g)) g.Fail(ex);
+            return;
         }
         // Stopping: whatever is left is cancelled, so no caller waits forever.
         Admit();
