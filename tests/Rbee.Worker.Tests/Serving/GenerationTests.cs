@@ -4,7 +4,7 @@ using Rbee.Worker.Serving;
 namespace Rbee.Worker.Tests.Serving;
 
 /// <summary>A generation's text, stop strings and limits, run through the <see cref="InferenceLoop"/>.</summary>
-public sealed class GeneratorTests : IDisposable
+public sealed class GenerationTests : IDisposable
 {
     private readonly List<InferenceLoop> _loops = [];
 
