@@ -10,6 +10,7 @@ using Rbee.Worker.Model;
 // the portable decode-to-float path measured in the same run. Prints; never asserts.
 //   dotnet run -c Release --project bench/Rbee.Bench.Engine [-- --quick] [--threads 1,2] [--types F16,Q4_0]
 //                                                            [--pp 512] [--tg 128] [--no-baseline] [--no-kernels] [--kernels-only]
+//                                                            [--batch 1,4] (sequences decoded together; --batch 1 skips batching)
 
 var quick = args.Contains("--quick");
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -18,6 +19,7 @@ var types = (Arg("--types") ?? string.Join(',', BenchModel.FileTypes)).Split(','
 var pp = int.Parse(Arg("--pp") ?? (quick ? "32" : "512"), CultureInfo.InvariantCulture);
 var tg = int.Parse(Arg("--tg") ?? (quick ? "8" : "128"), CultureInfo.InvariantCulture);
 var baseline = !args.Contains("--no-baseline");
+var batches = (Arg("--batch") ?? "1,4").Split(',').Select(int.Parse).ToArray();
 var shape = quick ? BenchShape.Quick : BenchShape.Full;
 void Log(string s) => Console.WriteLine(s);
 
@@ -48,6 +50,7 @@ var rows = new List<string>();
 // kernels cost when they do run (with 2 threads it includes the second thread's spinning, so it is an upper bound).
 rows.Add("| type | params | weights/token | threads | pp tok/s | tg tok/s | roofline tok/s | tg % roofline | pp CPU ms/tok | tg CPU ms/tok | tg vs portable |");
 rows.Add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+var batchRows = new List<string> { "| type | threads | batched decode (BatchDecoder, one token per sequence per pass) |", "|---|---:|---|" };
 var proc = Process.GetCurrentProcess();
 double CpuMs() { proc.Refresh(); return proc.TotalProcessorTime.TotalMilliseconds; }
 var rng = new Random(42);
@@ -102,11 +105,22 @@ foreach (var type in types)
         var line = $"| {type} | {parameters / 1e6:F0}M | {bytesPerToken / 1e6:F0} MB | {t} | {ppRate:F1} | {tgRate:F1} | {roof:F1} | {100 * tgRate / roof:F0} % | {ppCpu:F2} | {tgCpu:F2} | {vsPortable} |";
         rows.Add(line);
         Log(line);
+        if (batches.Any(b => b > 1))
+        {
+            var batched = string.Join("; ", batches.Select(b => BatchBench.Run(model, b, tg, rng)));
+            batchRows.Add($"| {type} | {t} | {batched} |");
+            Log($"  batched decode: {batched}");
+        }
     }
 }
 Log("");
 foreach (var r in rows) Log(r);
 Log("");
+if (batchRows.Count > 2)
+{
+    foreach (var r in batchRows) Log(r);
+    Log("");
+}
 Log("For scale (brief's figures for llama.cpp on this machine's 2 cores, not measured in this run): decode ~74 (F16),");
 Log("95 (Q8_0), 122 (Q4_0) tok/s; prefill 300-390 tok/s.");
 

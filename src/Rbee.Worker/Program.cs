@@ -97,7 +97,7 @@ static async Task<int> RunAsync(string[] args)
     try
     {
         // Loading is CPU and IO work; off the thread pool's request threads so /health keeps answering.
-        loaded = await Task.Factory.StartNew(() => LoadedWorker.Create(GgufServedModel.Load(options, log), options),
+        loaded = await Task.Factory.StartNew(() => LoadedWorker.Create(GgufServedModel.Load(options, log), options, metrics),
             app.Lifetime.ApplicationStopping, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
     catch (Exception ex) when (ex is not OperationCanceledException)

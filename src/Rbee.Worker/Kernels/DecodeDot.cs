@@ -188,6 +188,69 @@ internal static unsafe class DecodeDot
         return Vector256.Sum(acc) - Vector256.Sum(corr);
     }
 
+    /// <summary>
+    /// <see cref="Q4_K"/> for four sequences (activations <paramref name="xstride"/> values apart): each super-block's
+    /// scales, mins and nibbles are unpacked once for all four, while every sequence's float work (its conversion, scale
+    /// product, multiply-add and min term, in <see cref="Q4_K"/>'s order) is its own, and integer sums are exact in any
+    /// order. So each result is bit for bit <see cref="Q4_K"/>'s: batched decode stays batch-invariant.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q4_Kx4(byte* row, int nsb, sbyte* xq, float* xd, float* xs16, long xstride, float* y, long ystride)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        long dstride = xstride / 32, sstride = xstride / 16;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector256<float> corr0 = default, corr1 = default, corr2 = default, corr3 = default;
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 144 * s;
+            var mins = UnpackK4(blk + 4);
+            var sc = Both(Sse41.ConvertToVector128Int16(mins));
+            var q = blk + 16;
+            var r0 = Vector256.Load(q);
+            var r1 = Vector256.Load(q + 32);
+            var r2 = Vector256.Load(q + 64);
+            var r3 = Vector256.Load(q + 96);
+            var n0 = r0 & m4;
+            var n1 = (r0.AsUInt16() >> 4).AsByte() & m4;
+            var n2 = r1 & m4;
+            var n3 = (r1.AsUInt16() >> 4).AsByte() & m4;
+            var n4 = r2 & m4;
+            var n5 = (r2.AsUInt16() >> 4).AsByte() & m4;
+            var n6 = r3 & m4;
+            var n7 = (r3.AsUInt16() >> 4).AsByte() & m4;
+            var dd = Halves2(blk);
+            var d = dd.ToScalar();
+            var dmin = dd.GetElement(1);
+            for (var j = 0; j < 4; j++)
+            {
+                var x = xq + j * xstride + 256 * s;
+                var i0 = ScaledDot(default, n0, x, Pick(sc, 0, 0));
+                var i1 = ScaledDot(default, n1, x + 32, Pick(sc, 1, 1));
+                var i2 = ScaledDot(default, n2, x + 64, Pick(sc, 2, 2));
+                var i3 = ScaledDot(default, n3, x + 96, Pick(sc, 3, 3));
+                i0 = ScaledDot(i0, n4, x + 128, Pick(sc, 4, 4));
+                i1 = ScaledDot(i1, n5, x + 160, Pick(sc, 5, 5));
+                i2 = ScaledDot(i2, n6, x + 192, Pick(sc, 6, 6));
+                i3 = ScaledDot(i3, n7, x + 224, Pick(sc, 7, 7));
+                var sum = Avx.ConvertToVector256Single((i0 + i1) + (i2 + i3));
+                var scale = Vector256.Create(d * xd[j * dstride + 8 * s]);
+                var xs = xs16 + j * sstride + 16 * s;
+                switch (j)
+                {
+                    case 0: acc0 = Fma.MultiplyAdd(sum, scale, acc0); corr0 = MinTerm(mins, xs, dmin, corr0); break;
+                    case 1: acc1 = Fma.MultiplyAdd(sum, scale, acc1); corr1 = MinTerm(mins, xs, dmin, corr1); break;
+                    case 2: acc2 = Fma.MultiplyAdd(sum, scale, acc2); corr2 = MinTerm(mins, xs, dmin, corr2); break;
+                    default: acc3 = Fma.MultiplyAdd(sum, scale, acc3); corr3 = MinTerm(mins, xs, dmin, corr3); break;
+                }
+            }
+        }
+        y[0] = Vector256.Sum(acc0) - Vector256.Sum(corr0);
+        y[ystride] = Vector256.Sum(acc1) - Vector256.Sum(corr1);
+        y[2 * ystride] = Vector256.Sum(acc2) - Vector256.Sum(corr2);
+        y[3 * ystride] = Vector256.Sum(acc3) - Vector256.Sum(corr3);
+    }
+
     /// <summary>Q5_K row · Q8_K activations: Q4_K with the fifth bit of each value from qh.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
@@ -267,6 +330,133 @@ internal static unsafe class DecodeDot
             corr = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + 8)) * d32, Vector256.Load(xss + 8), corr);
         }
         return Vector256.Sum(acc) - Vector256.Sum(corr);
+    }
+
+    /// <summary>
+    /// <see cref="Q6_K"/> for four sequences (activations <paramref name="xstride"/> values apart): each super-block's
+    /// 6-bit values and scales are unpacked once for all four; every sequence's float work is its own, in
+    /// <see cref="Q6_K"/>'s order (integer sums are exact in any order), so each result is bit for bit <see cref="Q6_K"/>'s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q6_Kx4(byte* row, int nsb, sbyte* xq, float* xd, float* xs16, long xstride, float* y, long ystride)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var m30 = Vector256.Create((byte)0x30);
+        long dstride = xstride / 32, sstride = xstride / 16;
+        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+        Vector256<float> corr0 = default, corr1 = default, corr2 = default, corr3 = default;
+        Span<Vector256<byte>> q = stackalloc Vector256<byte>[8];
+        Span<Vector256<short>> picks = stackalloc Vector256<short>[8];
+        for (var s = 0; s < nsb; s++)
+        {
+            var blk = row + 210 * s;
+            var d = QuantDot.H2F(blk + 208);
+            var scales = (sbyte*)(blk + 192);
+            for (var h = 0; h < 2; h++)
+            {
+                var ql = blk + 64 * h;
+                var qh = Vector256.Load(blk + 128 + 32 * h).AsUInt16();
+                var sc = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(*(long*)(scales + 8 * h)).AsSByte()));
+                var l0 = Vector256.Load(ql);
+                var l1 = Vector256.Load(ql + 32);
+                q[4 * h] = (l0 & m4) | ((qh << 4).AsByte() & m30);
+                q[4 * h + 1] = (l1 & m4) | ((qh << 2).AsByte() & m30);
+                q[4 * h + 2] = ((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30);
+                q[4 * h + 3] = ((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30);
+                picks[4 * h] = Pick(sc, 0, 1);
+                picks[4 * h + 1] = Pick(sc, 2, 3);
+                picks[4 * h + 2] = Pick(sc, 4, 5);
+                picks[4 * h + 3] = Pick(sc, 6, 7);
+            }
+            var d32 = Vector256.Create(32 * d);
+            var s0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales)) * d32;
+            var s1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + 8)) * d32;
+            for (var j = 0; j < 4; j++)
+            {
+                var x = xq + j * xstride + 256 * s;
+                Vector256<int> sumi0 = default, sumi1 = default;
+                for (var h = 0; h < 2; h++)
+                {
+                    var xh = x + 128 * h;
+                    sumi0 = ScaledDot(sumi0, q[4 * h], xh, picks[4 * h]);
+                    sumi1 = ScaledDot(sumi1, q[4 * h + 1], xh + 32, picks[4 * h + 1]);
+                    sumi0 = ScaledDot(sumi0, q[4 * h + 2], xh + 64, picks[4 * h + 2]);
+                    sumi1 = ScaledDot(sumi1, q[4 * h + 3], xh + 96, picks[4 * h + 3]);
+                }
+                var sum = Avx.ConvertToVector256Single(sumi0 + sumi1);
+                var scale = Vector256.Create(d * xd[j * dstride + 8 * s]);
+                var xss = xs16 + j * sstride + 16 * s;
+                switch (j)
+                {
+                    case 0:
+                        acc0 = Fma.MultiplyAdd(sum, scale, acc0);
+                        corr0 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr0));
+                        break;
+                    case 1:
+                        acc1 = Fma.MultiplyAdd(sum, scale, acc1);
+                        corr1 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr1));
+                        break;
+                    case 2:
+                        acc2 = Fma.MultiplyAdd(sum, scale, acc2);
+                        corr2 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr2));
+                        break;
+                    default:
+                        acc3 = Fma.MultiplyAdd(sum, scale, acc3);
+                        corr3 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr3));
+                        break;
+                }
+            }
+        }
+        y[0] = Vector256.Sum(acc0) - Vector256.Sum(corr0);
+        y[ystride] = Vector256.Sum(acc1) - Vector256.Sum(corr1);
+        y[2 * ystride] = Vector256.Sum(acc2) - Vector256.Sum(corr2);
+        y[3 * ystride] = Vector256.Sum(acc3) - Vector256.Sum(corr3);
+    }
+
+    /// <summary>
+    /// <see cref="F16"/> for two sequences (<paramref name="xstride"/> floats apart): each group of halves is converted
+    /// once for both, while each sequence keeps <see cref="F16"/>'s four chains, order and final sum, so each result is
+    /// bit for bit <see cref="F16"/>'s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void F16x2(byte* row, float* x, long xstride, int n, float* y, long ystride)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        var h = (short*)row;
+        var z = x + xstride;
+        var i = 0;
+        for (; i + 32 <= n; i += 32)
+        {
+            var w0 = Halves(Avx2.ConvertToVector256Int32(h + i));
+            var w1 = Halves(Avx2.ConvertToVector256Int32(h + i + 8));
+            var w2 = Halves(Avx2.ConvertToVector256Int32(h + i + 16));
+            var w3 = Halves(Avx2.ConvertToVector256Int32(h + i + 24));
+            a0 = Fma.MultiplyAdd(w0, Vector256.Load(x + i), a0);
+            a1 = Fma.MultiplyAdd(w1, Vector256.Load(x + i + 8), a1);
+            a2 = Fma.MultiplyAdd(w2, Vector256.Load(x + i + 16), a2);
+            a3 = Fma.MultiplyAdd(w3, Vector256.Load(x + i + 24), a3);
+            b0 = Fma.MultiplyAdd(w0, Vector256.Load(z + i), b0);
+            b1 = Fma.MultiplyAdd(w1, Vector256.Load(z + i + 8), b1);
+            b2 = Fma.MultiplyAdd(w2, Vector256.Load(z + i + 16), b2);
+            b3 = Fma.MultiplyAdd(w3, Vector256.Load(z + i + 24), b3);
+        }
+        for (; i + 8 <= n; i += 8)
+        {
+            var w = Halves(Avx2.ConvertToVector256Int32(h + i));
+            a0 = Fma.MultiplyAdd(w, Vector256.Load(x + i), a0);
+            b0 = Fma.MultiplyAdd(w, Vector256.Load(z + i), b0);
+        }
+        var sa = Vector256.Sum((a0 + a1) + (a2 + a3));
+        var sb = Vector256.Sum((b0 + b1) + (b2 + b3));
+        for (; i < n; i++)
+        {
+            var w = (float)BitConverter.Int16BitsToHalf(h[i]);
+            sa += w * x[i];
+            sb += w * z[i];
+        }
+        y[0] = sa;
+        y[ystride] = sb;
     }
 
     /// <summary>F16 row · float x: 32 halves per step in four independent chains, one sign-extending load each.</summary>

@@ -26,9 +26,22 @@ public static unsafe class MatMul
     public static void MatMat(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y) =>
         MatMat(w, x, n, y, ComputePool.Shared, IntegerKernels);
 
+    /// <summary>
+    /// Y[n, r] = Σ_c W[r,c]·X[n, c] for n independent sequences (one decode token each), batch-invariant: every output
+    /// is computed by exactly the routine <see cref="MatVec"/> uses for one token, so a sequence's result is bit for
+    /// bit the same whatever else shares the call. The loops are interleaved instead: each weight row is loaded once
+    /// and dotted with every sequence's activations while it is hot in cache, so n sequences read the weights once.
+    /// (<see cref="MatMat(in WeightMatrix, ReadOnlySpan{float}, int, Span{float})"/> may use four-token kernels whose
+    /// reduction order differs; that is fine within one prompt, not across requests.)
+    /// </summary>
+    public static void MatMatInvariant(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y) =>
+        MatMat(w, x, n, y, ComputePool.Shared, IntegerKernels, invariant: true);
+
     /// <summary>As <see cref="MatMat(in WeightMatrix, ReadOnlySpan{float}, int, Span{float})"/> on a given pool;
-    /// <paramref name="intPath"/> false forces the portable decode-to-float path (tests compare the two).</summary>
-    internal static void MatMat(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, ComputePool pool, bool intPath)
+    /// <paramref name="intPath"/> false forces the portable decode-to-float path (tests compare the two);
+    /// <paramref name="invariant"/> as <see cref="MatMatInvariant"/>.</summary>
+    internal static void MatMat(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, ComputePool pool, bool intPath,
+        bool invariant = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         if (x.Length < (long)n * w.Cols || y.Length < (long)n * w.Rows)
@@ -39,7 +52,7 @@ public static unsafe class MatMul
         fixed (float* px = x)
         fixed (float* py = y)
         {
-            var job = new Job { W = w, X = px, Y = py, N = n, Kind = KindOf(w.Type, intPath) };
+            var job = new Job { W = w, X = px, Y = py, N = n, Kind = KindOf(w.Type, intPath), Invariant = invariant || n == 1 };
             if (job.Kind == Kind.Int8)
             {
                 var format = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
@@ -87,6 +100,9 @@ public static unsafe class MatMul
         public float* XS;
         public sbyte* XP;
         public int RowsPerTask;
+
+        /// <summary>Every token through the one-token routine, row by row (<see cref="MatMatInvariant"/>).</summary>
+        public bool Invariant;
     }
 
     [ThreadStatic] private static float[]? _rowBuffer;
@@ -105,6 +121,30 @@ public static unsafe class MatMul
             case Kind.Int8:
             {
                 var blocks32 = cols / 32;
+                if (j.Invariant)
+                {
+                    for (var r = r0; r < r1; r++)
+                    {
+                        var row = w.Row(r);
+                        var s = 0;
+                        // Q8_0: four sequences share each weight load, each still getting QuantDot.Q8_0's exact result.
+                        if (w.Type == GgmlType.Q8_0)
+                            for (; s + 4 <= j.N; s += 4)
+                                QuantDot.Q8_0x4(row, blocks32, j.XQ + (long)s * cols, j.XD + (long)s * blocks32, cols, j.Y + (long)s * rows + r, rows);
+                        else if (w.Type == GgmlType.Q4_K && DecodeDot.IsSupported)
+                            for (; s + 4 <= j.N; s += 4)
+                                DecodeDot.Q4_Kx4(row, cols / 256, j.XQ + (long)s * cols, j.XD + (long)s * blocks32,
+                                    j.XS + (long)s * blocks32 * 2, cols, j.Y + (long)s * rows + r, rows);
+                        else if (w.Type == GgmlType.Q6_K && DecodeDot.IsSupported)
+                            for (; s + 4 <= j.N; s += 4)
+                                DecodeDot.Q6_Kx4(row, cols / 256, j.XQ + (long)s * cols, j.XD + (long)s * blocks32,
+                                    j.XS + (long)s * blocks32 * 2, cols, j.Y + (long)s * rows + r, rows);
+                        for (; s < j.N; s++)
+                            j.Y[(long)s * rows + r] = DotInt8(w.Type, row, cols, j.XQ + (long)s * cols,
+                                j.XP == null ? null : j.XP + (long)s * cols, j.XD + (long)s * blocks32, j.XS + (long)s * blocks32 * 2);
+                    }
+                    return;
+                }
                 var t = 0;
                 // Four tokens at a time share each unpacked weight block (prefill); the rest go one by one.
                 if (HasQuad(w.Type))
@@ -130,12 +170,25 @@ public static unsafe class MatMul
                 return;
             }
             case Kind.F32:
-                for (var t = 0; t < j.N; t++)
-                    for (var r = r0; r < r1; r++)
+                for (var r = r0; r < r1; r++)
+                    for (var t = 0; t < j.N; t++)
                         j.Y[(long)t * rows + r] = FastConvert.Dot((float*)w.Row(r), j.X + (long)t * cols, cols);
                 return;
             case Kind.F16:
             {
+                if (j.Invariant)
+                {
+                    for (var r = r0; r < r1; r++)
+                    {
+                        // Pairs of sequences share each half→float conversion, each still getting DecodeDot.F16's result.
+                        var s = 0;
+                        for (; s + 2 <= j.N; s += 2)
+                            DecodeDot.F16x2(w.Row(r), j.X + (long)s * cols, cols, cols, j.Y + (long)s * rows + r, rows);
+                        for (; s < j.N; s++)
+                            j.Y[(long)s * rows + r] = DecodeDot.F16(w.Row(r), j.X + (long)s * cols, cols);
+                    }
+                    return;
+                }
                 var t = 0;
                 for (; t + 4 <= j.N; t += 4)
                     for (var r = r0; r < r1; r++)
@@ -146,8 +199,8 @@ public static unsafe class MatMul
                 return;
             }
             case Kind.BF16:
-                for (var t = 0; t < j.N; t++)
-                    for (var r = r0; r < r1; r++)
+                for (var r = r0; r < r1; r++)
+                    for (var t = 0; t < j.N; t++)
                         j.Y[(long)t * rows + r] = QuantDot.BF16(w.Row(r), j.X + (long)t * cols, cols);
                 return;
             default:

@@ -188,27 +188,7 @@ public sealed class InferenceSession
             Mul(w.Wk, _xn, n, _k);
             Mul(w.Wv, _xn, n, _v);
             for (var t = 0; t < n; t++)
-            {
-                var q = _q.AsSpan(t * qd, qd);
-                var k = _k.AsSpan(t * kvd, kvd);
-                var v = _v.AsSpan(t * kvd, kvd);
-                if (w.Bq is not null) VectorOps.Add(w.Bq, q);
-                if (w.Bk is not null) VectorOps.Add(w.Bk, k);
-                if (w.Bv is not null) VectorOps.Add(w.Bv, v);
-                if (w.QNorm is not null)
-                    for (var h = 0; h < c.Heads; h++) VectorOps.RmsNorm(q.Slice(h * hd, hd), w.QNorm, c.RmsEpsilon, q.Slice(h * hd, hd));
-                if (w.KNorm is not null)
-                    for (var h = 0; h < c.KvHeads; h++) VectorOps.RmsNorm(k.Slice(h * hd, hd), w.KNorm, c.RmsEpsilon, k.Slice(h * hd, hd));
-
-                var pos = Position + t;
-                RopeAngles(pos);
-                VectorOps.Rope(q, c.Heads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
-                VectorOps.Rope(k, c.KvHeads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
-                VectorOps.RoundToHalf(k);
-                VectorOps.RoundToHalf(v);
-                k.CopyTo(keys.AsSpan(pos * kvd, kvd));
-                v.CopyTo(values.AsSpan(pos * kvd, kvd));
-            }
+                StoreQkv(w, keys, values, _q.AsSpan(t * qd, qd), _k.AsSpan(t * kvd, kvd), _v.AsSpan(t * kvd, kvd), Position + t);
 
             // Causal attention: token t sees positions 0..Position+t. Heads in a group share one KV head (GQA).
             Attention.Run(_q, keys, values, _att, n, Position, c);
@@ -224,6 +204,51 @@ public sealed class InferenceSession
             Mul(w.Wdown, _gate, n, _proj);
             VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
         }
+    }
+
+    /// <summary>
+    /// Finishes one token's query, key and value of one layer (biases, q/k norms, RoPE at <paramref name="pos"/>, fp16
+    /// rounding) and stores the key and value in the cache at <paramref name="pos"/>. Shared by the single-sequence
+    /// forward pass and <see cref="BatchDecoder"/>, so a token is prepared the same way in both.
+    /// </summary>
+    private void StoreQkv(LayerWeights w, float[] keys, float[] values, Span<float> q, Span<float> k, Span<float> v, int pos)
+    {
+        var c = _c;
+        var hd = c.HeadDim;
+        var kvd = c.KvDim;
+        if (w.Bq is not null) VectorOps.Add(w.Bq, q);
+        if (w.Bk is not null) VectorOps.Add(w.Bk, k);
+        if (w.Bv is not null) VectorOps.Add(w.Bv, v);
+        if (w.QNorm is not null)
+            for (var h = 0; h < c.Heads; h++) VectorOps.RmsNorm(q.Slice(h * hd, hd), w.QNorm, c.RmsEpsilon, q.Slice(h * hd, hd));
+        if (w.KNorm is not null)
+            for (var h = 0; h < c.KvHeads; h++) VectorOps.RmsNorm(k.Slice(h * hd, hd), w.KNorm, c.RmsEpsilon, k.Slice(h * hd, hd));
+
+        RopeAngles(pos);
+        VectorOps.Rope(q, c.Heads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
+        VectorOps.Rope(k, c.KvHeads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
+        VectorOps.RoundToHalf(k);
+        VectorOps.RoundToHalf(v);
+        k.CopyTo(keys.AsSpan(pos * kvd, kvd));
+        v.CopyTo(values.AsSpan(pos * kvd, kvd));
+    }
+
+    /// <summary>Checks that <paramref name="token"/> may be appended (context room, vocabulary), for <see cref="BatchDecoder"/>.</summary>
+    internal void CheckNext(int token) => Check(new ReadOnlySpan<int>(in token));
+
+    /// <summary><see cref="StoreQkv"/> for the one token <see cref="BatchDecoder"/> appends to this session, at <see cref="Position"/>.</summary>
+    internal void StoreNext(int layer, Span<float> q, Span<float> k, Span<float> v) =>
+        StoreQkv(_model.Layers[layer], _keys[layer], _values[layer], q, k, v, Position);
+
+    /// <summary>Attention of the next token's query over this session's cache (which already holds its key and value).</summary>
+    internal void AttendNext(int layer, ReadOnlySpan<float> q, Span<float> output) =>
+        Attention.Run(q, _keys[layer], _values[layer], output, 1, Position, _c);
+
+    /// <summary>Records <paramref name="token"/> at <see cref="Position"/> and moves past it, once every layer has run.</summary>
+    internal void CommitNext(int token)
+    {
+        _tokens[Position] = token;
+        Position++;
     }
 
     private void RopeAngles(int pos)

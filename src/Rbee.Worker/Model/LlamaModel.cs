@@ -115,6 +115,13 @@ public sealed unsafe class LlamaModel : IDisposable
         return new InferenceSession(this, contextSize);
     }
 
+    /// <summary>A decoder that steps up to <paramref name="capacity"/> of this model's sessions in one forward pass.</summary>
+    public BatchDecoder CreateBatchDecoder(int capacity)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return new BatchDecoder(this, capacity);
+    }
+
     /// <summary>Marks an evaluation in flight; throws if the model is disposed. Pair with <see cref="Exit"/>.</summary>
     internal void Enter()
     {

@@ -96,10 +96,35 @@ public sealed class GgufServedModel : IServedModel
 
     public IModelSession CreateSession(int contextSize) => new Session(_model.CreateSession(contextSize));
 
+    // Used by the inference loop's thread alone; grown when more sequences share a step than ever before.
+    private BatchDecoder? _decoder;
+    private InferenceSession[] _batch = [];
+
+    /// <summary>One forward pass for every session (<see cref="BatchDecoder"/>): the weights are read once per step.</summary>
+    public void DecodeBatch(ReadOnlySpan<IModelSession> sessions, ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        var n = sessions.Length;
+        if (_decoder is null || _decoder.Capacity < n)
+        {
+            _decoder = _model.CreateBatchDecoder(Math.Max(n, 2 * (_decoder?.Capacity ?? 2)));
+            _batch = new InferenceSession[_decoder.Capacity];
+        }
+        for (var i = 0; i < n; i++) _batch[i] = ((Session)sessions[i]).Inner;
+        try
+        {
+            _decoder.Decode(_batch.AsSpan(0, n), tokens, logits);
+        }
+        finally
+        {
+            Array.Clear(_batch, 0, n);
+        }
+    }
+
     public void Dispose() => _model.Dispose();
 
     private sealed class Session(InferenceSession session) : IModelSession
     {
+        public InferenceSession Inner => session;
         public int Position => session.Position;
         public ReadOnlySpan<int> Tokens => session.Tokens;
         public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens) => session.Evaluate(tokens);

@@ -94,7 +94,7 @@ public sealed class InferenceEndpoints(
             {
                 stream = new StreamWriterState(ctx, requestId, created, state.Options.ModelId, kind);
                 await stream.StartAsync(ct);
-                result = await worker.Generator.RunAsync(lease.Slot, generation, (text, c) =>
+                result = await worker.Loop.RunAsync(lease.Slot, generation, (text, c) =>
                 {
                     streamedChunks++;
                     return stream.TextAsync(text, c);
@@ -103,7 +103,7 @@ public sealed class InferenceEndpoints(
             }
             else
             {
-                result = await worker.Generator.RunAsync(lease.Slot, generation, null, ct);
+                result = await worker.Loop.RunAsync(lease.Slot, generation, null, ct);
                 await WriteResultAsync(ctx, kind, requestId, created, result);
             }
             metrics.Finished(result.Timings);

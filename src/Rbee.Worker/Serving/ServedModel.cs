@@ -31,6 +31,18 @@ public interface IServedModel : IDisposable
     bool RenderedChatHasBos(string rendered);
 
     IModelSession CreateSession(int contextSize);
+
+    /// <summary>
+    /// Appends <c>tokens[i]</c> to <c>sessions[i]</c> for every i, in one forward pass where the engine can, and
+    /// writes each one's logits to row i of <paramref name="logits"/> (<see cref="VocabSize"/> values a row). A
+    /// sequence's logits must not depend on the others in the pass (batch invariance): greedy output is then the same
+    /// whoever else is served. This default evaluates the sessions one after the other, which is trivially invariant.
+    /// </summary>
+    void DecodeBatch(ReadOnlySpan<IModelSession> sessions, ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        for (var i = 0; i < sessions.Length; i++)
+            sessions[i].Evaluate([tokens[i]]).CopyTo(logits.Slice(i * VocabSize, VocabSize));
+    }
 }
 
 /// <summary>One sequence's KV cache.</summary>

@@ -8,8 +8,6 @@ public sealed class Slot(int id, IModelSession session, Sampler sampler, int con
     public int Id { get; } = id;
     public int ContextSize { get; } = contextSize;
 
-    /// <summary>The last logits, copied out of the session so they survive an await; reused every token.</summary>
-    public float[] Logits { get; } = new float[sampler.VocabSize];
     public IModelSession Session { get; } = session;
     public Sampler Sampler { get; } = sampler;
 

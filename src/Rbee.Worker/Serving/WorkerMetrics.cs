@@ -18,6 +18,7 @@ public sealed class WorkerMetrics
     private readonly Gauge _slotsBusy;
     private readonly Gauge _slotsTotal;
     private readonly Counter _requests;
+    private readonly Histogram _batchSequences;
     private readonly Lock _poolGate = new();
 
     public WorkerMetrics()
@@ -31,6 +32,10 @@ public sealed class WorkerMetrics
         _slotsBusy = f.CreateGauge("rbee_worker_slots_busy", "Slots running a request.");
         _slotsTotal = f.CreateGauge("rbee_worker_slots_total", "Slots (--parallel).");
         _requests = f.CreateCounter("rbee_worker_requests_total", "Inference requests by HTTP status.", "status");
+        // Whether concurrent requests really share forward passes (continuous batching): a mean near 1 under load
+        // means they take turns.
+        _batchSequences = f.CreateHistogram("llm_worker_batch_sequences", "Sequences per forward pass of the inference loop.",
+            new HistogramConfiguration { Buckets = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64] });
     }
 
     public void Watch(SlotPool pool)
@@ -57,6 +62,9 @@ public sealed class WorkerMetrics
         if (t.PredictedPerSecond is { } tps) _tokensPerSecond.Set(tps);
         if (t.PromptPerSecond is { } pps) _promptTokensPerSecond.Set(pps);
     }
+
+    /// <summary>One forward pass of the inference loop ran <paramref name="sequences"/> sequences.</summary>
+    public void BatchSequences(int sequences) => _batchSequences.Observe(sequences);
 
     public void Request(int status) => _requests.WithLabels(status.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc();
 }

@@ -1,15 +1,18 @@
 namespace Rbee.Worker.Serving;
 
 /// <summary>What the worker serves once the model is loaded: the model, its slots and their context size.</summary>
-public sealed class LoadedWorker(IServedModel model, SlotPool pool, int contextSize) : IDisposable
+public sealed class LoadedWorker(IServedModel model, SlotPool pool, int contextSize, WorkerMetrics? metrics = null) : IDisposable
 {
     public IServedModel Model { get; } = model;
     public SlotPool Pool { get; } = pool;
     public int ContextSize { get; } = contextSize;
-    public Generator Generator { get; } = new(model);
 
-    /// <summary>Creates <paramref name="options"/>.Parallel slots, each with its own KV cache and sampler.</summary>
-    public static LoadedWorker Create(IServedModel model, WorkerOptions options)
+    /// <summary>The thread that runs every slot's generation, batched.</summary>
+    public InferenceLoop Loop { get; } = new(model, metrics);
+
+    /// <summary>Creates <paramref name="options"/>.Parallel slots, each with its own KV cache and sampler, and the
+    /// loop that serves them (observing its batches in <paramref name="metrics"/> when given).</summary>
+    public static LoadedWorker Create(IServedModel model, WorkerOptions options, WorkerMetrics? metrics = null)
     {
         var ctx = options.EffectiveContextSize(model.TrainedContextLength);
         var slots = new List<Slot>();
@@ -23,11 +26,12 @@ public sealed class LoadedWorker(IServedModel model, SlotPool pool, int contextS
             foreach (var s in slots) s.Dispose();
             throw;
         }
-        return new LoadedWorker(model, new SlotPool(slots, options.QueueSize), ctx);
+        return new LoadedWorker(model, new SlotPool(slots, options.QueueSize), ctx, metrics);
     }
 
     public void Dispose()
     {
+        Loop.Dispose();
         Pool.Dispose();
         Model.Dispose();
     }

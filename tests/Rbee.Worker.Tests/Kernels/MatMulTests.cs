@@ -15,7 +15,7 @@ public class MatMulTests
         GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
     ];
 
-    private static unsafe float[] AbsTerms(in WeightMatrix w, float[] x, int n)
+    internal static unsafe float[] AbsTerms(in WeightMatrix w, float[] x, int n)
     {
         var y = new float[n * w.Rows];
         var row = new float[w.Cols];
@@ -35,7 +35,7 @@ public class MatMulTests
     /// <summary>8-bit activations cost about 1/127 of each term's size; float paths are near exact.</summary>
     private static double Tolerance(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? 1e-5 : 0.02;
 
-    private static void AssertClose(GgmlType type, float[] want, float[] got, float[] terms, string what)
+    internal static void AssertClose(GgmlType type, float[] want, float[] got, float[] terms, string what)
     {
         for (var i = 0; i < want.Length; i++)
         {

@@ -4,7 +4,7 @@ using Rbee.Worker.Serving;
 namespace Rbee.Worker.Tests.Serving;
 
 /// <summary>
-/// Test double of the engine seam for unit tests of <see cref="Generator"/> and <see cref="SlotPool"/>: a
+/// Test double of the engine seam for unit tests of <see cref="InferenceLoop"/> and <see cref="SlotPool"/>: a
 /// tiny vocabulary whose "model" always predicts <c>Next[last token]</c>, so generated text is known in advance.
 /// </summary>
 internal sealed class ScriptedModel(string[] pieces, Func<int, int> next) : IServedModel

@@ -3,16 +3,26 @@ using Rbee.Worker.Serving;
 
 namespace Rbee.Worker.Tests.Serving;
 
-public sealed class GeneratorTests
+/// <summary>A generation's text, stop strings and limits, run through the <see cref="InferenceLoop"/>.</summary>
+public sealed class GenerationTests : IDisposable
 {
+    private readonly List<InferenceLoop> _loops = [];
+
+    public void Dispose()
+    {
+        foreach (var l in _loops) l.Dispose();
+    }
+
     //                                 0      1    2    3    4     5       6       7
     private static readonly string[] Pieces = ["<eos>", "a", "b", "c", "\n", "0xC3", "0xA9", "x"];
     private static readonly SamplingParameters Greedy = new() { Temperature = 0 };
 
-    private static (Generator, Slot) Make(Func<int, int> next, int ctx = 64)
+    private (InferenceLoop, Slot) Make(Func<int, int> next, int ctx = 64)
     {
         var model = new ScriptedModel(Pieces, next);
-        return (new Generator(model), new Slot(0, model.CreateSession(ctx), new Sampler(Pieces.Length), ctx));
+        var loop = new InferenceLoop(model);
+        _loops.Add(loop);
+        return (loop, new Slot(0, model.CreateSession(ctx), new Sampler(Pieces.Length), ctx));
     }
 
     private static GenerationRequest Request(int[] prompt, int? max = null, params string[] stop) =>

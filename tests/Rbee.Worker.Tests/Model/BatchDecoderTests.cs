@@ -1,0 +1,140 @@
+using Rbee.Testing.Gguf;
+using Rbee.Worker.Model;
+
+namespace Rbee.Worker.Tests.Model;
+
+/// <summary>
+/// Batch invariance of <see cref="BatchDecoder"/>: several prompts decoded greedily together, joining and leaving the
+/// batch at different steps, give bit for bit the logits (and so the tokens) each gives decoded alone with
+/// <see cref="InferenceSession.Evaluate(int)"/>, for every weight type of the rand-small set and for generated models
+/// with biases, q/k norms and GQA.
+/// </summary>
+public sealed class BatchDecoderTests : IDisposable
+{
+    private const int Steps = 10;
+    private readonly string _dir = Directory.CreateTempSubdirectory("rbee-batch-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    public static TheoryData<string> RandSmallFiles() =>
+    [
+        "rand-small-F32.gguf", "rand-small-F16.gguf", "rand-small-Q8_0.gguf", "rand-small-Q4_0.gguf",
+        "rand-small-Q4_K_M.gguf", "rand-small-Q5_K_M.gguf", "rand-small-Q6_K.gguf",
+    ];
+
+    [Theory]
+    [MemberData(nameof(RandSmallFiles))]
+    public void RandSmall_BatchedGreedyDecode_IsBitIdenticalToAlone(string file)
+    {
+        using var model = LlamaModel.Load(ModelTestData.RandSmall(file).File);
+        AssertBatchInvariant(model, ModelTestData.RandSmall(file).Prompt);
+    }
+
+    public static TheoryData<string, RandomLlamaSpec> Generated => new()
+    {
+        { "qwen2: q/k/v bias, tied output", new RandomLlamaSpec { Architecture = "qwen2", TiedOutput = true, Heads = 4, KvHeads = 2, Seed = 21 } },
+        { "qwen3: q/k norms, head size 32", new RandomLlamaSpec { Architecture = "qwen3", Heads = 8, KvHeads = 2, HeadDim = 32, Seed = 22 } },
+        { "llama Q8_0, GQA 4/1", new RandomLlamaSpec { Heads = 4, KvHeads = 1, WeightType = GgmlTypeCode.Q8_0, Seed = 23 } },
+    };
+
+    [Theory]
+    [MemberData(nameof(Generated))]
+    public void Generated_BatchedGreedyDecode_IsBitIdenticalToAlone(string name, RandomLlamaSpec spec)
+    {
+        var path = Path.Combine(_dir, $"{Guid.NewGuid():N}.gguf");
+        RandomLlama.Write(path, spec);
+        using var model = LlamaModel.Load(path);
+        AssertBatchInvariant(model, [1, 17, 200, 33, 5, 99, 250, 3], name);
+    }
+
+    [Fact]
+    public void StepWithAFullContext_FailsBeforeChangingAnySession()
+    {
+        using var model = LlamaModel.Load(ModelTestData.RandSmall("rand-small-Q8_0.gguf").File);
+        var roomy = model.CreateSession(16);
+        var full = model.CreateSession(2);
+        roomy.Evaluate([1, 2]);
+        full.Evaluate([1, 2]);
+        var decoder = model.CreateBatchDecoder(2);
+        var logits = new float[2 * model.Config.VocabSize];
+        Assert.Throws<ContextFullException>(() => decoder.Decode([roomy, full], [3, 3], logits));
+        Assert.Equal((2, 2), (roomy.Position, full.Position));
+    }
+
+    [Fact]
+    public void DecodeStep_AllocatesNothing()
+    {
+        using var model = LlamaModel.Load(ModelTestData.RandSmall("rand-small-Q8_0.gguf").File);
+        var vocab = model.Config.VocabSize;
+        InferenceSession[] sessions = [model.CreateSession(64), model.CreateSession(64), model.CreateSession(64)];
+        int[] tokens = [5, 6, 7];
+        for (var s = 0; s < sessions.Length; s++) sessions[s].Evaluate([1, 10 + s]);
+        var decoder = model.CreateBatchDecoder(sessions.Length);
+        var logits = new float[sessions.Length * vocab];
+        for (var i = 0; i < 4; i++) decoder.Decode(sessions, tokens, logits); // warm up (JIT, thread buffers)
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 16; i++) decoder.Decode(sessions, tokens, logits);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>
+    /// Four sequences from four different prompts (prefixes of <paramref name="basePrompt"/> with a different last
+    /// token); sequence i joins the batch at step i and runs <see cref="Steps"/> steps, so passes hold 1, 2, 3, 4, then
+    /// 3, 2, 1 sequences at different positions.
+    /// </summary>
+    private static void AssertBatchInvariant(LlamaModel model, int[] basePrompt, string name = "")
+    {
+        var vocab = model.Config.VocabSize;
+        const int count = 4;
+        var prompts = Enumerable.Range(0, count)
+            .Select(i => basePrompt.Take(basePrompt.Length - i).Append(3 + 7 * i).ToArray()).ToArray();
+
+        // Alone: prefill, then one token at a time.
+        var alone = new float[count][][];
+        var aloneTokens = new int[count][];
+        for (var i = 0; i < count; i++)
+        {
+            var session = model.CreateSession(64);
+            var logits = session.Evaluate(prompts[i]).ToArray();
+            alone[i] = new float[Steps][];
+            aloneTokens[i] = new int[Steps];
+            for (var k = 0; k < Steps; k++)
+            {
+                var token = ModelTestData.ArgMax(logits);
+                aloneTokens[i][k] = token;
+                logits = session.Evaluate(token).ToArray();
+                alone[i][k] = logits;
+            }
+        }
+
+        // Batched: the same prefill, then steps shared by whoever is running.
+        var sessions = new InferenceSession[count];
+        var next = new int[count];
+        var done = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            sessions[i] = model.CreateSession(64);
+            next[i] = ModelTestData.ArgMax(sessions[i].Evaluate(prompts[i]));
+        }
+        var decoder = model.CreateBatchDecoder(count);
+        var rows = new float[count * vocab];
+        for (var step = 0; step < Steps + count - 1; step++)
+        {
+            var running = Enumerable.Range(0, count).Where(i => i <= step && done[i] < Steps).ToArray();
+            decoder.Decode(running.Select(i => sessions[i]).ToArray(), running.Select(i => next[i]).ToArray(), rows);
+            for (var r = 0; r < running.Length; r++)
+            {
+                var i = running[r];
+                var k = done[i]++;
+                Assert.Equal(aloneTokens[i][k], next[i]);
+                var got = rows.AsSpan(r * vocab, vocab);
+                for (var v = 0; v < vocab; v++)
+                    Assert.True(BitConverter.SingleToInt32Bits(alone[i][k][v]) == BitConverter.SingleToInt32Bits(got[v]),
+                        $"{name} sequence {i}, step {k} in a pass of {running.Length}: logit {v} alone {alone[i][k][v]:R}, batched {got[v]:R}");
+                next[i] = ModelTestData.ArgMax(got);
+            }
+        }
+        Assert.All(done, d => Assert.Equal(Steps, d));
+    }
+}

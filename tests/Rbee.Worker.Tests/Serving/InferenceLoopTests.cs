@@ -1,0 +1,120 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rbee.Worker.Sampling;
+using Rbee.Worker.Serving;
+using Rbee.Worker.Tests.Model;
+
+namespace Rbee.Worker.Tests.Serving;
+
+/// <summary>
+/// The inference loop serving several slots at once: requests share forward passes (the batch histogram says so),
+/// each request's text is what it gives alone, and a client that leaves mid-batch frees its slot without
+/// disturbing the others.
+/// </summary>
+public sealed class InferenceLoopTests
+{
+    private static readonly SamplingParameters Greedy = new() { Temperature = 0 };
+
+    private static GenerationRequest Request(int[] prompt, int max) =>
+        new() { PromptTokens = prompt, Sampling = Greedy, MaxTokens = max, IgnoreEos = true };
+
+    private static Slot[] Slots(IServedModel model, int count, int ctx) =>
+        Enumerable.Range(0, count).Select(i => new Slot(i, model.CreateSession(ctx), new Sampler(model.VocabSize), ctx)).ToArray();
+
+    /// <summary>(sum, count) of <c>llm_worker_batch_sequences</c> as <c>GET /metrics</c> shows it.</summary>
+    private static async Task<(double Sum, double Count)> BatchHistogram(WorkerMetrics metrics)
+    {
+        using var text = new MemoryStream();
+        await metrics.Registry.CollectAndExportAsTextAsync(text);
+        var lines = System.Text.Encoding.UTF8.GetString(text.ToArray()).Split('\n');
+        double Value(string name) => double.Parse(lines.Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1], CultureInfo.InvariantCulture);
+        return (Value("llm_worker_batch_sequences_sum"), Value("llm_worker_batch_sequences_count"));
+    }
+
+    [Fact]
+    public async Task FourConcurrentRequests_ShareForwardPasses_AndEachGivesItsTextAlone()
+    {
+        // a → b → c → a …, x → x …: each prompt's continuation is known, and differs from the others'.
+        var model = new ScriptedModel(["<eos>", "a", "b", "c", "\n", "0xC3", "0xA9", "x"], t => t switch { 1 => 2, 2 => 3, 3 => 1, _ => 7 });
+        var metrics = new WorkerMetrics();
+        using var loop = new InferenceLoop(model, metrics, start: false);
+        var slots = Slots(model, 4, 64);
+        int[][] prompts = [[1], [2], [3], [4]];
+        string[] expected = ["bcabcabcab", "cabcabcabc", "abcabcabca", "xxxxxxxxxx"];
+
+        // All four are queued before the loop's first step, so they are certain to share its passes.
+        var runs = prompts.Select((p, i) => loop.RunAsync(slots[i], Request(p, 10), null, default)).ToArray();
+        loop.Start();
+        var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(expected, results.Select(r => r.Text));
+        var (sum, count) = await BatchHistogram(metrics);
+        // Four one-sequence prefill passes, then decode passes of 1, 2, 3, 4, 4, … as each prompt is taken in.
+        Assert.True(count > 0 && sum / count > 1.5, $"{sum} sequences in {count} passes: the requests took turns");
+    }
+
+    [Fact]
+    public async Task ClientLeavingMidBatch_FreesItsSlot_AndTheOthersFinishUnchanged()
+    {
+        var model = new ScriptedModel(["<eos>", "a", "b", "c", "\n", "0xC3", "0xA9", "x"], t => t switch { 1 => 2, 2 => 3, 3 => 1, _ => 7 });
+        using var loop = new InferenceLoop(model, start: false);
+        // Slot 1's request has no limit but its context, a million tokens: it can only end by its client leaving.
+        Slot[] slots = [.. Slots(model, 1, 128), .. Slots(model, 1, 1_000_000), .. Slots(model, 1, 128)];
+        using var leaving = new CancellationTokenSource();
+        var left = 0;
+        var pieces = new List<string>[3];
+        Task<GenerationResult> Run(int i, int[] prompt, CancellationToken ct) => loop.RunAsync(slots[i], Request(prompt, i == 1 ? int.MaxValue : 60), (text, _) =>
+        {
+            pieces[i].Add(text);
+            if (i == 1 && ++left == 2) leaving.Cancel(); // the client of slot 1 hangs up after two pieces
+            return ValueTask.CompletedTask;
+        }, ct);
+        for (var i = 0; i < 3; i++) pieces[i] = [];
+        var first = Run(0, [1], default);
+        var gone = Run(1, [2], leaving.Token);
+        var third = Run(2, [4], default);
+        loop.Start();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => gone.WaitAsync(TimeSpan.FromSeconds(30)));
+        // The loop has let go of slot 1: its cache no longer grows while the others run on.
+        var frozen = slots[1].Session.Position;
+        var results = await Task.WhenAll(first, third).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(frozen, slots[1].Session.Position);
+        Assert.True(frozen < 1_000_000);
+        Assert.Equal(string.Concat(Enumerable.Repeat("bca", 20)), results[0].Text);
+        Assert.Equal(new string('x', 60), results[1].Text);
+        Assert.Equal(results[0].Text, string.Concat(pieces[0]));
+        Assert.Equal(2, pieces[1].Count);
+
+        // The freed slot serves the next request.
+        var again = await loop.RunAsync(slots[1], Request([3], 4), null, default).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal("abca", again.Text);
+    }
+
+    [Fact]
+    public async Task RandSmall_ConcurrentGreedyCompletions_AreTheTextsEachGivesAlone()
+    {
+        var path = ModelTestData.RandSmall("rand-small-Q8_0.gguf").File;
+        using var model = GgufServedModel.Load(new WorkerOptions { ModelPath = path, ModelId = "rand-small" }, NullLogger.Instance);
+        var metrics = new WorkerMetrics();
+        using var loop = new InferenceLoop(model, metrics, start: false);
+        var slots = Slots(model, 8, 128);
+        var prompts = new[] { "Echoes", "Once upon a time", "The quick brown fox", "In a distant galaxy" }
+            .Select(p => model.Tokenize(p, addSpecial: true, parseSpecial: true)).ToArray();
+
+        // Together first (queued before the first step), each on a fresh slot …
+        var together = prompts.Select((p, i) => loop.RunAsync(slots[i], Request(p, 24), null, default)).ToArray();
+        loop.Start();
+        var batched = await Task.WhenAll(together).WaitAsync(TimeSpan.FromSeconds(120));
+        var (sum, count) = await BatchHistogram(metrics);
+        Assert.True(sum / count > 1.5, $"{sum} sequences in {count} passes");
+
+        // … then one by one on other fresh slots, so no cached prefix is shared with the first run.
+        for (var i = 0; i < prompts.Length; i++)
+        {
+            var alone = await loop.RunAsync(slots[4 + i], Request(prompts[i], 24), null, default).WaitAsync(TimeSpan.FromSeconds(120));
+            Assert.Equal(24, alone.CompletionTokens);
+            Assert.Equal(alone.Text, batched[i].Text);
+        }
+    }
+}
