@@ -40,16 +40,57 @@ public sealed class LogsCommandDefinition : Command
     }
 }
 
-/// <summary><c>rbee hive status|logs [HIVE]</c>.</summary>
+/// <summary><c>rbee hive status|logs [HIVE]</c>, and <c>install|start|stop|restart|uninstall --host ALIAS</c> for a hive on another machine.</summary>
 public sealed class HiveCommandDefinition : Command
 {
     public HiveStatusCommandDefinition Status { get; } = new();
     public HiveLogsCommandDefinition Logs { get; } = new();
+    public RemoteHiveCommandDefinition Install { get; } = new("install",
+        "install rbee-hive on a machine over SSH (~/.local/lib/rbee), configure it for this queen, and have the queen manage it", supervisor: true);
+    public RemoteHiveCommandDefinition Start { get; } = new("start", "start the hive of a machine over SSH (refused when one runs there)");
+    public RemoteHiveCommandDefinition Stop { get; } = new("stop", "stop the hive of a machine over SSH (the queen then does not restart it)");
+    public RemoteHiveCommandDefinition Restart { get; } = new("restart", "stop, then start, the hive of a machine over SSH");
+    public RemoteHiveCommandDefinition Uninstall { get; } = new("uninstall", "stop the hive of a machine, remove its programs and configuration, and have the queen forget it");
 
-    public HiveCommandDefinition() : base("hive", "one hive: its status as the queen and the hive see it, its log")
+    public IEnumerable<RemoteHiveCommandDefinition> Remote => [Install, Start, Stop, Restart, Uninstall];
+
+    public HiveCommandDefinition() : base("hive", "one hive: its status and log; install, start and stop hives on other machines over SSH")
     {
         Subcommands.Add(Status);
         Subcommands.Add(Logs);
+        foreach (var c in Remote) Subcommands.Add(c);
+    }
+}
+
+/// <summary><c>rbee hive ACTION --host ALIAS</c>: a machine of the SSH config (<c>--ssh-config</c>, <c>RBEE_SSH_CONFIG</c>).</summary>
+public sealed class RemoteHiveCommandDefinition : Command
+{
+    public Option<string> Host { get; } = new("--host")
+    {
+        Description = "the machine's alias in the SSH config (also the hive's id)",
+        Required = true,
+    };
+
+    public Option<int> HivePort { get; } = new("--hive-port")
+    {
+        Description = "the hive's port there",
+        DefaultValueFactory = _ => Rbee.Contracts.Protocol.ProtocolConstants.HivePort,
+    };
+
+    public Option<string>? Supervisor { get; }
+
+    public RemoteHiveCommandDefinition(string name, string description, bool supervisor = false) : base(name, description)
+    {
+        Options.Add(Host);
+        Options.Add(HivePort);
+        if (!supervisor) return;
+        Supervisor = new Option<string>("--supervisor")
+        {
+            Description = "who restarts the hive when it crashes: queen (over SSH), systemd, or auto",
+            DefaultValueFactory = _ => Rbee.Platform.Remote.Supervisors.Auto,
+        };
+        Supervisor.AcceptOnlyFromAmong(Rbee.Platform.Remote.Supervisors.All);
+        Options.Add(Supervisor);
     }
 }
 

@@ -92,6 +92,12 @@ public static class RbeeCli
         Wire(hive.Status, io, (p, ct) => new HiveStatusCommand(io).RunAsync(new HiveStatusRequest(g.Endpoint(p), p.GetValue(hive.Status.Hive), p.GetValue(g.Json)), ct));
         Wire(hive.Logs, io, (p, ct) => new LogsCommand(io).RunAsync(new LogsRequest(g.Endpoint(p), null, p.GetValue(hive.Logs.Hive),
             p.GetValue(hive.Logs.Lines), p.GetValue(hive.Logs.Follow), p.GetValue(g.Json)), ct));
+        foreach (var remote in hive.Remote)
+            Wire(remote, io, (p, ct) => new RemoteHiveCommand(io).RunAsync(
+                new RemoteHiveRequest(remote.Name, p.GetValue(remote.Host)!, g.QueenOnly(p, "hive " + remote.Name), g.SshConfigPath(p, out _), p.GetValue(remote.HivePort))
+                {
+                    Supervisor = remote.Supervisor is { } s ? p.GetValue(s)! : Rbee.Platform.Remote.Supervisors.Auto,
+                }, ct));
         root.Subcommands.Add(hive);
 
         var config = new ConfigCommandDefinition();
