@@ -5,6 +5,9 @@ need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# The multi-host test bed runs a real sshd in each host's network namespace, and rbee talks to it with ssh.
+[[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 # The dashboard's browser tests drive Debian's chromium through Playwright (no browser download).
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using Rbee.SystemTests.Infrastructure;
+using Rbee.SystemTests.Infrastructure.MultiHost;
+using Rbee.Testing;
+
+namespace Rbee.SystemTests.Remote;
+
+/// <summary>
+/// Issue 14 on the multi-host test bed: the operator installs and starts a hive on another host over real SSH, a second
+/// start is refused (never two hives), a SIGKILLed hive is restarted by the queen over SSH and comes back as a new
+/// instance, a hive stopped on purpose stays stopped, and uninstall removes it. The hive runs as an unprivileged user
+/// there, so it also proves the non-root layout (run directory in its home, process-group monitoring).
+/// </summary>
+[Trait("Category", "System")]
+[Collection("System")]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class RemoteHiveScenarios
+{
+    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(90);
+    private readonly string _token = "bed-" + Guid.NewGuid().ToString("N");
+
+    [SkippableFact]
+    public async Task AHiveInstalledOverSsh_StartsOnce_IsRestartedByTheQueenAfterACrash_AndStaysStoppedWhenStopped()
+    {
+        await using var bed = await TestBed.CreateAsync(hosts: 1);
+        var host = bed.Host("hive-a");
+        await using var queen = bed.StartQueen(_token);
+        await Eventually.HoldsAsync("queen start", "the queen answers /v1/cluster in its namespace", Budget,
+            async () => (await bed.QueenGetAsync("/v1/cluster", _token) is not null, "no answer"), () => queen.LogTail());
+
+        // An alias the SSH config does not have: one line that says what to do.
+        var unknown = await bed.RbeeAsync(_token, "hive", "start", "--host", "hive-zz");
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("ssh hive-zz: unknown host; add 'Host hive-zz'", unknown.Stderr, StringComparison.Ordinal);
+
+        var install = await bed.RbeeAsync(_token, "hive", "install", "--host", host.Alias, "--supervisor", "queen");
+        Assert.True(install.ExitCode == 0, install.ToString());
+        Assert.True(File.Exists(Path.Combine(host.Home, ".local", "lib", "rbee", "rbee-hive")), install.ToString());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(host.Home, ".config", "rbee", "token")));
+
+        var start = await bed.RbeeAsync(_token, "hive", "start", "--host", host.Alias);
+        Assert.True(start.ExitCode == 0, start.ToString());
+        var first = await WaitOnlineAsync(bed, host, previous: null, queen);
+
+        var again = await bed.RbeeAsync(_token, "hive", "start", "--host", host.Alias);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("already runs with pid", again.Stderr, StringComparison.Ordinal);
+        var pids = await bed.PidsAsync(host, "rbee-hive");
+        var pid = Assert.Single(pids);
+        // Unprivileged there: its run directory is its own, never a /tmp/rbee another user made.
+        Assert.True(Directory.Exists(Path.Combine(host.Home, ".local", "state", "rbee", "run")), "no run directory under the hive user's state");
+
+        Signals.Send(pid, Signals.SIGKILL);
+        var second = await WaitOnlineAsync(bed, host, previous: first, queen);
+        Assert.NotEqual(first, second);
+        Assert.Single(await bed.PidsAsync(host, "rbee-hive"));
+        var audit = await File.ReadAllLinesAsync(Path.Combine(bed.OperatorHome, ".local", "state", "rbee", "queen", "audit.log"));
+        Assert.Contains(audit, l => l.Contains("\"actor\":\"queen\"", StringComparison.Ordinal) && l.Contains("\"action\":\"restart\"", StringComparison.Ordinal));
+
+        var stop = await bed.RbeeAsync(_token, "hive", "stop", "--host", host.Alias);
+        Assert.True(stop.ExitCode == 0, stop.ToString());
+        Assert.Empty(await bed.PidsAsync(host, "rbee-hive"));
+        await Eventually.HoldsAsync("after stop", "the queen sees hive-a offline", Budget, async () =>
+        {
+            var state = State(await bed.QueenGetAsync("/v1/cluster", _token), host.Alias);
+            return (state.State == "offline", state.State ?? "absent");
+        }, () => queen.LogTail());
+        var managed = await File.ReadAllTextAsync(Path.Combine(bed.OperatorHome, ".local", "state", "rbee", "queen", "managed-hives.json"));
+        Assert.Contains("\"want_running\": false", managed, StringComparison.Ordinal);
+
+        var uninstall = await bed.RbeeAsync(_token, "hive", "uninstall", "--host", host.Alias);
+        Assert.True(uninstall.ExitCode == 0, uninstall.ToString());
+        Assert.False(Directory.Exists(Path.Combine(host.Home, ".local", "lib", "rbee")));
+        Assert.DoesNotContain(host.Alias, await File.ReadAllTextAsync(Path.Combine(bed.OperatorHome, ".local", "state", "rbee", "queen", "managed-hives.json")), StringComparison.Ordinal);
+    }
+
+    /// <summary>Waits for the queen to list the host's hive online as an instance other than <paramref name="previous"/>.</summary>
+    private async Task<string> WaitOnlineAsync(TestBed bed, TestHost host, string? previous, DaemonProcess queen)
+    {
+        string? instance = null;
+        await Eventually.HoldsAsync("hive online", $"{host.Alias} online at the queen{(previous is null ? "" : " as a new instance")}", Budget, async () =>
+        {
+            var (state, id) = State(await bed.QueenGetAsync("/v1/cluster", _token), host.Alias);
+            instance = id;
+            return (state == "online" && id is not null && id != previous, $"{state ?? "absent"} {id}");
+        }, () => queen.LogTail());
+        return instance!;
+    }
+
+    private static (string? State, string? InstanceId) State(string? cluster, string hiveId)
+    {
+        if (cluster is null) return (null, null);
+        foreach (var h in JsonDocument.Parse(cluster).RootElement.GetProperty("hives").EnumerateArray())
+            if (h.GetProperty("hive_id").GetString() == hiveId)
+                return (h.GetProperty("state").GetString(), h.TryGetProperty("instance_id", out var i) ? i.GetString() : null);
+        return (null, null);
+    }
+}
