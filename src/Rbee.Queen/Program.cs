@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Options;
+using Prometheus;
+using Rbee.Hosting.Security;
 using Rbee.Contracts.Protocol;
 using Rbee.Hosting;
 using Rbee.Hosting.Configuration;
@@ -67,6 +69,8 @@ namespace Rbee.Queen
             app.MapInferenceEndpoints();
             app.MapQueenLogs();
             app.MapConfigReport(Spec);
+            // Prometheus text; the cluster's shape and traffic are for those who hold the token (scrape with it as bearer).
+            app.MapMetrics("/metrics", app.Services.GetRequiredService<Rbee.Queen.Telemetry.QueenMetrics>().Registry).RequireClusterToken();
             app.MapDashboard();
 
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Queen");
@@ -114,6 +118,8 @@ namespace Rbee.Queen
                 clusterToken: sp.GetRequiredService<Rbee.Hosting.Security.ClusterTokenOptions>().Token));
             services.AddSingleton<InferencePipeline>();
             services.AddSingleton<InferJob>();
+            services.AddSingleton(sp => new Rbee.Queen.Telemetry.QueenMetrics(sp.GetRequiredService<ClusterRegistry>(),
+                () => sp.GetRequiredService<Scheduler>().QueuedTotal, sp.GetRequiredService<WorkerLoads>(), sp.GetRequiredService<TimeProvider>()));
             services.AddHostedService<SchedulerPump>();
             services.AddHostedService<WorkerHealthProber>();
             services.AddHostedService<IdleReaper>();

@@ -25,7 +25,9 @@ public sealed class HiveJobOperations(
     IOptions<WorkerOptions> options,
     HiveModelCatalog models,
     ModelJobOperations modelJobs,
-    SpawnAdmission admission) : IJobOperations
+    SpawnAdmission admission,
+    HiveMetrics metrics,
+    TimeProvider time) : IJobOperations
 {
     public JobPlan Plan(string operation, JsonElement request) => operation switch
     {
@@ -171,7 +173,22 @@ public sealed class HiveJobOperations(
         IDisposable slot;
         try { slot = await admission.EnterAsync(spec.Device, models.Snapshot.AtPath(spec.ModelPath), spec.Type.Name, job.Narrate, ct).ConfigureAwait(false); }
         catch (WorkerOperationException e) { throw new JobFailedException(e.Message); }
-        using (slot) await StartAndAwaitReadyAsync(job, spec, ct).ConfigureAwait(false);
+        var started = time.GetTimestamp();
+        var outcome = "failed";
+        try
+        {
+            using (slot) await StartAndAwaitReadyAsync(job, spec, ct).ConfigureAwait(false);
+            outcome = "ready";
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            outcome = "cancelled";
+            throw;
+        }
+        finally
+        {
+            metrics.SpawnEnded(spec.Type.Name, outcome, time.GetElapsedTime(started));
+        }
     }
 
     private async Task StartAndAwaitReadyAsync(Job job, SpawnSpec spec, CancellationToken ct)

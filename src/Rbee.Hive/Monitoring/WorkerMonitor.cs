@@ -108,6 +108,9 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     /// a worker's first figures: what a queen must hear about at once.</summary>
     public event Action? Changed;
 
+    /// <summary>Raised (on the loop) for each worker that left the view, with how it left (for the metrics).</summary>
+    public event Action<WorkerRecord, WorkerExit>? WorkerExited;
+
     /// <summary>Watches held on the hive's inotify instance (the model catalog's included when it is shared).</summary>
     public int InotifyWatches => _inotify?.WatchCount ?? 0;
 
@@ -689,6 +692,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                 {
                     var exit = Detach(t);
                     (changes ??= []).Add(new WorkerLeft(0, t.Record.Key, exit));
+                    WorkerExited?.Invoke(t.Record, exit);
                 }
             Publish(changes is null ? [] : [.. changes], notify || changes is not null);
         }

@@ -51,6 +51,7 @@ public static class WorkersServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<WorkersLifetime>());
         services.AddJobs();
         services.AddSingleton<ModelJobOperations>();
+        services.AddSingleton<HiveMetrics>();
         services.AddSingleton<IJobOperations, HiveJobOperations>();
         // Replace the hive foundation's seams (last registration wins): the real catalog and monitoring mode.
         services.AddSingleton<IWorkerTypeCatalog>(sp => new CatalogAdapter(sp.GetRequiredService<WorkerCatalog>()));

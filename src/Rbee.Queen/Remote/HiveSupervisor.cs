@@ -20,6 +20,7 @@ public sealed partial class HiveSupervisor(
     ManagedHives managed,
     ClusterRegistry registry,
     AuditLog audit,
+    Rbee.Queen.Telemetry.QueenMetrics metrics,
     IOptions<QueenOptions> options,
     TimeProvider time,
     ILogger<HiveSupervisor> logger) : BackgroundService
@@ -90,6 +91,7 @@ public sealed partial class HiveSupervisor(
             if (outcome == RemoteStart.Started)
             {
                 Log.Restarted(logger, alias, detail);
+                metrics.HiveRestarted(alias);
                 audit.Write("queen", "restart", alias, detail);
             }
             else Log.RestartFailed(logger, alias, detail);

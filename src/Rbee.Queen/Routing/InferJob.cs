@@ -17,7 +17,8 @@ namespace Rbee.Queen.Routing;
 /// <c>{"event":"token","text":…}</c> and ends with <c>{"event":"done","finish_reason":…,"usage":…}</c>; any other field
 /// of the request (temperature, stop…) goes to the worker as it is.
 /// </summary>
-public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forwarder, ClusterEventHub events, TimeProvider time, ILoggerFactory loggers)
+public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forwarder, ClusterEventHub events, TimeProvider time, ILoggerFactory loggers,
+    Telemetry.QueenMetrics metrics)
 {
     public JobPlan Plan(JsonElement request)
     {
@@ -36,7 +37,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
         return JobPlan.Run(async (job, ct) =>
         {
             var requestId = "job-" + job.Id;
-            var timeline = new RequestTimeline(events, time, loggers.CreateLogger("Rbee.Queen.Requests"), requestId, JobOperations.Infer)
+            var timeline = new RequestTimeline(events, time, loggers.CreateLogger("Rbee.Queen.Requests"), requestId, JobOperations.Infer, metrics)
             {
                 Model = model,
                 Stream = true,

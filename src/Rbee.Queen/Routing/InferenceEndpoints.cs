@@ -54,7 +54,8 @@ public static class InferenceEndpoints
         var requestId = RequestIds.From(context.Request.Headers["X-Request-Id"].ToString());
         context.Response.Headers["X-Request-Id"] = requestId;
         var timeline = new RequestTimeline(services.GetRequiredService<ClusterEventHub>(), services.GetRequiredService<TimeProvider>(),
-            services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Queen.Requests"), requestId, context.Request.Path.Value ?? "/");
+            services.GetRequiredService<ILoggerFactory>().CreateLogger("Rbee.Queen.Requests"), requestId, context.Request.Path.Value ?? "/",
+            services.GetRequiredService<Telemetry.QueenMetrics>());
         InferenceBody body;
         try
         {

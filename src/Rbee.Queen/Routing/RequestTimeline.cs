@@ -11,8 +11,10 @@ namespace Rbee.Queen.Routing;
 /// <c>event: request</c> on the queen's aggregate stream, with its time since <c>received</c> and since the previous
 /// phase, and the request ends with one structured log line. Written by the request's own task only.
 /// </summary>
-public sealed partial class RequestTimeline(ClusterEventHub events, TimeProvider time, ILogger logger, string requestId, string endpoint)
+public sealed partial class RequestTimeline(ClusterEventHub events, TimeProvider time, ILogger logger, string requestId, string endpoint,
+    Telemetry.QueenMetrics? metrics = null)
 {
+    private bool _received;
     private readonly long _start = time.GetTimestamp();
     private long _last;
     private double? _queuedMs;
@@ -26,7 +28,12 @@ public sealed partial class RequestTimeline(ClusterEventHub events, TimeProvider
     public string? HiveId { get; private set; }
     public string? WorkerUrl { get; private set; }
 
-    public void Received() => Publish(RequestPhases.Received);
+    public void Received()
+    {
+        if (!_received) metrics?.Received();
+        _received = true;
+        Publish(RequestPhases.Received);
+    }
 
     public void Queued(int position)
     {
@@ -48,10 +55,15 @@ public sealed partial class RequestTimeline(ClusterEventHub events, TimeProvider
         Publish(RequestPhases.Placed, hiveId: hiveId, workerUrl: workerUrl, attempt: _attempts);
     }
 
-    public void Retried(string reason) => Publish(RequestPhases.Retried, hiveId: HiveId, workerUrl: WorkerUrl, error: reason, attempt: _attempts);
+    public void Retried(string reason)
+    {
+        metrics?.Retried();
+        Publish(RequestPhases.Retried, hiveId: HiveId, workerUrl: WorkerUrl, error: reason, attempt: _attempts);
+    }
 
     public void FirstByte()
     {
+        if (_firstByteMs is null) metrics?.FirstByte(time.GetElapsedTime(_start));
         _firstByteMs ??= ElapsedMs();
         Publish(RequestPhases.FirstByte, hiveId: HiveId, workerUrl: WorkerUrl);
     }
@@ -60,6 +72,7 @@ public sealed partial class RequestTimeline(ClusterEventHub events, TimeProvider
     {
         if (_ended) return;
         _ended = true;
+        if (_received) metrics?.Ended(endpoint, status, time.GetElapsedTime(_start));
         Publish(RequestPhases.Done, hiveId: HiveId, workerUrl: WorkerUrl, status: status);
         Log.Completed(logger, RequestId, Model ?? "-", endpoint, status, HiveId ?? "-", WorkerUrl ?? "-", _attempts,
             _queuedMs ?? 0, _firstByteMs ?? -1, ElapsedMs());
@@ -69,6 +82,7 @@ public sealed partial class RequestTimeline(ClusterEventHub events, TimeProvider
     {
         if (_ended) return;
         _ended = true;
+        if (_received) metrics?.Ended(endpoint, status, time.GetElapsedTime(_start));
         Publish(RequestPhases.Failed, hiveId: HiveId, workerUrl: WorkerUrl, status: status, error: error);
         // A client's mistake (4xx) or departure (499) is not the operator's problem: Information, so a caller cannot
         // fill the log with warnings; failures of the cluster (5xx) are warnings.

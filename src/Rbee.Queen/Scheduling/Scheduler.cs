@@ -95,6 +95,9 @@ public sealed partial class Scheduler
     /// <summary>Requests waiting for <paramref name="model"/> now.</summary>
     public int QueueLength(string model) => _queues.TryGetValue(model, out var q) ? q.Count : 0;
 
+    /// <summary>Requests waiting for any model now (read without the queues' locks: a gauge, not a decision).</summary>
+    public int QueuedTotal => _queues.Values.Sum(q => q.Count);
+
     /// <summary>
     /// A worker for <paramref name="model"/>, now or after waiting. <paramref name="retry"/> puts the request at the front
     /// of the queue: it already waited its turn once and lost its worker to a failure.

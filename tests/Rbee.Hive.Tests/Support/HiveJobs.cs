@@ -19,6 +19,7 @@ public static class HiveJobs
             new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance), NullLogger<ModelDownloads>.Instance);
         var models = new ModelJobOperations(catalog, modelDownloads, hive.Monitor, NullLogger<ModelJobOperations>.Instance);
         return new HiveJobOperations(hive.Catalog, hive.Monitor, hive.Supervisor, hive.Ports, Microsoft.Extensions.Options.Options.Create(hive.Options), catalog, models,
-            admission ?? new SpawnAdmission(hive.Options, () => File.ReadAllText("/proc/meminfo"), _ => Task.FromResult<IReadOnlyList<Rbee.Hive.Devices.NvidiaGpu>?>(null)));
+            admission ?? new SpawnAdmission(hive.Options, () => File.ReadAllText("/proc/meminfo"), _ => Task.FromResult<IReadOnlyList<Rbee.Hive.Devices.NvidiaGpu>?>(null)),
+            new HiveMetrics(hive.Monitor), TimeProvider.System);
     }
 }

@@ -266,6 +266,28 @@ public sealed class QueenRoutingScenarios(RoutingClusterFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task QueenAndHiveMetrics_CountTheRequestAndTheSpawn_ForThoseWithTheToken()
+    {
+        C.Put(C.A, RoutingCluster.TinyModel, "metrics-tiny");
+        await C.WaitListedAsync("metrics-tiny", Budget);
+        using (var response = await RoutingCluster.PostAsync(C.Queen.Url, "/v1/completions", Json(new { model = "metrics-tiny", prompt = "hi", max_tokens = 4 })))
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+
+        var queen = await Http.Client.GetStringAsync($"{C.Queen.Url}/metrics");
+        Assert.Matches("""rbee_queen_requests_total\{endpoint="/v1/completions",status="200"\} [1-9]""", queen);
+        Assert.Matches("""rbee_queen_hives\{state="online"\} 2""", queen);
+        Assert.Matches("""rbee_queen_workers\{state="ready"\} [1-9]""", queen);
+        Assert.Matches("""rbee_queen_time_to_first_byte_seconds_count [1-9]""", queen);
+        Assert.Matches("""rbee_queen_telemetry_frame_age_seconds\{hive="[^"]+"\} \d""", queen);
+        var hive = await Http.Client.GetStringAsync($"{C.A.Url}/metrics");
+        Assert.Matches("""rbee_hive_spawns_total\{type="llm",outcome="ready"\} [1-9]""", hive);
+        Assert.Matches("""rbee_hive_workers\{state="ready"\} [1-9]""", hive);
+        foreach (var url in new[] { C.Queen.Url, C.A.Url })
+            using (var anonymous = await Http.Anonymous.GetAsync($"{url}/metrics"))
+                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+    }
+
+    [Fact]
     public async Task AWorkerStoppedMidStream_EndsItsStreamWithoutDone_AndTheClientGetsAnErrorFrame()
     {
         C.Put(C.A, RoutingCluster.SlowModel, "slow-stop");
