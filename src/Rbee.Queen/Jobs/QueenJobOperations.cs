@@ -37,11 +37,28 @@ public sealed class QueenJobOptions
 /// <see cref="Rbee.Queen.Routing.InferJob"/>'s.
 /// </summary>
 public sealed class QueenJobOperations(ClusterRegistry registry, IWorkerLoadView load, HiveForwarder hives, IOptions<QueenJobOptions> options,
-    Rbee.Queen.Routing.InferJob infer, ModelJobs models, Rbee.Queen.Remote.ManagedHiveJobs managed) : IJobOperations
+    Rbee.Queen.Routing.InferJob infer, ModelJobs models, Rbee.Queen.Remote.ManagedHiveJobs managed, Rbee.Queen.Remote.AuditLog audit) : IJobOperations
 {
-    private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
+    /// <summary>The operations that change what runs or what is stored: each accepted one is a line of the audit log.</summary>
+    private static readonly string[] Audited = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.ModelDownload, JobOperations.ModelDelete];
 
     public JobPlan Plan(string operation, JsonElement request)
+    {
+        var plan = PlanOperation(operation, request);
+        if (plan.Work is not null && Audited.Contains(operation))
+        {
+            string? Field(string name) => request.ValueKind == JsonValueKind.Object && request.TryGetProperty(name, out var v)
+                && v.ValueKind is JsonValueKind.String or JsonValueKind.Number ? v.ToString() : null;
+            var target = string.Join(' ', new[] { Field("hive_id"), Field("model") ?? Field("source") ?? Field("name"), Field("port") is { } p ? "port " + p : null }
+                .Where(x => x is not null));
+            audit.Write("cluster token", operation, target.Length == 0 ? "(all)" : target);
+        }
+        return plan;
+    }
+
+    private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
+
+    private JobPlan PlanOperation(string operation, JsonElement request)
     {
         switch (operation)
         {

@@ -186,6 +186,10 @@ public sealed class WorkerScenarios
         Assert.True(terminal == "[DONE]", string.Join(" | ", lines));
         Assert.Empty(Workers(await queen.ClusterAsync(), hive.HiveId));
         Assert.Empty(hive.PidsInTree());
+        // Both are in the queen's audit log: who (the cluster token's holder), what, on which hive.
+        var audit = await File.ReadAllLinesAsync(Path.Combine(home.Path, ".local", "state", "rbee", "queen", "audit.log"));
+        Assert.Contains(audit, l => l.Contains("\"action\":\"worker_spawn\"", StringComparison.Ordinal) && l.Contains(hive.HiveId, StringComparison.Ordinal));
+        Assert.Contains(audit, l => l.Contains("\"action\":\"worker_stop\"", StringComparison.Ordinal) && l.Contains("\"actor\":\"cluster token\"", StringComparison.Ordinal));
 
         // Invalid on its face at the queen: 400 at once, naming the field.
         foreach (var (json, code) in new[]
