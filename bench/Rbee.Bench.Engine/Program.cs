@@ -11,10 +11,14 @@ using Rbee.Worker.Model;
 //   dotnet run -c Release --project bench/Rbee.Bench.Engine [-- --quick] [--threads 1,2] [--types F16,Q4_0]
 //                                                            [--pp 512] [--tg 128] [--no-baseline] [--no-kernels] [--kernels-only]
 //                                                            [--batch 1,4] (sequences decoded together; --batch 1 skips batching)
+//                                                            [--vs-llamacpp] (only ours vs llama.cpp) [--no-llamacpp] [--rounds 2] [--depth 896]
+// Ours vs llama.cpp (EngineComparison): the same files, same run, alternating, at the largest --threads value
+// (2 with --vs-llamacpp unless given); llama.cpp through node-llama-cpp@3.21.1 (LlamaCppBaseline).
 
 var quick = args.Contains("--quick");
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-var threads = (Arg("--threads") ?? "1,2").Split(',').Select(int.Parse).ToArray();
+var versusOnly = args.Contains("--vs-llamacpp");
+var threads = (Arg("--threads") ?? (versusOnly ? "2" : "1,2")).Split(',').Select(int.Parse).ToArray();
 var types = (Arg("--types") ?? string.Join(',', BenchModel.FileTypes)).Split(',');
 var pp = int.Parse(Arg("--pp") ?? (quick ? "32" : "512"), CultureInfo.InvariantCulture);
 var tg = int.Parse(Arg("--tg") ?? (quick ? "8" : "128"), CultureInfo.InvariantCulture);
@@ -26,6 +30,14 @@ void Log(string s) => Console.WriteLine(s);
 Log($"rbee engine benchmark ({(quick ? "quick" : "full")}): {shape.Name}, pp{pp}, tg{tg}, threads {string.Join('/', threads)}");
 Log($"CPU: {Environment.ProcessorCount} logical processors; note other processes on this machine share them.");
 Log("");
+var versus = new EngineComparison.Settings(shape, types, threads.Max(), pp, tg,
+    int.Parse(Arg("--depth") ?? (shape.Context - tg).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
+    int.Parse(Arg("--rounds") ?? (quick ? "1" : "2"), CultureInfo.InvariantCulture));
+if (versusOnly)
+{
+    EngineComparison.Run(versus, Log);
+    return;
+}
 
 // 1. Bandwidth at each thread count, same run.
 var bandwidth = new Dictionary<int, double>();
@@ -121,8 +133,7 @@ if (batchRows.Count > 2)
     foreach (var r in batchRows) Log(r);
     Log("");
 }
-Log("For scale (brief's figures for llama.cpp on this machine's 2 cores, not measured in this run): decode ~74 (F16),");
-Log("95 (Q8_0), 122 (Q4_0) tok/s; prefill 300-390 tok/s.");
+if (!args.Contains("--no-llamacpp")) EngineComparison.Run(versus, Log);
 
 static int ArgMax(ReadOnlySpan<float> v)
 {

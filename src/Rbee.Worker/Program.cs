@@ -99,6 +99,10 @@ static async Task<int> RunAsync(string[] args)
         // Loading is CPU and IO work; off the thread pool's request threads so /health keeps answering.
         loaded = await Task.Factory.StartNew(() => LoadedWorker.Create(GgufServedModel.Load(options, log), options, metrics),
             app.Lifetime.ApplicationStopping, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        // Before the ready file: the first request after it must not pay for the JIT and the page-in (issue 13).
+        var warmClock = Stopwatch.StartNew();
+        await Task.Factory.StartNew(() => loaded.WarmUp(options.WarmUpRounds), app.Lifetime.ApplicationStopping, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        WorkerLog.WarmedUp(log, warmClock.Elapsed.TotalMilliseconds);
     }
     catch (Exception ex) when (ex is not OperationCanceledException)
     {
@@ -117,6 +121,14 @@ static async Task<int> RunAsync(string[] args)
     WorkerLog.ModelLoaded(log, loadClock.Elapsed.TotalMilliseconds, loaded.ContextSize, loaded.Model.TrainedContextLength,
         loaded.Model.VocabSize, loaded.Pool.Total, loaded.Model.ChatFormat);
 
+    if (options.WarmUpRounds > 0)
+    {
+        // The request path too (routing, JSON, tokenizer, SSE), through the worker's own port, before anyone is told
+        // it is ready; then the slots are emptied again.
+        await WarmUpHttpAsync(bindAddress, port, app.Lifetime.ApplicationStopping);
+        loaded.EmptySlots();
+    }
+
     if (options.ReadyFile is { } readyFile)
     {
         ReadyFile.Write(readyFile, new ReadyEvent("ready", options.WorkerId, port, options.ModelPath, Environment.ProcessId));
@@ -130,4 +142,27 @@ static async Task<int> RunAsync(string[] args)
     await app.WaitForShutdownAsync();
     loaded.Dispose();
     return 0;
+}
+
+// One plain and one streamed completion sent to the worker itself; failures are ignored (a warm-up, not a check).
+static async Task WarmUpHttpAsync(IPAddress? bindAddress, int port, CancellationToken ct)
+{
+    var target = bindAddress is null || bindAddress.Equals(IPAddress.Any) ? IPAddress.Loopback
+        : bindAddress.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback : bindAddress;
+    using var http = new HttpClient { BaseAddress = new Uri($"http://{new IPEndPoint(target, port)}"), Timeout = TimeSpan.FromMinutes(5) };
+    if (Environment.GetEnvironmentVariable(Rbee.Platform.Security.WorkerApiKey.EnvironmentVariable) is { Length: > 0 } key)
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+    foreach (var stream in new[] { "false", "true" })
+    {
+        try
+        {
+            using var body = new StringContent($$"""{"prompt":"Hello","max_tokens":2,"temperature":0,"stream":{{stream}}}""",
+                System.Text.Encoding.UTF8, "application/json");
+            using var response = await http.PostAsync("/v1/completions", body, ct);
+            await response.Content.ReadAsByteArrayAsync(ct);
+        }
+        catch (HttpRequestException)
+        {
+        }
+    }
 }

@@ -10,7 +10,7 @@ namespace Rbee.Worker.Model;
 /// (one task per head); small problems run inline, where posting a job would cost more than it saves.
 /// <para>
 /// Computed as llama.cpp's CPU flash attention (on by default there), rounding for rounding: keys and values are
-/// fp16 (the caller rounds them into the cache), the query is rounded to fp16, the softmax is taken online, and the
+/// fp16 (the cache stores them so), the query is rounded to fp16, the softmax is taken online, and the
 /// weighted sum of values is accumulated in fp16. That last rounding moves logits by ~1e-3, and the 8-bit
 /// activation quantization of the next matrix product turns differences that small into whole rounding steps:
 /// without it, Q6_K/Q5_K_M logits land ~0.05 from llama.cpp's (rand-small reference), with it they agree to 1e-4.
@@ -24,25 +24,25 @@ internal static unsafe class Attention
     /// <summary>Everything a head task reads; lives on the caller's stack while the pool runs.</summary>
     private struct Job
     {
-        public float* Q, Keys, Values, Out;
+        public float* Q, Out;
+        public ushort* Keys, Values;
         public int N, Start, QDim, KvDim, HeadDim, Group;
         public float Scale;
     }
 
     /// <summary>
-    /// out[t, h] = Σ_j softmax_j(q[t,h]·K[j,h/group] · scale) · V[j,h/group] for j ≤ start + t. Keys and values must
-    /// already hold fp16 values (<see cref="VectorOps.RoundToHalf(Span{float})"/>).
+    /// out[t, h] = Σ_j softmax_j(q[t,h]·K[j,h/group] · scale) · V[j,h/group] for j ≤ start + t, over the fp16 cache.
     /// </summary>
-    public static void Run(ReadOnlySpan<float> q, float[] keys, float[] values, Span<float> output, int n, int start, ModelConfig c)
+    public static void Run(ReadOnlySpan<float> q, Half[] keys, Half[] values, Span<float> output, int n, int start, ModelConfig c)
     {
         fixed (float* pq = q)
-        fixed (float* pk = keys)
-        fixed (float* pv = values)
+        fixed (Half* pk = keys)
+        fixed (Half* pv = values)
         fixed (float* po = output)
         {
             var job = new Job
             {
-                Q = pq, Keys = pk, Values = pv, Out = po,
+                Q = pq, Keys = (ushort*)pk, Values = (ushort*)pv, Out = po,
                 N = n, Start = start, QDim = c.QueryDim, KvDim = c.KvDim, HeadDim = c.HeadDim,
                 Group = c.Heads / c.KvHeads, Scale = 1f / MathF.Sqrt(c.HeadDim),
             };
@@ -72,7 +72,7 @@ internal static unsafe class Attention
             float m = float.NegativeInfinity, s = 0;
             for (var p = 0; p < len; p++)
             {
-                var score = DotF16(q, new ReadOnlySpan<float>(j->Keys + (long)p * j->KvDim + kvOff, hd)) * j->Scale;
+                var score = DotF16(q, j->Keys + (long)p * j->KvDim + kvOff) * j->Scale;
                 float ms = 1, vs = 1;
                 if (score > m)
                 {
@@ -84,7 +84,7 @@ internal static unsafe class Attention
                 {
                     vs = MathF.Exp(score - m);
                 }
-                MadHalf(acc, new ReadOnlySpan<float>(j->Values + (long)p * j->KvDim + kvOff, hd), vs);
+                MadHalf(acc, j->Values + (long)p * j->KvDim + kvOff, vs);
                 s = s * ms + vs;
             }
             var o = new Span<float>(j->Out + (long)t * j->QDim + h * hd, hd);
@@ -94,10 +94,10 @@ internal static unsafe class Attention
     }
 
     /// <summary>
-    /// Dot of two fp16-valued rows in ggml_vec_dot_f16's order (AVX2: four 8-lane fused accumulators per 32
-    /// values, reduced pairwise; the remainder added in double).
+    /// Dot of an fp16-valued query and an fp16 cache row in ggml_vec_dot_f16's order (AVX2: four 8-lane fused
+    /// accumulators per 32 values, reduced pairwise; the remainder added in double). Widening fp16 to float is exact.
     /// </summary>
-    private static float DotF16(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    private static float DotF16(ReadOnlySpan<float> a, ushort* b)
     {
         var n = a.Length;
         var np = Vector256.IsHardwareAccelerated ? n & ~31 : 0;
@@ -105,21 +105,22 @@ internal static unsafe class Attention
         if (np > 0)
         {
             var va = MemoryMarshal.Cast<float, Vector256<float>>(a[..np]);
-            var vb = MemoryMarshal.Cast<float, Vector256<float>>(b[..np]);
+            var scale = Vector256.Create(5.192297e33f); // 2^112, see FastConvert.HalfToSingle8
             Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
             for (var i = 0; i < va.Length; i += 4)
             {
-                s0 = Vector256.FusedMultiplyAdd(va[i], vb[i], s0);
-                s1 = Vector256.FusedMultiplyAdd(va[i + 1], vb[i + 1], s1);
-                s2 = Vector256.FusedMultiplyAdd(va[i + 2], vb[i + 2], s2);
-                s3 = Vector256.FusedMultiplyAdd(va[i + 3], vb[i + 3], s3);
+                var bi = b + i * 8;
+                s0 = Vector256.FusedMultiplyAdd(va[i], FastConvert.HalfToSingle8(Vector128.Load(bi), scale), s0);
+                s1 = Vector256.FusedMultiplyAdd(va[i + 1], FastConvert.HalfToSingle8(Vector128.Load(bi + 8), scale), s1);
+                s2 = Vector256.FusedMultiplyAdd(va[i + 2], FastConvert.HalfToSingle8(Vector128.Load(bi + 16), scale), s2);
+                s3 = Vector256.FusedMultiplyAdd(va[i + 3], FastConvert.HalfToSingle8(Vector128.Load(bi + 24), scale), s3);
             }
             var r = (s0 + s2) + (s1 + s3);
             var h = r.GetLower() + r.GetUpper();
             // Two horizontal adds: (h0+h1, h2+h3), then their sum.
             sum = (h[0] + h[1]) + (h[2] + h[3]);
         }
-        for (var i = np; i < n; i++) sum += (double)(a[i] * b[i]);
+        for (var i = np; i < n; i++) sum += (double)(a[i] * (float)BitConverter.UInt16BitsToHalf(b[i]));
         return (float)sum;
     }
 
@@ -138,17 +139,18 @@ internal static unsafe class Attention
     }
 
     /// <summary>acc = fp16(acc + x · s) with one rounding of the fused product-sum (ggml_vec_mad_f16).</summary>
-    private static void MadHalf(Span<float> acc, ReadOnlySpan<float> x, float s)
+    private static void MadHalf(Span<float> acc, ushort* x, float s)
     {
         var i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
             var v = MemoryMarshal.Cast<float, Vector256<float>>(acc);
-            var vx = MemoryMarshal.Cast<float, Vector256<float>>(x);
             var vs = Vector256.Create(s);
-            for (var k = 0; k < v.Length; k++) v[k] = VectorOps.RoundToHalf(Vector256.FusedMultiplyAdd(vx[k], vs, v[k]));
+            var scale = Vector256.Create(5.192297e33f); // 2^112, see FastConvert.HalfToSingle8
+            for (var k = 0; k < v.Length; k++)
+                v[k] = VectorOps.RoundToHalf(Vector256.FusedMultiplyAdd(FastConvert.HalfToSingle8(Vector128.Load(x + k * 8), scale), vs, v[k]));
             i = v.Length * Vector256<float>.Count;
         }
-        for (; i < acc.Length; i++) acc[i] = (float)(Half)MathF.FusedMultiplyAdd(x[i], s, acc[i]);
+        for (; i < acc.Length; i++) acc[i] = (float)(Half)MathF.FusedMultiplyAdd((float)BitConverter.UInt16BitsToHalf(x[i]), s, acc[i]);
     }
 }

@@ -13,10 +13,10 @@ public sealed class InferenceSession
     private readonly ModelConfig _c;
     private readonly int _batch;
 
-    // KV cache, one array per layer: [position][kv head][head dim]. Held as float but rounded to fp16 values, as
-    // llama.cpp's default fp16 cache stores them (see Attention for why its rounding matters).
-    private readonly float[][] _keys;
-    private readonly float[][] _values;
+    // KV cache, one array per layer: [position][kv head][head dim], stored as fp16 as llama.cpp's default cache is
+    // (half the memory of float; see Attention for why the rounding itself matters).
+    private readonly Half[][] _keys;
+    private readonly Half[][] _values;
 
     // Scratch for up to _batch tokens, row-major [token][…].
     private readonly float[] _x, _xn, _q, _k, _v, _att, _proj, _gate, _up;
@@ -31,12 +31,12 @@ public sealed class InferenceSession
         _c = model.Config;
         ContextSize = contextSize;
         _batch = Math.Min(model.Options.BatchSize, contextSize);
-        _keys = new float[_c.Layers][];
-        _values = new float[_c.Layers][];
+        _keys = new Half[_c.Layers][];
+        _values = new Half[_c.Layers][];
         for (var l = 0; l < _c.Layers; l++)
         {
-            _keys[l] = new float[(long)contextSize * _c.KvDim];
-            _values[l] = new float[(long)contextSize * _c.KvDim];
+            _keys[l] = new Half[(long)contextSize * _c.KvDim];
+            _values[l] = new Half[(long)contextSize * _c.KvDim];
         }
         _x = new float[_batch * _c.EmbeddingLength];
         _xn = new float[_batch * Math.Max(_c.EmbeddingLength, _c.QueryDim)];
@@ -211,7 +211,7 @@ public sealed class InferenceSession
     /// rounding) and stores the key and value in the cache at <paramref name="pos"/>. Shared by the single-sequence
     /// forward pass and <see cref="BatchDecoder"/>, so a token is prepared the same way in both.
     /// </summary>
-    private void StoreQkv(LayerWeights w, float[] keys, float[] values, Span<float> q, Span<float> k, Span<float> v, int pos)
+    private void StoreQkv(LayerWeights w, Half[] keys, Half[] values, Span<float> q, Span<float> k, Span<float> v, int pos)
     {
         var c = _c;
         var hd = c.HeadDim;
@@ -227,10 +227,14 @@ public sealed class InferenceSession
         RopeAngles(pos);
         VectorOps.Rope(q, c.Heads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
         VectorOps.Rope(k, c.KvHeads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
-        VectorOps.RoundToHalf(k);
-        VectorOps.RoundToHalf(v);
-        k.CopyTo(keys.AsSpan(pos * kvd, kvd));
-        v.CopyTo(values.AsSpan(pos * kvd, kvd));
+        StoreHalf(k, keys.AsSpan(pos * kvd, kvd));
+        StoreHalf(v, values.AsSpan(pos * kvd, kvd));
+    }
+
+    /// <summary>Rounds to the nearest fp16 (ties to even), as ggml's F32 → F16 copy into the cache does.</summary>
+    private static void StoreHalf(ReadOnlySpan<float> x, Span<Half> cache)
+    {
+        for (var i = 0; i < x.Length; i++) cache[i] = (Half)x[i];
     }
 
     /// <summary>Checks that <paramref name="token"/> may be appended (context room, vocabulary), for <see cref="BatchDecoder"/>.</summary>

@@ -38,4 +38,7 @@ internal static partial class WorkerLog
 
     [LoggerMessage(10, LogLevel.Information, "Stopping: cancelling in-flight requests")]
     public static partial void Stopping(ILogger logger);
+
+    [LoggerMessage(12, LogLevel.Information, "Warmed up in {Ms:F0} ms (every slot ran a short prompt through the inference loop; caches emptied)")]
+    public static partial void WarmedUp(ILogger logger, double ms);
 }

@@ -32,6 +32,10 @@ public sealed record WorkerOptions
 
     public int Parallel { get; init; } = 1;
 
+    /// <summary>Rounds of the warm-up run before the ready file (<see cref="LoadedWorker.WarmUp"/>); 0 skips it, for a
+    /// faster start and a cold first request.</summary>
+    public int WarmUpRounds { get; init; } = 2;
+
     /// <summary>Requests that may wait for a free slot; one more gets 503 with Retry-After.</summary>
     public int QueueSize { get; init; } = 64;
 
@@ -75,6 +79,7 @@ public static class WorkerConfiguration
         ["--threads"] = Key(nameof(WorkerOptions.Threads)),
         ["--ctx-size"] = Key(nameof(WorkerOptions.ContextSize)),
         ["--parallel"] = Key(nameof(WorkerOptions.Parallel)),
+        ["--warm-up-rounds"] = Key(nameof(WorkerOptions.WarmUpRounds)),
         ["--queue-size"] = Key(nameof(WorkerOptions.QueueSize)),
         ["--max-body-bytes"] = Key(nameof(WorkerOptions.MaxRequestBodyBytes)),
         ["--worker-id"] = Key(nameof(WorkerOptions.WorkerId)),
@@ -128,6 +133,7 @@ public static class WorkerConfiguration
             Threads = s.Int(nameof(WorkerOptions.Threads), 1, 4096),
             ContextSize = s.Int(nameof(WorkerOptions.ContextSize), 16, 1 << 24),
             Parallel = s.Int(nameof(WorkerOptions.Parallel), 1, 256) ?? defaults.Parallel,
+            WarmUpRounds = s.Int(nameof(WorkerOptions.WarmUpRounds), 0, 100) ?? defaults.WarmUpRounds,
             QueueSize = s.Int(nameof(WorkerOptions.QueueSize), 0, 1_000_000) ?? defaults.QueueSize,
             MaxRequestBodyBytes = s.Int(nameof(WorkerOptions.MaxRequestBodyBytes), 1024, int.MaxValue) ?? defaults.MaxRequestBodyBytes,
             RetryAfterSeconds = s.Int(nameof(WorkerOptions.RetryAfterSeconds), 1, 3600) ?? defaults.RetryAfterSeconds,

@@ -9,6 +9,7 @@ namespace Rbee.Worker.Tests.Model;
 /// <see cref="InferenceSession.Evaluate(int)"/>, for every weight type of the rand-small set and for generated models
 /// with biases, q/k norms and GQA.
 /// </summary>
+[Collection(AllocationCollection.Name)]
 public sealed class BatchDecoderTests : IDisposable
 {
     private const int Steps = 10;

@@ -35,6 +35,7 @@ public sealed class ConcurrentSessionTests
 }
 
 /// <summary>The decode loop allocates nothing per token (brief: preallocated scratch), measured on the calling thread.</summary>
+[Collection(AllocationCollection.Name)]
 public sealed class DecodeAllocationTests
 {
     [Fact]
