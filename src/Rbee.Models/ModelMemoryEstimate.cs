@@ -26,27 +26,27 @@ public sealed record ModelMemoryEstimate(
     /// <summary>The margin on weights + KV cache, in percent.</summary>
     public const int OverheadPercent = 10;
 
-    /// <summary>llm-worker-rbee keeps its KV cache in float32.</summary>
+    /// <summary>A float32 KV cache element (an engine configured so).</summary>
     public const int Float32KvBytes = 4;
 
-    /// <summary>llama.cpp's and vLLM's default KV cache element (f16).</summary>
+    /// <summary>The KV cache element of llm-worker-rbee, llama.cpp and vLLM by default: f16.</summary>
     public const int Float16KvBytes = 2;
 
     /// <summary>
-    /// The memory a worker of <paramref name="workerType"/> needs for <paramref name="model"/> at its defaults: the
-    /// built-in worker (<c>llm</c>) keeps a float32 KV cache, the external engines f16. The queen places with it and
-    /// the hive refuses a spawn that does not fit with it, so the two agree.
+    /// The memory a worker of <paramref name="workerType"/> needs for <paramref name="model"/> at its defaults: every
+    /// engine of the catalog keeps an f16 KV cache (llm-worker-rbee since issue 13). The queen places with it and the hive
+    /// refuses a spawn that does not fit with it, so the two agree.
     /// </summary>
     public static long ForWorkerType(ModelInfo model, string workerType) =>
-        Estimate(model, kvBytesPerElement: workerType == "llm" ? Float32KvBytes : Float16KvBytes).TotalBytes;
+        Estimate(model, kvBytesPerElement: Float16KvBytes).TotalBytes;
 
     /// <summary>The context a worker uses by default: the model's own, capped at <see cref="DefaultContextCap"/>.</summary>
     public static int DefaultContextSize(int modelContextLength) => Math.Min(modelContextLength, DefaultContextCap);
 
     /// <param name="contextSize">Positions per slot; null: the worker's default for this model.</param>
     /// <param name="parallel">Slots, each with a KV cache of its own.</param>
-    /// <param name="kvBytesPerElement">4 for a float32 cache (llm-worker-rbee), 2 for f16 (llama.cpp's default).</param>
-    public static ModelMemoryEstimate Estimate(ModelInfo model, int? contextSize = null, int parallel = 1, int kvBytesPerElement = Float32KvBytes)
+    /// <param name="kvBytesPerElement">2 for an f16 cache (every engine's default), 4 for float32.</param>
+    public static ModelMemoryEstimate Estimate(ModelInfo model, int? contextSize = null, int parallel = 1, int kvBytesPerElement = Float16KvBytes)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (contextSize is < 1) throw new ArgumentOutOfRangeException(nameof(contextSize), contextSize, "must be at least 1");

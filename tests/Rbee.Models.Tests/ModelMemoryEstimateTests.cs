@@ -18,16 +18,16 @@ public sealed class ModelMemoryEstimateTests
     };
 
     [Fact]
-    public void Default_TheContextIsCappedAt4096_AndTheKvCacheIsFloat32ForOneSlot()
+    public void Default_TheContextIsCappedAt4096_AndTheKvCacheIsF16ForOneSlot()
     {
         var e = ModelMemoryEstimate.Estimate(Model());
         Assert.Equal(4096, e.ContextSize);
         Assert.Equal(1, e.Parallel);
         Assert.True(e.KvCacheKnown);
         Assert.Equal(1_000_000, e.WeightsBytes);
-        Assert.Equal(2L * 2 * 4096 * 4 * 16 * 4, e.KvCacheBytes); // 4,194,304
-        Assert.Equal(519_430, e.OverheadBytes); // 10 % of 5,194,304, rounded down
-        Assert.Equal(1_000_000 + 4_194_304 + 519_430, e.TotalBytes);
+        Assert.Equal(2L * 2 * 4096 * 4 * 16 * 2, e.KvCacheBytes); // 2,097,152
+        Assert.Equal(309_715, e.OverheadBytes); // 10 % of 3,097,152, rounded down
+        Assert.Equal(1_000_000 + 2_097_152 + 309_715, e.TotalBytes);
     }
 
     [Fact]
@@ -35,7 +35,7 @@ public sealed class ModelMemoryEstimateTests
     {
         var e = ModelMemoryEstimate.Estimate(Model(context: 128));
         Assert.Equal(128, e.ContextSize);
-        Assert.Equal(2L * 2 * 128 * 4 * 16 * 4, e.KvCacheBytes);
+        Assert.Equal(2L * 2 * 128 * 4 * 16 * 2, e.KvCacheBytes);
     }
 
     [Fact]
