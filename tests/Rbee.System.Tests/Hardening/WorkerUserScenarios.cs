@@ -30,9 +30,7 @@ public sealed class WorkerUserScenarios : IDisposable
         File.SetUnixFileMode(_root.FullName, Public);
         var home = Subdirectory("home");
         TestClusterToken.WriteInto(home);
-        var bin = Subdirectory("bin");
-        foreach (var file in Directory.EnumerateFiles(RepoPaths.ExecutableDirectory("llm-worker-rbee")))
-            File.Copy(file, Path.Combine(bin, Path.GetFileName(file)));
+        using var programs = new WorldReadableCopy("llm-worker-rbee");
         var models = Subdirectory("models");
         File.Copy(HiveNode.Model, Path.Combine(models, "open.gguf"));
         // A directory only root may enter: the file in it is readable, the way to it is not.
@@ -43,7 +41,7 @@ public sealed class WorkerUserScenarios : IDisposable
         await using var hive = HiveNode.Start(home, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true, settings: new Dictionary<string, string>
         {
             [TestWorkerUser.Variable] = "", // the default
-            ["RBEE_Workers__Types__llm__Executable"] = Path.Combine(bin, "llm-worker-rbee"),
+            ["RBEE_Workers__Types__llm__Executable"] = programs.Executable("llm-worker-rbee"),
             ["RBEE_Models__Paths__80"] = models,
         });
         await hive.WaitHealthyAsync();

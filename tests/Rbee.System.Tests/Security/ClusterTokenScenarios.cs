@@ -96,8 +96,10 @@ public sealed class ClusterTokenScenarios : IDisposable
         File.SetUnixFileMode(_home.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
 
+        // The ordinary user runs a copy it can reach: the checkout may lie in a folder only root may enter.
+        using var programs = new WorldReadableCopy("rbee");
         var (exit, stdout, stderr) = await CliRun.RunProgramAsync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
-            RepoPaths.Executable("rbee"), "ps", "--hive-url", hive.Url],
+            programs.Executable("rbee"), "ps", "--hive-url", hive.Url],
             new Dictionary<string, string?> { ["HOME"] = _home.Path, ["XDG_CONFIG_HOME"] = Path.Combine(_home.Path, ".config"), ["NO_COLOR"] = "1" }, TimeSpan.FromSeconds(60));
         Assert.True(exit == 1, $"exit {exit}\nstdout: {stdout}\nstderr: {stderr}");
         Assert.Contains(tokenFile, stderr);
