@@ -1,5 +1,4 @@
 using System.Globalization;
-using Rbee.Contracts.Protocol;
 
 namespace Rbee.Platform.Remote;
 
@@ -136,29 +135,12 @@ public sealed class RemoteHive(Ssh ssh, string alias)
         };
     }
 
-    /// <summary>The hive's process on the host: its pid, or null when none runs.</summary>
-    public async Task<int?> PidAsync(CancellationToken ct)
-    {
-        var r = await ssh.RunAsync(Alias, Layout + Running + "if running; then echo \"$p\"; fi", null, ct).ConfigureAwait(false);
-        return int.TryParse(r.Stdout.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
-    }
-
-    /// <summary>The last <paramref name="lines"/> of the hive's log on the host.</summary>
-    public async Task<string> LogTailAsync(int lines, CancellationToken ct)
-    {
-        var r = await ssh.RunAsync(Alias, Layout + "tail -n " + lines.ToString(CultureInfo.InvariantCulture) + " \"$log\" 2>/dev/null || echo \"(no log at $log)\"", null, ct).ConfigureAwait(false);
-        return r.Stdout;
-    }
-
     /// <summary>Removes the programs and the hive's configuration (the log and the token stay).</summary>
     public async Task UninstallAsync(CancellationToken ct)
     {
         var r = await ssh.RunAsync(Alias, Layout + "rm -rf \"$lib\" \"$lib.new.\"* \"$lib.old\" \"$conf/hive.json\" \"$pidf\"", null, ct).ConfigureAwait(false);
         if (!r.Ok) throw new SshException($"{Alias}: uninstall failed: {Last(r)}");
     }
-
-    /// <summary>The default hive port, for callers that have no other.</summary>
-    public const int DefaultPort = ProtocolConstants.HivePort;
 
     private static string Last(SshResult r) =>
         (r.Stderr + "\n" + r.Stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? $"exit {r.ExitCode}";
