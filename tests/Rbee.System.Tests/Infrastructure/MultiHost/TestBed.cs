@@ -154,11 +154,19 @@ public sealed class TestBed : IAsyncDisposable
     public Task<CliRun.Result> OnHostAsync(TestHost host, IEnumerable<string> command, bool check = true) =>
         RunAsync("ip", ["netns", "exec", host.Namespace, .. command], check);
 
-    /// <summary>The pids of <paramref name="program"/> that the host's user runs.</summary>
+    /// <summary>The pids of <paramref name="program"/> that the host's user runs: processes whose program is it (pgrep -f
+    /// alone would also count a shell whose script names it, such as an ssh session of a start still exiting).</summary>
     public async Task<int[]> PidsAsync(TestHost host, string program)
     {
         var r = await RunAsync("pgrep", ["-u", host.User, "-f", program], check: false);
-        return [.. r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture))];
+        return [.. r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(p => int.Parse(p, CultureInfo.InvariantCulture))
+            .Where(pid => ProgramOf(pid) == program)];
+    }
+
+    private static string? ProgramOf(int pid)
+    {
+        try { return Path.GetFileName(File.ReadAllText($"/proc/{pid}/cmdline").Split('\0')[0]); }
+        catch (IOException) { return null; }
     }
 
     /// <summary>GET on the queen (with the token) from inside its namespace; null when it does not answer 200.</summary>
