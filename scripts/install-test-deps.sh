@@ -8,6 +8,10 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # The multi-host test bed runs a real sshd in each host's network namespace, and rbee talks to it with ssh.
 [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+# scripts/publish.sh (run by the remote-hive tests, whose hosts get the release programs) links Native AOT with a C
+# toolchain and zlib.
+command -v clang >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || need+=(clang)
+[[ -f /usr/include/zlib.h ]] || need+=(zlib1g-dev)
 # The dashboard's browser tests drive Debian's chromium through Playwright (no browser download).
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then

@@ -81,6 +81,7 @@ public static class HiveApp
             sp.GetRequiredService<ILogger<ReadySequence>>()));
         services.AddHostedService<DiscoveryService>();
         services.AddSingleton<HiveShutdown>();
+        services.AddHostedService(sp => sp.GetRequiredService<HiveShutdown>());
         services.Configure<Microsoft.AspNetCore.Http.Json.JsonOptions>(o => o.SerializerOptions.TypeInfoResolverChain.Add(HiveJsonContext.Default));
         return hive;
     }

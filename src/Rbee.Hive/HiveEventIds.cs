@@ -22,6 +22,7 @@ internal static class HiveEventIds
     public const int TelemetrySubscriptionClosed = 311;
 
     public const int ShutdownRequested = 400;
+    public const int RestartSignal = 401;
 
     public const int ModelsChanged = 500;
     public const int ModelFileInvalid = 501;

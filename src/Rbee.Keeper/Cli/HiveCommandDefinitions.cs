@@ -79,11 +79,18 @@ public sealed class RemoteHiveCommandDefinition : Command
 
     public Option<string>? Supervisor { get; }
 
+    public Option<string>? From { get; }
+
     public RemoteHiveCommandDefinition(string name, string description, bool supervisor = false) : base(name, description)
     {
         Options.Add(Host);
         Options.Add(HivePort);
         if (!supervisor) return;
+        From = new Option<string>("--from")
+        {
+            Description = "take rbee-hive and llm-worker-rbee from this folder (default: the release for the machine's architecture, built by scripts/publish.sh in a checkout)",
+        };
+        Options.Add(From);
         Supervisor = new Option<string>("--supervisor")
         {
             Description = "who restarts the hive when it crashes: queen (over SSH), systemd, or auto",
@@ -94,13 +101,33 @@ public sealed class RemoteHiveCommandDefinition : Command
     }
 }
 
+/// <summary><c>--host ALIAS</c> and <c>--hive-port</c> on status and logs: ask the machine over SSH instead of the hive's API
+/// (it answers when the hive does not run: why it stopped is in its log).</summary>
+public static class RemoteHiveOptions
+{
+    public static Option<string> Host() => new("--host")
+    {
+        Description = "a machine of the SSH config: read its hive's process and log over SSH (works when the hive is down)",
+    };
+
+    public static Option<int> HivePort() => new("--hive-port")
+    {
+        Description = "with --host: the hive's port there",
+        DefaultValueFactory = _ => Rbee.Contracts.Protocol.ProtocolConstants.HivePort,
+    };
+}
+
 public sealed class HiveStatusCommandDefinition : Command
 {
     public Argument<string?> Hive { get; } = new("HIVE") { Description = "the hive (default: the only one)", Arity = ArgumentArity.ZeroOrOne };
+    public Option<string> Host { get; } = RemoteHiveOptions.Host();
+    public Option<int> HivePort { get; } = RemoteHiveOptions.HivePort();
 
     public HiveStatusCommandDefinition() : base("status", "a hive's state, devices, CPU, RAM and workers, and its own check (monitoring, worker types)")
     {
         Arguments.Add(Hive);
+        Options.Add(Host);
+        Options.Add(HivePort);
     }
 }
 
@@ -109,12 +136,16 @@ public sealed class HiveLogsCommandDefinition : Command
     public Argument<string?> Hive { get; } = new("HIVE") { Description = "the hive (default: the only one)", Arity = ArgumentArity.ZeroOrOne };
     public Option<int> Lines { get; } = LogOptions.Lines();
     public Option<bool> Follow { get; } = LogOptions.Follow();
+    public Option<string> Host { get; } = RemoteHiveOptions.Host();
+    public Option<int> HivePort { get; } = RemoteHiveOptions.HivePort();
 
     public HiveLogsCommandDefinition() : base("logs", "print a hive's own log (its last lines; -f follows it)")
     {
         Arguments.Add(Hive);
         Options.Add(Lines);
         Options.Add(Follow);
+        Options.Add(Host);
+        Options.Add(HivePort);
     }
 }
 

@@ -89,15 +89,32 @@ public static class RbeeCli
         root.Subcommands.Add(logs);
 
         var hive = new HiveCommandDefinition();
-        Wire(hive.Status, io, (p, ct) => new HiveStatusCommand(io).RunAsync(new HiveStatusRequest(g.Endpoint(p), p.GetValue(hive.Status.Hive), p.GetValue(g.Json)), ct));
-        Wire(hive.Logs, io, (p, ct) => new LogsCommand(io).RunAsync(new LogsRequest(g.Endpoint(p), null, p.GetValue(hive.Logs.Hive),
-            p.GetValue(hive.Logs.Lines), p.GetValue(hive.Logs.Follow), p.GetValue(g.Json)), ct));
+        Wire(hive.Status, io, (p, ct) => p.GetValue(hive.Status.Host) is { } host
+            ? new RemoteHiveCommand(io).RunAsync(OnHost(p, "status", host, hive.Status.Hive, hive.Status.HivePort), ct)
+            : new HiveStatusCommand(io).RunAsync(new HiveStatusRequest(g.Endpoint(p), p.GetValue(hive.Status.Hive), p.GetValue(g.Json)), ct));
+        Wire(hive.Logs, io, (p, ct) => p.GetValue(hive.Logs.Host) is { } host
+            ? new RemoteHiveCommand(io).RunAsync(OnHost(p, "logs", host, hive.Logs.Hive, hive.Logs.HivePort) with
+            {
+                Lines = p.GetValue(hive.Logs.Lines),
+                Follow = p.GetValue(hive.Logs.Follow),
+            }, ct)
+            : new LogsCommand(io).RunAsync(new LogsRequest(g.Endpoint(p), null, p.GetValue(hive.Logs.Hive),
+                p.GetValue(hive.Logs.Lines), p.GetValue(hive.Logs.Follow), p.GetValue(g.Json)), ct));
         foreach (var remote in hive.Remote)
             Wire(remote, io, (p, ct) => new RemoteHiveCommand(io).RunAsync(
                 new RemoteHiveRequest(remote.Name, p.GetValue(remote.Host)!, g.QueenOnly(p, "hive " + remote.Name), g.SshConfigPath(p, out _), p.GetValue(remote.HivePort))
                 {
                     Supervisor = remote.Supervisor is { } s ? p.GetValue(s)! : Rbee.Platform.Remote.Supervisors.Auto,
+                    From = remote.From is { } f ? p.GetValue(f) : null,
                 }, ct));
+
+        RemoteHiveRequest OnHost(ParseResult p, string action, string host, Argument<string?> hiveArgument, Option<int> port)
+        {
+            if (p.GetValue(hiveArgument) is { } named && named != host)
+                throw Connection.CliFailure.Usage($"rbee hive {action} {named} --host {host}: the hive on a host is named after its alias; give one of them");
+            if (p.GetValue(g.Json)) throw Connection.CliFailure.Usage($"rbee hive {action} --host: --json is not available over SSH; leave out --host to ask the queen");
+            return new RemoteHiveRequest(action, host, g.QueenOnly(p, "hive " + action + " --host"), g.SshConfigPath(p, out _), p.GetValue(port));
+        }
         root.Subcommands.Add(hive);
 
         var config = new ConfigCommandDefinition();

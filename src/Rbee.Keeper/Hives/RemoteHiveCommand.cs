@@ -1,6 +1,5 @@
 using System.Formats.Tar;
 using System.Net;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
@@ -16,17 +15,26 @@ public sealed record RemoteHiveRequest(string Action, string Host, Uri QueenUrl,
 {
     /// <summary>For install: who restarts the hive when it crashes.</summary>
     public string Supervisor { get; init; } = Supervisors.Auto;
+
+    /// <summary>For install: the folder to take the programs from (<see cref="HivePrograms"/> finds them otherwise).</summary>
+    public string? From { get; init; }
+
+    /// <summary>For logs: how many of the last lines, and whether to follow.</summary>
+    public int Lines { get; init; } = 100;
+    public bool Follow { get; init; }
 }
 
 /// <summary>
-/// A hive on another machine, from the operator's (issue 14): <c>install</c> copies the programs this <c>rbee</c> runs
-/// with to <c>~/.local/lib/rbee/</c> there, writes the hive's configuration and the cluster token, and registers the host
-/// with the queen as managed; <c>start</c> starts it unless one runs (never two); <c>stop</c>, <c>restart</c>,
-/// <c>uninstall</c>. Everything goes through the system's ssh (<see cref="Ssh"/>), as the operator's own config says.
+/// A hive on another machine, from the operator's (issue 14): <c>install</c> copies the release programs for the host's
+/// OS and architecture (<see cref="HivePrograms"/>) to <c>~/.local/lib/rbee/</c> there, writes the hive's configuration
+/// and the cluster token, and registers the host with the queen as managed; run again over a running hive it upgrades
+/// it (stopped in restart mode, replaced, started: its workers keep running and are re-adopted). <c>start</c> starts it
+/// unless one runs (never two); <c>stop</c>, <c>restart</c>, <c>status</c>, <c>logs</c>, <c>uninstall</c>. Everything
+/// goes through the system's ssh (<see cref="Ssh"/>), as the operator's own config says.
 /// </summary>
 public sealed class RemoteHiveCommand(KeeperIo io)
 {
-    public static readonly string[] Actions = ["install", "start", "stop", "restart", "uninstall"];
+    public static readonly string[] Actions = ["install", "start", "stop", "restart", "uninstall", "status", "logs"];
 
     public async Task<int> RunAsync(RemoteHiveRequest request, CancellationToken ct)
     {
@@ -43,6 +51,11 @@ public sealed class RemoteHiveCommand(KeeperIo io)
                     await StartAsync(hive, request, ct);
                     break;
                 case "uninstall": await UninstallAsync(hive, request, ct); break;
+                case "status": await StatusAsync(hive, request, ct); break;
+                case "logs":
+                    if (!await hive.LogsAsync(request.Lines, request.Follow, io.Output.WriteLine, ct))
+                        throw new CliFailure($"{request.Host}: no hive log there yet; start the hive first (rbee hive start --host {request.Host})");
+                    break;
                 default: throw CliFailure.Usage($"rbee hive {request.Action}: not an action; use one of {string.Join(", ", Actions)}");
             }
             return ExitCodes.Ok;
@@ -64,16 +77,50 @@ public sealed class RemoteHiveCommand(KeeperIo io)
         var queenUrl = await QueenUrlForHostAsync(queen, request, ct);
 
         var (rid, home) = await hive.ProbeAsync(ct);
-        var local = LocalRid();
-        if (rid != local)
-            throw new CliFailure($"{request.Host} is {rid} and this rbee has the programs of {local} only; install from a machine of that architecture");
-        var programs = Programs();
-        io.Output.WriteLine($"{request.Host}: {rid}, installing {string.Join(", ", programs.Where(p => !p.Name.Contains('/') && !p.Name.Contains('.')).Select(p => p.Name))} to {home}/.local/lib/rbee");
-        await hive.InstallProgramsAsync(Tarball(programs), ct);
+        var programs = await HivePrograms.FindAsync(rid, request.From, io.Output.WriteLine, ct);
+        var before = await hive.StatusAsync(request.HivePort, ct);
+        if (before.Pid is { } running)
+        {
+            // An upgrade: the queen must not take the short stop for a crash, and the workers outlive it.
+            await ManageAsync(queen, request.Host, null, want: "stopped", ct);
+            io.Output.WriteLine($"{request.Host}: rbee-hive runs (pid {running}); upgrading: stopping it in restart mode, its workers keep running");
+            var (_, detail) = await hive.StopAsync(TimeSpan.FromSeconds(30), ct, keepWorkers: true);
+            io.Output.WriteLine($"{request.Host}: {detail}");
+        }
+        io.Output.WriteLine($"{request.Host}: {rid}, installing rbee-hive and llm-worker-rbee from {programs.Source} to {home}/.local/lib/rbee");
+        await hive.InstallProgramsAsync(Tarball(programs.Files), ct);
         await hive.ConfigureAsync(queenUrl, token, ct);
         io.Output.WriteLine($"{request.Host}: configured (hive id {request.Host}, queen {queenUrl}, cluster token in ~/.config/rbee/token, mode 0600)");
         await ManageAsync(queen, request.Host, supervisor, want: null, ct);
-        io.Output.WriteLine($"installed; start it with: rbee hive start --host {request.Host}");
+        if (before.Pid is not null)
+        {
+            await StartAsync(hive, request, ct);
+            io.Output.WriteLine($"upgraded; the new hive re-adopts the running workers");
+        }
+        else io.Output.WriteLine($"installed; start it with: rbee hive start --host {request.Host}");
+    }
+
+    private async Task StatusAsync(RemoteHive hive, RemoteHiveRequest request, CancellationToken ct)
+    {
+        var s = await hive.StatusAsync(request.HivePort, ct);
+        var state = s.Pid is { } pid
+            ? $"running, pid {pid}{(s.UptimeSeconds is { } up ? $", up {TimeSpan.FromSeconds(up):g}" : "")}"
+            : s.PortTaken ? $"not running, but port {request.HivePort} is taken by another process" : "not running";
+        io.Output.WriteLine($"{request.Host}: rbee-hive {state}");
+        io.Output.WriteLine(s.Installed ? $"  installed: {(s.Build.Count > 0 ? string.Join("; ", s.Build.Select(b => b.Replace('\t', ' '))) : "yes (no BUILD file: not a scripts/publish.sh release)")}" : "  installed: no (rbee hive install --host " + request.Host + ")");
+        io.Output.WriteLine($"  log: {s.LogPath} (rbee hive logs --host {request.Host})");
+        try
+        {
+            using var queen = QueenClient.Create(request.QueenUrl);
+            var cluster = JsonSerializer.Deserialize(await queen.GetStringAsync("/v1/cluster", ct), RbeeJsonContext.Default.ClusterView);
+            var seen = cluster?.Hives.FirstOrDefault(h => h.HiveId == request.Host);
+            io.Output.WriteLine(seen is null ? "  queen: does not know this hive"
+                : $"  queen: {seen.State.ToWire()} at {seen.HiveUrl}, {seen.Workers.Count} worker(s)");
+        }
+        catch (CliFailure e)
+        {
+            io.Output.WriteLine($"  queen: not asked ({e.Message})");
+        }
     }
 
     private async Task StartAsync(RemoteHive hive, RemoteHiveRequest request, CancellationToken ct)
@@ -128,32 +175,6 @@ public sealed class RemoteHiveCommand(KeeperIo io)
             return advertised.TrimEnd('/');
         throw new CliFailure($"the queen is at {CliFailure.Display(given)}, which {request.Host} cannot reach; give --queen-url with an address " +
             $"{request.Host} can reach (e.g. http://<this machine's address>:7833), or start the queen with --advertise-url");
-    }
-
-    private static string LocalRid() => RuntimeInformation.OSArchitecture switch
-    {
-        Architecture.X64 => "linux-x64",
-        Architecture.Arm64 => "linux-arm64",
-        var other => "linux-" + other.ToString().ToLowerInvariant(),
-    };
-
-    /// <summary>
-    /// The files of rbee-hive and llm-worker-rbee as this rbee finds them (beside it, then on PATH), each with its name in
-    /// the install folder: a single-file program alone, a framework-dependent build with the rest of its folder (its .dll,
-    /// .deps.json, .runtimeconfig.json and libraries; the two share their libraries, so one folder holds both).
-    /// </summary>
-    private static IReadOnlyList<(string Name, string Path)> Programs()
-    {
-        var files = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var program in new[] { "rbee-hive", "llm-worker-rbee" })
-        {
-            var exe = ExecutableSearch.BesideOrOnPath(program)
-                ?? throw new CliFailure($"{program} is not beside rbee or on PATH; build rbee (dotnet build -c Release) or install it first");
-            var dir = Path.GetDirectoryName(exe)!;
-            var parts = File.Exists(Path.Combine(dir, program + ".dll")) ? Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories) : [exe];
-            foreach (var f in parts) files.TryAdd(Path.GetRelativePath(dir, f), f);
-        }
-        return [.. files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => (f.Key, f.Value))];
     }
 
     /// <summary>A tar of the files (modes kept: the programs stay executable), unpacked on the host by its own tar.</summary>

@@ -12,6 +12,11 @@ public static class Supervisors
     public static readonly string[] All = [Auto, Systemd, Queen];
 }
 
+/// <summary>What <c>status --host</c> found on the host: the pid and uptime of its rbee-hive (null when none runs), whether
+/// the hive port is taken (by it or by anything else), whether the programs are installed, the installed build's lines
+/// (scripts/publish.sh's BUILD: program, kind, commit, time), and the log's path there.</summary>
+public sealed record RemoteStatus(int? Pid, long? UptimeSeconds, bool PortTaken, bool Installed, IReadOnlyList<string> Build, string LogPath);
+
 /// <summary>What <c>start</c> found on the host.</summary>
 public enum RemoteStart
 {
@@ -118,12 +123,16 @@ public sealed class RemoteHive(Ssh ssh, string alias)
         };
     }
 
-    /// <summary>Stops the hive (SIGTERM, then SIGKILL after <paramref name="grace"/>); false when none ran.</summary>
-    public async Task<(bool WasRunning, string Detail)> StopAsync(TimeSpan grace, CancellationToken ct)
+    /// <summary>
+    /// Stops the hive (SIGTERM, then SIGKILL after <paramref name="grace"/>); false when none ran. With
+    /// <paramref name="keepWorkers"/> it is SIGUSR1 instead, the hive's restart mode: its workers keep running for the next
+    /// hive to re-adopt (an upgrade).
+    /// </summary>
+    public async Task<(bool WasRunning, string Detail)> StopAsync(TimeSpan grace, CancellationToken ct, bool keepWorkers = false)
     {
         var tenths = ((int)Math.Ceiling(grace.TotalSeconds * 10)).ToString(CultureInfo.InvariantCulture);
         var r = await ssh.RunAsync(Alias, Layout + Running +
-            "if ! running; then echo 'no rbee-hive runs'; exit 5; fi; kill -TERM \"$p\"; n=0; " +
+            "if ! running; then echo 'no rbee-hive runs'; exit 5; fi; kill -" + (keepWorkers ? "USR1" : "TERM") + " \"$p\"; n=0; " +
             "while kill -0 \"$p\" 2>/dev/null && [ $n -lt " + tenths + " ]; do sleep 0.1; n=$((n+1)); done; " +
             "if kill -0 \"$p\" 2>/dev/null; then kill -KILL \"$p\"; echo \"rbee-hive (pid $p) did not stop in time; killed\"; else echo \"stopped rbee-hive (pid $p)\"; fi; rm -f \"$pidf\"",
             null, ct).ConfigureAwait(false);
@@ -132,6 +141,58 @@ public sealed class RemoteHive(Ssh ssh, string alias)
             0 => (true, r.Stdout.Trim()),
             5 => (false, r.Stdout.Trim()),
             _ => throw new SshException($"{Alias}: stopping the hive failed: {Last(r)}"),
+        };
+    }
+
+    /// <summary>What runs and what is installed on the host: the hive's pid and uptime, whether its port is taken, the
+    /// installed build, the log's path.</summary>
+    public async Task<RemoteStatus> StatusAsync(int port, CancellationToken ct)
+    {
+        var p = port.ToString(CultureInfo.InvariantCulture);
+        var r = await ssh.RunAsync(Alias, Layout + Running +
+            "if running; then echo \"pid $p\"; echo \"uptime $(ps -o etimes= -p $p | tr -d ' ')\"; fi; " +
+            "if command -v ss >/dev/null && [ -n \"$(ss -Hltn \"sport = :" + p + "\" 2>/dev/null)\" ]; then echo 'port taken'; fi; " +
+            "[ -x \"$lib/rbee-hive\" ] && echo installed; [ -f \"$lib/BUILD\" ] && sed 's/^/build /' \"$lib/BUILD\"; echo \"log $log\"; true",
+            null, ct).ConfigureAwait(false);
+        if (!r.Ok) throw new SshException($"{Alias}: reading the hive's status failed: {Last(r)}");
+        int? pid = null;
+        long? uptime = null;
+        var portTaken = false;
+        var installed = false;
+        var build = new List<string>();
+        var log = "";
+        foreach (var line in r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var (key, value) = line.IndexOf(' ', StringComparison.Ordinal) is var i and > 0 ? (line[..i], line[(i + 1)..]) : (line, "");
+            switch (key)
+            {
+                case "pid": pid = int.TryParse(value, CultureInfo.InvariantCulture, out var n) ? n : null; break;
+                case "uptime": uptime = long.TryParse(value, CultureInfo.InvariantCulture, out var u) ? u : null; break;
+                case "port": portTaken = true; break;
+                case "installed": installed = true; break;
+                case "build": build.Add(value); break;
+                case "log": log = value; break;
+            }
+        }
+        return new RemoteStatus(pid, uptime, portTaken, installed, build, log);
+    }
+
+    /// <summary>
+    /// The hive's log on the host, its last <paramref name="lines"/> lines, then with <paramref name="follow"/> what is
+    /// appended (across rotation) until <paramref name="ct"/> ends; false when there is no log yet.
+    /// </summary>
+    public async Task<bool> LogsAsync(int lines, bool follow, Action<string> onLine, CancellationToken ct)
+    {
+        var n = lines.ToString(CultureInfo.InvariantCulture);
+        var code = await ssh.StreamAsync(Alias, Layout +
+            "if [ ! -f \"$log\" ]; then echo \"no log at $log yet (the hive was never started there)\" >&2; exit 6; fi; " +
+            (follow ? "exec tail -n " + n + " -F \"$log\"" : "exec tail -n " + n + " \"$log\""),
+            onLine, ct).ConfigureAwait(false);
+        return code switch
+        {
+            0 => true,
+            6 => false,
+            _ => throw new SshException($"{Alias}: reading the hive's log failed (exit {code})"),
         };
     }
 

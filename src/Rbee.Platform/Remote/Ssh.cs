@@ -31,21 +31,7 @@ public sealed class Ssh(string? configFile, TimeSpan? timeout = null)
     /// to it. Throws <see cref="SshException"/> when ssh could not reach or log in (exit 255), with the reason in one line.</summary>
     public async Task<SshResult> RunAsync(string alias, string script, byte[]? stdin = null, CancellationToken ct = default)
     {
-        var psi = new ProcessStartInfo("ssh")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (ConfigFile is not null) { psi.ArgumentList.Add("-F"); psi.ArgumentList.Add(ConfigFile); }
-        foreach (var a in new[] { "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10", "-T", "--", alias })
-            psi.ArgumentList.Add(a);
-        // One argument the remote shell parses: sh -c '<script>'.
-        psi.ArgumentList.Add("sh -c " + Quote(script));
-        using var process = new Process { StartInfo = psi };
-        try { process.Start(); }
-        catch (System.ComponentModel.Win32Exception e) { throw new SshException($"cannot run ssh ({e.Message}); install openssh-client"); }
+        using var process = Start(alias, script);
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
         var stderr = process.StandardError.ReadToEndAsync(ct);
         try
@@ -66,6 +52,53 @@ public sealed class Ssh(string? configFile, TimeSpan? timeout = null)
         var result = new SshResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
         if (result.ExitCode == SshFailure) throw new SshException(Explain(alias, result.Stderr, ConfigFile));
         return result;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="script"/> on <paramref name="alias"/> with no time bound, handing each line of its output to
+    /// <paramref name="onLine"/> as it arrives (<c>tail -F</c>), until it exits or <paramref name="ct"/> ends it; its exit code.
+    /// </summary>
+    public async Task<int> StreamAsync(string alias, string script, Action<string> onLine, CancellationToken ct)
+    {
+        using var process = Start(alias, script);
+        process.StandardInput.Close();
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        try
+        {
+            while (await process.StandardOutput.ReadLineAsync(ct).ConfigureAwait(false) is { } line) onLine(line);
+            await process.WaitForExitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            throw;
+        }
+        if (process.ExitCode == SshFailure) throw new SshException(Explain(alias, await stderr.ConfigureAwait(false), ConfigFile));
+        return process.ExitCode;
+    }
+
+    private Process Start(string alias, string script)
+    {
+        var psi = new ProcessStartInfo("ssh")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (ConfigFile is not null) { psi.ArgumentList.Add("-F"); psi.ArgumentList.Add(ConfigFile); }
+        foreach (var a in new[] { "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=10", "-T", "--", alias })
+            psi.ArgumentList.Add(a);
+        // One argument the remote shell parses: sh -c '<script>'.
+        psi.ArgumentList.Add("sh -c " + Quote(script));
+        var process = new Process { StartInfo = psi };
+        try { process.Start(); }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            process.Dispose();
+            throw new SshException($"cannot run ssh ({e.Message}); install openssh-client");
+        }
+        return process;
     }
 
     /// <summary>One line for ssh's own failure: what happened and what to do.</summary>

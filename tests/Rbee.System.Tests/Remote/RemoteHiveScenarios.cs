@@ -22,6 +22,7 @@ public sealed class RemoteHiveScenarios
     [SkippableFact]
     public async Task AHiveInstalledOverSsh_StartsOnce_IsRestartedByTheQueenAfterACrash_AndStaysStoppedWhenStopped()
     {
+        var release = await ReleaseArtefacts.EnsureAsync();
         await using var bed = await TestBed.CreateAsync(hosts: 1);
         var host = bed.Host("hive-a");
         await using var queen = bed.StartQueen(_token);
@@ -35,7 +36,12 @@ public sealed class RemoteHiveScenarios
 
         var install = await bed.RbeeAsync(_token, "hive", "install", "--host", host.Alias, "--supervisor", "queen");
         Assert.True(install.ExitCode == 0, install.ToString());
-        Assert.True(File.Exists(Path.Combine(host.Home, ".local", "lib", "rbee", "rbee-hive")), install.ToString());
+        // The release programs went there: the Native AOT hive (no .NET libraries beside it), with its BUILD line.
+        var lib = Path.Combine(host.Home, ".local", "lib", "rbee");
+        Assert.True(File.Exists(Path.Combine(lib, "rbee-hive")), install.ToString());
+        Assert.False(File.Exists(Path.Combine(lib, "rbee-hive.dll")), "a framework-dependent hive was installed, not the release");
+        Assert.Contains("rbee-hive\tNative AOT", await File.ReadAllTextAsync(Path.Combine(lib, "BUILD")), StringComparison.Ordinal);
+        Assert.Contains(release, install.Stdout, StringComparison.Ordinal);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(host.Home, ".config", "rbee", "token")));
 
         var start = await bed.RbeeAsync(_token, "hive", "start", "--host", host.Alias);
@@ -50,9 +56,25 @@ public sealed class RemoteHiveScenarios
         // Unprivileged there: its run directory is its own, never a /tmp/rbee another user made.
         Assert.True(Directory.Exists(Path.Combine(host.Home, ".local", "state", "rbee", "run")), "no run directory under the hive user's state");
 
+        var status = await bed.RbeeAsync(_token, "hive", "status", "--host", host.Alias);
+        Assert.True(status.ExitCode == 0, status.ToString());
+        Assert.Contains($"{host.Alias}: rbee-hive running, pid {pid}", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("queen: online", status.Stdout, StringComparison.Ordinal);
+        var logs = await bed.RbeeAsync(_token, "hive", "logs", "--host", host.Alias, "-n", "50");
+        Assert.True(logs.ExitCode == 0, logs.ToString());
+        Assert.Contains("Now listening on", logs.Stdout, StringComparison.Ordinal);
+
+        // An install over a running hive is an upgrade: stopped in restart mode, replaced, started again, one hive.
+        var upgrade = await bed.RbeeAsync(_token, "hive", "install", "--host", host.Alias, "--supervisor", "queen");
+        Assert.True(upgrade.ExitCode == 0, upgrade.ToString());
+        Assert.Contains("upgrading: stopping it in restart mode", upgrade.Stdout, StringComparison.Ordinal);
+        var upgraded = await WaitOnlineAsync(bed, host, previous: first, queen);
+        pid = Assert.Single(await bed.PidsAsync(host, "rbee-hive"));
+        Assert.Contains("SIGUSR1: stopping in restart mode", await File.ReadAllTextAsync(Path.Combine(host.Home, ".local", "state", "rbee", "logs", "rbee-hive.log")), StringComparison.Ordinal);
+
         Signals.Send(pid, Signals.SIGKILL);
-        var second = await WaitOnlineAsync(bed, host, previous: first, queen);
-        Assert.NotEqual(first, second);
+        var second = await WaitOnlineAsync(bed, host, previous: upgraded, queen);
+        Assert.NotEqual(upgraded, second);
         Assert.Single(await bed.PidsAsync(host, "rbee-hive"));
         var audit = await File.ReadAllLinesAsync(Path.Combine(bed.OperatorHome, ".local", "state", "rbee", "queen", "audit.log"));
         Assert.Contains(audit, l => l.Contains("\"actor\":\"queen\"", StringComparison.Ordinal) && l.Contains("\"action\":\"restart\"", StringComparison.Ordinal));

@@ -243,6 +243,27 @@ public sealed class WorkerScenarios
     }
 
     [Fact]
+    public async Task Sigusr1_StopsTheHiveInRestartMode_ItsWorkerKeepsRunning_AndTheNextHiveReAdoptsIt()
+    {
+        // What the upgrade of a remote hive sends over SSH (rbee hive install --host while one runs).
+        using var home = new TempHome();
+        await using var hive = HiveNode.Start(home.Path, $"http://127.0.0.1:{FreePort.Next()}", testWorkers: true, servesFixtureModel: true);
+        await hive.WaitHealthyAsync();
+        var a = await hive.SpawnAsync();
+
+        Signals.Send(hive.Process.Pid, 10); // SIGUSR1
+        Assert.True(await hive.Process.WaitForExitAsync(Budget), "hive did not stop on SIGUSR1");
+        Assert.True(Runs(a.Pid), "SIGUSR1 stopped the worker");
+        Assert.Contains("SIGUSR1: stopping in restart mode", hive.Process.LogTail(200), StringComparison.Ordinal);
+
+        hive.Restart();
+        await hive.WaitHealthyAsync();
+        var (lines, _) = await hive.RunJobAsync("{\"operation\":\"worker_list\"}", Budget);
+        Assert.Contains(lines, l => l.Contains($"test/{a.Port}", StringComparison.Ordinal));
+        Assert.Equal(new[] { a.Pid }, hive.PidsInTree());
+    }
+
+    [Fact]
     public async Task TheRealLlmWorker_IsSpawnedWithTheLaunchContract_ServesModels_AndItsExitIsSeen()
     {
         using var home = new TempHome();
