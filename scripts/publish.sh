@@ -7,7 +7,10 @@
 #   scripts/publish.sh                          # linux-x64 and linux-arm64, all four programs
 #   scripts/publish.sh --rid linux-x64          # one architecture
 #   scripts/publish.sh --programs rbee-hive,llm-worker-rbee --rid linux-x64   # what a hive needs (rbee hive install)
+#   scripts/publish.sh --force                  # rebuild even what is up to date
 #
+# A program is up to date when no file of its projects' sources (or the repository's build props) is newer than it:
+# then it is left as it is, so running this again costs a second.
 # Native AOT compiles for the architecture of the machine it runs on. For the other one it needs a cross toolchain
 # (clang, lld and that architecture's sysroot), which a stock Debian machine lacks: there those three programs are
 # published self-contained single files instead (they run the same, they start as a JIT-compiled .NET program does),
@@ -19,11 +22,13 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 rids=(linux-x64 linux-arm64)
 programs=(queen-rbee rbee-hive rbee llm-worker-rbee)
+force=
 while [[ $# -gt 0 ]]; do
   case $1 in
+    --force) force=1; shift ;;
     --rid) IFS=, read -ra rids <<<"$2"; shift 2 ;;
     --programs) IFS=, read -ra programs <<<"$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "publish.sh: unknown argument $1 (see scripts/publish.sh --help)" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +41,24 @@ project() {
     llm-worker-rbee) echo src/Rbee.Worker/Rbee.Worker.csproj ;;
     *) echo "publish.sh: no program named $1 (queen-rbee, rbee-hive, rbee, llm-worker-rbee)" >&2; exit 2 ;;
   esac
+}
+
+# The source folders each program is built from (its project and the projects it references).
+sources() {
+  case $1 in
+    queen-rbee) echo src/Rbee.Queen src/Rbee.Contracts src/Rbee.Hosting src/Rbee.Platform src/Rbee.Models ;;
+    rbee-hive) echo src/Rbee.Hive src/Rbee.Contracts src/Rbee.Hosting src/Rbee.Platform src/Rbee.Models ;;
+    rbee) echo src/Rbee.Keeper src/Rbee.Contracts src/Rbee.Platform ;;
+    llm-worker-rbee) echo src/Rbee.Worker src/Rbee.Contracts src/Rbee.Platform src/Rbee.Models ;;
+  esac
+}
+up_to_date() { # program, its artefact
+  [[ -z $force && -x $2 ]] || return 1
+  local newer
+  # shellcheck disable=SC2046
+  newer=$(find $(sources "$1") Directory.Build.props Directory.Packages.props scripts/publish.sh -type f -newer "$2" \
+    -not -path '*/bin/*' -not -path '*/obj/*' -print -quit)
+  [[ -z $newer ]]
 }
 
 case $(uname -m) in x86_64) host_rid=linux-x64 ;; aarch64) host_rid=linux-arm64 ;; *) host_rid=unknown ;; esac
@@ -61,6 +84,7 @@ for rid in "${rids[@]}"; do
   built=()
   for p in "${programs[@]}"; do
     proj=$(project "$p")
+    if up_to_date "$p" "$out/$p"; then echo "$rid/$p: up to date"; continue; fi
     # Intermediate output beside the release, not in bin/Release: the development build there stays what it was.
     common=(-c Release -r "$rid" -nologo -v q -clp:ErrorsOnly -o "$out/.publish/$p" -p:OutputPath="$root/artifacts/build/$rid/$p/" -p:DebugType=none -p:DebugSymbols=false)
     if [[ $p == llm-worker-rbee ]]; then
@@ -81,9 +105,9 @@ for rid in "${rids[@]}"; do
     echo "$rid/$p: $kind, $(( $(stat -c %s "$out/$p") / 1048576 )) MiB"
   done
   rm -rf "$out/.publish"
-  # BUILD: one line per program (name, kind, commit, time); those not published now keep their line.
-  { printf '%s\n' "${built[@]}"
-    if [[ -f $out/BUILD ]]; then awk -F'\t' 'NR == FNR { now[$1] = 1; next } !($1 in now)' <(printf '%s\n' "${programs[@]}") "$out/BUILD"; fi; } \
+  # BUILD: one line per program (name, kind, commit, time); those not built now keep their line.
+  { if ((${#built[@]})); then printf '%s\n' "${built[@]}"; fi
+    if [[ -f $out/BUILD ]]; then awk -F'\t' 'NR == FNR { now[$1] = 1; next } !($1 in now)' <(printf '%s\n' "${built[@]}" | cut -f1) "$out/BUILD"; fi; } \
     | sort >"$out/BUILD.new" && mv -f "$out/BUILD.new" "$out/BUILD"
 done
 echo "release artefacts in artifacts/release/"

@@ -19,12 +19,21 @@ using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxCo
 Console.WriteLine($"rbee discovery benchmark: {(quick ? "quick" : "full")}, {configuration} build, {Environment.ProcessorCount} cores, {DateTime.UtcNow:u}");
 try
 {
-    var (firstFrame, offline) = await LatencyRunsAsync();
+    var releaseHive = Programs.Release("rbee-hive");
+    var releaseCli = Programs.Release("rbee");
+    var (firstFrame, firstFrameRelease, offline) = await LatencyRunsAsync(releaseHive);
+    var (cli, cliRelease) = await CliStartRunsAsync(releaseCli);
     Console.WriteLine();
     Console.WriteLine($"| measure (runs = {runs}) | median | p90 | min | max |");
     Console.WriteLine("|---|---|---|---|---|");
     Row("hive process start -> first frame at queen", firstFrame);
+    if (releaseHive is not null) Row("the same, Native AOT release rbee-hive (runs alternate)", firstFrameRelease);
     Row("SIGKILL of hive -> offline on queen stream", offline);
+    Row("rbee --version, process start -> exit", cli);
+    if (releaseCli is not null) Row("the same, Native AOT release rbee (runs alternate)", cliRelease);
+    if (releaseHive is null || releaseCli is null)
+        Console.WriteLine($"(no Native AOT release of {(releaseHive is null ? "rbee-hive" : "rbee")} in artifacts/release/: scripts/publish.sh builds it, then this compares start-up)");
+    if (args.Contains("--startup-only")) return 0;
 
     var scale = await ScaleRunAsync();
     Console.WriteLine();
@@ -43,7 +52,23 @@ finally
 }
 return 0;
 
-async Task<(List<double> FirstFrame, List<double> Offline)> LatencyRunsAsync()
+async Task<(List<double> Build, List<double> Release)> CliStartRunsAsync(string? release)
+{
+    var build = new List<double>();
+    var aot = new List<double>();
+    for (var i = 0; i < runs * (release is null ? 1 : 2); i++)
+    {
+        var useRelease = release is not null && i % 2 == 1;
+        var clock = Stopwatch.StartNew();
+        using var p = Programs.Start(useRelease ? release! : Programs.Executable("rbee", configuration), ["--version"],
+            new Dictionary<string, string> { ["HOME"] = scratch }, Path.Combine(scratch, "cli.log"));
+        await p.WaitForExitAsync();
+        (useRelease ? aot : build).Add(clock.Elapsed.TotalMilliseconds);
+    }
+    return (build, aot);
+}
+
+async Task<(List<double> FirstFrame, List<double> FirstFrameRelease, List<double> Offline)> LatencyRunsAsync(string? release)
 {
     var queenPort = Programs.FreePort();
     var queenUrl = $"http://127.0.0.1:{queenPort}";
@@ -53,18 +78,20 @@ async Task<(List<double> FirstFrame, List<double> Offline)> LatencyRunsAsync()
         await WaitHealthyAsync(queenUrl);
         var events = await OpenStreamAsync($"{queenUrl}/v1/heartbeats/stream");
         var firstFrame = new List<double>();
+        var firstFrameRelease = new List<double>();
         var offline = new List<double>();
-        for (var i = 0; i < runs; i++)
+        for (var i = 0; i < runs * (release is null ? 1 : 2); i++)
         {
+            var useRelease = release is not null && i % 2 == 1;
             var hiveId = $"bench-{i:D2}";
             var hivePort = Programs.FreePort();
             var clock = Stopwatch.StartNew();
-            using var hive = Programs.Start(Programs.Executable("rbee-hive", configuration),
+            using var hive = Programs.Start(useRelease ? release! : Programs.Executable("rbee-hive", configuration),
                 ["--port", hivePort.ToString(inv), "--bind", "127.0.0.1", "--hive-id", hiveId, "--queen-url", queenUrl,
                  "--cgroup-root", "rbee-bench.slice", "--run-dir", Path.Combine(scratch, "run")],
                 new Dictionary<string, string> { ["HOME"] = scratch }, Path.Combine(scratch, $"{hiveId}.log"));
             await WaitEventAsync(events, (name, d) => name == "telemetry" && d.GetProperty("hive_id").GetString() == hiveId, TimeSpan.FromSeconds(60));
-            firstFrame.Add(clock.Elapsed.TotalMilliseconds);
+            (useRelease ? firstFrameRelease : firstFrame).Add(clock.Elapsed.TotalMilliseconds);
 
             clock.Restart();
             Programs.Signal(hive.Id, Programs.SIGKILL);
@@ -72,9 +99,9 @@ async Task<(List<double> FirstFrame, List<double> Offline)> LatencyRunsAsync()
                 && d.GetProperty("new_state").GetString() == "offline", TimeSpan.FromSeconds(60));
             offline.Add(clock.Elapsed.TotalMilliseconds);
             await hive.WaitForExitAsync();
-            Console.Error.WriteLine($"run {i + 1}/{runs}: first frame {firstFrame[^1]:0} ms, offline {offline[^1]:0.0} ms");
+            Console.Error.WriteLine($"run {i + 1}: {(useRelease ? "Native AOT" : "build")} first frame {(useRelease ? firstFrameRelease : firstFrame)[^1]:0} ms, offline {offline[^1]:0.0} ms");
         }
-        return (firstFrame, offline);
+        return (firstFrame, firstFrameRelease, offline);
     }
     finally
     {

@@ -14,11 +14,20 @@ internal static partial class Programs
         {
             "queen-rbee" => "Rbee.Queen",
             "rbee-hive" => "Rbee.Hive",
+            "rbee" => "Rbee.Keeper",
             _ => throw new ArgumentException(program),
         };
         var path = Path.Combine(Root, "src", project, "bin", configuration, "net10.0", program);
         if (!File.Exists(path)) throw new FileNotFoundException($"{program} is not built; run: dotnet build -c {configuration}", path);
         return path;
+    }
+
+    /// <summary>The program in this machine's release folder (scripts/publish.sh), or null when it was not published.</summary>
+    public static string? Release(string program)
+    {
+        var rid = RuntimeInformation.OSArchitecture == Architecture.Arm64 ? "linux-arm64" : "linux-x64";
+        var path = Path.Combine(Root, "artifacts", "release", rid, program);
+        return File.Exists(path) ? path : null;
     }
 
     public static Process Start(string exe, IEnumerable<string> args, IReadOnlyDictionary<string, string> env, string logPath)

@@ -11,8 +11,8 @@ namespace Rbee.Keeper.Hives;
 /// <item><c>--from DIR</c>, a folder holding both (a release folder, or a framework-dependent build with its libraries);</item>
 /// <item>the release this <c>rbee</c> belongs to: its own folder when it is <c>artifacts/release/&lt;rid&gt;</c> (it has
 /// a <c>BUILD</c> file), or the folder of the target's rid beside it;</item>
-/// <item>in an rbee checkout, <c>artifacts/release/&lt;rid&gt;/</c>, built by <c>scripts/publish.sh</c> first when absent
-/// or older than the checkout's own build (so what is installed is what was last built).</item>
+/// <item>in an rbee checkout, <c>artifacts/release/&lt;rid&gt;/</c>, brought up to date by <c>scripts/publish.sh</c> first
+/// (it rebuilds a program only when a source of it is newer), so what is installed is what the sources make.</item>
 /// </list>
 /// Every program's ELF header must name the target's architecture: an x64 hive never lands on an arm64 machine.
 /// </summary>
@@ -70,28 +70,12 @@ public sealed record HivePrograms(string Source, IReadOnlyList<(string Name, str
     {
         if (CheckoutRoot() is not { } root) return null;
         var release = Path.Combine(root, "artifacts", "release", rid);
-        var stale = StaleReason(root, release);
-        if (stale is not null)
-        {
-            say($"building the release programs for {rid} with scripts/publish.sh ({stale}; Native AOT takes minutes the first time)");
-            await PublishAsync(root, rid, say, ct).ConfigureAwait(false);
-        }
+        // publish.sh leaves what is up to date alone (a second), so what is installed is what the sources make now.
+        say(Names.All(n => File.Exists(Path.Combine(release, n)))
+            ? $"checking the release programs for {rid} with scripts/publish.sh"
+            : $"building the release programs for {rid} with scripts/publish.sh (Native AOT: minutes the first time)");
+        await PublishAsync(root, rid, say, ct).ConfigureAwait(false);
         return InFolder(release, "built by scripts/publish.sh");
-    }
-
-    /// <summary>Why the checkout's release folder must be built again, or null when it is current.</summary>
-    internal static string? StaleReason(string root, string release)
-    {
-        foreach (var name in Names)
-        {
-            var program = Path.Combine(release, name);
-            if (!File.Exists(program)) return $"no {name} in {Path.GetRelativePath(root, release)}";
-            // The checkout's development build of the same program: newer means the sources changed since the publish.
-            var project = name == "rbee-hive" ? "Rbee.Hive" : "Rbee.Worker";
-            var dll = Path.Combine(root, "src", project, "bin", "Release", "net10.0", name + ".dll");
-            if (File.Exists(dll) && File.GetLastWriteTimeUtc(dll) > File.GetLastWriteTimeUtc(program)) return $"{name} is older than the last build";
-        }
-        return null;
     }
 
     /// <summary>The rbee checkout this rbee was built in (the folder with rbee.slnx and scripts/publish.sh above it), or null.</summary>

@@ -137,6 +137,9 @@ public static partial class QueenEndpoints
     {
         var logger = loggers.CreateLogger("Rbee.Queen.Shutdown");
         Log.ShutdownRequested(logger);
+        // Managed hives are wanted stopped before any is asked: the supervisor must not start again what this stops.
+        var managed = context.RequestServices.GetService(typeof(Remote.ManagedHives)) as Remote.ManagedHives;
+        foreach (var h in managed?.All ?? []) if (h.WantRunning) managed!.Put(h with { WantRunning = false });
         var hives = registry.Current.Hives.Values.Where(e => e.State != HiveState.Incompatible).ToList();
         // Cascade (DESIGN.md "Workers under the hive" Stop): each hive stops its workers, each call bounded.
         var results = await Task.WhenAll(hives.Select(async e =>
@@ -158,13 +161,47 @@ public static partial class QueenEndpoints
                 return (e.HiveId, Result: $"failed: {why}");
             }
         }));
+        var report = results.ToDictionary(r => r.HiveId, r => r.Result, StringComparer.Ordinal);
+        if (managed is not null)
+            await StopManagedHivesAsync(managed, context.RequestServices.GetService(typeof(Remote.AuditLog)) as Remote.AuditLog,
+                options.Value, report, logger);
         // Stop after this answer has been written, so the caller learns what happened.
         context.Response.OnCompleted(() =>
         {
             lifetime.StopApplication();
             return Task.CompletedTask;
         });
-        return Results.Json(results.ToDictionary(r => r.HiveId, r => r.Result), RbeeJsonContext.Default.DictionaryStringString);
+        return Results.Json(report, RbeeJsonContext.Default.DictionaryStringString);
+    }
+
+    /// <summary>
+    /// The hives this queen manages over SSH (issue 14), already wanted stopped (so the supervisor does not start a hive
+    /// the shutdown just stopped, and a restarted queen leaves them stopped until <c>rbee hive start --host</c>), each
+    /// verified on its host: its rbee-hive gone (it stops and verifies its workers before it exits), else
+    /// stopped there (SIGTERM, SIGKILL after 30 s). Bounded: every host in parallel, each ssh run within 45 s.
+    /// </summary>
+    private static async Task StopManagedHivesAsync(Remote.ManagedHives managed, Remote.AuditLog? audit, QueenOptions options,
+        Dictionary<string, string> report, ILogger logger)
+    {
+        var hives = managed.All;
+        var ssh = new Rbee.Platform.Remote.Ssh(File.Exists(options.ResolvedSshConfigPath) ? options.ResolvedSshConfigPath : null, TimeSpan.FromSeconds(45));
+        var checks = await Task.WhenAll(hives.Select(async h =>
+        {
+            try
+            {
+                var (wasRunning, detail) = await new Rbee.Platform.Remote.RemoteHive(ssh, h.Alias).StopAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+                var outcome = wasRunning ? $"still running after the shutdown request; {detail}" : "exited (no rbee-hive runs there, checked over ssh)";
+                audit?.Write("cluster token", "stop", h.Alias, outcome);
+                return (h.Alias, Outcome: outcome);
+            }
+            catch (Rbee.Platform.Remote.SshException e)
+            {
+                Log.HiveShutdownFailed(logger, h.Alias, e.Message);
+                return (h.Alias, Outcome: $"not verified: {e.Message}");
+            }
+        }));
+        foreach (var (alias, outcome) in checks)
+            report[alias] = report.TryGetValue(alias, out var asked) ? $"{asked}; {outcome}" : outcome;
     }
 
     private static partial class Log

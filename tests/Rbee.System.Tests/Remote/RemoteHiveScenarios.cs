@@ -87,13 +87,26 @@ public sealed class RemoteHiveScenarios
             var state = State(await bed.QueenGetAsync("/v1/cluster", _token), host.Alias);
             return (state.State == "offline", state.State ?? "absent");
         }, () => queen.LogTail());
-        var managed = await File.ReadAllTextAsync(Path.Combine(bed.OperatorHome, ".local", "state", "rbee", "queen", "managed-hives.json"));
-        Assert.Contains("\"want_running\": false", managed, StringComparison.Ordinal);
+        var managedFile = Path.Combine(bed.OperatorHome, ".local", "state", "rbee", "queen", "managed-hives.json");
+        Assert.Contains("\"want_running\": false", await File.ReadAllTextAsync(managedFile), StringComparison.Ordinal);
+
+        // The queen's shutdown stops the managed hive and verifies it on its host; a restarted queen still manages it.
+        var restart = await bed.RbeeAsync(_token, "hive", "start", "--host", host.Alias);
+        Assert.True(restart.ExitCode == 0, restart.ToString());
+        await WaitOnlineAsync(bed, host, previous: second, queen);
+        var shutdown = await bed.InQueenAsync(["curl", "-fsS", "--max-time", "60", "-X", "POST", "-H", $"Authorization: Bearer {_token}", bed.QueenUrl + "/v1/shutdown"]);
+        Assert.Contains("exited (no rbee-hive runs there, checked over ssh)", shutdown.Stdout, StringComparison.Ordinal);
+        Assert.True(await queen.WaitForExitAsync(Budget), "the queen did not exit after its shutdown");
+        Assert.Empty(await bed.PidsAsync(host, "rbee-hive"));
+        Assert.Contains("\"want_running\": false", await File.ReadAllTextAsync(managedFile), StringComparison.Ordinal);
+        await using var queen2 = bed.StartQueen(_token);
+        await Eventually.HoldsAsync("queen restart", "the restarted queen answers", Budget,
+            async () => (await bed.QueenGetAsync("/v1/cluster", _token) is not null, "no answer"), () => queen2.LogTail());
 
         var uninstall = await bed.RbeeAsync(_token, "hive", "uninstall", "--host", host.Alias);
         Assert.True(uninstall.ExitCode == 0, uninstall.ToString());
         Assert.False(Directory.Exists(Path.Combine(host.Home, ".local", "lib", "rbee")));
-        Assert.DoesNotContain(host.Alias, await File.ReadAllTextAsync(Path.Combine(bed.OperatorHome, ".local", "state", "rbee", "queen", "managed-hives.json")), StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Alias, await File.ReadAllTextAsync(managedFile), StringComparison.Ordinal);
     }
 
     /// <summary>Waits for the queen to list the host's hive online as an instance other than <paramref name="previous"/>.</summary>
