@@ -103,7 +103,9 @@ internal static unsafe class PanelGemm
             for (var i = 0; i < PanelRows; i++)
                 DecodeRow(w.Type, w.Row(r + Math.Min(i, rows - 1)), cols, p.U + (paired ? 64 : 32) * i, p.Scale + 8 * i, p.Offset + i * (cols / 16));
             Prefetch(w, r + PanelRows);
-            if (paired && vnni) SweepPairs<VnniDot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
+            if (w.Type == GgmlType.Q4_K && vnni) SweepPairsK<VnniDot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
+            else if (w.Type == GgmlType.Q4_K) SweepPairsK<Avx2Dot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
+            else if (paired && vnni) SweepPairs<VnniDot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
             else if (paired) SweepPairs<Avx2Dot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
             else if (vnni) Sweep<VnniDot>(p, cols, n, xq, xd, xs, y + r, w.Rows, rows);
             else Sweep<Avx2Dot>(p, cols, n, xq, xd, xs, y + r, w.Rows, rows);
@@ -236,6 +238,46 @@ internal static unsafe class PanelGemm
                 a1 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 64), lo, Vector256.Load(u + 96), hi)), Vector256.Load(c + 8) * dx, a1);
                 a2 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 128), lo, Vector256.Load(u + 160), hi)), Vector256.Load(c + 16) * dx, a2);
                 a3 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 192), lo, Vector256.Load(u + 224), hi)), Vector256.Load(c + 24) * dx, a3);
+            }
+            Store(y + t * ystride, rows, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3), p.Offset, xs + (long)t * n16, n16);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="SweepPairs{TDot}"/> for K-quant weights, whose activations (Q8_K) have one scale per 256 values:
+    /// a super-block's four pairs are summed with the weight scales alone, and the activation scale multiplies the
+    /// sum once, which saves a multiply per pair and row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SweepPairsK<TDot>(Panel p, int cols, int n, sbyte* xp, float* xd, float* xs, float* y, long ystride, int rows)
+        where TDot : struct, IDot
+    {
+        var nb = cols / 32;
+        var n16 = cols / 16;
+        for (var t = 0; t < n; t++)
+        {
+            var x = xp + (long)t * cols;
+            var d = xd + (long)t * nb;
+            var u = p.U;
+            var c = p.Scale;
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (var b = 0; b < nb; b += 8)
+            {
+                Vector256<float> k0 = default, k1 = default, k2 = default, k3 = default;
+                for (var q = 0; q < 4; q++, x += 64, u += 2 * BlockBytes, c += BlockScales)
+                {
+                    var lo = Vector256.Load(x);
+                    var hi = Vector256.Load(x + 32);
+                    k0 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u), lo, Vector256.Load(u + 32), hi)), Vector256.Load(c), k0);
+                    k1 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 64), lo, Vector256.Load(u + 96), hi)), Vector256.Load(c + 8), k1);
+                    k2 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 128), lo, Vector256.Load(u + 160), hi)), Vector256.Load(c + 16), k2);
+                    k3 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 192), lo, Vector256.Load(u + 224), hi)), Vector256.Load(c + 24), k3);
+                }
+                var dx = Vector256.Create(d[b]);
+                a0 = Fma.MultiplyAdd(k0, dx, a0);
+                a1 = Fma.MultiplyAdd(k1, dx, a1);
+                a2 = Fma.MultiplyAdd(k2, dx, a2);
+                a3 = Fma.MultiplyAdd(k3, dx, a3);
             }
             Store(y + t * ystride, rows, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3), p.Offset, xs + (long)t * n16, n16);
         }
