@@ -107,8 +107,8 @@ internal static unsafe class PanelGemm
             else if (w.Type == GgmlType.Q4_K) SweepPairsK<Avx2Dot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
             else if (paired && vnni) SweepPairs<VnniDot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
             else if (paired) SweepPairs<Avx2Dot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
-            else if (vnni) Sweep<VnniDot>(p, cols, n, xq, xd, xs, y + r, w.Rows, rows);
-            else Sweep<Avx2Dot>(p, cols, n, xq, xd, xs, y + r, w.Rows, rows);
+            else if (vnni) SweepK<VnniDot>(p, cols, n, xq, xd, xs, y + r, w.Rows, rows);
+            else SweepK<Avx2Dot>(p, cols, n, xq, xd, xs, y + r, w.Rows, rows);
         }
     }
 
@@ -181,12 +181,14 @@ internal static unsafe class PanelGemm
     private static Vector256<float> F(Vector256<int> v) => Avx.ConvertToVector256Single(v);
 
     /// <summary>
-    /// One token at a time against the panel's four rows: four accumulators, so the whole tile lives in registers
-    /// (a 4×2 tile's eight accumulators plus operands made the JIT spill every iteration, which cost more than the
-    /// activation loads it saved). The panel is interleaved by block, so one pointer walks it.
+    /// One token at a time against the panel's four rows, one block per dot (Q6_K: a scale per 16 values): four
+    /// accumulators, so the whole tile lives in registers (a 4×2 tile's eight accumulators plus operands made the
+    /// JIT spill every iteration, which cost more than the activation loads it saved). The panel is interleaved by
+    /// block, so one pointer walks it. The activations are Q8_K (one scale per 256 values), so a super-block's eight
+    /// blocks are summed with the weight scales alone and the activation scale multiplies the sum once.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Sweep<TDot>(Panel p, int cols, int n, sbyte* xq, float* xd, float* xs, float* y, long ystride, int rows)
+    private static void SweepK<TDot>(Panel p, int cols, int n, sbyte* xq, float* xd, float* xs, float* y, long ystride, int rows)
         where TDot : struct, IDot
     {
         var nb = cols / 32;
@@ -198,21 +200,29 @@ internal static unsafe class PanelGemm
             var u = p.U;
             var c = p.Scale;
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (var b = 0; b < nb; b++, x += 32, u += BlockBytes, c += BlockScales)
+            for (var b = 0; b < nb; b += 8)
             {
-                var v = Vector256.Load(x);
+                Vector256<float> k0 = default, k1 = default, k2 = default, k3 = default;
+                for (var q = 0; q < 8; q++, x += 32, u += BlockBytes, c += BlockScales)
+                {
+                    var v = Vector256.Load(x);
+                    k0 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u), v)), Vector256.Load(c), k0);
+                    k1 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u + 32), v)), Vector256.Load(c + 8), k1);
+                    k2 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u + 64), v)), Vector256.Load(c + 16), k2);
+                    k3 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u + 96), v)), Vector256.Load(c + 24), k3);
+                }
                 var dx = Vector256.Create(d[b]);
-                a0 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u), v)), Vector256.Load(c) * dx, a0);
-                a1 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u + 32), v)), Vector256.Load(c + 8) * dx, a1);
-                a2 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u + 64), v)), Vector256.Load(c + 16) * dx, a2);
-                a3 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u + 96), v)), Vector256.Load(c + 24) * dx, a3);
+                a0 = Fma.MultiplyAdd(k0, dx, a0);
+                a1 = Fma.MultiplyAdd(k1, dx, a1);
+                a2 = Fma.MultiplyAdd(k2, dx, a2);
+                a3 = Fma.MultiplyAdd(k3, dx, a3);
             }
             Store(y + t * ystride, rows, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3), p.Offset, xs + (long)t * n16, n16);
         }
     }
 
     /// <summary>
-    /// <see cref="Sweep{TDot}"/> over a paired panel: per block pair and row, the low halves of both blocks and then
+    /// <see cref="SweepK{TDot}"/> over a paired panel: per block pair and row, the low halves of both blocks and then
     /// the high halves go through one chained dot, whose lanes 0–3 are block b and 4–7 block b+1, so the per-lane
     /// scales [d_b·dx_b ×4, d_b+1·dx_b+1 ×4] finish both blocks in one multiply-add.
     /// </summary>
