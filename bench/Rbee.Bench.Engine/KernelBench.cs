@@ -18,6 +18,7 @@ internal static unsafe class KernelBench
         log($"| kernel | threads | MB/matrix | GB/s (wall) | CPU ms per GB |");
         log($"|---|---:|---:|---:|---:|");
         var proc = Process.GetCurrentProcess();
+        var prefill = new List<string> { "", $"| prefill kernel (MatMat, {PrefillTokens} tokens) | threads | GMAC per CPU s, panels | four-token kernels |", "|---|---:|---:|---:|" };
         foreach (var type in new[] { GgmlType.F16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K })
         {
             var rowBytes = GgmlTypeInfo.RowBytes(type, cols);
@@ -51,11 +52,49 @@ internal static unsafe class KernelBench
                     cpuPerGb = Math.Min(cpuPerGb, (proc.TotalProcessorTime - cpu0).TotalMilliseconds / gb);
                 }
                 log($"| {type} | {threads} | {bytes / 1e6:F2} | {best:F1} | {cpuPerGb:F0} |");
+                prefill.Add($"| {type} | {threads} | {Prefill(new WeightMatrix(type, rows, cols, data), true):F1} | {Prefill(new WeightMatrix(type, rows, cols, data), false):F1} |");
             }
             finally
             {
                 NativeMemory.AlignedFree(data);
             }
+        }
+        foreach (var line in prefill) log(line);
+    }
+
+    /// <summary>The engine's prefill batch (ModelLoadOptions.BatchSize).</summary>
+    private const int PrefillTokens = 64;
+
+    /// <summary>
+    /// Prefill's matrix product on one matrix (it fits in L2, as a layer's weights are reused by a whole batch):
+    /// best GMAC per CPU second (the machine is shared; wall time says more about the neighbours) of five passes, with <see cref="MatMul.PrefillPanels"/> on or off.
+    /// </summary>
+    private static double Prefill(WeightMatrix w, bool panels)
+    {
+        var x = new float[PrefillTokens * w.Cols];
+        var rng = new Random(2);
+        for (var i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var y = new float[PrefillTokens * w.Rows];
+        var was = MatMul.PrefillPanels;
+        MatMul.PrefillPanels = panels;
+        try
+        {
+            MatMul.MatMat(w, x, PrefillTokens, y);
+            var best = 0.0;
+            var proc = Process.GetCurrentProcess();
+            for (var pass = 0; pass < 5; pass++)
+            {
+                proc.Refresh();
+                var cpu0 = proc.TotalProcessorTime;
+                for (var rep = 0; rep < 4; rep++) MatMul.MatMat(w, x, PrefillTokens, y);
+                proc.Refresh();
+                best = Math.Max(best, 4.0 * w.Rows * w.Cols * PrefillTokens / (proc.TotalProcessorTime - cpu0).TotalSeconds / 1e9);
+            }
+            return best;
+        }
+        finally
+        {
+            MatMul.PrefillPanels = was;
         }
     }
 }

@@ -9,7 +9,7 @@ using Rbee.Worker.Model;
 // at each thread count, decode as a share of the bandwidth roofline, and the speed-up of the integer kernels over
 // the portable decode-to-float path measured in the same run. Prints; never asserts.
 //   dotnet run -c Release --project bench/Rbee.Bench.Engine [-- --quick] [--threads 1,2] [--types F16,Q4_0]
-//                                                            [--pp 512] [--tg 128] [--no-baseline] [--no-kernels] [--kernels-only]
+//                                                            [--pp 512] [--tg 128] [--no-baseline] [--no-kernels] [--kernels-only] [--no-panels]
 //                                                            [--batch 1,4] (sequences decoded together; --batch 1 skips batching)
 //                                                            [--vs-llamacpp] (only ours vs llama.cpp) [--no-llamacpp] [--rounds 2] [--depth 896]
 // Ours vs llama.cpp (EngineComparison): the same files, same run, alternating, at the largest --threads value
@@ -23,6 +23,8 @@ var types = (Arg("--types") ?? string.Join(',', BenchModel.FileTypes)).Split(','
 var pp = int.Parse(Arg("--pp") ?? (quick ? "32" : "512"), CultureInfo.InvariantCulture);
 var tg = int.Parse(Arg("--tg") ?? (quick ? "8" : "128"), CultureInfo.InvariantCulture);
 var baseline = !args.Contains("--no-baseline");
+// --no-panels: prefill through the four-token kernels instead of PanelGemm (before/after in one build).
+MatMul.PrefillPanels = !args.Contains("--no-panels");
 var batches = (Arg("--batch") ?? "1,4").Split(',').Select(int.Parse).ToArray();
 var shape = quick ? BenchShape.Quick : BenchShape.Full;
 void Log(string s) => Console.WriteLine(s);

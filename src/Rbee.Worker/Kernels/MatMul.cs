@@ -7,7 +7,8 @@ namespace Rbee.Worker.Kernels;
 /// The engine's entry points into the kernels. The model calls only these; the kernels pick the SIMD path per type.
 /// Quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) meet activations quantized once per call to 8 bits
 /// (<see cref="Q8Activations"/>) in integer dot products (<see cref="DecodeDot"/> for one token where AVX-VNNI is
-/// present, <see cref="QuantDot"/> otherwise, <see cref="QuantDot4"/> for four tokens); F32/F16/BF16 rows are dotted in
+/// present, <see cref="QuantDot"/> otherwise; several tokens of a prompt go through <see cref="PanelGemm"/>'s decoded
+/// panels and register tiles, or <see cref="QuantDot4"/> for a type it lacks); F32/F16/BF16 rows are dotted in
 /// float; every other type (and every type on a CPU without AVX2) is decoded to float per row and dotted.
 /// Rows are split over <see cref="ComputePool.Shared"/>; a call allocates nothing once its thread's buffers exist.
 /// </summary>
@@ -18,6 +19,12 @@ public static unsafe class MatMul
     /// benchmark's in-run baseline, and a switch for diagnosing a suspected kernel fault. Default true.
     /// </summary>
     public static bool IntegerKernels { get; set; } = true;
+
+    /// <summary>
+    /// False sends prefill back to the four-token kernels (<see cref="QuantDot4"/>) instead of <see cref="PanelGemm"/>:
+    /// the benchmark's before/after in one run. Default true.
+    /// </summary>
+    public static bool PrefillPanels { get; set; } = true;
 
     /// <summary>y[r] = Σ_c W[r,c]·x[c] for every row r. x has W.Cols values, y has W.Rows.</summary>
     public static void MatVec(in WeightMatrix w, ReadOnlySpan<float> x, Span<float> y) => MatMat(w, x, 1, y);
@@ -60,7 +67,8 @@ public static unsafe class MatMul
                 job.XQ = a.Q;
                 job.XD = a.D;
                 job.XS = a.Sum16;
-                if (w.Type == GgmlType.Q4_0 && DecodeDot.IsSupported)
+                var panels = UsesPanels(w, job.Invariant);
+                if (panels ? PanelGemm.Paired(w.Type) : w.Type == GgmlType.Q4_0 && DecodeDot.IsSupported)
                 {
                     a.FillPairs();
                     job.XP = a.Pairs;
@@ -145,6 +153,11 @@ public static unsafe class MatMul
                     }
                     return;
                 }
+                if (UsesPanels(w, false))
+                {
+                    PanelGemm.Int8(w, r0, r1, j.N, j.XQ, j.XP, j.XD, j.XS, j.Y, PanelGemm.Vnni);
+                    return;
+                }
                 var t = 0;
                 // Four tokens at a time share each unpacked weight block (prefill); the rest go one by one.
                 if (HasQuad(w.Type))
@@ -189,6 +202,11 @@ public static unsafe class MatMul
                     }
                     return;
                 }
+                if (UsesPanels(w, false))
+                {
+                    PanelGemm.F16(w, r0, r1, j.N, j.X, j.Y);
+                    return;
+                }
                 var t = 0;
                 for (; t + 4 <= j.N; t += 4)
                     for (var r = r0; r < r1; r++)
@@ -220,6 +238,10 @@ public static unsafe class MatMul
             }
         }
     }
+
+    /// <summary>Prefill (several tokens, not batch-invariant) of a type <see cref="PanelGemm"/> decodes.</summary>
+    private static bool UsesPanels(in WeightMatrix w, bool invariant) =>
+        !invariant && PrefillPanels && PanelGemm.Handles(w.Type, PanelGemm.Vnni, w.Cols);
 
     private static bool HasQuad(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
 

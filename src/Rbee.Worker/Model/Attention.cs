@@ -54,9 +54,75 @@ internal static unsafe class Attention
         }
     }
 
+    /// <summary>
+    /// From this many new tokens on, a head's keys and values are widened to float once (exactly) into a per-thread
+    /// scratch and every query reads them from there: a prompt's queries then share one conversion per position
+    /// instead of each redoing it, which was most of prefill's attention time. The arithmetic is unchanged, so a
+    /// prompt's attention is bit for bit what one-token steps give.
+    /// </summary>
+    private const int WidenFrom = 4;
+
+    [ThreadStatic] private static float[]? _widened;
+
     private static void Head(void* context, int h)
     {
         var j = (Job*)context;
+        if (j->N >= WidenFrom) HeadWidened(j, h);
+        else HeadHalf(j, h);
+    }
+
+    private static void HeadWidened(Job* j, int h)
+    {
+        var hd = j->HeadDim;
+        var kvOff = h / j->Group * hd;
+        var positions = j->Start + j->N;
+        var need = 2 * positions * hd;
+        var buf = _widened;
+        if (buf == null || buf.Length < need) _widened = buf = new float[Math.Max(need, 1 << 16)];
+        Span<float> q = stackalloc float[hd];
+        Span<float> acc = stackalloc float[hd];
+        fixed (float* keys = buf)
+        {
+            var values = keys + (long)positions * hd;
+            for (var p = 0; p < positions; p++)
+            {
+                FastConvert.HalfToSingle(j->Keys + (long)p * j->KvDim + kvOff, new Span<float>(keys + (long)p * hd, hd));
+                FastConvert.HalfToSingle(j->Values + (long)p * j->KvDim + kvOff, new Span<float>(values + (long)p * hd, hd));
+            }
+            for (var t = 0; t < j->N; t++)
+            {
+                var len = j->Start + t + 1;
+                new ReadOnlySpan<float>(j->Q + (long)t * j->QDim + h * hd, hd).CopyTo(q);
+                VectorOps.RoundToHalf(q);
+                acc.Clear();
+                // The same online softmax as HeadHalf, over the widened rows.
+                float m = float.NegativeInfinity, s = 0;
+                for (var p = 0; p < len; p++)
+                {
+                    var score = DotWidened(q, keys + (long)p * hd) * j->Scale;
+                    float ms = 1, vs = 1;
+                    if (score > m)
+                    {
+                        ms = MathF.Exp(m - score);
+                        m = score;
+                        ScaleHalf(acc, ms);
+                    }
+                    else
+                    {
+                        vs = MathF.Exp(score - m);
+                    }
+                    MadWidened(acc, values + (long)p * hd, vs);
+                    s = s * ms + vs;
+                }
+                var o = new Span<float>(j->Out + (long)t * j->QDim + h * hd, hd);
+                var inv = s == 0 ? 0 : 1 / s;
+                for (var i = 0; i < hd; i++) o[i] = acc[i] * inv;
+            }
+        }
+    }
+
+    private static void HeadHalf(Job* j, int h)
+    {
         var hd = j->HeadDim;
         var kvOff = h / j->Group * hd;
         Span<float> q = stackalloc float[hd];
@@ -122,6 +188,47 @@ internal static unsafe class Attention
         }
         for (var i = np; i < n; i++) sum += (double)(a[i] * (float)BitConverter.UInt16BitsToHalf(b[i]));
         return (float)sum;
+    }
+
+    /// <summary><see cref="DotF16"/> with the cache row already widened to float: same order, same result.</summary>
+    private static float DotWidened(ReadOnlySpan<float> a, float* b)
+    {
+        var n = a.Length;
+        var np = Vector256.IsHardwareAccelerated ? n & ~31 : 0;
+        double sum = 0;
+        if (np > 0)
+        {
+            var va = MemoryMarshal.Cast<float, Vector256<float>>(a[..np]);
+            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+            for (var i = 0; i < va.Length; i += 4)
+            {
+                var bi = b + i * 8;
+                s0 = Vector256.FusedMultiplyAdd(va[i], Vector256.Load(bi), s0);
+                s1 = Vector256.FusedMultiplyAdd(va[i + 1], Vector256.Load(bi + 8), s1);
+                s2 = Vector256.FusedMultiplyAdd(va[i + 2], Vector256.Load(bi + 16), s2);
+                s3 = Vector256.FusedMultiplyAdd(va[i + 3], Vector256.Load(bi + 24), s3);
+            }
+            var r = (s0 + s2) + (s1 + s3);
+            var h = r.GetLower() + r.GetUpper();
+            sum = (h[0] + h[1]) + (h[2] + h[3]);
+        }
+        for (var i = np; i < n; i++) sum += (double)(a[i] * b[i]);
+        return (float)sum;
+    }
+
+    /// <summary><see cref="MadHalf"/> with the value row already widened to float.</summary>
+    private static void MadWidened(Span<float> acc, float* x, float s)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var v = MemoryMarshal.Cast<float, Vector256<float>>(acc);
+            var vs = Vector256.Create(s);
+            for (var k = 0; k < v.Length; k++)
+                v[k] = VectorOps.RoundToHalf(Vector256.FusedMultiplyAdd(Vector256.Load(x + k * 8), vs, v[k]));
+            i = v.Length * Vector256<float>.Count;
+        }
+        for (; i < acc.Length; i++) acc[i] = (float)(Half)MathF.FusedMultiplyAdd(x[i], s, acc[i]);
     }
 
     /// <summary>acc = fp16(acc · s) (ggml_vec_scale_f16).</summary>

@@ -102,10 +102,21 @@ internal static class VectorOps
         for (var i = 0; i < x.Length; i++) x[i] *= inv;
     }
 
-    /// <summary>SwiGLU: gate = silu(gate) · up.</summary>
+    /// <summary>
+    /// SwiGLU: gate = silu(gate) · up, eight at a time (a prompt batch has n·n_ff of them: one scalar exp each was a
+    /// few percent of prefill; the vector exp differs from MathF.Exp by at most an ulp or so, as ggml's own does).
+    /// </summary>
     public static void SiluMul(Span<float> gate, ReadOnlySpan<float> up)
     {
-        for (var i = 0; i < gate.Length; i++)
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var g = MemoryMarshal.Cast<float, Vector256<float>>(gate);
+            var u = MemoryMarshal.Cast<float, Vector256<float>>(up[..gate.Length]);
+            for (var k = 0; k < g.Length; k++) g[k] = g[k] / (Vector256<float>.One + Vector256.Exp(-g[k])) * u[k];
+            i = g.Length * Vector256<float>.Count;
+        }
+        for (; i < gate.Length; i++)
         {
             var g = gate[i];
             gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
