@@ -1,0 +1,113 @@
+using Rbee.Contracts.Protocol;
+using Rbee.SystemTests.Infrastructure;
+using Rbee.SystemTests.Infrastructure.MultiHost;
+using Rbee.Testing;
+using Xunit.Abstractions;
+
+namespace Rbee.SystemTests.Remote;
+
+/// <summary>
+/// Issue 14, "Failures survived", on the multi-host bed: two hives on two hosts, each with a real llm-worker-rbee, the
+/// official OpenAI client sending requests through the queen while a failure happens. Each test counts the requests sent,
+/// succeeded, failed with an error and lost (no answer and no error: never allowed), and prints them.
+/// </summary>
+[Trait("Category", "System")]
+[Collection("System")]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class FailureScenarios(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Budget = FailureBed.Budget;
+    private static readonly ProtocolOptions Protocol = new();
+
+    /// <summary>The queen's default wait for a worker's /health when its hive went offline (Scheduling:UnreachableProbeTimeout).</summary>
+    private static readonly TimeSpan UnreachableProbe = TimeSpan.FromSeconds(2);
+
+    /// <summary>Slack on a liveness timer measured from outside: one telemetry interval (the last frame may have left up to
+    /// one before the cut), the liveness tick, and a loaded 2-core machine.</summary>
+    private static readonly TimeSpan Slack = Protocol.TelemetryInterval + TimeSpan.FromSeconds(5);
+
+    [SkippableFact]
+    public async Task ALinkCut_TakesTheHiveOutByTheTimers_ItsRequestInFlightFailsOver_RequestsGoOnOnTheOther_AndItComesBackAlone()
+    {
+        await using var c = await FailureBed.StartAsync();
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        // An answer in flight; the host that generates it is the one cut off. Its worker is paused (SIGSTOP) from the moment
+        // the queen counts the request on it until the link is down, so the answer is still being generated behind the cut
+        // however fast this machine is (it resumes at once, writing into the dead link).
+        var held = c.CompleteAsync(FailureBed.LongAnswer, bound.Token);
+        (string Hive, int Port, int Pid) busy = ("", 0, 0);
+        await Eventually.HoldsAsync("request in flight", "one worker with the request in flight", Budget, async () =>
+        {
+            var view = await c.ClusterAsync();
+            var counted = c.Bed.Hosts.SelectMany(h => FailureBed.Hive(view, h.Alias).Workers.Select(w => (h.Alias, w))).ToList();
+            var found = counted.Where(x => x.w.InFlight > 0).ToList();
+            if (found.Count == 1) busy = (found[0].Alias, found[0].w.Port, found[0].w.Pid);
+            return (found.Count == 1 || held.IsCompleted, string.Join(", ", counted.Select(x => $"{x.Alias}:{x.w.Port} in flight {x.w.InFlight}")));
+        }, () => c.Queen.LogTail());
+        Assert.False(held.IsCompleted, $"the request ended before it could be cut off (a faster machine needs a longer FailureBed.LongAnswer): {(held.IsCompleted ? held.Result : null)}");
+        Signals.Send(busy.Pid, Signals.SIGSTOP);
+        var victim = c.Bed.Host(busy.Hive);
+        var survivor = c.Bed.Hosts.Single(h => h != victim);
+        var hivePid = Assert.Single(await c.Bed.PidsAsync(victim, "rbee-hive"));
+
+        var load = ChatLoad.Start(c.Chat(), clients: 3, maxTokens: 16);
+        var heldOutcome = "in flight";
+        try
+        {
+            await Eventually.HoldsAsync("load", $"requests succeed on {survivor.Alias}", Budget,
+                () => Task.FromResult((load.SucceededOn(survivor.Alias, TimeSpan.Zero) >= 3, load.Report())), () => c.Queen.LogTail());
+
+            var cutAt = load.Now;
+            try
+            {
+                await c.Bed.LinkDownAsync(victim);
+            }
+            finally
+            {
+                Signals.Send(busy.Pid, Signals.SIGCONT);
+            }
+            await c.WaitStateAsync("link cut", victim.Alias, "degraded", Protocol.DegradedAfter + Slack);
+            var degradedAfter = load.Now - cutAt;
+            var offline = await c.WaitStateAsync("link cut", victim.Alias, "offline", Protocol.OfflineAfter + Slack - degradedAfter);
+            var offlineAt = load.Now;
+            output.WriteLine($"{victim.Alias} cut off: degraded after {degradedAfter.TotalSeconds:0.0} s, offline after {(offlineAt - cutAt).TotalSeconds:0.0} s");
+            Assert.Empty(offline.Workers); // out of scheduling with its hive
+            Assert.Equal(1, offline.Entries);
+
+            // The request in flight behind the cut is ended by the queen once the hive is offline and its worker does not
+            // answer (not after the 10-minute idle timeout), and, nothing of it having reached the client, fails over.
+            var heldBound = Protocol.OfflineAfter + UnreachableProbe + Slack;
+            if (await Task.WhenAny(held, Task.Delay(heldBound + Slack)) != held) heldOutcome = "lost";
+            Assert.False(heldOutcome == "lost", $"the request in flight at the cut was still unanswered {(load.Now - cutAt).TotalSeconds:0} s after the cut (lost)\n{c.Queen.LogTail()}");
+            var answer = await held;
+            heldOutcome = answer.Status == 200 ? $"succeeded on {answer.Hive} after {answer.Took.TotalSeconds:0.0} s" : $"failed with an error: {answer.Status} {answer.Body}";
+            output.WriteLine($"request in flight at the cut: {heldOutcome}, ended {(load.Now - cutAt).TotalSeconds:0.0} s after the cut");
+            Assert.True(answer.Status == 200, heldOutcome);
+            Assert.Equal(survivor.Alias, answer.Hive);
+
+            // Requests keep succeeding on the other hive while this one is away.
+            await Eventually.HoldsAsync("link down", $"requests sent after {victim.Alias} went offline succeed on {survivor.Alias}", Budget,
+                () => Task.FromResult((load.SucceededOn(survivor.Alias, offlineAt) >= 5, load.Report())), () => c.Queen.LogTail());
+
+            var upAt = load.Now;
+            await c.Bed.LinkUpAsync(victim);
+            var back = await c.WaitStateAsync("link restored", victim.Alias, "online", Budget, h => h.Workers.Count == 1);
+            output.WriteLine($"{victim.Alias} online again {(load.Now - upAt).TotalSeconds:0.0} s after the link came back");
+            Assert.Equal(1, back.Entries);
+            Assert.Equal((busy.Port, busy.Pid), (back.Workers[0].Port, back.Workers[0].Pid)); // the same worker, never a second
+            Assert.Equal([hivePid], await c.Bed.PidsAsync(victim, "rbee-hive")); // nobody started another hive meanwhile
+
+            await Eventually.HoldsAsync("link restored", $"requests succeed on {victim.Alias} again", Budget,
+                () => Task.FromResult((load.SucceededOn(victim.Alias, upAt) >= 1, load.Report())), () => c.Queen.LogTail());
+        }
+        finally
+        {
+            await load.StopAsync();
+            output.WriteLine($"request in flight at the cut: sent 1, {heldOutcome}");
+            output.WriteLine("load: " + load.Report());
+            output.WriteLine("queen's warnings:\n" + string.Join('\n', c.Queen.LogTail(4000).Split('\n')
+                .Where(l => l.Contains(" warn: ", StringComparison.Ordinal) || l.Contains(" fail: ", StringComparison.Ordinal)).TakeLast(20)));
+        }
+        Assert.Equal(0, load.Lost);
+    }
+}
