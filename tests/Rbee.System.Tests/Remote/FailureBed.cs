@@ -170,6 +170,23 @@ public sealed class FailureBed : IAsyncDisposable
         }
     }
 
+    /// <summary>Awaits the queen counting <paramref name="request"/> on one worker (its <c>in_flight</c> in
+    /// <c>/v1/cluster</c>, the only request in flight); returns that worker. Fails when the request ends first.</summary>
+    public async Task<(string Hive, int Port, int Pid)> WorkerOfAsync(Task request)
+    {
+        (string Hive, int Port, int Pid) busy = ("", 0, 0);
+        await Eventually.HoldsAsync("request in flight", "one worker with the request in flight", Budget, async () =>
+        {
+            var view = await ClusterAsync();
+            var counted = Bed.Hosts.SelectMany(h => Hive(view, h.Alias).Workers.Select(w => (h.Alias, w))).ToList();
+            var found = counted.Where(x => x.w.InFlight > 0).ToList();
+            if (found.Count == 1) busy = (found[0].Alias, found[0].w.Port, found[0].w.Pid);
+            return (found.Count == 1 || request.IsCompleted, string.Join(", ", counted.Select(x => $"{x.Alias}:{x.w.Port} in flight {x.w.InFlight}")));
+        }, () => Queen.LogTail());
+        Assert.False(request.IsCompleted, "the request ended before the test could act on it (a faster machine needs a longer FailureBed.LongAnswer)");
+        return busy;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();

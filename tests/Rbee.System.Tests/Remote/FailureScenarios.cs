@@ -35,16 +35,7 @@ public sealed class FailureScenarios(ITestOutputHelper output)
         // the queen counts the request on it until the link is down, so the answer is still being generated behind the cut
         // however fast this machine is (it resumes at once, writing into the dead link).
         var held = c.CompleteAsync(FailureBed.LongAnswer, bound.Token);
-        (string Hive, int Port, int Pid) busy = ("", 0, 0);
-        await Eventually.HoldsAsync("request in flight", "one worker with the request in flight", Budget, async () =>
-        {
-            var view = await c.ClusterAsync();
-            var counted = c.Bed.Hosts.SelectMany(h => FailureBed.Hive(view, h.Alias).Workers.Select(w => (h.Alias, w))).ToList();
-            var found = counted.Where(x => x.w.InFlight > 0).ToList();
-            if (found.Count == 1) busy = (found[0].Alias, found[0].w.Port, found[0].w.Pid);
-            return (found.Count == 1 || held.IsCompleted, string.Join(", ", counted.Select(x => $"{x.Alias}:{x.w.Port} in flight {x.w.InFlight}")));
-        }, () => c.Queen.LogTail());
-        Assert.False(held.IsCompleted, $"the request ended before it could be cut off (a faster machine needs a longer FailureBed.LongAnswer): {(held.IsCompleted ? held.Result : null)}");
+        var busy = await c.WorkerOfAsync(held);
         Signals.Send(busy.Pid, Signals.SIGSTOP);
         var victim = c.Bed.Host(busy.Hive);
         var survivor = c.Bed.Hosts.Single(h => h != victim);
@@ -187,5 +178,55 @@ public sealed class FailureScenarios(ITestOutputHelper output)
         Assert.Equal(0, load.Lost);
         Skip.If(readoptionGap, "everything else held; the restarted hive did not re-adopt its running worker: an unprivileged hive " +
             "(process-group monitoring) cannot yet (src/Rbee.Hive/Monitoring/WorkerMonitor.cs), issue 14 requires it");
+    }
+
+    [SkippableFact]
+    public async Task AWorkerKilledUnderLoad_ItsRequestFailsOver_NothingIsLost_AndItLeavesNoProcessNorPortLock()
+    {
+        await using var c = await FailureBed.StartAsync();
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        // A request being generated when its worker is killed (found alone in flight, then the load starts at once and
+        // meets the dead worker too): nothing of it reached the client, so it fails over.
+        var held = c.CompleteAsync(FailureBed.LongAnswer, bound.Token);
+        var heldOutcome = "in flight";
+        var busy = await c.WorkerOfAsync(held);
+        Signals.Send(busy.Pid, Signals.SIGKILL);
+        var load = ChatLoad.Start(c.Chat(), clients: 3, maxTokens: 16);
+        var killedAt = load.Now;
+        var victim = c.Bed.Host(busy.Hive);
+        var survivor = c.Bed.Hosts.Single(h => h != victim);
+        try
+        {
+
+            if (await Task.WhenAny(held, Task.Delay(Budget)) != held) heldOutcome = "lost";
+            Assert.False(heldOutcome == "lost", $"the request on the killed worker was unanswered after {Budget.TotalSeconds} s (lost)");
+            var answer = await held;
+            heldOutcome = answer.Status == 200 ? $"succeeded on {answer.Hive} after {answer.Took.TotalSeconds:0.0} s" : $"failed with an error: {answer.Status} {answer.Body}";
+            output.WriteLine($"request on the killed worker: {heldOutcome}, {(load.Now - killedAt).TotalSeconds:0.0} s after the kill");
+            Assert.True(answer.Status == 200, heldOutcome);
+            Assert.Equal(survivor.Alias, answer.Hive);
+
+            // The hive reports the worker gone, and leaves nothing of it: no process of its group, its port lock free.
+            await c.WaitStateAsync("worker killed", victim.Alias, "online", Budget, h => h.Workers.All(w => w.Pid != busy.Pid));
+            var group = await c.Bed.OnHostAsync(victim, ["pgrep", "-g", busy.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], check: false);
+            Assert.True(group.Stdout.Trim().Length == 0, $"processes left in the killed worker's group: {group.Stdout}");
+            var portLock = Path.Combine(victim.Home, ".local", "state", "rbee", "run", "ports", $"{busy.Port}.lock");
+            await Eventually.HoldsAsync("worker killed", $"the port lock {portLock} is free", Budget, async () =>
+            {
+                var r = await c.Bed.OnHostAsync(victim, ["flock", "--nonblock", "--exclusive", portLock, "true"], check: false);
+                return (r.ExitCode == 0, r.ToString());
+            });
+
+            var afterAt = load.Now;
+            await Eventually.HoldsAsync("worker killed", $"requests keep succeeding on {survivor.Alias}", Budget,
+                () => Task.FromResult((load.SucceededOn(survivor.Alias, afterAt) >= 3, load.Report())), () => c.Queen.LogTail());
+        }
+        finally
+        {
+            await load.StopAsync();
+            output.WriteLine($"request on the killed worker: sent 1, {heldOutcome}");
+            output.WriteLine("load: " + load.Report());
+        }
+        Assert.Equal(0, load.Lost);
     }
 }
