@@ -1,4 +1,6 @@
 using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Rbee.Contracts.Wire;
@@ -179,5 +181,75 @@ public sealed class UnreachableWorkerSweepTests
         await leaves.CancelAsync();
         await run;
         Assert.Equal(0, _inFlight.CountOn(busy.HiveId));
+    }
+
+    /// <summary>A worker's streamed body: one SSE frame, then nothing until the read is cancelled (the link went dark).</summary>
+    private sealed class FrameThenSilence : Stream
+    {
+        private bool _sent;
+        public TaskCompletionSource FirstDelivered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+        {
+            if (!_sent)
+            {
+                _sent = true;
+                var frame = "data: {\"choices\":[{\"text\":\"hi\"}]}\n\n"u8;
+                frame.CopyTo(buffer.Span);
+                return frame.Length;
+            }
+            FirstDelivered.TrySetResult();
+            await Task.Delay(Timeout.Infinite, ct);
+            return 0;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task AStreamThatBegan_EndsWithAnErrorFrameNamingTheUnreachableWorker_WhenItsAttemptIsAbandoned()
+    {
+        var cluster = new TestCluster().Hive("a", workers: [TestCluster.Worker(8080, "m")]);
+        var scheduler = new Scheduler(new ModelIndex(() => cluster.Snapshot, _options), new WorkerLoads(_options, _time), new LeastRequestsPolicy(),
+            new SchedulerTests.FakeColdStarter(), _options, _time, NullLogger<Scheduler>.Instance);
+        var lease = await scheduler.AcquireAsync("m", null, false, _options.MaxWait, CancellationToken.None);
+        var timeline = new RequestTimeline(new ClusterEventHub(ClusterFixtures.Registry(ClusterFixtures.Clock())), _time, NullLogger.Instance, "r", "/v1/completions");
+        var context = new DefaultHttpContext();
+        var sent = new MemoryStream();
+        context.Response.Body = sent;
+        context.Request.Path = "/v1/completions";
+        var request = new DefaultHttpContext();
+        request.Request.Body = new MemoryStream("{\"model\":\"m\",\"stream\":true}"u8.ToArray());
+        using var body = await InferenceBody.ReadAsync(request.Request, 1 << 20, CancellationToken.None);
+        var client = new HttpInferenceClient(context, body, null!, "r");
+        var worker = new FrameThenSilence();
+        using var upstream = new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(worker) };
+        upstream.Content.Headers.ContentType = new("text/event-stream");
+        using var deadline = new WorkerDeadline(TimeSpan.FromMinutes(10), CancellationToken.None);
+        using (_inFlight.Track(lease.Key, lease.Url, deadline))
+        {
+            var delivering = client.DeliverAsync(upstream, lease, timeline, deadline).AsTask();
+            await worker.FirstDelivered.Task;
+            Assert.Equal(1, await _sweep.SweepOnceAsync("a", "no frame for 10000 ms", CancellationToken.None));
+            var delivery = await delivering;
+            Assert.Equal(DeliveryOutcome.FailedAfterFirstByte, delivery.Outcome);
+        }
+        lease.Release(RequestOutcome.Failure);
+
+        var text = Encoding.UTF8.GetString(sent.ToArray());
+        Assert.StartsWith("data: {\"choices\"", text, StringComparison.Ordinal);
+        var error = text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries)[^1];
+        Assert.StartsWith("data: {\"error\":", error, StringComparison.Ordinal);
+        Assert.Contains("worker_failed", error, StringComparison.Ordinal);
+        Assert.Contains("is unreachable: its hive a went offline", error, StringComparison.Ordinal);
     }
 }
