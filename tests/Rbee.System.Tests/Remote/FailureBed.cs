@@ -220,7 +220,11 @@ public sealed class ChatLoad
     public static ChatLoad Start(ChatClient chat, int clients, int maxTokens)
     {
         var load = new ChatLoad();
-        for (var i = 0; i < clients; i++) load._clients.Add(Task.Run(() => load.RunClientAsync(chat, i, maxTokens)));
+        for (var i = 0; i < clients; i++)
+        {
+            var client = i;
+            load._clients.Add(Task.Run(() => load.RunClientAsync(chat, client, maxTokens)));
+        }
         return load;
     }
 

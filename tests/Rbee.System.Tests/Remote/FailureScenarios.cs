@@ -107,35 +107,34 @@ public sealed class FailureScenarios(ITestOutputHelper output)
     {
         await using var c = await FailureBed.StartAsync();
         using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        // A request in flight on a worker when its hive dies (found alone in flight; the hive killed is that worker's, and
+        // the load starts at once): workers outlive their hive, so the queen must not end it (the worker still answers
+        // its /health) and it completes where it is.
+        var held = c.CompleteAsync(FailureBed.LongAnswer, bound.Token);
+        var heldOutcome = "in flight";
+        var busy = await c.WorkerOfAsync(held);
+        var victim = c.Bed.Host(busy.Hive);
+        var survivor = c.Bed.Hosts.Single(h => h != victim);
+        var before = FailureBed.Hive(await c.ClusterAsync(), victim.Alias);
+        var worker = Assert.Single(before.Workers);
+        var hivePid = Assert.Single(await c.Bed.PidsAsync(victim, "rbee-hive"));
+        Signals.Send(hivePid, Signals.SIGKILL);
         var load = ChatLoad.Start(c.Chat(), clients: 3, maxTokens: 16);
-        var heldOutcome = "not sent";
+        var killedAt = load.Now;
         var readoptionGap = false;
         try
         {
-            await Eventually.HoldsAsync("load", "requests succeed through the queen", Budget,
-                () => Task.FromResult((load.Succeeded >= 3, load.Report())), () => c.Queen.LogTail());
-            var victim = c.Bed.Host("hive-a");
-            var survivor = c.Bed.Host("hive-b");
-            var before = FailureBed.Hive(await c.ClusterAsync(), victim.Alias);
-            var worker = Assert.Single(before.Workers);
-            var hivePid = Assert.Single(await c.Bed.PidsAsync(victim, "rbee-hive"));
-
-            // A request in flight on the hive's worker when the hive dies: workers outlive their hive, so the queen must not
-            // end it (the worker still answers its /health) and it completes where it is.
-            var held = c.CompleteAsync(FailureBed.LongAnswer, bound.Token);
-            heldOutcome = "in flight";
-            Signals.Send(hivePid, Signals.SIGKILL);
-            var killedAt = load.Now;
             await c.WaitStateAsync("hive killed", victim.Alias, "offline", Protocol.OfflineAfter + Slack);
             output.WriteLine($"{victim.Alias} (pid {hivePid}) SIGKILLed: offline after {(load.Now - killedAt).TotalSeconds:0.0} s");
             Assert.True(Signals.IsAlive(worker.Pid), $"the worker (pid {worker.Pid}) died with its hive");
 
             if (await Task.WhenAny(held, Task.Delay(Budget)) != held) heldOutcome = "lost";
-            Assert.False(heldOutcome == "lost", $"the request sent as the hive died was unanswered after {Budget.TotalSeconds} s (lost)");
+            Assert.False(heldOutcome == "lost", $"the request in flight as the hive died was unanswered after {Budget.TotalSeconds} s (lost)");
             var answer = await held;
             heldOutcome = answer.Status == 200 ? $"succeeded on {answer.Hive} after {answer.Took.TotalSeconds:0.0} s" : $"failed with an error: {answer.Status} {answer.Body}";
-            output.WriteLine($"request sent as the hive died: {heldOutcome}");
+            output.WriteLine($"request in flight as the hive died: {heldOutcome}");
             Assert.True(answer.Status == 200, heldOutcome);
+            Assert.Equal(victim.Alias, answer.Hive); // served to the end by the worker that outlived its hive
 
             // While it is away, requests go to the other hive; the queen restarts it over SSH, and the new hive re-adopts
             // the running worker (the same pid, no second one) and is routed to again.
@@ -170,7 +169,7 @@ public sealed class FailureScenarios(ITestOutputHelper output)
         finally
         {
             await load.StopAsync();
-            output.WriteLine($"request sent as the hive died: sent 1, {heldOutcome}");
+            output.WriteLine($"request in flight as the hive died: sent 1, {heldOutcome}");
             output.WriteLine("load: " + load.Report());
             output.WriteLine("queen's warnings:\n" + string.Join('\n', c.Queen.LogTail(4000).Split('\n')
                 .Where(l => l.Contains(" warn: ", StringComparison.Ordinal) || l.Contains(" fail: ", StringComparison.Ordinal) || l.Contains("UnreachableWorkerSweep", StringComparison.Ordinal)).TakeLast(20)));
