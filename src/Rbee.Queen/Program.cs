@@ -116,12 +116,16 @@ namespace Rbee.Queen
                 sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
             services.AddSingleton(sp => new WorkerForwarder(connectTimeout: TimeSpan.FromSeconds(5),
                 clusterToken: sp.GetRequiredService<Rbee.Hosting.Security.ClusterTokenOptions>().Token));
-            services.AddSingleton<InferencePipeline>();
+            services.AddSingleton<IWorkerProbe>(sp => sp.GetRequiredService<WorkerForwarder>());
+            services.AddSingleton<InFlightRequests>();
+            services.AddSingleton(sp => new InferencePipeline(sp.GetRequiredService<Scheduler>(), scheduling, sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ModelPulls>(), sp.GetRequiredService<InFlightRequests>()));
             services.AddSingleton<InferJob>();
             services.AddSingleton(sp => new Rbee.Queen.Telemetry.QueenMetrics(sp.GetRequiredService<ClusterRegistry>(),
                 () => sp.GetRequiredService<Scheduler>().QueuedTotal, sp.GetRequiredService<WorkerLoads>(), sp.GetRequiredService<TimeProvider>()));
             services.AddHostedService<SchedulerPump>();
             services.AddHostedService<WorkerHealthProber>();
+            services.AddHostedService<UnreachableWorkerSweep>();
             services.AddHostedService<IdleReaper>();
             // Hives on other machines, managed over SSH (issue 14).
             services.AddSingleton(sp => new Rbee.Queen.Remote.ManagedHives(sp.GetRequiredService<IOptions<QueenOptions>>().Value.ResolvedStateDir));

@@ -186,7 +186,7 @@ public sealed class HttpInferenceClient(HttpContext context, InferenceBody body,
         !deadline.ClientToken.IsCancellationRequested && (e is HttpRequestException or IOException || (e is OperationCanceledException && deadline.Expired));
 
     internal static string Why(Exception e, WorkerDeadline deadline) =>
-        e is OperationCanceledException ? $"the worker sent nothing for {deadline.Idle.TotalSeconds:0.#} s" : e.Message;
+        deadline.AbandonedBecause ?? (e is OperationCanceledException ? $"the worker sent nothing for {deadline.Idle.TotalSeconds:0.#} s" : e.Message);
 
     public async ValueTask FailAsync(int status, ErrorResponse error, int? retryAfterSeconds, CancellationToken ct)
     {

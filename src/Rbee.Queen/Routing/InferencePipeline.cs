@@ -58,9 +58,12 @@ public interface IInferenceClient
 /// A worker that sends nothing for <see cref="SchedulingOptions.WorkerIdleTimeout"/> (wedged, stopped) counts as failed,
 /// so no request waits on it forever. A model no hive has that is an alias (<c>Models:Aliases</c>) is pulled on demand
 /// first when <c>Models:PullOnDemand</c> is on (<see cref="ModelPulls"/>), the request waiting with progress as for a
-/// cold start; its <see cref="SchedulingOptions.MaxWait"/> starts after the pull.
+/// cold start; its <see cref="SchedulingOptions.MaxWait"/> starts after the pull. Each attempt is listed in
+/// <paramref name="inFlight"/>, so one whose worker became unreachable behind an offline hive is ended early
+/// (<see cref="UnreachableWorkerSweep"/>) and handled like any other worker failure.
 /// </summary>
-public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions options, TimeProvider time, ModelPulls? pulls = null)
+public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions options, TimeProvider time, ModelPulls? pulls = null,
+    InFlightRequests? inFlight = null)
 {
     public async Task RunAsync(string model, IInferenceClient client, RequestTimeline timeline, CancellationToken ct)
     {
@@ -149,6 +152,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
         CancellationToken ct)
     {
         using var deadline = new WorkerDeadline(options.WorkerIdleTimeout, ct);
+        using var tracked = inFlight?.Track(lease.Key, lease.Url, deadline);
         try
         {
             HttpResponseMessage response;
@@ -159,7 +163,8 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 // Refused, reset, no answer within the idle timeout, or anything else: the worker did not take the request.
-                var why = deadline.Expired ? $"{lease.Url}: no response within {deadline.Idle.TotalSeconds:0.#} s" : $"{lease.Url}: {e.Message}";
+                var why = deadline.AbandonedBecause is { } abandoned ? $"{lease.Url}: {abandoned}"
+                    : deadline.Expired ? $"{lease.Url}: no response within {deadline.Idle.TotalSeconds:0.#} s" : $"{lease.Url}: {e.Message}";
                 lease.Release(RequestOutcome.Failure, why);
                 return (AttemptOutcome.Retryable, why);
             }
@@ -177,7 +182,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
                 {
                     string text;
                     try { text = await ErrorTextAsync(response, deadline.Token).ConfigureAwait(false); }
-                    catch (OperationCanceledException) when (deadline.Expired) { text = "(no body within the idle timeout)"; }
+                    catch (OperationCanceledException) when (deadline.Expired) { text = deadline.AbandonedBecause ?? "(no body within the idle timeout)"; }
                     var why = $"{lease.Url} answered {status}: {text}";
                     lease.Release(RequestOutcome.Failure, why);
                     return (AttemptOutcome.Retryable, why);
@@ -406,6 +411,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
 /// <summary>
 /// How long a worker may send nothing during one attempt (<see cref="SchedulingOptions.WorkerIdleTimeout"/>): reads from
 /// the worker use <see cref="Token"/>, which the client's departure cancels too; each read that returns extends it.
+/// <see cref="Abandon"/> ends it at once, for a worker found unreachable (<see cref="UnreachableWorkerSweep"/>).
 /// </summary>
 public sealed class WorkerDeadline : IDisposable
 {
@@ -431,6 +437,26 @@ public sealed class WorkerDeadline : IDisposable
 
     /// <summary>The worker sent something: it has <see cref="Idle"/> again (re-arms the timer; allocates nothing).</summary>
     public void Extend() => _cts.CancelAfter(Idle);
+
+    private string? _abandoned;
+
+    /// <summary>Why the attempt was ended before its idle timeout (<see cref="Abandon"/>); null when it was not.</summary>
+    public string? AbandonedBecause => Volatile.Read(ref _abandoned);
+
+    /// <summary>Ends the attempt now, as if the worker had been silent too long, with <paramref name="reason"/> as the
+    /// failure the client and the logs see. Harmless on an attempt that already ended.</summary>
+    public void Abandon(string reason)
+    {
+        if (Interlocked.CompareExchange(ref _abandoned, reason, null) is not null) return;
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The attempt ended between the sweep's look and this call.
+        }
+    }
 
     public void Dispose() => _cts.Dispose();
 }

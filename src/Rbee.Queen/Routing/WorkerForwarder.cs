@@ -14,7 +14,7 @@ namespace Rbee.Queen.Routing;
 /// frame, and it may already have answered 200 and sent SSE comments while the request waited; YARP owns the response
 /// from the first byte and turns every failure into a 502 of its own. This is also trimming- and AOT-safe.
 /// </summary>
-public sealed class WorkerForwarder : IDisposable
+public sealed class WorkerForwarder : IWorkerProbe, IDisposable
 {
     // Hop-by-hop headers (RFC 9110 §7.6.1) and what the queen sets itself; everything else travels as the client sent it.
     private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)

@@ -69,6 +69,11 @@ public sealed class SchedulingOptions
     /// <summary>While a worker is ejected, its <c>/health</c> is probed this often; a success puts it back at once.</summary>
     public TimeSpan EjectionProbeInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>When a hive goes offline, each of its workers with requests in flight is probed (<c>/health</c>) for this
+    /// long; the requests of one that does not answer are ended (failed over, or an error) instead of waiting out
+    /// <see cref="WorkerIdleTimeout"/>. A worker that answers keeps its requests: workers outlive their hive.</summary>
+    public TimeSpan UnreachableProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Bound on posting a spawn to a hive; the spawn itself lasts until the worker is ready or the hive gives up.</summary>
     public TimeSpan SpawnPostTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -97,6 +102,7 @@ public sealed class SchedulingOptions
         if (EjectAfterFailures < 1) return "Scheduling:EjectAfterFailures must be at least 1";
         if (EjectionBase <= TimeSpan.Zero || EjectionMax < EjectionBase) return "Scheduling:EjectionBase must be positive and not above Scheduling:EjectionMax";
         if (EjectionProbeInterval <= TimeSpan.Zero) return "Scheduling:EjectionProbeInterval must be positive";
+        if (UnreachableProbeTimeout <= TimeSpan.Zero) return "Scheduling:UnreachableProbeTimeout must be positive";
         if (SpawnPostTimeout <= TimeSpan.Zero) return "Scheduling:SpawnPostTimeout must be positive";
         if (SpawnTimeout <= TimeSpan.Zero) return "Scheduling:SpawnTimeout must be positive";
         if (MaxSpawnAttempts < 1) return "Scheduling:MaxSpawnAttempts must be at least 1";

@@ -146,6 +146,40 @@ public sealed class TestBed : IAsyncDisposable
                 ["PATH"] = $"{RepoPaths.ExecutableDirectory("rbee-hive")}:{RepoPaths.ExecutableDirectory("llm-worker-rbee")}:{Environment.GetEnvironmentVariable("PATH")}",
             }, TimeSpan.FromMinutes(2));
 
+    /// <summary>An HTTP client whose connections start in the queen's namespace: a client on the queen's network (the official
+    /// OpenAI client takes it as its transport). Dispose it.</summary>
+    public HttpClient QueenHttpClient() => NetworkNamespace.HttpClient(QueenNamespace);
+
+    /// <summary>Cuts the host off the bed's network: its side of the link in the queen's namespace goes down. A blackhole,
+    /// not a reset: packets in either direction vanish, no connection is told.</summary>
+    public Task LinkDownAsync(TestHost host) => RunAsync("ip", ["-n", QueenNamespace, "link", "set", host.SideLink, "down"]);
+
+    /// <summary>Puts the host back on the bed's network (undoes <see cref="LinkDownAsync"/>).</summary>
+    public Task LinkUpAsync(TestHost host) => RunAsync("ip", ["-n", QueenNamespace, "link", "set", host.SideLink, "up"]);
+
+    /// <summary>Copies a model file into the hive user's models directory (<c>~/.cache/rbee/models/ID.gguf</c>), owned by
+    /// that user, as a download that finished would be; returns its path.</summary>
+    public async Task<string> PutModelAsync(TestHost host, string source, string id)
+    {
+        var cache = Path.Combine(host.Home, ".cache");
+        var dir = Directory.CreateDirectory(Path.Combine(cache, "rbee", "models")).FullName;
+        var target = Path.Combine(dir, id + ".gguf");
+        File.Copy(source, target + ".tmp", overwrite: true);
+        File.Move(target + ".tmp", target, overwrite: true);
+        await RunAsync("chown", ["-R", host.User, cache]);
+        return target;
+    }
+
+    /// <summary>The operator's <c>rbee hive install --host</c> (supervised by <paramref name="supervisor"/>) and
+    /// <c>rbee hive start --host</c> of <paramref name="host"/>; throws with their output when either fails.</summary>
+    public async Task InstallAndStartHiveAsync(string token, TestHost host, string supervisor = "queen")
+    {
+        var install = await RbeeAsync(token, "hive", "install", "--host", host.Alias, "--supervisor", supervisor);
+        if (install.ExitCode != 0) throw new InvalidOperationException($"rbee hive install --host {host.Alias}: {install}");
+        var start = await RbeeAsync(token, "hive", "start", "--host", host.Alias);
+        if (start.ExitCode != 0) throw new InvalidOperationException($"rbee hive start --host {host.Alias}: {start}");
+    }
+
     /// <summary>A command in the queen's namespace (e.g. curl to the queen, which listens only there).</summary>
     public Task<CliRun.Result> InQueenAsync(IEnumerable<string> command, bool check = true) =>
         RunAsync("ip", ["netns", "exec", QueenNamespace, .. command], check);
