@@ -456,6 +456,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
                 ?? throw new WorkerOperationException($"could not start {spec.Type.ProgramPath}");
             tracked.Child = process;
             tracked.Record = record with { MainPid = process.Id };
+            if (cgroup is null) WriteGroupFile(record.WorkerDirectory, process.Id);
             process.EnableRaisingEvents = true;
             process.Exited += (_, _) => Kick();
             if (t.Readiness == ReadinessRules.Health) StartHealthProbe(tracked);
@@ -617,8 +618,15 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     private void ScanOnce()
     {
         if (Tree is not null)
+        {
             foreach (var name in Tree.Enumerate())
                 if (!_tracked.ContainsKey(name)) AdoptOrClear(name);
+        }
+        else if (!_groupsAdopted)
+        {
+            _groupsAdopted = true;
+            AdoptProcessGroups();
+        }
 
         var uptime = KernelFile.TryRead("/proc/uptime", out var u) ? ProcFiles.Uptime(u) : null;
         var gpuSample = Volatile.Read(ref _gpuLatest);
@@ -779,10 +787,56 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             CgroupTree.TryRemove(path); // a leftover of a worker that exited while no hive watched
             return;
         }
+        Adopt(name, path, pids, MainPidOf(null, pids));
+    }
+
+    // ---- process-group mode: the group file is the worker's trace a restarted hive finds ----
+
+    /// <summary>Name of the file in a worker's directory that holds its process group leader's pid and start time
+    /// (process-group mode: there is no cgroup to find it by).</summary>
+    private const string GroupFile = "process-group";
+
+    private bool _groupsAdopted;
+
+    private static void WriteGroupFile(string workerDirectory, int leader)
+    {
+        if (KernelFile.TryReadProc(leader, "stat", out var stat) && ProcFiles.Stat(stat) is { } st)
+            File.WriteAllText(Path.Combine(workerDirectory, GroupFile), $"{leader} {st.StartTicks}\n");
+    }
+
+    /// <summary>
+    /// A restarted hive without cgroups re-adopts the workers its predecessor started: each worker directory's group file
+    /// names a leader pid and its start time; a live process with that pid, that start time (not a recycled pid) and
+    /// leading its own process group is the worker. Group files of workers that are gone are removed.
+    /// </summary>
+    private void AdoptProcessGroups()
+    {
+        var root = Path.Combine(_options.ResolvedStateDirectory, "workers", _options.CgroupRoot);
+        if (!Directory.Exists(root)) return;
+        foreach (var typeDir in Directory.EnumerateDirectories(root))
+            foreach (var portDir in Directory.EnumerateDirectories(typeDir))
+            {
+                var file = Path.Combine(portDir, GroupFile);
+                if (!File.Exists(file) || !int.TryParse(Path.GetFileName(portDir), NumberStyles.None, CultureInfo.InvariantCulture, out var port)) continue;
+                var name = new WorkerCgroupName(Path.GetFileName(typeDir), port);
+                if (_tracked.ContainsKey(name)) continue;
+                var parts = (ProcFiles.TryRead(file) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var alive = parts.Length == 2
+                    && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var leader)
+                    && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+                    && KernelFile.TryReadProc(leader, "stat", out var stat) && ProcFiles.Stat(stat) is { } st && st.StartTicks == ticks
+                    && ProcessGroups.Members(leader) is { Count: > 0 } pids
+                    ? (Leader: leader, Pids: pids) : ((int Leader, List<int> Pids)?)null;
+                if (alive is { } a) Adopt(name, null, a.Pids, a.Leader);
+                else File.Delete(file);
+            }
+    }
+
+    private void Adopt(WorkerCgroupName name, string? path, List<int> pids, int main)
+    {
         _catalog.TryGet(name.WorkerType, out var type);
         var lease = _ports.TryLock(name.Port);
         if (lease is null) Log.AdoptedPortLocked(_logger, name.Key);
-        var main = MainPidOf(null, pids);
         var os = AdoptedWorker.Read(main);
         var exited = new TaskCompletionSource<WorkerExit>(TaskCreationOptions.RunContinuationsAsynchronously);
         var directory = WorkerDirectoryOf(name);
@@ -848,6 +902,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
             DetachStep(key, "cancel its health probe", t.Lifetime.Cancel);
             DetachStep(key, "disarm its kill timer", () => t.KillTimer?.Dispose());
             if (t.Record.CgroupPath is { } path) DetachStep(key, "remove its cgroup", () => CgroupTree.TryRemove(path));
+            else DetachStep(key, "delete its process-group file", () => File.Delete(Path.Combine(t.Record.WorkerDirectory, GroupFile)));
             DetachStep(key, "delete its ready file", () => File.Delete(t.Record.ReadyFile));
             if (t.Child is { } child)
                 DetachStep(key, "read its exit code", () =>
@@ -1000,7 +1055,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         [LoggerMessage(EventId = WorkerEventIds.CgroupMode, Level = LogLevel.Information, Message = "Watching workers in cgroup v2 tree {Root}")]
         public static partial void CgroupMode(ILogger logger, string root);
 
-        [LoggerMessage(EventId = WorkerEventIds.ProcessGroupMode, Level = LogLevel.Warning, Message = "No writable cgroup v2 ({Reason}); falling back to tracking the process groups the hive starts (no re-adoption after a hive restart)")]
+        [LoggerMessage(EventId = WorkerEventIds.ProcessGroupMode, Level = LogLevel.Warning, Message = "No writable cgroup v2 ({Reason}); falling back to tracking the process groups the hive starts (re-adopted after a hive restart by their group files; an exit is seen at the next scan)")]
         public static partial void ProcessGroupMode(ILogger logger, string reason);
 
         [LoggerMessage(EventId = WorkerEventIds.StateChanged, Level = LogLevel.Information, Message = "Worker {Worker}: {OldState} -> {NewState}")]

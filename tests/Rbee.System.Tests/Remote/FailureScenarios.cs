@@ -121,7 +121,6 @@ public sealed class FailureScenarios(ITestOutputHelper output)
         Signals.Send(hivePid, Signals.SIGKILL);
         var load = ChatLoad.Start(c.Chat(), clients: 3, maxTokens: 16);
         var killedAt = load.Now;
-        var readoptionGap = false;
         try
         {
             await c.WaitStateAsync("hive killed", victim.Alias, "offline", Protocol.OfflineAfter + Slack);
@@ -150,21 +149,12 @@ public sealed class FailureScenarios(ITestOutputHelper output)
             Assert.Single(hives);
             Assert.True(Signals.IsAlive(worker.Pid), $"the worker (pid {worker.Pid}) died when its hive was restarted");
 
-            // A hive that cannot write cgroups (an unprivileged user, as here) watches the process groups it starts, and says
-            // at start that it cannot re-adopt them after a restart: the worker runs on, unlisted.
-            var hiveLog = await File.ReadAllTextAsync(Path.Combine(victim.Home, ".local", "state", "rbee", "logs", "rbee-hive.log"));
-            readoptionGap = hiveLog.Contains("no re-adoption after a hive restart", StringComparison.Ordinal) && back.Workers.Count == 0;
-            if (readoptionGap)
-            {
-                output.WriteLine($"KNOWN GAP: the restarted {victim.Alias} (process-group monitoring) does not re-adopt worker pid {worker.Pid}, which still runs");
-            }
-            else
-            {
-                back = await c.WaitStateAsync("hive restarted", victim.Alias, "online", Budget, h => h.Workers.Count >= 1);
-                Assert.Equal([(worker.Port, worker.Pid)], back.Workers.Select(w => (w.Port, w.Pid)));
-                await Eventually.HoldsAsync("hive restarted", $"requests succeed on {victim.Alias} again", Budget,
-                    () => Task.FromResult((load.SucceededOn(victim.Alias, backAt) >= 1, load.Report())), () => c.Queen.LogTail());
-            }
+            // A hive that cannot write cgroups (an unprivileged user, as here) watches the process groups it starts and
+            // finds them again after a restart by the group file each worker's directory holds.
+            back = await c.WaitStateAsync("hive restarted", victim.Alias, "online", Budget, h => h.Workers.Count >= 1);
+            Assert.Equal([(worker.Port, worker.Pid)], back.Workers.Select(w => (w.Port, w.Pid)));
+            await Eventually.HoldsAsync("hive restarted", $"requests succeed on {victim.Alias} again", Budget,
+                () => Task.FromResult((load.SucceededOn(victim.Alias, backAt) >= 1, load.Report())), () => c.Queen.LogTail());
         }
         finally
         {
@@ -175,8 +165,6 @@ public sealed class FailureScenarios(ITestOutputHelper output)
                 .Where(l => l.Contains(" warn: ", StringComparison.Ordinal) || l.Contains(" fail: ", StringComparison.Ordinal) || l.Contains("UnreachableWorkerSweep", StringComparison.Ordinal)).TakeLast(20)));
         }
         Assert.Equal(0, load.Lost);
-        Skip.If(readoptionGap, "everything else held; the restarted hive did not re-adopt its running worker: an unprivileged hive " +
-            "(process-group monitoring) cannot yet (src/Rbee.Hive/Monitoring/WorkerMonitor.cs), issue 14 requires it");
     }
 
     [SkippableFact]

@@ -41,6 +41,8 @@ public sealed class TestBed : IAsyncDisposable
     {
         Skip.IfNot(Environment.IsPrivilegedProcess, "the multi-host test bed needs root (network namespaces, users, sshd)");
         Skip.IfNot(File.Exists("/usr/sbin/sshd"), "the multi-host test bed needs sshd (scripts/install-test-deps.sh installs openssh-server)");
+        // The hosts get the release programs (rbee hive install runs publish.sh, which is quick once they are current).
+        await ReleaseArtefacts.EnsureAsync();
         var bed = new TestBed();
         try
         {
