@@ -69,12 +69,19 @@ public sealed class DownCommand(TextWriter output, TextWriter error)
             using var response = await client.Client.SendAsync(request, cts.Token);
             if (!response.IsSuccessStatusCode)
                 error.WriteLine($"rbee down: {program} answered {(int)response.StatusCode} to shutdown; falling back to SIGTERM");
+            else if (body is null)
+            {
+                // The queen's report: one line per hive it stopped (managed ones verified on their host over SSH).
+                var report = JsonSerializer.Deserialize(await response.Content.ReadAsStringAsync(cts.Token), RbeeJsonContext.Default.DictionaryStringString);
+                foreach (var (hive, outcome) in report?.OrderBy(r => r.Key, StringComparer.Ordinal) ?? [])
+                    output.WriteLine($"{hive}: {outcome}");
+            }
         }
         catch (HttpRequestException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
         {
             // Already gone: the queen's shutdown cascade stopped the hive between the health check and this call.
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException && !ct.IsCancellationRequested)
         {
             error.WriteLine($"rbee down: {program} did not confirm shutdown ({e.Message}); falling back to SIGTERM");
         }
