@@ -73,7 +73,7 @@ public sealed class DownCommand(TextWriter output, TextWriter error)
             {
                 // The queen's report: one line per hive it stopped (managed ones verified on their host over SSH).
                 var report = JsonSerializer.Deserialize(await response.Content.ReadAsStringAsync(cts.Token), RbeeJsonContext.Default.DictionaryStringString);
-                foreach (var (hive, outcome) in report?.OrderBy(r => r.Key, StringComparer.Ordinal) ?? [])
+                foreach (var (hive, outcome) in (report ?? []).OrderBy(r => r.Key, StringComparer.Ordinal))
                     output.WriteLine($"{hive}: {outcome}");
             }
         }
