@@ -24,7 +24,7 @@ public sealed class InteractiveChatScenarios(ITestOutputHelper output)
         var tiny = "chat-tiny-" + FreePort.Next();
         var slow = "chat-slow-" + FreePort.Next();
         cluster.Put(cluster.A, RoutingCluster.TinyModel, tiny);
-        cluster.Put(cluster.A, RoutingCluster.InterruptibleModel, slow);
+        cluster.Put(cluster.A, RoutingCluster.SlowModel, slow);
         await cluster.WaitListedAsync(tiny, RoutingCluster.Budget);
         await cluster.WaitListedAsync(slow, RoutingCluster.Budget);
         var env = new Dictionary<string, string?> { ["HOME"] = home.Path };

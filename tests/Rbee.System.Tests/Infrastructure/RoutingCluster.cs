@@ -86,27 +86,6 @@ public sealed class RoutingCluster : IAsyncDisposable
     /// <summary>A generated model whose generation lasts long enough to be interrupted (ignore_eos, many tokens).</summary>
     public static string SlowModel => Slow.Value;
 
-    private static readonly Lazy<string> Interruptible = new(() =>
-    {
-        // About three times the slow model's work per token: a 3,000-token answer lasts seconds even as the engine gets
-        // faster, so a person's (or a test's) Ctrl-C reliably lands in the middle of it.
-        var path = Path.Combine(Path.GetTempPath(), "rbee-sys-interruptible-model-v1.gguf");
-        if (!File.Exists(path))
-        {
-            var tmp = path + "." + Environment.ProcessId + ".tmp";
-            RandomLlama.Write(tmp, new RandomLlamaSpec
-            {
-                Embedding = 512, FeedForward = 1536, Layers = 8, Heads = 8, KvHeads = 4, Vocab = 256, Context = 4096, Seed = 11,
-                WeightType = GgmlTypeCode.F16,
-            });
-            File.Move(tmp, path, overwrite: true);
-        }
-        return path;
-    });
-
-    /// <summary>A generated model whose long answers (ignore_eos, thousands of tokens) take seconds: to be interrupted by hand.</summary>
-    public static string InterruptibleModel => Interruptible.Value;
-
     /// <summary>Awaits the queen listing <paramref name="model"/> in /v1/models; returns the milliseconds it took.</summary>
     public async Task WaitListedAsync(string model, TimeSpan budget) =>
         await Eventually.HoldsAsync("model listed", $"{model} in the queen's /v1/models", budget, async () =>
