@@ -51,7 +51,9 @@ public sealed class LiveRbee : IAsyncDisposable
     {
         // script runs the command through $SHELL -c; dash (Debian's /bin/sh, what script uses when SHELL is unset, as
         // in CI) stays as rbee's parent in the terminal's foreground group, and Ctrl-C would kill it: exec replaces it.
-        var command = "exec " + string.Join(' ', new[] { RepoPaths.Executable("rbee") }.Concat(args).Select(Quote));
+        // env --default-signal=INT: a test run started in the background of a script (`cmd &`) has SIGINT ignored, which
+        // every child inherits and .NET keeps; a person's terminal delivers it, so rbee gets it as they would.
+        var command = "exec env --default-signal=INT " + string.Join(' ', new[] { RepoPaths.Executable("rbee") }.Concat(args).Select(Quote));
         var psi = new ProcessStartInfo("script")
         {
             RedirectStandardInput = true,
