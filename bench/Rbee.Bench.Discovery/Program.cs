@@ -15,6 +15,9 @@ var window = TimeSpan.FromSeconds(IntArg("--window", quick ? 5 : 30));
 var configuration = StringArg("--configuration", "Release");
 var scratch = Directory.CreateTempSubdirectory("rbee-bench-").FullName;
 using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 256 }) { Timeout = TimeSpan.FromSeconds(30) };
+// Control needs the cluster token (issue 12): one per run, for the queen, the hives and this client.
+var token = "bench-" + Guid.NewGuid().ToString("N");
+http.DefaultRequestHeaders.Authorization = new("Bearer", token);
 
 Console.WriteLine($"rbee discovery benchmark: {(quick ? "quick" : "full")}, {configuration} build, {Environment.ProcessorCount} cores, {DateTime.UtcNow:u}");
 try
@@ -89,7 +92,7 @@ async Task<(List<double> FirstFrame, List<double> FirstFrameRelease, List<double
             using var hive = Programs.Start(useRelease ? release! : Programs.Executable("rbee-hive", configuration),
                 ["--port", hivePort.ToString(inv), "--bind", "127.0.0.1", "--hive-id", hiveId, "--queen-url", queenUrl,
                  "--cgroup-root", "rbee-bench.slice", "--run-dir", Path.Combine(scratch, "run")],
-                new Dictionary<string, string> { ["HOME"] = scratch }, Path.Combine(scratch, $"{hiveId}.log"));
+                new Dictionary<string, string> { ["HOME"] = scratch, ["RBEE_CLUSTER_TOKEN"] = token }, Path.Combine(scratch, $"{hiveId}.log"));
             await WaitEventAsync(events, (name, d) => name == "telemetry" && d.GetProperty("hive_id").GetString() == hiveId, TimeSpan.FromSeconds(60));
             (useRelease ? firstFrameRelease : firstFrame).Add(clock.Elapsed.TotalMilliseconds);
 
@@ -180,7 +183,7 @@ async Task<(double CpuPct, double FramesPerSecond)> CpuOverAsync(int pid, TimeSp
 
 Process StartQueen(int port) => Programs.Start(Programs.Executable("queen-rbee", configuration),
     ["--port", port.ToString(inv), "--bind", "127.0.0.1"],
-    new Dictionary<string, string> { ["HOME"] = scratch, ["RBEE_Queen__SettleDelay"] = "00:00:00" },
+    new Dictionary<string, string> { ["HOME"] = scratch, ["RBEE_CLUSTER_TOKEN"] = token, ["RBEE_Queen__SettleDelay"] = "00:00:00" },
     Path.Combine(scratch, $"queen-{port}.log"));
 
 async Task WaitHealthyAsync(string url)
