@@ -806,8 +806,8 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
 
     /// <summary>
     /// A restarted hive without cgroups re-adopts the workers its predecessor started: each worker directory's group file
-    /// names a leader pid and its start time; a live process with that pid, that start time (not a recycled pid) and
-    /// leading its own process group is the worker. Group files of workers that are gone are removed.
+    /// names a leader pid and its start time; a live process with that pid and that start time (not a recycled pid) is
+    /// the worker, its process group the worker's processes. Group files of workers that are gone are removed.
     /// </summary>
     private void AdoptProcessGroups()
     {
