@@ -25,7 +25,7 @@ public static class CapabilitiesEndpoint
             if (values.Count != 1) return ApiErrors.BadRequest("invalid_queen_url", "give queen_url once", QueenUrlParameter);
             if (!DaemonUrl.TryParse(values[0], out var queenUrl))
                 return ApiErrors.BadRequest("invalid_queen_url", "queen_url must be an absolute http(s) URL, e.g. http://10.0.0.2:7833", QueenUrlParameter);
-            readySequence.Trigger(queenUrl, "asked by /capabilities?queen_url=");
+            readySequence.Trigger(queenUrl, "asked by /capabilities?queen_url=", queenAsked: true);
         }
         return Results.Json(await capabilities.BuildAsync(context.RequestAborted), Contracts.Json.RbeeJsonContext.Default.Capabilities);
     }

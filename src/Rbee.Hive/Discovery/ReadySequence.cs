@@ -60,6 +60,12 @@ public sealed partial class ReadySequence : IDisposable
         public CancellationTokenSource Cts { get; } = cts;
         public bool Finished { get; set; }
         public Task Task { get; set; } = Task.CompletedTask;
+
+        /// <summary>The sleep before the next try, while one lasts (under the sequence's gate).</summary>
+        public CancellationTokenSource? Nap { get; set; }
+
+        /// <summary>The queen asked while no sleep lasted: the next sleep is skipped (under the sequence's gate).</summary>
+        public bool WakeRequested { get; set; }
     }
 
     /// <summary>The queen this hive belongs to now: the configured one, or the last that an authorised trigger named.</summary>
@@ -81,9 +87,11 @@ public sealed partial class ReadySequence : IDisposable
 
     /// <summary>
     /// Starts the sequence toward <paramref name="queen"/> (null: the current queen). Returns false when a run
-    /// toward the same queen is already under way (single-flight) or the sequence is disposed.
+    /// toward the same queen is already under way (single-flight) or the sequence is disposed. With
+    /// <paramref name="queenAsked"/> (the queen itself called, so it is up now) a run toward it that sleeps before its next
+    /// try tries at once instead: a restarted queen is not kept waiting for the rest of a sleep of up to 16 s.
     /// </summary>
-    public bool Trigger(Uri? queen, string reason)
+    public bool Trigger(Uri? queen, string reason, bool queenAsked = false)
     {
         lock (_gate)
         {
@@ -91,7 +99,15 @@ public sealed partial class ReadySequence : IDisposable
             queen ??= _queen;
             if (_current is { Finished: false } running)
             {
-                if (running.Queen == queen) return false;
+                if (running.Queen == queen)
+                {
+                    if (queenAsked && _state == ReadyState.Trying)
+                    {
+                        if (running.Nap is { } nap) nap.Cancel();
+                        else running.WakeRequested = true;
+                    }
+                    return false;
+                }
                 running.Cts.Cancel();
                 Log.Replaced(_logger, running.Queen.ToString(), queen.ToString());
             }
@@ -161,7 +177,7 @@ public sealed partial class ReadySequence : IDisposable
         var last = "";
         for (var i = 0; i < schedule.Length; i++)
         {
-            if (schedule[i] > TimeSpan.Zero) await Task.Delay(schedule[i], _time, ct);
+            if (schedule[i] > TimeSpan.Zero) await NapAsync(run, schedule[i], ct);
             var outcome = await TryOnceAsync(run.Queen, ct);
             switch (outcome.Kind)
             {
@@ -182,6 +198,33 @@ public sealed partial class ReadySequence : IDisposable
         }
         Log.GaveUp(_logger, run.Queen.ToString(), schedule.Length, last);
         return ReadyOutcomeKind.Failed;
+    }
+
+    /// <summary>Sleeps before a try, unless the queen asks meanwhile (<see cref="Trigger"/>); throws when the run ends.</summary>
+    private async Task NapAsync(Run run, TimeSpan delay, CancellationToken ct)
+    {
+        using var nap = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        lock (_gate)
+        {
+            if (run.WakeRequested)
+            {
+                run.WakeRequested = false;
+                return;
+            }
+            run.Nap = nap;
+        }
+        try
+        {
+            await Task.Delay(delay, _time, nap.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // Woken: the queen asked, so it is up; try now.
+        }
+        finally
+        {
+            lock (_gate) run.Nap = null;
+        }
     }
 
     private async Task<ReadyOutcome> TryOnceAsync(Uri queen, CancellationToken ct)

@@ -190,6 +190,34 @@ public sealed class ReadySequenceTests : IDisposable
     }
 
     [Fact]
+    public async Task TheQueenAsking_WhileTheRunSleeps_TriesAtOnce_ThenTheScheduleGoesOn()
+    {
+        Assert.True(_sequence.Trigger(null, "telemetry stream closed"));
+        await ExpectCallAt(S(0), Queen, "try 1 (the queen is restarting)");
+        await WaitForTimer(S(2), "sleep before try 2");
+        _clock.AdvanceTo(S(1));
+
+        // The restarted queen's probe (/capabilities?queen_url=) proves it is up: no waiting out the sleep.
+        Assert.False(_sequence.Trigger(Queen, "asked by /capabilities?queen_url=", queenAsked: true));
+        await ExpectCallAt(S(1), Queen, "try 2, at once");
+        await ExpectCallAt(S(5), Queen, "try 3, its own 4 s sleep after try 2");
+        Assert.Equal(0, _queen.Pending);
+    }
+
+    [Fact]
+    public async Task TheQueenAsking_DuringATry_SkipsTheNextSleepOnly()
+    {
+        _queen.ThenHang();
+        Assert.True(_sequence.Trigger(null, "start"));
+        await ExpectCallAt(S(0), Queen, "try 1 (hangs)");
+        Assert.False(_sequence.Trigger(Queen, "asked by /capabilities?queen_url=", queenAsked: true));
+        await _clock.WaitForTimerAsync(S(5), "try 1 time-out (armed before the call)");
+        _clock.AdvanceTo(S(5));
+        await ExpectCallAt(S(5), Queen, "try 2 right after the time-out, its sleep skipped");
+        await ExpectCallAt(S(9), Queen, "try 3 after its own 4 s sleep");
+    }
+
+    [Fact]
     public async Task TriggerWhileRunning_ForAnotherQueen_ReplacesTheRun()
     {
         Assert.True(_sequence.Trigger(null, "start"));
