@@ -111,6 +111,10 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
     /// <summary>Raised (on the loop) for each worker that left the view, with how it left (for the metrics).</summary>
     public event Action<WorkerRecord, WorkerExit>? WorkerExited;
 
+    /// <summary>Raised (on the loop) when a worker that failed is to come back by its on_failure policy: its record and
+    /// the attempt (1 for the first restart).</summary>
+    public event Action<WorkerRecord, int>? WorkerRestarting;
+
     /// <summary>Watches held on the hive's inotify instance (the model catalog's included when it is shared).</summary>
     public int InotifyWatches => _inotify?.WatchCount ?? 0;
 
@@ -570,6 +574,7 @@ public sealed partial class WorkerMonitor : IWorkerView, IDisposable
         var attempt = r.RestartAttempt + 1;
         var delay = TimeSpan.FromTicks(_options.RestartBackoff.Ticks * (1L << Math.Min(attempt - 1, 10)));
         Log.Restarting(_logger, r.Key, attempt, _options.RestartMaxAttempts, delay);
+        WorkerRestarting?.Invoke(r, attempt);
         var model = r.Model ?? "";
         var spec = new SpawnSpec(type, model, r.Device ?? "cpu", RestartOnFailure: true)
         {

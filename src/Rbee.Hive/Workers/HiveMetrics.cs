@@ -5,7 +5,7 @@ namespace Rbee.Hive.Workers;
 
 /// <summary>
 /// The hive's Prometheus metrics (<c>GET /metrics</c>, issue 14): spawns by worker type and outcome and how long they
-/// took to be ready, worker exits, workers by state (read from the monitor's snapshot when scraped). Its own registry
+/// took to be ready, worker exits and on_failure restarts, workers by state (read from the monitor's snapshot when scraped). Its own registry
 /// (tests host several hives in one process).
 /// </summary>
 public sealed class HiveMetrics
@@ -24,6 +24,8 @@ public sealed class HiveMetrics
         _exits = f.CreateCounter("rbee_hive_worker_exits_total", "Workers that left the hive, by type and whether a stop asked for it.", "type", "requested");
         var workers = f.CreateGauge("rbee_hive_workers", "Workers of this hive, by state.", "state");
         monitor.WorkerExited += (record, exit) => _exits.WithLabels(record.Name.WorkerType, exit.Requested ? "true" : "false").Inc();
+        var restarts = f.CreateCounter("rbee_hive_worker_restarts_total", "Failed workers brought back by their on_failure policy, by worker type.", "type");
+        monitor.WorkerRestarting += (record, _) => restarts.WithLabels(record.Name.WorkerType).Inc();
         Registry.AddBeforeCollectCallback(() =>
         {
             foreach (var label in workers.GetAllLabelValues().ToList()) workers.WithLabels(label).Set(0);

@@ -154,10 +154,18 @@ public sealed class WorkerMonitorCommandTests
         await using var hive = new TestHive();
         hive.Options.RestartBackoff = TimeSpan.FromSeconds(30); // the restart stays pending for the whole test
         await hive.StartAsync();
+        var metrics = new HiveMetrics(hive.Monitor);
         var w = await hive.SpawnReadyAsync(restart: true);
         Libc.Signal(w.MainPid!.Value, Libc.SIGKILL);
         await w.Exited.WaitAsync(Generous);
         using (var held = hive.Ports.TryLock(w.Port)) Assert.Null(held); // kept for the restart
+        using (var scrape = new MemoryStream())
+        {
+            await metrics.Registry.CollectAndExportAsTextAsync(scrape);
+            var text = System.Text.Encoding.UTF8.GetString(scrape.ToArray());
+            Assert.Contains("rbee_hive_worker_restarts_total{type=\"test\"} 1", text, StringComparison.Ordinal);
+            Assert.Contains("rbee_hive_worker_exits_total{type=\"test\",requested=\"false\"} 1", text, StringComparison.Ordinal);
+        }
 
         using var catalog = new HiveModelCatalog(Path.Combine(hive.StateDirectory, "models"), new ModelsOptions(), TimeProvider.System, NullLogger<HiveModelCatalog>.Instance);
         var ops = HiveJobs.Operations(hive, catalog);
