@@ -49,18 +49,27 @@ public sealed partial class UnreachableWorkerSweep : BackgroundService
     {
         using var changes = _registry.Subscribe();
         var sweeps = new List<Task>();
+        long dropped = 0;
+        void Start(string hiveId, string reason)
+        {
+            if (_inFlight.CountOn(hiveId) == 0) return;
+            lock (_lock)
+            {
+                if (!_sweeping.Add(hiveId)) return; // one sweep per hive at a time
+            }
+            sweeps.RemoveAll(t => t.IsCompleted);
+            sweeps.Add(SweepWhileOfflineAsync(hiveId, reason, stoppingToken));
+        }
         try
         {
             await foreach (var change in changes.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
             {
-                if (change is not HiveStateChange { NewState: HiveState.Offline } offline) continue;
-                if (_inFlight.CountOn(offline.HiveId) == 0) continue;
-                lock (_lock)
-                {
-                    if (!_sweeping.Add(offline.HiveId)) continue; // one sweep per hive at a time
-                }
-                sweeps.RemoveAll(t => t.IsCompleted);
-                sweeps.Add(SweepWhileOfflineAsync(offline.HiveId, offline.Reason ?? "offline", stoppingToken));
+                if (change is HiveStateChange { NewState: HiveState.Offline } offline) Start(offline.HiveId, offline.Reason ?? "offline");
+                // A full queue dropped changes, perhaps an offline one: every hive offline now is looked at instead.
+                if (changes.Dropped == dropped) continue;
+                dropped = changes.Dropped;
+                foreach (var (hiveId, entry) in _registry.Current.Hives)
+                    if (entry.State == HiveState.Offline) Start(hiveId, "offline");
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
