@@ -43,6 +43,7 @@ internal static class QueenEventIds
     public const int HiveRestarting = 80;
     public const int HiveRestarted = 81;
     public const int HiveRestartFailed = 82;
+    public const int ManagedHiveNotRemembered = 83;
     public const int UnreachableWorkerRequestsEnded = 90;
     public const int OfflineHiveWorkerAnswers = 91;
 }

@@ -14,6 +14,8 @@ namespace Rbee.Queen.Remote;
 /// operator wants running is offline (its stream closed, its liveness ran out) and its port no longer answers, the
 /// queen starts it again over SSH with the same start as <c>rbee hive start --host</c>, which refuses when one runs, so
 /// never two. Tries back off 1, 2, 4 … 60 s and start over once the hive is online again; each is in the audit log.
+/// A restarted queen also starts a wanted-running hive it has not heard from within <c>Protocol:OfflineAfter</c> of its own
+/// start, at the URL an earlier queen saw it at (kept in <c>managed-hives.json</c>), so every start order converges.
 /// The restarted hive re-adopts its workers (they outlive it in their cgroups).
 /// </summary>
 public sealed partial class HiveSupervisor(
@@ -22,6 +24,7 @@ public sealed partial class HiveSupervisor(
     AuditLog audit,
     Rbee.Queen.Telemetry.QueenMetrics metrics,
     IOptions<QueenOptions> options,
+    IOptions<Rbee.Contracts.Protocol.ProtocolOptions> protocol,
     TimeProvider time,
     ILogger<HiveSupervisor> logger) : BackgroundService
 {
@@ -38,6 +41,7 @@ public sealed partial class HiveSupervisor(
     }
 
     private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
+    private readonly DateTimeOffset _startedAt = time.GetUtcNow();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -60,16 +64,35 @@ public sealed partial class HiveSupervisor(
         foreach (var hive in managed.All)
         {
             if (hive.Supervisor != Supervisors.Queen || !hive.WantRunning) continue;
-            // A hive never seen here was never started: starting it is its operator's call (rbee hive start --host).
-            if (snapshot.Find(hive.Alias) is not { } entry) continue;
+            var entry = snapshot.Find(hive.Alias);
+            if (entry is not null && entry.HiveUrl.ToString() != hive.HiveUrl) Remember(hive.Alias, entry.HiveUrl);
+            // A hive this queen has not heard from: one an earlier queen saw is judged once this queen has given it as long
+            // as liveness gives a silent hive (it announces itself, or the SSH config probe finds it, well within that);
+            // one never seen anywhere was never started, and starting it is its operator's call (rbee hive start --host).
+            var url = entry?.HiveUrl ?? (hive.HiveUrl is { } known ? new Uri(known) : null);
+            if (url is null) continue;
+            var down = entry is null ? now - _startedAt >= protocol.Value.OfflineAfter : entry.State == HiveState.Offline;
             if (!_states.TryGetValue(hive.Alias, out var state)) _states[hive.Alias] = state = new State();
-            if (entry.State != HiveState.Offline)
+            if (!down)
             {
-                if (entry.State is HiveState.Online) state.Backoff = FirstBackoff;
+                if (entry?.State is HiveState.Online) state.Backoff = FirstBackoff;
                 continue;
             }
             if (state.Running is { IsCompleted: false } || now < state.NextTry) continue;
-            state.Running = RestartAsync(hive.Alias, entry.HiveUrl, state, ct);
+            state.Running = RestartAsync(hive.Alias, url, state, ct);
+        }
+    }
+
+    private void Remember(string alias, Uri hiveUrl)
+    {
+        try
+        {
+            managed.Seen(alias, hiveUrl);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Only a restarted queen's first judgement needs it; this queen goes on by its registry.
+            Log.NotRemembered(logger, alias, e.Message);
         }
     }
 
@@ -133,6 +156,10 @@ public sealed partial class HiveSupervisor(
 
         [LoggerMessage(EventId = QueenEventIds.HiveRestarted, Level = LogLevel.Information, Message = "Managed hive {HiveId} restarted: {Detail}")]
         public static partial void Restarted(ILogger logger, string hiveId, string detail);
+
+        [LoggerMessage(EventId = QueenEventIds.ManagedHiveNotRemembered, Level = LogLevel.Warning,
+            Message = "Could not record where managed hive {HiveId} runs in the state directory: {Reason}")]
+        public static partial void NotRemembered(ILogger logger, string hiveId, string reason);
 
         [LoggerMessage(EventId = QueenEventIds.HiveRestartFailed, Level = LogLevel.Warning, Message = "Managed hive {HiveId} not restarted: {Reason}")]
         public static partial void RestartFailed(ILogger logger, string hiveId, string reason);

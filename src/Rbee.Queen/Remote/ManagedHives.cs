@@ -4,8 +4,9 @@ using Rbee.Platform.Remote;
 namespace Rbee.Queen.Remote;
 
 /// <summary>A hive the queen manages on another machine (issue 14): its SSH alias (also its hive id), who restarts it
-/// when it crashes, and whether its operator wants it running (a hive stopped on purpose is not restarted).</summary>
-public sealed record ManagedHive(string Alias, string Supervisor, bool WantRunning);
+/// when it crashes, whether its operator wants it running (a hive stopped on purpose is not restarted), and the URL it
+/// was last seen at (so a restarted queen can tell that a hive it has not heard from yet is down, and start it).</summary>
+public sealed record ManagedHive(string Alias, string Supervisor, bool WantRunning, string? HiveUrl = null);
 
 /// <summary>
 /// The managed hives, persisted in the queen's state directory (<c>managed-hives.json</c>, written to a temporary file
@@ -35,11 +36,26 @@ public sealed class ManagedHives
         lock (_gate) return _hives.GetValueOrDefault(alias);
     }
 
+    /// <summary>Adds or replaces the hive; a <see cref="ManagedHive.HiveUrl"/> left null keeps the one known.</summary>
     public void Put(ManagedHive hive)
     {
         lock (_gate)
         {
+            if (hive.HiveUrl is null && _hives.GetValueOrDefault(hive.Alias)?.HiveUrl is { } known) hive = hive with { HiveUrl = known };
             var next = new Dictionary<string, ManagedHive>(_hives, StringComparer.Ordinal) { [hive.Alias] = hive };
+            Save(next);
+            _hives = next;
+        }
+    }
+
+    /// <summary>Records where a managed hive was seen (written only when it changed).</summary>
+    public void Seen(string alias, Uri hiveUrl)
+    {
+        var url = hiveUrl.ToString();
+        lock (_gate)
+        {
+            if (_hives.GetValueOrDefault(alias) is not { } hive || hive.HiveUrl == url) return;
+            var next = new Dictionary<string, ManagedHive>(_hives, StringComparer.Ordinal) { [alias] = hive with { HiveUrl = url } };
             Save(next);
             _hives = next;
         }
@@ -72,6 +88,7 @@ public sealed class ManagedHives
                 json.WriteString("alias", h.Alias);
                 json.WriteString("supervisor", h.Supervisor);
                 json.WriteBoolean("want_running", h.WantRunning);
+                if (h.HiveUrl is not null) json.WriteString("hive_url", h.HiveUrl);
                 json.WriteEndObject();
             }
             json.WriteEndArray();
@@ -91,7 +108,9 @@ public sealed class ManagedHives
                 var alias = e.GetProperty("alias").GetString();
                 var supervisor = e.TryGetProperty("supervisor", out var s) ? s.GetString() : Supervisors.Queen;
                 var want = !e.TryGetProperty("want_running", out var w) || w.ValueKind != JsonValueKind.False;
-                if (alias is { Length: > 0 }) hives[alias] = new ManagedHive(alias, supervisor ?? Supervisors.Queen, want);
+                var url = e.TryGetProperty("hive_url", out var u) && u.ValueKind == JsonValueKind.String
+                    && Uri.TryCreate(u.GetString(), UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https" ? parsed.ToString() : null;
+                if (alias is { Length: > 0 }) hives[alias] = new ManagedHive(alias, supervisor ?? Supervisors.Queen, want, url);
             }
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)

@@ -36,8 +36,10 @@ public sealed class FailureBed : IAsyncDisposable
         Token = token;
     }
 
+    private readonly List<DaemonProcess> _killedQueens = [];
+
     public TestBed Bed { get; }
-    public DaemonProcess Queen { get; }
+    public DaemonProcess Queen { get; private set; }
     public HttpClient Http { get; }
     public string Token { get; }
 
@@ -68,6 +70,30 @@ public sealed class FailureBed : IAsyncDisposable
             await bed.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>SIGKILLs the queen (no shutdown of any kind: its hives and workers are left as a crash leaves them) and
+    /// awaits its exit.</summary>
+    public async Task KillQueenAsync()
+    {
+        Queen.Signal(Signals.SIGKILL);
+        Assert.True(await Queen.WaitForExitAsync(Budget), "the queen outlived SIGKILL");
+    }
+
+    /// <summary>Starts the queen again, with the state directory the killed one had; returns once it answers.</summary>
+    public async Task StartQueenAgainAsync()
+    {
+        _killedQueens.Add(Queen);
+        Queen = Bed.StartQueen(Token);
+        await Eventually.HoldsAsync("queen restart", "the restarted queen answers /v1/cluster", Budget,
+            async () => (await ClusterAsync() is not null, "no answer"), () => Queen.LogTail());
+    }
+
+    /// <summary>Every hive of the bed as the queen lists it now.</summary>
+    public async Task<Dictionary<string, HiveView>> HivesAsync()
+    {
+        var cluster = await ClusterAsync();
+        return Bed.Hosts.ToDictionary(h => h.Alias, h => Hive(cluster, h.Alias));
     }
 
     /// <summary>The queen's <c>/v1/cluster</c>, or null when it does not answer 200 within 2 s.</summary>
@@ -191,6 +217,7 @@ public sealed class FailureBed : IAsyncDisposable
     {
         Http.Dispose();
         await Queen.DisposeAsync();
+        foreach (var q in _killedQueens) await q.DisposeAsync();
         await Bed.DisposeAsync();
     }
 }
@@ -203,6 +230,7 @@ public sealed class FailureBed : IAsyncDisposable
 public sealed class ChatLoad
 {
     public static readonly TimeSpan LostAfter = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(200);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _clients = [];
@@ -253,6 +281,8 @@ public sealed class ChatLoad
             {
                 Interlocked.Increment(ref _failed);
                 Outcomes.Enqueue(new Outcome(sent, _clock.Elapsed, "failed", null, e.Message));
+                // As a client would, it waits a moment before the next try instead of spinning on a queen that is away.
+                try { await Task.Delay(RetryPause, _stop.Token); } catch (OperationCanceledException) { }
             }
         }
     }
@@ -272,5 +302,11 @@ public sealed class ChatLoad
     public string Report() => $"requests sent {Sent}, succeeded {Succeeded}, failed with an error {Failed}, lost {Lost}; by hive: " +
         string.Join(", ", Outcomes.Where(o => o.Kind == "succeeded").GroupBy(o => o.Hive ?? "?").OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => $"{g.Key} {g.Count()}")) +
-        (Failed + Lost > 0 ? "; errors: " + string.Join(" | ", Outcomes.Where(o => o.Kind != "succeeded").Select(o => $"{o.Sent.TotalSeconds:0.0}s {o.Kind}: {o.Error}").Take(10)) : "");
+        (Failed + Lost > 0 ? "; errors: " + string.Join(" | ", Outcomes.Where(o => o.Kind != "succeeded")
+            .GroupBy(o => $"{o.Kind}: {o.Error}")
+            .Select(g => $"{g.Count()}x sent {g.Min(o => o.Sent).TotalSeconds:0.0}-{g.Max(o => o.Sent).TotalSeconds:0.0} s, {g.Key}")) : "");
+
+    /// <summary>Requests that failed or were lost and were sent at or after <paramref name="since"/>, with their errors.</summary>
+    public string[] NotSucceededSince(TimeSpan since) =>
+        [.. Outcomes.Where(o => o.Kind != "succeeded" && o.Sent >= since).Select(o => $"{o.Sent.TotalSeconds:0.0}s {o.Kind}: {o.Error}")];
 }

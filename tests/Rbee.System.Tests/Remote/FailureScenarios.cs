@@ -216,4 +216,192 @@ public sealed class FailureScenarios(ITestOutputHelper output)
         }
         Assert.Equal(0, load.Lost);
     }
+
+    [SkippableFact]
+    public async Task TheQueenKilledUnderLoad_RequestsFailFastWhileItIsAway_WorkersKeepRunning_AndItsRestartHasTheFullViewAtOnce()
+    {
+        await using var c = await FailureBed.StartAsync();
+        var before = await c.HivesAsync();
+        var hivePids = new Dictionary<string, int[]>();
+        foreach (var host in c.Bed.Hosts) hivePids[host.Alias] = await c.Bed.PidsAsync(host, "rbee-hive");
+        var load = ChatLoad.Start(c.Chat(), clients: 3, maxTokens: 16);
+        try
+        {
+            await Eventually.HoldsAsync("load", "requests succeed through the queen", Budget,
+                () => Task.FromResult((load.Succeeded >= 3, load.Report())), () => c.Queen.LogTail());
+            var killedAt = load.Now;
+            await c.KillQueenAsync();
+
+            // Without a queen a request fails at once (connection refused): an error, never a hang. Hives and workers are
+            // not the queen's children: they keep running.
+            var failedBefore = load.Failed;
+            await Eventually.HoldsAsync("queen away", "requests sent while the queen is away fail with an error", Budget,
+                () => Task.FromResult((load.Failed >= failedBefore + 3, load.Report())));
+            foreach (var (alias, view) in before)
+                foreach (var w in view.Workers)
+                    Assert.True(Signals.IsAlive(w.Pid), $"{alias}'s worker (pid {w.Pid}) died with the queen");
+
+            var restartAt = load.Now;
+            await c.StartQueenAgainAsync();
+            var answeredAt = load.Now;
+            // The hives learn of the new queen from its SSH config probe (and their own ready sequence, restarted when their
+            // stream closed); the first frame of each subscription carries every running worker, so the whole view is back
+            // at once: the same hive instances (nobody restarted them) with the same workers, one entry each.
+            foreach (var (alias, view) in before)
+            {
+                var back = await c.WaitStateAsync("queen restarted", alias, "online", Budget, h => h.Workers.Count == view.Workers.Count);
+                Assert.Equal(1, back.Entries);
+                Assert.Equal(view.InstanceId, back.InstanceId);
+                Assert.Equal(view.Workers.Select(w => (w.Port, w.Pid)).Order(), back.Workers.Select(w => (w.Port, w.Pid)).Order());
+            }
+            var wholeAt = load.Now;
+            output.WriteLine($"queen SIGKILLed at {killedAt.TotalSeconds:0.0} s, started again {(restartAt - killedAt).TotalSeconds:0.0} s later, " +
+                $"answering after {(answeredAt - restartAt).TotalSeconds:0.00} s; every hive online with its workers {(wholeAt - answeredAt).TotalSeconds:0.00} s after it answered");
+            Assert.True(wholeAt - answeredAt <= Protocol.TelemetryInterval + Slack,
+                $"the full view took {(wholeAt - answeredAt).TotalSeconds:0.0} s after the restarted queen answered");
+            foreach (var host in c.Bed.Hosts) Assert.Equal(hivePids[host.Alias], await c.Bed.PidsAsync(host, "rbee-hive"));
+
+            foreach (var host in c.Bed.Hosts)
+                await Eventually.HoldsAsync("queen restarted", $"requests succeed on {host.Alias} again", Budget,
+                    () => Task.FromResult((load.SucceededOn(host.Alias, answeredAt) >= 1, load.Report())), () => c.Queen.LogTail());
+            // Only the queen's absence failed requests: none sent once its view was whole again.
+            Assert.Empty(load.NotSucceededSince(wholeAt));
+        }
+        finally
+        {
+            await load.StopAsync();
+            output.WriteLine("load: " + load.Report());
+        }
+        Assert.Equal(0, load.Lost);
+    }
+
+    [SkippableFact]
+    public async Task EveryStartOrder_ConvergesToTheSameView_EvenAWorkerThenTheQueenThenItsHive()
+    {
+        // Order one, the bed's: queen, hives, workers.
+        await using var c = await FailureBed.StartAsync();
+        var first = await c.HivesAsync();
+        output.WriteLine("queen, hives, workers: " + string.Join("; ", first.Select(h => $"{h.Key} {h.Value.State} [{string.Join(", ", h.Value.Workers.Select(w => $"{w.Port}/{w.Pid}"))}]")));
+        var load = ChatLoad.Start(c.Chat(), clients: 2, maxTokens: 16);
+        try
+        {
+            await Eventually.HoldsAsync("load", "requests succeed through the queen", Budget,
+                () => Task.FromResult((load.Succeeded >= 3, load.Report())), () => c.Queen.LogTail());
+
+            // Order two: the queen and one hive die; that hive's worker runs on alone. The other hive and its worker run before
+            // the queen; the lone worker runs before the queen, and its hive comes last: the restarted queen, which has never
+            // heard from it, starts it over SSH once liveness has given it up (at the URL the killed queen recorded), and the
+            // new hive re-adopts the worker.
+            var victim = c.Bed.Hosts[0];
+            var survivor = c.Bed.Hosts[1];
+            await c.KillQueenAsync();
+            var victimPid = Assert.Single(await c.Bed.PidsAsync(victim, "rbee-hive"));
+            Signals.Send(victimPid, Signals.SIGKILL);
+            var worker = Assert.Single(first[victim.Alias].Workers);
+            Assert.True(Signals.IsAlive(worker.Pid), $"the worker (pid {worker.Pid}) died with its hive");
+            var restartAt = load.Now;
+            await c.StartQueenAgainAsync();
+
+            var survivorBack = await c.WaitStateAsync("queen restarted", survivor.Alias, "online", Budget, h => h.Workers.Count == 1);
+            var survivorAt = load.Now;
+            var victimBack = await c.WaitStateAsync("hive started by the restarted queen", victim.Alias, "online", Budget + Protocol.OfflineAfter,
+                h => h.Workers.Count == 1);
+            var victimAt = load.Now;
+            output.WriteLine($"worker, hive, then queen: {survivor.Alias} back {(survivorAt - restartAt).TotalSeconds:0.0} s after the queen's start; " +
+                $"worker, queen, then hive: {victim.Alias} started by the queen and back {(victimAt - restartAt).TotalSeconds:0.0} s after it");
+
+            // The same view as the first order: every hive online once, with the same workers (the victim's hive is a new
+            // instance, its worker the same process).
+            var last = await c.HivesAsync();
+            foreach (var (alias, view) in first)
+            {
+                Assert.Equal("online", last[alias].State);
+                Assert.Equal(1, last[alias].Entries);
+                Assert.Equal(view.Workers.Select(w => (w.Port, w.Pid, w.Url)).Order(), last[alias].Workers.Select(w => (w.Port, w.Pid, w.Url)).Order());
+            }
+            Assert.Equal(first[survivor.Alias].InstanceId, survivorBack.InstanceId);
+            Assert.NotEqual(first[victim.Alias].InstanceId, victimBack.InstanceId);
+            var hives = await c.Bed.PidsAsync(victim, "rbee-hive");
+            Assert.DoesNotContain(victimPid, hives);
+            Assert.Single(hives);
+            var audit = await File.ReadAllLinesAsync(Path.Combine(c.Bed.OperatorHome, ".local", "state", "rbee", "queen", "audit.log"));
+            Assert.Contains(audit, l => l.Contains("\"action\":\"restart\"", StringComparison.Ordinal) && l.Contains(victim.Alias, StringComparison.Ordinal));
+
+            await Eventually.HoldsAsync("converged", $"requests succeed on {victim.Alias} again", Budget,
+                () => Task.FromResult((load.SucceededOn(victim.Alias, victimAt) >= 1, load.Report())), () => c.Queen.LogTail());
+            // Once the restarted queen saw the running hive, no request failed, whether its other hive was still down or back.
+            Assert.Empty(load.NotSucceededSince(survivorAt));
+        }
+        finally
+        {
+            await load.StopAsync();
+            output.WriteLine("load: " + load.Report());
+        }
+        Assert.Equal(0, load.Lost);
+    }
+
+    [SkippableFact]
+    public async Task ASlowHive_WhoseStreamStallsWithTcpOpen_IsTakenOutByTheTimers_NeverDuplicated_AndComesBackAsItself()
+    {
+        await using var c = await FailureBed.StartAsync();
+        using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        // A request in flight on the hive's worker when the hive stalls: the worker itself is fine, so the queen's probe of
+        // it (once the hive is offline) finds it answering and the request completes where it runs.
+        var held = c.CompleteAsync(FailureBed.LongAnswer, bound.Token);
+        var heldOutcome = "in flight";
+        var busy = await c.WorkerOfAsync(held);
+        var victim = c.Bed.Host(busy.Hive);
+        var survivor = c.Bed.Hosts.Single(h => h != victim);
+        var before = FailureBed.Hive(await c.ClusterAsync(), victim.Alias);
+        var hivePid = Assert.Single(await c.Bed.PidsAsync(victim, "rbee-hive"));
+        var load = ChatLoad.Start(c.Chat(), clients: 3, maxTokens: 16);
+        var stalledAt = load.Now;
+        // SIGSTOP: the hive's process is frozen; its sockets stay open, the kernel still accepts connections to its port,
+        // and its stream sends nothing. The queen's supervisor must see a port that answers and start no second hive.
+        Signals.Send(hivePid, Signals.SIGSTOP);
+        try
+        {
+            await c.WaitStateAsync("hive stalled", victim.Alias, "degraded", Protocol.DegradedAfter + Slack);
+            var degradedAfter = load.Now - stalledAt;
+            var offline = await c.WaitStateAsync("hive stalled", victim.Alias, "offline", Protocol.OfflineAfter + Slack - degradedAfter);
+            var offlineAt = load.Now;
+            output.WriteLine($"{victim.Alias} stalled (SIGSTOP): degraded after {degradedAfter.TotalSeconds:0.0} s, offline after {(offlineAt - stalledAt).TotalSeconds:0.0} s");
+            Assert.Empty(offline.Workers);
+            Assert.Equal(1, offline.Entries);
+
+            if (await Task.WhenAny(held, Task.Delay(Budget)) != held) heldOutcome = "lost";
+            Assert.False(heldOutcome == "lost", $"the request in flight as the hive stalled was unanswered after {Budget.TotalSeconds} s (lost)");
+            var answer = await held;
+            heldOutcome = answer.Status == 200 ? $"succeeded on {answer.Hive} after {answer.Took.TotalSeconds:0.0} s" : $"failed with an error: {answer.Status} {answer.Body}";
+            output.WriteLine($"request in flight as the hive stalled: {heldOutcome}");
+            Assert.True(answer.Status == 200, heldOutcome);
+
+            await Eventually.HoldsAsync("hive stalled", $"requests sent while {victim.Alias} is offline succeed on {survivor.Alias}", Budget,
+                () => Task.FromResult((load.SucceededOn(survivor.Alias, offlineAt) >= 5, load.Report())), () => c.Queen.LogTail());
+            Assert.Equal([hivePid], await c.Bed.PidsAsync(victim, "rbee-hive"));
+        }
+        finally
+        {
+            Signals.Send(hivePid, Signals.SIGCONT);
+        }
+        var resumedAt = load.Now;
+        try
+        {
+            var back = await c.WaitStateAsync("hive resumed", victim.Alias, "online", Budget, h => h.Workers.Count == 1);
+            output.WriteLine($"{victim.Alias} online again {(load.Now - resumedAt).TotalSeconds:0.0} s after it resumed");
+            Assert.Equal(1, back.Entries);
+            Assert.Equal(before.InstanceId, back.InstanceId); // the same hive, never a second
+            Assert.Equal(before.Workers.Select(w => (w.Port, w.Pid)), back.Workers.Select(w => (w.Port, w.Pid)));
+            Assert.Equal([hivePid], await c.Bed.PidsAsync(victim, "rbee-hive"));
+            await Eventually.HoldsAsync("hive resumed", $"requests succeed on {victim.Alias} again", Budget,
+                () => Task.FromResult((load.SucceededOn(victim.Alias, resumedAt) >= 1, load.Report())), () => c.Queen.LogTail());
+        }
+        finally
+        {
+            await load.StopAsync();
+            output.WriteLine($"request in flight as the hive stalled: sent 1, {heldOutcome}");
+            output.WriteLine("load: " + load.Report());
+        }
+        Assert.Equal(0, load.Lost);
+    }
 }
