@@ -129,7 +129,7 @@ namespace Rbee.Queen
             services.AddHostedService<IdleReaper>();
             // Hives on other machines, managed over SSH (issue 14).
             services.AddSingleton(sp => new Rbee.Queen.Remote.ManagedHives(sp.GetRequiredService<IOptions<QueenOptions>>().Value.ResolvedStateDir));
-            services.AddSingleton(sp => new Rbee.Queen.Remote.AuditLog(sp.GetRequiredService<IOptions<QueenOptions>>().Value.ResolvedStateDir, sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton(sp => new Rbee.Queen.Audit.AuditLog(sp.GetRequiredService<IOptions<QueenOptions>>().Value.ResolvedStateDir, sp.GetRequiredService<TimeProvider>()));
             services.AddSingleton<Rbee.Queen.Remote.ManagedHiveJobs>();
             services.AddHostedService<Rbee.Queen.Remote.HiveSupervisor>();
         }

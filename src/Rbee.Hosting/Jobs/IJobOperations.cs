@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Rbee.Contracts.Json;
+using Rbee.Hosting.Security;
 
 namespace Rbee.Hosting.Jobs;
 
@@ -11,6 +12,12 @@ namespace Rbee.Hosting.Jobs;
 public interface IJobOperations
 {
     JobPlan Plan(string operation, JsonElement request);
+
+    /// <summary>
+    /// The same, knowing who asked (<c>POST /v1/jobs</c> calls this one). A daemon that records who did what (the queen's
+    /// audit log) implements it; the default ignores the caller (the hive, which keeps no audit log).
+    /// </summary>
+    JobPlan Plan(string operation, JsonElement request, ControlCaller caller) => Plan(operation, request);
 }
 
 /// <summary>Either the work to run or why the request is invalid (message, offending field, error code).</summary>

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Errors;
+using Rbee.Hosting.Security;
 using Rbee.Hosting.Sse;
 
 namespace Rbee.Hosting.Jobs;
@@ -75,7 +76,7 @@ public static class JobEndpoints
                 return Invalid("'operation' is required and must be a string, e.g. \"worker_spawn\"", "operation", "missing_operation");
 
             // The plan reads what it needs now; the work must not hold on to the document, which is disposed here.
-            var plan = operations.Plan(operation, root.Clone());
+            var plan = operations.Plan(operation, root.Clone(), ControlCaller.Of(http));
             if (plan.Work is null) return Invalid(plan.Error ?? "invalid job request", plan.Param, plan.Code);
 
             var job = registry.Start(operation, plan.Work);

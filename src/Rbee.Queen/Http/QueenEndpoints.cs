@@ -136,7 +136,10 @@ public static partial class QueenEndpoints
         IOptions<QueenOptions> options, IHostApplicationLifetime lifetime, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("Rbee.Queen.Shutdown");
-        Log.ShutdownRequested(logger);
+        var actor = Audit.Actor.Of(ControlCaller.Of(context));
+        Log.ShutdownRequested(logger, actor.ToString());
+        var audit = context.RequestServices.GetService(typeof(Audit.AuditLog)) as Audit.AuditLog;
+        audit?.Write(actor, "shutdown", "queen", "stopping every hive's workers, the hives, then the queen");
         // Managed hives are wanted stopped before any is asked: the supervisor must not start again what this stops.
         var managed = context.RequestServices.GetService(typeof(Remote.ManagedHives)) as Remote.ManagedHives;
         foreach (var h in managed?.All ?? []) if (h.WantRunning) managed!.Put(h with { WantRunning = false });
@@ -163,8 +166,7 @@ public static partial class QueenEndpoints
         }));
         var report = results.ToDictionary(r => r.HiveId, r => r.Result, StringComparer.Ordinal);
         if (managed is not null)
-            await StopManagedHivesAsync(managed, context.RequestServices.GetService(typeof(Remote.AuditLog)) as Remote.AuditLog,
-                options.Value, report, logger);
+            await StopManagedHivesAsync(managed, audit, actor, options.Value, report, logger);
         // Stop after this answer has been written, so the caller learns what happened.
         context.Response.OnCompleted(() =>
         {
@@ -180,7 +182,7 @@ public static partial class QueenEndpoints
     /// verified on its host: its rbee-hive gone (it stops and verifies its workers before it exits), else
     /// stopped there (SIGTERM, SIGKILL after 30 s). Bounded: every host in parallel, each ssh run within 45 s.
     /// </summary>
-    private static async Task StopManagedHivesAsync(Remote.ManagedHives managed, Remote.AuditLog? audit, QueenOptions options,
+    private static async Task StopManagedHivesAsync(Remote.ManagedHives managed, Audit.AuditLog? audit, Audit.Actor actor, QueenOptions options,
         Dictionary<string, string> report, ILogger logger)
     {
         var hives = managed.All;
@@ -191,7 +193,7 @@ public static partial class QueenEndpoints
             {
                 var (wasRunning, detail) = await new Rbee.Platform.Remote.RemoteHive(ssh, h.Alias).StopAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
                 var outcome = wasRunning ? $"still running after the shutdown request; {detail}" : "exited (no rbee-hive runs there, checked over ssh)";
-                audit?.Write("cluster token", "stop", h.Alias, outcome);
+                audit?.Write(actor, "stop", h.Alias, outcome);
                 return (h.Alias, Outcome: outcome);
             }
             catch (Rbee.Platform.Remote.SshException e)
@@ -212,8 +214,8 @@ public static partial class QueenEndpoints
         [LoggerMessage(EventId = QueenEventIds.ReadyAccepted, Level = LogLevel.Information, Message = "ready from hive {HiveId} at {HiveUrl} instance {InstanceId}: {Outcome}")]
         public static partial void ReadyAccepted(ILogger logger, string hiveId, string hiveUrl, string instanceId, string outcome);
 
-        [LoggerMessage(EventId = QueenEventIds.ShutdownRequested, Level = LogLevel.Information, Message = "shutdown requested: stopping hives, then the queen")]
-        public static partial void ShutdownRequested(ILogger logger);
+        [LoggerMessage(EventId = QueenEventIds.ShutdownRequested, Level = LogLevel.Information, Message = "shutdown requested by {Actor}: stopping hives, then the queen")]
+        public static partial void ShutdownRequested(ILogger logger, string actor);
 
         [LoggerMessage(EventId = QueenEventIds.HiveShutdownFailed, Level = LogLevel.Warning, Message = "hive {HiveId} did not confirm shutdown: {Reason}")]
         public static partial void HiveShutdownFailed(ILogger logger, string hiveId, string reason);

@@ -8,6 +8,8 @@ using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
 using Rbee.Platform.Http;
 using Rbee.Platform.Sse;
+using Rbee.Hosting.Security;
+using Rbee.Queen.Audit;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Models;
 
@@ -37,37 +39,42 @@ public sealed class QueenJobOptions
 /// <see cref="Rbee.Queen.Routing.InferJob"/>'s.
 /// </summary>
 public sealed class QueenJobOperations(ClusterRegistry registry, IWorkerLoadView load, HiveForwarder hives, IOptions<QueenJobOptions> options,
-    Rbee.Queen.Routing.InferJob infer, ModelJobs models, Rbee.Queen.Remote.ManagedHiveJobs managed, Rbee.Queen.Remote.AuditLog audit) : IJobOperations
+    Rbee.Queen.Routing.InferJob infer, ModelJobs models, Rbee.Queen.Remote.ManagedHiveJobs managed, AuditLog audit) : IJobOperations
 {
     /// <summary>The operations that change what runs or what is stored: each accepted one is a line of the audit log.</summary>
     private static readonly string[] Audited = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.ModelDownload, JobOperations.ModelDelete];
 
-    public JobPlan Plan(string operation, JsonElement request)
+    public JobPlan Plan(string operation, JsonElement request) => Plan(operation, request, ControlCaller.Unknown);
+
+    /// <summary>Plans the job; one that changes what runs or what is stored is audited with <paramref name="caller"/>, who
+    /// also stands behind what the job itself does (an <c>infer</c>'s cold start, a <c>hive_manage</c>).</summary>
+    public JobPlan Plan(string operation, JsonElement request, ControlCaller caller)
     {
-        var plan = PlanOperation(operation, request);
+        var actor = Actor.Of(caller);
+        var plan = PlanOperation(operation, request, actor);
         if (plan.Work is not null && Audited.Contains(operation))
         {
             string? Field(string name) => request.ValueKind == JsonValueKind.Object && request.TryGetProperty(name, out var v)
                 && v.ValueKind is JsonValueKind.String or JsonValueKind.Number ? v.ToString() : null;
             var target = string.Join(' ', new[] { Field("hive_id"), Field("model") ?? Field("source") ?? Field("name"), Field("port") is { } p ? "port " + p : null }
                 .Where(x => x is not null));
-            audit.Write("cluster token", operation, target.Length == 0 ? "(all)" : target);
+            audit.Write(actor, operation, target.Length == 0 ? "(all)" : target);
         }
         return plan;
     }
 
     private static readonly string[] Forwarded = [JobOperations.WorkerSpawn, JobOperations.WorkerStop, JobOperations.WorkerList, JobOperations.HiveCheck];
 
-    private JobPlan PlanOperation(string operation, JsonElement request)
+    private JobPlan PlanOperation(string operation, JsonElement request, Actor actor)
     {
         switch (operation)
         {
-            case JobOperations.Infer: return infer.Plan(request);
+            case JobOperations.Infer: return infer.Plan(request, actor);
             case JobOperations.ModelDownload: return models.PlanDownload(request);
             case JobOperations.ModelList: return models.PlanList(request);
             case JobOperations.ModelDelete: return models.PlanDelete(request);
-            case JobOperations.HiveManage: return managed.PlanManage(request);
-            case JobOperations.HiveUnmanage: return managed.PlanUnmanage(request);
+            case JobOperations.HiveManage: return managed.PlanManage(request, actor);
+            case JobOperations.HiveUnmanage: return managed.PlanUnmanage(request, actor);
         }
         if (!Forwarded.Contains(operation)) return JobPlan.UnknownOperation(operation);
         var hiveId = JobFields.String(request, "hive_id", out var err);

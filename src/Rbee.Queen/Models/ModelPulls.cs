@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
+using Rbee.Queen.Audit;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Jobs;
 using Rbee.Queen.Scheduling;
@@ -24,6 +25,7 @@ public interface IPullObserver
 /// normal cold start. Concurrent requests for one alias share one pull, which runs on the queen's lifetime, not a
 /// request's: a request that leaves does not stop a download others (or the next request) will use. Bounded by
 /// <see cref="ModelOptions.PullTimeout"/>; a failure is 502 <c>model_pull_failed</c> naming the hive and the reason.
+/// Each pull is a line of the audit log (<c>model_download</c>, the first requester as actor), and so is its failure.
 /// </summary>
 public sealed partial class ModelPulls(
     ClusterRegistry registry,
@@ -32,6 +34,7 @@ public sealed partial class ModelPulls(
     SchedulingOptions scheduling,
     IPullPlacement placement,
     TimeProvider time,
+    AuditLog audit,
     ILogger<ModelPulls> logger,
     CancellationToken stopping = default)
 {
@@ -54,9 +57,9 @@ public sealed partial class ModelPulls(
     /// Pulls the alias <paramref name="alias"/> (or joins its pull under way) and returns once its hive's catalog, as the
     /// queen holds it, lists it. Throws <see cref="SchedulingException"/>: 404 when it is no alias, or when pulls on demand
     /// are off (saying how to pull it); 503 when no hive can take it; 502 when the pull failed. <paramref name="ct"/> ends
-    /// this caller's wait only.
+    /// this caller's wait only. <paramref name="requester"/> is who sent the request; a pull it starts is audited as theirs.
     /// </summary>
-    public async Task PullAsync(string alias, IPullObserver observer, CancellationToken ct)
+    public async Task PullAsync(string alias, IPullObserver observer, CancellationToken ct, Actor? requester = null)
     {
         if (SourceOf(alias) is not { } source) throw SchedulingException.ModelNotFound(alias);
         if (!options.PullOnDemand)
@@ -67,7 +70,7 @@ public sealed partial class ModelPulls(
         {
             if (!_pulls.TryGetValue(alias, out pull!))
             {
-                pull = new Pull(alias, source);
+                pull = new Pull(alias, source, requester ?? Actor.Unknown);
                 _pulls[alias] = pull;
                 pull.Attach(observer);
                 pull.Task = RunAsync(pull);
@@ -100,6 +103,7 @@ public sealed partial class ModelPulls(
                     $"Scheduling:WorkerTypes ({string.Join(", ", scheduling.WorkerTypes)})", "model");
             hiveId = chosen.HiveId;
             Log.PullStarted(logger, pull.Alias, pull.Source, hiveId, chosen.FreeBytes is { } f ? PullProgress.Bytes(f) : "unmeasured");
+            audit.Write(pull.Requester, JobOperations.ModelDownload, $"{hiveId} {pull.Alias}", $"pull on demand of {pull.Source} for a request");
             pull.Report($"pulling {pull.Alias} ({pull.Source}) on {hiveId}");
             var model = await DownloadAsync(pull, hiveId).ConfigureAwait(false);
             Log.PullFinished(logger, pull.Alias, hiveId, model, time.GetElapsedTime(started).TotalSeconds);
@@ -107,6 +111,7 @@ public sealed partial class ModelPulls(
         catch (SchedulingException e)
         {
             Log.PullFailed(logger, pull.Alias, hiveId ?? "(none)", e.Message);
+            if (hiveId is not null) audit.Write(pull.Requester, JobOperations.ModelDownload + " failed", $"{hiveId} {pull.Alias}", e.Message);
             throw;
         }
         finally
@@ -206,7 +211,7 @@ public sealed partial class ModelPulls(
     /// One pull and the requests waiting for it. Each new waiter first hears the last line; every waiter hears the lines in
     /// order (observers are called under the pull's lock, so they must not block: the pipeline's queue a note and return).
     /// </summary>
-    private sealed class Pull(string alias, string source)
+    private sealed class Pull(string alias, string source, Actor requester)
     {
         private readonly Lock _gate = new();
         private readonly List<IPullObserver> _observers = [];
@@ -214,6 +219,9 @@ public sealed partial class ModelPulls(
 
         public string Alias { get; } = alias;
         public string Source { get; } = source;
+
+        /// <summary>Who sent the request that started the pull (later ones join it).</summary>
+        public Actor Requester { get; } = requester;
         public Task? Task { get; set; }
 
         public void Attach(IPullObserver observer)

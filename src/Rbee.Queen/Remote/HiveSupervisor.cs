@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rbee.Contracts.Wire;
 using Rbee.Platform.Remote;
+using Rbee.Queen.Audit;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Configuration;
 
@@ -115,14 +116,14 @@ public sealed partial class HiveSupervisor(
             {
                 Log.Restarted(logger, alias, detail);
                 metrics.HiveRestarted(alias);
-                audit.Write("queen", "restart", alias, detail);
+                audit.Write(Actor.Queen, "restart", alias, detail);
             }
             else Log.RestartFailed(logger, alias, detail);
         }
         catch (SshException e)
         {
             Log.RestartFailed(logger, alias, e.Message);
-            audit.Write("queen", "restart failed", alias, e.Message);
+            audit.Write(Actor.Queen, "restart failed", alias, e.Message);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
 using Rbee.Platform.Remote;
+using Rbee.Queen.Audit;
 
 namespace Rbee.Queen.Remote;
 
@@ -15,7 +16,7 @@ public sealed partial class ManagedHiveJobs(ManagedHives hives, AuditLog audit)
     public const string WantRunning = "running";
     public const string WantStopped = "stopped";
 
-    public JobPlan PlanManage(JsonElement request)
+    public JobPlan PlanManage(JsonElement request, Actor actor)
     {
         if (Host(request, out var host) is { } bad) return bad;
         var supervisor = JobFields.String(request, "supervisor", out var e1);
@@ -31,20 +32,20 @@ public sealed partial class ManagedHiveJobs(ManagedHives hives, AuditLog audit)
             var old = hives.Find(host);
             var next = new ManagedHive(host, supervisor ?? old?.Supervisor ?? Supervisors.Queen, want is null ? old?.WantRunning ?? false : want == WantRunning);
             hives.Put(next);
-            audit.Write("cluster token", old is null ? "manage" : "update", host, $"supervisor {next.Supervisor}, {(next.WantRunning ? "wanted running" : "wanted stopped")}");
+            audit.Write(actor, old is null ? "manage" : "update", host, $"supervisor {next.Supervisor}, {(next.WantRunning ? "wanted running" : "wanted stopped")}");
             job.Narrate($"the queen manages {host}: supervisor {next.Supervisor}, {(next.WantRunning ? "restarted when it crashes" : "stopped on purpose, not restarted")}");
             return Task.CompletedTask;
         });
     }
 
-    public JobPlan PlanUnmanage(JsonElement request)
+    public JobPlan PlanUnmanage(JsonElement request, Actor actor)
     {
         if (Host(request, out var host) is { } bad) return bad;
         return JobPlan.Run((job, _) =>
         {
             if (hives.Remove(host))
             {
-                audit.Write("cluster token", "unmanage", host);
+                audit.Write(actor, "unmanage", host);
                 job.Narrate($"the queen no longer manages {host}");
             }
             else job.Narrate($"the queen did not manage {host}");

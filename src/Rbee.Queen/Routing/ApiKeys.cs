@@ -1,16 +1,19 @@
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Rbee.Hosting.Errors;
 using Rbee.Hosting.Security;
 using Rbee.Platform.Configuration;
 using Rbee.Platform.Paths;
+using Rbee.Queen.Audit;
 
 namespace Rbee.Queen.Routing;
 
 /// <summary>
 /// Who may call the queen's OpenAI endpoints (section <c>Api</c>; DESIGN.md "Security"): a list of API keys
-/// (<c>Api:Keys</c>, and/or <c>Api:KeysFile</c> with one key per line, <c>#</c> comments). With none configured only
-/// callers from the machine's own addresses are served.
+/// (<c>Api:Keys</c>, and/or <c>Api:KeysFile</c> with one key per line, <c>#</c> comments), each optionally named
+/// (<see cref="ApiKey.Parse"/>: <c>KEY NAME</c>). With none configured only callers from the machine's own addresses are
+/// served.
 /// </summary>
 public sealed class ApiOptions
 {
@@ -30,18 +33,21 @@ public sealed class ApiOptions
         return null;
     }
 
-    /// <summary>Every configured key: <see cref="Keys"/> and the lines of <see cref="KeysFile"/>.</summary>
-    public List<string> LoadKeys()
+    /// <summary>Every configured key: <see cref="Keys"/> and the lines of <see cref="KeysFile"/>; a malformed name stops
+    /// start-up with the entry's place (never its text, which holds a key).</summary>
+    public List<ApiKey> LoadKeys()
     {
-        var keys = Keys.Select(k => k.Trim()).ToList();
+        var keys = Keys.Select((k, i) => ApiKey.Parse(k, $"Api:Keys:{i}")).ToList();
         if (string.IsNullOrWhiteSpace(KeysFile)) return keys;
         var path = RbeePaths.ExpandHome(KeysFile);
         try
         {
+            var number = 0;
             foreach (var line in File.ReadAllLines(path))
             {
-                var key = line.Trim();
-                if (key.Length > 0 && !key.StartsWith('#')) keys.Add(key);
+                number++;
+                var text = line.Trim();
+                if (text.Length > 0 && !text.StartsWith('#')) keys.Add(ApiKey.Parse(text, $"Api:KeysFile {path} line {number}"));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -53,6 +59,36 @@ public sealed class ApiOptions
 }
 
 /// <summary>
+/// One API key and the name the audit log knows it by (docs/routing.md "API keys"). An entry is <c>KEY</c> or
+/// <c>KEY NAME</c>: the key, then blanks (spaces or tabs), then its name, 1-64 letters, digits, <c>.</c>, <c>_</c>,
+/// <c>@</c> or <c>-</c>. Blanks split them because a bearer token never holds one (RFC 6750 <c>b64token</c>), so a plain
+/// one-key-per-line file of today reads as it did. A key without a name is called by its fingerprint,
+/// <c>key-</c> and the first 8 hex digits of its SHA-256: enough to tell keys apart in a log, nothing to guess the key by.
+/// </summary>
+public sealed partial record ApiKey(string Secret, string Name)
+{
+    public static ApiKey Parse(string entry, string where)
+    {
+        var text = entry.Trim();
+        var blank = text.AsSpan().IndexOfAny(' ', '\t');
+        if (blank < 0) return new(text, Fingerprint(text));
+        var name = text[blank..].Trim();
+        if (!NamePattern().IsMatch(name))
+            throw new StartupException($"{where}: what follows the API key must be its name, 1-64 letters, digits, '.', '_', '@' or '-' (a key holds no blanks)");
+        return new(text[..blank], name);
+    }
+
+    /// <summary><c>key-</c> and the first 8 hex digits of the key's SHA-256.</summary>
+    public static string Fingerprint(string secret) => "key-" + Convert.ToHexStringLower(BearerTokens.Hash(secret))[..8];
+
+    /// <summary>The name only: a key must never reach a log through a record's printout.</summary>
+    public override string ToString() => Name;
+
+    [GeneratedRegex("^[A-Za-z0-9._@-]{1,64}$")]
+    private static partial Regex NamePattern();
+}
+
+/// <summary>
 /// The rule for the OpenAI endpoints: with keys configured, <c>Authorization: Bearer &lt;key&gt;</c> must name one of
 /// them (compared as SHA-256 hashes in constant time, so neither a key nor its length leaks); with none configured, only
 /// the machine's own addresses. The cluster token is never an API key (start-up refuses a key equal to it, and a caller
@@ -60,30 +96,40 @@ public sealed class ApiOptions
 /// </summary>
 public sealed partial class ApiKeyAuthorizer
 {
-    private readonly byte[][] _keyHashes;
+    private readonly (byte[] Hash, Actor Caller)[] _keys;
     private readonly byte[]? _clusterTokenHash;
     private readonly LocalAddresses _local;
     private readonly ILogger<ApiKeyAuthorizer> _logger;
 
-    public ApiKeyAuthorizer(IReadOnlyCollection<string> keys, ClusterTokenOptions token, LocalAddresses local, ILogger<ApiKeyAuthorizer> logger)
+    public ApiKeyAuthorizer(IReadOnlyCollection<ApiKey> keys, ClusterTokenOptions token, LocalAddresses local, ILogger<ApiKeyAuthorizer> logger)
     {
-        if (token.Token is { } t && keys.Contains(t, StringComparer.Ordinal))
+        if (token.Token is { } t && keys.Any(k => k.Secret == t))
             throw new StartupException("an API key (Api:Keys / Api:KeysFile) equals the cluster token; the two must differ, or anyone with an API key could control the cluster");
-        _keyHashes = keys.Distinct(StringComparer.Ordinal).Select(BearerTokens.Hash).ToArray();
+        // A key listed twice is known by its first name.
+        _keys = keys.DistinctBy(k => k.Secret, StringComparer.Ordinal).Select(k => (BearerTokens.Hash(k.Secret), Actor.ApiKey(k.Name))).ToArray();
         _clusterTokenHash = token.Token is { } tok ? BearerTokens.Hash(tok) : null;
         _local = local;
         _logger = logger;
     }
 
-    public bool KeysConfigured => _keyHashes.Length > 0;
+    public bool KeysConfigured => _keys.Length > 0;
 
     /// <summary>Null when the request may go on, else the OpenAI-shaped 401/403 to answer.</summary>
-    public IResult? Check(HttpContext context)
+    public IResult? Check(HttpContext context) => Check(context, out _);
+
+    /// <summary>As <see cref="Check(HttpContext)"/>, and who the caller is when it may go on: its key's name, or a local
+    /// caller when no keys are configured (the audit log's actor for what its request makes the queen do).</summary>
+    public IResult? Check(HttpContext context, out Actor caller)
     {
+        caller = Actor.Unknown;
         var remote = context.Connection.RemoteIpAddress;
         if (!KeysConfigured)
         {
-            if (remote is not null && _local.IsLocal(remote)) return null;
+            if (remote is not null && _local.IsLocal(remote))
+            {
+                caller = Actor.LocalCaller;
+                return null;
+            }
             Log.Refused(_logger, context.Request.Path.Value ?? "/", remote?.ToString() ?? "?", "not a local caller and no API keys configured");
             return ApiErrors.Forbidden("not_local",
                 "this queen serves its OpenAI endpoints only to callers on its own machine; configure API keys (Api:Keys or Api:KeysFile) to serve the network");
@@ -92,8 +138,15 @@ public sealed partial class ApiKeyAuthorizer
         if (presented is not null)
         {
             var hash = BearerTokens.Hash(presented);
-            foreach (var k in _keyHashes)
-                if (BearerTokens.Same(hash, k)) return null;
+            // Every key is compared, so the time taken says nothing about which one matched.
+            Actor? match = null;
+            foreach (var (k, who) in _keys)
+                if (BearerTokens.Same(hash, k)) match ??= who;
+            if (match is not null)
+            {
+                caller = match;
+                return null;
+            }
             if (_clusterTokenHash is not null && BearerTokens.Same(hash, _clusterTokenHash))
             {
                 Log.Refused(_logger, context.Request.Path.Value ?? "/", remote?.ToString() ?? "?", "cluster token presented as an API key");

@@ -20,7 +20,8 @@ namespace Rbee.Queen.Routing;
 public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forwarder, ClusterEventHub events, TimeProvider time, ILoggerFactory loggers,
     Telemetry.QueenMetrics metrics)
 {
-    public JobPlan Plan(JsonElement request)
+    /// <param name="caller">Who posted the job: a cold start or pull it causes is audited as theirs.</param>
+    public JobPlan Plan(JsonElement request, Audit.Actor caller)
     {
         var model = JobFields.String(request, "model", out var error);
         if (error is not null) return JobPlan.Invalid(error, "model");
@@ -44,7 +45,7 @@ public sealed class InferJob(InferencePipeline pipeline, WorkerForwarder forward
             };
             timeline.Received();
             var client = new JobClient(job, forwarder, path, body, requestId, model);
-            await pipeline.RunAsync(model, client, timeline, ct).ConfigureAwait(false);
+            await pipeline.RunAsync(model, client, timeline, caller, ct).ConfigureAwait(false);
             if (client.Failure is { } failure) throw new JobFailedException(failure);
         });
     }

@@ -50,7 +50,7 @@ public static class InferenceEndpoints
     private static async Task RouteAsync(HttpContext context, bool knownEndpoint)
     {
         var services = context.RequestServices;
-        if (services.GetRequiredService<ApiKeyAuthorizer>().Check(context) is { } refused) { await refused.ExecuteAsync(context); return; }
+        if (services.GetRequiredService<ApiKeyAuthorizer>().Check(context, out var caller) is { } refused) { await refused.ExecuteAsync(context); return; }
         var requestId = RequestIds.From(context.Request.Headers["X-Request-Id"].ToString());
         context.Response.Headers["X-Request-Id"] = requestId;
         var timeline = new RequestTimeline(services.GetRequiredService<ClusterEventHub>(), services.GetRequiredService<TimeProvider>(),
@@ -77,7 +77,7 @@ public static class InferenceEndpoints
             timeline.Stream = body.Stream;
             timeline.Received();
             var client = new HttpInferenceClient(context, body, services.GetRequiredService<WorkerForwarder>(), requestId);
-            await services.GetRequiredService<InferencePipeline>().RunAsync(body.Model, client, timeline, context.RequestAborted);
+            await services.GetRequiredService<InferencePipeline>().RunAsync(body.Model, client, timeline, caller, context.RequestAborted);
         }
     }
 }

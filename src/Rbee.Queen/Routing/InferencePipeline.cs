@@ -65,7 +65,9 @@ public interface IInferenceClient
 public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions options, TimeProvider time, ModelPulls? pulls = null,
     InFlightRequests? inFlight = null)
 {
-    public async Task RunAsync(string model, IInferenceClient client, RequestTimeline timeline, CancellationToken ct)
+    /// <param name="caller">Who sent the request (its API key, a local caller, a job's token holder): a cold start or a
+    /// pull on demand it causes is audited as theirs.</param>
+    public async Task RunAsync(string model, IInferenceClient client, RequestTimeline timeline, Audit.Actor caller, CancellationToken ct)
     {
         timeline.Model = model;
         var started = time.GetTimestamp();
@@ -82,7 +84,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
                 WorkerLease lease;
                 try
                 {
-                    lease = await AcquireAsync(model, client, timeline, retry, options.MaxWait - waited, failedOn, ct).ConfigureAwait(false);
+                    lease = await AcquireAsync(model, client, timeline, retry, options.MaxWait - waited, failedOn, caller, ct).ConfigureAwait(false);
                 }
                 catch (SchedulingException e)
                 {
@@ -92,7 +94,7 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
                         pulled = true;
                         try
                         {
-                            await PullAsync(pulls, model, client, timeline, ct).ConfigureAwait(false);
+                            await PullAsync(pulls, model, client, timeline, caller, ct).ConfigureAwait(false);
                             // The pull had its own bound (Models:PullTimeout); the wait for a worker starts now.
                             started = time.GetTimestamp();
                             continue;
@@ -252,10 +254,10 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
     /// Takes a worker for the request, telling a streamed client what happens while it waits (<see cref="ShowWaitAsync{T}"/>).
     /// </summary>
     private async Task<WorkerLease> AcquireAsync(string model, IInferenceClient client, RequestTimeline timeline, bool retry,
-        TimeSpan maxWait, IReadOnlySet<WorkerKey>? avoid, CancellationToken ct)
+        TimeSpan maxWait, IReadOnlySet<WorkerKey>? avoid, Audit.Actor caller, CancellationToken ct)
     {
         var notes = new WaitNotes();
-        var take = scheduler.AcquireAsync(model, notes, retry, maxWait, ct, avoid);
+        var take = scheduler.AcquireAsync(model, notes, retry, maxWait, ct, avoid, caller);
         if (take.IsCompletedSuccessfully) return take.Result;
 
         // Writing progress may fail (the client left): a worker handed over after that must still go back.
@@ -282,10 +284,11 @@ public sealed class InferencePipeline(Scheduler scheduler, SchedulingOptions opt
     }
 
     /// <summary>Pulls the alias <paramref name="model"/> onto a hive, or joins its pull, showing its progress as it goes.</summary>
-    private async Task PullAsync(ModelPulls modelPulls, string model, IInferenceClient client, RequestTimeline timeline, CancellationToken ct)
+    private async Task PullAsync(ModelPulls modelPulls, string model, IInferenceClient client, RequestTimeline timeline, Audit.Actor caller,
+        CancellationToken ct)
     {
         var notes = new WaitNotes();
-        var pull = modelPulls.PullAsync(model, notes, ct);
+        var pull = modelPulls.PullAsync(model, notes, ct, caller);
         if (pull.IsCompleted)
         {
             await pull.ConfigureAwait(false); // refused at once (pulls off, no hive): nothing to show

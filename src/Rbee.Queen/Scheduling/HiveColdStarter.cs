@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
+using Rbee.Queen.Audit;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Jobs;
 
@@ -15,7 +16,7 @@ namespace Rbee.Queen.Scheduling;
 /// through the hive's <c>worker_spawn</c> job, and returns once the worker is ready in the queen's own view (awaited on
 /// the view's changes, never polled). Memory promised to a start in flight is held back from the device's free memory,
 /// so two cold starts at once do not both count the same free gigabytes. A hive that fails the start is left out of the
-/// next try.
+/// next try. Each try is a line of the audit log (<c>worker_spawn</c>, the requester as actor), and so is its failure.
 /// </summary>
 public sealed partial class HiveColdStarter(
     ClusterRegistry registry,
@@ -24,11 +25,12 @@ public sealed partial class HiveColdStarter(
     IPlacementPolicy placement,
     Func<ModelInfo, string, long> estimate,
     SchedulingOptions options,
+    AuditLog audit,
     ILogger<HiveColdStarter> logger) : IColdStarter
 {
     private readonly ConcurrentDictionary<(string HiveId, string Device), long> _reserved = new();
 
-    public async Task StartAsync(ModelPresence model, IWaitObserver progress, CancellationToken ct)
+    public async Task StartAsync(ModelPresence model, Actor requester, IWaitObserver progress, CancellationToken ct)
     {
         var excluded = new HashSet<(string, string)>();
         string? lastFailure = null;
@@ -42,12 +44,14 @@ public sealed partial class HiveColdStarter(
                 throw SchedulingException.Unavailable("insufficient_memory", MostFreeMemoryPlacement.NothingFits(model.Id, devices));
             }
             var key = (chosen.HiveId, chosen.Device);
+            var target = $"{chosen.HiveId} {model.Id} {chosen.Device}";
             _reserved.AddOrUpdate(key, chosen.RequiredBytes, (_, held) => held + chosen.RequiredBytes);
             try
             {
                 progress.SpawnStarted(chosen.HiveId, chosen.Device);
                 Log.Begun(logger, model.Id, chosen.HiveId, chosen.Device, chosen.WorkerType, MostFreeMemoryPlacement.Gib(chosen.RequiredBytes),
                     chosen.FreeBytes is { } f ? MostFreeMemoryPlacement.Gib(f) : "unmeasured");
+                audit.Write(requester, JobOperations.WorkerSpawn, target, $"cold start: a request needs a {chosen.WorkerType} worker for the model");
                 await SpawnAsync(model.Id, chosen, progress, ct).ConfigureAwait(false);
                 return;
             }
@@ -55,6 +59,7 @@ public sealed partial class HiveColdStarter(
             {
                 lastFailure = e.Message;
                 excluded.Add(key);
+                audit.Write(requester, JobOperations.WorkerSpawn + " failed", target, e.Message);
                 Log.AttemptFailed(logger, model.Id, chosen.HiveId, chosen.Device, e.Message);
             }
             finally

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Rbee.Contracts.Json;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
+using Rbee.Queen.Audit;
 using Rbee.Queen.Cluster;
 using Rbee.Queen.Jobs;
 
@@ -13,7 +14,7 @@ namespace Rbee.Queen.Scheduling;
 /// Ollama's keep-alive habit (<see cref="SchedulingOptions.IdleTimeout"/>, off by default): a worker the scheduler
 /// started on demand (<c>started_by: queen</c>) that has had no request for that long is stopped through its hive's
 /// <c>worker_stop</c> job, freeing its memory. A worker a person started is never stopped here. A worker is first marked
-/// retiring, so no request is sent to it while it stops.
+/// retiring, so no request is sent to it while it stops. Each stop is a line of the audit log, with the queen as actor.
 /// </summary>
 public sealed partial class IdleReaper(
     ClusterRegistry registry,
@@ -21,6 +22,7 @@ public sealed partial class IdleReaper(
     HiveJobClient jobs,
     SchedulingOptions options,
     TimeProvider time,
+    AuditLog audit,
     ILogger<IdleReaper> logger) : BackgroundService
 {
     /// <summary>When the idle timeout will stop this worker, or null when it never will (for <c>/v1/cluster</c>).</summary>
@@ -67,8 +69,11 @@ public sealed partial class IdleReaper(
 
     private async Task StopAsync(HiveEntry hive, ProcessStats worker, WorkerKey key, TimeSpan idleFor, CancellationToken ct)
     {
+        var target = $"{hive.HiveId} {ClusterModels.ModelIdOf(worker) ?? "?"} port {worker.Port}";
+        var why = $"idle for {idleFor.TotalSeconds:0} s (Scheduling:IdleTimeout)";
         try
         {
+            audit.Write(Actor.Queen, JobOperations.WorkerStop, target, why);
             var body = JsonSerializer.Serialize(new WorkerStopRequest(JobOperations.WorkerStop, worker.Port, null), RbeeJsonContext.Default.WorkerStopRequest);
             var sse = await jobs.PostAsync(hive, body, options.SpawnPostTimeout, ct).ConfigureAwait(false);
             await jobs.RelayAsync(hive.HiveId, sse, static _ => { }, static _ => { }, ct).ConfigureAwait(false);
@@ -78,6 +83,7 @@ public sealed partial class IdleReaper(
         {
             // One failed stop must not end the reaper (a background service's exception stops the host).
             loads.Unretire(key);
+            audit.Write(Actor.Queen, JobOperations.WorkerStop + " failed", target, e.Message);
             Log.StopFailed(logger, key.ToString(), e.Message);
         }
     }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Rbee.Queen.Audit;
 
 namespace Rbee.Queen.Scheduling;
 
@@ -24,9 +25,10 @@ public interface IColdStarter
 {
     /// <summary>
     /// Places and starts a worker for <paramref name="model"/> and returns once it is ready in the cluster view; throws
-    /// <see cref="SchedulingException"/> when nowhere fits or every try failed.
+    /// <see cref="SchedulingException"/> when nowhere fits or every try failed. <paramref name="requester"/> is who sent the
+    /// request that needs the worker (the first of those waiting), for the audit log.
     /// </summary>
-    Task StartAsync(ModelPresence model, IWaitObserver progress, CancellationToken ct);
+    Task StartAsync(ModelPresence model, Actor requester, IWaitObserver progress, CancellationToken ct);
 }
 
 /// <summary>A worker given to one request; release it exactly once with the outcome.</summary>
@@ -104,8 +106,9 @@ public sealed partial class Scheduler
     /// </summary>
     /// <param name="maxWait">How long this request may still wait (<see cref="SchedulingOptions.MaxWait"/> less what it waited before a retry).</param>
     /// <param name="avoid">Workers this request already failed on: another one is taken when one has room.</param>
+    /// <param name="requester">Who sent the request; a cold start it causes is audited as theirs.</param>
     public async Task<WorkerLease> AcquireAsync(string model, IWaitObserver? observer, bool retry, TimeSpan maxWait, CancellationToken ct,
-        IReadOnlySet<WorkerKey>? avoid = null)
+        IReadOnlySet<WorkerKey>? avoid = null, Actor? requester = null)
     {
         // A queue exists only for a model the cluster has: a stream of made-up names must not grow this table. It is keyed
         // by the model's own id, whichever name (tiny, tiny:latest, an alias) the request used; the lease carries that id.
@@ -135,11 +138,11 @@ public sealed partial class Scheduler
                 throw SchedulingException.QueueFull(
                     $"{queue.Count} requests already wait for model '{model}' (Scheduling:MaxQueued {_options.MaxQueued}); retry in {after} s", after);
             }
-            waiter = new Waiter(observer, _time.GetUtcNow(), avoid);
+            waiter = new Waiter(observer, _time.GetUtcNow(), avoid, requester ?? Actor.Unknown);
             if (retry) queue.Waiters.AddFirst(waiter.Node); else queue.Waiters.AddLast(waiter.Node);
             position = queue.PositionOf(waiter);
             if (presence.Ready.Count == 0 && presence.Starting.Count == 0 && queue.ColdStart is null)
-                queue.ColdStart = ColdStartAsync(queue, presence);
+                queue.ColdStart = ColdStartAsync(queue, presence, waiter.Requester);
             else if (queue.SpawningOn is var (hive, device))
             {
                 // A request that joins a start in flight is told how far it got, so its timeline has the same phases.
@@ -201,8 +204,9 @@ public sealed partial class Scheduler
             var presence = _index.Current.Find(model);
             // Requests wait, but no worker serves or is loading the model any more (it crashed, or was stopped as idle):
             // start one, as the first of them did, instead of leaving them to time out.
+            // Who waits longest asked first: the start is theirs in the audit log.
             if (presence is { Ready.Count: 0, Starting.Count: 0, OnDisk.Count: > 0 } && queue.ColdStart is null)
-                queue.ColdStart = ColdStartAsync(queue, presence);
+                queue.ColdStart = ColdStartAsync(queue, presence, queue.Waiters.First!.Value.Requester);
             var moved = false;
             while (queue.Waiters.First is { } head)
             {
@@ -257,13 +261,13 @@ public sealed partial class Scheduler
         return null;
     }
 
-    private async Task ColdStartAsync(ModelQueue queue, ModelPresence presence)
+    private async Task ColdStartAsync(ModelQueue queue, ModelPresence presence, Actor requester)
     {
         await Task.Yield(); // never run the start under the queue's lock
         var fanOut = new QueueObserver(queue);
         try
         {
-            await _coldStarter.StartAsync(presence, fanOut, _stopping).ConfigureAwait(false);
+            await _coldStarter.StartAsync(presence, requester, fanOut, _stopping).ConfigureAwait(false);
         }
         catch (SchedulingException e)
         {
@@ -337,8 +341,9 @@ public sealed partial class Scheduler
 
     private sealed class Waiter
     {
-        public Waiter(IWaitObserver? observer, DateTimeOffset enqueuedAt, IReadOnlySet<WorkerKey>? avoid)
+        public Waiter(IWaitObserver? observer, DateTimeOffset enqueuedAt, IReadOnlySet<WorkerKey>? avoid, Actor requester)
         {
+            Requester = requester;
             Observer = observer;
             EnqueuedAt = enqueuedAt;
             Avoid = avoid;
@@ -347,6 +352,7 @@ public sealed partial class Scheduler
 
         public IWaitObserver? Observer { get; }
         public IReadOnlySet<WorkerKey>? Avoid { get; }
+        public Actor Requester { get; }
         public DateTimeOffset EnqueuedAt { get; }
         public LinkedListNode<Waiter> Node { get; }
         public TaskCompletionSource<WorkerLease> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -28,6 +28,12 @@ internal sealed class QueenWithHives : IDisposable
     public HiveForwarder Forwarder { get; }
     public JobRegistry Jobs { get; }
 
+    /// <summary>The queen's audit log, in a directory of this test's own (deleted with it).</summary>
+    public Rbee.Queen.Audit.AuditLog Audit { get; } = new(Directory.CreateTempSubdirectory("rbee-audit-").FullName, TimeProvider.System);
+
+    /// <summary>The audit log's lines so far (none when nothing was audited).</summary>
+    public string[] AuditLines() => File.Exists(Audit.Path) ? File.ReadAllLines(Audit.Path) : [];
+
     public QueenWithHives()
     {
         Registry = ClusterFixtures.Registry(Time);
@@ -95,5 +101,6 @@ internal sealed class QueenWithHives : IDisposable
     {
         Jobs.Dispose();
         Http.Dispose();
+        Directory.Delete(Path.GetDirectoryName(Audit.Path)!, recursive: true);
     }
 }

@@ -31,7 +31,7 @@ public sealed class ModelPullsTests : IAsyncLifetime
     }
 
     private ModelPulls Pulls() => new(_queen.Registry, _queen.Forwarder, _models, new SchedulingOptions(), new MostFreeMemoryPullPlacement(),
-        _queen.Time, NullLogger<ModelPulls>.Instance);
+        _queen.Time, _queen.Audit, NullLogger<ModelPulls>.Instance);
 
     private async Task<StubHive> HiveAsync(string id, StubHive.Script script, long? ramFree = 8 * QueenWithHives.GiB)
     {

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rbee.Contracts.Wire;
 using Rbee.Hosting.Jobs;
+using Rbee.Queen.Audit;
 using Rbee.Queen.Models;
 using Rbee.Queen.Routing;
 using Rbee.Queen.Scheduling;
@@ -33,7 +34,7 @@ public sealed class PullOnDemandPipelineTests : IAsyncLifetime
         var scheduler = new Scheduler(new ModelIndex(() => _queen.Registry.Current, _options, _models.Aliases), new WorkerLoads(_options, _queen.Time),
             new LeastRequestsPolicy(), _starter, _options, _queen.Time, NullLogger<Scheduler>.Instance);
         var pulls = new ModelPulls(_queen.Registry, _queen.Forwarder, _models, _options, new MostFreeMemoryPullPlacement(), _queen.Time,
-            NullLogger<ModelPulls>.Instance);
+            _queen.Audit, NullLogger<ModelPulls>.Instance);
         _pipeline = new InferencePipeline(scheduler, _options, _queen.Time, pulls);
         _events = new ClusterEventHub(_queen.Registry);
     }
@@ -83,11 +84,12 @@ public sealed class PullOnDemandPipelineTests : IAsyncLifetime
         }
     }
 
+    /// <summary>A request sent with the API key named <c>alice</c>.</summary>
     private async Task<RecordingClient> RunAsync(string model = "tinyllama")
     {
         var client = new RecordingClient();
         await _pipeline.RunAsync(model, client, new RequestTimeline(_events, _queen.Time, NullLogger.Instance, "r1", "/v1/chat/completions"),
-            CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+            Actor.ApiKey("alice"), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
         return client;
     }
 
@@ -108,6 +110,14 @@ public sealed class PullOnDemandPipelineTests : IAsyncLifetime
         Assert.Contains($"pulling tinyllama ({Source}) on a", client.Comments);
         Assert.Contains("pulling tinyllama on a: 45% (12.3 MB of 27.0 MB, 3.1 MB/s, ETA 5 s)", client.Comments);
         Assert.Equal("waiting for hive a's catalog to list tinyllama", client.Comments[^1]);
+
+        // The pull is in the audit log as the requesting key's doing.
+        var pull = Assert.Single(_queen.AuditLines());
+        using var line = System.Text.Json.JsonDocument.Parse(pull);
+        Assert.Equal("api key", line.RootElement.GetProperty("actor").GetString());
+        Assert.Equal("alice", line.RootElement.GetProperty("key").GetString());
+        Assert.Equal("model_download", line.RootElement.GetProperty("action").GetString());
+        Assert.Equal("a tinyllama", line.RootElement.GetProperty("target").GetString());
     }
 
     [Fact]

@@ -67,7 +67,7 @@ public sealed class InferencePipelineTests
     private static (HttpStatusCode?, Exception?, DeliveryOutcome) Ok(WorkerLease _) => (HttpStatusCode.OK, null, DeliveryOutcome.Delivered);
 
     private Task RunAsync(IInferenceClient client) =>
-        _pipeline.RunAsync("m", client, new RequestTimeline(_events, _time, NullLogger.Instance, "r1", "/v1/completions"), CancellationToken.None);
+        _pipeline.RunAsync("m", client, new RequestTimeline(_events, _time, NullLogger.Instance, "r1", "/v1/completions"), Rbee.Queen.Audit.Actor.LocalCaller, CancellationToken.None);
 
     /// <summary>The phases the timeline of request <paramref name="id"/> published so far, in order.</summary>
     private static List<string> Phases(ClusterEventHub.Subscription events, string id)
@@ -177,7 +177,7 @@ public sealed class InferencePipelineTests
     {
         var client = new StalledErrorClient();
         using var leaves = new CancellationTokenSource();
-        var run = _pipeline.RunAsync("m", client, new RequestTimeline(_events, _time, NullLogger.Instance, "r1", "/v1/completions"), leaves.Token);
+        var run = _pipeline.RunAsync("m", client, new RequestTimeline(_events, _time, NullLogger.Instance, "r1", "/v1/completions"), Rbee.Queen.Audit.Actor.LocalCaller, leaves.Token);
         await client.Sent.Task;
         Assert.Equal(1, InFlight());
         await leaves.CancelAsync();
@@ -191,7 +191,7 @@ public sealed class InferencePipelineTests
         _cluster.Hive("a", models: [TestCluster.Model("cold")], workers: [TestCluster.Worker(8080, "m")]);
         _starter.SpawnedPort = 8081;
         using var events = _events.Subscribe();
-        var run = _pipeline.RunAsync("cold", new ScriptedClient(Ok), new RequestTimeline(_events, _time, NullLogger.Instance, "cold-1", "infer"),
+        var run = _pipeline.RunAsync("cold", new ScriptedClient(Ok), new RequestTimeline(_events, _time, NullLogger.Instance, "cold-1", "infer"), Rbee.Queen.Audit.Actor.LocalCaller,
             CancellationToken.None);
         await _starter.Started.Task;
         _cluster.Hive("a", models: [TestCluster.Model("cold")], workers: [TestCluster.Worker(8080, "m"), TestCluster.Worker(8081, "cold")]);

@@ -149,7 +149,7 @@ public sealed class UnreachableWorkerSweepTests
     {
         var (pipeline, loads, events) = Pipeline();
         var client = new StallsFirstClient();
-        var run = pipeline.RunAsync("m", client, new RequestTimeline(events, _time, NullLogger.Instance, "r1", "/v1/completions"), CancellationToken.None);
+        var run = pipeline.RunAsync("m", client, new RequestTimeline(events, _time, NullLogger.Instance, "r1", "/v1/completions"), Rbee.Queen.Audit.Actor.LocalCaller, CancellationToken.None);
         var stalled = await client.FirstSent.Task;
         Assert.Equal(1, _inFlight.CountOn(stalled.HiveId));
 
@@ -169,7 +169,7 @@ public sealed class UnreachableWorkerSweepTests
         var (pipeline, loads, events) = Pipeline();
         var client = new StallsFirstClient();
         using var leaves = new CancellationTokenSource();
-        var run = pipeline.RunAsync("m", client, new RequestTimeline(events, _time, NullLogger.Instance, "r1", "/v1/completions"), leaves.Token);
+        var run = pipeline.RunAsync("m", client, new RequestTimeline(events, _time, NullLogger.Instance, "r1", "/v1/completions"), Rbee.Queen.Audit.Actor.LocalCaller, leaves.Token);
         var busy = await client.FirstSent.Task;
         _probe.Answering.Add(busy.Url);
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Rbee.Contracts.Wire;
+using Rbee.Queen.Audit;
 using Rbee.Queen.Scheduling;
 
 namespace Rbee.Queen.Tests.Scheduling;
@@ -21,8 +22,9 @@ public sealed class SchedulerTests
             NullLogger<Scheduler>.Instance);
     }
 
-    private Task<WorkerLease> Acquire(string model = "m", bool retry = false, CancellationToken ct = default, RecordingObserver? observer = null) =>
-        _scheduler.AcquireAsync(model, observer, retry, _options.MaxWait, ct);
+    private Task<WorkerLease> Acquire(string model = "m", bool retry = false, CancellationToken ct = default, RecordingObserver? observer = null,
+        Actor? requester = null) =>
+        _scheduler.AcquireAsync(model, observer, retry, _options.MaxWait, ct, requester: requester);
 
     /// <summary>Records what a waiting request is told.</summary>
     public sealed class RecordingObserver : IWaitObserver
@@ -44,8 +46,12 @@ public sealed class SchedulerTests
         /// <summary>When set, the start reports the worker's process started on this port (the hive's "spawned" event).</summary>
         public int? SpawnedPort { get; set; }
 
-        public async Task StartAsync(ModelPresence model, IWaitObserver progress, CancellationToken ct)
+        /// <summary>Who the scheduler said asked for the last start (the audit log's actor).</summary>
+        public Actor? Requester { get; private set; }
+
+        public async Task StartAsync(ModelPresence model, Actor requester, IWaitObserver progress, CancellationToken ct)
         {
+            Requester = requester;
             Interlocked.Increment(ref Starts);
             progress.SpawnStarted("a", "cpu");
             if (SpawnedPort is { } port) progress.WorkerSpawned("a", port);
@@ -178,9 +184,11 @@ public sealed class SchedulerTests
         _options.MaxQueued = 64;
         _cluster.Hive("a", models: [TestCluster.Model("cold")]);
         var observers = Enumerable.Range(0, 5).Select(_ => new RecordingObserver()).ToList();
-        var requests = observers.Select(o => Acquire("cold", observer: o)).ToList();
+        var requests = observers.Select((o, i) => Acquire("cold", observer: o, requester: Actor.ApiKey($"caller-{i}"))).ToList();
         await _starter.Started.Task;
         Assert.Equal(1, _starter.Starts);
+        // The one start is the first requester's, for the audit log.
+        Assert.Equal(Actor.ApiKey("caller-0"), _starter.Requester);
         Assert.All(requests, r => Assert.False(r.IsCompleted));
         Assert.All(observers, o => Assert.Contains("spawn a cpu", o.Notes));
 

@@ -113,6 +113,12 @@ public sealed class KeeperCliTests(Xunit.Abstractions.ITestOutputHelper output)
             var down = await CliRun.RunAsync(["down", .. where], env, TimeSpan.FromSeconds(60));
             Assert.True(down.ExitCode == 0, down.ToString());
             Assert.Contains("rbee is down", down.Stdout);
+            // The CLI said who it runs as; the queen audited its shutdown with that claim next to the token.
+            var audit = File.ReadAllLines(Path.Combine(home.Path, ".local", "state", "rbee", "queen", "audit.log"));
+            var user = Rbee.Contracts.Protocol.ClaimedUser.OfThisProcess();
+            Assert.Contains(audit, l => l.Contains("\"action\":\"shutdown\"", StringComparison.Ordinal)
+                && l.Contains("\"actor\":\"cluster token\"", StringComparison.Ordinal)
+                && (user is null || l.Contains($"\"claimed_user\":\"{user}\"", StringComparison.Ordinal)));
             Assert.True(FreePort.IsFree(new Uri(queenUrl).Port));
             Assert.True(FreePort.IsFree(int.Parse(hivePort, System.Globalization.CultureInfo.InvariantCulture)));
         }

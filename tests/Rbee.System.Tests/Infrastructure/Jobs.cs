@@ -21,10 +21,13 @@ public static class Jobs
     }
 
     /// <summary>As <see cref="RunAsync"/>, with each line's arrival time and event name.</summary>
-    public static async Task<(List<Line> Lines, string Terminal)> RunTimedAsync(string baseUrl, string json, TimeSpan budget, string? token = null)
+    /// <param name="user">Sent as <c>X-Rbee-User</c>, the name the CLI claims (the queen's audit log records it).</param>
+    public static async Task<(List<Line> Lines, string Terminal)> RunTimedAsync(string baseUrl, string json, TimeSpan budget, string? token = null,
+        string? user = null)
     {
         var clock = Stopwatch.StartNew();
         using var postRequest = Http.Request(HttpMethod.Post, $"{baseUrl}/v1/jobs", token);
+        if (user is not null) postRequest.Headers.TryAddWithoutValidation(Rbee.Contracts.Protocol.ClaimedUser.Header, user);
         postRequest.Content = new StringContent(json, Encoding.UTF8, "application/json");
         using var post = await Http.Client.SendAsync(postRequest);
         var body = await post.Content.ReadAsStringAsync();

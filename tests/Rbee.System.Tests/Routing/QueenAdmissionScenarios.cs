@@ -139,6 +139,13 @@ public sealed class QueenAdmissionScenarios
             name == "worker_removed" && d.GetProperty("worker").GetProperty("port").GetInt32() == auto.Port);
         Assert.Contains(await c.WorkersAsync("idle-manual"), w => w.Port == manual.Port);
         Assert.Empty(await c.WorkersAsync("idle-auto"));
+        // The audit log says who did each: the cold start is the request's (a local caller: no API keys configured), the
+        // idle stop the queen's own.
+        var audit = await File.ReadAllLinesAsync(Path.Combine(c.Queen.Home, ".local", "state", "rbee", "queen", "audit.log"));
+        Assert.Contains(audit, l => l.Contains("\"actor\":\"local caller\"", StringComparison.Ordinal)
+            && l.Contains("\"action\":\"worker_spawn\"", StringComparison.Ordinal) && l.Contains(" idle-auto ", StringComparison.Ordinal));
+        Assert.Contains(audit, l => l.Contains("\"actor\":\"queen\"", StringComparison.Ordinal)
+            && l.Contains("\"action\":\"worker_stop\"", StringComparison.Ordinal) && l.Contains($"idle-auto port {auto.Port}", StringComparison.Ordinal));
         // The model is still on disk: the next request starts a worker again.
         Assert.NotEmpty(await RoutingCluster.CompleteAsync(c.Queen.Url, "idle-auto", "Echoes", 4));
     }

@@ -1,11 +1,12 @@
 using System.Text.Json;
 
-namespace Rbee.Queen.Remote;
+namespace Rbee.Queen.Audit;
 
 /// <summary>
 /// The queen's audit log (issue 14): one JSON line per lifecycle action, who did what to which target and when, in its
-/// state directory (<c>audit.log</c>, rotated to <c>audit.log.1</c> at 16 MiB). Actors: <c>cluster token</c> (a control
-/// caller), <c>queen</c> (its own supervision).
+/// state directory (<c>audit.log</c>, rotated to <c>audit.log.1</c> at 16 MiB, one old file kept). A line is
+/// <c>{"time":…,"actor":…,["claimed_user"|"key":…,]"action":…,"target":…[,"detail":…]}</c>; who the actor is, and which of
+/// its fields are proof, is <see cref="Actor"/>'s to say (docs/security.md "Audit log").
 /// </summary>
 public sealed class AuditLog(string stateDirectory, TimeProvider time)
 {
@@ -16,14 +17,14 @@ public sealed class AuditLog(string stateDirectory, TimeProvider time)
 
     public string Path { get; } = System.IO.Path.Combine(stateDirectory, FileName);
 
-    public void Write(string actor, string action, string target, string? detail = null)
+    public void Write(Actor actor, string action, string target, string? detail = null)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
             json.WriteString("time", time.GetUtcNow());
-            json.WriteString("actor", actor);
+            actor.WriteTo(json);
             json.WriteString("action", action);
             json.WriteString("target", target);
             if (detail is not null) json.WriteString("detail", detail);
