@@ -112,6 +112,8 @@ namespace Rbee.Queen
             services.AddSingleton<HiveJobClient>();
             services.AddSingleton<IColdStarter>(sp => ActivatorUtilities.CreateInstance<HiveColdStarter>(sp,
                 (Func<Rbee.Contracts.Wire.ModelInfo, string, long>)WorkerMemory.Estimate));
+            services.AddSingleton<IDiscoveryWindow>(sp => ActivatorUtilities.CreateInstance<DiscoveryWindow>(sp,
+                new DateTimeOffset(System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime())));
             services.AddSingleton(sp => ActivatorUtilities.CreateInstance<Scheduler>(sp,
                 sp.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping));
             services.AddSingleton(sp => new WorkerForwarder(connectTimeout: TimeSpan.FromSeconds(5),

@@ -75,12 +75,17 @@ public sealed partial class Scheduler
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, ModelQueue> _queues = new(StringComparer.Ordinal);
     private readonly CancellationToken _stopping;
+    private readonly IDiscoveryWindow? _discovery;
 
     /// <param name="stopping">Ends cold starts when the queen stops.</param>
+    /// <param name="discovery">While it is open, a request for a model no hive has yet waits for the view to change
+    /// (within its own wait) before it is told the model does not exist.</param>
     public Scheduler(ModelIndex index, WorkerLoads loads, ILoadBalancingPolicy policy, IColdStarter coldStarter,
-        SchedulingOptions options, TimeProvider time, ILogger<Scheduler> logger, CancellationToken stopping = default)
+        SchedulingOptions options, TimeProvider time, ILogger<Scheduler> logger, CancellationToken stopping = default,
+        IDiscoveryWindow? discovery = null)
     {
         _stopping = stopping;
+        _discovery = discovery;
         _index = index;
         _loads = loads;
         _policy = policy;
@@ -113,6 +118,19 @@ public sealed partial class Scheduler
         // A queue exists only for a model the cluster has: a stream of made-up names must not grow this table. It is keyed
         // by the model's own id, whichever name (tiny, tiny:latest, an alias) the request used; the lease carries that id.
         var known = _index.Current.Resolve(model);
+        if (known is null && _discovery is not null)
+        {
+            // A queen that has just started may not have heard from the hive that has the model: wait, not 404.
+            var started = _time.GetUtcNow();
+            while (known is null && _discovery.Remaining is var left && left > TimeSpan.Zero)
+            {
+                var budget = maxWait - (_time.GetUtcNow() - started);
+                if (budget <= TimeSpan.Zero) break;
+                await _discovery.WaitForChangeAsync(left < budget ? left : budget, ct).ConfigureAwait(false);
+                known = _index.Current.Resolve(model);
+            }
+            maxWait -= _time.GetUtcNow() - started;
+        }
         if (known is not null) model = known.Id;
         if (known is not { Routable: true })
         {

@@ -72,6 +72,70 @@ public sealed class SchedulerTests
         Assert.Equal(0, _loads.InFlight(lease.Key));
     }
 
+    /// <summary>A discovery window the test opens, closes and changes by hand.</summary>
+    private sealed class ScriptedWindow : IDiscoveryWindow
+    {
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TimeSpan Remaining { get; set; } = TimeSpan.FromSeconds(10);
+        public int Waits;
+
+        public async Task WaitForChangeAsync(TimeSpan timeout, CancellationToken ct)
+        {
+            Interlocked.Increment(ref Waits);
+            await _changed.Task.WaitAsync(ct);
+        }
+
+        public void Changed()
+        {
+            var old = _changed;
+            _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            old.TrySetResult();
+        }
+    }
+
+    private Scheduler WithWindow(IDiscoveryWindow window) => new(new ModelIndex(() => _cluster.Snapshot, _options), _loads,
+        new LeastRequestsPolicy(), _starter, _options, _time, NullLogger<Scheduler>.Instance, discovery: window);
+
+    [Fact]
+    public async Task WhileTheQueenIsStillLearningItsHives_AnUnknownModelWaits_AndIsServedWhenItsHiveArrives()
+    {
+        var window = new ScriptedWindow();
+        var scheduler = WithWindow(window);
+        var waiting = scheduler.AcquireAsync("m", null, false, _options.MaxWait, CancellationToken.None);
+        await Eventually(() => window.Waits == 1);
+        Assert.False(waiting.IsCompleted);
+
+        _cluster.Hive("a", workers: [TestCluster.Worker(8080, "m")]);
+        window.Changed();
+        var lease = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("http://a.lan:8080", lease.Url);
+        lease.Release(RequestOutcome.Success);
+    }
+
+    [Fact]
+    public async Task AnUnknownModel_Is404_OnceTheWindowCloses_AndAtOnceWhenItIsClosed()
+    {
+        var window = new ScriptedWindow();
+        var scheduler = WithWindow(window);
+        var waiting = scheduler.AcquireAsync("nope", null, false, _options.MaxWait, CancellationToken.None);
+        await Eventually(() => window.Waits == 1);
+        _cluster.Hive("a", workers: [TestCluster.Worker(8080, "m")]);
+        window.Remaining = TimeSpan.Zero;
+        window.Changed();
+        var e = await Assert.ThrowsAsync<SchedulingException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal((404, "model_not_found"), (e.Status, e.Code));
+
+        e = await Assert.ThrowsAsync<SchedulingException>(() => scheduler.AcquireAsync("nope", null, false, _options.MaxWait, CancellationToken.None));
+        Assert.Equal((404, "model_not_found"), (e.Status, e.Code));
+        Assert.Equal(1, window.Waits);
+    }
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition()) await Task.Delay(5, limit.Token);
+    }
+
     [Fact]
     public async Task AModelNoOnlineHiveHas_Is404_AndOneOnlyADegradedHiveHas_Is503()
     {
