@@ -23,7 +23,8 @@ public interface IDiscoveryWindow
 /// <summary>
 /// Open from the queen's start for <see cref="ProtocolOptions.OfflineAfter"/> (the time liveness gives a silent hive,
 /// well beyond a hive's announcement or the SSH config probe), and closed earlier once every managed hive its operator
-/// wants running is live: then the view is what it will be, and an unknown model is unknown.
+/// wants running is live (then the view is what it will be, and an unknown model is unknown), or, where the queen manages
+/// none, once any hive is: it cannot know how many more to expect, and a typo must not wait 10 s for its 404.
 /// </summary>
 /// <param name="opensAt">When the queen started (its process's start).</param>
 public sealed class DiscoveryWindow(ClusterRegistry registry, ManagedHives managed, IOptions<ProtocolOptions> protocol, TimeProvider time,
@@ -40,7 +41,9 @@ public sealed class DiscoveryWindow(ClusterRegistry registry, ManagedHives manag
             var left = _closesAt - time.GetUtcNow();
             var wanted = managed.All.Where(h => h.WantRunning).ToList();
             var snapshot = registry.Current;
-            if (left <= TimeSpan.Zero || (wanted.Count > 0 && wanted.All(h => snapshot.Find(h.Alias) is { IsLive: true, LastFrame: not null })))
+            static bool Heard(HiveEntry? h) => h is { IsLive: true, LastFrame: not null };
+            var known = wanted.Count > 0 ? wanted.All(h => Heard(snapshot.Find(h.Alias))) : snapshot.Hives.Values.Any(Heard);
+            if (left <= TimeSpan.Zero || known)
             {
                 _closed = true;
                 return TimeSpan.Zero;
