@@ -192,7 +192,7 @@ public sealed class RemoteHive(Ssh ssh, string alias)
             "if command -v ss >/dev/null && [ -n \"$(ss -Hltn \"sport = :" + p + "\" 2>/dev/null)\" ]; then echo 'port " + p + " is already taken by another process'; exit 3; fi; " +
             "[ -x \"$lib/rbee-hive\" ] || { echo \"rbee-hive is not installed in $lib; run rbee hive install first\"; exit 4; }; " +
             "if [ -f \"$unitf\" ]; then rm -f \"$pidf\"; " +
-            "if ! out=$(sctl enable --quiet $unit 2>&1 && sctl start $unit 2>&1); then echo \"systemctl start $unit failed: $(printf '%s' \"$out\" | tail -n 1)\"; exit 4; fi; " +
+            "if ! out=$(sctl enable --quiet $unit 2>&1 9>&- && sctl start $unit 2>&1 9>&-); then echo \"systemctl start $unit failed: $(printf '%s' \"$out\" | tail -n 1)\"; exit 4; fi; " +
             "echo \"started rbee-hive with pid $(sctl show -p MainPID --value $unit) under systemd ($unitf), log $log\"; exit 0; fi; " +
             "if [ -f \"$log\" ] && [ $(wc -c < \"$log\") -gt " + HiveUnit.LogRotateBytes.ToString(CultureInfo.InvariantCulture) + " ]; then mv \"$log\" \"$log.1\"; fi; " +
             "cd \"$HOME\"; setsid \"$lib/rbee-hive\" --port " + p + " < /dev/null >> \"$log\" 2>&1 9>&- & " +
@@ -229,7 +229,8 @@ public sealed class RemoteHive(Ssh ssh, string alias)
             "else kill -" + signal + " \"$p\"; fi; n=0; " +
             "while kill -0 \"$p\" 2>/dev/null && [ $n -lt " + tenths + " ]; do sleep 0.1; n=$((n+1)); done; " +
             "if kill -0 \"$p\" 2>/dev/null; then " +
-            "if [ $via = unit ]; then sctl --no-block stop $unit; n=0; " +
+            // A stop on purpose has its stop job already; restart mode needs one before the kill.
+            "if [ $via = unit ]; then " + (keepWorkers ? "sctl --no-block stop $unit; " : "") + "n=0; " +
             "while [ \"$(sctl show -p ActiveState --value $unit)\" = active ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n+1)); done; fi; " +
             "kill -KILL \"$p\"; echo \"rbee-hive (pid $p) did not stop in time; killed\"; " +
             "else echo \"stopped rbee-hive (pid $p)$([ $via = unit ] && echo ' under systemd')\"; fi; " +
