@@ -30,7 +30,9 @@ public sealed record RemoteHiveRequest(string Action, string Host, Uri QueenUrl,
 /// and the cluster token, and registers the host with the queen as managed; run again over a running hive it upgrades
 /// it (stopped in restart mode, replaced, started: its workers keep running and are re-adopted). <c>start</c> starts it
 /// unless one runs (never two); <c>stop</c>, <c>restart</c>, <c>status</c>, <c>logs</c>, <c>uninstall</c>. Everything
-/// goes through the system's ssh (<see cref="Ssh"/>), as the operator's own config says.
+/// goes through the system's ssh (<see cref="Ssh"/>), as the operator's own config says. Who restarts a crashed hive is
+/// chosen at install (<see cref="Supervisors.Choose"/>): with systemd, install writes its unit (<see cref="HiveUnit"/>)
+/// and the host's scripts start and stop it through systemctl from then on.
 /// </summary>
 public sealed class RemoteHiveCommand(KeeperIo io)
 {

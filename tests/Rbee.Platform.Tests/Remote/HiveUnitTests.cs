@@ -112,6 +112,19 @@ public sealed class HiveUnitTests : IDisposable
         Assert.Equal("A=$B \"C=d e\"", HiveUnit.Assignments("A=$B", "C=d e"));
     }
 
+    [Fact]
+    public void DocsShowTheUnitAsItIsWritten()
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "rbee.slnx"))) root = Path.GetDirectoryName(root.TrimEnd('/'))!;
+        var docs = File.ReadAllText(Path.Combine(root, "docs", "cli.md"));
+        var start = docs.IndexOf("```ini\n", docs.IndexOf("**systemd as supervisor.**", StringComparison.Ordinal), StringComparison.Ordinal) + "```ini\n".Length;
+        var shown = docs[start..docs.IndexOf("```", start, StringComparison.Ordinal)];
+
+        var written = string.Concat(HiveUnit.Render(Spec()).Split('\n').SkipWhile(l => l.StartsWith('#')).Select(l => l + "\n")).TrimEnd('\n') + "\n";
+        Assert.Equal(written, shown);
+    }
+
     /// <summary>
     /// systemd's own check of the unit, for this machine's systemd, with paths that need every kind of quoting: verify
     /// loads it as systemd would and checks that <c>ExecStart</c>'s program exists, so a quoting mistake fails here. This
