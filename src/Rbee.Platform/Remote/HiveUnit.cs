@@ -56,6 +56,9 @@ public static class HiveUnit
     /// <summary><c>StandardOutput=append:</c> and <c>Type=exec</c> came with systemd 240.</summary>
     public const int MinimumSystemd = 240;
 
+    /// <summary><c>OOMPolicy=</c> came with systemd 243.</summary>
+    public const int OomPolicySystemd = 243;
+
     /// <summary><c>RestartSteps=</c> and <c>RestartMaxDelaySec=</c> (a restart delay that grows) came with systemd 254.</summary>
     public const int RestartBackoffSystemd = 254;
 
@@ -110,6 +113,9 @@ public static class HiveUnit
         }
         s.Append("RestartPreventExitStatus=2\n");
         s.Append("KillMode=process\n");
+        // A worker the kernel kills for memory is the hive's to report (and restart, by its policy); with the default
+        // OOMPolicy=stop an OOM kill anywhere in the unit's cgroup, a user hive's workers included, would stop the hive.
+        if (spec.SystemdVersion >= OomPolicySystemd) s.Append("OOMPolicy=continue\n");
         s.Append("Delegate=yes\n");
         s.Append('\n');
         s.Append("[Install]\n");

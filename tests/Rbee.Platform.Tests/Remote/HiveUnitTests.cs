@@ -41,6 +41,8 @@ public sealed class HiveUnitTests : IDisposable
         // Workers outlive a restart of the hive: only the hive gets the stop signal.
         Assert.Contains("KillMode=process", lines);
         Assert.Contains("Delegate=yes", lines);
+        // A worker killed for memory is not a reason to stop the hive.
+        Assert.Contains("OOMPolicy=continue", lines);
         Assert.Contains("WantedBy=default.target", lines);
         // The user manager has no network-online.target.
         Assert.DoesNotContain(lines, l => l.Contains("network-online", StringComparison.Ordinal));
@@ -63,6 +65,13 @@ public sealed class HiveUnitTests : IDisposable
         Assert.Contains("WantedBy=multi-user.target", lines);
         Assert.Contains("KillMode=process", lines);
     }
+
+    [Theory]
+    [InlineData(240, false)]
+    [InlineData(242, false)]
+    [InlineData(243, true)]
+    public void OomPolicy_IsSetWhereSystemdHasIt(int version, bool set) =>
+        Assert.Equal(set, Lines(HiveUnit.Render(Spec(systemd: version))).Contains("OOMPolicy=continue"));
 
     [Theory]
     [InlineData(252, false)]
