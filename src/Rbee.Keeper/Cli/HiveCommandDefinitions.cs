@@ -93,7 +93,7 @@ public sealed class RemoteHiveCommandDefinition : Command
         Options.Add(From);
         Supervisor = new Option<string>("--supervisor")
         {
-            Description = "who restarts the hive when it crashes: queen (over SSH), systemd, or auto",
+            Description = "who restarts the hive when it crashes: auto (systemd where the host booted with it, else the queen), systemd (a unit with Restart=on-failure), or queen (over SSH)",
             DefaultValueFactory = _ => Rbee.Platform.Remote.Supervisors.Auto,
         };
         Supervisor.AcceptOnlyFromAmong(Rbee.Platform.Remote.Supervisors.All);

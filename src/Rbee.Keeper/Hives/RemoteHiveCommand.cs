@@ -30,7 +30,9 @@ public sealed record RemoteHiveRequest(string Action, string Host, Uri QueenUrl,
 /// and the cluster token, and registers the host with the queen as managed; run again over a running hive it upgrades
 /// it (stopped in restart mode, replaced, started: its workers keep running and are re-adopted). <c>start</c> starts it
 /// unless one runs (never two); <c>stop</c>, <c>restart</c>, <c>status</c>, <c>logs</c>, <c>uninstall</c>. Everything
-/// goes through the system's ssh (<see cref="Ssh"/>), as the operator's own config says.
+/// goes through the system's ssh (<see cref="Ssh"/>), as the operator's own config says. Who restarts a crashed hive is
+/// chosen at install (<see cref="Supervisors.Choose"/>): with systemd, install writes its unit (<see cref="HiveUnit"/>)
+/// and the host's scripts start and stop it through systemctl from then on.
 /// </summary>
 public sealed class RemoteHiveCommand(KeeperIo io)
 {
@@ -68,16 +70,24 @@ public sealed class RemoteHiveCommand(KeeperIo io)
 
     private async Task InstallAsync(RemoteHive hive, RemoteHiveRequest request, CancellationToken ct)
     {
-        var supervisor = request.Supervisor == Supervisors.Auto ? Supervisors.Queen : request.Supervisor;
-        if (supervisor == Supervisors.Systemd)
-            throw CliFailure.Usage("rbee hive install --supervisor systemd: writing systemd units is not built yet; use --supervisor queen (the queen restarts the hive over SSH)");
         var token = ClusterTokenStore.Read()
             ?? throw new CliFailure("no cluster token here to give the hive; run `rbee up` once (it creates ~/.config/rbee/token) or set RBEE_CLUSTER_TOKEN");
         using var queen = QueenClient.Create(request.QueenUrl);
         var queenUrl = await QueenUrlForHostAsync(queen, request, ct);
 
-        var (rid, home) = await hive.ProbeAsync(ct);
-        var programs = await HivePrograms.FindAsync(rid, request.From, io.Output.WriteLine, ct);
+        var host = await hive.ProbeAsync(ct);
+        // Decided before anything on the host changes: a supervisor the host cannot have refuses the install whole.
+        var (supervisor, line) = Supervisors.Choose(request.Supervisor, request.Host, host);
+        if (supervisor is null) throw new CliFailure(line);
+        io.Output.WriteLine($"{request.Host}: {line}");
+        var spec = RemoteHive.UnitFor(host, request.HivePort);
+        string? unitText = null;
+        if (supervisor == Supervisors.Systemd)
+        {
+            try { unitText = HiveUnit.Render(spec); }
+            catch (ArgumentException e) { throw new CliFailure($"{request.Host}: {e.Message}; use --supervisor queen"); }
+        }
+        var programs = await HivePrograms.FindAsync(host.Rid, request.From, io.Output.WriteLine, ct);
         var before = await hive.StatusAsync(request.HivePort, ct);
         if (before.Pid is { } running)
         {
@@ -87,10 +97,21 @@ public sealed class RemoteHiveCommand(KeeperIo io)
             var (_, detail) = await hive.StopAsync(TimeSpan.FromSeconds(30), ct, keepWorkers: true);
             io.Output.WriteLine($"{request.Host}: {detail}");
         }
-        io.Output.WriteLine($"{request.Host}: {rid}, installing rbee-hive and llm-worker-rbee from {programs.Source} to {home}/.local/lib/rbee");
+        io.Output.WriteLine($"{request.Host}: {host.Rid}, installing rbee-hive and llm-worker-rbee from {programs.Source} to {host.Home}/.local/lib/rbee");
         await hive.InstallProgramsAsync(Tarball(programs.Files), ct);
         await hive.ConfigureAsync(queenUrl, token, ct);
         io.Output.WriteLine($"{request.Host}: configured (hive id {request.Host}, queen {queenUrl}, cluster token in ~/.config/rbee/token, mode 0600)");
+        if (supervisor == Supervisors.Systemd)
+        {
+            var unit = await hive.InstallUnitAsync(unitText!, ct);
+            io.Output.WriteLine($"{request.Host}: wrote {(spec.SystemUnit ? HiveUnit.SystemPath : $"{host.Home}/.config/systemd/user/{HiveUnit.Name}")} " +
+                "(Restart=on-failure, KillMode=process: workers outlive a restart of the hive); start and stop go through systemctl");
+            if (!unit.Lingering)
+                io.Output.WriteLine($"{request.Host}: warning: loginctl enable-linger {host.User} failed ({(unit.Detail.Length > 0 ? unit.Detail : "lingering is off")}); " +
+                    $"without lingering {host.User}'s systemd stops the hive at their last logout and does not start it at boot");
+        }
+        else if (host.UnitInstalled && await hive.RemoveUnitAsync(ct))
+            io.Output.WriteLine($"{request.Host}: removed the systemd unit of an earlier install; the queen supervises the hive now");
         await ManageAsync(queen, request.Host, supervisor, want: null, ct);
         if (before.Pid is not null)
         {
@@ -109,6 +130,7 @@ public sealed class RemoteHiveCommand(KeeperIo io)
         io.Output.WriteLine($"{request.Host}: rbee-hive {state}");
         io.Output.WriteLine(s.Installed ? $"  installed: {(s.Build.Count > 0 ? string.Join("; ", s.Build.Select(b => b.Replace('\t', ' '))) : "yes (no BUILD file: not a scripts/publish.sh release)")}" : "  installed: no (rbee hive install --host " + request.Host + ")");
         io.Output.WriteLine($"  log: {s.LogPath} (rbee hive logs --host {request.Host})");
+        io.Output.WriteLine(s.Unit is { } unit ? $"  systemd: {unit}" : "  systemd: no unit (started over SSH)");
         try
         {
             using var queen = QueenClient.Create(request.QueenUrl);

@@ -17,9 +17,10 @@ public sealed class SshException(string message) : Exception(message);
 /// <c>-F</c>) with its aliases, <c>Include</c>, <c>ProxyJump</c>, keys and agent, and host key checking as the user
 /// configured it, never turned off. <c>BatchMode</c> keeps it from asking for a password no one will type: a host
 /// that needs one fails at once with a clear line. Commands run through the remote user's login shell, as
-/// <c>ssh host command</c> does.
+/// <c>ssh host command</c> does. <paramref name="program"/> is <c>ssh</c> but for tests, which run the host's scripts
+/// through a stand-in.
 /// </summary>
-public sealed class Ssh(string? configFile, TimeSpan? timeout = null)
+public sealed class Ssh(string? configFile, TimeSpan? timeout = null, string program = "ssh")
 {
     /// <summary>The exit code ssh itself uses for its own failures (connection, authentication, host key).</summary>
     public const int SshFailure = 255;
@@ -79,7 +80,7 @@ public sealed class Ssh(string? configFile, TimeSpan? timeout = null)
 
     private Process Start(string alias, string script)
     {
-        var psi = new ProcessStartInfo("ssh")
+        var psi = new ProcessStartInfo(program)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

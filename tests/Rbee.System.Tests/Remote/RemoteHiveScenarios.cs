@@ -9,7 +9,10 @@ namespace Rbee.SystemTests.Remote;
 /// Issue 14 on the multi-host test bed: the operator installs and starts a hive on another host over real SSH, a second
 /// start is refused (never two hives), a SIGKILLed hive is restarted by the queen over SSH and comes back as a new
 /// instance, a hive stopped on purpose stays stopped, and uninstall removes it. The hive runs as an unprivileged user
-/// there, so it also proves the non-root layout (run directory in its home, process-group monitoring).
+/// there, so it also proves the non-root layout (run directory in its home, process-group monitoring). The bed's hosts
+/// share this machine's PID 1, which is not systemd: install's default (auto) picks the queen as supervisor there and
+/// says why, and <c>--supervisor systemd</c> is refused in one line (the unit itself is checked by
+/// <c>systemd-analyze verify</c> in Rbee.Platform.Tests; a restart by systemd cannot be shown here).
 /// </summary>
 [Trait("Category", "System")]
 [Collection("System")]
@@ -34,10 +37,24 @@ public sealed class RemoteHiveScenarios
         Assert.Equal(1, unknown.ExitCode);
         Assert.Contains("ssh hive-zz: unknown host; add 'Host hive-zz'", unknown.Stderr, StringComparison.Ordinal);
 
-        var install = await bed.RbeeAsync(_token, "hive", "install", "--host", host.Alias, "--supervisor", "queen");
-        Assert.True(install.ExitCode == 0, install.ToString());
-        // The release programs went there: the Native AOT hive (no .NET libraries beside it), with its BUILD line.
+        // The bed's hosts share this machine's PID 1, which is not systemd: a systemd supervisor is refused in one line
+        // before anything changes there, and the default (auto) picks the queen and says why.
         var lib = Path.Combine(host.Home, ".local", "lib", "rbee");
+        var systemd = await bed.RbeeAsync(_token, "hive", "install", "--host", host.Alias, "--supervisor", "systemd");
+        Assert.Equal(1, systemd.ExitCode);
+        var refusal = Assert.Single(systemd.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.EndsWith($": {host.Alias} is not booted with systemd (no /run/systemd/system); use --supervisor queen (the queen restarts the hive over SSH)",
+            refusal, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(lib), "a refused install changed the host");
+
+        var install = await bed.RbeeAsync(_token, "hive", "install", "--host", host.Alias);
+        Assert.True(install.ExitCode == 0, install.ToString());
+        Assert.Contains($"{host.Alias}: supervisor: queen (auto: {host.Alias} is not booted with systemd (no /run/systemd/system); " +
+            "the queen restarts the hive over SSH when it crashes)", install.Stdout, StringComparison.Ordinal);
+        var managedFile = Path.Combine(bed.OperatorHome, ".local", "state", "rbee", "queen", "managed-hives.json");
+        Assert.Contains("\"supervisor\": \"queen\"", await File.ReadAllTextAsync(managedFile), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(host.Home, ".config", "systemd", "user", "rbee-hive.service")), "a queen-supervised install wrote a unit");
+        // The release programs went there: the Native AOT hive (no .NET libraries beside it), with its BUILD line.
         Assert.True(File.Exists(Path.Combine(lib, "rbee-hive")), install.ToString());
         Assert.False(File.Exists(Path.Combine(lib, "rbee-hive.dll")), "a framework-dependent hive was installed, not the release");
         Assert.Contains("rbee-hive\tNative AOT", await File.ReadAllTextAsync(Path.Combine(lib, "BUILD")), StringComparison.Ordinal);
@@ -60,6 +77,7 @@ public sealed class RemoteHiveScenarios
         Assert.True(status.ExitCode == 0, status.ToString());
         Assert.Contains($"{host.Alias}: rbee-hive running, pid {pid}", status.Stdout, StringComparison.Ordinal);
         Assert.Contains("queen: online", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("systemd: no unit (started over SSH)", status.Stdout, StringComparison.Ordinal);
         var logs = await bed.RbeeAsync(_token, "hive", "logs", "--host", host.Alias, "-n", "50");
         Assert.True(logs.ExitCode == 0, logs.ToString());
         Assert.Contains("Now listening on", logs.Stdout, StringComparison.Ordinal);
@@ -87,7 +105,6 @@ public sealed class RemoteHiveScenarios
             var state = State(await bed.QueenGetAsync("/v1/cluster", _token), host.Alias);
             return (state.State == "offline", state.State ?? "absent");
         }, () => queen.LogTail());
-        var managedFile = Path.Combine(bed.OperatorHome, ".local", "state", "rbee", "queen", "managed-hives.json");
         Assert.Contains("\"want_running\": false", await File.ReadAllTextAsync(managedFile), StringComparison.Ordinal);
 
         // The queen's shutdown stops the managed hive and verifies it on its host; a restarted queen still manages it.
