@@ -245,6 +245,40 @@ public sealed class RemoteHive(Ssh ssh, string alias)
         };
     }
 
+    /// <summary>
+    /// Waits up to <paramref name="within"/> on the host for a hive that was asked to stop (its <c>/v1/shutdown</c>) to
+    /// exit by itself, as it does once its workers are stopped; true when none runs (then or already).
+    /// </summary>
+    public async Task<bool> WaitExitAsync(TimeSpan within, CancellationToken ct)
+    {
+        var tenths = ((int)Math.Ceiling(within.TotalSeconds * 10)).ToString(CultureInfo.InvariantCulture);
+        var r = await ssh.RunAsync(Alias, Layout + Running +
+            "n=0; while running && [ $n -lt " + tenths + " ]; do sleep 0.1; n=$((n+1)); done; if running; then exit 7; fi; true",
+            null, ct).ConfigureAwait(false);
+        return r.ExitCode switch
+        {
+            0 => true,
+            7 => false,
+            _ => throw new SshException($"{Alias}: waiting for the hive to exit failed: {Last(r)}"),
+        };
+    }
+
+    /// <summary>
+    /// What is left on the host of a stopped hive: each of <paramref name="pids"/> still running (its <c>/proc</c> entry,
+    /// whoever owns it) and each of <paramref name="ports"/> still listening (<c>ss</c>, where the host has it). Empty when
+    /// all are gone; the shutdown's verification.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> LeftoversAsync(IEnumerable<int> ports, IEnumerable<int> pids, CancellationToken ct)
+    {
+        static string Words(IEnumerable<int> xs) => string.Join(' ', xs.Select(x => x.ToString(CultureInfo.InvariantCulture)));
+        var r = await ssh.RunAsync(Alias,
+            "for p in " + Words(pids) + "; do [ -d /proc/$p ] && echo \"pid $p runs\"; done; " +
+            "if command -v ss >/dev/null; then for q in " + Words(ports) + "; do [ -n \"$(ss -Hltn \"sport = :$q\" 2>/dev/null)\" ] && echo \"port $q listens\"; done; fi; true",
+            null, ct).ConfigureAwait(false);
+        if (r.ExitCode != 0) throw new SshException($"{Alias}: checking what is left of the hive failed: {Last(r)}");
+        return [.. r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+    }
+
     /// <summary>What runs and what is installed on the host: the hive's pid and uptime, whether its port is taken, the
     /// installed build, the log's path.</summary>
     public async Task<RemoteStatus> StatusAsync(int port, CancellationToken ct)

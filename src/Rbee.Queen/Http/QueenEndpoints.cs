@@ -144,6 +144,9 @@ public static partial class QueenEndpoints
         var managed = context.RequestServices.GetService(typeof(Remote.ManagedHives)) as Remote.ManagedHives;
         foreach (var h in managed?.All ?? []) if (h.WantRunning) managed!.Put(h with { WantRunning = false });
         var hives = registry.Current.Hives.Values.Where(e => e.State != HiveState.Incompatible).ToList();
+        // What each hive ran, as last seen: the verification on a managed hive's host checks these are gone.
+        var ran = hives.ToDictionary(e => e.HiveId, e => (HivePort: e.HiveUrl.Port, Workers: e.Workers.Select(w => (w.Port, w.Pid)).ToList()),
+            StringComparer.Ordinal);
         // Cascade (DESIGN.md "Workers under the hive" Stop): each hive stops its workers, each call bounded.
         var results = await Task.WhenAll(hives.Select(async e =>
         {
@@ -166,7 +169,7 @@ public static partial class QueenEndpoints
         }));
         var report = results.ToDictionary(r => r.HiveId, r => r.Result, StringComparer.Ordinal);
         if (managed is not null)
-            await StopManagedHivesAsync(managed, audit, actor, options.Value, report, logger);
+            await StopManagedHivesAsync(managed, audit, actor, options.Value, report, ran, logger);
         // Stop after this answer has been written, so the caller learns what happened.
         context.Response.OnCompleted(() =>
         {
@@ -180,10 +183,11 @@ public static partial class QueenEndpoints
     /// The hives this queen manages over SSH (issue 14), already wanted stopped (so the supervisor does not start a hive
     /// the shutdown just stopped, and a restarted queen leaves them stopped until <c>rbee hive start --host</c>), each
     /// verified on its host: its rbee-hive gone (it stops and verifies its workers before it exits), else
-    /// stopped there (SIGTERM, SIGKILL after 30 s). Bounded: every host in parallel, each ssh run within 45 s.
+    /// stopped there (SIGTERM, SIGKILL after 30 s); then the workers it last reported and their ports, and its own port,
+    /// checked gone there too. Bounded: every host in parallel, each ssh run within 45 s.
     /// </summary>
     private static async Task StopManagedHivesAsync(Remote.ManagedHives managed, Audit.AuditLog? audit, Audit.Actor actor, QueenOptions options,
-        Dictionary<string, string> report, ILogger logger)
+        Dictionary<string, string> report, Dictionary<string, (int HivePort, List<(int Port, int Pid)> Workers)> ran, ILogger logger)
     {
         var hives = managed.All;
         var ssh = new Rbee.Platform.Remote.Ssh(File.Exists(options.ResolvedSshConfigPath) ? options.ResolvedSshConfigPath : null, TimeSpan.FromSeconds(45));
@@ -191,8 +195,18 @@ public static partial class QueenEndpoints
         {
             try
             {
-                var (wasRunning, detail) = await new Rbee.Platform.Remote.RemoteHive(ssh, h.Alias).StopAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+                var remote = new Rbee.Platform.Remote.RemoteHive(ssh, h.Alias);
+                // A hive that accepted its shutdown is stopping its workers and exits by itself: given that time first.
+                if (report.TryGetValue(h.Alias, out var asked) && asked == "stopped")
+                    await remote.WaitExitAsync(options.HiveShutdownTimeout, CancellationToken.None);
+                var (wasRunning, detail) = await remote.StopAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
                 var outcome = wasRunning ? $"still running after the shutdown request; {detail}" : "exited (no rbee-hive runs there, checked over ssh)";
+                var hivePort = ran.TryGetValue(h.Alias, out var r) ? r.HivePort : h.HiveUrl is { } u ? new Uri(u).Port : Rbee.Contracts.Protocol.ProtocolConstants.HivePort;
+                var workers = r.Workers ?? [];
+                var left = await remote.LeftoversAsync([hivePort, .. workers.Select(w => w.Port)], workers.Select(w => w.Pid), CancellationToken.None);
+                outcome += left.Count == 0
+                    ? $"; its {workers.Count} worker(s) gone and port(s) {string.Join(", ", new[] { hivePort }.Concat(workers.Select(w => w.Port)))} free"
+                    : $"; left there: {string.Join(", ", left)}";
                 audit?.Write(actor, "stop", h.Alias, outcome);
                 return (h.Alias, Outcome: outcome);
             }

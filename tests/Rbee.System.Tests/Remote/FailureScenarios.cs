@@ -273,6 +273,23 @@ public sealed class FailureScenarios(ITestOutputHelper output)
             output.WriteLine("load: " + load.Report());
         }
         Assert.Equal(0, load.Lost);
+
+        // The restarted queen's shutdown stops every hive it manages with its workers, and verifies on each host that the
+        // hive, its workers' processes and all their ports are gone, reporting each.
+        var shutdown = await c.Bed.InQueenAsync(["curl", "-fsS", "--max-time", "90", "-X", "POST", "-H", $"Authorization: Bearer {c.Token}",
+            c.Bed.QueenUrl + "/v1/shutdown"]);
+        output.WriteLine("shutdown: " + shutdown.Stdout.Trim());
+        var report = System.Text.Json.JsonDocument.Parse(shutdown.Stdout).RootElement;
+        foreach (var (alias, view) in before)
+        {
+            var line = report.GetProperty(alias).GetString()!;
+            var w = Assert.Single(view.Workers);
+            Assert.Contains("exited (no rbee-hive runs there, checked over ssh)", line, StringComparison.Ordinal);
+            Assert.Contains($"its 1 worker(s) gone and port(s) 7835, {w.Port} free", line, StringComparison.Ordinal);
+            Assert.False(Signals.IsAlive(w.Pid), $"{alias}'s worker (pid {w.Pid}) outlived the shutdown");
+            Assert.Empty(await c.Bed.PidsAsync(c.Bed.Host(alias), "rbee-hive"));
+        }
+        Assert.True(await c.Queen.WaitForExitAsync(Budget), "the queen did not exit after its shutdown");
     }
 
     [SkippableFact]
