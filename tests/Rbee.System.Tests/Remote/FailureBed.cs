@@ -222,6 +222,30 @@ public sealed class FailureBed : IAsyncDisposable
     }
 }
 
+/// <summary>A request held in flight while a failure happens: how it ended, for the report and the asserts.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class HeldRequest(Task<FailureBed.Answer> task, string what)
+{
+    public Task<FailureBed.Answer> Task { get; } = task;
+    public string Outcome { get; private set; } = "in flight";
+
+    /// <summary>Awaits its end within <paramref name="bound"/> (else it is lost: the test fails) and asserts it succeeded.</summary>
+    public async Task<FailureBed.Answer> SucceededAsync(TimeSpan bound, Func<string>? context = null)
+    {
+        if (await System.Threading.Tasks.Task.WhenAny(Task, System.Threading.Tasks.Task.Delay(bound)) != Task)
+        {
+            Outcome = "lost";
+            Assert.Fail($"{what} was still unanswered after {bound.TotalSeconds:0} s (lost)\n{context?.Invoke()}");
+        }
+        var answer = await Task;
+        Outcome = answer.Status == 200 ? $"succeeded on {answer.Hive} after {answer.Took.TotalSeconds:0.0} s" : $"failed with an error: {answer.Status} {answer.Body}";
+        Assert.True(answer.Status == 200, $"{what}: {Outcome}");
+        return answer;
+    }
+
+    public string Report() => $"{what}: sent 1, {Outcome}";
+}
+
 /// <summary>
 /// Clients sending chat completions through the queen with the official OpenAI client, one after another per client,
 /// each counted as succeeded (with the hive that served it), failed with an error, or lost (no answer and no error within
