@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Rbee.Worker.Kernels;
 
 namespace Rbee.Worker.Model;
@@ -298,12 +299,29 @@ internal static unsafe class Attention
         }
     }
 
-    /// <summary>fp16 to float: the first <paramref name="vector"/> values eight at a time, the rest one by one.</summary>
+    /// <summary>
+    /// fp16 to float: the first <paramref name="vector"/> values eight at a time, the rest one by one. The eight-lane
+    /// form is <see cref="FastConvert.HalfToSingle8"/>'s arithmetic (magnitude shifted into place, times 2^112, sign
+    /// kept) in fewer operations: an arithmetic shift carries the sign along, and the multiply keeps it.
+    /// </summary>
     private static void Widen(ushort* src, float* dst, int n, int vector)
     {
-        var scale = Vector256.Create(5.192297e33f); // 2^112, see FastConvert.HalfToSingle8
         var i = 0;
-        for (; i < vector; i += 8) Vector256.Store(FastConvert.HalfToSingle8(Vector128.Load(src + i), scale), dst + i);
+        if (Avx2.IsSupported)
+        {
+            var scale = Vector256.Create(5.192297e33f); // 2^112
+            var keep = Vector256.Create(unchecked((int)0x8FFFE000));
+            for (; i < vector; i += 8)
+            {
+                var bits = Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(src + i), 16), 3) & keep;
+                Vector256.Store(bits.AsSingle() * scale, dst + i);
+            }
+        }
+        else
+        {
+            var scale = Vector256.Create(5.192297e33f); // 2^112, see FastConvert.HalfToSingle8
+            for (; i < vector; i += 8) Vector256.Store(FastConvert.HalfToSingle8(Vector128.Load(src + i), scale), dst + i);
+        }
         for (; i < n; i++) dst[i] = (float)BitConverter.UInt16BitsToHalf(src[i]);
     }
 
