@@ -43,6 +43,7 @@ public sealed partial class HiveSupervisor(
 
     private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
+    private readonly HashSet<string> _notRemembered = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -89,11 +90,13 @@ public sealed partial class HiveSupervisor(
         try
         {
             managed.Seen(alias, hiveUrl);
+            _notRemembered.Remove(alias);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Only a restarted queen's first judgement needs it; this queen goes on by its registry.
-            Log.NotRemembered(logger, alias, e.Message);
+            // Only a restarted queen's first judgement needs it; this queen goes on by its registry. Tried again every
+            // tick, said once.
+            if (_notRemembered.Add(alias)) Log.NotRemembered(logger, alias, e.Message);
         }
     }
 
