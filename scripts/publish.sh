@@ -86,7 +86,9 @@ for rid in "${rids[@]}"; do
     proj=$(project "$p")
     if up_to_date "$p" "$out/$p"; then echo "$rid/$p: up to date"; continue; fi
     # Intermediate output beside the release, not in bin/Release: the development build there stays what it was.
-    common=(-c Release -r "$rid" -nologo -v q -clp:ErrorsOnly -o "$out/.publish/$p" -p:OutputPath="$root/artifacts/build/$rid/$p/" -p:DebugType=none -p:DebugSymbols=false)
+    # NuGetAudit off: the vulnerability check belongs to the build and the tests, and it needs nuget.org on every
+    # restore; with it on, a publish from a warm package cache failed whenever the registry did not answer.
+    common=(-c Release -r "$rid" -nologo -v q -clp:ErrorsOnly -o "$out/.publish/$p" -p:OutputPath="$root/artifacts/build/$rid/$p/" -p:DebugType=none -p:DebugSymbols=false -p:NuGetAudit=false)
     if [[ $p == llm-worker-rbee ]]; then
       kind="self-contained single file (JIT)"
       dotnet publish "$proj" "${common[@]}" --self-contained -p:PublishSingleFile=true -p:PublishAot=false \
