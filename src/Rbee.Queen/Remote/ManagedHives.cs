@@ -42,9 +42,7 @@ public sealed class ManagedHives
         lock (_gate)
         {
             if (hive.HiveUrl is null && _hives.GetValueOrDefault(hive.Alias)?.HiveUrl is { } known) hive = hive with { HiveUrl = known };
-            var next = new Dictionary<string, ManagedHive>(_hives, StringComparer.Ordinal) { [hive.Alias] = hive };
-            Save(next);
-            _hives = next;
+            Write(hive);
         }
     }
 
@@ -55,10 +53,16 @@ public sealed class ManagedHives
         lock (_gate)
         {
             if (_hives.GetValueOrDefault(alias) is not { } hive || hive.HiveUrl == url) return;
-            var next = new Dictionary<string, ManagedHive>(_hives, StringComparer.Ordinal) { [alias] = hive with { HiveUrl = url } };
-            Save(next);
-            _hives = next;
+            Write(hive with { HiveUrl = url });
         }
+    }
+
+    /// <summary>Adds or replaces one hive, on disk first; the caller holds the gate.</summary>
+    private void Write(ManagedHive hive)
+    {
+        var next = new Dictionary<string, ManagedHive>(_hives, StringComparer.Ordinal) { [hive.Alias] = hive };
+        Save(next);
+        _hives = next;
     }
 
     public bool Remove(string alias)
