@@ -67,8 +67,14 @@ public static unsafe class MatMul
                 job.XQ = a.Q;
                 job.XD = a.D;
                 job.XS = a.Sum16;
-                var panels = UsesPanels(w, job.Invariant);
-                if (panels ? PanelGemm.Paired(w.Type) : w.Type == GgmlType.Q4_0 && DecodeDot.IsSupported)
+                if (UsesPanels(w, job.Invariant))
+                {
+                    a.FillTiles();
+                    job.XT = a.Tiles;
+                    job.TD = a.TileD;
+                    job.TS = a.TileSum32;
+                }
+                else if (w.Type == GgmlType.Q4_0 && DecodeDot.IsSupported)
                 {
                     a.FillPairs();
                     job.XP = a.Pairs;
@@ -77,7 +83,8 @@ public static unsafe class MatMul
             // Enough tasks for the dynamic split to even out a loaded machine, few enough to keep each a few rows.
             var threads = pool.Threads;
             var rowsPerTask = threads == 1 ? w.Rows : Math.Max(4, w.Rows / (threads * 8));
-            if (n > 1) rowsPerTask = Math.Min(rowsPerTask, 16);
+            // Prefill: two of PanelGemm's eight-row panels per task.
+            if (n > 1) rowsPerTask = Math.Clamp(rowsPerTask & ~(PanelGemm.IntRows - 1), PanelGemm.IntRows, 2 * PanelGemm.IntRows);
             job.RowsPerTask = rowsPerTask;
             var tasks = (w.Rows + rowsPerTask - 1) / rowsPerTask;
             pool.Run(&RunTask, &job, tasks);
@@ -107,6 +114,9 @@ public static unsafe class MatMul
         public float* XD;
         public float* XS;
         public sbyte* XP;
+        public byte* XT;
+        public float* TD;
+        public float* TS;
         public int RowsPerTask;
 
         /// <summary>Every token through the one-token routine, row by row (<see cref="MatMatInvariant"/>).</summary>
@@ -155,7 +165,7 @@ public static unsafe class MatMul
                 }
                 if (UsesPanels(w, false))
                 {
-                    PanelGemm.Int8(w, r0, r1, j.N, j.XQ, j.XP, j.XD, j.XS, j.Y, PanelGemm.Vnni);
+                    PanelGemm.Int8(w, r0, r1, j.N, j.XT, j.TD, j.TS, j.Y, PanelGemm.Vnni);
                     return;
                 }
                 var t = 0;

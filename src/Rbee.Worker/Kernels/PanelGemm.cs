@@ -7,51 +7,54 @@ using Rbee.Worker.Gguf;
 namespace Rbee.Worker.Kernels;
 
 /// <summary>
-/// Prefill GEMM (<see cref="MatMul"/> with several tokens, not batch-invariant): a panel of <see cref="PanelRows"/>
-/// weight rows is decoded once per call into a small per-thread scratch (a few KiB, in L1/L2; the mapped weights
-/// are never copied as a whole), then register tiles of 4 rows × 2 tokens sweep it for every token of the batch.
-/// Each weight block is thus unpacked once for the whole batch instead of once per four tokens, and each activation
-/// load and scale feeds four rows.
+/// Prefill GEMM (<see cref="MatMul"/> with several tokens, not batch-invariant): a panel of weight rows is decoded
+/// once per call into a small per-thread scratch (a few KiB, in L1/L2; the mapped weights are never copied as a
+/// whole), then register tiles sweep it for every token of the batch, so each weight block is unpacked once for the
+/// whole batch.
 /// <para>
-/// Quantized types decode to one canonical form: unsigned 8-bit values u (Q8_0: q+128, Q4_0/Q4_K: the nibble,
-/// Q6_K: q+32 as stored), a weight scale per 16 values, and an offset per 16 values, so that w = scale·u + offset.
-/// Then Σ w·x = Σ₃₂ (scale·dx)·Σ u·q + Σ₁₆ offset·(dx·Σq): one u8×s8 integer dot per 32 values and token (AVX-VNNI
-/// <c>vpdpbusd</c>, or AVX2 <c>vpmaddubsw</c>+<c>vpmaddwd</c> where the values fit its 16-bit pairs), and the
-/// offsets as a short float dot with the activations' per-16 sums (<see cref="Q8Activations.Sum16"/>). F16 panels
-/// are widened to float and swept with 4×2 FMA tiles. The reduction order differs from the one-token kernels
-/// (results agree within rounding), which is why only the prefill path uses this.
+/// Quantized types decode eight rows at a time into one canonical, row-interleaved form: signed 8-bit values w
+/// (Q8_0: q, Q4_0: q−8, Q4_K: q, Q6_K: q−32), a float scale per group (32 values; Q6_K 16) and row, and for Q4_K a
+/// float offset per 32 values and row (its mins). Within a 32-value block, 32-byte vector k holds values 4k..4k+3
+/// of the eight rows side by side, so one <c>vpdpbusd</c> of vector k with a token's four activation bytes
+/// broadcast to every lane adds four products to each row's lane: after eight such dots the lanes hold the eight
+/// rows' block sums, with no horizontal reduction, and one convert and one multiply-add finish the block for eight
+/// rows. The activations enter as unsigned bytes q+128 (<see cref="Q8Activations.Tiles"/>); the excess 128·Σw of
+/// each group is a per-row constant of the weights, so the integer accumulators start from −128·Σw instead of zero
+/// and it costs nothing per token. A tile is eight rows × eight tokens: each weight vector load feeds eight dots.
+/// F16 panels (four rows) are widened to float and swept with 4-row × 2-token FMA tiles. The reduction order differs
+/// from the one-token kernels (results agree within rounding), which is why only the prefill path uses this.
 /// </para>
 /// </summary>
 internal static unsafe class PanelGemm
 {
+    /// <summary>Rows of an F16 panel.</summary>
     public const int PanelRows = 4;
 
+    /// <summary>Rows of an integer panel: one per 32-bit lane of a 256-bit vector.</summary>
+    public const int IntRows = 8;
+
     /// <summary>
-    /// Types with a panel decoder, for a row of <paramref name="cols"/> values. Q8_0's u = q+128 overflows AVX2's
-    /// 16-bit pair sums, so it needs VNNI; Q8_0/Q4_0 rows must be whole block pairs (<see cref="Paired"/>).
+    /// Types with a panel decoder. Q8_0's products (255·127) overflow AVX2's 16-bit pair sums, so it needs VNNI;
+    /// the 4- and 6-bit values fit.
     /// </summary>
     public static bool Handles(GgmlType type, bool vnni, int cols) => type switch
     {
-        GgmlType.F16 or GgmlType.Q4_K or GgmlType.Q6_K => true,
-        GgmlType.Q4_0 => cols % 64 == 0,
-        GgmlType.Q8_0 => vnni && cols % 64 == 0,
+        GgmlType.F16 or GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q4_0 => true,
+        GgmlType.Q8_0 => vnni,
         _ => false,
     };
-
-    /// <summary>
-    /// Types whose scales are per 32 values, decoded in block pairs: two blocks' halves share one 256-bit dot (the
-    /// <see cref="Q8Activations.Pairs"/> order), so one convert, multiply and add serve 64 values instead of 32.
-    /// Q6_K has a scale per 16 values and keeps one block per dot.
-    /// </summary>
-    public static bool Paired(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K;
 
     /// <summary>AVX-VNNI on this CPU: the production choice of integer dot.</summary>
     public static bool Vnni => AvxVnni.IsSupported;
 
-    /// <summary>One thread's panel: values, per-lane scales (8 floats per 32 values), offsets per 16, floats for F16.</summary>
+    /// <summary>
+    /// One thread's panels: an integer panel (values, and per group and row: start value −128·Σw, scale, offset)
+    /// and an F16 panel of floats.
+    /// </summary>
     private sealed class Panel
     {
-        public byte* U;
+        public sbyte* W;
+        public int* Start;
         public float* Scale;
         public float* Offset;
         public float* F;
@@ -62,19 +65,22 @@ internal static unsafe class PanelGemm
             if (cols <= _cols) return;
             Free();
             _cols = Math.Max(cols, 1024);
-            U = (byte*)NativeMemory.AlignedAlloc((nuint)(PanelRows * _cols), 64);
-            Scale = (float*)NativeMemory.AlignedAlloc((nuint)(PanelRows * _cols / 4 * sizeof(float)), 64);
-            Offset = (float*)NativeMemory.AlignedAlloc((nuint)(PanelRows * _cols / 16 * sizeof(float)), 64);
+            W = (sbyte*)NativeMemory.AlignedAlloc((nuint)(IntRows * _cols), 64);
+            Start = (int*)NativeMemory.AlignedAlloc((nuint)(IntRows * _cols / 16 * sizeof(int)), 64);
+            Scale = (float*)NativeMemory.AlignedAlloc((nuint)(IntRows * _cols / 16 * sizeof(float)), 64);
+            Offset = (float*)NativeMemory.AlignedAlloc((nuint)(IntRows * _cols / 32 * sizeof(float)), 64);
             F = (float*)NativeMemory.AlignedAlloc((nuint)(PanelRows * _cols * sizeof(float)), 64);
         }
 
         private void Free()
         {
-            if (U != null) NativeMemory.AlignedFree(U);
+            if (W != null) NativeMemory.AlignedFree(W);
+            if (Start != null) NativeMemory.AlignedFree(Start);
             if (Scale != null) NativeMemory.AlignedFree(Scale);
             if (Offset != null) NativeMemory.AlignedFree(Offset);
             if (F != null) NativeMemory.AlignedFree(F);
-            U = null;
+            W = null;
+            Start = null;
             Scale = null;
             Offset = null;
             F = null;
@@ -86,29 +92,30 @@ internal static unsafe class PanelGemm
     [ThreadStatic] private static Panel? _panel;
 
     /// <summary>
-    /// Y[t, r] for rows r0..r1 and every token t of an integer-kernel type: <paramref name="xq"/>, <paramref name="xd"/>,
-    /// <paramref name="xs"/> are <see cref="Q8Activations"/>' values, per-32 scales and per-16 sums; <paramref name="xp"/>
-    /// its <see cref="Q8Activations.Pairs"/>, filled, for a <see cref="Paired"/> type.
+    /// Y[t, r] for rows r0..r1 and every token t of an integer-kernel type: <paramref name="xt"/>, <paramref name="dt"/>
+    /// and <paramref name="st"/> are <see cref="Q8Activations"/>' <see cref="Q8Activations.Tiles"/>,
+    /// <see cref="Q8Activations.TileD"/> and <see cref="Q8Activations.TileSum32"/>.
     /// </summary>
-    public static void Int8(in WeightMatrix w, int r0, int r1, int n, sbyte* xq, sbyte* xp, float* xd, float* xs, float* y, bool vnni)
+    public static void Int8(in WeightMatrix w, int r0, int r1, int n, byte* xt, float* dt, float* st, float* y, bool vnni)
     {
-        var paired = Paired(w.Type);
         var cols = w.Cols;
         var p = _panel ??= new Panel();
         p.Ensure(cols);
-        for (var r = r0; r < r1; r += PanelRows)
+        for (var r = r0; r < r1; r += IntRows)
         {
-            var rows = Math.Min(PanelRows, r1 - r);
-            // A short panel repeats its last row, so the tile always has four; those results are not stored.
-            for (var i = 0; i < PanelRows; i++)
-                DecodeRow(w.Type, w.Row(r + Math.Min(i, rows - 1)), cols, p.U + (paired ? 64 : 32) * i, p.Scale + 8 * i, p.Offset + i * (cols / 16));
-            Prefetch(w, r + PanelRows);
-            if (w.Type == GgmlType.Q4_K && vnni) SweepPairsK<VnniDot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
-            else if (w.Type == GgmlType.Q4_K) SweepPairsK<Avx2Dot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
-            else if (paired && vnni) SweepPairs<VnniDot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
-            else if (paired) SweepPairs<Avx2Dot>(p, cols, n, xp, xd, xs, y + r, w.Rows, rows);
-            else if (vnni) SweepK<VnniDot>(p, cols, n, xq, xd, xs, y + r, w.Rows, rows);
-            else SweepK<Avx2Dot>(p, cols, n, xq, xd, xs, y + r, w.Rows, rows);
+            var rows = Math.Min(IntRows, r1 - r);
+            // A short panel repeats its last row, so the tile always has eight; those results are not stored.
+            for (var i = 0; i < IntRows; i++) DecodeRow(w.Type, w.Row(r + Math.Min(i, rows - 1)), cols, p, i);
+            Prefetch(w, r + IntRows, IntRows);
+            switch (w.Type)
+            {
+                case GgmlType.Q6_K when vnni: Sweep<VnniDot, Sixteens>(p, cols, n, xt, dt, st, y + r, w.Rows, rows); break;
+                case GgmlType.Q6_K: Sweep<Avx2Dot, Sixteens>(p, cols, n, xt, dt, st, y + r, w.Rows, rows); break;
+                case GgmlType.Q4_K when vnni: Sweep<VnniDot, Offsets>(p, cols, n, xt, dt, st, y + r, w.Rows, rows); break;
+                case GgmlType.Q4_K: Sweep<Avx2Dot, Offsets>(p, cols, n, xt, dt, st, y + r, w.Rows, rows); break;
+                case var _ when vnni: Sweep<VnniDot, Plain>(p, cols, n, xt, dt, st, y + r, w.Rows, rows); break;
+                default: Sweep<Avx2Dot, Plain>(p, cols, n, xt, dt, st, y + r, w.Rows, rows); break;
+            }
         }
     }
 
@@ -123,7 +130,7 @@ internal static unsafe class PanelGemm
             var rows = Math.Min(PanelRows, r1 - r);
             for (var i = 0; i < PanelRows; i++)
                 FastConvert.HalfToSingle((ushort*)w.Row(r + Math.Min(i, rows - 1)), new Span<float>(p.F + (long)i * cols, cols));
-            Prefetch(w, r + PanelRows);
+            Prefetch(w, r + PanelRows, PanelRows);
             SweepF16(p.F, cols, n, x, y + r, w.Rows, rows);
         }
     }
@@ -132,177 +139,175 @@ internal static unsafe class PanelGemm
     /// Asks for the next panel's rows (into L2) before sweeping this one: the sweep is long enough to hide their
     /// arrival, whereas decoding straight from memory stalled on every panel (weights stream from RAM in prefill).
     /// </summary>
-    private static void Prefetch(in WeightMatrix w, int r)
+    private static void Prefetch(in WeightMatrix w, int r, int count)
     {
         if (!Sse.IsSupported) return;
         var rowBytes = GgmlTypeInfo.RowBytes(w.Type, w.Cols);
-        for (var i = r; i < Math.Min(w.Rows, r + PanelRows); i++)
+        for (var i = r; i < Math.Min(w.Rows, r + count); i++)
         {
             var row = w.Row(i);
             for (long o = 0; o < rowBytes; o += 64) Sse.Prefetch1(row + o);
         }
     }
 
-    /// <summary>The integer dot of 32 unsigned weight bytes with 32 signed activation bytes, eight lanes of four.</summary>
+    /// <summary>acc + the integer dot of 32 unsigned bytes with 32 signed bytes, in eight lanes of four products.</summary>
     internal interface IDot
     {
-        static abstract Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s);
-
-        /// <summary>Dot(u0, s0) + Dot(u1, s1).</summary>
-        static abstract Vector256<int> Dot2(Vector256<byte> u0, Vector256<sbyte> s0, Vector256<byte> u1, Vector256<sbyte> s1);
+        static abstract Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s);
     }
 
     internal readonly struct VnniDot : IDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) => AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u, s);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot2(Vector256<byte> u0, Vector256<sbyte> s0, Vector256<byte> u1, Vector256<sbyte> s1) =>
-            AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, u0, s0), u1, s1);
+        public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s) => AvxVnni.MultiplyWideningAndAdd(acc, u, s);
     }
 
-    /// <summary>
-    /// AVX2 without VNNI: exact while u·s pairs stay within 16 bits (u ≤ 128, as for 4- and 6-bit values); Dot2 adds
-    /// the two 16-bit pair sums before widening, exact for u ≤ 64 (the paired types are 4-bit here).
-    /// </summary>
+    /// <summary>AVX2 without VNNI: exact while each pair u·s + u·s fits 16 bits (|s| ≤ 64 with u ≤ 255: the 4- and 6-bit types).</summary>
     internal readonly struct Avx2Dot : IDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot(Vector256<byte> u, Vector256<sbyte> s) =>
-            Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
+        public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s) =>
+            acc + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, s), Vector256.Create((short)1));
+    }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<int> Dot2(Vector256<byte> u0, Vector256<sbyte> s0, Vector256<byte> u1, Vector256<sbyte> s1) =>
-            Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u0, s0) + Avx2.MultiplyAddAdjacent(u1, s1), Vector256.Create((short)1));
+    /// <summary>How an integer panel's groups are laid out (static, so each sweep is compiled for one shape).</summary>
+    internal interface IShape
+    {
+        /// <summary>A scale (and start value) per 16 values instead of per 32 (Q6_K).</summary>
+        static abstract bool Halves { get; }
+
+        /// <summary>A float offset per 32 values and row, times the activations' per-32 sums (Q4_K's mins).</summary>
+        static abstract bool HasOffsets { get; }
+    }
+
+    internal readonly struct Plain : IShape
+    {
+        public static bool Halves => false;
+        public static bool HasOffsets => false;
+    }
+
+    internal readonly struct Offsets : IShape
+    {
+        public static bool Halves => false;
+        public static bool HasOffsets => true;
+    }
+
+    internal readonly struct Sixteens : IShape
+    {
+        public static bool Halves => true;
+        public static bool HasOffsets => false;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> F(Vector256<int> v) => Avx.ConvertToVector256Single(v);
 
+    /// <summary>Four activation bytes at <paramref name="x"/> in every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Four(byte* x) => Vector256.Create(*(int*)x).AsByte();
+
     /// <summary>
-    /// One token at a time against the panel's four rows, one block per dot (Q6_K: a scale per 16 values): four
-    /// accumulators, so the whole tile lives in registers (a 4×2 tile's eight accumulators plus operands made the
-    /// JIT spill every iteration, which cost more than the activation loads it saved). The panel is interleaved by
-    /// block, so one pointer walks it. The activations are Q8_K (one scale per 256 values), so a super-block's eight
-    /// blocks are summed with the weight scales alone and the activation scale multiplies the sum once.
+    /// acc_j += the dots of weight vectors k0..k1 of a block with tile token j's broadcast bytes, for the eight tokens:
+    /// eight independent chains, so the dot unit's latency is covered (four chains left it waiting half the time).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SweepK<TDot>(Panel p, int cols, int n, sbyte* xq, float* xd, float* xs, float* y, long ystride, int rows)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dots<TDot>(sbyte* w, byte* x, int k0, int k1,
+        ref Vector256<int> i0, ref Vector256<int> i1, ref Vector256<int> i2, ref Vector256<int> i3,
+        ref Vector256<int> i4, ref Vector256<int> i5, ref Vector256<int> i6, ref Vector256<int> i7)
         where TDot : struct, IDot
     {
-        var nb = cols / 32;
-        var n16 = cols / 16;
-        for (var t = 0; t < n; t++)
+        for (var k = k0; k < k1; k++)
         {
-            var x = xq + (long)t * cols;
-            var d = xd + (long)t * nb;
-            var u = p.U;
-            var c = p.Scale;
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (var b = 0; b < nb; b += 8)
+            var v = Vector256.Load(w + 32 * k);
+            var xk = x + 32 * k;
+            i0 = TDot.Dot(i0, Four(xk), v);
+            i1 = TDot.Dot(i1, Four(xk + 4), v);
+            i2 = TDot.Dot(i2, Four(xk + 8), v);
+            i3 = TDot.Dot(i3, Four(xk + 12), v);
+            i4 = TDot.Dot(i4, Four(xk + 16), v);
+            i5 = TDot.Dot(i5, Four(xk + 20), v);
+            i6 = TDot.Dot(i6, Four(xk + 24), v);
+            i7 = TDot.Dot(i7, Four(xk + 28), v);
+        }
+    }
+
+    /// <summary>
+    /// The eight panel rows against every tile of eight tokens (<see cref="Q8Activations.Tiles"/>; a last short tile
+    /// is padded, and only its real tokens are stored). Per block: eight weight vectors, each dotted with the eight
+    /// tokens' broadcast bytes into eight integer accumulators that start at the group's −128·Σw; then per token one
+    /// convert and one multiply-add by (row scales × the token's block scale), and for Q4_K one more with the offsets.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Sweep<TDot, TShape>(Panel p, int cols, int n, byte* xt, float* dt, float* st, float* y, long ystride, int rows)
+        where TDot : struct, IDot
+        where TShape : struct, IShape
+    {
+        const int T = Q8Activations.TileTokens;
+        var nb = cols / 32;
+        for (var t = 0; t < n; t += T)
+        {
+            var x = xt + (long)t * cols;
+            var d = dt + (long)t * nb;
+            var sums = st + (long)t * nb;
+            var w = p.W;
+            var start = p.Start;
+            var scale = p.Scale;
+            var offset = p.Offset;
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+            for (var b = 0; b < nb; b++, w += 32 * IntRows, x += 32 * T, d += T, sums += T)
             {
-                Vector256<float> k0 = default, k1 = default, k2 = default, k3 = default;
-                for (var q = 0; q < 8; q++, x += 32, u += BlockBytes, c += BlockScales)
+                for (var h = 0; h < (TShape.Halves ? 2 : 1); h++, start += IntRows, scale += IntRows)
                 {
-                    var v = Vector256.Load(x);
-                    k0 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u), v)), Vector256.Load(c), k0);
-                    k1 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u + 32), v)), Vector256.Load(c + 8), k1);
-                    k2 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u + 64), v)), Vector256.Load(c + 16), k2);
-                    k3 = Fma.MultiplyAdd(F(TDot.Dot(Vector256.Load(u + 96), v)), Vector256.Load(c + 24), k3);
+                    var i0 = Vector256.Load(start);
+                    Vector256<int> i1 = i0, i2 = i0, i3 = i0, i4 = i0, i5 = i0, i6 = i0, i7 = i0;
+                    if (TShape.Halves) Dots<TDot>(w, x, 4 * h, 4 * h + 4, ref i0, ref i1, ref i2, ref i3, ref i4, ref i5, ref i6, ref i7);
+                    else Dots<TDot>(w, x, 0, 8, ref i0, ref i1, ref i2, ref i3, ref i4, ref i5, ref i6, ref i7);
+                    var c = Vector256.Load(scale);
+                    a0 = Fma.MultiplyAdd(F(i0), c * Vector256.Create(d[0]), a0);
+                    a1 = Fma.MultiplyAdd(F(i1), c * Vector256.Create(d[1]), a1);
+                    a2 = Fma.MultiplyAdd(F(i2), c * Vector256.Create(d[2]), a2);
+                    a3 = Fma.MultiplyAdd(F(i3), c * Vector256.Create(d[3]), a3);
+                    a4 = Fma.MultiplyAdd(F(i4), c * Vector256.Create(d[4]), a4);
+                    a5 = Fma.MultiplyAdd(F(i5), c * Vector256.Create(d[5]), a5);
+                    a6 = Fma.MultiplyAdd(F(i6), c * Vector256.Create(d[6]), a6);
+                    a7 = Fma.MultiplyAdd(F(i7), c * Vector256.Create(d[7]), a7);
                 }
-                var dx = Vector256.Create(d[b]);
-                a0 = Fma.MultiplyAdd(k0, dx, a0);
-                a1 = Fma.MultiplyAdd(k1, dx, a1);
-                a2 = Fma.MultiplyAdd(k2, dx, a2);
-                a3 = Fma.MultiplyAdd(k3, dx, a3);
-            }
-            Store(y + t * ystride, rows, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3), p.Offset, xs + (long)t * n16, n16);
-        }
-    }
-
-    /// <summary>
-    /// <see cref="SweepK{TDot}"/> over a paired panel: per block pair and row, the low halves of both blocks and then
-    /// the high halves go through one chained dot, whose lanes 0–3 are block b and 4–7 block b+1, so the per-lane
-    /// scales [d_b·dx_b ×4, d_b+1·dx_b+1 ×4] finish both blocks in one multiply-add.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SweepPairs<TDot>(Panel p, int cols, int n, sbyte* xp, float* xd, float* xs, float* y, long ystride, int rows)
-        where TDot : struct, IDot
-    {
-        var nb = cols / 32;
-        var n16 = cols / 16;
-        for (var t = 0; t < n; t++)
-        {
-            var x = xp + (long)t * cols;
-            var d = xd + (long)t * nb;
-            var u = p.U;
-            var c = p.Scale;
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (var b = 0; b < nb; b += 2, x += 64, u += 2 * BlockBytes, c += BlockScales)
-            {
-                var lo = Vector256.Load(x);
-                var hi = Vector256.Load(x + 32);
-                var dx = Vector256.Create(Vector128.Create(d[b]), Vector128.Create(d[b + 1]));
-                a0 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u), lo, Vector256.Load(u + 32), hi)), Vector256.Load(c) * dx, a0);
-                a1 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 64), lo, Vector256.Load(u + 96), hi)), Vector256.Load(c + 8) * dx, a1);
-                a2 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 128), lo, Vector256.Load(u + 160), hi)), Vector256.Load(c + 16) * dx, a2);
-                a3 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 192), lo, Vector256.Load(u + 224), hi)), Vector256.Load(c + 24) * dx, a3);
-            }
-            Store(y + t * ystride, rows, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3), p.Offset, xs + (long)t * n16, n16);
-        }
-    }
-
-    /// <summary>
-    /// <see cref="SweepPairs{TDot}"/> for K-quant weights, whose activations (Q8_K) have one scale per 256 values:
-    /// a super-block's four pairs are summed with the weight scales alone, and the activation scale multiplies the
-    /// sum once, which saves a multiply per pair and row.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SweepPairsK<TDot>(Panel p, int cols, int n, sbyte* xp, float* xd, float* xs, float* y, long ystride, int rows)
-        where TDot : struct, IDot
-    {
-        var nb = cols / 32;
-        var n16 = cols / 16;
-        for (var t = 0; t < n; t++)
-        {
-            var x = xp + (long)t * cols;
-            var d = xd + (long)t * nb;
-            var u = p.U;
-            var c = p.Scale;
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (var b = 0; b < nb; b += 8)
-            {
-                Vector256<float> k0 = default, k1 = default, k2 = default, k3 = default;
-                for (var q = 0; q < 4; q++, x += 64, u += 2 * BlockBytes, c += BlockScales)
+                if (TShape.HasOffsets)
                 {
-                    var lo = Vector256.Load(x);
-                    var hi = Vector256.Load(x + 32);
-                    k0 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u), lo, Vector256.Load(u + 32), hi)), Vector256.Load(c), k0);
-                    k1 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 64), lo, Vector256.Load(u + 96), hi)), Vector256.Load(c + 8), k1);
-                    k2 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 128), lo, Vector256.Load(u + 160), hi)), Vector256.Load(c + 16), k2);
-                    k3 = Fma.MultiplyAdd(F(TDot.Dot2(Vector256.Load(u + 192), lo, Vector256.Load(u + 224), hi)), Vector256.Load(c + 24), k3);
+                    var o = Vector256.Load(offset);
+                    a0 = Fma.MultiplyAdd(o, Vector256.Create(sums[0]), a0);
+                    a1 = Fma.MultiplyAdd(o, Vector256.Create(sums[1]), a1);
+                    a2 = Fma.MultiplyAdd(o, Vector256.Create(sums[2]), a2);
+                    a3 = Fma.MultiplyAdd(o, Vector256.Create(sums[3]), a3);
+                    a4 = Fma.MultiplyAdd(o, Vector256.Create(sums[4]), a4);
+                    a5 = Fma.MultiplyAdd(o, Vector256.Create(sums[5]), a5);
+                    a6 = Fma.MultiplyAdd(o, Vector256.Create(sums[6]), a6);
+                    a7 = Fma.MultiplyAdd(o, Vector256.Create(sums[7]), a7);
+                    offset += IntRows;
                 }
-                var dx = Vector256.Create(d[b]);
-                a0 = Fma.MultiplyAdd(k0, dx, a0);
-                a1 = Fma.MultiplyAdd(k1, dx, a1);
-                a2 = Fma.MultiplyAdd(k2, dx, a2);
-                a3 = Fma.MultiplyAdd(k3, dx, a3);
             }
-            Store(y + t * ystride, rows, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3), p.Offset, xs + (long)t * n16, n16);
+            var tokens = Math.Min(T, n - t);
+            var yt = y + t * ystride;
+            StoreRows(yt, rows, a0);
+            if (tokens > 1) StoreRows(yt + ystride, rows, a1);
+            if (tokens > 2) StoreRows(yt + 2 * ystride, rows, a2);
+            if (tokens > 3) StoreRows(yt + 3 * ystride, rows, a3);
+            if (tokens > 4) StoreRows(yt + 4 * ystride, rows, a4);
+            if (tokens > 5) StoreRows(yt + 5 * ystride, rows, a5);
+            if (tokens > 6) StoreRows(yt + 6 * ystride, rows, a6);
+            if (tokens > 7) StoreRows(yt + 7 * ystride, rows, a7);
         }
     }
 
-    /// <summary>
-    /// Finishes one token's four rows: lane sums plus the offsets' dot with the per-16 activation sums. Takes the sums,
-    /// not the accumulators: vectors passed to a call made the JIT keep the accumulators on the stack in the loop.
-    /// </summary>
-    private static void Store(float* y, int rows, float s0, float s1, float s2, float s3, float* offset, float* xs, int n16)
+    /// <summary>One token's results for the panel's first <paramref name="rows"/> rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRows(float* y, int rows, Vector256<float> v)
     {
-        y[0] = s0 + FastConvert.Dot(offset, xs, n16);
-        if (rows > 1) y[1] = s1 + FastConvert.Dot(offset + n16, xs, n16);
-        if (rows > 2) y[2] = s2 + FastConvert.Dot(offset + 2 * n16, xs, n16);
-        if (rows > 3) y[3] = s3 + FastConvert.Dot(offset + 3 * n16, xs, n16);
+        if (rows == IntRows)
+        {
+            v.Store(y);
+            return;
+        }
+        for (var i = 0; i < rows; i++) y[i] = v.GetElement(i);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -369,115 +374,122 @@ internal static unsafe class PanelGemm
         if (rows > 3) y[3] = r3;
     }
 
-    /// <summary>Panel bytes per 32-value block: the four rows' 32 values side by side.</summary>
-    private const int BlockBytes = 32 * PanelRows;
-
-    /// <summary>Panel scale floats per 32-value block: the four rows' eight lanes side by side.</summary>
-    private const int BlockScales = 8 * PanelRows;
-
     /// <summary>
-    /// Decodes one row into the panel's canonical form, interleaved with the other rows by block (row i's block b at
-    /// <c>u + BlockBytes·b</c> and <c>scale + BlockScales·b</c>, u and scale already offset to row i): 32 values u,
-    /// 8 scales (lanes 0–3 for values 0–15, lanes 4–7 for 16–31, matching <c>vpdpbusd</c>'s lanes), and for the row
-    /// alone one offset per 16 values.
+    /// Decodes one row into the integer panel as row <paramref name="i"/> of eight (see the class summary): values
+    /// interleaved by four bytes, and per group the start value −128·Σw, the scale and (Q4_K) the offset.
     /// </summary>
-    private static void DecodeRow(GgmlType type, byte* row, int cols, byte* u, float* scale, float* offset)
+    private static void DecodeRow(GgmlType type, byte* row, int cols, Panel p, int i)
     {
         switch (type)
         {
-            case GgmlType.Q8_0: DecodeQ8_0(row, cols, u, scale, offset); break;
-            case GgmlType.Q4_0: DecodeQ4_0(row, cols, u, scale, offset); break;
-            case GgmlType.Q4_K: DecodeQ4_K(row, cols, u, scale, offset); break;
-            case GgmlType.Q6_K: DecodeQ6_K(row, cols, u, scale, offset); break;
+            case GgmlType.Q8_0: DecodeQ8_0(row, cols, p, i); break;
+            case GgmlType.Q4_0: DecodeQ4_0(row, cols, p, i); break;
+            case GgmlType.Q4_K: DecodeQ4_K(row, cols, p, i); break;
+            case GgmlType.Q6_K: DecodeQ6_K(row, cols, p, i); break;
             default: throw new NotSupportedException($"tensor type {type} has no panel decoder");
         }
     }
 
+    /// <summary>
+    /// Writes 32 values of block <paramref name="b"/> as row <paramref name="i"/> (four bytes into each of the block's
+    /// eight vectors) and returns the sums of values 0–15 and 16–31.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Lanes(float* scale, float lo, float hi) =>
-        Vector256.Create(Vector128.Create(lo), Vector128.Create(hi)).Store(scale);
-
-    /// <summary>Paired (see <see cref="Paired"/>): pair b/2 holds [b 0–15, b+1 0–15] then [b 16–31, b+1 16–31].</summary>
-    private static void DecodeQ8_0(byte* row, int cols, byte* u, float* scale, float* offset)
+    private static (int Lo, int Hi) Put(Panel p, int b, int i, Vector256<sbyte> v)
     {
-        var flip = Vector256.Create((byte)0x80);
-        for (var b = 0; b < cols / 32; b += 2, u += 2 * BlockBytes, scale += BlockScales)
+        var dst = (int*)(p.W + 32 * IntRows * b) + i;
+        var q = v.AsInt32();
+        dst[0] = q.GetElement(0);
+        dst[8] = q.GetElement(1);
+        dst[16] = q.GetElement(2);
+        dst[24] = q.GetElement(3);
+        dst[32] = q.GetElement(4);
+        dst[40] = q.GetElement(5);
+        dst[48] = q.GetElement(6);
+        dst[56] = q.GetElement(7);
+        // Sums of four bytes per lane: lanes 0-3 are values 0-15, lanes 4-7 values 16-31.
+        var sums = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Create((byte)1), v), Vector256.Create((short)1));
+        return (Vector128.Sum(sums.GetLower()), Vector128.Sum(sums.GetUpper()));
+    }
+
+    /// <summary>One 32-value group of row i: start value, scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Group(Panel p, int g, int i, int sum, float scale)
+    {
+        p.Start[IntRows * g + i] = -128 * sum;
+        p.Scale[IntRows * g + i] = scale;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DecodeQ8_0(byte* row, int cols, Panel p, int i)
+    {
+        for (var b = 0; b < cols / 32; b++)
         {
-            var p0 = row + 34 * b;
-            var p1 = p0 + 34;
-            float d0 = QuantDot.H2F(p0), d1 = QuantDot.H2F(p1);
-            (Vector256.Create(Vector128.Load(p0 + 2), Vector128.Load(p1 + 2)) ^ flip).Store(u);
-            (Vector256.Create(Vector128.Load(p0 + 18), Vector128.Load(p1 + 18)) ^ flip).Store(u + 32);
-            Lanes(scale, d0, d1);
-            offset[2 * b] = offset[2 * b + 1] = -128 * d0;
-            offset[2 * b + 2] = offset[2 * b + 3] = -128 * d1;
+            var blk = row + 34 * b;
+            var (lo, hi) = Put(p, b, i, Vector256.Load((sbyte*)blk + 2));
+            Group(p, b, i, lo + hi, QuantDot.H2F(blk));
         }
     }
 
-    /// <summary>Paired, as <see cref="DecodeQ8_0"/>: a Q4_0 block's low nibbles are its values 0–15, high ones 16–31.</summary>
-    private static void DecodeQ4_0(byte* row, int cols, byte* u, float* scale, float* offset)
+    /// <summary>A Q4_0 block's low nibbles are its values 0–15, the high ones 16–31; w = q − 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DecodeQ4_0(byte* row, int cols, Panel p, int i)
     {
         var m4 = Vector128.Create((byte)0x0F);
-        for (var b = 0; b < cols / 32; b += 2, u += 2 * BlockBytes, scale += BlockScales)
+        var eight = Vector256.Create((sbyte)8);
+        for (var b = 0; b < cols / 32; b++)
         {
-            var p0 = row + 18 * b;
-            var p1 = p0 + 18;
-            float d0 = QuantDot.H2F(p0), d1 = QuantDot.H2F(p1);
-            var raw0 = Vector128.Load(p0 + 2);
-            var raw1 = Vector128.Load(p1 + 2);
-            Vector256.Create(raw0 & m4, raw1 & m4).Store(u);
-            Vector256.Create((raw0.AsUInt16() >> 4).AsByte() & m4, (raw1.AsUInt16() >> 4).AsByte() & m4).Store(u + 32);
-            Lanes(scale, d0, d1);
-            offset[2 * b] = offset[2 * b + 1] = -8 * d0;
-            offset[2 * b + 2] = offset[2 * b + 3] = -8 * d1;
+            var blk = row + 18 * b;
+            var raw = Vector128.Load(blk + 2);
+            var q = Vector256.Create(raw & m4, (raw.AsUInt16() >> 4).AsByte() & m4).AsSByte() - eight;
+            var (lo, hi) = Put(p, b, i, q);
+            Group(p, b, i, lo + hi, QuantDot.H2F(blk));
         }
     }
 
     /// <summary>
-    /// Paired: each 32-byte chunk k of a super-block holds blocks 2k (low nibbles) and 2k+1 (high nibbles), value i
-    /// of both in byte i, so the pair is [lo(bytes 0–15), hi(bytes 0–15)] then [lo(16–31), hi(16–31)].
+    /// Each 32-byte chunk k of a super-block holds sub-blocks 2k (low nibbles) and 2k+1 (high nibbles), value j of
+    /// both in byte j; w = q, scale d·sc, offset −dmin·m (ggml's get_scale_min_k4).
     /// </summary>
-    private static void DecodeQ4_K(byte* row, int cols, byte* u, float* scale, float* offset)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DecodeQ4_K(byte* row, int cols, Panel p, int i)
     {
-        var m4 = Vector128.Create((byte)0x0F);
-        Span<int> sc = stackalloc int[8];
+        var m4 = Vector256.Create((byte)0x0F);
         for (var s = 0; s < cols / 256; s++)
         {
             var blk = row + 144 * s;
             float d = QuantDot.H2F(blk), dmin = QuantDot.H2F(blk + 2);
             var sq = blk + 4;
-            var q = blk + 16;
             for (var j = 0; j < 8; j++)
             {
-                // The 6-bit scale and min of 32-block j (ggml's get_scale_min_k4).
-                int mn;
+                int sc, mn;
                 if (j < 4)
                 {
-                    sc[j] = sq[j] & 63;
+                    sc = sq[j] & 63;
                     mn = sq[j + 4] & 63;
                 }
                 else
                 {
-                    sc[j] = (sq[j + 4] & 0xF) | ((sq[j - 4] >> 6) << 4);
+                    sc = (sq[j + 4] & 0xF) | ((sq[j - 4] >> 6) << 4);
                     mn = (sq[j + 4] >> 4) | ((sq[j] >> 6) << 4);
                 }
-                offset[16 * s + 2 * j] = offset[16 * s + 2 * j + 1] = -dmin * mn;
-            }
-            for (var k = 0; k < 4; k++, u += 2 * BlockBytes, scale += BlockScales)
-            {
-                var a = Vector128.Load(q + 32 * k);
-                var b = Vector128.Load(q + 32 * k + 16);
-                Vector256.Create(a & m4, (a.AsUInt16() >> 4).AsByte() & m4).Store(u);
-                Vector256.Create(b & m4, (b.AsUInt16() >> 4).AsByte() & m4).Store(u + 32);
-                Lanes(scale, d * sc[2 * k], d * sc[2 * k + 1]);
+                var bytes = Vector256.Load(blk + 16 + 32 * (j / 2));
+                var q = (j % 2 == 0 ? bytes & m4 : (bytes.AsUInt16() >> 4).AsByte() & m4).AsSByte();
+                var g = 8 * s + j;
+                var (lo, hi) = Put(p, g, i, q);
+                Group(p, g, i, lo + hi, d * sc);
+                p.Offset[IntRows * g + i] = -dmin * mn;
             }
         }
     }
 
-    private static void DecodeQ6_K(byte* row, int cols, byte* u, float* scale, float* offset)
+    /// <summary>Q6_K: w = q − 32 with a scale per 16 values, so two groups per block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DecodeQ6_K(byte* row, int cols, Panel p, int i)
     {
         var m4 = Vector256.Create((byte)0x0F);
         var m30 = Vector256.Create((byte)0x30);
+        var bias = Vector256.Create((sbyte)32);
         for (var s = 0; s < cols / 256; s++)
         {
             var blk = row + 210 * s;
@@ -489,15 +501,20 @@ internal static unsafe class PanelGemm
                 var qh = Vector256.Load(blk + 128 + 32 * h).AsUInt16();
                 var l0 = Vector256.Load(ql);
                 var l1 = Vector256.Load(ql + 32);
-                var at = 256 * s + 128 * h;
-                ((l0 & m4) | ((qh << 4).AsByte() & m30)).Store(u + BlockBytes * (at / 32));
-                ((l1 & m4) | ((qh << 2).AsByte() & m30)).Store(u + BlockBytes * (at / 32 + 1));
-                (((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30)).Store(u + BlockBytes * (at / 32 + 2));
-                (((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30)).Store(u + BlockBytes * (at / 32 + 3));
-                var sc = scales + 8 * h;
-                for (var g = 0; g < 8; g++) offset[at / 16 + g] = -32 * d * sc[g];
-                for (var k = 0; k < 4; k++) Lanes(scale + BlockScales * (at / 32 + k), d * sc[2 * k], d * sc[2 * k + 1]);
+                var b0 = 8 * s + 4 * h;
+                Put6(p, b0, i, ((l0 & m4) | ((qh << 4).AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h);
+                Put6(p, b0 + 1, i, ((l1 & m4) | ((qh << 2).AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h + 2);
+                Put6(p, b0 + 2, i, (((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h + 4);
+                Put6(p, b0 + 3, i, (((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h + 6);
             }
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put6(Panel p, int b, int i, Vector256<sbyte> q, float d, sbyte* sc)
+    {
+        var (lo, hi) = Put(p, b, i, q);
+        Group(p, 2 * b, i, lo, d * sc[0]);
+        Group(p, 2 * b + 1, i, hi, d * sc[1]);
     }
 }

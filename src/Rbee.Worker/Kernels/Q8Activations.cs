@@ -34,9 +34,28 @@ internal sealed unsafe class Q8Activations
     /// blocks' nibbles in, so one 256-bit dot covers half of each block.
     /// </summary>
     public sbyte* Pairs { get; private set; }
+
+    /// <summary>
+    /// The activations in <see cref="PanelGemm"/>'s tile order (after <see cref="FillTiles"/>): tokens in tiles of
+    /// <see cref="TileTokens"/>, and per tile and 32-value block, for each group of four values k, the tile's tokens'
+    /// four bytes side by side, as unsigned q+128 (the unsigned side of its dots; the weights are the signed side).
+    /// A last short tile is padded with zeros.
+    /// </summary>
+    public byte* Tiles { get; private set; }
+
+    /// <summary>Per tile and block, the tile's tokens' scales <see cref="D"/> side by side (after <see cref="FillTiles"/>).</summary>
+    public float* TileD { get; private set; }
+
+    /// <summary>Per tile and block, the tile's tokens' <c>d·Σq</c> over the block side by side (after <see cref="FillTiles"/>).</summary>
+    public float* TileSum32 { get; private set; }
+
+    /// <summary>Tokens per tile of <see cref="Tiles"/>.</summary>
+    public const int TileTokens = 8;
+
     public int Cols { get; private set; }
     public int Tokens { get; private set; }
     private long _capacity;
+    private long _tileCapacity;
 
     [ThreadStatic] private static Q8Activations? _forThread;
 
@@ -63,6 +82,15 @@ internal sealed unsafe class Q8Activations
             Sum16 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / 16 * sizeof(float)), 64);
             Pairs = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
         }
+        var tiled = (long)cols * ((n + TileTokens - 1) / TileTokens * TileTokens);
+        if (tiled > _tileCapacity)
+        {
+            FreeTiles();
+            _tileCapacity = Math.Max(tiled, 4096);
+            Tiles = (byte*)NativeMemory.AlignedAlloc((nuint)_tileCapacity, 64);
+            TileD = (float*)NativeMemory.AlignedAlloc((nuint)(_tileCapacity / Block * sizeof(float)), 64);
+            TileSum32 = (float*)NativeMemory.AlignedAlloc((nuint)(_tileCapacity / Block * sizeof(float)), 64);
+        }
         Cols = cols;
         Tokens = n;
         if (format == ActivationFormat.Q8_K)
@@ -87,6 +115,53 @@ internal sealed unsafe class Q8Activations
                 Vector128.Store(Vector128.Load(src + i + 32), dst + i + 16);
                 Vector128.Store(Vector128.Load(src + i + 16), dst + i + 32);
                 Vector128.Store(Vector128.Load(src + i + 48), dst + i + 48);
+            }
+        }
+    }
+
+    /// <summary>Fills <see cref="Tiles"/>, <see cref="TileD"/> and <see cref="TileSum32"/> from every token's values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void FillTiles()
+    {
+        var nb = Cols / Block;
+        var tiles = (Tokens + TileTokens - 1) / TileTokens;
+        var flip = Vector256.Create((byte)0x80);
+        for (var tile = 0; tile < tiles; tile++)
+        {
+            var dst = Tiles + (long)tile * nb * Block * TileTokens;
+            var dd = TileD + (long)tile * nb * TileTokens;
+            var ds = TileSum32 + (long)tile * nb * TileTokens;
+            for (var j = 0; j < TileTokens; j++)
+            {
+                var t = tile * TileTokens + j;
+                if (t >= Tokens)
+                {
+                    for (var b = 0; b < nb; b++)
+                    {
+                        for (var k = 0; k < Block / 4; k++) *(int*)(dst + (long)b * Block * TileTokens + 32 * k + 4 * j) = 0;
+                        dd[b * TileTokens + j] = 0;
+                        ds[b * TileTokens + j] = 0;
+                    }
+                    continue;
+                }
+                var q = (byte*)Q + (long)t * Cols;
+                var d = D + (long)t * nb;
+                var s16 = Sum16 + (long)t * nb * 2;
+                for (var b = 0; b < nb; b++)
+                {
+                    var v = (Vector256.Load(q + Block * b) ^ flip).AsInt32();
+                    var o = (int*)(dst + (long)b * Block * TileTokens) + j;
+                    o[0] = v.GetElement(0);
+                    o[8] = v.GetElement(1);
+                    o[16] = v.GetElement(2);
+                    o[24] = v.GetElement(3);
+                    o[32] = v.GetElement(4);
+                    o[40] = v.GetElement(5);
+                    o[48] = v.GetElement(6);
+                    o[56] = v.GetElement(7);
+                    dd[b * TileTokens + j] = d[b];
+                    ds[b * TileTokens + j] = s16[2 * b] + s16[2 * b + 1];
+                }
             }
         }
     }
@@ -239,5 +314,19 @@ internal sealed unsafe class Q8Activations
         Sum16 = null;
     }
 
-    ~Q8Activations() => Free();
+    private void FreeTiles()
+    {
+        if (Tiles != null) NativeMemory.AlignedFree(Tiles);
+        if (TileD != null) NativeMemory.AlignedFree(TileD);
+        if (TileSum32 != null) NativeMemory.AlignedFree(TileSum32);
+        Tiles = null;
+        TileD = null;
+        TileSum32 = null;
+    }
+
+    ~Q8Activations()
+    {
+        Free();
+        FreeTiles();
+    }
 }
