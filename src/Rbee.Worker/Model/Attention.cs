@@ -50,7 +50,7 @@ internal static unsafe class Attention
                 Q = pq, Keys = (ushort*)pk, Values = (ushort*)pv, Out = po,
                 N = n, Start = start, QDim = c.QueryDim, KvDim = c.KvDim, HeadDim = c.HeadDim,
                 Group = group, Scale = 1f / MathF.Sqrt(c.HeadDim),
-                HeadsPerTask = n >= WidenFrom ? 1 : HeadsPerTask(c.Heads, group, pool.Threads),
+                HeadsPerTask = HeadsPerTask(c.Heads, group, pool.Threads),
             };
             var tasks = c.Heads / job.HeadsPerTask;
             delegate*<void*, int, void> body = n >= WidenFrom ? &HeadWidened : &HeadsHalf;
@@ -63,8 +63,8 @@ internal static unsafe class Attention
     }
 
     /// <summary>
-    /// How many query heads of one KV head a decode task takes: as many of the group as still leaves a task per
-    /// thread (each task reads and widens its keys and values once for all its heads).
+    /// How many query heads of one KV head a task takes: as many of the group as still leaves a task per thread (each
+    /// task reads and widens its keys and values once for all its heads).
     /// </summary>
     private static int HeadsPerTask(int heads, int group, int threads)
     {
@@ -74,62 +74,50 @@ internal static unsafe class Attention
     }
 
     /// <summary>
-    /// From this many new tokens on, a head's keys and values are widened to float once (exactly) into a per-thread
-    /// scratch and every query reads them from there: a prompt's queries then share one conversion per position
-    /// instead of each redoing it, which was most of prefill's attention time. The arithmetic is unchanged, so a
-    /// prompt's attention is bit for bit what one-token steps give.
+    /// From this many new tokens on, a task's keys and values are widened to float once (exactly) into a per-thread
+    /// scratch for every position and every query reads them from there: a prompt's queries then share one conversion
+    /// per position instead of each redoing it. The arithmetic is unchanged, so a prompt's attention is bit for bit
+    /// what one-token steps give.
     /// </summary>
     private const int WidenFrom = 4;
 
     [ThreadStatic] private static float[]? _widened;
 
-    private static void HeadWidened(void* context, int h)
+    /// <summary>
+    /// A prompt (at least <see cref="WidenFrom"/> new tokens): the task's query heads, which share one KV head, have
+    /// its keys and values for every position widened once; then each token's heads walk them <see cref="Block"/>
+    /// positions at a time exactly as decode does (<see cref="AttendBlock"/>).
+    /// </summary>
+    private static void HeadWidened(void* context, int task)
     {
         var j = (Job*)context;
         var hd = j->HeadDim;
-        var kvOff = h / j->Group * hd;
+        var count = j->HeadsPerTask;
+        var h0 = task * count;
+        var kvOff = h0 / j->Group * hd;
         var positions = j->Start + j->N;
         var need = 2 * positions * hd;
         var buf = _widened;
         if (buf == null || buf.Length < need) _widened = buf = new float[Math.Max(need, 1 << 16)];
-        Span<float> q = stackalloc float[hd];
-        Span<float> acc = stackalloc float[hd];
+        var keyVector = Vector256.IsHardwareAccelerated ? hd & ~31 : 0;
+        var valueVector = Vector256.IsHardwareAccelerated ? hd & ~7 : 0;
+        var state = new HeadState(count, hd);
         fixed (float* keys = buf)
         {
             var values = keys + (long)positions * hd;
             for (var p = 0; p < positions; p++)
             {
-                FastConvert.HalfToSingle(j->Keys + (long)p * j->KvDim + kvOff, new Span<float>(keys + (long)p * hd, hd));
-                FastConvert.HalfToSingle(j->Values + (long)p * j->KvDim + kvOff, new Span<float>(values + (long)p * hd, hd));
+                var row = (long)p * j->KvDim + kvOff;
+                Widen(j->Keys + row, keys + (long)p * hd, hd, keyVector);
+                Widen(j->Values + row, values + (long)p * hd, hd, valueVector);
             }
             for (var t = 0; t < j->N; t++)
             {
                 var len = j->Start + t + 1;
-                new ReadOnlySpan<float>(j->Q + (long)t * j->QDim + h * hd, hd).CopyTo(q);
-                VectorOps.RoundToHalf(q);
-                acc.Clear();
-                // The same online softmax as HeadsHalf.
-                float m = float.NegativeInfinity, s = 0;
-                for (var p = 0; p < len; p++)
-                {
-                    var score = DotWidened(q, keys + (long)p * hd) * j->Scale;
-                    float ms = 1, vs = 1;
-                    if (score > m)
-                    {
-                        ms = MathF.Exp(m - score);
-                        m = score;
-                        ScaleHalf(acc, ms);
-                    }
-                    else
-                    {
-                        vs = MathF.Exp(score - m);
-                    }
-                    MadWidened(acc, values + (long)p * hd, vs);
-                    s = s * ms + vs;
-                }
-                var o = new Span<float>(j->Out + (long)t * j->QDim + h * hd, hd);
-                var inv = s == 0 ? 0 : 1 / s;
-                for (var i = 0; i < hd; i++) o[i] = acc[i] * inv;
+                state.Begin(j, t, h0);
+                for (var p0 = 0; p0 < len; p0 += Block)
+                    AttendBlock(keys + (long)p0 * hd, values + (long)p0 * hd, Math.Min(Block, len - p0), j->Scale, ref state);
+                state.End(j, t, h0);
             }
         }
     }
@@ -164,29 +152,14 @@ internal static unsafe class Attention
         var need = 2 * Block * hd;
         var buf = _block;
         if (buf == null || buf.Length < need) _block = buf = new float[need];
-        var qs = stackalloc float[count * hd];
-        var accs = stackalloc float[count * hd];
-        var m = stackalloc float[count];
-        var s = stackalloc float[count];
-        var scores = stackalloc float[Block];
-        var weights = stackalloc float[Block];
-        var factors = stackalloc float[Block];
-        var rises = stackalloc bool[Block];
+        var state = new HeadState(count, hd);
         fixed (float* keys = buf)
         {
             var values = keys + Block * hd;
             for (var t = 0; t < j->N; t++)
             {
                 var len = j->Start + t + 1;
-                for (var g = 0; g < count; g++)
-                {
-                    var q = new Span<float>(qs + g * hd, hd);
-                    new ReadOnlySpan<float>(j->Q + (long)t * j->QDim + (h0 + g) * hd, hd).CopyTo(q);
-                    VectorOps.RoundToHalf(q);
-                    m[g] = float.NegativeInfinity;
-                    s[g] = 0;
-                }
-                new Span<float>(accs, count * hd).Clear();
+                state.Begin(j, t, h0);
                 for (var p0 = 0; p0 < len; p0 += Block)
                 {
                     var b = Math.Min(Block, len - p0);
@@ -196,44 +169,109 @@ internal static unsafe class Attention
                         Widen(j->Keys + row, keys + p * hd, hd, keyVector);
                         Widen(j->Values + row, values + p * hd, hd, valueVector);
                     }
-                    for (var g = 0; g < count; g++)
-                    {
-                        var q = new ReadOnlySpan<float>(qs + g * hd, hd);
-                        for (var p = 0; p < b; p++) scores[p] = DotWidened(q, keys + p * hd) * j->Scale;
-                        // Online softmax: mg the running maximum, sg the running sum.
-                        float mg = m[g], sg = s[g];
-                        for (var p = 0; p < b; p++)
-                        {
-                            var score = scores[p];
-                            float ms = 1, vs = 1;
-                            var rise = score > mg;
-                            if (rise)
-                            {
-                                ms = MathF.Exp(mg - score);
-                                mg = score;
-                            }
-                            else
-                            {
-                                vs = MathF.Exp(score - mg);
-                            }
-                            sg = sg * ms + vs;
-                            weights[p] = vs;
-                            factors[p] = ms;
-                            rises[p] = rise;
-                        }
-                        m[g] = mg;
-                        s[g] = sg;
-                        Accumulate(accs + g * hd, values, hd, b, weights, factors, rises);
-                    }
+                    AttendBlock(keys, values, b, j->Scale, ref state);
                 }
-                for (var g = 0; g < count; g++)
-                {
-                    var o = j->Out + (long)t * j->QDim + (h0 + g) * hd;
-                    var acc = accs + g * hd;
-                    var inv = s[g] == 0 ? 0 : 1 / s[g];
-                    for (var i = 0; i < hd; i++) o[i] = acc[i] * inv;
-                }
+                state.End(j, t, h0);
             }
+        }
+    }
+
+    /// <summary>
+    /// One token's query heads of a task while they walk the cache: queries rounded to fp16, fp16-valued
+    /// accumulators, running maxima and sums, and the per-block scratch of <see cref="AttendBlock"/>. Lives in a
+    /// thread-static buffer, sized once.
+    /// </summary>
+    private readonly struct HeadState
+    {
+        public readonly float* Q, Acc, M, S, Scores, Weights, Factors;
+        public readonly bool* Rises;
+        public readonly int Count, HeadDim;
+
+        [ThreadStatic] private static float[]? _buffer;
+
+        public HeadState(int count, int hd)
+        {
+            Count = count;
+            HeadDim = hd;
+            var need = 2 * count * hd + 2 * count + 4 * Block;
+            var buf = _buffer;
+            if (buf == null || buf.Length < need) _buffer = buf = GC.AllocateArray<float>(Math.Max(need, 1024), pinned: true);
+            var p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buf));
+            Q = p;
+            Acc = Q + count * hd;
+            M = Acc + count * hd;
+            S = M + count;
+            Scores = S + count;
+            Weights = Scores + Block;
+            Factors = Weights + Block;
+            Rises = (bool*)(Factors + Block);
+        }
+
+        /// <summary>Token t's queries for heads h0.. (rounded to fp16), empty accumulators.</summary>
+        public void Begin(Job* j, int t, int h0)
+        {
+            var hd = HeadDim;
+            for (var g = 0; g < Count; g++)
+            {
+                var q = new Span<float>(Q + g * hd, hd);
+                new ReadOnlySpan<float>(j->Q + (long)t * j->QDim + (h0 + g) * hd, hd).CopyTo(q);
+                VectorOps.RoundToHalf(q);
+                M[g] = float.NegativeInfinity;
+                S[g] = 0;
+            }
+            new Span<float>(Acc, Count * hd).Clear();
+        }
+
+        /// <summary>Writes token t's outputs: each accumulator divided by its sum.</summary>
+        public void End(Job* j, int t, int h0)
+        {
+            var hd = HeadDim;
+            for (var g = 0; g < Count; g++)
+            {
+                var o = j->Out + (long)t * j->QDim + (h0 + g) * hd;
+                var acc = Acc + g * hd;
+                var inv = S[g] == 0 ? 0 : 1 / S[g];
+                for (var i = 0; i < hd; i++) o[i] = acc[i] * inv;
+            }
+        }
+    }
+
+    /// <summary>
+    /// One block of <paramref name="b"/> widened key and value rows for every head of <paramref name="h"/>: per head
+    /// all the block's scores (independent dots), then the online softmax over them in order, which yields each
+    /// position's value weight and where the maximum rose (and by what factor), then <see cref="Accumulate"/>.
+    /// </summary>
+    private static void AttendBlock(float* keys, float* values, int b, float scale, ref HeadState h)
+    {
+        var hd = h.HeadDim;
+        for (var g = 0; g < h.Count; g++)
+        {
+            var q = new ReadOnlySpan<float>(h.Q + g * hd, hd);
+            for (var p = 0; p < b; p++) h.Scores[p] = DotWidened(q, keys + p * hd) * scale;
+            // Online softmax: mg the running maximum, sg the running sum.
+            float mg = h.M[g], sg = h.S[g];
+            for (var p = 0; p < b; p++)
+            {
+                var score = h.Scores[p];
+                float ms = 1, vs = 1;
+                var rise = score > mg;
+                if (rise)
+                {
+                    ms = MathF.Exp(mg - score);
+                    mg = score;
+                }
+                else
+                {
+                    vs = MathF.Exp(score - mg);
+                }
+                sg = sg * ms + vs;
+                h.Weights[p] = vs;
+                h.Factors[p] = ms;
+                h.Rises[p] = rise;
+            }
+            h.M[g] = mg;
+            h.S[g] = sg;
+            Accumulate(h.Acc + g * hd, values, hd, b, h.Weights, h.Factors, h.Rises);
         }
     }
 
@@ -352,35 +390,6 @@ internal static unsafe class Attention
         }
         for (var i = np; i < n; i++) sum += (double)(a[i] * b[i]);
         return (float)sum;
-    }
-
-    /// <summary>acc = fp16(acc + x · s) with one rounding of the fused product-sum (ggml_vec_mad_f16), x a widened fp16 row.</summary>
-    private static void MadWidened(Span<float> acc, float* x, float s)
-    {
-        var i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var v = MemoryMarshal.Cast<float, Vector256<float>>(acc);
-            var vs = Vector256.Create(s);
-            for (var k = 0; k < v.Length; k++)
-                v[k] = RoundToHalf(Vector256.FusedMultiplyAdd(Vector256.Load(x + k * 8), vs, v[k]));
-            i = v.Length * Vector256<float>.Count;
-        }
-        for (; i < acc.Length; i++) acc[i] = (float)(Half)MathF.FusedMultiplyAdd(x[i], s, acc[i]);
-    }
-
-    /// <summary>acc = fp16(acc · s) (ggml_vec_scale_f16).</summary>
-    private static void ScaleHalf(Span<float> acc, float s)
-    {
-        var i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            var v = MemoryMarshal.Cast<float, Vector256<float>>(acc);
-            var vs = Vector256.Create(s);
-            for (var k = 0; k < v.Length; k++) v[k] = RoundToHalf(v[k] * vs);
-            i = v.Length * Vector256<float>.Count;
-        }
-        for (; i < acc.Length; i++) acc[i] = (float)(Half)(acc[i] * s);
     }
 
     /// <summary>
