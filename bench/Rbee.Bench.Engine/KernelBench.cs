@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Rbee.Worker.Gguf;
 using Rbee.Worker.Kernels;
+using Rbee.Worker.Model;
 
 namespace Rbee.Bench.Engine;
 
@@ -63,7 +64,7 @@ internal static unsafe class KernelBench
     }
 
     /// <summary>The engine's prefill batch (ModelLoadOptions.BatchSize).</summary>
-    private const int PrefillTokens = 64;
+    private static readonly int PrefillTokens = new ModelLoadOptions().BatchSize;
 
     /// <summary>
     /// Prefill's matrix product on one matrix (it fits in L2, as a layer's weights are reused by a whole batch):

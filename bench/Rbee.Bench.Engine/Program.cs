@@ -71,7 +71,7 @@ var rng = new Random(42);
 foreach (var type in types)
 {
     var path = BenchModel.EnsureFile(shape, type, Log);
-    using var model = LlamaModel.Load(path, new ModelLoadOptions { BatchSize = quick ? 32 : 64 });
+    using var model = LlamaModel.Load(path, new ModelLoadOptions { BatchSize = quick ? 32 : new ModelLoadOptions().BatchSize });
     var bytesPerToken = BenchModel.DecodeWeightBytes(model.File);
     var parameters = BenchModel.Parameters(model.File);
     var vocab = model.Config.VocabSize;
