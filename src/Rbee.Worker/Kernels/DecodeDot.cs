@@ -189,6 +189,81 @@ internal static unsafe class DecodeDot
     }
 
     /// <summary>
+    /// <see cref="Q4_0"/> for four sequences at once (batched decode): each group of eight blocks is loaded, its scales
+    /// widened and its nibbles unpacked once, then every sequence runs exactly the operations <see cref="Q4_0"/> runs
+    /// for it alone, in the same order, so each result is bit for bit the single-sequence one. Sequence j's values are
+    /// <paramref name="xstride"/> bytes after sequence 0's (its pairs too), its scales and sums at the matching offsets.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q4_0x4(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, float* xs16, long xstride, float* y, long ystride)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        long dstride = xstride / 32, sstride = xstride / 16;
+        Vector256<float> a00 = default, a01 = default, c0 = default, a10 = default, a11 = default, c1 = default;
+        Vector256<float> a20 = default, a21 = default, c2 = default, a30 = default, a31 = default, c3 = default;
+        var b = 0;
+        for (; b + 8 <= nb; b += 8)
+        {
+            var p = row + 18 * b;
+            var dw = Scales8(p, 18);
+            var v0 = Vector256.Create(Vector128.Load(p + 2), Vector128.Load(p + 20));
+            var v1 = Vector256.Create(Vector128.Load(p + 38), Vector128.Load(p + 56));
+            var v2 = Vector256.Create(Vector128.Load(p + 74), Vector128.Load(p + 92));
+            var v3 = Vector256.Create(Vector128.Load(p + 110), Vector128.Load(p + 128));
+            Vector256<byte> l0 = v0 & m4, h0 = (v0.AsUInt16() >> 4).AsByte() & m4, l1 = v1 & m4, h1 = (v1.AsUInt16() >> 4).AsByte() & m4;
+            Vector256<byte> l2 = v2 & m4, h2 = (v2.AsUInt16() >> 4).AsByte() & m4, l3 = v3 & m4, h3 = (v3.AsUInt16() >> 4).AsByte() & m4;
+            for (var j = 0; j < 4; j++)
+            {
+                var corr = Fma.MultiplyAdd(dw, BlockSums8(xs16 + j * sstride + 2 * b), j switch { 0 => c0, 1 => c1, 2 => c2, _ => c3 });
+                var s = dw * Vector256.Load(xd + j * dstride + b);
+                var x = xpairs + j * xstride + 32 * b;
+                var acc0 = j switch { 0 => a00, 1 => a10, 2 => a20, _ => a30 };
+                var acc1 = j switch { 0 => a01, 1 => a11, 2 => a21, _ => a31 };
+                acc0 = PairDot(l0, h0, x, Avx2.PermuteVar8x32(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1)), acc0);
+                acc1 = PairDot(l1, h1, x + 64, Avx2.PermuteVar8x32(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3)), acc1);
+                acc0 = PairDot(l2, h2, x + 128, Avx2.PermuteVar8x32(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5)), acc0);
+                acc1 = PairDot(l3, h3, x + 192, Avx2.PermuteVar8x32(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7)), acc1);
+                switch (j)
+                {
+                    case 0: a00 = acc0; a01 = acc1; c0 = corr; break;
+                    case 1: a10 = acc0; a11 = acc1; c1 = corr; break;
+                    case 2: a20 = acc0; a21 = acc1; c2 = corr; break;
+                    default: a30 = acc0; a31 = acc1; c3 = corr; break;
+                }
+            }
+        }
+        y[0] = Finish(row, b, nb, xq, xd, xs16, a00, a01, c0);
+        y[ystride] = Finish(row, b, nb, xq + xstride, xd + dstride, xs16 + sstride, a10, a11, c1);
+        y[2 * ystride] = Finish(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, xs16 + 2 * sstride, a20, a21, c2);
+        y[3 * ystride] = Finish(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, xs16 + 3 * sstride, a30, a31, c3);
+
+        // Q4_0's tail (blocks past the last group of eight) and its final sums, as there.
+        static float Finish(byte* row, int b, int nb, sbyte* xq, float* xd, float* xs16, Vector256<float> acc0, Vector256<float> acc1, Vector256<float> corr)
+        {
+            var m4 = Vector256.Create((byte)0x0F);
+            var shifts = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
+            var tail = 0f;
+            for (; b < nb; b++)
+            {
+                var p = row + 18 * b;
+                var dw = QuantDot.H2F(p);
+                acc0 = Block4_0(p + 2, xq + 32 * b, Vector256.Create(dw * xd[b]), shifts, m4, acc0);
+                tail += dw * (xs16[2 * b] + xs16[2 * b + 1]);
+            }
+            return Vector256.Sum(acc0 + acc1) - 8 * (Vector256.Sum(corr) + tail);
+        }
+    }
+
+    /// <summary><see cref="Pair4_0"/> on nibbles already unpacked: low halves then high halves in one chained dot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> PairDot(Vector256<byte> lo, Vector256<byte> hi, sbyte* x, Vector256<float> scale, Vector256<float> acc)
+    {
+        var d = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, lo, Vector256.Load(x));
+        d = AvxVnni.MultiplyWideningAndAdd(d, hi, Vector256.Load(x + 32));
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scale, acc);
+    }
+
+    /// <summary>
     /// <see cref="Q4_K"/> for four sequences (activations <paramref name="xstride"/> values apart): each super-block's
     /// scales, mins and nibbles are unpacked once for all four, while every sequence's float work (its conversion, scale
     /// product, multiply-add and min term, in <see cref="Q4_K"/>'s order) is its own, and integer sums are exact in any

@@ -6,7 +6,7 @@ namespace Rbee.Worker.Tests.Kernels;
 /// <summary>
 /// <see cref="MatMul.MatMatInvariant"/>, the continuous-batching kernel: each sequence's outputs are bit for bit what
 /// <see cref="MatMul.MatVec"/> gives that sequence alone, at odd row counts and odd numbers of sequences, for every
-/// tensor type the engine runs; and they stay within the scalar reference's bounds.
+/// tensor type the engine runs (for the 32-value block types also at rows that are not whole groups of eight blocks); and they stay within the scalar reference's bounds.
 /// </summary>
 public sealed class BatchInvariantMatMulTests
 {
@@ -16,7 +16,10 @@ public sealed class BatchInvariantMatMulTests
     [MemberData(nameof(AllTypes))]
     public void EverySequence_IsBitIdenticalToItsMatVecAlone(GgmlType type)
     {
-        foreach (var (rows, cols, n) in new[] { (37, 256, 3), (1, 512, 5), (131, 768, 2), (67, 1024, 7), (9, 256, 4) })
+        (int, int, int)[] shapes = [(37, 256, 3), (1, 512, 5), (131, 768, 2), (67, 1024, 7), (9, 256, 4)];
+        // Rows that end past the last group of eight 32-blocks (the four-sequence kernels' tails), where the type allows.
+        if (GgmlTypeInfo.Layout(type)!.Value.BlockSize == 32) shapes = [.. shapes, (5, 288, 4), (3, 96, 5)];
+        foreach (var (rows, cols, n) in shapes)
         {
             using var w = new RandomWeights(type, rows, cols, seed: 7 * rows + cols + n);
             var x = RandomWeights.Activations(n * cols, seed: rows + n);
