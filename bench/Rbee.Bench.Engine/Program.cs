@@ -12,6 +12,7 @@ using Rbee.Worker.Model;
 //                                                            [--pp 512] [--tg 128] [--no-baseline] [--no-kernels] [--kernels-only] [--no-panels]
 //                                                            [--batch 1,4] (sequences decoded together; --batch 1 skips batching)
 //                                                            [--vs-llamacpp] (only ours vs llama.cpp) [--no-llamacpp] [--rounds 2] [--depth 896]
+//                                                            [--serving] (only the worker over HTTP: --types Q4_0 --threads 2 --streams 1,4,8 --tokens 64)
 // Ours vs llama.cpp (EngineComparison): the same files, same run, alternating, at the largest --threads value
 // (2 with --vs-llamacpp unless given); llama.cpp through node-llama-cpp@3.21.1 (LlamaCppBaseline).
 
@@ -35,6 +36,13 @@ Log("");
 var versus = new EngineComparison.Settings(shape, types, threads.Max(), pp, tg,
     int.Parse(Arg("--depth") ?? (shape.Context - tg).ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture),
     int.Parse(Arg("--rounds") ?? (quick ? "1" : "2"), CultureInfo.InvariantCulture));
+if (args.Contains("--serving"))
+{
+    ServingBench.Run(new ServingBench.Settings(shape, (Arg("--types") ?? "Q4_0").Split(','), int.Parse(Arg("--threads") ?? "2", CultureInfo.InvariantCulture),
+        (Arg("--streams") ?? "1,4,8").Split(',').Select(int.Parse).ToArray(), int.Parse(Arg("--tokens") ?? "64", CultureInfo.InvariantCulture),
+        int.Parse(Arg("--rounds") ?? "2", CultureInfo.InvariantCulture)), Log);
+    return;
+}
 if (versusOnly)
 {
     EngineComparison.Run(versus, Log);

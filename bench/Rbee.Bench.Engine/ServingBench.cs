@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Rbee.Bench.Engine;
+
+/// <summary>
+/// The worker as users meet it (issue 13's serving figures): a real <c>llm-worker-rbee</c> process on a bench model,
+/// <c>--parallel</c> slots, and 1, 4 and 8 concurrent streaming clients each asking for 64 tokens with
+/// <c>ignore_eos</c> over loopback HTTP. Per concurrency: total tokens/s (and its ratio to one stream, measured in the
+/// same run: the goal is ≥ 2.5× at four), time to first token p50/p99, the gap between streamed tokens p99, and the
+/// sequences per forward pass the worker's own histogram saw. Before those, the first request after the worker
+/// reported ready, against the median of the next ten (the goal: ≤ 1.5×). Prints; never asserts.
+/// </summary>
+internal static class ServingBench
+{
+    public sealed record Settings(BenchShape Shape, string[] Types, int Threads, int[] Streams, int Tokens, int Rounds);
+
+    public static void Run(Settings s, Action<string> log)
+    {
+        var worker = Path.Combine(AppContext.BaseDirectory, "llm-worker-rbee");
+        if (!File.Exists(worker))
+        {
+            log($"serving benchmark unavailable: {worker} is missing (build the bench project)");
+            return;
+        }
+        var parallel = s.Streams.Max();
+        log($"serving: {s.Shape.Name}, llm-worker-rbee --parallel {parallel} --threads {s.Threads}, {s.Tokens} tokens per " +
+            $"stream (ignore_eos, streamed /v1/completions), best of {s.Rounds} rounds per row");
+        var rows = new List<string>
+        {
+            "| type | streams | total tok/s | vs 1 stream | TTFT p50 ms | TTFT p99 ms | inter-token p99 ms | sequences per pass |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        };
+        var firsts = new List<string> { "| type | ready after | first request TTFT ms | next 10, median ms | ratio |", "|---|---:|---:|---:|---:|" };
+        foreach (var type in s.Types)
+        {
+            var path = BenchModel.EnsureFile(s.Shape, type, log);
+            var port = FreePort();
+            using var process = Start(worker, path, port, parallel, s.Threads);
+            try
+            {
+                using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(5) };
+                var started = Stopwatch.StartNew();
+                WaitReady(http, process, TimeSpan.FromMinutes(3));
+                var ready = started.Elapsed;
+
+                // First request after ready, then ten more one by one: their TTFT (1 token of output, as a chat turn's first token).
+                var first = Stream(http, "The first request after load", 1).Ttft;
+                var next = Enumerable.Range(0, 10).Select(i => Stream(http, $"Request {i} after load", 1).Ttft).Order().ToArray();
+                var median = next[next.Length / 2];
+                firsts.Add($"| {type} | {ready.TotalSeconds:F1} s | {first:F0} | {median:F0} | {first / median:F2}× |");
+                log($"  {type}: ready after {ready.TotalSeconds:F1} s, first TTFT {first:F0} ms, next 10 median {median:F0} ms");
+
+                double? single = null;
+                foreach (var streams in s.Streams)
+                {
+                    Phase? best = null;
+                    for (var round = 0; round < s.Rounds; round++)
+                    {
+                        var phase = Concurrent(http, streams, s.Tokens);
+                        log($"  {type} {streams} stream(s), round {round + 1}: {phase.TokensPerSecond:F1} tok/s total, " +
+                            $"TTFT p50 {phase.TtftP50:F0} ms, p99 {phase.TtftP99:F0} ms, inter-token p99 {phase.GapP99:F1} ms, " +
+                            $"{Mean(phase.Sequences)} sequences per pass (load {LoadAverage()})");
+                        if (best is null || phase.TokensPerSecond > best.TokensPerSecond) best = phase;
+                    }
+                    single ??= best!.TokensPerSecond;
+                    rows.Add($"| {type} | {streams} | {best!.TokensPerSecond:F1} | {best.TokensPerSecond / single.Value:F2}× | " +
+                        $"{best.TtftP50:F0} | {best.TtftP99:F0} | {best.GapP99:F1} | {Mean(best.Sequences)} |");
+                }
+            }
+            finally
+            {
+                Stop(process);
+            }
+        }
+        log("");
+        foreach (var line in firsts) log(line);
+        log("");
+        foreach (var line in rows) log(line);
+        log("vs 1 stream = total tok/s ÷ the 1-stream row of the same run. TTFT is from sending the request to its first " +
+            "streamed token; inter-token is the gap between a stream's consecutive token chunks, all streams pooled.");
+    }
+
+    private sealed record Phase(double TokensPerSecond, double TtftP50, double TtftP99, double GapP99, (double Sum, double Count) Sequences);
+
+    private sealed record StreamResult(double Ttft, List<double> Gaps, int Tokens);
+
+    private static Phase Concurrent(HttpClient http, int streams, int tokens)
+    {
+        var before = BatchHistogram(http);
+        var results = new StreamResult[streams];
+        var clock = Stopwatch.StartNew();
+        var threads = Enumerable.Range(0, streams).Select(i => new Thread(() => results[i] = Stream(http, $"Stream {i} of {streams}: once upon a time", tokens))).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        var wall = clock.Elapsed.TotalSeconds;
+        var after = BatchHistogram(http);
+        var ttft = results.Select(r => r.Ttft).Order().ToArray();
+        var gaps = results.SelectMany(r => r.Gaps).Order().ToArray();
+        return new Phase(results.Sum(r => r.Tokens) / wall, Percentile(ttft, 0.5), Percentile(ttft, 0.99),
+            gaps.Length == 0 ? double.NaN : Percentile(gaps, 0.99), (after.Sum - before.Sum, after.Count - before.Count));
+    }
+
+    /// <summary>One streamed completion: time to the first token chunk, the gaps between chunks, and the completion tokens from usage.</summary>
+    private static StreamResult Stream(HttpClient http, string prompt, int tokens)
+    {
+        var body = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["prompt"] = prompt, ["max_tokens"] = tokens, ["temperature"] = 0, ["ignore_eos"] = true, ["stream"] = true,
+            ["stream_options"] = new Dictionary<string, object> { ["include_usage"] = true },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        var clock = Stopwatch.StartNew();
+        using var response = http.Send(request, HttpCompletionOption.ResponseHeadersRead);
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"worker answered {(int)response.StatusCode}: {response.Content.ReadAsStringAsync().Result}");
+        using var reader = new StreamReader(response.Content.ReadAsStream());
+        double? ttft = null;
+        var last = 0.0;
+        var gaps = new List<double>();
+        var completion = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            if (!line.StartsWith("data: ", StringComparison.Ordinal) || line == "data: [DONE]") continue;
+            using var doc = JsonDocument.Parse(line.AsMemory(6));
+            var root = doc.RootElement;
+            if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+                completion = usage.GetProperty("completion_tokens").GetInt32();
+            if (!root.TryGetProperty("choices", out var choices) || choices.GetArrayLength() == 0) continue;
+            var now = clock.Elapsed.TotalMilliseconds;
+            if (ttft is null) ttft = now;
+            else gaps.Add(now - last);
+            last = now;
+        }
+        return new StreamResult(ttft ?? double.NaN, gaps, completion);
+    }
+
+    /// <summary>The worker's <c>llm_worker_batch_sequences</c> histogram: sum and count so far.</summary>
+    private static (double Sum, double Count) BatchHistogram(HttpClient http)
+    {
+        double sum = 0, count = 0;
+        foreach (var line in http.GetStringAsync("/metrics").Result.Split('\n'))
+        {
+            if (line.StartsWith("llm_worker_batch_sequences_sum", StringComparison.Ordinal)) sum += Value(line);
+            else if (line.StartsWith("llm_worker_batch_sequences_count", StringComparison.Ordinal)) count += Value(line);
+        }
+        return (sum, count);
+        static double Value(string line) => double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+    }
+
+    private static string Mean((double Sum, double Count) h) => h.Count == 0 ? "n/a" : (h.Sum / h.Count).ToString("F2", CultureInfo.InvariantCulture);
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static Process Start(string worker, string model, int port, int parallel, int threads)
+    {
+        var info = new ProcessStartInfo(worker)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "--model", model, "--port", port.ToString(CultureInfo.InvariantCulture), "--parallel",
+                     parallel.ToString(CultureInfo.InvariantCulture), "--threads", threads.ToString(CultureInfo.InvariantCulture) })
+            info.ArgumentList.Add(a);
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {worker}");
+        // Drain its logs so a full pipe never stalls it.
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static void WaitReady(HttpClient http, Process process, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if (process.HasExited) throw new InvalidOperationException($"llm-worker-rbee exited with {process.ExitCode} before it was ready");
+            try
+            {
+                using var response = http.GetAsync("/health").Result;
+                if (response.StatusCode == HttpStatusCode.OK) return;
+            }
+            catch (AggregateException)
+            {
+                // Not listening yet.
+            }
+            Thread.Sleep(20);
+        }
+        throw new TimeoutException($"llm-worker-rbee was not ready within {timeout.TotalSeconds} s");
+    }
+
+    private static void Stop(Process process)
+    {
+        if (process.HasExited) return;
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit(10_000);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+}
