@@ -183,7 +183,7 @@ internal static unsafe class Attention
     /// </summary>
     private readonly struct HeadState
     {
-        public readonly float* Q, Acc, M, S, Scores, Weights, Factors;
+        public readonly float* Q, Acc, M, S, Scores, Weights, Factors, Args, Exps;
         public readonly bool* Rises;
         public readonly int Count, HeadDim;
 
@@ -193,7 +193,9 @@ internal static unsafe class Attention
         {
             Count = count;
             HeadDim = hd;
-            var need = 2 * count * hd + 2 * count + 4 * Block;
+            // Args and Exps are read eight at a time: Block is a multiple of eight, so a short block's lanes past its
+            // end are stale values of this buffer, computed and never used.
+            var need = 2 * count * hd + 2 * count + 6 * Block;
             var buf = _buffer;
             if (buf == null || buf.Length < need) _buffer = buf = GC.AllocateArray<float>(Math.Max(need, 1024), pinned: true);
             var p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buf));
@@ -204,7 +206,9 @@ internal static unsafe class Attention
             Scores = S + count;
             Weights = Scores + Block;
             Factors = Weights + Block;
-            Rises = (bool*)(Factors + Block);
+            Args = Factors + Block;
+            Exps = Args + Block;
+            Rises = (bool*)(Exps + Block);
         }
 
         /// <summary>Token t's queries for heads h0.. (rounded to fp16), empty accumulators.</summary>
@@ -250,24 +254,51 @@ internal static unsafe class Attention
             for (var p = 0; p < b; p++) h.Scores[p] = DotWidened(q, keys + p * hd) * scale;
             // Online softmax: mg the running maximum, sg the running sum.
             float mg = h.M[g], sg = h.S[g];
-            for (var p = 0; p < b; p++)
+            if (ExpF.IsSupported)
             {
-                var score = h.Scores[p];
-                float ms = 1, vs = 1;
-                var rise = score > mg;
-                if (rise)
+                // The same arithmetic in three passes, so the exponentials run eight at a time: where the maximum
+                // rises and each exponential's argument (the subtractions of the one-pass loop below), the
+                // exponentials (bit for bit expf), then the running sum in position order.
+                for (var p = 0; p < b; p++)
                 {
-                    ms = MathF.Exp(mg - score);
-                    mg = score;
+                    var score = h.Scores[p];
+                    var rise = score > mg;
+                    h.Args[p] = rise ? mg - score : score - mg;
+                    if (rise) mg = score;
+                    h.Rises[p] = rise;
                 }
-                else
+                for (var p = 0; p < b; p += 8) ExpF.Exp8(Vector256.Load(h.Args + p)).Store(h.Exps + p);
+                for (var p = 0; p < b; p++)
                 {
-                    vs = MathF.Exp(score - mg);
+                    float e = h.Exps[p], ms = 1, vs = 1;
+                    if (h.Rises[p]) ms = e;
+                    else vs = e;
+                    sg = sg * ms + vs;
+                    h.Weights[p] = vs;
+                    h.Factors[p] = ms;
                 }
-                sg = sg * ms + vs;
-                h.Weights[p] = vs;
-                h.Factors[p] = ms;
-                h.Rises[p] = rise;
+            }
+            else
+            {
+                for (var p = 0; p < b; p++)
+                {
+                    var score = h.Scores[p];
+                    float ms = 1, vs = 1;
+                    var rise = score > mg;
+                    if (rise)
+                    {
+                        ms = MathF.Exp(mg - score);
+                        mg = score;
+                    }
+                    else
+                    {
+                        vs = MathF.Exp(score - mg);
+                    }
+                    sg = sg * ms + vs;
+                    h.Weights[p] = vs;
+                    h.Factors[p] = ms;
+                    h.Rises[p] = rise;
+                }
             }
             h.M[g] = mg;
             h.S[g] = sg;
