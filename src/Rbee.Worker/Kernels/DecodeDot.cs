@@ -100,16 +100,7 @@ internal static unsafe class DecodeDot
             acc0 = Pair4_0(p + 72, x + 128, Avx2.PermuteVar8x32(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5)), m4, acc0);
             acc1 = Pair4_0(p + 108, x + 192, Avx2.PermuteVar8x32(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7)), m4, acc1);
         }
-        var shifts = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
-        var tail = 0f;
-        for (; b < nb; b++)
-        {
-            var p = row + 18 * b;
-            var dw = QuantDot.H2F(p);
-            acc0 = Block4_0(p + 2, xq + 32 * b, Vector256.Create(dw * xd[b]), shifts, m4, acc0);
-            tail += dw * (xs16[2 * b] + xs16[2 * b + 1]);
-        }
-        return Vector256.Sum(acc0 + acc1) - 8 * (Vector256.Sum(corr) + tail);
+        return Finish4_0(row, b, nb, xq, xd, xs16, acc0, acc1, corr);
     }
 
     /// <summary>
@@ -232,26 +223,31 @@ internal static unsafe class DecodeDot
                 }
             }
         }
-        y[0] = Finish(row, b, nb, xq, xd, xs16, a00, a01, c0);
-        y[ystride] = Finish(row, b, nb, xq + xstride, xd + dstride, xs16 + sstride, a10, a11, c1);
-        y[2 * ystride] = Finish(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, xs16 + 2 * sstride, a20, a21, c2);
-        y[3 * ystride] = Finish(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, xs16 + 3 * sstride, a30, a31, c3);
+        y[0] = Finish4_0(row, b, nb, xq, xd, xs16, a00, a01, c0);
+        y[ystride] = Finish4_0(row, b, nb, xq + xstride, xd + dstride, xs16 + sstride, a10, a11, c1);
+        y[2 * ystride] = Finish4_0(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, xs16 + 2 * sstride, a20, a21, c2);
+        y[3 * ystride] = Finish4_0(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, xs16 + 3 * sstride, a30, a31, c3);
+    }
 
-        // Q4_0's tail (blocks past the last group of eight) and its final sums, as there.
-        static float Finish(byte* row, int b, int nb, sbyte* xq, float* xd, float* xs16, Vector256<float> acc0, Vector256<float> acc1, Vector256<float> corr)
+    /// <summary>
+    /// The end of a Q4_0 row dot from block <paramref name="b"/> on: the blocks past the last group of eight, one at a
+    /// time, then the accumulators' sums minus the −8 offsets' term.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Finish4_0(byte* row, int b, int nb, sbyte* xq, float* xd, float* xs16, Vector256<float> acc0,
+        Vector256<float> acc1, Vector256<float> corr)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var shifts = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
+        var tail = 0f;
+        for (; b < nb; b++)
         {
-            var m4 = Vector256.Create((byte)0x0F);
-            var shifts = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
-            var tail = 0f;
-            for (; b < nb; b++)
-            {
-                var p = row + 18 * b;
-                var dw = QuantDot.H2F(p);
-                acc0 = Block4_0(p + 2, xq + 32 * b, Vector256.Create(dw * xd[b]), shifts, m4, acc0);
-                tail += dw * (xs16[2 * b] + xs16[2 * b + 1]);
-            }
-            return Vector256.Sum(acc0 + acc1) - 8 * (Vector256.Sum(corr) + tail);
+            var p = row + 18 * b;
+            var dw = QuantDot.H2F(p);
+            acc0 = Block4_0(p + 2, xq + 32 * b, Vector256.Create(dw * xd[b]), shifts, m4, acc0);
+            tail += dw * (xs16[2 * b] + xs16[2 * b + 1]);
         }
+        return Vector256.Sum(acc0 + acc1) - 8 * (Vector256.Sum(corr) + tail);
     }
 
     /// <summary><see cref="Pair4_0"/> on nibbles already unpacked: low halves then high halves in one chained dot.</summary>

@@ -397,19 +397,27 @@ internal static unsafe class PanelGemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (int Lo, int Hi) Put(Panel p, int b, int i, Vector256<sbyte> v)
     {
-        var dst = (int*)(p.W + 32 * IntRows * b) + i;
-        var q = v.AsInt32();
-        dst[0] = q.GetElement(0);
-        dst[8] = q.GetElement(1);
-        dst[16] = q.GetElement(2);
-        dst[24] = q.GetElement(3);
-        dst[32] = q.GetElement(4);
-        dst[40] = q.GetElement(5);
-        dst[48] = q.GetElement(6);
-        dst[56] = q.GetElement(7);
+        Interleave((int*)(p.W + 32 * IntRows * b) + i, v.AsInt32());
         // Sums of four bytes per lane: lanes 0-3 are values 0-15, lanes 4-7 values 16-31.
         var sums = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Create((byte)1), v), Vector256.Create((short)1));
         return (Vector128.Sum(sums.GetLower()), Vector128.Sum(sums.GetUpper()));
+    }
+
+    /// <summary>
+    /// The eight 4-byte groups of <paramref name="v"/> to <c>dst[0], dst[8], …, dst[56]</c>: one row's (or one token's)
+    /// share of eight 32-byte vectors that interleave eight rows (tokens) four bytes at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Interleave(int* dst, Vector256<int> v)
+    {
+        dst[0] = v.GetElement(0);
+        dst[8] = v.GetElement(1);
+        dst[16] = v.GetElement(2);
+        dst[24] = v.GetElement(3);
+        dst[32] = v.GetElement(4);
+        dst[40] = v.GetElement(5);
+        dst[48] = v.GetElement(6);
+        dst[56] = v.GetElement(7);
     }
 
     /// <summary>One 32-value group of row i: start value, scale.</summary>

@@ -149,16 +149,7 @@ internal sealed unsafe class Q8Activations
                 var s16 = Sum16 + (long)t * nb * 2;
                 for (var b = 0; b < nb; b++)
                 {
-                    var v = (Vector256.Load(q + Block * b) ^ flip).AsInt32();
-                    var o = (int*)(dst + (long)b * Block * TileTokens) + j;
-                    o[0] = v.GetElement(0);
-                    o[8] = v.GetElement(1);
-                    o[16] = v.GetElement(2);
-                    o[24] = v.GetElement(3);
-                    o[32] = v.GetElement(4);
-                    o[40] = v.GetElement(5);
-                    o[48] = v.GetElement(6);
-                    o[56] = v.GetElement(7);
+                    PanelGemm.Interleave((int*)(dst + (long)b * Block * TileTokens) + j, (Vector256.Load(q + Block * b) ^ flip).AsInt32());
                     dd[b * TileTokens + j] = d[b];
                     ds[b * TileTokens + j] = s16[2 * b] + s16[2 * b + 1];
                 }
