@@ -162,8 +162,9 @@ public sealed class DashboardScenarios(DashboardFixture fixture) : IClassFixture
         // token-by-token stream itself is the infer job's, tested at the queen). Four changes failed a loaded run with 3.
         Assert.True(changes >= 2, $"the answer arrived in {changes} changes of the page, not as it streamed");
 
-        // The queen started a worker for it (a cold start) and the request's bars show it.
-        var request = page.Locator("li.req", new() { Has = page.Locator(".req-model", new() { HasText = "dash-chat" }) }).First;
+        // The queen started a worker for the first message (a cold start) and that request's bars show it. The list is
+        // newest first, and a message sent again above went to the warm worker: the cold one is the last of the list.
+        var request = page.Locator("li.req", new() { Has = page.Locator(".req-model", new() { HasText = "dash-chat" }) }).Last;
         await Expect(request).ToContainTextAsync("200");
         await Expect(request.Locator(".seg.ph-spawn")).ToHaveCountAsync(1);
         // worker_spawned splits the cold start: the process started, then the model loaded.
