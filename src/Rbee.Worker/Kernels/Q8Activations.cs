@@ -82,15 +82,6 @@ internal sealed unsafe class Q8Activations
             Sum16 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / 16 * sizeof(float)), 64);
             Pairs = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
         }
-        var tiled = (long)cols * ((n + TileTokens - 1) / TileTokens * TileTokens);
-        if (tiled > _tileCapacity)
-        {
-            FreeTiles();
-            _tileCapacity = Math.Max(tiled, 4096);
-            Tiles = (byte*)NativeMemory.AlignedAlloc((nuint)_tileCapacity, 64);
-            TileD = (float*)NativeMemory.AlignedAlloc((nuint)(_tileCapacity / Block * sizeof(float)), 64);
-            TileSum32 = (float*)NativeMemory.AlignedAlloc((nuint)(_tileCapacity / Block * sizeof(float)), 64);
-        }
         Cols = cols;
         Tokens = n;
         if (format == ActivationFormat.Q8_K)
@@ -125,6 +116,15 @@ internal sealed unsafe class Q8Activations
     {
         var nb = Cols / Block;
         var tiles = (Tokens + TileTokens - 1) / TileTokens;
+        var tiled = (long)Cols * tiles * TileTokens;
+        if (tiled > _tileCapacity)
+        {
+            FreeTiles();
+            _tileCapacity = Math.Max(tiled, 4096);
+            Tiles = (byte*)NativeMemory.AlignedAlloc((nuint)_tileCapacity, 64);
+            TileD = (float*)NativeMemory.AlignedAlloc((nuint)(_tileCapacity / Block * sizeof(float)), 64);
+            TileSum32 = (float*)NativeMemory.AlignedAlloc((nuint)(_tileCapacity / Block * sizeof(float)), 64);
+        }
         var flip = Vector256.Create((byte)0x80);
         for (var tile = 0; tile < tiles; tile++)
         {

@@ -9,8 +9,8 @@ namespace Rbee.Worker.Model;
 /// <summary>
 /// Causal multi-head attention over a session's KV cache, for a batch of new tokens whose keys and values are
 /// already in the cache. Heads are independent, so they are split over the kernels' <see cref="ComputePool"/>
-/// (a prompt: one task per head; decode: one per KV head's group of query heads, see <see cref="HeadsHalf"/>); small
-/// problems run inline, where posting a job would cost more than it saves.
+/// (one task per KV head's group of query heads, or part of it, see <see cref="Heads"/>); small problems run inline,
+/// where posting a job would cost more than it saves.
 /// <para>
 /// Computed as llama.cpp's CPU flash attention (on by default there), rounding for rounding: keys and values are
 /// fp16 (the cache stores them so), the query is rounded to fp16, the softmax is taken online, and the
@@ -53,7 +53,7 @@ internal static unsafe class Attention
                 HeadsPerTask = HeadsPerTask(c.Heads, group, pool.Threads),
             };
             var tasks = c.Heads / job.HeadsPerTask;
-            delegate*<void*, int, void> body = n >= WidenFrom ? &HeadWidened : &HeadsHalf;
+            delegate*<void*, int, void> body = &Heads;
             var work = (long)n * c.Heads * (start + n) * c.HeadDim;
             if (work < InlineWork)
                 for (var t = 0; t < tasks; t++) body(&job, t);
@@ -74,71 +74,30 @@ internal static unsafe class Attention
     }
 
     /// <summary>
-    /// From this many new tokens on, a task's keys and values are widened to float once (exactly) into a per-thread
-    /// scratch for every position and every query reads them from there: a prompt's queries then share one conversion
-    /// per position instead of each redoing it. The arithmetic is unchanged, so a prompt's attention is bit for bit
-    /// what one-token steps give.
+    /// From this many new tokens on (a prompt), a task's keys and values are widened to float once for every position
+    /// and every query reads them from there: a prompt's queries then share one conversion per position instead of
+    /// each redoing it. Below it (decode), each block's rows are widened as the block is reached. The arithmetic is the
+    /// same either way, so a prompt's attention is bit for bit what one-token steps give.
     /// </summary>
     private const int WidenFrom = 4;
 
     [ThreadStatic] private static float[]? _widened;
 
-    /// <summary>
-    /// A prompt (at least <see cref="WidenFrom"/> new tokens): the task's query heads, which share one KV head, have
-    /// its keys and values for every position widened once; then each token's heads walk them <see cref="Block"/>
-    /// positions at a time exactly as decode does (<see cref="AttendBlock"/>).
-    /// </summary>
-    private static void HeadWidened(void* context, int task)
-    {
-        var j = (Job*)context;
-        var hd = j->HeadDim;
-        var count = j->HeadsPerTask;
-        var h0 = task * count;
-        var kvOff = h0 / j->Group * hd;
-        var positions = j->Start + j->N;
-        var need = 2 * positions * hd;
-        var buf = _widened;
-        if (buf == null || buf.Length < need) _widened = buf = new float[Math.Max(need, 1 << 16)];
-        var keyVector = Vector256.IsHardwareAccelerated ? hd & ~31 : 0;
-        var valueVector = Vector256.IsHardwareAccelerated ? hd & ~7 : 0;
-        var state = new HeadState(count, hd);
-        fixed (float* keys = buf)
-        {
-            var values = keys + (long)positions * hd;
-            for (var p = 0; p < positions; p++)
-            {
-                var row = (long)p * j->KvDim + kvOff;
-                Widen(j->Keys + row, keys + (long)p * hd, hd, keyVector);
-                Widen(j->Values + row, values + (long)p * hd, hd, valueVector);
-            }
-            for (var t = 0; t < j->N; t++)
-            {
-                var len = j->Start + t + 1;
-                state.Begin(j, t, h0);
-                for (var p0 = 0; p0 < len; p0 += Block)
-                    AttendBlock(keys + (long)p0 * hd, values + (long)p0 * hd, Math.Min(Block, len - p0), j->Scale, ref state);
-                state.End(j, t, h0);
-            }
-        }
-    }
-
-    /// <summary>Positions a decode task takes at a time: their widened rows stay in L1/L2 while every head uses them.</summary>
+    /// <summary>Positions a task takes at a time: their widened rows stay in L1/L2 while every head uses them.</summary>
     private const int Block = 32;
 
-    [ThreadStatic] private static float[]? _block;
-
     /// <summary>
-    /// Decode (fewer than <see cref="WidenFrom"/> new tokens): the task's query heads, which share one KV head, walk
-    /// the cache together, <see cref="Block"/> positions at a time. Per block, the key and value rows are widened to
-    /// float once (exactly) for all the task's heads; then per head all the block's scores (independent dots), then
-    /// the online softmax over them in order, which yields each position's value weight and where the maximum rose
-    /// (and by what factor); then <see cref="Accumulate"/> replays the accumulator's operations with 64 of its values
-    /// held in registers across the block, instead of loading, rounding and storing the whole accumulator per
-    /// position. Per head and per accumulator value it is ggml_compute_forward_flash_attn_ext_f16 operation for
-    /// operation: same dot order, same exponentials, the accumulator rescaled (and rounded) where a score raised the
-    /// maximum, then the value added and rounded to fp16 (ggml_vec_mad_f16), in position order.
+    /// One task: its query heads, which share one KV head, walk the cache together, <see cref="Block"/> positions at a
+    /// time, over rows widened to float (exactly, once for all the task's heads; see <see cref="WidenFrom"/> for when).
+    /// Per block (<see cref="AttendBlock"/>): per head all the block's scores (independent dots), then the online
+    /// softmax over them in order, which yields each position's value weight and where the maximum rose (and by what
+    /// factor); then <see cref="Accumulate"/> replays the accumulator's operations with 64 of its values held in
+    /// registers across the block, instead of loading, rounding and storing the whole accumulator per position. Per head
+    /// and per accumulator value it is ggml_compute_forward_flash_attn_ext_f16 operation for operation: same dot order,
+    /// same exponentials, the accumulator rescaled (and rounded) where a score raised the maximum, then the value added
+    /// and rounded to fp16 (ggml_vec_mad_f16), in position order.
     /// </summary>
-    private static void HeadsHalf(void* context, int task)
+    private static void Heads(void* context, int task)
     {
         var j = (Job*)context;
         var hd = j->HeadDim;
@@ -149,13 +108,16 @@ internal static unsafe class Attention
         // so even a cache holding fp16 infinities gives the same floats.
         var keyVector = Vector256.IsHardwareAccelerated ? hd & ~31 : 0;
         var valueVector = Vector256.IsHardwareAccelerated ? hd & ~7 : 0;
-        var need = 2 * Block * hd;
-        var buf = _block;
-        if (buf == null || buf.Length < need) _block = buf = new float[need];
+        var whole = j->N >= WidenFrom;
+        var rows = whole ? j->Start + j->N : Block;
+        var need = 2 * rows * hd;
+        var buf = _widened;
+        if (buf == null || buf.Length < need) _widened = buf = new float[Math.Max(need, 1 << 16)];
         var state = new HeadState(count, hd);
         fixed (float* keys = buf)
         {
-            var values = keys + Block * hd;
+            var values = keys + (long)rows * hd;
+            if (whole) WidenRows(j, kvOff, 0, rows, keys, values, keyVector, valueVector);
             for (var t = 0; t < j->N; t++)
             {
                 var len = j->Start + t + 1;
@@ -163,16 +125,28 @@ internal static unsafe class Attention
                 for (var p0 = 0; p0 < len; p0 += Block)
                 {
                     var b = Math.Min(Block, len - p0);
-                    for (var p = 0; p < b; p++)
+                    if (whole)
                     {
-                        var row = (long)(p0 + p) * j->KvDim + kvOff;
-                        Widen(j->Keys + row, keys + p * hd, hd, keyVector);
-                        Widen(j->Values + row, values + p * hd, hd, valueVector);
+                        AttendBlock(keys + (long)p0 * hd, values + (long)p0 * hd, b, j->Scale, ref state);
+                        continue;
                     }
+                    WidenRows(j, kvOff, p0, b, keys, values, keyVector, valueVector);
                     AttendBlock(keys, values, b, j->Scale, ref state);
                 }
                 state.End(j, t, h0);
             }
+        }
+    }
+
+    /// <summary>Widens cache positions p0..p0+count of the task's KV head into rows 0..count of keys and values.</summary>
+    private static void WidenRows(Job* j, int kvOff, int p0, int count, float* keys, float* values, int keyVector, int valueVector)
+    {
+        var hd = j->HeadDim;
+        for (var p = 0; p < count; p++)
+        {
+            var row = (long)(p0 + p) * j->KvDim + kvOff;
+            Widen(j->Keys + row, keys + (long)p * hd, hd, keyVector);
+            Widen(j->Values + row, values + (long)p * hd, hd, valueVector);
         }
     }
 
