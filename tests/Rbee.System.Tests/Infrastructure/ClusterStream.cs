@@ -18,11 +18,13 @@ public sealed class ClusterStream : IAsyncDisposable
 
     private ClusterStream(DaemonProcess queen) => _queen = queen;
 
-    public static async Task<ClusterStream> OpenAsync(string url, string? token, DaemonProcess queen)
+    /// <param name="client">The client to reach the queen with (one that connects inside a network namespace); the
+    /// shared loopback client when null.</param>
+    public static async Task<ClusterStream> OpenAsync(string url, string? token, DaemonProcess queen, HttpClient? client = null)
     {
         var stream = new ClusterStream(queen);
         var request = Http.Request(HttpMethod.Get, url, token);
-        var response = await Http.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stream._stop.Token);
+        var response = await (client ?? Http.Client).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stream._stop.Token);
         response.EnsureSuccessStatusCode();
         var body = await response.Content.ReadAsStreamAsync(stream._stop.Token);
         stream._pump = Task.Run(async () =>

@@ -89,6 +89,10 @@ public sealed class FailureBed : IAsyncDisposable
             async () => (await ClusterAsync() is not null, "no answer"), () => Queen.LogTail());
     }
 
+    /// <summary>Opens the queen's aggregate stream; events are collected from this moment on, so a state a hive passes
+    /// through faster than a poll (offline for the moment the queen takes to restart it) is still seen.</summary>
+    public Task<ClusterStream> OpenStreamAsync() => ClusterStream.OpenAsync(Bed.QueenUrl + "/v1/heartbeats/stream", Token, Queen, Http);
+
     /// <summary>Every hive of the bed as the queen lists it now.</summary>
     public async Task<Dictionary<string, HiveView>> HivesAsync()
     {

@@ -111,12 +111,14 @@ public sealed class FailureScenarios(ITestOutputHelper output)
         var before = FailureBed.Hive(await c.ClusterAsync(), victim.Alias);
         var worker = Assert.Single(before.Workers);
         var hivePid = Assert.Single(await c.Bed.PidsAsync(victim, "rbee-hive"));
+        // The queen restarts a killed hive at once, so its offline spell can be shorter than a poll: awaited as an event.
+        await using var stream = await c.OpenStreamAsync();
         Signals.Send(hivePid, Signals.SIGKILL);
         var load = ChatLoad.Start(c.Chat(), clients: 3, maxTokens: 16);
         var killedAt = load.Now;
         try
         {
-            await c.WaitStateAsync("hive killed", victim.Alias, "offline", Protocol.OfflineAfter + Slack);
+            await stream.WaitForStateAsync("hive killed", victim.Alias, "offline", Protocol.OfflineAfter + Slack);
             output.WriteLine($"{victim.Alias} (pid {hivePid}) SIGKILLed: offline after {(load.Now - killedAt).TotalSeconds:0.0} s");
             Assert.True(Signals.IsAlive(worker.Pid), $"the worker (pid {worker.Pid}) died with its hive");
 
