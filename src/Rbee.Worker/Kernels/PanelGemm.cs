@@ -53,6 +53,8 @@ internal static unsafe class PanelGemm
     /// </summary>
     private sealed class Panel
     {
+        /// <summary>The eight rows as decoded, one after another (<c>cols</c> values each), before interleaving.</summary>
+        public sbyte* Rows;
         public sbyte* W;
         public int* Start;
         public float* Scale;
@@ -65,6 +67,7 @@ internal static unsafe class PanelGemm
             if (cols <= _cols) return;
             Free();
             _cols = Math.Max(cols, 1024);
+            Rows = (sbyte*)NativeMemory.AlignedAlloc((nuint)(IntRows * _cols), 64);
             W = (sbyte*)NativeMemory.AlignedAlloc((nuint)(IntRows * _cols), 64);
             Start = (int*)NativeMemory.AlignedAlloc((nuint)(IntRows * _cols / 16 * sizeof(int)), 64);
             Scale = (float*)NativeMemory.AlignedAlloc((nuint)(IntRows * _cols / 16 * sizeof(float)), 64);
@@ -74,11 +77,13 @@ internal static unsafe class PanelGemm
 
         private void Free()
         {
+            if (Rows != null) NativeMemory.AlignedFree(Rows);
             if (W != null) NativeMemory.AlignedFree(W);
             if (Start != null) NativeMemory.AlignedFree(Start);
             if (Scale != null) NativeMemory.AlignedFree(Scale);
             if (Offset != null) NativeMemory.AlignedFree(Offset);
             if (F != null) NativeMemory.AlignedFree(F);
+            Rows = null;
             W = null;
             Start = null;
             Scale = null;
@@ -106,6 +111,7 @@ internal static unsafe class PanelGemm
             var rows = Math.Min(IntRows, r1 - r);
             // A short panel repeats its last row, so the tile always has eight; those results are not stored.
             for (var i = 0; i < IntRows; i++) DecodeRow(w.Type, w.Row(r + Math.Min(i, rows - 1)), cols, p, i);
+            InterleaveRows(p, cols, halves: w.Type == GgmlType.Q6_K);
             Prefetch(w, r + IntRows, IntRows);
             switch (w.Type)
             {
@@ -375,8 +381,8 @@ internal static unsafe class PanelGemm
     }
 
     /// <summary>
-    /// Decodes one row into the integer panel as row <paramref name="i"/> of eight (see the class summary): values
-    /// interleaved by four bytes, and per group the start value −128·Σw, the scale and (Q4_K) the offset.
+    /// Decodes one row into the panel's rows as row <paramref name="i"/> of eight (signed values, see the class summary),
+    /// and per group its scale and (Q4_K) offset; <see cref="InterleaveRows"/> then interleaves the eight.
     /// </summary>
     private static void DecodeRow(GgmlType type, byte* row, int cols, Panel p, int i)
     {
@@ -390,43 +396,87 @@ internal static unsafe class PanelGemm
         }
     }
 
-    /// <summary>
-    /// Writes 32 values of block <paramref name="b"/> as row <paramref name="i"/> (four bytes into each of the block's
-    /// eight vectors) and returns the sums of values 0–15 and 16–31.
-    /// </summary>
+    /// <summary>Writes 32 values of block <paramref name="b"/> of row <paramref name="i"/> to the panel's rows as decoded.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (int Lo, int Hi) Put(Panel p, int b, int i, Vector256<sbyte> v)
+    private static void Put(Panel p, int cols, int b, int i, Vector256<sbyte> v) => v.Store(p.Rows + (long)i * cols + 32 * b);
+
+    /// <summary>
+    /// The eight decoded rows into the panel's interleaved form, block by block (<see cref="Transpose8"/>), and each
+    /// group's start value −128·Σw from the interleaved vectors, whose lanes are rows: per group (32 values, or 16
+    /// with <paramref name="halves"/>) one vector of eight rows' sums, with no horizontal reduction.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InterleaveRows(Panel p, int cols, bool halves)
     {
-        Interleave((int*)(p.W + 32 * IntRows * b) + i, v.AsInt32());
-        // Sums of four bytes per lane: lanes 0-3 are values 0-15, lanes 4-7 values 16-31.
-        var sums = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256.Create((byte)1), v), Vector256.Create((short)1));
-        return (Vector128.Sum(sums.GetLower()), Vector128.Sum(sums.GetUpper()));
+        var ones = Vector256.Create((byte)1);
+        var onesW = Vector256.Create((short)1);
+        for (var b = 0; b < cols / 32; b++)
+        {
+            var w = p.W + 32 * IntRows * b;
+            Transpose8((byte*)p.Rows + 32 * b, cols, (byte*)w, Vector256<byte>.Zero);
+            // Pair sums of bytes (at most 2·128 in magnitude), four vectors added as 16-bit, then pairs of those as 32-bit.
+            var lo = Avx2.MultiplyAddAdjacent(ones, Vector256.Load(w)) + Avx2.MultiplyAddAdjacent(ones, Vector256.Load(w + 32))
+                + Avx2.MultiplyAddAdjacent(ones, Vector256.Load(w + 64)) + Avx2.MultiplyAddAdjacent(ones, Vector256.Load(w + 96));
+            var hi = Avx2.MultiplyAddAdjacent(ones, Vector256.Load(w + 128)) + Avx2.MultiplyAddAdjacent(ones, Vector256.Load(w + 160))
+                + Avx2.MultiplyAddAdjacent(ones, Vector256.Load(w + 192)) + Avx2.MultiplyAddAdjacent(ones, Vector256.Load(w + 224));
+            if (halves)
+            {
+                (Vector256<int>.Zero - (Avx2.MultiplyAddAdjacent(lo, onesW) << 7)).Store(p.Start + IntRows * 2 * b);
+                (Vector256<int>.Zero - (Avx2.MultiplyAddAdjacent(hi, onesW) << 7)).Store(p.Start + IntRows * (2 * b + 1));
+            }
+            else
+                (Vector256<int>.Zero - (Avx2.MultiplyAddAdjacent(lo + hi, onesW) << 7)).Store(p.Start + IntRows * b);
+        }
     }
 
     /// <summary>
-    /// The eight 4-byte groups of <paramref name="v"/> to <c>dst[0], dst[8], …, dst[56]</c>: one row's (or one token's)
-    /// share of eight 32-byte vectors that interleave eight rows (tokens) four bytes at a time.
+    /// Eight 32-byte vectors (rows or tokens, at <paramref name="src"/> + i·<paramref name="stride"/>, each XORed with
+    /// <paramref name="flip"/>) to eight vectors k at <paramref name="dst"/> + 32k, vector k holding bytes 4k..4k+3 of
+    /// the eight inputs side by side: an 8×8 transpose of 32-bit groups, in three rounds of shuffles.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Interleave(int* dst, Vector256<int> v)
+    internal static void Transpose8(byte* src, long stride, byte* dst, Vector256<byte> flip)
     {
-        dst[0] = v.GetElement(0);
-        dst[8] = v.GetElement(1);
-        dst[16] = v.GetElement(2);
-        dst[24] = v.GetElement(3);
-        dst[32] = v.GetElement(4);
-        dst[40] = v.GetElement(5);
-        dst[48] = v.GetElement(6);
-        dst[56] = v.GetElement(7);
+        var v0 = (Vector256.Load(src) ^ flip).AsInt32();
+        var v1 = (Vector256.Load(src + stride) ^ flip).AsInt32();
+        var v2 = (Vector256.Load(src + 2 * stride) ^ flip).AsInt32();
+        var v3 = (Vector256.Load(src + 3 * stride) ^ flip).AsInt32();
+        var v4 = (Vector256.Load(src + 4 * stride) ^ flip).AsInt32();
+        var v5 = (Vector256.Load(src + 5 * stride) ^ flip).AsInt32();
+        var v6 = (Vector256.Load(src + 6 * stride) ^ flip).AsInt32();
+        var v7 = (Vector256.Load(src + 7 * stride) ^ flip).AsInt32();
+        // Pairs of inputs: t0 = a0 b0 a1 b1 | a4 b4 a5 b5, t1 = a2 b2 a3 b3 | a6 b6 a7 b7, and so on.
+        var t0 = Avx2.UnpackLow(v0, v1).AsInt64();
+        var t1 = Avx2.UnpackHigh(v0, v1).AsInt64();
+        var t2 = Avx2.UnpackLow(v2, v3).AsInt64();
+        var t3 = Avx2.UnpackHigh(v2, v3).AsInt64();
+        var t4 = Avx2.UnpackLow(v4, v5).AsInt64();
+        var t5 = Avx2.UnpackHigh(v4, v5).AsInt64();
+        var t6 = Avx2.UnpackLow(v6, v7).AsInt64();
+        var t7 = Avx2.UnpackHigh(v6, v7).AsInt64();
+        // Fours: u0 = a0 b0 c0 d0 | a4 b4 c4 d4, u1 = a1 b1 c1 d1 | a5 b5 c5 d5, …
+        var u0 = Avx2.UnpackLow(t0, t2);
+        var u1 = Avx2.UnpackHigh(t0, t2);
+        var u2 = Avx2.UnpackLow(t1, t3);
+        var u3 = Avx2.UnpackHigh(t1, t3);
+        var u4 = Avx2.UnpackLow(t4, t6);
+        var u5 = Avx2.UnpackHigh(t4, t6);
+        var u6 = Avx2.UnpackLow(t5, t7);
+        var u7 = Avx2.UnpackHigh(t5, t7);
+        // Eights: the lower halves of a four and its partner, then the upper halves.
+        Avx2.Permute2x128(u0, u4, 0x20).Store((long*)dst);
+        Avx2.Permute2x128(u1, u5, 0x20).Store((long*)(dst + 32));
+        Avx2.Permute2x128(u2, u6, 0x20).Store((long*)(dst + 64));
+        Avx2.Permute2x128(u3, u7, 0x20).Store((long*)(dst + 96));
+        Avx2.Permute2x128(u0, u4, 0x31).Store((long*)(dst + 128));
+        Avx2.Permute2x128(u1, u5, 0x31).Store((long*)(dst + 160));
+        Avx2.Permute2x128(u2, u6, 0x31).Store((long*)(dst + 192));
+        Avx2.Permute2x128(u3, u7, 0x31).Store((long*)(dst + 224));
     }
 
-    /// <summary>One 32-value group of row i: start value, scale.</summary>
+    /// <summary>One group's scale for row i.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Group(Panel p, int g, int i, int sum, float scale)
-    {
-        p.Start[IntRows * g + i] = -128 * sum;
-        p.Scale[IntRows * g + i] = scale;
-    }
+    private static void Group(Panel p, int g, int i, float scale) => p.Scale[IntRows * g + i] = scale;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeQ8_0(byte* row, int cols, Panel p, int i)
@@ -434,8 +484,8 @@ internal static unsafe class PanelGemm
         for (var b = 0; b < cols / 32; b++)
         {
             var blk = row + 34 * b;
-            var (lo, hi) = Put(p, b, i, Vector256.Load((sbyte*)blk + 2));
-            Group(p, b, i, lo + hi, QuantDot.H2F(blk));
+            Put(p, cols, b, i, Vector256.Load((sbyte*)blk + 2));
+            Group(p, b, i, QuantDot.H2F(blk));
         }
     }
 
@@ -450,8 +500,8 @@ internal static unsafe class PanelGemm
             var blk = row + 18 * b;
             var raw = Vector128.Load(blk + 2);
             var q = Vector256.Create(raw & m4, (raw.AsUInt16() >> 4).AsByte() & m4).AsSByte() - eight;
-            var (lo, hi) = Put(p, b, i, q);
-            Group(p, b, i, lo + hi, QuantDot.H2F(blk));
+            Put(p, cols, b, i, q);
+            Group(p, b, i, QuantDot.H2F(blk));
         }
     }
 
@@ -484,8 +534,8 @@ internal static unsafe class PanelGemm
                 var bytes = Vector256.Load(blk + 16 + 32 * (j / 2));
                 var q = (j % 2 == 0 ? bytes & m4 : (bytes.AsUInt16() >> 4).AsByte() & m4).AsSByte();
                 var g = 8 * s + j;
-                var (lo, hi) = Put(p, g, i, q);
-                Group(p, g, i, lo + hi, d * sc);
+                Put(p, cols, g, i, q);
+                Group(p, g, i, d * sc);
                 p.Offset[IntRows * g + i] = -dmin * mn;
             }
         }
@@ -510,19 +560,19 @@ internal static unsafe class PanelGemm
                 var l0 = Vector256.Load(ql);
                 var l1 = Vector256.Load(ql + 32);
                 var b0 = 8 * s + 4 * h;
-                Put6(p, b0, i, ((l0 & m4) | ((qh << 4).AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h);
-                Put6(p, b0 + 1, i, ((l1 & m4) | ((qh << 2).AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h + 2);
-                Put6(p, b0 + 2, i, (((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h + 4);
-                Put6(p, b0 + 3, i, (((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h + 6);
+                Put6(p, cols, b0, i, ((l0 & m4) | ((qh << 4).AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h);
+                Put6(p, cols, b0 + 1, i, ((l1 & m4) | ((qh << 2).AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h + 2);
+                Put6(p, cols, b0 + 2, i, (((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h + 4);
+                Put6(p, cols, b0 + 3, i, (((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30)).AsSByte() - bias, d, scales + 8 * h + 6);
             }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put6(Panel p, int b, int i, Vector256<sbyte> q, float d, sbyte* sc)
+    private static void Put6(Panel p, int cols, int b, int i, Vector256<sbyte> q, float d, sbyte* sc)
     {
-        var (lo, hi) = Put(p, b, i, q);
-        Group(p, 2 * b, i, lo, d * sc[0]);
-        Group(p, 2 * b + 1, i, hi, d * sc[1]);
+        Put(p, cols, b, i, q);
+        Group(p, 2 * b, i, d * sc[0]);
+        Group(p, 2 * b + 1, i, d * sc[1]);
     }
 }

@@ -126,32 +126,32 @@ internal sealed unsafe class Q8Activations
             TileSum32 = (float*)NativeMemory.AlignedAlloc((nuint)(_tileCapacity / Block * sizeof(float)), 64);
         }
         var flip = Vector256.Create((byte)0x80);
+        var padded = stackalloc byte[Block * TileTokens];
         for (var tile = 0; tile < tiles; tile++)
         {
             var dst = Tiles + (long)tile * nb * Block * TileTokens;
             var dd = TileD + (long)tile * nb * TileTokens;
             var ds = TileSum32 + (long)tile * nb * TileTokens;
-            for (var j = 0; j < TileTokens; j++)
+            var t0 = tile * TileTokens;
+            var real = Math.Min(TileTokens, Tokens - t0);
+            var q = (byte*)Q + (long)t0 * Cols;
+            for (var b = 0; b < nb; b++)
             {
-                var t = tile * TileTokens + j;
-                if (t >= Tokens)
+                if (real == TileTokens)
+                    PanelGemm.Transpose8(q + Block * b, Cols, dst + (long)b * Block * TileTokens, flip);
+                else
                 {
-                    for (var b = 0; b < nb; b++)
-                    {
-                        for (var k = 0; k < Block / 4; k++) *(int*)(dst + (long)b * Block * TileTokens + 32 * k + 4 * j) = 0;
-                        dd[b * TileTokens + j] = 0;
-                        ds[b * TileTokens + j] = 0;
-                    }
-                    continue;
+                    // A last short tile: its real tokens flipped, the rest zero, then transposed as they are.
+                    new Span<byte>(padded, Block * TileTokens).Clear();
+                    for (var j = 0; j < real; j++)
+                        (Vector256.Load(q + (long)j * Cols + Block * b) ^ flip).Store(padded + Block * j);
+                    PanelGemm.Transpose8(padded, Block, dst + (long)b * Block * TileTokens, Vector256<byte>.Zero);
                 }
-                var q = (byte*)Q + (long)t * Cols;
-                var d = D + (long)t * nb;
-                var s16 = Sum16 + (long)t * nb * 2;
-                for (var b = 0; b < nb; b++)
+                for (var j = 0; j < TileTokens; j++)
                 {
-                    PanelGemm.Interleave((int*)(dst + (long)b * Block * TileTokens) + j, (Vector256.Load(q + Block * b) ^ flip).AsInt32());
-                    dd[b * TileTokens + j] = d[b];
-                    ds[b * TileTokens + j] = s16[2 * b] + s16[2 * b + 1];
+                    var t = t0 + j;
+                    dd[b * TileTokens + j] = t < Tokens ? D[(long)t * nb + b] : 0;
+                    ds[b * TileTokens + j] = t < Tokens ? Sum16[((long)t * nb + b) * 2] + Sum16[((long)t * nb + b) * 2 + 1] : 0;
                 }
             }
         }

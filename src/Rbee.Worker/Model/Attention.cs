@@ -157,8 +157,7 @@ internal static unsafe class Attention
     /// </summary>
     private readonly struct HeadState
     {
-        public readonly float* Q, Acc, M, S, Scores, Weights, Factors, Args, Exps;
-        public readonly bool* Rises;
+        public readonly float* Q, Acc, M, S, Scores, Weights, Factors;
         public readonly int Count, HeadDim;
 
         [ThreadStatic] private static float[]? _buffer;
@@ -167,9 +166,9 @@ internal static unsafe class Attention
         {
             Count = count;
             HeadDim = hd;
-            // Args and Exps are read eight at a time: Block is a multiple of eight, so a short block's lanes past its
-            // end are stale values of this buffer, computed and never used.
-            var need = 2 * count * hd + 2 * count + 6 * Block;
+            // Scores, weights and factors go eight at a time: Block is a multiple of eight, so a short block's lanes
+            // past its end are stale values of this buffer, masked or computed and never used.
+            var need = 2 * count * hd + 2 * count + 3 * Block;
             var buf = _buffer;
             if (buf == null || buf.Length < need) _buffer = buf = GC.AllocateArray<float>(Math.Max(need, 1024), pinned: true);
             var p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buf));
@@ -180,9 +179,6 @@ internal static unsafe class Attention
             Scores = S + count;
             Weights = Scores + Block;
             Factors = Weights + Block;
-            Args = Factors + Block;
-            Exps = Args + Block;
-            Rises = (bool*)(Exps + Block);
         }
 
         /// <summary>Token t's queries for heads h0.. (rounded to fp16), empty accumulators.</summary>
@@ -232,37 +228,14 @@ internal static unsafe class Attention
             // Online softmax: mg the running maximum, sg the running sum.
             float mg = h.M[g], sg = h.S[g];
             if (ExpF.IsSupported)
-            {
-                // The same arithmetic in three passes, so the exponentials run eight at a time: where the maximum
-                // rises and each exponential's argument (the subtractions of the one-pass loop below), the
-                // exponentials (bit for bit expf), then the running sum in position order.
-                for (var p = 0; p < b; p++)
-                {
-                    var score = h.Scores[p];
-                    var rise = score > mg;
-                    h.Args[p] = rise ? mg - score : score - mg;
-                    if (rise) mg = score;
-                    h.Rises[p] = rise;
-                }
-                for (var p = 0; p < b; p += 8) ExpF.Exp8(Vector256.Load(h.Args + p)).Store(h.Exps + p);
-                for (var p = 0; p < b; p++)
-                {
-                    float e = h.Exps[p], ms = 1, vs = 1;
-                    if (h.Rises[p]) ms = e;
-                    else vs = e;
-                    sg = sg * ms + vs;
-                    h.Weights[p] = vs;
-                    h.Factors[p] = ms;
-                }
-            }
+                mg = Exponentials(h, b, mg);
             else
             {
                 for (var p = 0; p < b; p++)
                 {
                     var score = h.Scores[p];
                     float ms = 1, vs = 1;
-                    var rise = score > mg;
-                    if (rise)
+                    if (score > mg)
                     {
                         ms = MathF.Exp(mg - score);
                         mg = score;
@@ -271,25 +244,68 @@ internal static unsafe class Attention
                     {
                         vs = MathF.Exp(score - mg);
                     }
-                    sg = sg * ms + vs;
                     h.Weights[p] = vs;
                     h.Factors[p] = ms;
-                    h.Rises[p] = rise;
                 }
+            }
+            // sg·ms + vs in position order; where ms is 1 (the maximum did not rise) that is sg + vs exactly, which
+            // keeps the running sum's chain at one addition per position.
+            for (var p = 0; p < b; p++)
+            {
+                float ms = h.Factors[p], vs = h.Weights[p];
+                sg = ms == 1 ? sg + vs : sg * ms + vs;
             }
             h.M[g] = mg;
             h.S[g] = sg;
-            Accumulate(h.Acc + g * hd, values, hd, b, h.Weights, h.Factors, h.Rises);
+            Accumulate(h.Acc + g * hd, values, hd, b, h.Weights, h.Factors);
         }
     }
 
     /// <summary>
+    /// The online softmax's exponentials for the block's scores, eight positions at a time, bit for bit the one-pass
+    /// loop (where a score raises the running maximum m: factor e^(m − score) and weight 1, m = score; elsewhere factor
+    /// 1 and weight e^(score − m)): per eight, the running maximum before each position (a prefix maximum in three
+    /// shift-and-max steps, seeded with the maximum so far), the same subtractions, <see cref="ExpF.Exp8"/> (expf),
+    /// and a select. Lanes past a short block's end count as −∞, so they never raise the maximum. Returns the new
+    /// maximum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Exponentials(in HeadState h, int b, float mg)
+    {
+        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var none = Vector256.Create(float.NegativeInfinity);
+        var one = Vector256.Create(1f);
+        var up1 = Vector256.Create(0, 0, 1, 2, 3, 4, 5, 6);
+        var up2 = Vector256.Create(0, 0, 0, 1, 2, 3, 4, 5);
+        var up4 = Vector256.Create(0, 0, 0, 0, 0, 1, 2, 3);
+        for (var p = 0; p < b; p += 8)
+        {
+            var score = Vector256.ConditionalSelect(Vector256.LessThan(lane, Vector256.Create(b - p)).AsSingle(), Vector256.Load(h.Scores + p), none);
+            // Inclusive prefix maximum within the eight, then with the maximum so far; the one before each position is
+            // that shifted up one lane, the maximum so far in lane 0.
+            var m = Vector256.Max(score, Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(0)).AsSingle(), Avx2.PermuteVar8x32(score, up1), none));
+            m = Vector256.Max(m, Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(1)).AsSingle(), Avx2.PermuteVar8x32(m, up2), none));
+            m = Vector256.Max(m, Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(3)).AsSingle(), Avx2.PermuteVar8x32(m, up4), none));
+            var seed = Vector256.Create(mg);
+            m = Vector256.Max(m, seed);
+            var before = Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(0)).AsSingle(), Avx2.PermuteVar8x32(m, up1), seed);
+            var rise = Vector256.GreaterThan(score, before);
+            var e = ExpF.Exp8(Vector256.ConditionalSelect(rise, before - score, score - before));
+            Vector256.ConditionalSelect(rise, one, e).Store(h.Weights + p);
+            Vector256.ConditionalSelect(rise, e, one).Store(h.Factors + p);
+            mg = m.GetElement(7);
+        }
+        return mg;
+    }
+
+    /// <summary>
     /// For each position p of a block, in order: where the maximum rose, acc = fp16(acc · factor[p])
-    /// (ggml_vec_scale_f16); then acc = fp16(acc + values[p] · weight[p]) with one rounding of the fused product-sum
+    /// (ggml_vec_scale_f16; tested as factor ≠ 1, since a rise whose factor is 1 leaves an fp16-valued accumulator as
+    /// it is); then acc = fp16(acc + values[p] · weight[p]) with one rounding of the fused product-sum
     /// (ggml_vec_mad_f16). Each accumulator value's sequence of operations is the one position-at-a-time code does;
     /// only the loops are swapped, so 64 values stay in registers for the whole block.
     /// </summary>
-    private static void Accumulate(float* acc, float* values, int hd, int count, float* weight, float* factor, bool* rise)
+    private static void Accumulate(float* acc, float* values, int hd, int count, float* weight, float* factor)
     {
         var i = 0;
         if (Vector256.IsHardwareAccelerated)
@@ -302,7 +318,7 @@ internal static unsafe class Attention
                 var v = values + i;
                 for (var p = 0; p < count; p++, v += hd)
                 {
-                    if (rise[p])
+                    if (factor[p] != 1)
                     {
                         var f = Vector256.Create(factor[p]);
                         a0 = RoundToHalf(a0 * f); a1 = RoundToHalf(a1 * f); a2 = RoundToHalf(a2 * f); a3 = RoundToHalf(a3 * f);
@@ -327,7 +343,7 @@ internal static unsafe class Attention
                 var v = values + i;
                 for (var p = 0; p < count; p++, v += hd)
                 {
-                    if (rise[p]) a0 = RoundToHalf(a0 * Vector256.Create(factor[p]));
+                    if (factor[p] != 1) a0 = RoundToHalf(a0 * Vector256.Create(factor[p]));
                     a0 = RoundToHalf(Vector256.FusedMultiplyAdd(Vector256.Load(v), Vector256.Create(weight[p]), a0));
                 }
                 a0.Store(acc + i);
@@ -338,7 +354,7 @@ internal static unsafe class Attention
             var a = acc[i];
             for (var p = 0; p < count; p++)
             {
-                if (rise[p]) a = (float)(Half)(a * factor[p]);
+                if (factor[p] != 1) a = (float)(Half)(a * factor[p]);
                 a = (float)(Half)MathF.FusedMultiplyAdd(values[p * hd + i], weight[p], a);
             }
             acc[i] = a;
@@ -408,34 +424,50 @@ internal static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Dots8(float* q, float* rows, int hd)
     {
-        var r0 = Row(q, rows, hd);
-        var r1 = Row(q, rows + hd, hd);
-        var r2 = Row(q, rows + 2 * hd, hd);
-        var r3 = Row(q, rows + 3 * hd, hd);
-        var r4 = Row(q, rows + 4 * hd, hd);
-        var r5 = Row(q, rows + 5 * hd, hd);
-        var r6 = Row(q, rows + 6 * hd, hd);
-        var r7 = Row(q, rows + 7 * hd, hd);
-        // Lower plus upper half of each row, two rows per vector: [row a's four | row b's four].
-        var h01 = Avx.Permute2x128(r0, r1, 0x20) + Avx.Permute2x128(r0, r1, 0x31);
-        var h23 = Avx.Permute2x128(r2, r3, 0x20) + Avx.Permute2x128(r2, r3, 0x31);
-        var h45 = Avx.Permute2x128(r4, r5, 0x20) + Avx.Permute2x128(r4, r5, 0x31);
-        var h67 = Avx.Permute2x128(r6, r7, 0x20) + Avx.Permute2x128(r6, r7, 0x31);
-        // (h0 + h1) and (h2 + h3) per row, then their sum: lanes end up as rows 0, 2, 4, 6, 1, 3, 5, 7.
-        var sums = Avx.HorizontalAdd(Avx.HorizontalAdd(h01, h23), Avx.HorizontalAdd(h45, h67));
+        // Per four rows: lower plus upper half of each row, two rows per vector ([row a's four | row b's four]), then
+        // (h0 + h1) and (h2 + h3) per row; lanes: rows 0, 2 | 1, 3 (of the four). Their sums: rows 0, 2, 4, 6 | 1, 3, 5, 7.
+        var sums = Avx.HorizontalAdd(Rows4(q, rows, hd), Rows4(q, rows + 4 * hd, hd));
         return Avx2.PermuteVar8x32(sums, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
 
-        static Vector256<float> Row(float* q, float* k, int hd)
+        // Four rows at a time, each query vector loaded once for the four: each row's own four accumulators, in
+        // DotWidened's order, then each row's (s0 + s2) + (s1 + s3).
+        static Vector256<float> Rows4(float* q, float* k, int hd)
         {
-            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
+            Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            Vector256<float> d0 = default, d1 = default, d2 = default, d3 = default;
+            float* ka = k, kb = k + hd, kc = k + 2 * hd, kd = k + 3 * hd;
             for (var i = 0; i < hd; i += 32)
             {
-                s0 = Vector256.FusedMultiplyAdd(Vector256.Load(q + i), Vector256.Load(k + i), s0);
-                s1 = Vector256.FusedMultiplyAdd(Vector256.Load(q + i + 8), Vector256.Load(k + i + 8), s1);
-                s2 = Vector256.FusedMultiplyAdd(Vector256.Load(q + i + 16), Vector256.Load(k + i + 16), s2);
-                s3 = Vector256.FusedMultiplyAdd(Vector256.Load(q + i + 24), Vector256.Load(k + i + 24), s3);
+                var q0 = Vector256.Load(q + i);
+                var q1 = Vector256.Load(q + i + 8);
+                var q2 = Vector256.Load(q + i + 16);
+                var q3 = Vector256.Load(q + i + 24);
+                a0 = Vector256.FusedMultiplyAdd(q0, Vector256.Load(ka + i), a0);
+                a1 = Vector256.FusedMultiplyAdd(q1, Vector256.Load(ka + i + 8), a1);
+                a2 = Vector256.FusedMultiplyAdd(q2, Vector256.Load(ka + i + 16), a2);
+                a3 = Vector256.FusedMultiplyAdd(q3, Vector256.Load(ka + i + 24), a3);
+                b0 = Vector256.FusedMultiplyAdd(q0, Vector256.Load(kb + i), b0);
+                b1 = Vector256.FusedMultiplyAdd(q1, Vector256.Load(kb + i + 8), b1);
+                b2 = Vector256.FusedMultiplyAdd(q2, Vector256.Load(kb + i + 16), b2);
+                b3 = Vector256.FusedMultiplyAdd(q3, Vector256.Load(kb + i + 24), b3);
+                c0 = Vector256.FusedMultiplyAdd(q0, Vector256.Load(kc + i), c0);
+                c1 = Vector256.FusedMultiplyAdd(q1, Vector256.Load(kc + i + 8), c1);
+                c2 = Vector256.FusedMultiplyAdd(q2, Vector256.Load(kc + i + 16), c2);
+                c3 = Vector256.FusedMultiplyAdd(q3, Vector256.Load(kc + i + 24), c3);
+                d0 = Vector256.FusedMultiplyAdd(q0, Vector256.Load(kd + i), d0);
+                d1 = Vector256.FusedMultiplyAdd(q1, Vector256.Load(kd + i + 8), d1);
+                d2 = Vector256.FusedMultiplyAdd(q2, Vector256.Load(kd + i + 16), d2);
+                d3 = Vector256.FusedMultiplyAdd(q3, Vector256.Load(kd + i + 24), d3);
             }
-            return (s0 + s2) + (s1 + s3);
+            var r0 = (a0 + a2) + (a1 + a3);
+            var r1 = (b0 + b2) + (b1 + b3);
+            var r2 = (c0 + c2) + (c1 + c3);
+            var r3 = (d0 + d2) + (d1 + d3);
+            var h01 = Avx.Permute2x128(r0, r1, 0x20) + Avx.Permute2x128(r0, r1, 0x31);
+            var h23 = Avx.Permute2x128(r2, r3, 0x20) + Avx.Permute2x128(r2, r3, 0x31);
+            return Avx.HorizontalAdd(h01, h23);
         }
     }
 
