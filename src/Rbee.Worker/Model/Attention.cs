@@ -130,10 +130,29 @@ internal static unsafe class Attention
                         AttendBlock(keys + (long)p0 * hd, values + (long)p0 * hd, b, j->Scale, ref state);
                         continue;
                     }
+                    // The next block's rows are asked for now: at depth the cache has left the CPU's caches (the
+                    // weights streamed through them since the last step), and this block's work hides their arrival.
+                    Prefetch(j, kvOff, p0 + Block, Math.Min(Block, len - p0 - Block));
                     WidenRows(j, kvOff, p0, b, keys, values, keyVector, valueVector);
                     AttendBlock(keys, values, b, j->Scale, ref state);
                 }
                 state.End(j, t, h0);
+            }
+        }
+    }
+
+    /// <summary>Prefetches cache positions p0..p0+count of the task's KV head, keys and values (nothing when count ≤ 0).</summary>
+    private static void Prefetch(Job* j, int kvOff, int p0, int count)
+    {
+        if (!Sse.IsSupported) return;
+        var bytes = 2 * j->HeadDim;
+        for (var p = 0; p < count; p++)
+        {
+            var row = (long)(p0 + p) * j->KvDim + kvOff;
+            for (var o = 0; o < bytes; o += 64)
+            {
+                Sse.Prefetch0((byte*)(j->Keys + row) + o);
+                Sse.Prefetch0((byte*)(j->Values + row) + o);
             }
         }
     }
@@ -308,6 +327,29 @@ internal static unsafe class Attention
     private static void Accumulate(float* acc, float* values, int hd, int count, float* weight, float* factor)
     {
         var i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i + 64 <= hd; i += 64)
+            {
+                var a = acc + i;
+                Vector512<float> a0 = Vector512.Load(a), a1 = Vector512.Load(a + 16), a2 = Vector512.Load(a + 32), a3 = Vector512.Load(a + 48);
+                var v = values + i;
+                for (var p = 0; p < count; p++, v += hd)
+                {
+                    if (factor[p] != 1)
+                    {
+                        var f = Vector512.Create(factor[p]);
+                        a0 = RoundToHalf(a0 * f); a1 = RoundToHalf(a1 * f); a2 = RoundToHalf(a2 * f); a3 = RoundToHalf(a3 * f);
+                    }
+                    var w = Vector512.Create(weight[p]);
+                    a0 = RoundToHalf(Vector512.FusedMultiplyAdd(Vector512.Load(v), w, a0));
+                    a1 = RoundToHalf(Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), w, a1));
+                    a2 = RoundToHalf(Vector512.FusedMultiplyAdd(Vector512.Load(v + 32), w, a2));
+                    a3 = RoundToHalf(Vector512.FusedMultiplyAdd(Vector512.Load(v + 48), w, a3));
+                }
+                a0.Store(a); a1.Store(a + 16); a2.Store(a + 32); a3.Store(a + 48);
+            }
+        }
         if (Vector256.IsHardwareAccelerated)
         {
             for (; i + 64 <= hd; i += 64)
@@ -461,10 +503,13 @@ internal static unsafe class Attention
                 d2 = Vector256.FusedMultiplyAdd(q2, Vector256.Load(kd + i + 16), d2);
                 d3 = Vector256.FusedMultiplyAdd(q3, Vector256.Load(kd + i + 24), d3);
             }
-            var r0 = (a0 + a2) + (a1 + a3);
-            var r1 = (b0 + b2) + (b1 + b3);
-            var r2 = (c0 + c2) + (c1 + c3);
-            var r3 = (d0 + d2) + (d1 + d3);
+            return Pairs((a0 + a2) + (a1 + a3), (b0 + b2) + (b1 + b3), (c0 + c2) + (c1 + c3), (d0 + d2) + (d1 + d3));
+        }
+
+        // Lower plus upper half of each row, two rows per vector ([row a's four | row b's four]), then (h0 + h1) and
+        // (h2 + h3) per row.
+        static Vector256<float> Pairs(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3)
+        {
             var h01 = Avx.Permute2x128(r0, r1, 0x20) + Avx.Permute2x128(r0, r1, 0x31);
             var h23 = Avx.Permute2x128(r2, r3, 0x20) + Avx.Permute2x128(r2, r3, 0x31);
             return Avx.HorizontalAdd(h01, h23);
@@ -483,6 +528,15 @@ internal static unsafe class Attention
     {
         var e = Vector256.Max(x.AsInt32() & Vector256.Create(0x7F800000), Vector256.Create(0x38800000));
         var magic = (e + Vector256.Create((13 << 23) | 0x400000)).AsSingle();
+        return (x + magic) - magic;
+    }
+
+    /// <summary><see cref="RoundToHalf(Vector256{float})"/> for sixteen values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> RoundToHalf(Vector512<float> x)
+    {
+        var e = Vector512.Max(x.AsInt32() & Vector512.Create(0x7F800000), Vector512.Create(0x38800000));
+        var magic = (e + Vector512.Create((13 << 23) | 0x400000)).AsSingle();
         return (x + magic) - magic;
     }
 }

@@ -75,6 +75,10 @@ public sealed unsafe class DecodeAttentionTests
                 var x = Vector256.Create(lanes).AsSingle();
                 var expected = VectorOps.RoundToHalf(x).AsUInt32();
                 var actual = Attention.RoundToHalf(x).AsUInt32();
+                // The sixteen-lane form used where 512-bit vectors run: the same values in either half.
+                var wide = Attention.RoundToHalf(Vector512.Create(x, x)).AsUInt32();
+                Assert.Equal(actual, wide.GetLower());
+                Assert.Equal(actual, wide.GetUpper());
                 if (expected != actual)
                     for (var k = 0; k < 8; k++)
                         Assert.True(expected[k] == actual[k],
