@@ -203,30 +203,33 @@ internal static unsafe class DecodeDot
             var v3 = Vector256.Create(Vector128.Load(p + 110), Vector128.Load(p + 128));
             Vector256<byte> l0 = v0 & m4, h0 = (v0.AsUInt16() >> 4).AsByte() & m4, l1 = v1 & m4, h1 = (v1.AsUInt16() >> 4).AsByte() & m4;
             Vector256<byte> l2 = v2 & m4, h2 = (v2.AsUInt16() >> 4).AsByte() & m4, l3 = v3 & m4, h3 = (v3.AsUInt16() >> 4).AsByte() & m4;
-            for (var j = 0; j < 4; j++)
-            {
-                var corr = Fma.MultiplyAdd(dw, BlockSums8(xs16 + j * sstride + 2 * b), j switch { 0 => c0, 1 => c1, 2 => c2, _ => c3 });
-                var s = dw * Vector256.Load(xd + j * dstride + b);
-                var x = xpairs + j * xstride + 32 * b;
-                var acc0 = j switch { 0 => a00, 1 => a10, 2 => a20, _ => a30 };
-                var acc1 = j switch { 0 => a01, 1 => a11, 2 => a21, _ => a31 };
-                acc0 = PairDot(l0, h0, x, Avx2.PermuteVar8x32(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1)), acc0);
-                acc1 = PairDot(l1, h1, x + 64, Avx2.PermuteVar8x32(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3)), acc1);
-                acc0 = PairDot(l2, h2, x + 128, Avx2.PermuteVar8x32(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5)), acc0);
-                acc1 = PairDot(l3, h3, x + 192, Avx2.PermuteVar8x32(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7)), acc1);
-                switch (j)
-                {
-                    case 0: a00 = acc0; a01 = acc1; c0 = corr; break;
-                    case 1: a10 = acc0; a11 = acc1; c1 = corr; break;
-                    case 2: a20 = acc0; a21 = acc1; c2 = corr; break;
-                    default: a30 = acc0; a31 = acc1; c3 = corr; break;
-                }
-            }
+            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs16 + 2 * b, xd + b, xpairs + 32 * b, ref a00, ref a01, ref c0);
+            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs16 + sstride + 2 * b, xd + dstride + b, xpairs + xstride + 32 * b, ref a10, ref a11, ref c1);
+            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs16 + 2 * sstride + 2 * b, xd + 2 * dstride + b, xpairs + 2 * xstride + 32 * b, ref a20, ref a21, ref c2);
+            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs16 + 3 * sstride + 2 * b, xd + 3 * dstride + b, xpairs + 3 * xstride + 32 * b, ref a30, ref a31, ref c3);
         }
         y[0] = Finish4_0(row, b, nb, xq, xd, xs16, a00, a01, c0);
         y[ystride] = Finish4_0(row, b, nb, xq + xstride, xd + dstride, xs16 + sstride, a10, a11, c1);
         y[2 * ystride] = Finish4_0(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, xs16 + 2 * sstride, a20, a21, c2);
         y[3 * ystride] = Finish4_0(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, xs16 + 3 * sstride, a30, a31, c3);
+    }
+
+    /// <summary>
+    /// One sequence's share of a group of eight blocks in <see cref="Q4_0x4"/>: <see cref="Q4_0"/>'s operations on the
+    /// unpacked nibbles (low and high of each pair of blocks), in its order. Inlined four times with the accumulators
+    /// as locals of the caller, so they stay in registers (selecting them by a loop index spilled them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Seq4_0(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
+        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, Vector256<float> dw, float* xs16,
+        float* xd, sbyte* x, ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> corr)
+    {
+        corr = Fma.MultiplyAdd(dw, BlockSums8(xs16), corr);
+        var s = dw * Vector256.Load(xd);
+        acc0 = PairDot(l0, h0, x, Avx2.PermuteVar8x32(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1)), acc0);
+        acc1 = PairDot(l1, h1, x + 64, Avx2.PermuteVar8x32(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3)), acc1);
+        acc0 = PairDot(l2, h2, x + 128, Avx2.PermuteVar8x32(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5)), acc0);
+        acc1 = PairDot(l3, h3, x + 192, Avx2.PermuteVar8x32(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7)), acc1);
     }
 
     /// <summary>
