@@ -31,35 +31,37 @@ public sealed class LoadedWorker(IServedModel model, SlotPool pool, int contextS
 
     /// <summary>
     /// Runs the path every request takes, before the worker says it is ready, so the first request is served as fast
-    /// as the tenth (issue 13, "no cold first request"): the JIT compiles and tiers up the kernels, the model's mapped
-    /// weights are paged in, the batched decoder and the loop's buffers are allocated. Each round puts a short prompt
+    /// as the tenth (issue 13, "no cold first request"): the JIT compiles every method the path takes, the model's
+    /// mapped weights are paged in, the batched decoder and the loop's buffers are allocated. Each round puts short prompts
     /// on every slot at once through the inference loop (prefill, then batched decode steps of all slots, as
-    /// concurrent requests would run), and each slot's cache is emptied afterwards, so no request ever sees the
-    /// warm-up's tokens. Call it once, before any request; <paramref name="rounds"/> 0 does nothing.
+    /// concurrent requests would run), once per length of <see cref="WarmUpPromptTokens"/>, and each slot's cache is
+    /// emptied afterwards, so no request ever sees the warm-up's tokens. Call it once, before any request;
+    /// <paramref name="rounds"/> 0 does nothing.
     /// </summary>
     public void WarmUp(int rounds)
     {
         var vocab = Model.VocabSize;
-        // Arbitrary ids spread over the vocabulary: only the code paths matter, not the text.
-        var prompt = Enumerable.Range(0, Math.Min(WarmUpPromptTokens, ContextSize - WarmUpDecodeSteps - 1))
-            .Select(i => (int)((i * 7919L + 1) % vocab)).ToArray();
-        if (prompt.Length == 0 || rounds <= 0) return;
-        var request = new GenerationRequest
-        {
-            PromptTokens = prompt,
-            Sampling = new Sampling.SamplingParameters { Temperature = 0 },
-            MaxTokens = WarmUpDecodeSteps + 1,
-            IgnoreEos = true,
-        };
         var leases = AcquireAll();
         try
         {
             for (var round = 0; round < rounds; round++)
-            {
-                var runs = leases.Select(l => Loop.Submit(l.Slot, request, streaming: false, CancellationToken.None).Result).ToArray();
-                Task.WaitAll(runs);
-                foreach (var l in leases) l.Slot.Session.Truncate(0);
-            }
+                foreach (var length in WarmUpPromptTokens)
+                {
+                    // Arbitrary ids spread over the vocabulary: only the code paths matter, not the text.
+                    var prompt = Enumerable.Range(0, Math.Min(length, ContextSize - WarmUpDecodeSteps - 1))
+                        .Select(i => (int)((i * 7919L + 1) % vocab)).ToArray();
+                    if (prompt.Length == 0) return;
+                    var request = new GenerationRequest
+                    {
+                        PromptTokens = prompt,
+                        Sampling = new Sampling.SamplingParameters { Temperature = 0 },
+                        MaxTokens = WarmUpDecodeSteps + 1,
+                        IgnoreEos = true,
+                    };
+                    var runs = leases.Select(l => Loop.Submit(l.Slot, request, streaming: false, CancellationToken.None).Result).ToArray();
+                    Task.WaitAll(runs);
+                    foreach (var l in leases) l.Slot.Session.Truncate(0);
+                }
         }
         finally
         {
@@ -86,9 +88,12 @@ public sealed class LoadedWorker(IServedModel model, SlotPool pool, int contextS
         return leases;
     }
 
-    // Small enough to cost a fraction of a second on a 7B model, long enough that the hot kernels are called the few
-    // dozen times .NET's tiered JIT needs before it recompiles them fully optimized.
-    private const int WarmUpPromptTokens = 8, WarmUpDecodeSteps = 4;
+    // Small enough to cost a fraction of a second on a 7B model. A prompt takes different kernels
+    // by its length (MatMul: the panel GEMM from eight tokens, the four-token kernels and the one-token ones below),
+    // and each is compiled at its first call (the worker runs without tiered compilation): without the five-token
+    // prompt, the first short prompt a user sent would pay for compiling the four-token kernels.
+    private static readonly int[] WarmUpPromptTokens = [8, 5];
+    private const int WarmUpDecodeSteps = 4;
 
     public void Dispose()
     {
