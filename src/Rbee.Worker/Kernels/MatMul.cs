@@ -50,45 +50,145 @@ public static unsafe class MatMul
     internal static void MatMat(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y, ComputePool pool, bool intPath,
         bool invariant = false)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        if (x.Length < (long)n * w.Cols || y.Length < (long)n * w.Rows)
-            throw new ArgumentException($"x ({x.Length}) or y ({y.Length}) too short for {n} tokens of a {w.Rows}×{w.Cols} matrix");
+        Check(w, x, n, y);
         if (n == 0 || w.Rows == 0) return;
-        _ = GgmlTypeInfo.Layout(w.Type) ?? throw new NotSupportedException($"tensor type {w.Type} has no kernel");
-
         fixed (float* px = x)
         fixed (float* py = y)
         {
-            var job = new Job { W = w, X = px, Y = py, N = n, Kind = KindOf(w.Type, intPath), Invariant = invariant || n == 1 };
-            if (job.Kind == Kind.Int8)
-            {
-                var format = w.Type is GgmlType.Q8_0 or GgmlType.Q4_0 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
-                var a = Q8Activations.Quantize(px, w.Cols, n, format);
-                job.XQ = a.Q;
-                job.XD = a.D;
-                job.XS = a.Sum16;
-                if (UsesPanels(w, n, job.Invariant))
-                {
-                    a.FillTiles();
-                    job.XT = a.Tiles;
-                    job.TD = a.TileD;
-                    job.TS = a.TileSum32;
-                }
-                else if (w.Type == GgmlType.Q4_0 && DecodeDot.IsSupported)
-                {
-                    a.FillPairs();
-                    job.XP = a.Pairs;
-                }
-            }
-            // Enough tasks for the dynamic split to even out a loaded machine, few enough to keep each a few rows.
-            var threads = pool.Threads;
-            var rowsPerTask = threads == 1 ? w.Rows : Math.Max(4, w.Rows / (threads * 8));
-            // Prefill: two of PanelGemm's eight-row panels per task.
-            if (n > 1) rowsPerTask = Math.Clamp(rowsPerTask & ~(PanelGemm.IntRows - 1), PanelGemm.IntRows, 2 * PanelGemm.IntRows);
-            job.RowsPerTask = rowsPerTask;
-            var tasks = (w.Rows + rowsPerTask - 1) / rowsPerTask;
-            pool.Run(&RunTask, &job, tasks);
+            var job = NewJob(w, px, py, n, pool, intPath, invariant);
+            if (job.Kind == Kind.Int8) Quantize(ref job, ref job, ref job, 1, px, n);
+            pool.Run(&RunTask, &job, Tasks(job));
         }
+    }
+
+    /// <summary>
+    /// Several matrices of one input (a layer's Wq, Wk and Wv, or Wgate and Wup), each result bit for bit its own
+    /// <see cref="MatMat(in WeightMatrix, ReadOnlySpan{float}, int, Span{float})"/> (or, with <paramref name="invariant"/>,
+    /// <see cref="MatMatInvariant"/>): the activations are quantized once for all of them, and one pass of the pool runs
+    /// every matrix's rows, so the threads meet once instead of once per matrix. <paramref name="w2"/> may be null.
+    /// </summary>
+    public static void MatMatGroup(ReadOnlySpan<float> x, int n, bool invariant, in WeightMatrix w0, Span<float> y0,
+        in WeightMatrix w1, Span<float> y1, WeightMatrix? w2 = null, Span<float> y2 = default)
+    {
+        var pool = ComputePool.Shared;
+        var intPath = IntegerKernels;
+        Check(w0, x, n, y0);
+        Check(w1, x, n, y1);
+        if (w2 is { } c) Check(c, x, n, y2);
+        if (n == 0) return;
+        fixed (float* px = x)
+        fixed (float* p0 = y0)
+        fixed (float* p1 = y1)
+        fixed (float* p2 = y2)
+        {
+            var g = new Group
+            {
+                J0 = NewJob(w0, px, p0, n, pool, intPath, invariant),
+                J1 = NewJob(w1, px, p1, n, pool, intPath, invariant),
+            };
+            var count = 2;
+            if (w2 is { } w)
+            {
+                g.J2 = NewJob(w, px, p2, n, pool, intPath, invariant);
+                count = 3;
+            }
+            if (!Quantize(ref g.J0, ref g.J1, ref g.J2, count, px, n))
+            {
+                // Integer matrices that want activations in different formats (a Q8_0 and a K-quant): one at a time.
+                MatMat(w0, x, n, y0, pool, intPath, invariant);
+                MatMat(w1, x, n, y1, pool, intPath, invariant);
+                if (w2 is { } w3) MatMat(w3, x, n, y2, pool, intPath, invariant);
+                return;
+            }
+            g.End0 = Tasks(g.J0);
+            g.End1 = g.End0 + Tasks(g.J1);
+            pool.Run(&RunGroupTask, &g, g.End1 + (count == 3 ? Tasks(g.J2) : 0));
+        }
+    }
+
+    private static void Check(in WeightMatrix w, ReadOnlySpan<float> x, int n, Span<float> y)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (x.Length < (long)n * w.Cols || y.Length < (long)n * w.Rows)
+            throw new ArgumentException($"x ({x.Length}) or y ({y.Length}) too short for {n} tokens of a {w.Rows}×{w.Cols} matrix");
+        if (n > 0 && w.Rows > 0)
+            _ = GgmlTypeInfo.Layout(w.Type) ?? throw new NotSupportedException($"tensor type {w.Type} has no kernel");
+    }
+
+    /// <summary>A matrix's job, its activations not yet quantized (<see cref="Quantize"/>).</summary>
+    private static Job NewJob(in WeightMatrix w, float* px, float* py, int n, ComputePool pool, bool intPath, bool invariant)
+    {
+        var job = new Job { W = w, X = px, Y = py, N = n, Kind = KindOf(w.Type, intPath), Invariant = invariant || n == 1 };
+        // Enough tasks for the dynamic split to even out a loaded machine, few enough to keep each a few rows.
+        var threads = pool.Threads;
+        var rowsPerTask = threads == 1 ? w.Rows : Math.Max(4, w.Rows / (threads * 8));
+        // Prefill: two of PanelGemm's eight-row panels per task.
+        if (n > 1) rowsPerTask = Math.Clamp(rowsPerTask & ~(PanelGemm.IntRows - 1), PanelGemm.IntRows, 2 * PanelGemm.IntRows);
+        job.RowsPerTask = rowsPerTask;
+        return job;
+    }
+
+    private static int Tasks(in Job job) => job.W.Rows == 0 ? 0 : (job.W.Rows + job.RowsPerTask - 1) / job.RowsPerTask;
+
+    private static ActivationFormat FormatOf(GgmlType type) =>
+        type is GgmlType.Q8_0 or GgmlType.Q4_0 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
+
+    /// <summary>
+    /// Quantizes the input once for the first <paramref name="count"/> jobs' integer kernels (this thread's buffer) and
+    /// fills whichever of its layouts they read; false when two of them want different formats.
+    /// </summary>
+    private static bool Quantize(ref Job j0, ref Job j1, ref Job j2, int count, float* px, int n)
+    {
+        ActivationFormat? format = null;
+        for (var i = 0; i < count; i++)
+        {
+            ref var j = ref i == 0 ? ref j0 : ref i == 1 ? ref j1 : ref j2;
+            if (j.Kind != Kind.Int8) continue;
+            var f = FormatOf(j.W.Type);
+            if (format is { } other && other != f) return false;
+            format = f;
+        }
+        if (format is not { } chosen) return true;
+        var a = Q8Activations.Quantize(px, j0.Kind == Kind.Int8 ? j0.W.Cols : j1.Kind == Kind.Int8 ? j1.W.Cols : j2.W.Cols, n, chosen);
+        bool tiles = false, pairs = false;
+        for (var i = 0; i < count; i++)
+        {
+            ref var j = ref i == 0 ? ref j0 : ref i == 1 ? ref j1 : ref j2;
+            if (j.Kind != Kind.Int8) continue;
+            j.XQ = a.Q;
+            j.XD = a.D;
+            j.XS = a.Sum16;
+            if (UsesPanels(j.W, n, j.Invariant))
+            {
+                if (!tiles) a.FillTiles();
+                tiles = true;
+                j.XT = a.Tiles;
+                j.TD = a.TileD;
+                j.TS = a.TileSum32;
+            }
+            else if (j.W.Type == GgmlType.Q4_0 && DecodeDot.IsSupported)
+            {
+                if (!pairs) a.FillPairs();
+                pairs = true;
+                j.XP = a.Pairs;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Up to three jobs of one pool pass: tasks [0, End0) are J0's, [End0, End1) J1's, the rest J2's.</summary>
+    private struct Group
+    {
+        public Job J0, J1, J2;
+        public int End0, End1;
+    }
+
+    private static void RunGroupTask(void* ctx, int task)
+    {
+        var g = (Group*)ctx;
+        if (task < g->End0) RunTask(&g->J0, task);
+        else if (task < g->End1) RunTask(&g->J1, task - g->End0);
+        else RunTask(&g->J2, task - g->End1);
     }
 
     private enum Kind { Int8, F32, F16, BF16, Decode }

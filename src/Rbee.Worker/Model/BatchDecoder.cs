@@ -69,9 +69,7 @@ public sealed class BatchDecoder
                 var w = _model.Layers[l];
                 for (var s = 0; s < n; s++)
                     VectorOps.RmsNorm(_x.AsSpan(s * e, e), w.AttnNorm, c.RmsEpsilon, _xn.AsSpan(s * e, e));
-                Mul(w.Wq, _xn, n, _q);
-                Mul(w.Wk, _xn, n, _k);
-                Mul(w.Wv, _xn, n, _v);
+                MatMul.MatMatGroup(_xn, n, invariant: true, w.Wq, _q, w.Wk, _k, w.Wv, _v);
                 for (var s = 0; s < n; s++)
                 {
                     sessions[s].StoreNext(l, _q.AsSpan(s * qd, qd), _k.AsSpan(s * kvd, kvd), _v.AsSpan(s * kvd, kvd));
@@ -82,8 +80,7 @@ public sealed class BatchDecoder
 
                 for (var s = 0; s < n; s++)
                     VectorOps.RmsNorm(_x.AsSpan(s * e, e), w.FfnNorm, c.RmsEpsilon, _xn.AsSpan(s * e, e));
-                Mul(w.Wgate, _xn, n, _gate);
-                Mul(w.Wup, _xn, n, _up);
+                MatMul.MatMatGroup(_xn, n, invariant: true, w.Wgate, _gate, w.Wup, _up);
                 VectorOps.SiluMul(_gate.AsSpan(0, n * ff), _up.AsSpan(0, n * ff));
                 Mul(w.Wdown, _gate, n, _proj);
                 VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));

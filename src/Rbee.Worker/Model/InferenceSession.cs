@@ -184,9 +184,7 @@ public sealed class InferenceSession
             // Attention block.
             for (var t = 0; t < n; t++)
                 VectorOps.RmsNorm(_x.AsSpan(t * e, e), w.AttnNorm, c.RmsEpsilon, _xn.AsSpan(t * e, e));
-            Mul(w.Wq, _xn, n, _q);
-            Mul(w.Wk, _xn, n, _k);
-            Mul(w.Wv, _xn, n, _v);
+            MatMul.MatMatGroup(_xn, n, invariant: false, w.Wq, _q, w.Wk, _k, w.Wv, _v);
             for (var t = 0; t < n; t++)
                 StoreQkv(w, keys, values, _q.AsSpan(t * qd, qd), _k.AsSpan(t * kvd, kvd), _v.AsSpan(t * kvd, kvd), Position + t);
 
@@ -198,8 +196,7 @@ public sealed class InferenceSession
             // Feed-forward block (SwiGLU).
             for (var t = 0; t < n; t++)
                 VectorOps.RmsNorm(_x.AsSpan(t * e, e), w.FfnNorm, c.RmsEpsilon, _xn.AsSpan(t * e, e));
-            Mul(w.Wgate, _xn, n, _gate);
-            Mul(w.Wup, _xn, n, _up);
+            MatMul.MatMatGroup(_xn, n, invariant: false, w.Wgate, _gate, w.Wup, _up);
             VectorOps.SiluMul(_gate.AsSpan(0, n * ff), _up.AsSpan(0, n * ff));
             Mul(w.Wdown, _gate, n, _proj);
             VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
