@@ -72,6 +72,8 @@ public static unsafe class MatMul
     {
         var pool = ComputePool.Shared;
         var intPath = IntegerKernels;
+        if (w1.Cols != w0.Cols || (w2 is { } other && other.Cols != w0.Cols))
+            throw new ArgumentException($"a group's matrices read one input: {w0.Cols}, {w1.Cols}{(w2 is { } o ? $" and {o.Cols}" : "")} columns");
         Check(w0, x, n, y0);
         Check(w1, x, n, y1);
         if (w2 is { } c) Check(c, x, n, y2);
@@ -134,8 +136,9 @@ public static unsafe class MatMul
         type is GgmlType.Q8_0 or GgmlType.Q4_0 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
 
     /// <summary>
-    /// Quantizes the input once for the first <paramref name="count"/> jobs' integer kernels (this thread's buffer) and
-    /// fills whichever of its layouts they read; false when two of them want different formats.
+    /// Quantizes the input (the same columns for every job) once for the first <paramref name="count"/> jobs' integer
+    /// kernels (this thread's buffer) and fills whichever of its layouts they read; false when two of them want
+    /// different formats.
     /// </summary>
     private static bool Quantize(ref Job j0, ref Job j1, ref Job j2, int count, float* px, int n)
     {
@@ -149,7 +152,7 @@ public static unsafe class MatMul
             format = f;
         }
         if (format is not { } chosen) return true;
-        var a = Q8Activations.Quantize(px, j0.Kind == Kind.Int8 ? j0.W.Cols : j1.Kind == Kind.Int8 ? j1.W.Cols : j2.W.Cols, n, chosen);
+        var a = Q8Activations.Quantize(px, j0.W.Cols, n, chosen);
         bool tiles = false, pairs = false;
         for (var i = 0; i < count; i++)
         {

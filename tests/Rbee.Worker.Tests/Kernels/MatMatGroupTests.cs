@@ -47,4 +47,14 @@ public sealed class MatMatGroupTests
                     Assert.True(want[i].AsSpan().SequenceEqual(two[i]), $"{a}/{b}, {n} tokens, invariant {invariant}: matrix {i} of two differs");
             }
     }
+
+    [Fact]
+    public void MatricesOfDifferentWidths_AreRefused()
+    {
+        using var w0 = new RandomWeights(GgmlType.Q4_0, 8, 256, seed: 1);
+        using var w1 = new RandomWeights(GgmlType.Q4_0, 8, 512, seed: 2);
+        var x = RandomWeights.Activations(512, seed: 3);
+        var e = Assert.Throws<ArgumentException>(() => MatMul.MatMatGroup(x, 1, false, w0.Matrix, new float[8], w1.Matrix, new float[8]));
+        Assert.Contains("256, 512 columns", e.Message);
+    }
 }
