@@ -8,8 +8,8 @@ namespace Rbee.Worker.Kernels;
 
 /// <summary>
 /// Prefill GEMM (<see cref="MatMul"/> with several tokens, not batch-invariant): a panel of weight rows is decoded
-/// once per call into a small per-thread scratch (a few KiB, in L1/L2; the mapped weights are never copied as a
-/// whole), then register tiles sweep it for every token of the batch, so each weight block is unpacked once for the
+/// once per call into a small per-thread scratch (eight rows as decoded and interleaved: tens of KiB, in L2; the mapped
+/// weights are never copied as a whole), then register tiles sweep it for every token of the batch, so each weight block is unpacked once for the
 /// whole batch.
 /// <para>
 /// Quantized types decode eight rows at a time into one canonical, row-interleaved form: signed 8-bit values w

@@ -88,10 +88,10 @@ public sealed class LoadedWorker(IServedModel model, SlotPool pool, int contextS
         return leases;
     }
 
-    // Small enough to cost a fraction of a second on a 7B model. A prompt takes different kernels
-    // by its length (MatMul: the panel GEMM from eight tokens, the four-token kernels and the one-token ones below),
-    // and each is compiled at its first call (the worker runs without tiered compilation): without the five-token
-    // prompt, the first short prompt a user sent would pay for compiling the four-token kernels.
+    // Small enough to cost a fraction of a second on a 7B model. A prompt takes different kernels by its length
+    // (MatMul: the panel GEMM from eight tokens, the four-token and one-token kernels below), and each is compiled at
+    // its first call (the worker runs without tiered compilation): without the five-token prompt, the first short
+    // prompt a user sent would pay for compiling the four-token kernels.
     private static readonly int[] WarmUpPromptTokens = [8, 5];
     private const int WarmUpDecodeSteps = 4;
 
