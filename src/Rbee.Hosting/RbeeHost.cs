@@ -82,11 +82,21 @@ public static class RbeeHost
         var maxConnections = connections.EffectiveMaxConnections(DescriptorLimit.RaiseSoftToHard());
         builder.WebHost.ConfigureKestrel(k => ApplyLimits(k, limits, connections, maxConnections));
         builder.WebHost.ConfigureKestrel(k => ListenOn(k, bind, port));
+        builder.WebHost.UseSockets(o => o.Backlog = ListenBacklog);
         builder.Services.TryAddSingleton(connections);
         builder.Services.TryAddSingleton(new ConnectionLimitInForce(maxConnections, DescriptorLimit.Soft));
         builder.Services.AddHostedService<RefusedConnectionsLog>();
         return connections;
     }
+
+    /// <summary>
+    /// The kernel's queue of connections not yet accepted (clamped by <c>net.core.somaxconn</c>, 4096 on current
+    /// kernels). Kestrel's default, 512, fills under a flood faster than a loaded 2-core machine accepts; Linux then
+    /// drops the handshake's last ACK, so a client believes it is connected while the daemon has not seen it, until a
+    /// SYN-ACK retransmission 1, 3 or 7 s later. A deep queue lets the daemon see, and close at once, every connection
+    /// over its limit.
+    /// </summary>
+    public const int ListenBacklog = 4096;
 
     /// <summary>The Kestrel side of <see cref="Listen"/>; at <paramref name="maxConnections"/> Kestrel accepts a new
     /// connection and closes it at once (its <c>MaxConcurrentConnections</c>), so the daemon keeps accepting.</summary>
