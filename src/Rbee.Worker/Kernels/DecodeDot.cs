@@ -419,72 +419,68 @@ internal static unsafe class DecodeDot
         long dstride = xstride / 32, sstride = xstride / 16;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         Vector256<float> corr0 = default, corr1 = default, corr2 = default, corr3 = default;
-        Span<Vector256<byte>> q = stackalloc Vector256<byte>[8];
-        Span<Vector256<short>> picks = stackalloc Vector256<short>[8];
         for (var s = 0; s < nsb; s++)
         {
             var blk = row + 210 * s;
             var d = QuantDot.H2F(blk + 208);
             var scales = (sbyte*)(blk + 192);
-            for (var h = 0; h < 2; h++)
-            {
-                var ql = blk + 64 * h;
-                var qh = Vector256.Load(blk + 128 + 32 * h).AsUInt16();
-                var sc = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(*(long*)(scales + 8 * h)).AsSByte()));
-                var l0 = Vector256.Load(ql);
-                var l1 = Vector256.Load(ql + 32);
-                q[4 * h] = (l0 & m4) | ((qh << 4).AsByte() & m30);
-                q[4 * h + 1] = (l1 & m4) | ((qh << 2).AsByte() & m30);
-                q[4 * h + 2] = ((l0.AsUInt16() >> 4).AsByte() & m4) | (qh.AsByte() & m30);
-                q[4 * h + 3] = ((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh >> 2).AsByte() & m30);
-                picks[4 * h] = Pick(sc, 0, 1);
-                picks[4 * h + 1] = Pick(sc, 2, 3);
-                picks[4 * h + 2] = Pick(sc, 4, 5);
-                picks[4 * h + 3] = Pick(sc, 6, 7);
-            }
+            var qh0 = Vector256.Load(blk + 128).AsUInt16();
+            var qh1 = Vector256.Load(blk + 160).AsUInt16();
+            var sc0 = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(*(long*)scales).AsSByte()));
+            var sc1 = Both(Sse41.ConvertToVector128Int16(Vector128.CreateScalar(*(long*)(scales + 8)).AsSByte()));
+            var l0 = Vector256.Load(blk);
+            var l1 = Vector256.Load(blk + 32);
+            var l2 = Vector256.Load(blk + 64);
+            var l3 = Vector256.Load(blk + 96);
+            var q0 = (l0 & m4) | ((qh0 << 4).AsByte() & m30);
+            var q1 = (l1 & m4) | ((qh0 << 2).AsByte() & m30);
+            var q2 = ((l0.AsUInt16() >> 4).AsByte() & m4) | (qh0.AsByte() & m30);
+            var q3 = ((l1.AsUInt16() >> 4).AsByte() & m4) | ((qh0 >> 2).AsByte() & m30);
+            var q4 = (l2 & m4) | ((qh1 << 4).AsByte() & m30);
+            var q5 = (l3 & m4) | ((qh1 << 2).AsByte() & m30);
+            var q6 = ((l2.AsUInt16() >> 4).AsByte() & m4) | (qh1.AsByte() & m30);
+            var q7 = ((l3.AsUInt16() >> 4).AsByte() & m4) | ((qh1 >> 2).AsByte() & m30);
             var d32 = Vector256.Create(32 * d);
             var s0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales)) * d32;
             var s1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + 8)) * d32;
-            for (var j = 0; j < 4; j++)
-            {
-                var x = xq + j * xstride + 256 * s;
-                Vector256<int> sumi0 = default, sumi1 = default;
-                for (var h = 0; h < 2; h++)
-                {
-                    var xh = x + 128 * h;
-                    sumi0 = ScaledDot(sumi0, q[4 * h], xh, picks[4 * h]);
-                    sumi1 = ScaledDot(sumi1, q[4 * h + 1], xh + 32, picks[4 * h + 1]);
-                    sumi0 = ScaledDot(sumi0, q[4 * h + 2], xh + 64, picks[4 * h + 2]);
-                    sumi1 = ScaledDot(sumi1, q[4 * h + 3], xh + 96, picks[4 * h + 3]);
-                }
-                var sum = Avx.ConvertToVector256Single(sumi0 + sumi1);
-                var scale = Vector256.Create(d * xd[j * dstride + 8 * s]);
-                var xss = xs16 + j * sstride + 16 * s;
-                switch (j)
-                {
-                    case 0:
-                        acc0 = Fma.MultiplyAdd(sum, scale, acc0);
-                        corr0 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr0));
-                        break;
-                    case 1:
-                        acc1 = Fma.MultiplyAdd(sum, scale, acc1);
-                        corr1 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr1));
-                        break;
-                    case 2:
-                        acc2 = Fma.MultiplyAdd(sum, scale, acc2);
-                        corr2 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr2));
-                        break;
-                    default:
-                        acc3 = Fma.MultiplyAdd(sum, scale, acc3);
-                        corr3 = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr3));
-                        break;
-                }
-            }
+            Vector256<short> p0 = Pick(sc0, 0, 1), p1 = Pick(sc0, 2, 3), p2 = Pick(sc0, 4, 5), p3 = Pick(sc0, 6, 7);
+            Vector256<short> p4 = Pick(sc1, 0, 1), p5 = Pick(sc1, 2, 3), p6 = Pick(sc1, 4, 5), p7 = Pick(sc1, 6, 7);
+            var x = xq + 256 * s;
+            var ds = xd + 8 * s;
+            var xs = xs16 + 16 * s;
+            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1, d, x, ds, xs, ref acc0, ref corr0);
+            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1, d, x + xstride, ds + dstride, xs + sstride, ref acc1, ref corr1);
+            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1, d, x + 2 * xstride, ds + 2 * dstride, xs + 2 * sstride, ref acc2, ref corr2);
+            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1, d, x + 3 * xstride, ds + 3 * dstride, xs + 3 * sstride, ref acc3, ref corr3);
         }
         y[0] = Vector256.Sum(acc0) - Vector256.Sum(corr0);
         y[ystride] = Vector256.Sum(acc1) - Vector256.Sum(corr1);
         y[2 * ystride] = Vector256.Sum(acc2) - Vector256.Sum(corr2);
         y[3 * ystride] = Vector256.Sum(acc3) - Vector256.Sum(corr3);
+    }
+
+    /// <summary>
+    /// One sequence's share of a super-block in <see cref="Q6_Kx4"/>: <see cref="Q6_K"/>'s operations on the unpacked
+    /// values, in its order. Inlined four times with the accumulators as locals of the caller, so they stay in
+    /// registers (selecting them by a loop index kept them in memory).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Seq6_K(Vector256<byte> q0, Vector256<byte> q1, Vector256<byte> q2, Vector256<byte> q3,
+        Vector256<byte> q4, Vector256<byte> q5, Vector256<byte> q6, Vector256<byte> q7, Vector256<short> p0,
+        Vector256<short> p1, Vector256<short> p2, Vector256<short> p3, Vector256<short> p4, Vector256<short> p5,
+        Vector256<short> p6, Vector256<short> p7, Vector256<float> s0, Vector256<float> s1, float d, sbyte* x, float* xd, float* xss,
+        ref Vector256<float> acc, ref Vector256<float> corr)
+    {
+        var sumi0 = ScaledDot(default, q0, x, p0);
+        var sumi1 = ScaledDot(default, q1, x + 32, p1);
+        sumi0 = ScaledDot(sumi0, q2, x + 64, p2);
+        sumi1 = ScaledDot(sumi1, q3, x + 96, p3);
+        sumi0 = ScaledDot(sumi0, q4, x + 128, p4);
+        sumi1 = ScaledDot(sumi1, q5, x + 160, p5);
+        sumi0 = ScaledDot(sumi0, q6, x + 192, p6);
+        sumi1 = ScaledDot(sumi1, q7, x + 224, p7);
+        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * *xd), acc);
+        corr = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr));
     }
 
     /// <summary>
