@@ -110,12 +110,17 @@ public sealed class Generation
         _clock.Start();
     }
 
-    /// <summary>Evaluates the next chunk of the prompt; after the last one, samples the first token. Returns false
-    /// when the generation has ended.</summary>
+    /// <summary>Tokens the next <see cref="PrefillChunk"/> evaluates. Chunks start every <see cref="PromptBatch"/>
+    /// tokens from where the slot's cached prefix ends, whatever else the loop is serving, so a prompt's cache and
+    /// logits do not depend on the load.</summary>
+    internal int NextChunk => Math.Min(PromptBatch, _request.PromptTokens.Length - _promptAt);
+
+    /// <summary>Evaluates the next chunk of the prompt (<see cref="NextChunk"/> tokens); after the last one, samples the
+    /// first token. Returns false when the generation has ended.</summary>
     internal bool PrefillChunk()
     {
         var prompt = _request.PromptTokens;
-        var n = Math.Min(PromptBatch, prompt.Length - _promptAt);
+        var n = NextChunk;
         var logits = Slot.Session.Evaluate(prompt.AsSpan(_promptAt, n));
         _promptAt += n;
         if (Prefilling) return true;

@@ -8,8 +8,11 @@ namespace Rbee.Worker.Serving;
 /// await its text from a channel. Each step (continuous batching, as llama.cpp's server and vLLM do):
 /// <list type="number">
 /// <item>takes in the requests submitted since the last step and drops those whose client has gone;</item>
-/// <item>evaluates one chunk (<see cref="Generation.PromptBatch"/> tokens) of the oldest pending prompt, so a long
-/// prompt delays the others' next token by one chunk, not by its whole length;</item>
+/// <item>evaluates the next chunk of pending prompts, oldest first, one forward pass each, while their chunks fit in
+/// <see cref="Generation.PromptBatch"/> tokens (the oldest always goes): a long prompt delays the others' next token
+/// by one chunk, not by its whole length, and short prompts that arrive together (as chat turns do) all start
+/// decoding at the same step, so their streams run in one batch to the end instead of joining and leaving it one by
+/// one;</item>
 /// <item>decodes one token for every generating slot in one forward pass (<see cref="IServedModel.DecodeBatch"/>), so
 /// N streams read the weights once per step, not N times.</item>
 /// </list>
@@ -159,11 +162,16 @@ public sealed class InferenceLoop : IDisposable
             }
         Compact();
 
-        // 2. One chunk of the oldest pending prompt: a forward pass of one sequence.
-        for (var i = 0; i < _active.Count; i++)
+        // 2. Pending prompts' next chunks, oldest first, while they fit in one chunk's worth of tokens (the oldest always
+        // goes): a forward pass of one sequence each.
+        var budget = Generation.PromptBatch;
+        for (var i = 0; i < _active.Count && budget > 0; i++)
         {
             var g = _active[i];
             if (!g.Prefilling) continue;
+            var chunk = g.NextChunk;
+            if (chunk > budget && budget < Generation.PromptBatch) continue;
+            budget -= chunk;
             _metrics?.BatchSequences(1);
             try
             {
@@ -174,7 +182,6 @@ public sealed class InferenceLoop : IDisposable
                 g.Fail(ex);
                 _active[i] = null!;
             }
-            break;
         }
         Compact();
 

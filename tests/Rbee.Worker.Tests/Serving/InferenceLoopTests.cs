@@ -49,8 +49,29 @@ public sealed class InferenceLoopTests
 
         Assert.Equal(expected, results.Select(r => r.Text));
         var (sum, count) = await BatchHistogram(metrics);
-        // Four one-sequence prefill passes, then decode passes of 1, 2, 3, 4, 4, … as each prompt is taken in.
-        Assert.True(count > 0 && sum / count > 1.5, $"{sum} sequences in {count} passes: the requests took turns");
+        // Four one-sequence prefill passes in the first step (each samples its first token), then nine passes of four.
+        Assert.Equal((4 + 9 * 4.0, 4 + 9.0), (sum, count));
+    }
+
+    [Fact]
+    public async Task ShortPromptsQueuedBehindALongOne_StartDecodingTogether_AndTheLongPromptKeepsItsChunks()
+    {
+        var model = new ScriptedModel(["<eos>", "a", "b", "c", "\n", "0xC3", "0xA9", "x"], t => t switch { 1 => 2, 2 => 3, 3 => 1, _ => 7 });
+        var metrics = new WorkerMetrics();
+        using var loop = new InferenceLoop(model, metrics, start: false);
+        var slots = Slots(model, 3, 1024);
+        var longPrompt = Enumerable.Repeat(4, Generation.PromptBatch + 44).ToArray();
+        var runs = new[] { loop.RunAsync(slots[0], Request(longPrompt, 5), null, default),
+            loop.RunAsync(slots[1], Request([1], 5), null, default), loop.RunAsync(slots[2], Request([2], 5), null, default) };
+        loop.Start();
+        var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(["xxxxx", "bcabc", "cabca"], results.Select(r => r.Text));
+        // Step 1: the long prompt's first chunk fills the step. Step 2: its last 44 tokens and both short prompts fit,
+        // so all three decode together from then on: four one-sequence passes, then four of three. The long prompt is
+        // cut where it is cut when it runs alone.
+        Assert.Equal([Generation.PromptBatch, 44, 1, 1, 1, 1], ((ScriptedSession)slots[0].Session).Evaluations);
+        Assert.Equal((4 + 4 * 3.0, 4 + 4.0), await BatchHistogram(metrics));
     }
 
     [Fact]

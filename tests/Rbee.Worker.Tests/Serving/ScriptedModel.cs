@@ -40,10 +40,14 @@ internal sealed class ScriptedSession(ScriptedModel? model = null) : IModelSessi
     public ReadOnlySpan<int> Tokens => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_tokens);
     public int Evaluated { get; private set; }
 
+    /// <summary>The length of every <see cref="Evaluate"/> call, in order (prompt chunks and decode steps alike).</summary>
+    public List<int> Evaluations { get; } = [];
+
     public ReadOnlySpan<float> Evaluate(ReadOnlySpan<int> tokens)
     {
         _tokens.AddRange(tokens);
         Evaluated += tokens.Length;
+        Evaluations.Add(tokens.Length);
         if (model is not { } m) return []; // a bare cache, for tests of which slot holds what
         _logits = new float[m.VocabSize];
         _logits[m.Next(tokens[^1])] = 10f;
