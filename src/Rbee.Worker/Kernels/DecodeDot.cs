@@ -186,7 +186,7 @@ internal static unsafe class DecodeDot
     /// <paramref name="xstride"/> bytes after sequence 0's (its pairs too), its scales and sums at the matching offsets.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4_0x4(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, float* xs16, long xstride, float* y, long ystride)
+    public static void Q4_0x4(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, float* xs16, float* xs32, long xstride, float* y, long ystride)
     {
         var m4 = Vector256.Create((byte)0x0F);
         long dstride = xstride / 32, sstride = xstride / 16;
@@ -203,10 +203,10 @@ internal static unsafe class DecodeDot
             var v3 = Vector256.Create(Vector128.Load(p + 110), Vector128.Load(p + 128));
             Vector256<byte> l0 = v0 & m4, h0 = (v0.AsUInt16() >> 4).AsByte() & m4, l1 = v1 & m4, h1 = (v1.AsUInt16() >> 4).AsByte() & m4;
             Vector256<byte> l2 = v2 & m4, h2 = (v2.AsUInt16() >> 4).AsByte() & m4, l3 = v3 & m4, h3 = (v3.AsUInt16() >> 4).AsByte() & m4;
-            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs16 + 2 * b, xd + b, xpairs + 32 * b, ref a00, ref a01, ref c0);
-            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs16 + sstride + 2 * b, xd + dstride + b, xpairs + xstride + 32 * b, ref a10, ref a11, ref c1);
-            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs16 + 2 * sstride + 2 * b, xd + 2 * dstride + b, xpairs + 2 * xstride + 32 * b, ref a20, ref a21, ref c2);
-            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs16 + 3 * sstride + 2 * b, xd + 3 * dstride + b, xpairs + 3 * xstride + 32 * b, ref a30, ref a31, ref c3);
+            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs32 + b, xd + b, xpairs + 32 * b, ref a00, ref a01, ref c0);
+            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs32 + dstride + b, xd + dstride + b, xpairs + xstride + 32 * b, ref a10, ref a11, ref c1);
+            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs32 + 2 * dstride + b, xd + 2 * dstride + b, xpairs + 2 * xstride + 32 * b, ref a20, ref a21, ref c2);
+            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs32 + 3 * dstride + b, xd + 3 * dstride + b, xpairs + 3 * xstride + 32 * b, ref a30, ref a31, ref c3);
         }
         y[0] = Finish4_0(row, b, nb, xq, xd, xs16, a00, a01, c0);
         y[ystride] = Finish4_0(row, b, nb, xq + xstride, xd + dstride, xs16 + sstride, a10, a11, c1);
@@ -221,10 +221,10 @@ internal static unsafe class DecodeDot
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Seq4_0(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
-        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, Vector256<float> dw, float* xs16,
+        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, Vector256<float> dw, float* xs32,
         float* xd, sbyte* x, ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> corr)
     {
-        corr = Fma.MultiplyAdd(dw, BlockSums8(xs16), corr);
+        corr = Fma.MultiplyAdd(dw, Vector256.Load(xs32), corr); // BlockSums8's values, added once per token
         var s = dw * Vector256.Load(xd);
         acc0 = PairDot(l0, h0, x, Avx2.PermuteVar8x32(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1)), acc0);
         acc1 = PairDot(l1, h1, x + 64, Avx2.PermuteVar8x32(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3)), acc1);

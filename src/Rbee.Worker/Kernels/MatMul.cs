@@ -175,6 +175,7 @@ public static unsafe class MatMul
                 if (!pairs) a.FillPairs();
                 pairs = true;
                 j.XP = a.Pairs;
+                j.XB = a.Sum32;
             }
         }
         return true;
@@ -218,6 +219,7 @@ public static unsafe class MatMul
         public float* XD;
         public float* XS;
         public sbyte* XP;
+        public float* XB;
         public byte* XT;
         public float* TD;
         public float* TS;
@@ -260,7 +262,7 @@ public static unsafe class MatMul
                         else if (w.Type == GgmlType.Q4_0 && j.XP != null)
                             for (; s + 4 <= j.N; s += 4)
                                 DecodeDot.Q4_0x4(row, blocks32, j.XQ + (long)s * cols, j.XP + (long)s * cols, j.XD + (long)s * blocks32,
-                                    j.XS + (long)s * blocks32 * 2, cols, j.Y + (long)s * rows + r, rows);
+                                    j.XS + (long)s * blocks32 * 2, j.XB + (long)s * blocks32, cols, j.Y + (long)s * rows + r, rows);
                         else if (w.Type == GgmlType.Q6_K && DecodeDot.IsSupported)
                             for (; s + 4 <= j.N; s += 4)
                                 DecodeDot.Q6_Kx4(row, cols / 256, j.XQ + (long)s * cols, j.XD + (long)s * blocks32,

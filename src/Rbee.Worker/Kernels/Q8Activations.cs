@@ -36,6 +36,13 @@ internal sealed unsafe class Q8Activations
     public sbyte* Pairs { get; private set; }
 
     /// <summary>
+    /// Per 32-block, the sum of its two <see cref="Sum16"/> values (after <see cref="FillPairs"/>): the sums
+    /// <see cref="DecodeDot.Q4_0"/> adds for its offset term, added once per token instead of once per weight row
+    /// by <see cref="DecodeDot.Q4_0x4"/> (the same single addition, so the same float).
+    /// </summary>
+    public float* Sum32 { get; private set; }
+
+    /// <summary>
     /// The activations in <see cref="PanelGemm"/>'s tile order (after <see cref="FillTiles"/>): tokens in tiles of
     /// <see cref="TileTokens"/>, and per tile and 32-value block, for each group of four values k, the tile's tokens'
     /// four bytes side by side, as unsigned q+128 (the unsigned side of its dots; the weights are the signed side).
@@ -81,6 +88,7 @@ internal sealed unsafe class Q8Activations
             D = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(float)), 64);
             Sum16 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / 16 * sizeof(float)), 64);
             Pairs = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
+            Sum32 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(float)), 64);
         }
         Cols = cols;
         Tokens = n;
@@ -93,9 +101,11 @@ internal sealed unsafe class Q8Activations
     }
 
     /// <summary>Fills <see cref="Pairs"/> for every token from <see cref="Q"/>, pairing each token's blocks from its
-    /// first (a last odd block is left out; the kernel's tail reads it from <see cref="Q"/>).</summary>
+    /// first (a last odd block is left out; the kernel's tail reads it from <see cref="Q"/>), and <see cref="Sum32"/>.</summary>
     public void FillPairs()
     {
+        var blocks = (long)Tokens * (Cols / Block);
+        for (long b = 0; b < blocks; b++) Sum32[b] = Sum16[2 * b] + Sum16[2 * b + 1];
         for (var t = 0; t < Tokens; t++)
         {
             var src = Q + (long)t * Cols;
@@ -299,7 +309,9 @@ internal sealed unsafe class Q8Activations
         if (D != null) NativeMemory.AlignedFree(D);
         if (Sum16 != null) NativeMemory.AlignedFree(Sum16);
         if (Pairs != null) NativeMemory.AlignedFree(Pairs);
+        if (Sum32 != null) NativeMemory.AlignedFree(Sum32);
         Pairs = null;
+        Sum32 = null;
         Q = null;
         D = null;
         Sum16 = null;
