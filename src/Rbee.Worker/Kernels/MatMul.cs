@@ -153,7 +153,9 @@ public static unsafe class MatMul
             format = f;
         }
         if (format is not { } chosen) return true;
-        var a = Q8Activations.Quantize(px, j0.W.Cols, n, chosen);
+        // Batched decode of 3, 7, 11 … sequences: a zero fourth lets the last three run as four (RunTask).
+        var pad = j0.Invariant && n % 4 == 3 ? 1 : 0;
+        var a = Q8Activations.Quantize(px, j0.W.Cols, n, chosen, pad);
         bool tiles = false, pairs = false;
         for (var i = 0; i < count; i++)
         {
@@ -162,6 +164,7 @@ public static unsafe class MatMul
             j.XQ = a.Q;
             j.XD = a.D;
             j.XS = a.Sum16;
+            j.Padded = pad != 0;
             if (UsesPanels(j.W, n, j.Invariant))
             {
                 if (!tiles) a.FillTiles();
@@ -227,9 +230,52 @@ public static unsafe class MatMul
 
         /// <summary>Every token through the one-token routine, row by row (<see cref="MatMatInvariant"/>).</summary>
         public bool Invariant;
+
+        /// <summary>The activations hold one more sequence than <see cref="N"/>, all zeros (<see cref="Quantize"/>).</summary>
+        public bool Padded;
     }
 
     [ThreadStatic] private static float[]? _rowBuffer;
+
+    /// <summary>Whether the job's type has a four-sequence batch-invariant kernel (<see cref="InvariantQuad"/>).</summary>
+    private static bool HasInvariantQuad(in Job j) => j.W.Type switch
+    {
+        GgmlType.Q8_0 => true,
+        GgmlType.Q4_K or GgmlType.Q6_K => DecodeDot.IsSupported,
+        GgmlType.Q4_0 => j.XP != null,
+        _ => false,
+    };
+
+    /// <summary>
+    /// Row <paramref name="row"/> dotted with sequences s..s+3, each result bit for bit its one-sequence kernel's
+    /// (<see cref="DotInt8"/>), written <paramref name="ystride"/> apart from <paramref name="y"/>: four sequences share
+    /// each weight load and unpacking.
+    /// </summary>
+    private static void InvariantQuad(in Job j, byte* row, int s, float* y, long ystride)
+    {
+        var cols = j.W.Cols;
+        var blocks32 = cols / 32;
+        var xq = j.XQ + (long)s * cols;
+        var xd = j.XD + (long)s * blocks32;
+        var xs = j.XS + (long)s * blocks32 * 2;
+        switch (j.W.Type)
+        {
+            case GgmlType.Q8_0:
+                QuantDot.Q8_0x4(row, blocks32, xq, xd, cols, y, ystride);
+                break;
+            case GgmlType.Q4_K:
+                DecodeDot.Q4_Kx4(row, cols / 256, xq, xd, xs, cols, y, ystride);
+                break;
+            case GgmlType.Q4_0:
+                DecodeDot.Q4_0x4(row, blocks32, xq, j.XP + (long)s * cols, xd, xs, j.XB + (long)s * blocks32, cols, y, ystride);
+                break;
+            case GgmlType.Q6_K:
+                DecodeDot.Q6_Kx4(row, cols / 256, xq, xd, xs, cols, y, ystride);
+                break;
+            default:
+                throw new InvalidOperationException($"no four-sequence kernel for {j.W.Type}");
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunTask(void* ctx, int task)
@@ -247,26 +293,25 @@ public static unsafe class MatMul
                 var blocks32 = cols / 32;
                 if (j.Invariant)
                 {
+                    // A last three sequences run as four, the fourth the zeros Quantize padded the activations with:
+                    // one four-sequence call costs well under three one-sequence ones.
+                    var full = j.N & ~3;
+                    var padded = j.Padded && j.N - full == 3 && HasInvariantQuad(j);
+                    var spare = stackalloc float[4];
                     for (var r = r0; r < r1; r++)
                     {
                         var row = w.Row(r);
                         var s = 0;
-                        // Q8_0: four sequences share each weight load, each still getting QuantDot.Q8_0's exact result.
-                        if (w.Type == GgmlType.Q8_0)
-                            for (; s + 4 <= j.N; s += 4)
-                                QuantDot.Q8_0x4(row, blocks32, j.XQ + (long)s * cols, j.XD + (long)s * blocks32, cols, j.Y + (long)s * rows + r, rows);
-                        else if (w.Type == GgmlType.Q4_K && DecodeDot.IsSupported)
-                            for (; s + 4 <= j.N; s += 4)
-                                DecodeDot.Q4_Kx4(row, cols / 256, j.XQ + (long)s * cols, j.XD + (long)s * blocks32,
-                                    j.XS + (long)s * blocks32 * 2, cols, j.Y + (long)s * rows + r, rows);
-                        else if (w.Type == GgmlType.Q4_0 && j.XP != null)
-                            for (; s + 4 <= j.N; s += 4)
-                                DecodeDot.Q4_0x4(row, blocks32, j.XQ + (long)s * cols, j.XP + (long)s * cols, j.XD + (long)s * blocks32,
-                                    j.XS + (long)s * blocks32 * 2, j.XB + (long)s * blocks32, cols, j.Y + (long)s * rows + r, rows);
-                        else if (w.Type == GgmlType.Q6_K && DecodeDot.IsSupported)
-                            for (; s + 4 <= j.N; s += 4)
-                                DecodeDot.Q6_Kx4(row, cols / 256, j.XQ + (long)s * cols, j.XD + (long)s * blocks32,
-                                    j.XS + (long)s * blocks32 * 2, cols, j.Y + (long)s * rows + r, rows);
+                        if (HasInvariantQuad(j))
+                        {
+                            for (; s < full; s += 4) InvariantQuad(j, row, s, j.Y + (long)s * rows + r, rows);
+                            if (padded)
+                            {
+                                InvariantQuad(j, row, s, spare, 1);
+                                for (var k = 0; k < 3; k++) j.Y[(long)(s + k) * rows + r] = spare[k];
+                                s += 3;
+                            }
+                        }
                         for (; s < j.N; s++)
                             j.Y[(long)s * rows + r] = DotInt8(w.Type, row, cols, j.XQ + (long)s * cols,
                                 j.XP == null ? null : j.XP + (long)s * cols, j.XD + (long)s * blocks32, j.XS + (long)s * blocks32 * 2);

@@ -67,19 +67,22 @@ internal sealed unsafe class Q8Activations
     [ThreadStatic] private static Q8Activations? _forThread;
 
     /// <summary>This thread's buffer, quantizing <paramref name="n"/> rows of <paramref name="cols"/> values.</summary>
-    public static Q8Activations Quantize(float* x, int cols, int n, ActivationFormat format)
+    /// <summary>This thread's buffers filled with <paramref name="n"/> tokens of <paramref name="x"/>, then
+    /// <paramref name="pad"/> tokens of zeros (values, scales and sums all 0).</summary>
+    public static Q8Activations Quantize(float* x, int cols, int n, ActivationFormat format, int pad = 0)
     {
         var a = _forThread ??= new Q8Activations();
-        a.Fill(x, cols, n, format);
+        a.Fill(x, cols, n, format, pad);
         return a;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Fill(float* x, int cols, int n, ActivationFormat format)
+    public void Fill(float* x, int cols, int n, ActivationFormat format, int pad = 0)
     {
         var unit = format == ActivationFormat.Q8_K ? 256 : Block;
         if (cols % unit != 0) throw new ArgumentException($"{cols} columns are not a whole number of {unit}-blocks");
-        var total = (long)cols * n;
+        ArgumentOutOfRangeException.ThrowIfNegative(pad);
+        var total = (long)cols * (n + pad);
         if (total > _capacity)
         {
             Free();
@@ -91,13 +94,17 @@ internal sealed unsafe class Q8Activations
             Sum32 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(float)), 64);
         }
         Cols = cols;
-        Tokens = n;
+        Tokens = n + pad;
+        var quantized = (long)cols * n;
+        new Span<sbyte>(Q + quantized, checked((int)(total - quantized))).Clear();
+        new Span<float>(D + quantized / Block, checked((int)((total - quantized) / Block))).Clear();
+        new Span<float>(Sum16 + quantized / 16, checked((int)((total - quantized) / 16))).Clear();
         if (format == ActivationFormat.Q8_K)
         {
-            for (long b = 0; b < total / 256; b++) QuantizeSuperBlock(x + b * 256, Q + b * 256, D + b * 8, Sum16 + b * 16);
+            for (long b = 0; b < quantized / 256; b++) QuantizeSuperBlock(x + b * 256, Q + b * 256, D + b * 8, Sum16 + b * 16);
             return;
         }
-        for (long b = 0; b < total / Block; b++) QuantizeBlock(x + b * Block, Q + b * Block, D + b, Sum16 + 2 * b);
+        for (long b = 0; b < quantized / Block; b++) QuantizeBlock(x + b * Block, Q + b * Block, D + b, Sum16 + 2 * b);
     }
 
     /// <summary>Fills <see cref="Pairs"/> for every token from <see cref="Q"/>, pairing each token's blocks from its

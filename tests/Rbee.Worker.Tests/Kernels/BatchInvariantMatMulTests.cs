@@ -7,6 +7,7 @@ namespace Rbee.Worker.Tests.Kernels;
 /// <see cref="MatMul.MatMatInvariant"/>, the continuous-batching kernel: each sequence's outputs are bit for bit what
 /// <see cref="MatMul.MatVec"/> gives that sequence alone, at odd row counts and odd numbers of sequences, for every
 /// tensor type the engine runs (for the 32-value block types also at rows that are not whole groups of eight blocks); and they stay within the scalar reference's bounds.
+/// Three and seven sequences take the four-sequence kernels with a zero fourth (MatMul pads their activations).
 /// </summary>
 public sealed class BatchInvariantMatMulTests
 {
