@@ -62,6 +62,63 @@ internal static unsafe class Attention
         }
     }
 
+    /// <summary>One sequence's part of a batched decode step (<see cref="RunNext"/>): its new token's query and output,
+    /// its cache (pinned, holding the new token's key and value already), and the new token's position.</summary>
+    internal struct Next
+    {
+        public float* Q, Out;
+        public Half* Keys, Values;
+        public int Start;
+    }
+
+    /// <summary>Every sequence's jobs of one <see cref="RunNext"/> call, on the caller's stack.</summary>
+    private struct Batch
+    {
+        public Job* Jobs;
+        public int TasksPerSequence;
+    }
+
+    /// <summary>
+    /// <see cref="Run"/> for one new token of each of several sequences (batched decode), in one pass of the pool:
+    /// every sequence's head tasks are exactly those <see cref="Run"/> gives it alone (the split depends on the pool's
+    /// size only), so each output is bit for bit the same; the threads meet once per layer instead of once per sequence,
+    /// and a short sequence's tasks fill in beside a long one's.
+    /// </summary>
+    public static void RunNext(ReadOnlySpan<Next> sequences, ModelConfig c)
+    {
+        var n = sequences.Length;
+        if (n == 0) return;
+        var group = c.Heads / c.KvHeads;
+        var pool = ComputePool.Shared;
+        var headsPerTask = HeadsPerTask(c.Heads, group, pool.Threads);
+        var jobs = stackalloc Job[n];
+        long work = 0;
+        for (var s = 0; s < n; s++)
+        {
+            var q = sequences[s];
+            jobs[s] = new Job
+            {
+                Q = q.Q, Keys = (ushort*)q.Keys, Values = (ushort*)q.Values, Out = q.Out,
+                N = 1, Start = q.Start, QDim = c.QueryDim, KvDim = c.KvDim, HeadDim = c.HeadDim,
+                Group = group, Scale = 1f / MathF.Sqrt(c.HeadDim), HeadsPerTask = headsPerTask,
+            };
+            work += (long)c.Heads * (q.Start + 1) * c.HeadDim;
+        }
+        var batch = new Batch { Jobs = jobs, TasksPerSequence = c.Heads / headsPerTask };
+        var tasks = n * batch.TasksPerSequence;
+        delegate*<void*, int, void> body = &BatchHeads;
+        if (work < InlineWork)
+            for (var t = 0; t < tasks; t++) body(&batch, t);
+        else
+            pool.Run(body, &batch, tasks);
+    }
+
+    private static void BatchHeads(void* context, int task)
+    {
+        var b = (Batch*)context;
+        Heads(b->Jobs + task / b->TasksPerSequence, task % b->TasksPerSequence);
+    }
+
     /// <summary>
     /// How many query heads of one KV head a task takes: as many of the group as still leaves a task per thread (each
     /// task reads and widens its keys and values once for all its heads).

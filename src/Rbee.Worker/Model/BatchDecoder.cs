@@ -60,6 +60,7 @@ public sealed class BatchDecoder
             sessions[s].CheckNext(tokens[s]);
         }
 
+        Span<Attention.Next> attention = stackalloc Attention.Next[n];
         _model.Enter();
         try
         {
@@ -71,10 +72,8 @@ public sealed class BatchDecoder
                     VectorOps.RmsNorm(_x.AsSpan(s * e, e), w.AttnNorm, c.RmsEpsilon, _xn.AsSpan(s * e, e));
                 MatMul.MatMatGroup(_xn, n, invariant: true, w.Wq, _q, w.Wk, _k, w.Wv, _v);
                 for (var s = 0; s < n; s++)
-                {
                     sessions[s].StoreNext(l, _q.AsSpan(s * qd, qd), _k.AsSpan(s * kvd, kvd), _v.AsSpan(s * kvd, kvd));
-                    sessions[s].AttendNext(l, _q.AsSpan(s * qd, qd), _att.AsSpan(s * qd, qd));
-                }
+                Attend(sessions, l, attention);
                 Mul(w.Wo, _att, n, _proj);
                 VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
 
@@ -93,6 +92,18 @@ public sealed class BatchDecoder
         finally
         {
             _model.Exit();
+        }
+    }
+
+    /// <summary>Every sequence's attention of layer <paramref name="layer"/> in one pass (<see cref="Attention.RunNext"/>).</summary>
+    private unsafe void Attend(ReadOnlySpan<InferenceSession> sessions, int layer, Span<Attention.Next> attention)
+    {
+        var qd = _c.QueryDim;
+        fixed (float* q = _q)
+        fixed (float* att = _att)
+        {
+            for (var s = 0; s < sessions.Length; s++) attention[s] = sessions[s].NextAttention(layer, q + s * qd, att + s * qd);
+            Attention.RunNext(attention, _c);
         }
     }
 

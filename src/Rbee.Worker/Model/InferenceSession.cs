@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Rbee.Worker.Kernels;
 
 namespace Rbee.Worker.Model;
@@ -35,8 +37,9 @@ public sealed class InferenceSession
         _values = new Half[_c.Layers][];
         for (var l = 0; l < _c.Layers; l++)
         {
-            _keys[l] = new Half[(long)contextSize * _c.KvDim];
-            _values[l] = new Half[(long)contextSize * _c.KvDim];
+            // Pinned, so a batched decode step can hand every sequence's cache to one attention pass by address.
+            _keys[l] = GC.AllocateArray<Half>(checked(contextSize * _c.KvDim), pinned: true);
+            _values[l] = GC.AllocateArray<Half>(checked(contextSize * _c.KvDim), pinned: true);
         }
         _x = new float[_batch * _c.EmbeddingLength];
         _xn = new float[_batch * Math.Max(_c.EmbeddingLength, _c.QueryDim)];
@@ -241,9 +244,14 @@ public sealed class InferenceSession
     internal void StoreNext(int layer, Span<float> q, Span<float> k, Span<float> v) =>
         StoreQkv(_model.Layers[layer], _keys[layer], _values[layer], q, k, v, Position);
 
-    /// <summary>Attention of the next token's query over this session's cache (which already holds its key and value).</summary>
-    internal void AttendNext(int layer, ReadOnlySpan<float> q, Span<float> output) =>
-        Attention.Run(q, _keys[layer], _values[layer], output, 1, Position, _c);
+    /// <summary>The next token's attention over this session's cache (which already holds its key and value), for
+    /// <see cref="Attention.RunNext"/>; <paramref name="q"/> and <paramref name="output"/> must stay pinned until it runs.</summary>
+    internal unsafe Attention.Next NextAttention(int layer, float* q, float* output) => new()
+    {
+        Q = q, Out = output, Start = Position,
+        Keys = (Half*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_keys[layer])),
+        Values = (Half*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values[layer])),
+    };
 
     /// <summary>Records <paramref name="token"/> at <see cref="Position"/> and moves past it, once every layer has run.</summary>
     internal void CommitNext(int token)
