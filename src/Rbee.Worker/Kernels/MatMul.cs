@@ -295,22 +295,20 @@ public static unsafe class MatMul
                 {
                     // A last three sequences run as four, the fourth the zeros Quantize padded the activations with:
                     // one four-sequence call costs well under three one-sequence ones.
-                    var full = j.N & ~3;
-                    var padded = j.Padded && j.N - full == 3 && HasInvariantQuad(j);
+                    var quad = HasInvariantQuad(j);
+                    var full = quad ? j.N & ~3 : 0;
+                    var padded = quad && j.Padded && j.N - full == 3;
                     var spare = stackalloc float[4];
                     for (var r = r0; r < r1; r++)
                     {
                         var row = w.Row(r);
                         var s = 0;
-                        if (HasInvariantQuad(j))
+                        for (; s < full; s += 4) InvariantQuad(j, row, s, j.Y + (long)s * rows + r, rows);
+                        if (padded)
                         {
-                            for (; s < full; s += 4) InvariantQuad(j, row, s, j.Y + (long)s * rows + r, rows);
-                            if (padded)
-                            {
-                                InvariantQuad(j, row, s, spare, 1);
-                                for (var k = 0; k < 3; k++) j.Y[(long)(s + k) * rows + r] = spare[k];
-                                s += 3;
-                            }
+                            InvariantQuad(j, row, s, spare, 1);
+                            for (var k = 0; k < 3; k++) j.Y[(long)(s + k) * rows + r] = spare[k];
+                            s += 3;
                         }
                         for (; s < j.N; s++)
                             j.Y[(long)s * rows + r] = DotInt8(w.Type, row, cols, j.XQ + (long)s * cols,
