@@ -23,9 +23,10 @@ public sealed class FailureBed : IAsyncDisposable
 {
     public const string Model = "fail-slow";
 
-    /// <summary>An answer long enough to be seen in flight (a second or more of generation), short enough that it does not
-    /// hold a worker's only slot (llm-worker-rbee runs one request at a time) for long once it is retried elsewhere.</summary>
-    public const int LongAnswer = 400;
+    /// <summary>An answer long enough to be seen in flight and stopped there (seconds of generation: 400 tokens once
+    /// took 0.9 s on a fast day, and the whole answer had left the worker before the test's SIGSTOP reached it), short
+    /// enough that it does not hold a worker's slot for long once it is retried elsewhere.</summary>
+    public const int LongAnswer = 1600;
     public static readonly TimeSpan Budget = TimeSpan.FromSeconds(90);
 
     private FailureBed(TestBed bed, DaemonProcess queen, HttpClient http, string token)
