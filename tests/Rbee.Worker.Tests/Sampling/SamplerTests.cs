@@ -98,9 +98,17 @@ public sealed class SamplerTests
         s.Reset(new SamplingParameters { Temperature = 0.7f, TopK = 40, TopP = 0.9f, MinP = 0.05f, RepeatPenalty = 1.1f, Seed = 5 });
         int[] history = [1, 2, 3, 4, 5];
         s.Sample(logits, history);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100; i++) s.Sample(logits, history);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // The fewest bytes any of five rounds allocated: a per-token allocation shows in every round, while a one-time
+        // allocation of the runtime on this thread (seen once in a full suite: 5,648 bytes, tiered compilation moving
+        // the sampler's methods up while the round ran) shows in one.
+        var fewest = long.MaxValue;
+        for (var round = 0; round < 5; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 100; i++) s.Sample(logits, history);
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, fewest);
     }
 
     private static HashSet<int> Draw(SamplingParameters p, float[]? logits = null)
