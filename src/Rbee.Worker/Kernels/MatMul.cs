@@ -412,6 +412,20 @@ public static unsafe class MatMul
     private static bool UsesPanels(in WeightMatrix w, int n, bool invariant) =>
         !invariant && n >= Q8Activations.TileTokens && PrefillPanels && PanelGemm.Handles(w.Type, PanelGemm.Vnni, w.Cols);
 
+    /// <summary>
+    /// Whether <see cref="MatMat(in WeightMatrix, ReadOnlySpan{float}, int, Span{float})"/> of <paramref name="n"/> or
+    /// more tokens computes each token's outputs by a routine that does not depend on the other tokens (panels, whose
+    /// tile lanes are independent and whose short last tile is padded; per-token dots), so tokens of different
+    /// sequences can share a call and each get what a call of its own gives (at least <paramref name="n"/> tokens
+    /// too). False where tokens are taken four at a time (<see cref="QuantDot4"/>): their reduction order differs.
+    /// </summary>
+    internal static bool IsTokenwise(in WeightMatrix w, int n) => KindOf(w.Type, IntegerKernels) switch
+    {
+        Kind.Int8 => UsesPanels(w, n, false) || !HasQuad(w.Type),
+        Kind.F16 => UsesPanels(w, n, false),
+        _ => true,
+    };
+
     private static bool HasQuad(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
 
     private static void DotInt8x4(GgmlType type, byte* row, int cols, sbyte* xq, float* xd, float* xs, float* y, long ystride)

@@ -9,13 +9,16 @@ namespace Rbee.Worker.Model;
 /// logits are bit for bit those of <see cref="InferenceSession.Evaluate(int)"/> alone, because every per-sequence
 /// step (norms, RoPE, its own attention, each output element's dot product) runs exactly the single-token routine;
 /// only the order in which sequences are visited changes. So greedy output does not depend on who else is served.
-/// Scratch for <see cref="Capacity"/> sequences is allocated here once; a step allocates nothing. One thread at a time.
+/// It also evaluates several sessions' prompt chunks in one forward pass (<see cref="Prefill"/>). Scratch for
+/// <see cref="Capacity"/> sequences is allocated here once (for prefill, on its first use); a step allocates nothing.
+/// One thread at a time.
 /// </summary>
 public sealed class BatchDecoder
 {
     private readonly LlamaModel _model;
     private readonly ModelConfig _c;
-    private readonly float[] _x, _xn, _q, _k, _v, _att, _proj, _gate, _up;
+    private readonly ForwardBuffers _b;
+    private ForwardBuffers? _prefill;
 
     internal BatchDecoder(LlamaModel model, int capacity)
     {
@@ -23,15 +26,7 @@ public sealed class BatchDecoder
         _model = model;
         _c = model.Config;
         Capacity = capacity;
-        _x = new float[capacity * _c.EmbeddingLength];
-        _xn = new float[capacity * Math.Max(_c.EmbeddingLength, _c.QueryDim)];
-        _q = new float[capacity * _c.QueryDim];
-        _k = new float[capacity * _c.KvDim];
-        _v = new float[capacity * _c.KvDim];
-        _att = new float[capacity * _c.QueryDim];
-        _proj = new float[capacity * _c.EmbeddingLength];
-        _gate = new float[capacity * _c.FeedForwardLength];
-        _up = new float[capacity * _c.FeedForwardLength];
+        _b = new ForwardBuffers(_c, capacity);
     }
 
     /// <summary>Most sequences one step takes.</summary>
@@ -64,30 +59,100 @@ public sealed class BatchDecoder
         _model.Enter();
         try
         {
-            for (var s = 0; s < n; s++) EmbeddingLookup.Row(_model.TokenEmbedding, tokens[s], _x.AsSpan(s * e, e));
+            for (var s = 0; s < n; s++) EmbeddingLookup.Row(_model.TokenEmbedding, tokens[s], _b.X.AsSpan(s * e, e));
             for (var l = 0; l < c.Layers; l++)
             {
                 var w = _model.Layers[l];
                 for (var s = 0; s < n; s++)
-                    VectorOps.RmsNorm(_x.AsSpan(s * e, e), w.AttnNorm, c.RmsEpsilon, _xn.AsSpan(s * e, e));
-                MatMul.MatMatGroup(_xn, n, invariant: true, w.Wq, _q, w.Wk, _k, w.Wv, _v);
+                    VectorOps.RmsNorm(_b.X.AsSpan(s * e, e), w.AttnNorm, c.RmsEpsilon, _b.Xn.AsSpan(s * e, e));
+                MatMul.MatMatGroup(_b.Xn, n, invariant: true, w.Wq, _b.Q, w.Wk, _b.K, w.Wv, _b.V);
                 for (var s = 0; s < n; s++)
-                    sessions[s].StoreNext(l, _q.AsSpan(s * qd, qd), _k.AsSpan(s * kvd, kvd), _v.AsSpan(s * kvd, kvd));
+                    sessions[s].StoreNext(l, _b.Q.AsSpan(s * qd, qd), _b.K.AsSpan(s * kvd, kvd), _b.V.AsSpan(s * kvd, kvd));
                 Attend(sessions, l, attention);
-                Mul(w.Wo, _att, n, _proj);
-                VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
+                Mul(w.Wo, _b.Att, n, _b.Proj);
+                VectorOps.Add(_b.Proj.AsSpan(0, n * e), _b.X.AsSpan(0, n * e));
 
                 for (var s = 0; s < n; s++)
-                    VectorOps.RmsNorm(_x.AsSpan(s * e, e), w.FfnNorm, c.RmsEpsilon, _xn.AsSpan(s * e, e));
-                MatMul.MatMatGroup(_xn, n, invariant: true, w.Wgate, _gate, w.Wup, _up);
-                VectorOps.SiluMul(_gate.AsSpan(0, n * ff), _up.AsSpan(0, n * ff));
-                Mul(w.Wdown, _gate, n, _proj);
-                VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
+                    VectorOps.RmsNorm(_b.X.AsSpan(s * e, e), w.FfnNorm, c.RmsEpsilon, _b.Xn.AsSpan(s * e, e));
+                MatMul.MatMatGroup(_b.Xn, n, invariant: true, w.Wgate, _b.Gate, w.Wup, _b.Up);
+                VectorOps.SiluMul(_b.Gate.AsSpan(0, n * ff), _b.Up.AsSpan(0, n * ff));
+                Mul(w.Wdown, _b.Gate, n, _b.Proj);
+                VectorOps.Add(_b.Proj.AsSpan(0, n * e), _b.X.AsSpan(0, n * e));
             }
             for (var s = 0; s < n; s++)
-                VectorOps.RmsNorm(_x.AsSpan(s * e, e), _model.OutputNorm, c.RmsEpsilon, _xn.AsSpan(s * e, e));
-            Mul(_model.Output, _xn, n, logits);
+                VectorOps.RmsNorm(_b.X.AsSpan(s * e, e), _model.OutputNorm, c.RmsEpsilon, _b.Xn.AsSpan(s * e, e));
+            Mul(_model.Output, _b.Xn, n, logits);
             for (var s = 0; s < n; s++) sessions[s].CommitNext(tokens[s]);
+        }
+        finally
+        {
+            _model.Exit();
+        }
+    }
+
+    /// <summary>
+    /// Whether a prompt chunk of <paramref name="tokens"/> tokens may share a <see cref="Prefill"/> pass: it is one
+    /// forward step of a session (at most <see cref="ModelLoadOptions.BatchSize"/>), at least a tile of the prefill
+    /// kernels, and at that size every layer matrix computes each token by itself (<see cref="MatMul.IsTokenwise"/>),
+    /// so the token's result cannot depend on the other chunks in the pass.
+    /// </summary>
+    public bool PrefillsTogether(int tokens)
+    {
+        if (tokens < Q8Activations.TileTokens || tokens > PrefillTokens) return false;
+        foreach (var w in _model.Layers)
+            if (!MatMul.IsTokenwise(w.Wq, tokens) || !MatMul.IsTokenwise(w.Wk, tokens) || !MatMul.IsTokenwise(w.Wv, tokens)
+                || !MatMul.IsTokenwise(w.Wo, tokens) || !MatMul.IsTokenwise(w.Wgate, tokens) || !MatMul.IsTokenwise(w.Wup, tokens)
+                || !MatMul.IsTokenwise(w.Wdown, tokens))
+                return false;
+        return true;
+    }
+
+    /// <summary>Most prompt tokens, all chunks together, one <see cref="Prefill"/> pass takes.</summary>
+    public int PrefillTokens => _model.Options.BatchSize;
+
+    /// <summary>
+    /// Appends a chunk of prompt to each session in one forward pass and writes the logits after each chunk's last token
+    /// to row i of <paramref name="logits"/>: <c>sessions[i]</c> takes the next <c>lengths[i]</c> of
+    /// <paramref name="tokens"/>. Prompts that arrive together (as concurrent chat turns do) then read the weights once,
+    /// not once each. Every chunk must be one <see cref="PrefillsTogether"/> accepts, and together at most
+    /// <see cref="PrefillTokens"/>; then each session's cache and logits are bit for bit those of
+    /// <see cref="InferenceSession.Evaluate(ReadOnlySpan{int})"/> of its chunk alone (the logits go through
+    /// <see cref="MatMul.MatMatInvariant"/>, as one token's do through <see cref="MatMul.MatVec"/>). A session that
+    /// cannot take its chunk fails the whole pass before anything is changed.
+    /// </summary>
+    public void Prefill(ReadOnlySpan<InferenceSession> sessions, ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, Span<float> logits)
+    {
+        var n = sessions.Length;
+        if (n == 0) return;
+        int e = _c.EmbeddingLength, vocab = _c.VocabSize;
+        if (lengths.Length != n) throw new ArgumentException($"{lengths.Length} chunk lengths for {n} sessions", nameof(lengths));
+        if (logits.Length < n * vocab) throw new ArgumentException($"logits hold {logits.Length} values, {n} rows of {vocab} needed", nameof(logits));
+        var total = 0;
+        for (var s = 0; s < n; s++)
+        {
+            if (!PrefillsTogether(lengths[s]))
+                throw new ArgumentException($"a chunk of {lengths[s]} tokens cannot share a prefill pass; evaluate it alone", nameof(lengths));
+            total += lengths[s];
+        }
+        if (total != tokens.Length) throw new ArgumentException($"the chunks add up to {total} tokens, {tokens.Length} given", nameof(tokens));
+        if (total > PrefillTokens) throw new ArgumentException($"{total} tokens exceed one prefill pass's {PrefillTokens}", nameof(tokens));
+        for (int s = 0, at = 0; s < n; at += lengths[s++])
+        {
+            if (sessions[s].Model != _model) throw new ArgumentException($"session {s} belongs to another model", nameof(sessions));
+            for (var o = 0; o < s; o++)
+                if (sessions[o] == sessions[s]) throw new ArgumentException($"session {s} appears twice in one pass", nameof(sessions));
+            sessions[s].CheckChunk(tokens.Slice(at, lengths[s]));
+        }
+
+        var b = _prefill ??= new ForwardBuffers(_c, PrefillTokens);
+        _model.Enter();
+        try
+        {
+            InferenceSession.Forward(sessions, tokens, lengths, b);
+            for (int s = 0, at = 0; s < n; at += lengths[s++])
+                VectorOps.RmsNorm(b.X.AsSpan((at + lengths[s] - 1) * e, e), _model.OutputNorm, _c.RmsEpsilon, b.Xn.AsSpan(s * e, e));
+            Mul(_model.Output, b.Xn, n, logits);
+            for (var s = 0; s < n; s++) sessions[s].Advance(lengths[s]);
         }
         finally
         {
@@ -99,8 +164,8 @@ public sealed class BatchDecoder
     private unsafe void Attend(ReadOnlySpan<InferenceSession> sessions, int layer, Span<Attention.Next> attention)
     {
         var qd = _c.QueryDim;
-        fixed (float* q = _q)
-        fixed (float* att = _att)
+        fixed (float* q = _b.Q)
+        fixed (float* att = _b.Att)
         {
             for (var s = 0; s < sessions.Length; s++) attention[s] = sessions[s].NextAttention(layer, q + s * qd, att + s * qd);
             Attention.RunNext(attention, _c);

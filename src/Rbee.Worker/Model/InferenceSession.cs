@@ -20,8 +20,8 @@ public sealed class InferenceSession
     private readonly Half[][] _keys;
     private readonly Half[][] _values;
 
-    // Scratch for up to _batch tokens, row-major [token][…].
-    private readonly float[] _x, _xn, _q, _k, _v, _att, _proj, _gate, _up;
+    // Scratch for one prompt step of up to _batch tokens.
+    private readonly ForwardBuffers _b;
     private readonly float[] _cos, _sin, _logits;
 
     // The token at each cached position, so a new prompt can reuse the prefix it shares with the last one.
@@ -41,15 +41,7 @@ public sealed class InferenceSession
             _keys[l] = GC.AllocateArray<Half>(checked(contextSize * _c.KvDim), pinned: true);
             _values[l] = GC.AllocateArray<Half>(checked(contextSize * _c.KvDim), pinned: true);
         }
-        _x = new float[_batch * _c.EmbeddingLength];
-        _xn = new float[_batch * Math.Max(_c.EmbeddingLength, _c.QueryDim)];
-        _q = new float[_batch * _c.QueryDim];
-        _k = new float[_batch * _c.KvDim];
-        _v = new float[_batch * _c.KvDim];
-        _att = new float[_batch * _c.QueryDim];
-        _proj = new float[_batch * _c.EmbeddingLength];
-        _gate = new float[_batch * _c.FeedForwardLength];
-        _up = new float[_batch * _c.FeedForwardLength];
+        _b = new ForwardBuffers(_c, _batch);
         _cos = new float[_c.RopeDimensions / 2];
         _sin = new float[_c.RopeDimensions / 2];
         _logits = new float[_c.VocabSize];
@@ -57,6 +49,10 @@ public sealed class InferenceSession
     }
 
     public LlamaModel Model => _model;
+
+    /// <summary>Most tokens one forward pass of this session takes (<see cref="ModelLoadOptions.BatchSize"/>, or the
+    /// context if smaller): <see cref="Evaluate(ReadOnlySpan{int})"/> cuts longer inputs into steps of this size.</summary>
+    public int StepTokens => _batch;
 
     /// <summary>Positions this session's KV cache holds.</summary>
     public int ContextSize { get; }
@@ -81,12 +77,12 @@ public sealed class InferenceSession
             for (var start = 0; start < tokens.Length; start += _batch)
             {
                 var n = Math.Min(_batch, tokens.Length - start);
-                Forward(tokens.Slice(start, n));
+                Forward([this], tokens.Slice(start, n), [n], _b);
                 if (start + n == tokens.Length)
                 {
                     var e = _c.EmbeddingLength;
-                    VectorOps.RmsNorm(_x.AsSpan((n - 1) * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(0, e));
-                    MatMul.MatVec(_model.Output, _xn.AsSpan(0, e), _logits);
+                    VectorOps.RmsNorm(_b.X.AsSpan((n - 1) * e, e), _model.OutputNorm, _c.RmsEpsilon, _b.Xn.AsSpan(0, e));
+                    MatMul.MatVec(_model.Output, _b.Xn.AsSpan(0, e), _logits);
                 }
                 Position += n;
             }
@@ -120,10 +116,10 @@ public sealed class InferenceSession
             for (var start = 0; start < tokens.Length; start += _batch)
             {
                 var n = Math.Min(_batch, tokens.Length - start);
-                Forward(tokens.Slice(start, n));
+                Forward([this], tokens.Slice(start, n), [n], _b);
                 for (var t = 0; t < n; t++)
-                    VectorOps.RmsNorm(_x.AsSpan(t * e, e), _model.OutputNorm, _c.RmsEpsilon, _xn.AsSpan(t * e, e));
-                Mul(_model.Output, _xn, n, result.AsSpan(start * vocab, n * vocab));
+                    VectorOps.RmsNorm(_b.X.AsSpan(t * e, e), _model.OutputNorm, _c.RmsEpsilon, _b.Xn.AsSpan(t * e, e));
+                Mul(_model.Output, _b.Xn, n, result.AsSpan(start * vocab, n * vocab));
                 Position += n;
             }
         }
@@ -168,41 +164,54 @@ public sealed class InferenceSession
                 throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token id {t} is outside the vocabulary of {_model.TokenEmbedding.Rows}");
     }
 
-    /// <summary>Runs <paramref name="tokens"/> (at most one batch) through every layer, leaving the hidden states in _x.</summary>
-    private void Forward(ReadOnlySpan<int> tokens)
+    /// <summary>
+    /// Runs a chunk of tokens for each session through every layer, leaving the hidden states in <paramref name="b"/>'s
+    /// <see cref="ForwardBuffers.X"/>: <c>sessions[i]</c> appends the next <c>lengths[i]</c> of <paramref name="tokens"/>
+    /// at its <see cref="Position"/> (which the caller advances afterwards). Every matrix product takes all the tokens at
+    /// once, so the weights are read once for all the chunks; norms, RoPE, the cache writes and attention are each
+    /// session's own. One session is <see cref="Evaluate(ReadOnlySpan{int})"/>'s prompt step. With several, a token's
+    /// result is bit for bit that of its chunk run alone when every matrix computes each token by itself at this size
+    /// (<see cref="MatMul.IsTokenwise"/>; see <see cref="BatchDecoder.Prefill"/>).
+    /// </summary>
+    internal static void Forward(ReadOnlySpan<InferenceSession> sessions, ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, ForwardBuffers b)
     {
         var n = tokens.Length;
-        var c = _c;
-        int e = c.EmbeddingLength, qd = c.QueryDim, kvd = c.KvDim, hd = c.HeadDim, ff = c.FeedForwardLength;
+        var model = sessions[0]._model;
+        var c = model.Config;
+        int e = c.EmbeddingLength, qd = c.QueryDim, kvd = c.KvDim, ff = c.FeedForwardLength;
 
-        tokens.CopyTo(_tokens.AsSpan(Position));
-        for (var t = 0; t < n; t++) EmbeddingLookup.Row(_model.TokenEmbedding, tokens[t], _x.AsSpan(t * e, e));
+        for (int i = 0, at = 0; i < sessions.Length; at += lengths[i++])
+            tokens.Slice(at, lengths[i]).CopyTo(sessions[i]._tokens.AsSpan(sessions[i].Position));
+        for (var t = 0; t < n; t++) EmbeddingLookup.Row(model.TokenEmbedding, tokens[t], b.X.AsSpan(t * e, e));
 
         for (var l = 0; l < c.Layers; l++)
         {
-            var w = _model.Layers[l];
-            var keys = _keys[l];
-            var values = _values[l];
+            var w = model.Layers[l];
 
             // Attention block.
             for (var t = 0; t < n; t++)
-                VectorOps.RmsNorm(_x.AsSpan(t * e, e), w.AttnNorm, c.RmsEpsilon, _xn.AsSpan(t * e, e));
-            MatMul.MatMatGroup(_xn, n, invariant: false, w.Wq, _q, w.Wk, _k, w.Wv, _v);
-            for (var t = 0; t < n; t++)
-                StoreQkv(w, keys, values, _q.AsSpan(t * qd, qd), _k.AsSpan(t * kvd, kvd), _v.AsSpan(t * kvd, kvd), Position + t);
-
-            // Causal attention: token t sees positions 0..Position+t. Heads in a group share one KV head (GQA).
-            Attention.Run(_q, keys, values, _att, n, Position, c);
-            Mul(w.Wo, _att, n, _proj);
-            VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
+                VectorOps.RmsNorm(b.X.AsSpan(t * e, e), w.AttnNorm, c.RmsEpsilon, b.Xn.AsSpan(t * e, e));
+            MatMul.MatMatGroup(b.Xn, n, invariant: false, w.Wq, b.Q, w.Wk, b.K, w.Wv, b.V);
+            for (int i = 0, at = 0; i < sessions.Length; at += lengths[i++])
+            {
+                var s = sessions[i];
+                for (var t = at; t < at + lengths[i]; t++)
+                    s.StoreQkv(w, s._keys[l], s._values[l], b.Q.AsSpan(t * qd, qd), b.K.AsSpan(t * kvd, kvd),
+                        b.V.AsSpan(t * kvd, kvd), s.Position + t - at);
+                // Causal attention: token t sees positions 0..Position+t. Heads in a group share one KV head (GQA).
+                Attention.Run(b.Q.AsSpan(at * qd, lengths[i] * qd), s._keys[l], s._values[l],
+                    b.Att.AsSpan(at * qd, lengths[i] * qd), lengths[i], s.Position, c);
+            }
+            Mul(w.Wo, b.Att, n, b.Proj);
+            VectorOps.Add(b.Proj.AsSpan(0, n * e), b.X.AsSpan(0, n * e));
 
             // Feed-forward block (SwiGLU).
             for (var t = 0; t < n; t++)
-                VectorOps.RmsNorm(_x.AsSpan(t * e, e), w.FfnNorm, c.RmsEpsilon, _xn.AsSpan(t * e, e));
-            MatMul.MatMatGroup(_xn, n, invariant: false, w.Wgate, _gate, w.Wup, _up);
-            VectorOps.SiluMul(_gate.AsSpan(0, n * ff), _up.AsSpan(0, n * ff));
-            Mul(w.Wdown, _gate, n, _proj);
-            VectorOps.Add(_proj.AsSpan(0, n * e), _x.AsSpan(0, n * e));
+                VectorOps.RmsNorm(b.X.AsSpan(t * e, e), w.FfnNorm, c.RmsEpsilon, b.Xn.AsSpan(t * e, e));
+            MatMul.MatMatGroup(b.Xn, n, invariant: false, w.Wgate, b.Gate, w.Wup, b.Up);
+            VectorOps.SiluMul(b.Gate.AsSpan(0, n * ff), b.Up.AsSpan(0, n * ff));
+            Mul(w.Wdown, b.Gate, n, b.Proj);
+            VectorOps.Add(b.Proj.AsSpan(0, n * e), b.X.AsSpan(0, n * e));
         }
     }
 
@@ -239,6 +248,12 @@ public sealed class InferenceSession
 
     /// <summary>Checks that <paramref name="token"/> may be appended (context room, vocabulary), for <see cref="BatchDecoder"/>.</summary>
     internal void CheckNext(int token) => Check(new ReadOnlySpan<int>(in token));
+
+    /// <summary>Checks that <paramref name="tokens"/> may be appended, for <see cref="BatchDecoder.Prefill"/>.</summary>
+    internal void CheckChunk(ReadOnlySpan<int> tokens) => Check(tokens);
+
+    /// <summary>Moves past the <paramref name="count"/> tokens a <see cref="Forward"/> pass has appended.</summary>
+    internal void Advance(int count) => Position += count;
 
     /// <summary><see cref="StoreQkv"/> for the one token <see cref="BatchDecoder"/> appends to this session, at <see cref="Position"/>.</summary>
     internal void StoreNext(int layer, Span<float> q, Span<float> k, Span<float> v) =>

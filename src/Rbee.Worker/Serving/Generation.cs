@@ -117,12 +117,19 @@ public sealed class Generation
 
     /// <summary>Evaluates the next chunk of the prompt (<see cref="NextChunk"/> tokens); after the last one, samples the
     /// first token. Returns false when the generation has ended.</summary>
-    internal bool PrefillChunk()
+    internal bool PrefillChunk() => ChunkEvaluated(Slot.Session.Evaluate(NextChunkTokens));
+
+    /// <summary>The prompt tokens of the next chunk (<see cref="NextChunk"/> of them).</summary>
+    internal ReadOnlySpan<int> NextChunkTokens => _request.PromptTokens.AsSpan(_promptAt, NextChunk);
+
+    /// <summary>
+    /// The next chunk has been appended to the session (by <see cref="PrefillChunk"/>, or by the loop in one pass with
+    /// other slots' chunks) and <paramref name="logits"/> follow its last token: moves past it and, after the last one,
+    /// samples the first token. Returns false when the generation has ended.
+    /// </summary>
+    internal bool ChunkEvaluated(ReadOnlySpan<float> logits)
     {
-        var prompt = _request.PromptTokens;
-        var n = NextChunk;
-        var logits = Slot.Session.Evaluate(prompt.AsSpan(_promptAt, n));
-        _promptAt += n;
+        _promptAt += NextChunk;
         if (Prefilling) return true;
         _promptMs = _clock.Elapsed.TotalMilliseconds;
         _clock.Restart();

@@ -103,6 +103,38 @@ public sealed class GgufServedModel : IServedModel
     /// <summary>One forward pass for every session (<see cref="BatchDecoder"/>): the weights are read once per step.</summary>
     public void DecodeBatch(ReadOnlySpan<IModelSession> sessions, ReadOnlySpan<int> tokens, Span<float> logits)
     {
+        var decoder = Decoder(sessions);
+        try
+        {
+            decoder.Decode(_batch.AsSpan(0, sessions.Length), tokens, logits);
+        }
+        finally
+        {
+            Array.Clear(_batch, 0, sessions.Length);
+        }
+    }
+
+    public bool PrefillsTogether(int tokens) => Decoder([]).PrefillsTogether(tokens);
+
+    public int PrefillBatchTokens => Decoder([]).PrefillTokens;
+
+    /// <summary>Several sessions' prompt chunks in one forward pass (<see cref="BatchDecoder.Prefill"/>).</summary>
+    public void PrefillBatch(ReadOnlySpan<IModelSession> sessions, ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, Span<float> logits)
+    {
+        var decoder = Decoder(sessions);
+        try
+        {
+            decoder.Prefill(_batch.AsSpan(0, sessions.Length), tokens, lengths, logits);
+        }
+        finally
+        {
+            Array.Clear(_batch, 0, sessions.Length);
+        }
+    }
+
+    /// <summary>The loop's decoder, grown to hold <paramref name="sessions"/>, whose engine sessions it puts in _batch.</summary>
+    private BatchDecoder Decoder(ReadOnlySpan<IModelSession> sessions)
+    {
         var n = sessions.Length;
         if (_decoder is null || _decoder.Capacity < n)
         {
@@ -110,14 +142,7 @@ public sealed class GgufServedModel : IServedModel
             _batch = new InferenceSession[_decoder.Capacity];
         }
         for (var i = 0; i < n; i++) _batch[i] = ((Session)sessions[i]).Inner;
-        try
-        {
-            _decoder.Decode(_batch.AsSpan(0, n), tokens, logits);
-        }
-        finally
-        {
-            Array.Clear(_batch, 0, n);
-        }
+        return _decoder;
     }
 
     public void Dispose() => _model.Dispose();

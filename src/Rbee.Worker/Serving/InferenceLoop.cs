@@ -8,11 +8,12 @@ namespace Rbee.Worker.Serving;
 /// await its text from a channel. Each step (continuous batching, as llama.cpp's server and vLLM do):
 /// <list type="number">
 /// <item>takes in the requests submitted since the last step and drops those whose client has gone;</item>
-/// <item>evaluates the next chunk of pending prompts, oldest first, one forward pass each, while their chunks fit in
-/// <see cref="Generation.PromptBatch"/> tokens (the oldest always goes): a long prompt delays the others' next token
-/// by one chunk, not by its whole length, and short prompts that arrive together (as chat turns do) all start
-/// decoding at the same step, so their streams run in one batch to the end instead of joining and leaving it one by
-/// one;</item>
+/// <item>evaluates the next chunk of pending prompts, oldest first, while their chunks fit in
+/// <see cref="Generation.PromptBatch"/> tokens (the oldest always goes): the chunks the engine can take together
+/// (<see cref="IServedModel.PrefillsTogether"/>) in one forward pass, so prompts that arrive together read the weights
+/// once, the others in one pass each. A long prompt delays the others' next token by one chunk, not by its whole
+/// length, and short prompts that arrive together (as chat turns do) all start decoding at the same step, so their
+/// streams run in one batch to the end instead of joining and leaving it one by one;</item>
 /// <item>decodes one token for every generating slot in one forward pass (<see cref="IServedModel.DecodeBatch"/>), so
 /// N streams read the weights once per step, not N times.</item>
 /// </list>
@@ -32,7 +33,8 @@ public sealed class InferenceLoop : IDisposable
 
     // Step buffers, grown when more generations are active than ever before.
     private IModelSession[] _sessions = [];
-    private int[] _tokens = [];
+    private int[] _tokens = [], _lengths = [];
+    private readonly int[] _prompt = new int[Generation.PromptBatch];
     private Generation[] _decoding = [];
     private float[] _logits = [];
 
@@ -163,8 +165,10 @@ public sealed class InferenceLoop : IDisposable
         Compact();
 
         // 2. Pending prompts' next chunks, oldest first, while they fit in one chunk's worth of tokens (the oldest always
-        // goes): a forward pass of one sequence each.
+        // goes): those the engine can take together share one forward pass, the others get one each.
+        Grow(_active.Count);
         var budget = Generation.PromptBatch;
+        int together = 0, togetherTokens = 0, room = _model.PrefillBatchTokens;
         for (var i = 0; i < _active.Count && budget > 0; i++)
         {
             var g = _active[i];
@@ -172,6 +176,15 @@ public sealed class InferenceLoop : IDisposable
             var chunk = g.NextChunk;
             if (chunk > budget && budget < Generation.PromptBatch) continue;
             budget -= chunk;
+            if (togetherTokens + chunk <= room && _model.PrefillsTogether(chunk))
+            {
+                g.NextChunkTokens.CopyTo(_prompt.AsSpan(togetherTokens));
+                _lengths[together] = chunk;
+                _sessions[together] = g.Session;
+                _decoding[together++] = g;
+                togetherTokens += chunk;
+                continue;
+            }
             _metrics?.BatchSequences(1);
             try
             {
@@ -183,10 +196,27 @@ public sealed class InferenceLoop : IDisposable
                 _active[i] = null!;
             }
         }
+        if (together == 1)
+        {
+            _metrics?.BatchSequences(1);
+            var g = _decoding[0];
+            try
+            {
+                if (!g.PrefillChunk()) Remove(g);
+            }
+            catch (Exception ex)
+            {
+                g.Fail(ex);
+                Remove(g);
+            }
+        }
+        else if (together > 1)
+            Finish(together, prefill: true);
+        Array.Clear(_decoding, 0, together);
+        Array.Clear(_sessions, 0, together);
         Compact();
 
         // 3. One token for every generating slot, in one forward pass.
-        Grow(_active.Count);
         var n = 0;
         foreach (var g in _active)
         {
@@ -197,17 +227,40 @@ public sealed class InferenceLoop : IDisposable
             n++;
         }
         if (n == 0) return;
+        Finish(n, prefill: false);
+        Compact();
+    }
+
+    /// <summary>
+    /// Runs one forward pass for the first <paramref name="n"/> of _decoding (their sessions in _sessions): the next
+    /// prompt chunk of each (<see cref="IServedModel.PrefillBatch"/>, chunks in _prompt and _lengths) or one decode token
+    /// of each (<see cref="IServedModel.DecodeBatch"/>, tokens in _tokens); then hands each its logits. Generations that
+    /// end are removed; a pass that fails fails all of its generations.
+    /// </summary>
+    private void Finish(int n, bool prefill)
+    {
         var vocab = _model.VocabSize;
         _metrics?.BatchSequences(n);
         try
         {
-            _model.DecodeBatch(_sessions.AsSpan(0, n), _tokens.AsSpan(0, n), _logits.AsSpan(0, n * vocab));
+            var sessions = _sessions.AsSpan(0, n);
+            var logits = _logits.AsSpan(0, n * vocab);
+            if (prefill)
+            {
+                var lengths = _lengths.AsSpan(0, n);
+                var total = 0;
+                foreach (var l in lengths) total += l;
+                _model.PrefillBatch(sessions, _prompt.AsSpan(0, total), lengths, logits);
+            }
+            else
+                _model.DecodeBatch(sessions, _tokens.AsSpan(0, n), logits);
             for (var i = 0; i < n; i++)
             {
                 var g = _decoding[i];
                 try
                 {
-                    if (!g.Accept(_logits.AsSpan(i * vocab, vocab))) Remove(g);
+                    var row = _logits.AsSpan(i * vocab, vocab);
+                    if (!(prefill ? g.ChunkEvaluated(row) : g.Accept(row))) Remove(g);
                 }
                 catch (Exception ex)
                 {
@@ -230,7 +283,6 @@ public sealed class InferenceLoop : IDisposable
             Array.Clear(_decoding, 0, n);
             Array.Clear(_sessions, 0, n);
         }
-        Compact();
     }
 
     /// <summary>Marks <paramref name="g"/> gone; <see cref="Compact"/> closes the gap (no list shifting mid-iteration).</summary>
@@ -254,6 +306,7 @@ public sealed class InferenceLoop : IDisposable
         var capacity = Math.Max(count, 2 * _sessions.Length);
         _sessions = new IModelSession[capacity];
         _tokens = new int[capacity];
+        _lengths = new int[capacity];
         _decoding = new Generation[capacity];
         _logits = new float[capacity * _model.VocabSize];
     }
@@ -264,7 +317,7 @@ public sealed class InferenceLoop : IDisposable
         if (_stopping) return;
         _stopping = true;
         _wake.Set();
-        if (_thread.ThreadState != ThreadState.Unstarted) _thread.Join();
+        if ((_thread.ThreadState & ThreadState.Unstarted) == 0) _thread.Join();
         else foreach (var g in _incoming) g.Cancelled();
     }
 }

@@ -43,6 +43,27 @@ public interface IServedModel : IDisposable
         for (var i = 0; i < sessions.Length; i++)
             sessions[i].Evaluate([tokens[i]]).CopyTo(logits.Slice(i * VocabSize, VocabSize));
     }
+
+    /// <summary>
+    /// Whether a prompt chunk of <paramref name="tokens"/> tokens may share a <see cref="PrefillBatch"/> pass with
+    /// others, its cache and logits bit for bit those of evaluating it alone. The default (no engine support) is false.
+    /// </summary>
+    bool PrefillsTogether(int tokens) => false;
+
+    /// <summary>Most prompt tokens, all chunks together, one <see cref="PrefillBatch"/> pass takes.</summary>
+    int PrefillBatchTokens => 0;
+
+    /// <summary>
+    /// Appends the next <c>lengths[i]</c> of <paramref name="tokens"/> to <c>sessions[i]</c> for every i, in one forward
+    /// pass where the engine can, and writes the logits after each chunk's last token to row i of
+    /// <paramref name="logits"/>. Only for chunks <see cref="PrefillsTogether"/> accepts, at most
+    /// <see cref="PrefillBatchTokens"/> in all. This default evaluates the sessions one after the other.
+    /// </summary>
+    void PrefillBatch(ReadOnlySpan<IModelSession> sessions, ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, Span<float> logits)
+    {
+        for (int i = 0, at = 0; i < sessions.Length; at += lengths[i++])
+            sessions[i].Evaluate(tokens.Slice(at, lengths[i])).CopyTo(logits.Slice(i * VocabSize, VocabSize));
+    }
 }
 
 /// <summary>One sequence's KV cache.</summary>

@@ -7,7 +7,7 @@ namespace Rbee.Worker.Tests.Model;
 /// Batch invariance of <see cref="BatchDecoder"/>: several prompts decoded greedily together, joining and leaving the
 /// batch at different steps, give bit for bit the logits (and so the tokens) each gives decoded alone with
 /// <see cref="InferenceSession.Evaluate(int)"/>, for every weight type of the rand-small set and for generated models
-/// with biases, q/k norms and GQA.
+/// with biases, q/k norms and GQA; and so do prompt chunks evaluated together in one pass.
 /// </summary>
 [Collection(AllocationCollection.Name)]
 public sealed class BatchDecoderTests : IDisposable
@@ -48,6 +48,76 @@ public sealed class BatchDecoderTests : IDisposable
         AssertBatchInvariant(model, [1, 17, 200, 33, 5, 99, 250, 3], name);
     }
 
+    [Theory]
+    [MemberData(nameof(RandSmallFiles))]
+    public void RandSmall_PrefillTogether_IsBitIdenticalToAlone(string file)
+    {
+        using var model = LlamaModel.Load(ModelTestData.RandSmall(file).File);
+        AssertPrefillInvariant(model, file);
+    }
+
+    [Theory]
+    [MemberData(nameof(Generated))]
+    public void Generated_PrefillTogether_IsBitIdenticalToAlone(string name, RandomLlamaSpec spec)
+    {
+        var path = Path.Combine(_dir, $"{Guid.NewGuid():N}.gguf");
+        RandomLlama.Write(path, spec);
+        using var model = LlamaModel.Load(path);
+        AssertPrefillInvariant(model, name);
+    }
+
+    [Fact]
+    public void PrefillTogether_TakesWholeTilesUpToOneStep_AndRefusesOthers()
+    {
+        using var model = LlamaModel.Load(ModelTestData.RandSmall("rand-small-Q8_0.gguf").File);
+        var decoder = model.CreateBatchDecoder(2);
+        Assert.Equal(model.Options.BatchSize, decoder.PrefillTokens);
+        Assert.False(decoder.PrefillsTogether(7)); // alone, fewer than a tile go through other kernels
+        Assert.False(decoder.PrefillsTogether(decoder.PrefillTokens + 1)); // alone, two forward steps
+        var a = model.CreateSession(64);
+        var b = model.CreateSession(64);
+        var logits = new float[2 * model.Config.VocabSize];
+        var ex = Assert.Throws<ArgumentException>(() => decoder.Prefill([a, b], new int[15], [8, 7], logits));
+        Assert.Contains("evaluate it alone", ex.Message);
+        Assert.Equal((0, 0), (a.Position, b.Position));
+    }
+
+    [Fact]
+    public void PrefillWithAFullContext_FailsBeforeChangingAnySession()
+    {
+        using var model = LlamaModel.Load(ModelTestData.RandSmall("rand-small-Q8_0.gguf").File);
+        var roomy = model.CreateSession(64);
+        var small = model.CreateSession(11);
+        roomy.Evaluate([1, 2]);
+        small.Evaluate([1, 2]);
+        var decoder = model.CreateBatchDecoder(2);
+        var logits = new float[2 * model.Config.VocabSize];
+        Assert.Throws<ContextFullException>(() => decoder.Prefill([roomy, small], Enumerable.Range(3, 20).ToArray(), [10, 10], logits));
+        Assert.Equal((2, 2), (roomy.Position, small.Position));
+        Assert.Equal([1, 2], small.Tokens.ToArray());
+    }
+
+    [Fact]
+    public void PrefillPass_AllocatesNothing()
+    {
+        using var model = LlamaModel.Load(ModelTestData.RandSmall("rand-small-Q8_0.gguf").File);
+        InferenceSession[] sessions = [model.CreateSession(64), model.CreateSession(64), model.CreateSession(64)];
+        var tokens = Enumerable.Range(1, 40).ToArray();
+        int[] lengths = [8, 12, 20];
+        var decoder = model.CreateBatchDecoder(sessions.Length);
+        var logits = new float[sessions.Length * model.Config.VocabSize];
+        void Pass()
+        {
+            foreach (var s in sessions) s.Reset();
+            decoder.Prefill(sessions, tokens, lengths, logits);
+        }
+        for (var i = 0; i < 4; i++) Pass(); // warm up (JIT, thread buffers, the prefill scratch)
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 8; i++) Pass();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void StepWithAFullContext_FailsBeforeChangingAnySession()
     {
@@ -77,6 +147,55 @@ public sealed class BatchDecoderTests : IDisposable
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 16; i++) decoder.Decode(sessions, tokens, logits);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    /// <summary>
+    /// Four prompt chunks of 8, 13, 29 and 16 tokens (the last after a 5-token prefix already cached) evaluated in one
+    /// <see cref="BatchDecoder.Prefill"/> pass give bit for bit the logits each gives evaluated alone, and leave the same
+    /// cache: three greedy decode steps afterwards match too.
+    /// </summary>
+    private static void AssertPrefillInvariant(LlamaModel model, string name)
+    {
+        var vocab = model.Config.VocabSize;
+        int[] lengths = [8, 13, 29, 16];
+        var chunks = lengths.Select((n, i) => Enumerable.Range(0, n).Select(t => (1 + 31 * i + 7 * t) % vocab).ToArray()).ToArray();
+        int[] prefix = [1, 5, 9, 2, 4];
+        const int decodeSteps = 3;
+
+        InferenceSession Fresh(int i)
+        {
+            var session = model.CreateSession(64);
+            if (i == 3) session.Evaluate(prefix);
+            return session;
+        }
+
+        var alone = new float[chunks.Length][][];
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            var session = Fresh(i);
+            alone[i] = new float[decodeSteps + 1][];
+            alone[i][0] = session.Evaluate(chunks[i]).ToArray();
+            for (var k = 1; k <= decodeSteps; k++)
+                alone[i][k] = session.Evaluate(ModelTestData.ArgMax(alone[i][k - 1])).ToArray();
+        }
+
+        var decoder = model.CreateBatchDecoder(chunks.Length);
+        Assert.All(lengths, n => Assert.True(decoder.PrefillsTogether(n), $"{name}: a chunk of {n} should share a pass"));
+        var sessions = Enumerable.Range(0, chunks.Length).Select(Fresh).ToArray();
+        var rows = new float[chunks.Length * vocab];
+        decoder.Prefill(sessions, chunks.SelectMany(c => c).ToArray(), lengths, rows);
+        for (var i = 0; i < chunks.Length; i++)
+        {
+            Assert.Equal((i == 3 ? prefix.Concat(chunks[i]) : chunks[i]).ToArray(), sessions[i].Tokens.ToArray());
+            var got = rows.AsSpan(i * vocab, vocab).ToArray();
+            for (var k = 0; k <= decodeSteps; k++)
+            {
+                for (var v = 0; v < vocab; v++)
+                    Assert.True(BitConverter.SingleToInt32Bits(alone[i][k][v]) == BitConverter.SingleToInt32Bits(got[v]),
+                        $"{name} chunk {i} ({lengths[i]} tokens), step {k}: logit {v} alone {alone[i][k][v]:R}, together {got[v]:R}");
+                if (k < decodeSteps) got = sessions[i].Evaluate(ModelTestData.ArgMax(got)).ToArray();
+            }
+        }
     }
 
     /// <summary>

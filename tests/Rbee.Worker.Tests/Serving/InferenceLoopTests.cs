@@ -75,6 +75,31 @@ public sealed class InferenceLoopTests
     }
 
     [Fact]
+    public async Task PromptsThatArriveTogether_ShareOnePrefillPass_WhereTheEngineCanTakeThem()
+    {
+        var model = new ScriptedModel(["<eos>", "a", "b", "c", "\n", "0xC3", "0xA9", "x"], t => t switch { 1 => 2, 2 => 3, 3 => 1, _ => 7 })
+        {
+            PrefillTogetherFrom = 8,
+        };
+        var metrics = new WorkerMetrics();
+        using var loop = new InferenceLoop(model, metrics, start: false);
+        var slots = Slots(model, 5, 128);
+        // Prompts of 8, 20, 3, 30 and 10 tokens ending in a, b, c, \n and a: 3 is too short to share a pass, and the
+        // 10 would take the shared pass past its 64 tokens (8 + 20 + 30 = 58), so both go alone.
+        (int Length, int Last)[] shapes = [(8, 1), (20, 2), (3, 3), (30, 4), (10, 1)];
+        var runs = shapes.Select((p, i) => loop.RunAsync(slots[i],
+            Request([.. Enumerable.Repeat(4, p.Length - 1), p.Last], 4), null, default)).ToArray();
+        loop.Start();
+        var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(["bcab", "cabc", "abca", "xxxx", "bcab"], results.Select(r => r.Text));
+        Assert.Equal([8, 20, 30], Assert.Single(model.PrefillPasses));
+        Assert.Equal([10, 1, 1, 1], ((ScriptedSession)slots[4].Session).Evaluations);
+        // One prefill pass of three and two of one (each samples its first token), then three decode passes of five.
+        Assert.Equal((3 + 1 + 1 + 3 * 5.0, 3 + 3.0), await BatchHistogram(metrics));
+    }
+
+    [Fact]
     public async Task ClientLeavingMidBatch_FreesItsSlot_AndTheOthersFinishUnchanged()
     {
         var model = new ScriptedModel(["<eos>", "a", "b", "c", "\n", "0xC3", "0xA9", "x"], t => t switch { 1 => 2, 2 => 3, 3 => 1, _ => 7 });
@@ -120,15 +145,20 @@ public sealed class InferenceLoopTests
         var metrics = new WorkerMetrics();
         using var loop = new InferenceLoop(model, metrics, start: false);
         var slots = Slots(model, 8, 128);
-        var prompts = new[] { "Echoes", "Once upon a time", "The quick brown fox", "In a distant galaxy" }
-            .Select(p => model.Tokenize(p, addSpecial: true, parseSpecial: true)).ToArray();
+        // Two prompts long enough to be prefilled in one pass together, two short enough to be prefilled alone.
+        var prompts = new[]
+        {
+            "Echoes", "Once upon a time there was a little fox who lived in the forest", "Hi",
+            "In a distant galaxy far away, the stars were bright and the planets were cold",
+        }.Select(p => model.Tokenize(p, addSpecial: true, parseSpecial: true)).ToArray();
+        Assert.Equal([false, true, false, true], prompts.Select(p => model.PrefillsTogether(p.Length)));
 
         // Together first (queued before the first step), each on a fresh slot …
         var together = prompts.Select((p, i) => loop.RunAsync(slots[i], Request(p, 24), null, default)).ToArray();
         loop.Start();
         var batched = await Task.WhenAll(together).WaitAsync(TimeSpan.FromSeconds(120));
-        var (sum, count) = await BatchHistogram(metrics);
-        Assert.True(sum / count > 1.5, $"{sum} sequences in {count} passes");
+        // One prefill pass of the two long prompts, one of each short one, then 23 decode passes of all four.
+        Assert.Equal((2 + 1 + 1 + 23 * 4.0, 3 + 23.0), await BatchHistogram(metrics));
 
         // … then one by one on other fresh slots, so no cached prefix is shared with the first run.
         for (var i = 0; i < prompts.Length; i++)

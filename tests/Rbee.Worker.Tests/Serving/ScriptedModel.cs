@@ -30,6 +30,23 @@ internal sealed class ScriptedModel(string[] pieces, Func<int, int> next) : ISer
     public bool RenderedChatHasBos(string rendered) => false;
     public IModelSession CreateSession(int contextSize) => new ScriptedSession(this);
     public void Dispose() { }
+
+    /// <summary>With a value, prompt chunks of at least this many tokens share <see cref="PrefillBatch"/> passes of up to
+    /// <see cref="PrefillBatchTokens"/> tokens; without, the engine seam's defaults (every chunk alone).</summary>
+    public int? PrefillTogetherFrom { get; init; }
+
+    /// <summary>The chunk lengths of every <see cref="PrefillBatch"/> pass, in order.</summary>
+    public List<int[]> PrefillPasses { get; } = [];
+
+    public bool PrefillsTogether(int tokens) => tokens >= PrefillTogetherFrom;
+    public int PrefillBatchTokens => PrefillTogetherFrom is null ? 0 : 64;
+
+    public void PrefillBatch(ReadOnlySpan<IModelSession> sessions, ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, Span<float> logits)
+    {
+        PrefillPasses.Add(lengths.ToArray());
+        for (int i = 0, at = 0; i < sessions.Length; at += lengths[i++])
+            sessions[i].Evaluate(tokens.Slice(at, lengths[i])).CopyTo(logits.Slice(i * VocabSize, VocabSize));
+    }
 }
 
 internal sealed class ScriptedSession(ScriptedModel? model = null) : IModelSession
