@@ -65,17 +65,50 @@ internal static unsafe class DecodeDot
             AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Nibbles(qs, shifts, m4), Vector256.Load(x))), scale, acc);
 
     /// <summary>
-    /// Two Q4_0 blocks in one 256-bit register pair: [low nibbles of b, of b+1] and [high nibbles of b, of b+1] meet
-    /// <see cref="Q8Activations.Pairs"/> in two chained dots, so lanes 0..3 sum block b and lanes 4..7 block b+1;
-    /// one conversion and one multiply-add (with each block's scale in its half) then cover both.
+    /// A group of eight Q4_0 blocks' nibbles, unpacked for <see cref="Group4_0"/>: pair i holds blocks i and i+4 (one in
+    /// each 128-bit half), low nibbles in <c>l</c>, high in <c>h</c>, matching <see cref="Q8Activations.Pairs"/>.
+    /// </summary>
+    private struct Nibbles8
+    {
+        public Vector256<byte> L0, H0, L1, H1, L2, H2, L3, H3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Nibbles8(byte* p, Vector256<byte> m4)
+        {
+            var v0 = Vector256.Create(Vector128.Load(p + 2), Vector128.Load(p + 2 + 4 * 18));
+            var v1 = Vector256.Create(Vector128.Load(p + 2 + 18), Vector128.Load(p + 2 + 5 * 18));
+            var v2 = Vector256.Create(Vector128.Load(p + 2 + 2 * 18), Vector128.Load(p + 2 + 6 * 18));
+            var v3 = Vector256.Create(Vector128.Load(p + 2 + 3 * 18), Vector128.Load(p + 2 + 7 * 18));
+            L0 = v0 & m4;
+            H0 = (v0.AsUInt16() >> 4).AsByte() & m4;
+            L1 = v1 & m4;
+            H1 = (v1.AsUInt16() >> 4).AsByte() & m4;
+            L2 = v2 & m4;
+            H2 = (v2.AsUInt16() >> 4).AsByte() & m4;
+            L3 = v3 & m4;
+            H3 = (v3.AsUInt16() >> 4).AsByte() & m4;
+        }
+    }
+
+    /// <summary>
+    /// One sequence's share of a group of eight Q4_0 blocks: each pair's two chained dots leave four lanes per block,
+    /// three horizontal adds (exact integer sums) leave each block's whole sum in one lane in block order, and one
+    /// conversion and one multiply-add by the eight blocks' dw·dx finish the group. <paramref name="sums"/> are the
+    /// blocks' activation sums (the −8 offsets' term, in <paramref name="corr"/>). Inlined into every caller, so the
+    /// accumulators stay in registers; <see cref="Q4_0"/> and <see cref="Q4_0x4"/> run exactly these operations, so a
+    /// sequence gets the same floats alone or batched.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Pair4_0(byte* p, sbyte* x, Vector256<float> scale, Vector256<byte> m4, Vector256<float> acc)
+    private static void Group4_0(in Nibbles8 n, Vector256<float> dw, sbyte* x, float* xd, Vector256<float> sums,
+        ref Vector256<float> acc, ref Vector256<float> corr)
     {
-        var v = Vector256.Create(Vector128.Load(p + 2), Vector128.Load(p + 20));
-        var d = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, v & m4, Vector256.Load(x));
-        d = AvxVnni.MultiplyWideningAndAdd(d, (v.AsUInt16() >> 4).AsByte() & m4, Vector256.Load(x + 32));
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scale, acc);
+        var d0 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, n.L0, Vector256.Load(x)), n.H0, Vector256.Load(x + 32));
+        var d1 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, n.L1, Vector256.Load(x + 64)), n.H1, Vector256.Load(x + 96));
+        var d2 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, n.L2, Vector256.Load(x + 128)), n.H2, Vector256.Load(x + 160));
+        var d3 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, n.L3, Vector256.Load(x + 192)), n.H3, Vector256.Load(x + 224));
+        var blocks = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d0, d1), Avx2.HorizontalAdd(d2, d3));
+        corr = Fma.MultiplyAdd(dw, sums, corr);
+        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blocks), dw * Vector256.Load(xd), acc);
     }
 
     /// <summary>
@@ -86,21 +119,14 @@ internal static unsafe class DecodeDot
     public static float Q4_0(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, float* xs16)
     {
         var m4 = Vector256.Create((byte)0x0F);
-        Vector256<float> acc0 = default, acc1 = default, corr = default;
+        Vector256<float> acc = default, corr = default;
         var b = 0;
         for (; b + 8 <= nb; b += 8)
         {
             var p = row + 18 * b;
-            var dw = Scales8(p, 18);
-            corr = Fma.MultiplyAdd(dw, BlockSums8(xs16 + 2 * b), corr);
-            var s = dw * Vector256.Load(xd + b);
-            var x = xpairs + 32 * b;
-            acc0 = Pair4_0(p, x, Avx2.PermuteVar8x32(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1)), m4, acc0);
-            acc1 = Pair4_0(p + 36, x + 64, Avx2.PermuteVar8x32(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3)), m4, acc1);
-            acc0 = Pair4_0(p + 72, x + 128, Avx2.PermuteVar8x32(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5)), m4, acc0);
-            acc1 = Pair4_0(p + 108, x + 192, Avx2.PermuteVar8x32(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7)), m4, acc1);
+            Group4_0(new Nibbles8(p, m4), Scales8(p, 18), xpairs + 32 * b, xd + b, BlockSums8(xs16 + 2 * b), ref acc, ref corr);
         }
-        return Finish4_0(row, b, nb, xq, xd, xs16, acc0, acc1, corr);
+        return Finish4_0(row, b, nb, xq, xd, xs16, acc, corr);
     }
 
     /// <summary>
@@ -182,63 +208,41 @@ internal static unsafe class DecodeDot
     /// <summary>
     /// <see cref="Q4_0"/> for four sequences at once (batched decode): each group of eight blocks is loaded, its scales
     /// widened and its nibbles unpacked once, then every sequence runs exactly the operations <see cref="Q4_0"/> runs
-    /// for it alone, in the same order, so each result is bit for bit the single-sequence one. Sequence j's values are
-    /// <paramref name="xstride"/> bytes after sequence 0's (its pairs too), its scales and sums at the matching offsets.
+    /// for it alone (<see cref="Group4_0"/>), in the same order, so each result is bit for bit the single-sequence one.
+    /// Sequence j's values are <paramref name="xstride"/> bytes after sequence 0's (its pairs too), its scales and sums
+    /// at the matching offsets; <paramref name="xs32"/> holds the per-block sums <see cref="BlockSums8"/> adds up.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4_0x4(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, float* xs16, float* xs32, long xstride, float* y, long ystride)
     {
         var m4 = Vector256.Create((byte)0x0F);
         long dstride = xstride / 32, sstride = xstride / 16;
-        Vector256<float> a00 = default, a01 = default, c0 = default, a10 = default, a11 = default, c1 = default;
-        Vector256<float> a20 = default, a21 = default, c2 = default, a30 = default, a31 = default, c3 = default;
+        Vector256<float> a0 = default, c0 = default, a1 = default, c1 = default, a2 = default, c2 = default, a3 = default, c3 = default;
         var b = 0;
         for (; b + 8 <= nb; b += 8)
         {
             var p = row + 18 * b;
             var dw = Scales8(p, 18);
-            var v0 = Vector256.Create(Vector128.Load(p + 2), Vector128.Load(p + 20));
-            var v1 = Vector256.Create(Vector128.Load(p + 38), Vector128.Load(p + 56));
-            var v2 = Vector256.Create(Vector128.Load(p + 74), Vector128.Load(p + 92));
-            var v3 = Vector256.Create(Vector128.Load(p + 110), Vector128.Load(p + 128));
-            Vector256<byte> l0 = v0 & m4, h0 = (v0.AsUInt16() >> 4).AsByte() & m4, l1 = v1 & m4, h1 = (v1.AsUInt16() >> 4).AsByte() & m4;
-            Vector256<byte> l2 = v2 & m4, h2 = (v2.AsUInt16() >> 4).AsByte() & m4, l3 = v3 & m4, h3 = (v3.AsUInt16() >> 4).AsByte() & m4;
-            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs32 + b, xd + b, xpairs + 32 * b, ref a00, ref a01, ref c0);
-            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs32 + dstride + b, xd + dstride + b, xpairs + xstride + 32 * b, ref a10, ref a11, ref c1);
-            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs32 + 2 * dstride + b, xd + 2 * dstride + b, xpairs + 2 * xstride + 32 * b, ref a20, ref a21, ref c2);
-            Seq4_0(l0, h0, l1, h1, l2, h2, l3, h3, dw, xs32 + 3 * dstride + b, xd + 3 * dstride + b, xpairs + 3 * xstride + 32 * b, ref a30, ref a31, ref c3);
+            var n = new Nibbles8(p, m4);
+            var x = xpairs + 32 * b;
+            Group4_0(n, dw, x, xd + b, Vector256.Load(xs32 + b), ref a0, ref c0);
+            Group4_0(n, dw, x + xstride, xd + dstride + b, Vector256.Load(xs32 + dstride + b), ref a1, ref c1);
+            Group4_0(n, dw, x + 2 * xstride, xd + 2 * dstride + b, Vector256.Load(xs32 + 2 * dstride + b), ref a2, ref c2);
+            Group4_0(n, dw, x + 3 * xstride, xd + 3 * dstride + b, Vector256.Load(xs32 + 3 * dstride + b), ref a3, ref c3);
         }
-        y[0] = Finish4_0(row, b, nb, xq, xd, xs16, a00, a01, c0);
-        y[ystride] = Finish4_0(row, b, nb, xq + xstride, xd + dstride, xs16 + sstride, a10, a11, c1);
-        y[2 * ystride] = Finish4_0(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, xs16 + 2 * sstride, a20, a21, c2);
-        y[3 * ystride] = Finish4_0(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, xs16 + 3 * sstride, a30, a31, c3);
-    }
-
-    /// <summary>
-    /// One sequence's share of a group of eight blocks in <see cref="Q4_0x4"/>: <see cref="Q4_0"/>'s operations on the
-    /// unpacked nibbles (low and high of each pair of blocks), in its order. Inlined four times with the accumulators
-    /// as locals of the caller, so they stay in registers (selecting them by a loop index spilled them).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Seq4_0(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l1, Vector256<byte> h1,
-        Vector256<byte> l2, Vector256<byte> h2, Vector256<byte> l3, Vector256<byte> h3, Vector256<float> dw, float* xs32,
-        float* xd, sbyte* x, ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> corr)
-    {
-        corr = Fma.MultiplyAdd(dw, Vector256.Load(xs32), corr); // BlockSums8's values, added once per token
-        var s = dw * Vector256.Load(xd);
-        acc0 = PairDot(l0, h0, x, Avx2.PermuteVar8x32(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1)), acc0);
-        acc1 = PairDot(l1, h1, x + 64, Avx2.PermuteVar8x32(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3)), acc1);
-        acc0 = PairDot(l2, h2, x + 128, Avx2.PermuteVar8x32(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5)), acc0);
-        acc1 = PairDot(l3, h3, x + 192, Avx2.PermuteVar8x32(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7)), acc1);
+        y[0] = Finish4_0(row, b, nb, xq, xd, xs16, a0, c0);
+        y[ystride] = Finish4_0(row, b, nb, xq + xstride, xd + dstride, xs16 + sstride, a1, c1);
+        y[2 * ystride] = Finish4_0(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, xs16 + 2 * sstride, a2, c2);
+        y[3 * ystride] = Finish4_0(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, xs16 + 3 * sstride, a3, c3);
     }
 
     /// <summary>
     /// The end of a Q4_0 row dot from block <paramref name="b"/> on: the blocks past the last group of eight, one at a
-    /// time, then the accumulators' sums minus the −8 offsets' term.
+    /// time, then the accumulator's sum minus the −8 offsets' term.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish4_0(byte* row, int b, int nb, sbyte* xq, float* xd, float* xs16, Vector256<float> acc0,
-        Vector256<float> acc1, Vector256<float> corr)
+    private static float Finish4_0(byte* row, int b, int nb, sbyte* xq, float* xd, float* xs16, Vector256<float> acc,
+        Vector256<float> corr)
     {
         var m4 = Vector256.Create((byte)0x0F);
         var shifts = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
@@ -247,19 +251,10 @@ internal static unsafe class DecodeDot
         {
             var p = row + 18 * b;
             var dw = QuantDot.H2F(p);
-            acc0 = Block4_0(p + 2, xq + 32 * b, Vector256.Create(dw * xd[b]), shifts, m4, acc0);
+            acc = Block4_0(p + 2, xq + 32 * b, Vector256.Create(dw * xd[b]), shifts, m4, acc);
             tail += dw * (xs16[2 * b] + xs16[2 * b + 1]);
         }
-        return Vector256.Sum(acc0 + acc1) - 8 * (Vector256.Sum(corr) + tail);
-    }
-
-    /// <summary><see cref="Pair4_0"/> on nibbles already unpacked: low halves then high halves in one chained dot.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> PairDot(Vector256<byte> lo, Vector256<byte> hi, sbyte* x, Vector256<float> scale, Vector256<float> acc)
-    {
-        var d = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, lo, Vector256.Load(x));
-        d = AvxVnni.MultiplyWideningAndAdd(d, hi, Vector256.Load(x + 32));
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scale, acc);
+        return Vector256.Sum(acc) - 8 * (Vector256.Sum(corr) + tail);
     }
 
     /// <summary>

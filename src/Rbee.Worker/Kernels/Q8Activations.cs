@@ -29,9 +29,11 @@ internal sealed unsafe class Q8Activations
     public float* Sum16 { get; private set; }
 
     /// <summary>
-    /// <see cref="Q"/> with every two 32-blocks b, b+1 laid out as [values 0..15 of b, 0..15 of b+1, 16..31 of b,
-    /// 16..31 of b+1] (after <see cref="FillPairs"/>): the order <see cref="DecodeDot.Q4_0"/> unpacks two weight
-    /// blocks' nibbles in, so one 256-bit dot covers half of each block.
+    /// <see cref="Q"/> with each group of eight 32-blocks g..g+7 laid out as four pairs (g+i, g+i+4), each pair as
+    /// [values 0..15 of g+i, 0..15 of g+i+4, 16..31 of g+i, 16..31 of g+i+4] (after <see cref="FillPairs"/>): the order
+    /// <see cref="DecodeDot.Q4_0"/> unpacks two weight blocks' nibbles in, so one 256-bit dot covers half of each block,
+    /// and three horizontal adds leave the eight blocks' sums in block order. Blocks past the last whole group are not
+    /// laid out (the kernels read them from <see cref="Q"/>).
     /// </summary>
     public sbyte* Pairs { get; private set; }
 
@@ -107,23 +109,25 @@ internal sealed unsafe class Q8Activations
         for (long b = 0; b < quantized / Block; b++) QuantizeBlock(x + b * Block, Q + b * Block, D + b, Sum16 + 2 * b);
     }
 
-    /// <summary>Fills <see cref="Pairs"/> for every token from <see cref="Q"/>, pairing each token's blocks from its
-    /// first (a last odd block is left out; the kernel's tail reads it from <see cref="Q"/>), and <see cref="Sum32"/>.</summary>
+    /// <summary>Fills <see cref="Pairs"/> for every token from <see cref="Q"/>, and <see cref="Sum32"/>.</summary>
     public void FillPairs()
     {
         var blocks = (long)Tokens * (Cols / Block);
         for (long b = 0; b < blocks; b++) Sum32[b] = Sum16[2 * b] + Sum16[2 * b + 1];
+        const int group = 8 * Block;
         for (var t = 0; t < Tokens; t++)
         {
             var src = Q + (long)t * Cols;
             var dst = Pairs + (long)t * Cols;
-            for (var i = 0; i + 64 <= Cols; i += 64)
-            {
-                Vector128.Store(Vector128.Load(src + i), dst + i);
-                Vector128.Store(Vector128.Load(src + i + 32), dst + i + 16);
-                Vector128.Store(Vector128.Load(src + i + 16), dst + i + 32);
-                Vector128.Store(Vector128.Load(src + i + 48), dst + i + 48);
-            }
+            for (var g = 0; g + group <= Cols; g += group)
+                for (var i = 0; i < 4; i++)
+                {
+                    sbyte* a = src + g + Block * i, b = a + 4 * Block, d = dst + g + 2 * Block * i;
+                    Vector128.Store(Vector128.Load(a), d);
+                    Vector128.Store(Vector128.Load(b), d + 16);
+                    Vector128.Store(Vector128.Load(a + 16), d + 32);
+                    Vector128.Store(Vector128.Load(b + 16), d + 48);
+                }
         }
     }
 
