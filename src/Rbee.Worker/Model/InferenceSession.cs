@@ -50,10 +50,6 @@ public sealed class InferenceSession
 
     public LlamaModel Model => _model;
 
-    /// <summary>Most tokens one forward pass of this session takes (<see cref="ModelLoadOptions.BatchSize"/>, or the
-    /// context if smaller): <see cref="Evaluate(ReadOnlySpan{int})"/> cuts longer inputs into steps of this size.</summary>
-    public int StepTokens => _batch;
-
     /// <summary>Positions this session's KV cache holds.</summary>
     public int ContextSize { get; }
 

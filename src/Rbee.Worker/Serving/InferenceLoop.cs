@@ -211,7 +211,7 @@ public sealed class InferenceLoop : IDisposable
             }
         }
         else if (together > 1)
-            Finish(together, prefill: true);
+            RunPass(together, prefill: true);
         Array.Clear(_decoding, 0, together);
         Array.Clear(_sessions, 0, together);
         Compact();
@@ -227,7 +227,7 @@ public sealed class InferenceLoop : IDisposable
             n++;
         }
         if (n == 0) return;
-        Finish(n, prefill: false);
+        RunPass(n, prefill: false);
         Compact();
     }
 
@@ -237,7 +237,7 @@ public sealed class InferenceLoop : IDisposable
     /// of each (<see cref="IServedModel.DecodeBatch"/>, tokens in _tokens); then hands each its logits. Generations that
     /// end are removed; a pass that fails fails all of its generations.
     /// </summary>
-    private void Finish(int n, bool prefill)
+    private void RunPass(int n, bool prefill)
     {
         var vocab = _model.VocabSize;
         _metrics?.BatchSequences(n);
