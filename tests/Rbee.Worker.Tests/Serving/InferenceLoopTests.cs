@@ -100,6 +100,34 @@ public sealed class InferenceLoopTests
     }
 
     [Fact]
+    public async Task ASharedPrefillPassThatFails_FailsItsRequests_AndTheOthersAndLaterOnesAreServed()
+    {
+        var model = new ScriptedModel(["<eos>", "a", "b", "c", "\n", "0xC3", "0xA9", "x"], t => t switch { 1 => 2, 2 => 3, 3 => 1, _ => 7 })
+        {
+            PrefillTogetherFrom = 8,
+            FailNextPrefillPass = true,
+        };
+        using var loop = new InferenceLoop(model, start: false);
+        var slots = Slots(model, 3, 128);
+        var failing = new[] { loop.RunAsync(slots[0], Request([.. Enumerable.Repeat(4, 9), 1], 4), null, default),
+            loop.RunAsync(slots[1], Request([.. Enumerable.Repeat(4, 11), 2], 4), null, default) };
+        var alone = loop.RunAsync(slots[2], Request([4, 3], 4), null, default);
+        loop.Start();
+
+        foreach (var run in failing)
+        {
+            var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Equal("scripted engine fault", ex.Message);
+        }
+        Assert.Equal("abca", (await alone.WaitAsync(TimeSpan.FromSeconds(30))).Text);
+
+        // The loop goes on: the failed requests' slots serve the same prompts again, now in a pass that works.
+        var again = await Task.WhenAll(loop.RunAsync(slots[0], Request([.. Enumerable.Repeat(4, 9), 1], 4), null, default),
+            loop.RunAsync(slots[1], Request([.. Enumerable.Repeat(4, 11), 2], 4), null, default)).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(["bcab", "cabc"], again.Select(r => r.Text));
+    }
+
+    [Fact]
     public async Task ClientLeavingMidBatch_FreesItsSlot_AndTheOthersFinishUnchanged()
     {
         var model = new ScriptedModel(["<eos>", "a", "b", "c", "\n", "0xC3", "0xA9", "x"], t => t switch { 1 => 2, 2 => 3, 3 => 1, _ => 7 });

@@ -41,9 +41,17 @@ internal sealed class ScriptedModel(string[] pieces, Func<int, int> next) : ISer
     public bool PrefillsTogether(int tokens) => tokens >= PrefillTogetherFrom;
     public int PrefillBatchTokens => PrefillTogetherFrom is null ? 0 : 64;
 
+    /// <summary>Makes the next <see cref="PrefillBatch"/> pass throw (an engine fault) before it evaluates anything.</summary>
+    public bool FailNextPrefillPass { get; set; }
+
     public void PrefillBatch(ReadOnlySpan<IModelSession> sessions, ReadOnlySpan<int> tokens, ReadOnlySpan<int> lengths, Span<float> logits)
     {
         PrefillPasses.Add(lengths.ToArray());
+        if (FailNextPrefillPass)
+        {
+            FailNextPrefillPass = false;
+            throw new InvalidOperationException("scripted engine fault");
+        }
         for (int i = 0, at = 0; i < sessions.Length; at += lengths[i++])
             sessions[i].Evaluate(tokens.Slice(at, lengths[i])).CopyTo(logits.Slice(i * VocabSize, VocabSize));
     }
