@@ -113,9 +113,16 @@ public sealed class BatchDecoderTests : IDisposable
         }
         for (var i = 0; i < 4; i++) Pass(); // warm up (JIT, thread buffers, the prefill scratch)
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 8; i++) Pass();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // The fewest bytes of three rounds: this thread also runs pool tasks, and one it meets for the first time sizes
+        // its thread-static buffers once; an allocation per pass shows in every round.
+        var fewest = long.MaxValue;
+        for (var round = 0; round < 3; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 8; i++) Pass();
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, fewest);
     }
 
     [Fact]
