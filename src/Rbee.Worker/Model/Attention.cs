@@ -43,23 +43,33 @@ internal static unsafe class Attention
         fixed (Half* pv = values)
         fixed (float* po = output)
         {
-            var group = c.Heads / c.KvHeads;
-            var pool = ComputePool.Shared;
-            var job = new Job
-            {
-                Q = pq, Keys = (ushort*)pk, Values = (ushort*)pv, Out = po,
-                N = n, Start = start, QDim = c.QueryDim, KvDim = c.KvDim, HeadDim = c.HeadDim,
-                Group = group, Scale = 1f / MathF.Sqrt(c.HeadDim),
-                HeadsPerTask = HeadsPerTask(c.Heads, group, pool.Threads),
-            };
-            var tasks = c.Heads / job.HeadsPerTask;
-            delegate*<void*, int, void> body = &Heads;
-            var work = (long)n * c.Heads * (start + n) * c.HeadDim;
-            if (work < InlineWork)
-                for (var t = 0; t < tasks; t++) body(&job, t);
-            else
-                pool.Run(body, &job, tasks);
+            var job = NewJob(c, pq, (ushort*)pk, (ushort*)pv, po, n, start);
+            RunTasks(&Heads, &job, c.Heads / job.HeadsPerTask, (long)n * c.Heads * (start + n) * c.HeadDim);
         }
+    }
+
+    /// <summary>The job of <paramref name="n"/> tokens from position <paramref name="start"/>, its heads split for the
+    /// shared pool: <see cref="Run"/> and <see cref="RunNext"/> build it alike, so a sequence gets the same tasks in both.</summary>
+    private static Job NewJob(ModelConfig c, float* q, ushort* keys, ushort* values, float* output, int n, int start)
+    {
+        var group = c.Heads / c.KvHeads;
+        return new Job
+        {
+            Q = q, Keys = keys, Values = values, Out = output,
+            N = n, Start = start, QDim = c.QueryDim, KvDim = c.KvDim, HeadDim = c.HeadDim,
+            Group = group, Scale = 1f / MathF.Sqrt(c.HeadDim),
+            HeadsPerTask = HeadsPerTask(c.Heads, group, ComputePool.Shared.Threads),
+        };
+    }
+
+    /// <summary>Runs <paramref name="tasks"/> tasks on the pool, or on this thread when the multiply-adds they do
+    /// (<paramref name="work"/>) are too few to repay waking it.</summary>
+    private static void RunTasks(delegate*<void*, int, void> body, void* context, int tasks, long work)
+    {
+        if (work < InlineWork)
+            for (var t = 0; t < tasks; t++) body(context, t);
+        else
+            ComputePool.Shared.Run(body, context, tasks);
     }
 
     /// <summary>One sequence's part of a batched decode step (<see cref="RunNext"/>): its new token's query and output,
@@ -88,29 +98,16 @@ internal static unsafe class Attention
     {
         var n = sequences.Length;
         if (n == 0) return;
-        var group = c.Heads / c.KvHeads;
-        var pool = ComputePool.Shared;
-        var headsPerTask = HeadsPerTask(c.Heads, group, pool.Threads);
         var jobs = stackalloc Job[n];
         long work = 0;
         for (var s = 0; s < n; s++)
         {
             var q = sequences[s];
-            jobs[s] = new Job
-            {
-                Q = q.Q, Keys = (ushort*)q.Keys, Values = (ushort*)q.Values, Out = q.Out,
-                N = 1, Start = q.Start, QDim = c.QueryDim, KvDim = c.KvDim, HeadDim = c.HeadDim,
-                Group = group, Scale = 1f / MathF.Sqrt(c.HeadDim), HeadsPerTask = headsPerTask,
-            };
+            jobs[s] = NewJob(c, q.Q, (ushort*)q.Keys, (ushort*)q.Values, q.Out, 1, q.Start);
             work += (long)c.Heads * (q.Start + 1) * c.HeadDim;
         }
-        var batch = new Batch { Jobs = jobs, TasksPerSequence = c.Heads / headsPerTask };
-        var tasks = n * batch.TasksPerSequence;
-        delegate*<void*, int, void> body = &BatchHeads;
-        if (work < InlineWork)
-            for (var t = 0; t < tasks; t++) body(&batch, t);
-        else
-            pool.Run(body, &batch, tasks);
+        var batch = new Batch { Jobs = jobs, TasksPerSequence = c.Heads / jobs[0].HeadsPerTask };
+        RunTasks(&BatchHeads, &batch, n * batch.TasksPerSequence, work);
     }
 
     private static void BatchHeads(void* context, int task)

@@ -49,10 +49,8 @@ public sealed class BatchDecoder
         if (logits.Length < n * vocab) throw new ArgumentException($"logits hold {logits.Length} values, {n} rows of {vocab} needed", nameof(logits));
         for (var s = 0; s < n; s++)
         {
-            if (sessions[s].Model != _model) throw new ArgumentException($"session {s} belongs to another model", nameof(sessions));
-            for (var o = 0; o < s; o++)
-                if (sessions[o] == sessions[s]) throw new ArgumentException($"session {s} appears twice in one step", nameof(sessions));
-            sessions[s].CheckNext(tokens[s]);
+            CheckMember(sessions, s);
+            sessions[s].CheckAppend(tokens.Slice(s, 1));
         }
 
         Span<Attention.Next> attention = stackalloc Attention.Next[n];
@@ -138,10 +136,8 @@ public sealed class BatchDecoder
         if (total > PrefillTokens) throw new ArgumentException($"{total} tokens exceed one prefill pass's {PrefillTokens}", nameof(tokens));
         for (int s = 0, at = 0; s < n; at += lengths[s++])
         {
-            if (sessions[s].Model != _model) throw new ArgumentException($"session {s} belongs to another model", nameof(sessions));
-            for (var o = 0; o < s; o++)
-                if (sessions[o] == sessions[s]) throw new ArgumentException($"session {s} appears twice in one pass", nameof(sessions));
-            sessions[s].CheckChunk(tokens.Slice(at, lengths[s]));
+            CheckMember(sessions, s);
+            sessions[s].CheckAppend(tokens.Slice(at, lengths[s]));
         }
 
         var b = _prefill ??= new ForwardBuffers(_c, PrefillTokens);
@@ -158,6 +154,14 @@ public sealed class BatchDecoder
         {
             _model.Exit();
         }
+    }
+
+    /// <summary>Session <paramref name="s"/> of a pass belongs to this decoder's model and appears in it once.</summary>
+    private void CheckMember(ReadOnlySpan<InferenceSession> sessions, int s)
+    {
+        if (sessions[s].Model != _model) throw new ArgumentException($"session {s} belongs to another model", nameof(sessions));
+        for (var o = 0; o < s; o++)
+            if (sessions[o] == sessions[s]) throw new ArgumentException($"session {s} appears twice in one pass", nameof(sessions));
     }
 
     /// <summary>Every sequence's attention of layer <paramref name="layer"/> in one pass (<see cref="Attention.RunNext"/>).</summary>

@@ -242,11 +242,8 @@ public sealed class InferenceSession
         for (var i = 0; i < x.Length; i++) cache[i] = (Half)x[i];
     }
 
-    /// <summary>Checks that <paramref name="token"/> may be appended (context room, vocabulary), for <see cref="BatchDecoder"/>.</summary>
-    internal void CheckNext(int token) => Check(new ReadOnlySpan<int>(in token));
-
-    /// <summary>Checks that <paramref name="tokens"/> may be appended, for <see cref="BatchDecoder.Prefill"/>.</summary>
-    internal void CheckChunk(ReadOnlySpan<int> tokens) => Check(tokens);
+    /// <summary>Checks that <paramref name="tokens"/> may be appended (context room, vocabulary), for <see cref="BatchDecoder"/>.</summary>
+    internal void CheckAppend(ReadOnlySpan<int> tokens) => Check(tokens);
 
     /// <summary>Moves past the <paramref name="count"/> tokens a <see cref="Forward"/> pass has appended.</summary>
     internal void Advance(int count) => Position += count;
