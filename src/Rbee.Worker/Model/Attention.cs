@@ -24,39 +24,53 @@ internal static unsafe class Attention
     /// <summary>Below this many multiply-adds (≈ tokens × heads × positions × head size) the caller does it alone.</summary>
     private const long InlineWork = 1 << 15;
 
-    /// <summary>Everything a head task reads; lives on the caller's stack while the pool runs.</summary>
+    /// <summary>Everything a head task reads; lives on the caller's stack while the pool runs. The cache is
+    /// head-major (see <see cref="CacheIndex"/>): a KV head's rows lie <see cref="HeadStride"/> values apart.</summary>
     private struct Job
     {
         public float* Q, Out;
         public ushort* Keys, Values;
-        public int N, Start, QDim, KvDim, HeadDim, Group, HeadsPerTask;
+        public long HeadStride;
+        public int N, Start, QDim, HeadDim, Group, HeadsPerTask;
         public float Scale;
     }
+
+    /// <summary>
+    /// Where value <paramref name="i"/> of KV head <paramref name="kvHead"/> at <paramref name="position"/> lies in a
+    /// layer's cache of <paramref name="context"/> positions: [KV head][position][head dim]. Head-major, so one task's
+    /// walk over a KV head's keys or values is one contiguous run of memory (the hardware prefetchers follow it) rather
+    /// than a slice of every position's row shared with the other tasks' heads.
+    /// </summary>
+    public static long CacheIndex(ModelConfig c, int context, int kvHead, int position, int i = 0) =>
+        ((long)kvHead * context + position) * c.HeadDim + i;
 
     /// <summary>
     /// out[t, h] = Σ_j softmax_j(q[t,h]·K[j,h/group] · scale) · V[j,h/group] for j ≤ start + t, over the fp16 cache.
     /// </summary>
     public static void Run(ReadOnlySpan<float> q, Half[] keys, Half[] values, Span<float> output, int n, int start, ModelConfig c)
     {
+        var context = keys.Length / c.KvDim;
+        if (values.Length != keys.Length || context < start + n)
+            throw new ArgumentException($"a cache of {keys.Length} keys and {values.Length} values does not hold positions 0..{start + n - 1}");
         fixed (float* pq = q)
         fixed (Half* pk = keys)
         fixed (Half* pv = values)
         fixed (float* po = output)
         {
-            var job = NewJob(c, pq, (ushort*)pk, (ushort*)pv, po, n, start);
+            var job = NewJob(c, pq, (ushort*)pk, (ushort*)pv, context, po, n, start);
             RunTasks(&Heads, &job, c.Heads / job.HeadsPerTask, (long)n * c.Heads * (start + n) * c.HeadDim);
         }
     }
 
     /// <summary>The job of <paramref name="n"/> tokens from position <paramref name="start"/>, its heads split for the
     /// shared pool: <see cref="Run"/> and <see cref="RunNext"/> build it alike, so a sequence gets the same tasks in both.</summary>
-    private static Job NewJob(ModelConfig c, float* q, ushort* keys, ushort* values, float* output, int n, int start)
+    private static Job NewJob(ModelConfig c, float* q, ushort* keys, ushort* values, int context, float* output, int n, int start)
     {
         var group = c.Heads / c.KvHeads;
         return new Job
         {
-            Q = q, Keys = keys, Values = values, Out = output,
-            N = n, Start = start, QDim = c.QueryDim, KvDim = c.KvDim, HeadDim = c.HeadDim,
+            Q = q, Keys = keys, Values = values, Out = output, HeadStride = (long)context * c.HeadDim,
+            N = n, Start = start, QDim = c.QueryDim, HeadDim = c.HeadDim,
             Group = group, Scale = 1f / MathF.Sqrt(c.HeadDim),
             HeadsPerTask = HeadsPerTask(c.Heads, group, ComputePool.Shared.Threads),
         };
@@ -73,12 +87,13 @@ internal static unsafe class Attention
     }
 
     /// <summary>One sequence's part of a batched decode step (<see cref="RunNext"/>): its new token's query and output,
-    /// its cache (pinned, holding the new token's key and value already), and the new token's position.</summary>
+    /// its cache of <see cref="Context"/> positions (pinned, holding the new token's key and value already), and the new
+    /// token's position.</summary>
     internal struct Next
     {
         public float* Q, Out;
         public Half* Keys, Values;
-        public int Start;
+        public int Context, Start;
     }
 
     /// <summary>Every sequence's jobs of one <see cref="RunNext"/> call, on the caller's stack.</summary>
@@ -103,7 +118,7 @@ internal static unsafe class Attention
         for (var s = 0; s < n; s++)
         {
             var q = sequences[s];
-            jobs[s] = NewJob(c, q.Q, (ushort*)q.Keys, (ushort*)q.Values, q.Out, 1, q.Start);
+            jobs[s] = NewJob(c, q.Q, (ushort*)q.Keys, (ushort*)q.Values, q.Context, q.Out, 1, q.Start);
             work += (long)c.Heads * (q.Start + 1) * c.HeadDim;
         }
         var batch = new Batch { Jobs = jobs, TasksPerSequence = c.Heads / jobs[0].HeadsPerTask };
@@ -157,7 +172,7 @@ internal static unsafe class Attention
         var hd = j->HeadDim;
         var count = j->HeadsPerTask;
         var h0 = task * count;
-        var kvOff = h0 / j->Group * hd;
+        var kvOff = h0 / j->Group * j->HeadStride;
         // Widened the way the fp16 kernels widened them (HalfToSingle8 where they used it, exact scalars elsewhere),
         // so even a cache holding fp16 infinities gives the same floats.
         var keyVector = Vector256.IsHardwareAccelerated ? hd & ~31 : 0;
@@ -196,13 +211,14 @@ internal static unsafe class Attention
     }
 
     /// <summary>Prefetches cache positions p0..p0+count of the task's KV head, keys and values (nothing when count ≤ 0).</summary>
-    private static void Prefetch(Job* j, int kvOff, int p0, int count)
+    private static void Prefetch(Job* j, long kvOff, int p0, int count)
     {
-        if (!Sse.IsSupported) return;
+        if (!Sse.IsSupported || count <= 0) return;
+        // The block's rows are one contiguous run in each of keys and values.
         var bytes = 2 * j->HeadDim;
         for (var p = 0; p < count; p++)
         {
-            var row = (long)(p0 + p) * j->KvDim + kvOff;
+            var row = (long)(p0 + p) * j->HeadDim + kvOff;
             for (var o = 0; o < bytes; o += 64)
             {
                 Sse.Prefetch0((byte*)(j->Keys + row) + o);
@@ -212,12 +228,20 @@ internal static unsafe class Attention
     }
 
     /// <summary>Widens cache positions p0..p0+count of the task's KV head into rows 0..count of keys and values.</summary>
-    private static void WidenRows(Job* j, int kvOff, int p0, int count, float* keys, float* values, int keyVector, int valueVector)
+    private static void WidenRows(Job* j, long kvOff, int p0, int count, float* keys, float* values, int keyVector, int valueVector)
     {
         var hd = j->HeadDim;
+        if (keyVector == hd && valueVector == hd)
+        {
+            // Every value is widened by the vector form, and the rows are one contiguous run.
+            var first = (long)p0 * hd + kvOff;
+            Widen(j->Keys + first, keys, count * hd, count * hd);
+            Widen(j->Values + first, values, count * hd, count * hd);
+            return;
+        }
         for (var p = 0; p < count; p++)
         {
-            var row = (long)(p0 + p) * j->KvDim + kvOff;
+            var row = (long)(p0 + p) * j->HeadDim + kvOff;
             Widen(j->Keys + row, keys + (long)p * hd, hd, keyVector);
             Widen(j->Values + row, values + (long)p * hd, hd, valueVector);
         }
@@ -241,7 +265,7 @@ internal static unsafe class Attention
             HeadDim = hd;
             // Scores, weights and factors go eight at a time: Block is a multiple of eight, so a short block's lanes
             // past its end are stale values of this buffer, masked or computed and never used.
-            var need = 2 * count * hd + 2 * count + 3 * Block;
+            var need = 2 * count * hd + 2 * count + (1 + 2 * count) * Block;
             var buf = _buffer;
             if (buf == null || buf.Length < need) _buffer = buf = GC.AllocateArray<float>(Math.Max(need, 1024), pinned: true);
             var p = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buf));
@@ -251,7 +275,7 @@ internal static unsafe class Attention
             S = M + count;
             Scores = S + count;
             Weights = Scores + Block;
-            Factors = Weights + Block;
+            Factors = Weights + count * Block;
         }
 
         /// <summary>Token t's queries for heads h0.. (rounded to fp16), empty accumulators.</summary>
@@ -301,7 +325,7 @@ internal static unsafe class Attention
             // Online softmax: mg the running maximum, sg the running sum.
             float mg = h.M[g], sg = h.S[g];
             if (ExpF.IsSupported)
-                mg = Exponentials(h, b, mg);
+                mg = Exponentials(h, b, mg, h.Weights + g * Block, h.Factors + g * Block);
             else
             {
                 for (var p = 0; p < b; p++)
@@ -317,21 +341,21 @@ internal static unsafe class Attention
                     {
                         vs = MathF.Exp(score - mg);
                     }
-                    h.Weights[p] = vs;
-                    h.Factors[p] = ms;
+                    h.Weights[g * Block + p] = vs;
+                    h.Factors[g * Block + p] = ms;
                 }
             }
             // sg·ms + vs in position order; where ms is 1 (the maximum did not rise) that is sg + vs exactly, which
             // keeps the running sum's chain at one addition per position.
             for (var p = 0; p < b; p++)
             {
-                float ms = h.Factors[p], vs = h.Weights[p];
+                float ms = h.Factors[g * Block + p], vs = h.Weights[g * Block + p];
                 sg = ms == 1 ? sg + vs : sg * ms + vs;
             }
             h.M[g] = mg;
             h.S[g] = sg;
-            Accumulate(h.Acc + g * hd, values, hd, b, h.Weights, h.Factors);
         }
+        AccumulateHeads(h.Acc, values, hd, h.Count, b, h.Weights, h.Factors);
     }
 
     /// <summary>
@@ -343,7 +367,7 @@ internal static unsafe class Attention
     /// maximum.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Exponentials(in HeadState h, int b, float mg)
+    private static float Exponentials(in HeadState h, int b, float mg, float* weights, float* factors)
     {
         var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
         var none = Vector256.Create(float.NegativeInfinity);
@@ -364,8 +388,8 @@ internal static unsafe class Attention
             var before = Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(0)).AsSingle(), Avx2.PermuteVar8x32(m, up1), seed);
             var rise = Vector256.GreaterThan(score, before);
             var e = ExpF.Exp8(Vector256.ConditionalSelect(rise, before - score, score - before));
-            Vector256.ConditionalSelect(rise, one, e).Store(h.Weights + p);
-            Vector256.ConditionalSelect(rise, e, one).Store(h.Factors + p);
+            Vector256.ConditionalSelect(rise, one, e).Store(weights + p);
+            Vector256.ConditionalSelect(rise, e, one).Store(factors + p);
             mg = m.GetElement(7);
         }
         return mg;
@@ -378,6 +402,78 @@ internal static unsafe class Attention
     /// (ggml_vec_mad_f16). Each accumulator value's sequence of operations is the one position-at-a-time code does;
     /// only the loops are swapped, so 64 values stay in registers for the whole block.
     /// </summary>
+    /// <summary>
+    /// <see cref="Accumulate"/> for every head of a task: head g's accumulator at acc + g·hd, its weights and factors at
+    /// g·<see cref="Block"/>. Four heads at a time where 512-bit vectors run and the head size is a multiple of 64: the
+    /// four heads' accumulator chains are independent, so the core overlaps them, and each value row is loaded once
+    /// for the four. Each accumulator value still sees exactly <see cref="Accumulate"/>'s operations in its order.
+    /// </summary>
+    private static void AccumulateHeads(float* acc, float* values, int hd, int heads, int count, float* weights, float* factors)
+    {
+        var g = 0;
+        if (Vector512.IsHardwareAccelerated && hd % 64 == 0)
+            for (; g + 4 <= heads; g += 4)
+                Accumulate4(acc + g * hd, values, hd, count, weights + g * Block, factors + g * Block);
+        for (; g < heads; g++) Accumulate(acc + g * hd, values, hd, count, weights + g * Block, factors + g * Block);
+    }
+
+    /// <summary>Sixty-four accumulator or value values.</summary>
+    private struct Row64
+    {
+        public Vector512<float> X0, X1, X2, X3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Row64 Load(float* p) => new() { X0 = Vector512.Load(p), X1 = Vector512.Load(p + 16), X2 = Vector512.Load(p + 32), X3 = Vector512.Load(p + 48) };
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly void Store(float* p)
+        {
+            X0.Store(p); X1.Store(p + 16); X2.Store(p + 32); X3.Store(p + 48);
+        }
+
+        /// <summary>One position of <see cref="Accumulate"/>: rescaled where the maximum rose, then the value added.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Row64 Step(Row64 a, in Row64 v, float weight, float factor)
+        {
+            if (factor != 1)
+            {
+                var f = Vector512.Create(factor);
+                a.X0 = RoundToHalf(a.X0 * f); a.X1 = RoundToHalf(a.X1 * f); a.X2 = RoundToHalf(a.X2 * f); a.X3 = RoundToHalf(a.X3 * f);
+            }
+            var w = Vector512.Create(weight);
+            a.X0 = RoundToHalf(Vector512.FusedMultiplyAdd(v.X0, w, a.X0));
+            a.X1 = RoundToHalf(Vector512.FusedMultiplyAdd(v.X1, w, a.X1));
+            a.X2 = RoundToHalf(Vector512.FusedMultiplyAdd(v.X2, w, a.X2));
+            a.X3 = RoundToHalf(Vector512.FusedMultiplyAdd(v.X3, w, a.X3));
+            return a;
+        }
+    }
+
+    /// <summary>Four heads' <see cref="Accumulate"/>, 64 values of each at a time, all in registers across the block.</summary>
+    private static void Accumulate4(float* acc, float* values, int hd, int count, float* weight, float* factor)
+    {
+        for (var i = 0; i < hd; i += 64)
+        {
+            var a0 = Row64.Load(acc + i);
+            var a1 = Row64.Load(acc + hd + i);
+            var a2 = Row64.Load(acc + 2 * hd + i);
+            var a3 = Row64.Load(acc + 3 * hd + i);
+            var v = values + i;
+            for (var p = 0; p < count; p++, v += hd)
+            {
+                var row = Row64.Load(v);
+                a0 = Row64.Step(a0, row, weight[p], factor[p]);
+                a1 = Row64.Step(a1, row, weight[Block + p], factor[Block + p]);
+                a2 = Row64.Step(a2, row, weight[2 * Block + p], factor[2 * Block + p]);
+                a3 = Row64.Step(a3, row, weight[3 * Block + p], factor[3 * Block + p]);
+            }
+            a0.Store(acc + i);
+            a1.Store(acc + hd + i);
+            a2.Store(acc + 2 * hd + i);
+            a3.Store(acc + 3 * hd + i);
+        }
+    }
+
     private static void Accumulate(float* acc, float* values, int hd, int count, float* weight, float* factor)
     {
         var i = 0;
@@ -465,6 +561,17 @@ internal static unsafe class Attention
     private static void Widen(ushort* src, float* dst, int n, int vector)
     {
         var i = 0;
+        if (Avx512F.IsSupported)
+        {
+            // Sign-extended instead: bits 31..28 are then copies of the sign, and the mask keeps the top one.
+            var scale = Vector512.Create(5.192297e33f); // 2^112
+            var keep = Vector512.Create(unchecked((int)0x8FFFE000));
+            for (; i + 16 <= vector; i += 16)
+            {
+                var bits = Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load((short*)src + i)), 13) & keep;
+                Vector512.Store(bits.AsSingle() * scale, dst + i);
+            }
+        }
         if (Avx2.IsSupported)
         {
             var scale = Vector256.Create(5.192297e33f); // 2^112
@@ -529,6 +636,28 @@ internal static unsafe class Attention
         // DotWidened's order, then each row's (s0 + s2) + (s1 + s3).
         static Vector256<float> Rows4(float* q, float* k, int hd)
         {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                // The same accumulators two to a vector: lanes 0-7 are s0 (s2), lanes 8-15 s1 (s3), each lane's
+                // products added in the same order; their sum is s0 + s2 | s1 + s3, and its halves' sum the row's.
+                Vector512<float> a01 = default, a23 = default, b01 = default, b23 = default;
+                Vector512<float> c01 = default, c23 = default, d01 = default, d23 = default;
+                float* pa = k, pb = k + hd, pc = k + 2 * hd, pd = k + 3 * hd;
+                for (var i = 0; i < hd; i += 32)
+                {
+                    var q01 = Vector512.Load(q + i);
+                    var q23 = Vector512.Load(q + i + 16);
+                    a01 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(pa + i), a01);
+                    a23 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(pa + i + 16), a23);
+                    b01 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(pb + i), b01);
+                    b23 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(pb + i + 16), b23);
+                    c01 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(pc + i), c01);
+                    c23 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(pc + i + 16), c23);
+                    d01 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(pd + i), d01);
+                    d23 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(pd + i + 16), d23);
+                }
+                return Pairs(Halves(a01 + a23), Halves(b01 + b23), Halves(c01 + c23), Halves(d01 + d23));
+            }
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
             Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
             Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
@@ -559,6 +688,8 @@ internal static unsafe class Attention
             }
             return Pairs((a0 + a2) + (a1 + a3), (b0 + b2) + (b1 + b3), (c0 + c2) + (c1 + c3), (d0 + d2) + (d1 + d3));
         }
+
+        static Vector256<float> Halves(Vector512<float> x) => x.GetLower() + x.GetUpper();
 
         // Lower plus upper half of each row, two rows per vector ([row a's four | row b's four]), then (h0 + h1) and
         // (h2 + h3) per row.

@@ -15,8 +15,8 @@ public sealed class InferenceSession
     private readonly ModelConfig _c;
     private readonly int _batch;
 
-    // KV cache, one array per layer: [position][kv head][head dim], stored as fp16 as llama.cpp's default cache is
-    // (half the memory of float; see Attention for why the rounding itself matters).
+    // KV cache, one array per layer: [kv head][position][head dim] (Attention.CacheIndex), stored as fp16 as
+    // llama.cpp's default cache is (half the memory of float; see Attention for why the rounding itself matters).
     private readonly Half[][] _keys;
     private readonly Half[][] _values;
 
@@ -220,7 +220,6 @@ public sealed class InferenceSession
     {
         var c = _c;
         var hd = c.HeadDim;
-        var kvd = c.KvDim;
         if (w.Bq is not null) VectorOps.Add(w.Bq, q);
         if (w.Bk is not null) VectorOps.Add(w.Bk, k);
         if (w.Bv is not null) VectorOps.Add(w.Bv, v);
@@ -232,8 +231,12 @@ public sealed class InferenceSession
         RopeAngles(pos);
         VectorOps.Rope(q, c.Heads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
         VectorOps.Rope(k, c.KvHeads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
-        StoreHalf(k, keys.AsSpan(pos * kvd, kvd));
-        StoreHalf(v, values.AsSpan(pos * kvd, kvd));
+        for (var h = 0; h < c.KvHeads; h++)
+        {
+            var at = (int)Attention.CacheIndex(c, ContextSize, h, pos);
+            StoreHalf(k.Slice(h * hd, hd), keys.AsSpan(at, hd));
+            StoreHalf(v.Slice(h * hd, hd), values.AsSpan(at, hd));
+        }
     }
 
     /// <summary>Rounds to the nearest fp16 (ties to even), as ggml's F32 → F16 copy into the cache does.</summary>
@@ -256,7 +259,7 @@ public sealed class InferenceSession
     /// <see cref="Attention.RunNext"/>; <paramref name="q"/> and <paramref name="output"/> must stay pinned until it runs.</summary>
     internal unsafe Attention.Next NextAttention(int layer, float* q, float* output) => new()
     {
-        Q = q, Out = output, Start = Position,
+        Q = q, Out = output, Context = ContextSize, Start = Position,
         Keys = (Half*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_keys[layer])),
         Values = (Half*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_values[layer])),
     };

@@ -29,9 +29,11 @@ public sealed unsafe class DecodeAttentionTests
     {
         var c = Config(headDim, heads, kvHeads);
         var rng = new Random(headDim * 7919 + heads * 31 + start + n);
-        var positions = start + n;
-        var keys = new Half[positions * c.KvDim];
-        var values = new Half[positions * c.KvDim];
+        // A cache with room past the positions in use, as a session's has: each KV head's rows start a whole
+        // context apart.
+        var context = start + n + 7;
+        var keys = new Half[context * c.KvDim];
+        var values = new Half[context * c.KvDim];
         for (var i = 0; i < keys.Length; i++)
         {
             // A spread of magnitudes, small values among them, so the fp16 rounding of the accumulator and its
@@ -51,7 +53,7 @@ public sealed unsafe class DecodeAttentionTests
         fixed (Half* pv = values)
         fixed (float* po = expected)
             for (var h = 0; h < heads; h++)
-                ReferenceHead(pq, (ushort*)pk, (ushort*)pv, po, n, start, c, h);
+                ReferenceHead(pq, (ushort*)pk, (ushort*)pv, context, po, n, start, c, h);
 
         for (var i = 0; i < expected.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
@@ -100,10 +102,11 @@ public sealed unsafe class DecodeAttentionTests
 
     // ---- The per-head decode attention as it was before the grouped kernel (Attention.HeadHalf), verbatim. ----
 
-    internal static void ReferenceHead(float* qAll, ushort* keys, ushort* values, float* output, int n, int start, ModelConfig c, int h)
+    // The cache is [KV head][position][head dim], a KV head's rows a context apart.
+    internal static void ReferenceHead(float* qAll, ushort* keys, ushort* values, int context, float* output, int n, int start, ModelConfig c, int h)
     {
         var hd = c.HeadDim;
-        var kvOff = h / (c.Heads / c.KvHeads) * hd;
+        var kvOff = (long)(h / (c.Heads / c.KvHeads)) * context * hd;
         var scale = 1f / MathF.Sqrt(hd);
         Span<float> q = stackalloc float[hd];
         Span<float> acc = stackalloc float[hd];
@@ -116,7 +119,7 @@ public sealed unsafe class DecodeAttentionTests
             float m = float.NegativeInfinity, s = 0;
             for (var p = 0; p < len; p++)
             {
-                var score = DotF16(q, keys + (long)p * c.KvDim + kvOff) * scale;
+                var score = DotF16(q, keys + (long)p * hd + kvOff) * scale;
                 float ms = 1, vs = 1;
                 if (score > m)
                 {
@@ -128,7 +131,7 @@ public sealed unsafe class DecodeAttentionTests
                 {
                     vs = MathF.Exp(score - m);
                 }
-                MadHalf(acc, values + (long)p * c.KvDim + kvOff, vs);
+                MadHalf(acc, values + (long)p * hd + kvOff, vs);
                 s = s * ms + vs;
             }
             var o = new Span<float>(output + (long)t * c.QueryDim + h * hd, hd);
