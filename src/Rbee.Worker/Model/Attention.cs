@@ -322,8 +322,8 @@ internal static unsafe class Attention
             if (Avx2.IsSupported && hd % 32 == 0)
                 for (; first + 8 <= b; first += 8) (Dots8(h.Q + g * hd, keys + first * hd, hd) * Vector256.Create(scale)).Store(h.Scores + first);
             for (var p = first; p < b; p++) h.Scores[p] = DotWidened(q, keys + p * hd) * scale;
-            // Online softmax: mg the running maximum, sg the running sum.
-            float mg = h.M[g], sg = h.S[g];
+            // Online softmax: mg the running maximum (the running sums follow for every head together, in Sums).
+            var mg = h.M[g];
             if (ExpF.IsSupported)
                 mg = Exponentials(h, b, mg, h.Weights + g * Block, h.Factors + g * Block);
             else
@@ -345,17 +345,43 @@ internal static unsafe class Attention
                     h.Factors[g * Block + p] = ms;
                 }
             }
-            // sg·ms + vs in position order; where ms is 1 (the maximum did not rise) that is sg + vs exactly, which
-            // keeps the running sum's chain at one addition per position.
+            h.M[g] = mg;
+        }
+        Sums(h, b);
+        AccumulateHeads(h.Acc, values, hd, h.Count, b, h.Weights, h.Factors);
+    }
+
+    /// <summary>
+    /// Each head's running sum over the block: s·ms + vs in position order, where ms is 1 (the maximum did not rise)
+    /// s + vs exactly, which keeps the chain at one addition per position. The chains of four heads run in one loop,
+    /// so the core overlaps them instead of waiting out each addition.
+    /// </summary>
+    private static void Sums(in HeadState h, int b)
+    {
+        var g = 0;
+        for (; g + 4 <= h.Count; g += 4)
+        {
+            float* f = h.Factors + g * Block, w = h.Weights + g * Block;
+            float s0 = h.S[g], s1 = h.S[g + 1], s2 = h.S[g + 2], s3 = h.S[g + 3];
             for (var p = 0; p < b; p++)
             {
-                float ms = h.Factors[g * Block + p], vs = h.Weights[g * Block + p];
-                sg = ms == 1 ? sg + vs : sg * ms + vs;
+                s0 = Add(s0, f[p], w[p]);
+                s1 = Add(s1, f[Block + p], w[Block + p]);
+                s2 = Add(s2, f[2 * Block + p], w[2 * Block + p]);
+                s3 = Add(s3, f[3 * Block + p], w[3 * Block + p]);
             }
-            h.M[g] = mg;
-            h.S[g] = sg;
+            h.S[g] = s0; h.S[g + 1] = s1; h.S[g + 2] = s2; h.S[g + 3] = s3;
         }
-        AccumulateHeads(h.Acc, values, hd, h.Count, b, h.Weights, h.Factors);
+        for (; g < h.Count; g++)
+        {
+            float* f = h.Factors + g * Block, w = h.Weights + g * Block;
+            var s = h.S[g];
+            for (var p = 0; p < b; p++) s = Add(s, f[p], w[p]);
+            h.S[g] = s;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static float Add(float s, float ms, float vs) => ms == 1 ? s + vs : s * ms + vs;
     }
 
     /// <summary>
@@ -627,6 +653,7 @@ internal static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Dots8(float* q, float* rows, int hd)
     {
+        if (Avx512F.IsSupported) return Dots8Wide(q, rows, hd);
         // Per four rows: lower plus upper half of each row, two rows per vector ([row a's four | row b's four]), then
         // (h0 + h1) and (h2 + h3) per row; lanes: rows 0, 2 | 1, 3 (of the four). Their sums: rows 0, 2, 4, 6 | 1, 3, 5, 7.
         var sums = Avx.HorizontalAdd(Rows4(q, rows, hd), Rows4(q, rows + 4 * hd, hd));
@@ -636,28 +663,6 @@ internal static unsafe class Attention
         // DotWidened's order, then each row's (s0 + s2) + (s1 + s3).
         static Vector256<float> Rows4(float* q, float* k, int hd)
         {
-            if (Vector512.IsHardwareAccelerated)
-            {
-                // The same accumulators two to a vector: lanes 0-7 are s0 (s2), lanes 8-15 s1 (s3), each lane's
-                // products added in the same order; their sum is s0 + s2 | s1 + s3, and its halves' sum the row's.
-                Vector512<float> a01 = default, a23 = default, b01 = default, b23 = default;
-                Vector512<float> c01 = default, c23 = default, d01 = default, d23 = default;
-                float* pa = k, pb = k + hd, pc = k + 2 * hd, pd = k + 3 * hd;
-                for (var i = 0; i < hd; i += 32)
-                {
-                    var q01 = Vector512.Load(q + i);
-                    var q23 = Vector512.Load(q + i + 16);
-                    a01 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(pa + i), a01);
-                    a23 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(pa + i + 16), a23);
-                    b01 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(pb + i), b01);
-                    b23 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(pb + i + 16), b23);
-                    c01 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(pc + i), c01);
-                    c23 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(pc + i + 16), c23);
-                    d01 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(pd + i), d01);
-                    d23 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(pd + i + 16), d23);
-                }
-                return Pairs(Halves(a01 + a23), Halves(b01 + b23), Halves(c01 + c23), Halves(d01 + d23));
-            }
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
             Vector256<float> b0 = default, b1 = default, b2 = default, b3 = default;
             Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
@@ -689,8 +694,6 @@ internal static unsafe class Attention
             return Pairs((a0 + a2) + (a1 + a3), (b0 + b2) + (b1 + b3), (c0 + c2) + (c1 + c3), (d0 + d2) + (d1 + d3));
         }
 
-        static Vector256<float> Halves(Vector512<float> x) => x.GetLower() + x.GetUpper();
-
         // Lower plus upper half of each row, two rows per vector ([row a's four | row b's four]), then (h0 + h1) and
         // (h2 + h3) per row.
         static Vector256<float> Pairs(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3)
@@ -699,6 +702,46 @@ internal static unsafe class Attention
             var h23 = Avx.Permute2x128(r2, r3, 0x20) + Avx.Permute2x128(r2, r3, 0x31);
             return Avx.HorizontalAdd(h01, h23);
         }
+    }
+
+    /// <summary>
+    /// <see cref="Dots8"/> with 512-bit vectors, bit for bit: ggml's four 8-lane accumulators two to a vector (lanes
+    /// 0-7 hold s0 or s2, lanes 8-15 s1 or s3, each lane's products added in the same order), so a row is four fused
+    /// multiply-adds per 64 values; then the same reduction tree for all eight rows at once with whole-vector adds:
+    /// (s0 + s2) + (s1 + s3), the halves' sum (lower + upper eight), the quarters' sum (lower + upper four), then
+    /// (h0 + h1) + (h2 + h3).
+    /// </summary>
+    private static Vector256<float> Dots8Wide(float* q, float* k, int hd)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
+        for (var i = 0; i < hd; i += 32)
+        {
+            var q01 = Vector512.Load(q + i);
+            var q23 = Vector512.Load(q + i + 16);
+            var r = k + i;
+            a0 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(r), a0); b0 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(r + 16), b0); r += hd;
+            a1 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(r), a1); b1 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(r + 16), b1); r += hd;
+            a2 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(r), a2); b2 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(r + 16), b2); r += hd;
+            a3 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(r), a3); b3 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(r + 16), b3); r += hd;
+            a4 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(r), a4); b4 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(r + 16), b4); r += hd;
+            a5 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(r), a5); b5 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(r + 16), b5); r += hd;
+            a6 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(r), a6); b6 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(r + 16), b6); r += hd;
+            a7 = Vector512.FusedMultiplyAdd(q01, Vector512.Load(r), a7); b7 = Vector512.FusedMultiplyAdd(q23, Vector512.Load(r + 16), b7);
+        }
+        // Per row [s0 + s2 | s1 + s3]; then two rows per vector, [row r's eight | row r+1's eight], lower + upper.
+        Vector512<float> u01 = Halves(a0 + b0, a1 + b1), u23 = Halves(a2 + b2, a3 + b3), u45 = Halves(a4 + b4, a5 + b5), u67 = Halves(a6 + b6, a7 + b7);
+        // Four rows per vector, [row r's four | ... | row r+3's four]: lower + upper four.
+        var h0123 = Avx512F.Shuffle4x128(u01, u23, 0b10_00_10_00) + Avx512F.Shuffle4x128(u01, u23, 0b11_01_11_01);
+        var h4567 = Avx512F.Shuffle4x128(u45, u67, 0b10_00_10_00) + Avx512F.Shuffle4x128(u45, u67, 0b11_01_11_01);
+        // Within each 128-bit lane k: (h0 + h1), (h2 + h3) of rows k and k+4, then their sums.
+        var pairs = Avx512F.Shuffle(h0123, h4567, 0b10_00_10_00) + Avx512F.Shuffle(h0123, h4567, 0b11_01_11_01);
+        var sums = Avx512F.Shuffle(pairs, pairs, 0b10_00_10_00) + Avx512F.Shuffle(pairs, pairs, 0b11_01_11_01);
+        // Row k sits in lane k's first element, row k+4 in its second.
+        return Avx512F.PermuteVar16x32(sums, Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0)).GetLower();
+
+        static Vector512<float> Halves(Vector512<float> x, Vector512<float> y) =>
+            Avx512F.Shuffle4x128(x, y, 0b01_00_01_00) + Avx512F.Shuffle4x128(x, y, 0b11_10_11_10);
     }
 
     /// <summary>
