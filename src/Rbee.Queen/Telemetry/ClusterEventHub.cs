@@ -70,14 +70,14 @@ public sealed class ClusterEventHub : IDisposable
             var fanout = _fanout;
             // Follow the registry from before this call returns, so no change after it is missed.
             var follow = fanout.Follow;
-            if (follow is null)
-            {
-                follow = _registry.Subscribe();
-                _ = PumpAsync(follow);
-            }
+            var fresh = follow is null;
+            if (fresh) follow = _registry.Subscribe();
             // Changes up to this version are in the snapshot the reader starts from (its first summary): not sent again.
             var reader = new Reader(++_nextId, queue, _registry.Current.Version);
             Volatile.Write(ref _fanout, new Fanout([.. fanout.Readers, reader], follow));
+            // Only now: a pump that finds a change already queued checks that its subscription is the hub's, and before
+            // this write it was not, so the pump would end and nothing from the registry would reach any reader again.
+            if (fresh) _ = PumpAsync(follow!);
             return new Subscription(this, reader.Id, queue.Reader);
         }
     }
