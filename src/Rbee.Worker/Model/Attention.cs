@@ -160,7 +160,7 @@ internal static unsafe class Attention
     /// time, over rows widened to float (exactly, once for all the task's heads; see <see cref="WidenFrom"/> for when).
     /// Per block (<see cref="AttendBlock"/>): per head all the block's scores (independent dots), then the online
     /// softmax over them in order, which yields each position's value weight and where the maximum rose (and by what
-    /// factor); then <see cref="Accumulate"/> replays the accumulator's operations with 64 of its values held in
+    /// factor); then <see cref="AccumulateHeads"/> replays the accumulators' operations with 64 values of each held in
     /// registers across the block, instead of loading, rounding and storing the whole accumulator per position. Per head
     /// and per accumulator value it is ggml_compute_forward_flash_attn_ext_f16 operation for operation: same dot order,
     /// same exponentials, the accumulator rescaled (and rounded) where a score raised the maximum, then the value added
@@ -215,15 +215,13 @@ internal static unsafe class Attention
     {
         if (!Sse.IsSupported || count <= 0) return;
         // The block's rows are one contiguous run in each of keys and values.
-        var bytes = 2 * j->HeadDim;
-        for (var p = 0; p < count; p++)
+        var first = (long)p0 * j->HeadDim + kvOff;
+        var bytes = 2L * count * j->HeadDim;
+        byte* k = (byte*)(j->Keys + first), v = (byte*)(j->Values + first);
+        for (long o = 0; o < bytes; o += 64)
         {
-            var row = (long)(p0 + p) * j->HeadDim + kvOff;
-            for (var o = 0; o < bytes; o += 64)
-            {
-                Sse.Prefetch0((byte*)(j->Keys + row) + o);
-                Sse.Prefetch0((byte*)(j->Values + row) + o);
-            }
+            Sse.Prefetch0(k + o);
+            Sse.Prefetch0(v + o);
         }
     }
 
@@ -310,7 +308,8 @@ internal static unsafe class Attention
     /// <summary>
     /// One block of <paramref name="b"/> widened key and value rows for every head of <paramref name="h"/>: per head
     /// all the block's scores (independent dots), then the online softmax over them in order, which yields each
-    /// position's value weight and where the maximum rose (and by what factor), then <see cref="Accumulate"/>.
+    /// position's value weight and where the maximum rose (and by what factor); then every head's running sum
+    /// (<see cref="Sums"/>) and accumulator (<see cref="AccumulateHeads"/>).
     /// </summary>
     private static void AttendBlock(float* keys, float* values, int b, float scale, ref HeadState h)
     {
@@ -422,13 +421,6 @@ internal static unsafe class Attention
     }
 
     /// <summary>
-    /// For each position p of a block, in order: where the maximum rose, acc = fp16(acc · factor[p])
-    /// (ggml_vec_scale_f16; tested as factor ≠ 1, since a rise whose factor is 1 leaves an fp16-valued accumulator as
-    /// it is); then acc = fp16(acc + values[p] · weight[p]) with one rounding of the fused product-sum
-    /// (ggml_vec_mad_f16). Each accumulator value's sequence of operations is the one position-at-a-time code does;
-    /// only the loops are swapped, so 64 values stay in registers for the whole block.
-    /// </summary>
-    /// <summary>
     /// <see cref="Accumulate"/> for every head of a task: head g's accumulator at acc + g·hd, its weights and factors at
     /// g·<see cref="Block"/>. Four heads at a time where 512-bit vectors run and the head size is a multiple of 64: the
     /// four heads' accumulator chains are independent, so the core overlaps them, and each value row is loaded once
@@ -500,6 +492,13 @@ internal static unsafe class Attention
         }
     }
 
+    /// <summary>
+    /// For each position p of a block, in order: where the maximum rose, acc = fp16(acc · factor[p])
+    /// (ggml_vec_scale_f16; tested as factor ≠ 1, since a rise whose factor is 1 leaves an fp16-valued accumulator as
+    /// it is); then acc = fp16(acc + values[p] · weight[p]) with one rounding of the fused product-sum
+    /// (ggml_vec_mad_f16). Each accumulator value's sequence of operations is the one position-at-a-time code does;
+    /// only the loops are swapped, so 64 values stay in registers for the whole block.
+    /// </summary>
     private static void Accumulate(float* acc, float* values, int hd, int count, float* weight, float* factor)
     {
         var i = 0;
@@ -587,7 +586,7 @@ internal static unsafe class Attention
     private static void Widen(ushort* src, float* dst, int n, int vector)
     {
         var i = 0;
-        if (Avx512F.IsSupported)
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported)
         {
             // Sign-extended instead: bits 31..28 are then copies of the sign, and the mask keeps the top one.
             var scale = Vector512.Create(5.192297e33f); // 2^112
@@ -653,7 +652,7 @@ internal static unsafe class Attention
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Dots8(float* q, float* rows, int hd)
     {
-        if (Avx512F.IsSupported) return Dots8Wide(q, rows, hd);
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported) return Dots8Wide(q, rows, hd);
         // Per four rows: lower plus upper half of each row, two rows per vector ([row a's four | row b's four]), then
         // (h0 + h1) and (h2 + h3) per row; lanes: rows 0, 2 | 1, 3 (of the four). Their sums: rows 0, 2, 4, 6 | 1, 3, 5, 7.
         var sums = Avx.HorizontalAdd(Rows4(q, rows, hd), Rows4(q, rows + 4 * hd, hd));
