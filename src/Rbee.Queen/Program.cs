@@ -133,7 +133,8 @@ namespace Rbee.Queen
             services.AddSingleton(sp => new Rbee.Queen.Remote.ManagedHives(sp.GetRequiredService<IOptions<QueenOptions>>().Value.ResolvedStateDir));
             services.AddSingleton(sp => new Rbee.Queen.Audit.AuditLog(sp.GetRequiredService<IOptions<QueenOptions>>().Value.ResolvedStateDir, sp.GetRequiredService<TimeProvider>()));
             services.AddSingleton<Rbee.Queen.Remote.ManagedHiveJobs>();
-            services.AddHostedService<Rbee.Queen.Remote.HiveSupervisor>();
+            services.AddSingleton<Rbee.Queen.Remote.HiveSupervisor>();
+            services.AddHostedService(sp => sp.GetRequiredService<Rbee.Queen.Remote.HiveSupervisor>());
         }
 
         private static partial class Log

@@ -143,6 +143,8 @@ public static partial class QueenEndpoints
         // Managed hives are wanted stopped before any is asked: the supervisor must not start again what this stops.
         var managed = context.RequestServices.GetService(typeof(Remote.ManagedHives)) as Remote.ManagedHives;
         foreach (var h in managed?.All ?? []) if (h.WantRunning) managed!.Put(h with { WantRunning = false });
+        // A restart the supervisor began before that lands first, so the hives asked below are the ones that run.
+        if (context.RequestServices.GetService(typeof(Remote.HiveSupervisor)) is Remote.HiveSupervisor supervisor) await supervisor.SettleAsync();
         var hives = registry.Current.Hives.Values.Where(e => e.State != HiveState.Incompatible).ToList();
         // What each hive ran, as last seen: the verification on a managed hive's host checks these are gone.
         var ran = hives.ToDictionary(e => e.HiveId, e => (HivePort: e.HiveUrl.Port, Workers: e.Workers.Select(w => (w.Port, w.Pid)).ToList()),

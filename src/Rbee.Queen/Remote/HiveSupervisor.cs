@@ -41,6 +41,8 @@ public sealed partial class HiveSupervisor(
         public Task? Running;
     }
 
+    // Read by the timer's checks and by SettleAsync, which request threads call: under _gate.
+    private readonly Lock _gate = new();
     private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
     private readonly DateTimeOffset _startedAt = time.GetUtcNow();
     private readonly HashSet<string> _notRemembered = new(StringComparer.Ordinal);
@@ -59,7 +61,25 @@ public sealed partial class HiveSupervisor(
             if (s.Running is { } t) await t.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
+    /// <summary>
+    /// Waits for the restarts already under way (of <paramref name="alias"/>, or of every hive) to finish. A stop calls it
+    /// after it has marked the hive wanted stopped, which no new restart passes: a restart decided just before could
+    /// otherwise start the hive over SSH just after the stop, leaving a hive wanted stopped running.
+    /// </summary>
+    public async Task SettleAsync(string? alias = null)
+    {
+        Task[] running;
+        lock (_gate)
+            running = [.. _states.Where(s => alias is null || s.Key == alias).Select(s => s.Value.Running).OfType<Task>()];
+        await Task.WhenAll(running).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
     private void Check(CancellationToken ct)
+    {
+        lock (_gate) CheckLocked(ct);
+    }
+
+    private void CheckLocked(CancellationToken ct)
     {
         var snapshot = registry.Current;
         var now = time.GetUtcNow();
@@ -111,6 +131,8 @@ public sealed partial class HiveSupervisor(
                 state.NextTry = time.GetUtcNow() + state.Backoff;
                 return;
             }
+            // Wanted stopped while the port was probed: a stop is under way, and it waits for this task (SettleAsync).
+            if (managed.Find(alias) is not { Supervisor: Supervisors.Queen, WantRunning: true }) return;
             Log.Restarting(logger, alias, hiveUrl.ToString(), state.Backoff.TotalSeconds);
             var o = options.Value;
             var ssh = new Ssh(File.Exists(o.ResolvedSshConfigPath) ? o.ResolvedSshConfigPath : null, TimeSpan.FromSeconds(30));

@@ -11,7 +11,7 @@ namespace Rbee.Queen.Remote;
 /// <c>hive_manage</c> and <c>hive_unmanage</c> (issue 14): what <c>rbee hive install|start|stop|uninstall --host</c>
 /// tell the queen, so it knows which hives it restarts when they crash and which were stopped on purpose.
 /// </summary>
-public sealed partial class ManagedHiveJobs(ManagedHives hives, AuditLog audit)
+public sealed partial class ManagedHiveJobs(ManagedHives hives, AuditLog audit, HiveSupervisor restarts)
 {
     public const string WantRunning = "running";
     public const string WantStopped = "stopped";
@@ -27,14 +27,16 @@ public sealed partial class ManagedHiveJobs(ManagedHives hives, AuditLog audit)
         if (e2 is not null) return JobPlan.Invalid(e2, "want");
         if (want is not (null or WantRunning or WantStopped))
             return JobPlan.Invalid($"'want' must be \"{WantRunning}\" or \"{WantStopped}\"", "want");
-        return JobPlan.Run((job, _) =>
+        return JobPlan.Run(async (job, _) =>
         {
             var old = hives.Find(host);
             var next = new ManagedHive(host, supervisor ?? old?.Supervisor ?? Supervisors.Queen, want is null ? old?.WantRunning ?? false : want == WantRunning);
             hives.Put(next);
             audit.Write(actor, old is null ? "manage" : "update", host, $"supervisor {next.Supervisor}, {(next.WantRunning ? "wanted running" : "wanted stopped")}");
             job.Narrate($"the queen manages {host}: supervisor {next.Supervisor}, {(next.WantRunning ? "restarted when it crashes" : "stopped on purpose, not restarted")}");
-            return Task.CompletedTask;
+            // The caller stops the hive when this job ends: a restart the queen began before it must have landed by then,
+            // or that stop could miss the hive it starts.
+            if (!next.WantRunning) await restarts.SettleAsync(host);
         });
     }
 
