@@ -506,23 +506,10 @@ internal static unsafe class Attention
         {
             for (; i + 64 <= hd; i += 64)
             {
-                var a = acc + i;
-                Vector512<float> a0 = Vector512.Load(a), a1 = Vector512.Load(a + 16), a2 = Vector512.Load(a + 32), a3 = Vector512.Load(a + 48);
+                var a = Row64.Load(acc + i);
                 var v = values + i;
-                for (var p = 0; p < count; p++, v += hd)
-                {
-                    if (factor[p] != 1)
-                    {
-                        var f = Vector512.Create(factor[p]);
-                        a0 = RoundToHalf(a0 * f); a1 = RoundToHalf(a1 * f); a2 = RoundToHalf(a2 * f); a3 = RoundToHalf(a3 * f);
-                    }
-                    var w = Vector512.Create(weight[p]);
-                    a0 = RoundToHalf(Vector512.FusedMultiplyAdd(Vector512.Load(v), w, a0));
-                    a1 = RoundToHalf(Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), w, a1));
-                    a2 = RoundToHalf(Vector512.FusedMultiplyAdd(Vector512.Load(v + 32), w, a2));
-                    a3 = RoundToHalf(Vector512.FusedMultiplyAdd(Vector512.Load(v + 48), w, a3));
-                }
-                a0.Store(a); a1.Store(a + 16); a2.Store(a + 32); a3.Store(a + 48);
+                for (var p = 0; p < count; p++, v += hd) a = Row64.Step(a, Row64.Load(v), weight[p], factor[p]);
+                a.Store(acc + i);
             }
         }
         if (Vector256.IsHardwareAccelerated)
