@@ -18,8 +18,12 @@ namespace Rbee.Worker.Model;
 /// activation quantization of the next matrix product turns differences that small into whole rounding steps:
 /// without it, Q6_K/Q5_K_M logits land ~0.05 from llama.cpp's (rand-small reference), with it they agree to 1e-4.
 /// </para>
+/// <para>
+/// A prompt chunk of <see cref="TiledFrom"/> tokens or more runs instead as llama.cpp runs one (its tiled path): in
+/// float32, tiles of query rows against tiles of positions (Attention.Prompt.cs, <see cref="TiledHeads"/>).
+/// </para>
 /// </summary>
-internal static unsafe class Attention
+internal static unsafe partial class Attention
 {
     /// <summary>Below this many multiply-adds (≈ tokens × heads × positions × head size) the caller does it alone.</summary>
     private const long InlineWork = 1 << 15;
@@ -146,7 +150,7 @@ internal static unsafe class Attention
     /// From this many new tokens on (a prompt), a task's keys and values are widened to float once for every position
     /// and every query reads them from there: a prompt's queries then share one conversion per position instead of
     /// each redoing it. Below it (decode), each block's rows are widened as the block is reached. The arithmetic is the
-    /// same either way, so a prompt's attention is bit for bit what one-token steps give.
+    /// same either way, so a prompt shorter than <see cref="TiledFrom"/> gets bit for bit what one-token steps give.
     /// </summary>
     private const int WidenFrom = 4;
 
@@ -164,11 +168,17 @@ internal static unsafe class Attention
     /// registers across the block, instead of loading, rounding and storing the whole accumulator per position. Per head
     /// and per accumulator value it is ggml_compute_forward_flash_attn_ext_f16 operation for operation: same dot order,
     /// same exponentials, the accumulator rescaled (and rounded) where a score raised the maximum, then the value added
-    /// and rounded to fp16 (ggml_vec_mad_f16), in position order.
+    /// and rounded to fp16 (ggml_vec_mad_f16), in position order. A prompt chunk of <see cref="TiledFrom"/> tokens or
+    /// more goes to <see cref="TiledHeads"/> instead.
     /// </summary>
     private static void Heads(void* context, int task)
     {
         var j = (Job*)context;
+        if (IsTiled(j))
+        {
+            TiledHeads(j, task);
+            return;
+        }
         var hd = j->HeadDim;
         var count = j->HeadsPerTask;
         var h0 = task * count;

@@ -3,8 +3,9 @@ using Rbee.Worker.Model;
 namespace Rbee.Worker.Tests.Model;
 
 /// <summary>
-/// A prompt's attention (many new tokens, keys and values widened to float once per head) must equal, bit for bit,
-/// the one-token steps decode takes over the fp16 cache: same products, same order, same fp16 roundings.
+/// A prompt's attention below <see cref="Attention.TiledFrom"/> tokens (many new tokens, keys and values widened to
+/// float once per head) must equal, bit for bit, the one-token steps decode takes over the fp16 cache: same products,
+/// same order, same fp16 roundings. Longer prompt chunks run tiled in float32 (<see cref="TiledAttentionTests"/>).
 /// </summary>
 public sealed class PrefillAttentionTests
 {
