@@ -56,7 +56,7 @@ public static unsafe class MatMul
         fixed (float* py = y)
         {
             var job = NewJob(w, px, py, n, pool, intPath, invariant);
-            if (job.Kind == Kind.Int8) Quantize(ref job, ref job, ref job, 1, px, n);
+            if (job.Kind == Kind.Int8) Quantize(ref job, ref job, ref job, 1, px, n, pool);
             pool.Run(&RunTask, &job, Tasks(job));
         }
     }
@@ -94,7 +94,7 @@ public static unsafe class MatMul
                 g.J2 = NewJob(w, px, p2, n, pool, intPath, invariant);
                 count = 3;
             }
-            if (!Quantize(ref g.J0, ref g.J1, ref g.J2, count, px, n))
+            if (!Quantize(ref g.J0, ref g.J1, ref g.J2, count, px, n, pool))
             {
                 // Integer matrices that want activations in different formats (a Q8_0 and a K-quant): one at a time.
                 MatMat(w0, x, n, y0, pool, intPath, invariant);
@@ -138,10 +138,10 @@ public static unsafe class MatMul
 
     /// <summary>
     /// Quantizes the input (the same columns for every job) once for the first <paramref name="count"/> jobs' integer
-    /// kernels (this thread's buffer) and fills whichever of its layouts they read; false when two of them want
-    /// different formats.
+    /// kernels (this thread's buffer; a prompt step's tokens split over <paramref name="pool"/>) and fills whichever of
+    /// its layouts they read; false when two of them want different formats.
     /// </summary>
-    private static bool Quantize(ref Job j0, ref Job j1, ref Job j2, int count, float* px, int n)
+    private static bool Quantize(ref Job j0, ref Job j1, ref Job j2, int count, float* px, int n, ComputePool pool)
     {
         ActivationFormat? format = null;
         for (var i = 0; i < count; i++)
@@ -155,7 +155,7 @@ public static unsafe class MatMul
         if (format is not { } chosen) return true;
         // Batched decode of 3, 7, 11 … sequences: a zero fourth lets the last three run as four (RunTask).
         var pad = j0.Invariant && n % 4 == 3 ? 1 : 0;
-        var a = Q8Activations.Quantize(px, j0.W.Cols, n, chosen, pad);
+        var a = Q8Activations.Quantize(px, j0.W.Cols, n, chosen, pad, pool);
         bool tiles = false, pairs = false;
         for (var i = 0; i < count; i++)
         {
@@ -167,7 +167,7 @@ public static unsafe class MatMul
             j.Padded = pad != 0;
             if (UsesPanels(j.W, n, j.Invariant))
             {
-                if (!tiles) a.FillTiles();
+                if (!tiles) a.FillTiles(pool);
                 tiles = true;
                 j.XT = a.Tiles;
                 j.TD = a.TileD;

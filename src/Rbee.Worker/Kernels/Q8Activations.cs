@@ -71,15 +71,14 @@ internal sealed unsafe class Q8Activations
     /// <summary>This thread's buffer, quantizing <paramref name="n"/> rows of <paramref name="cols"/> values.</summary>
     /// <summary>This thread's buffers filled with <paramref name="n"/> tokens of <paramref name="x"/>, then
     /// <paramref name="pad"/> tokens of zeros (values, scales and sums all 0).</summary>
-    public static Q8Activations Quantize(float* x, int cols, int n, ActivationFormat format, int pad = 0)
+    public static Q8Activations Quantize(float* x, int cols, int n, ActivationFormat format, int pad = 0, ComputePool? pool = null)
     {
         var a = _forThread ??= new Q8Activations();
-        a.Fill(x, cols, n, format, pad);
+        a.Fill(x, cols, n, format, pad, pool);
         return a;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void Fill(float* x, int cols, int n, ActivationFormat format, int pad = 0)
+    public void Fill(float* x, int cols, int n, ActivationFormat format, int pad = 0, ComputePool? pool = null)
     {
         var unit = format == ActivationFormat.Q8_K ? 256 : Block;
         if (cols % unit != 0) throw new ArgumentException($"{cols} columns are not a whole number of {unit}-blocks");
@@ -101,12 +100,59 @@ internal sealed unsafe class Q8Activations
         new Span<sbyte>(Q + quantized, checked((int)(total - quantized))).Clear();
         new Span<float>(D + quantized / Block, checked((int)((total - quantized) / Block))).Clear();
         new Span<float>(Sum16 + quantized / 16, checked((int)((total - quantized) / 16))).Clear();
-        if (format == ActivationFormat.Q8_K)
+        var job = new FillJob { X = x, Q = Q, D = D, Sum16 = Sum16, Cols = cols, Tokens = n, SuperBlocks = format == ActivationFormat.Q8_K };
+        Split(pool, &FillRange, &job, n);
+    }
+
+    /// <summary>
+    /// From this many tokens on (a prompt step), quantizing and tiling are split over the <see cref="ComputePool"/> by
+    /// tokens: they ran on the calling thread alone while the other threads waited for the matrix product. Each token's
+    /// bytes are the same whichever thread writes them.
+    /// </summary>
+    private const int SplitFrom = 32;
+
+    /// <summary>Runs <paramref name="body"/> for every part of <paramref name="count"/> units (tokens or tiles): one
+    /// part per thread of <paramref name="pool"/> (default the shared one) from <see cref="SplitFrom"/> tokens' worth
+    /// on, else one part on this thread.</summary>
+    private static void Split(ComputePool? pool, delegate*<void*, int, void> body, void* job, int count, int tokensPerUnit = 1)
+    {
+        pool ??= ComputePool.Shared;
+        var parts = count * tokensPerUnit >= SplitFrom ? Math.Min(pool.Threads, count) : 1;
+        ((Part*)job)->Count = count;
+        ((Part*)job)->Parts = parts;
+        if (parts == 1) body(job, 0);
+        else pool.Run(body, job, parts);
+    }
+
+    /// <summary>The head of every split job: units [Count·i/Parts, Count·(i+1)/Parts) are part i.</summary>
+    private struct Part
+    {
+        public int Count, Parts;
+
+        public readonly (int From, int To) Range(int i) => ((int)((long)Count * i / Parts), (int)((long)Count * (i + 1) / Parts));
+    }
+
+    private struct FillJob
+    {
+        public Part Part; // first: Split writes it through the job's address
+        public float* X, D, Sum16;
+        public sbyte* Q;
+        public int Cols, Tokens;
+        public bool SuperBlocks;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void FillRange(void* context, int part)
+    {
+        var j = (FillJob*)context;
+        var (t0, t1) = j->Part.Range(part);
+        long from = (long)t0 * j->Cols, to = (long)t1 * j->Cols;
+        if (j->SuperBlocks)
         {
-            for (long b = 0; b < quantized / 256; b++) QuantizeSuperBlock(x + b * 256, Q + b * 256, D + b * 8, Sum16 + b * 16);
+            for (var v = from; v < to; v += 256) QuantizeSuperBlock(j->X + v, j->Q + v, j->D + v / Block, j->Sum16 + v / 16);
             return;
         }
-        for (long b = 0; b < quantized / Block; b++) QuantizeBlock(x + b * Block, Q + b * Block, D + b, Sum16 + 2 * b);
+        for (var v = from; v < to; v += Block) QuantizeBlock(j->X + v, j->Q + v, j->D + v / Block, j->Sum16 + v / 16);
     }
 
     /// <summary>Fills <see cref="Pairs"/> for every token from <see cref="Q"/>, and <see cref="Sum32"/>.</summary>
@@ -132,8 +178,7 @@ internal sealed unsafe class Q8Activations
     }
 
     /// <summary>Fills <see cref="Tiles"/>, <see cref="TileD"/> and <see cref="TileSum32"/> from every token's values.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void FillTiles()
+    public void FillTiles(ComputePool? pool = null)
     {
         var nb = Cols / Block;
         var tiles = (Tokens + TileTokens - 1) / TileTokens;
@@ -146,33 +191,57 @@ internal sealed unsafe class Q8Activations
             TileD = (float*)NativeMemory.AlignedAlloc((nuint)(_tileCapacity / Block * sizeof(float)), 64);
             TileSum32 = (float*)NativeMemory.AlignedAlloc((nuint)(_tileCapacity / Block * sizeof(float)), 64);
         }
+        var job = new TileJob
+        {
+            Q = Q, D = D, Sum16 = Sum16, Tiles = Tiles, TileD = TileD, TileSum32 = TileSum32, Cols = Cols, Tokens = Tokens,
+        };
+        Split(pool, &TileRange, &job, tiles, TileTokens);
+    }
+
+    private struct TileJob
+    {
+        public Part Part; // first: Split writes it through the job's address
+        public sbyte* Q;
+        public float* D, Sum16, TileD, TileSum32;
+        public byte* Tiles;
+        public int Cols, Tokens;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TileRange(void* context, int part)
+    {
+        var job = (TileJob*)context;
+        var (first, end) = job->Part.Range(part);
+        int cols = job->Cols, tokens = job->Tokens;
+        var nb = cols / Block;
+        float* d = job->D, sum16 = job->Sum16;
         var flip = Vector256.Create((byte)0x80);
         var padded = stackalloc byte[Block * TileTokens];
-        for (var tile = 0; tile < tiles; tile++)
+        for (var tile = first; tile < end; tile++)
         {
-            var dst = Tiles + (long)tile * nb * Block * TileTokens;
-            var dd = TileD + (long)tile * nb * TileTokens;
-            var ds = TileSum32 + (long)tile * nb * TileTokens;
+            var dst = job->Tiles + (long)tile * nb * Block * TileTokens;
+            var dd = job->TileD + (long)tile * nb * TileTokens;
+            var ds = job->TileSum32 + (long)tile * nb * TileTokens;
             var t0 = tile * TileTokens;
-            var real = Math.Min(TileTokens, Tokens - t0);
-            var q = (byte*)Q + (long)t0 * Cols;
+            var real = Math.Min(TileTokens, tokens - t0);
+            var q = (byte*)job->Q + (long)t0 * cols;
             for (var b = 0; b < nb; b++)
             {
                 if (real == TileTokens)
-                    PanelGemm.Transpose8(q + Block * b, Cols, dst + (long)b * Block * TileTokens, flip);
+                    PanelGemm.Transpose8(q + Block * b, cols, dst + (long)b * Block * TileTokens, flip);
                 else
                 {
                     // A last short tile: its real tokens flipped, the rest zero, then transposed as they are.
                     new Span<byte>(padded, Block * TileTokens).Clear();
                     for (var j = 0; j < real; j++)
-                        (Vector256.Load(q + (long)j * Cols + Block * b) ^ flip).Store(padded + Block * j);
+                        (Vector256.Load(q + (long)j * cols + Block * b) ^ flip).Store(padded + Block * j);
                     PanelGemm.Transpose8(padded, Block, dst + (long)b * Block * TileTokens, Vector256<byte>.Zero);
                 }
                 for (var j = 0; j < TileTokens; j++)
                 {
                     var t = t0 + j;
-                    dd[b * TileTokens + j] = t < Tokens ? D[(long)t * nb + b] : 0;
-                    ds[b * TileTokens + j] = t < Tokens ? Sum16[((long)t * nb + b) * 2] + Sum16[((long)t * nb + b) * 2 + 1] : 0;
+                    dd[b * TileTokens + j] = t < tokens ? d[(long)t * nb + b] : 0;
+                    ds[b * TileTokens + j] = t < tokens ? sum16[((long)t * nb + b) * 2] + sum16[((long)t * nb + b) * 2 + 1] : 0;
                 }
             }
         }
@@ -200,7 +269,7 @@ internal sealed unsafe class Q8Activations
             // The multiplier is 127/max, not 1/(max/127): the two differ in the last bit for some max, and that flips
             // values lying near .5 (quantize_row_q8_0 uses 127/max; the rand-small Q8_0 gap fell from 0.018 to 0.005).
             var inv = Vector256.Create(max == 0 ? 0f : 127f / max);
-            var scale = (float)(Half)exact;
+            var scale = RoundTripHalf(exact);
             var i0 = Vector256.ConvertToInt32(Vector256.Round(v0 * inv));
             var i1 = Vector256.ConvertToInt32(Vector256.Round(v1 * inv));
             var i2 = Vector256.ConvertToInt32(Vector256.Round(v2 * inv));
@@ -213,6 +282,21 @@ internal sealed unsafe class Q8Activations
             return;
         }
         ScalarBlock(x, q, d, s16);
+    }
+
+    /// <summary>
+    /// (float)(Half)x for x ≥ 0 (a block's scale), bit for bit, in a few float operations instead of the library's
+    /// software conversion: adding and removing 1.5·2^(e+13), e the exponent of x (at least −14, fp16's subnormal step),
+    /// rounds x to fp16's precision, ties to even, in the float adder (as <c>Attention.RoundToHalf</c>); from 65520 on
+    /// (which rounds past fp16's largest finite value) it is +∞, as the conversion gives.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float RoundTripHalf(float x)
+    {
+        if (x >= 65520f) return float.PositiveInfinity;
+        var e = Math.Max(BitConverter.SingleToInt32Bits(x) & 0x7F800000, 0x38800000);
+        var magic = BitConverter.Int32BitsToSingle(e + ((13 << 23) | 0x400000));
+        return (x + magic) - magic;
     }
 
     /// <summary>The scalar reference of one Q8_0 block (ggml's x86 path rounds half to even, as MathF.Round does).</summary>

@@ -61,8 +61,7 @@ public sealed class BatchDecoder
             for (var l = 0; l < c.Layers; l++)
             {
                 var w = _model.Layers[l];
-                for (var s = 0; s < n; s++)
-                    VectorOps.RmsNorm(_b.X.AsSpan(s * e, e), w.AttnNorm, c.RmsEpsilon, _b.Xn.AsSpan(s * e, e));
+                VectorOps.RmsNormRows(_b.X, w.AttnNorm, c.RmsEpsilon, _b.Xn, n, e);
                 MatMul.MatMatGroup(_b.Xn, n, invariant: true, w.Wq, _b.Q, w.Wk, _b.K, w.Wv, _b.V);
                 for (var s = 0; s < n; s++)
                     sessions[s].StoreNext(l, _b.Q.AsSpan(s * qd, qd), _b.K.AsSpan(s * kvd, kvd), _b.V.AsSpan(s * kvd, kvd));
@@ -70,15 +69,13 @@ public sealed class BatchDecoder
                 Mul(w.Wo, _b.Att, n, _b.Proj);
                 VectorOps.Add(_b.Proj.AsSpan(0, n * e), _b.X.AsSpan(0, n * e));
 
-                for (var s = 0; s < n; s++)
-                    VectorOps.RmsNorm(_b.X.AsSpan(s * e, e), w.FfnNorm, c.RmsEpsilon, _b.Xn.AsSpan(s * e, e));
+                VectorOps.RmsNormRows(_b.X, w.FfnNorm, c.RmsEpsilon, _b.Xn, n, e);
                 MatMul.MatMatGroup(_b.Xn, n, invariant: true, w.Wgate, _b.Gate, w.Wup, _b.Up);
                 VectorOps.SiluMul(_b.Gate.AsSpan(0, n * ff), _b.Up.AsSpan(0, n * ff));
                 Mul(w.Wdown, _b.Gate, n, _b.Proj);
                 VectorOps.Add(_b.Proj.AsSpan(0, n * e), _b.X.AsSpan(0, n * e));
             }
-            for (var s = 0; s < n; s++)
-                VectorOps.RmsNorm(_b.X.AsSpan(s * e, e), _model.OutputNorm, c.RmsEpsilon, _b.Xn.AsSpan(s * e, e));
+            VectorOps.RmsNormRows(_b.X, _model.OutputNorm, c.RmsEpsilon, _b.Xn, n, e);
             Mul(_model.Output, _b.Xn, n, logits);
             for (var s = 0; s < n; s++) sessions[s].CommitNext(tokens[s]);
         }

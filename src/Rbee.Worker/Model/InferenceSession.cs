@@ -22,7 +22,12 @@ public sealed class InferenceSession
 
     // Scratch for one prompt step of up to _batch tokens.
     private readonly ForwardBuffers _b;
-    private readonly float[] _cos, _sin, _logits;
+    private readonly float[] _logits;
+
+    // RoPE's cos and sin of positions _ropeFrom.._ropeFrom+_ropeCount-1, a row of RopeDimensions/2 each: computed once
+    // per pass (PrepareRope) and read by every layer, instead of by every layer for itself.
+    private readonly float[] _ropeCos, _ropeSin;
+    private int _ropeFrom = -1, _ropeCount;
 
     // The token at each cached position, so a new prompt can reuse the prefix it shares with the last one.
     private readonly int[] _tokens;
@@ -42,8 +47,8 @@ public sealed class InferenceSession
             _values[l] = GC.AllocateArray<Half>(checked(contextSize * _c.KvDim), pinned: true);
         }
         _b = new ForwardBuffers(_c, _batch);
-        _cos = new float[_c.RopeDimensions / 2];
-        _sin = new float[_c.RopeDimensions / 2];
+        _ropeCos = new float[_batch * (_c.RopeDimensions / 2)];
+        _ropeSin = new float[_batch * (_c.RopeDimensions / 2)];
         _logits = new float[_c.VocabSize];
         _tokens = new int[contextSize];
     }
@@ -179,14 +184,14 @@ public sealed class InferenceSession
         for (int i = 0, at = 0; i < sessions.Length; at += lengths[i++])
             tokens.Slice(at, lengths[i]).CopyTo(sessions[i]._tokens.AsSpan(sessions[i].Position));
         for (var t = 0; t < n; t++) EmbeddingLookup.Row(model.TokenEmbedding, tokens[t], b.X.AsSpan(t * e, e));
+        for (var i = 0; i < sessions.Length; i++) sessions[i].PrepareRope(sessions[i].Position, lengths[i]);
 
         for (var l = 0; l < c.Layers; l++)
         {
             var w = model.Layers[l];
 
             // Attention block.
-            for (var t = 0; t < n; t++)
-                VectorOps.RmsNorm(b.X.AsSpan(t * e, e), w.AttnNorm, c.RmsEpsilon, b.Xn.AsSpan(t * e, e));
+            VectorOps.RmsNormRows(b.X, w.AttnNorm, c.RmsEpsilon, b.Xn, n, e);
             MatMul.MatMatGroup(b.Xn, n, invariant: false, w.Wq, b.Q, w.Wk, b.K, w.Wv, b.V);
             for (int i = 0, at = 0; i < sessions.Length; at += lengths[i++])
             {
@@ -202,8 +207,7 @@ public sealed class InferenceSession
             VectorOps.Add(b.Proj.AsSpan(0, n * e), b.X.AsSpan(0, n * e));
 
             // Feed-forward block (SwiGLU).
-            for (var t = 0; t < n; t++)
-                VectorOps.RmsNorm(b.X.AsSpan(t * e, e), w.FfnNorm, c.RmsEpsilon, b.Xn.AsSpan(t * e, e));
+            VectorOps.RmsNormRows(b.X, w.FfnNorm, c.RmsEpsilon, b.Xn, n, e);
             MatMul.MatMatGroup(b.Xn, n, invariant: false, w.Wgate, b.Gate, w.Wup, b.Up);
             VectorOps.SiluMul(b.Gate.AsSpan(0, n * ff), b.Up.AsSpan(0, n * ff));
             Mul(w.Wdown, b.Gate, n, b.Proj);
@@ -228,9 +232,12 @@ public sealed class InferenceSession
         if (w.KNorm is not null)
             for (var h = 0; h < c.KvHeads; h++) VectorOps.RmsNorm(k.Slice(h * hd, hd), w.KNorm, c.RmsEpsilon, k.Slice(h * hd, hd));
 
-        RopeAngles(pos);
-        VectorOps.Rope(q, c.Heads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
-        VectorOps.Rope(k, c.KvHeads, hd, c.RopeDimensions, c.RopeStyle, _cos, _sin);
+        if (pos < _ropeFrom || pos >= _ropeFrom + _ropeCount) PrepareRope(pos, 1);
+        var half = c.RopeDimensions / 2;
+        var cos = _ropeCos.AsSpan((pos - _ropeFrom) * half, half);
+        var sin = _ropeSin.AsSpan((pos - _ropeFrom) * half, half);
+        VectorOps.Rope(q, c.Heads, hd, c.RopeDimensions, c.RopeStyle, cos, sin);
+        VectorOps.Rope(k, c.KvHeads, hd, c.RopeDimensions, c.RopeStyle, cos, sin);
         for (var h = 0; h < c.KvHeads; h++)
         {
             var at = (int)Attention.CacheIndex(c, ContextSize, h, pos);
@@ -271,15 +278,28 @@ public sealed class InferenceSession
         Position++;
     }
 
-    private void RopeAngles(int pos)
+    /// <summary>RoPE's angles for positions <paramref name="from"/>.. (<paramref name="count"/> of them, as many as the
+    /// table holds), unless the table has them already: a decode step's layers share one row, a prompt step's one row
+    /// per token.</summary>
+    private void PrepareRope(int from, int count)
     {
         var inv = _model.RopeInvFreq;
-        for (var i = 0; i < inv.Length; i++)
+        var half = inv.Length;
+        if (half == 0) return;
+        count = Math.Min(count, _ropeCos.Length / half);
+        if (from == _ropeFrom && count <= _ropeCount) return;
+        for (var r = 0; r < count; r++)
         {
-            var theta = pos * inv[i];
-            _cos[i] = MathF.Cos(theta);
-            _sin[i] = MathF.Sin(theta);
+            var pos = from + r;
+            for (var i = 0; i < half; i++)
+            {
+                var theta = pos * inv[i];
+                _ropeCos[r * half + i] = MathF.Cos(theta);
+                _ropeSin[r * half + i] = MathF.Sin(theta);
+            }
         }
+        _ropeFrom = from;
+        _ropeCount = count;
     }
 
     /// <summary>One token goes through MatVec (decode), several through MatMat (prefill).</summary>

@@ -74,6 +74,48 @@ public unsafe class IntegerKernelTests
         }
     }
 
+    /// <summary>The block scale's fp16 round trip against the library conversion: every 997th non-negative float
+    /// (normal, subnormal for fp16, past its range), and the edges: zero, fp16's smallest subnormal and its halfway
+    /// points, its largest value and the overflow tie, infinity.</summary>
+    [Fact]
+    public void ScaleRoundTrip_EqualsHalfConversion()
+    {
+        var edges = new[] { 0f, float.Epsilon, 2.98e-8f, 5.96e-8f, 8.94e-8f, 6.1035156e-5f, 6.1e-5f, 1f, 1.0004883f, 1.0009766f,
+            65504f, 65519.996f, 65520f, 65536f, 1e30f, float.MaxValue, float.PositiveInfinity };
+        foreach (var x in edges) Check(x);
+        for (var bits = 0u; bits < 0x7F800000u; bits += 997) Check(BitConverter.UInt32BitsToSingle(bits));
+
+        static void Check(float x)
+        {
+            var want = (float)(Half)x;
+            var got = Q8Activations.RoundTripHalf(x);
+            if (BitConverter.SingleToInt32Bits(want) != BitConverter.SingleToInt32Bits(got))
+                Assert.Fail($"{x:R} (0x{BitConverter.SingleToInt32Bits(x):X8}): conversion {want:R}, round trip {got:R}");
+        }
+    }
+
+    /// <summary>A prompt step's activations, quantized and tiled by several threads, are byte for byte one thread's.</summary>
+    [Theory]
+    [InlineData(false, 77)]
+    [InlineData(true, 130)]
+    public void ActivationQuantization_SplitOverThreads_IsByteForByteOneThreads(bool superBlocks, int n)
+    {
+        var format = superBlocks ? ActivationFormat.Q8_K : ActivationFormat.Q8_0;
+        const int cols = 512;
+        var x = RandomWeights.Activations(n * cols, seed: n);
+        byte[] Quantized(int threads)
+        {
+            using var pool = new ComputePool(threads);
+            var a = new Q8Activations();
+            fixed (float* px = x) a.Fill(px, cols, n, format, pool: pool);
+            a.FillTiles(pool);
+            var tiled = (n + Q8Activations.TileTokens - 1) / Q8Activations.TileTokens * Q8Activations.TileTokens * cols;
+            return [.. new Span<byte>(a.Q, n * cols), .. new Span<byte>(a.D, n * cols / 32 * 4), .. new Span<byte>(a.Sum16, n * cols / 16 * 4),
+                .. new Span<byte>(a.Tiles, tiled), .. new Span<byte>(a.TileD, tiled / 32 * 4), .. new Span<byte>(a.TileSum32, tiled / 32 * 4)];
+        }
+        Assert.Equal(Quantized(1), Quantized(3));
+    }
+
     [Theory]
     [MemberData(nameof(MatMulTests.AllTypes), MemberType = typeof(MatMulTests))]
     public void PortableDecodePath_MatchesReference(GgmlType type)
