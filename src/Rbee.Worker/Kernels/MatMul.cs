@@ -124,9 +124,13 @@ public static unsafe class MatMul
         // Enough tasks for the dynamic split to even out a loaded machine, few enough to keep each a few rows.
         var threads = pool.Threads;
         var rowsPerTask = threads == 1 ? w.Rows : Math.Max(4, w.Rows / (threads * 8));
-        // Prefill: two of PanelGemm's eight-row panels per task. Batched decode (invariant) keeps the decode split: at 16
-        // rows per task its four-sequence steps ran 25 % slower (Q4_0 bench model, 2 threads: 13.7 against 10.9 ms).
-        if (n > 1 && !job.Invariant) rowsPerTask = Math.Clamp(rowsPerTask & ~(PanelGemm.IntRows - 1), PanelGemm.IntRows, 2 * PanelGemm.IntRows);
+        // Prefill: up to eight of PanelGemm's eight-row panels per task. Each panel asks for the next one's weights
+        // while it is swept, but a task's first panel finds its weights in memory, not in this core's L2 (the task
+        // before it may have run on another core): at two panels per task half of all panels started that way, and
+        // eight against two gave pp512 2–13 % more on F16, Q4_0 and Q4_K_M, Q8_0 within noise (sixteen: no better).
+        // Batched decode (invariant) keeps the decode split: at 16 rows per task its four-sequence steps ran 25 %
+        // slower (Q4_0 bench model, 2 threads: 13.7 against 10.9 ms).
+        if (n > 1 && !job.Invariant) rowsPerTask = Math.Clamp(rowsPerTask & ~(PanelGemm.IntRows - 1), PanelGemm.IntRows, 8 * PanelGemm.IntRows);
         job.RowsPerTask = rowsPerTask;
         return job;
     }
