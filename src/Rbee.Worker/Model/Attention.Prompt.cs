@@ -167,26 +167,27 @@ internal static unsafe partial class Attention
 
     /// <summary>
     /// One row's online softmax over a tile of which the first <paramref name="valid"/> positions are its own (the
-    /// rest masked): where the tile's largest score raises the running maximum m, the accumulator and the running sum
-    /// are scaled by e^(m_old − m); then the row's scores become weights e^(score − m) (masked: 0), added to the sum
-    /// in one fixed 8-lane tree.
+    /// rest masked to −∞): where the tile's largest score raises the running maximum m, the accumulator and the running
+    /// sum are scaled by e^(m_old − m); then the row's scores become weights e^(score − m) (masked: 0), added to the sum
+    /// in one fixed tree.
     /// </summary>
     private static void TileSoftmax(float* row, int valid, ref float m, ref float sum, float* acc, int hd)
     {
-        var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-        var none = Vector256.Create(float.NegativeInfinity);
-        var most = none;
-        for (var p = 0; p < Tile; p += 8)
+        if (valid < Tile)
         {
-            var keep = Vector256.LessThan(lane + Vector256.Create(p), Vector256.Create(valid)).AsSingle();
-            var v = Vector256.ConditionalSelect(keep, Vector256.Load(row + p), none);
-            v.Store(row + p);
-            most = Vector256.Max(most, v);
+            var lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+            for (var p = valid & ~7; p < Tile; p += 8)
+            {
+                var keep = Vector256.LessThan(lane + Vector256.Create(p), Vector256.Create(valid)).AsSingle();
+                Vector256.ConditionalSelect(keep, Vector256.Load(row + p), Vector256.Create(float.NegativeInfinity)).Store(row + p);
+            }
         }
-        var tileMax = Vector256.Max(most, Avx.Permute2x128(most, most, 1));
-        tileMax = Vector256.Max(tileMax, Avx.Permute(tileMax, 0b01_00_11_10));
-        tileMax = Vector256.Max(tileMax, Avx.Permute(tileMax, 0b10_11_00_01));
-        var top = MathF.Max(m, tileMax.ToScalar());
+        Vector256<float> s0 = Vector256.Load(row), s1 = Vector256.Load(row + 8), s2 = Vector256.Load(row + 16), s3 = Vector256.Load(row + 24);
+        var most = Vector256.Max(Vector256.Max(s0, s1), Vector256.Max(s2, s3));
+        most = Vector256.Max(most, Avx.Permute2x128(most, most, 1));
+        most = Vector256.Max(most, Avx.Permute(most, 0b01_00_11_10));
+        most = Vector256.Max(most, Avx.Permute(most, 0b10_11_00_01));
+        var top = MathF.Max(m, most.ToScalar());
         if (top > m)
         {
             if (m != float.NegativeInfinity)
@@ -200,26 +201,38 @@ internal static unsafe partial class Attention
             m = top;
         }
         var mv = Vector256.Create(m);
-        var total = Vector256<float>.Zero;
-        for (var p = 0; p < Tile; p += 8)
-        {
-            var keep = Vector256.LessThan(lane + Vector256.Create(p), Vector256.Create(valid)).AsSingle();
-            var e = Vector256.ConditionalSelect(keep, Exp(Vector256.Load(row + p) - mv), Vector256<float>.Zero);
-            e.Store(row + p);
-            total += e;
-        }
+        // Masked lanes: e^(−∞) is 0.
+        var e0 = ExpNegative(s0 - mv);
+        var e1 = ExpNegative(s1 - mv);
+        var e2 = ExpNegative(s2 - mv);
+        var e3 = ExpNegative(s3 - mv);
+        e0.Store(row); e1.Store(row + 8); e2.Store(row + 16); e3.Store(row + 24);
+        var total = (e0 + e1) + (e2 + e3);
         var h = total.GetLower() + total.GetUpper();
         sum += (h.GetElement(0) + h.GetElement(1)) + (h.GetElement(2) + h.GetElement(3));
     }
 
-    /// <summary>expf of each lane: <see cref="ExpF.Exp8"/> where verified, else the C library's one lane at a time (the
-    /// same bits).</summary>
+    /// <summary>
+    /// e^x for x ≤ 0 (a score minus its row's maximum) in float arithmetic: n = round(x·log₂e), r = x − n·ln 2 (ln 2 in
+    /// two parts), a degree-6 polynomial in r (Cephes' expf), times 2^n; 0 below −87.3, where e^x leaves float's normal
+    /// range, and for −∞. Within a few units in the last place of expf at a third of the exact <see cref="ExpF.Exp8"/>'s
+    /// cost: the tiled path is not llama.cpp's exact arithmetic (its exponentials there are ggml_v_expf's), and each
+    /// lane is computed the same way on every machine with FMA.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Exp(Vector256<float> x)
+    internal static Vector256<float> ExpNegative(Vector256<float> x)
     {
-        if (ExpF.IsSupported) return ExpF.Exp8(x);
-        return Vector256.Create(MathF.Exp(x[0]), MathF.Exp(x[1]), MathF.Exp(x[2]), MathF.Exp(x[3]),
-            MathF.Exp(x[4]), MathF.Exp(x[5]), MathF.Exp(x[6]), MathF.Exp(x[7]));
+        var n = Avx.RoundToNearestInteger(x * Vector256.Create(1.44269504f));
+        var r = Fma.MultiplyAddNegated(n, Vector256.Create(0.693359375f), x);
+        r = Fma.MultiplyAddNegated(n, Vector256.Create(-2.12194440e-4f), r);
+        var p = Fma.MultiplyAdd(Vector256.Create(1.9875691500e-4f), r, Vector256.Create(1.3981999507e-3f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(8.3334519073e-3f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(4.1665795894e-2f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(1.6666665459e-1f));
+        p = Fma.MultiplyAdd(p, r, Vector256.Create(5.0000001201e-1f));
+        p = Fma.MultiplyAdd(p, r * r, r + Vector256<float>.One);
+        var twoN = (Avx.ConvertToVector256Int32(n) + Vector256.Create(127)) << 23;
+        return Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(-87.3f)), Vector256<float>.Zero, p * twoN.AsSingle());
     }
 
     /// <summary>
