@@ -206,14 +206,18 @@ internal static unsafe class DecodeDot
     }
 
     /// <summary>
-    /// <see cref="Q4_0"/> for four sequences at once (batched decode): each group of eight blocks is loaded, its scales
-    /// widened and its nibbles unpacked once, then every sequence runs exactly the operations <see cref="Q4_0"/> runs
-    /// for it alone (<see cref="Group4_0"/>), in the same order, so each result is bit for bit the single-sequence one.
-    /// Sequence j's values are <paramref name="xstride"/> bytes after sequence 0's (its pairs too), its scales and sums
-    /// at the matching offsets; <paramref name="xs32"/> holds the per-block sums <see cref="BlockSums8"/> adds up.
+    /// <see cref="Q4_0"/> for four sequences at once (batched decode), bit for bit: each group of eight blocks is loaded,
+    /// its scales widened and its nibbles unpacked once for the four, then turned so that each vector holds one block per
+    /// lane (a 4×4 transpose of four-value groups within each half of <see cref="Nibbles8"/>'s vectors, whose halves
+    /// hold blocks i and i+4). Against activations laid out the same way (<see cref="Q8Activations.Lanes"/>, one per
+    /// sequence, <paramref name="xstride"/> bytes apart) eight chained dots then leave each block's sum in its own lane,
+    /// in block order, where <see cref="Q4_0"/> needs three horizontal adds per sequence to get there. Integer sums are
+    /// exact in any order, so the vector of block sums is the one <see cref="Group4_0"/> builds, and from there every
+    /// sequence runs its float operations in the same order; <paramref name="xs32"/> holds the per-block sums
+    /// <see cref="BlockSums8"/> adds up.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4_0x4(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, float* xs16, float* xs32, long xstride, float* y, long ystride)
+    public static void Q4_0x4(byte* row, int nb, sbyte* xq, sbyte* xlanes, float* xd, float* xs16, float* xs32, long xstride, float* y, long ystride)
     {
         var m4 = Vector256.Create((byte)0x0F);
         long dstride = xstride / 32, sstride = xstride / 16;
@@ -224,16 +228,63 @@ internal static unsafe class DecodeDot
             var p = row + 18 * b;
             var dw = Scales8(p, 18);
             var n = new Nibbles8(p, m4);
-            var x = xpairs + 32 * b;
-            Group4_0(n, dw, x, xd + b, Vector256.Load(xs32 + b), ref a0, ref c0);
-            Group4_0(n, dw, x + xstride, xd + dstride + b, Vector256.Load(xs32 + dstride + b), ref a1, ref c1);
-            Group4_0(n, dw, x + 2 * xstride, xd + 2 * dstride + b, Vector256.Load(xs32 + 2 * dstride + b), ref a2, ref c2);
-            Group4_0(n, dw, x + 3 * xstride, xd + 3 * dstride + b, Vector256.Load(xs32 + 3 * dstride + b), ref a3, ref c3);
+            var w = new Lanes8(n);
+            var x = xlanes + 32 * b;
+            Lanes4_0(w, dw, x, xd + b, Vector256.Load(xs32 + b), ref a0, ref c0);
+            Lanes4_0(w, dw, x + xstride, xd + dstride + b, Vector256.Load(xs32 + dstride + b), ref a1, ref c1);
+            Lanes4_0(w, dw, x + 2 * xstride, xd + 2 * dstride + b, Vector256.Load(xs32 + 2 * dstride + b), ref a2, ref c2);
+            Lanes4_0(w, dw, x + 3 * xstride, xd + 3 * dstride + b, Vector256.Load(xs32 + 3 * dstride + b), ref a3, ref c3);
         }
         y[0] = Finish4_0(row, b, nb, xq, xd, xs16, a0, c0);
         y[ystride] = Finish4_0(row, b, nb, xq + xstride, xd + dstride, xs16 + sstride, a1, c1);
         y[2 * ystride] = Finish4_0(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, xs16 + 2 * sstride, a2, c2);
         y[3 * ystride] = Finish4_0(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, xs16 + 3 * sstride, a3, c3);
+    }
+
+    /// <summary>
+    /// A group of eight blocks' nibbles with one block per 32-bit lane, in block order: vector j holds values 4j..4j+3 of
+    /// block k in lane k (j &lt; 4 from the low nibbles, values 0–15; j ≥ 4 from the high ones, 16–31).
+    /// </summary>
+    private struct Lanes8
+    {
+        public Vector256<byte> W0, W1, W2, W3, W4, W5, W6, W7;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Lanes8(in Nibbles8 n)
+        {
+            (W0, W1, W2, W3) = Transpose4(n.L0, n.L1, n.L2, n.L3);
+            (W4, W5, W6, W7) = Transpose4(n.H0, n.H1, n.H2, n.H3);
+        }
+
+        /// <summary>Within each 128-bit half, a 4×4 transpose of 32-bit groups: half h of output q holds group q of
+        /// inputs 0..3's half h. Input i's halves are blocks i and i+4, so output lane k is block k.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) Transpose4(
+            Vector256<byte> v0, Vector256<byte> v1, Vector256<byte> v2, Vector256<byte> v3)
+        {
+            var t0 = Avx2.UnpackLow(v0.AsInt32(), v1.AsInt32()).AsInt64();
+            var t1 = Avx2.UnpackHigh(v0.AsInt32(), v1.AsInt32()).AsInt64();
+            var t2 = Avx2.UnpackLow(v2.AsInt32(), v3.AsInt32()).AsInt64();
+            var t3 = Avx2.UnpackHigh(v2.AsInt32(), v3.AsInt32()).AsInt64();
+            return (Avx2.UnpackLow(t0, t2).AsByte(), Avx2.UnpackHigh(t0, t2).AsByte(), Avx2.UnpackLow(t1, t3).AsByte(), Avx2.UnpackHigh(t1, t3).AsByte());
+        }
+    }
+
+    /// <summary>
+    /// One sequence's share of a group in lanes form: two chains of four dots (each lane one block's partial sums), their
+    /// sum the eight blocks' sums in block order, then exactly <see cref="Group4_0"/>'s float operations.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Lanes4_0(in Lanes8 w, Vector256<float> dw, sbyte* x, float* xd, Vector256<float> sums,
+        ref Vector256<float> acc, ref Vector256<float> corr)
+    {
+        var lo = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w.W0, Vector256.Load(x)), w.W1, Vector256.Load(x + 32));
+        lo = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(lo, w.W2, Vector256.Load(x + 64)), w.W3, Vector256.Load(x + 96));
+        var hi = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w.W4, Vector256.Load(x + 128)), w.W5, Vector256.Load(x + 160));
+        hi = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(hi, w.W6, Vector256.Load(x + 192)), w.W7, Vector256.Load(x + 224));
+        var blocks = lo + hi;
+        corr = Fma.MultiplyAdd(dw, sums, corr);
+        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blocks), dw * Vector256.Load(xd), acc);
     }
 
     /// <summary>

@@ -182,6 +182,7 @@ public static unsafe class MatMul
                 if (!pairs) a.FillPairs();
                 pairs = true;
                 j.XP = a.Pairs;
+                j.XL = a.Lanes;
                 j.XB = a.Sum32;
             }
         }
@@ -227,6 +228,9 @@ public static unsafe class MatMul
         public float* XS;
         public sbyte* XP;
         public float* XB;
+
+        /// <summary>The activations in <see cref="Q8Activations.Lanes"/> order (Q4_0 with <see cref="DecodeDot"/>).</summary>
+        public sbyte* XL;
         public byte* XT;
         public float* TD;
         public float* TS;
@@ -271,7 +275,7 @@ public static unsafe class MatMul
                 DecodeDot.Q4_Kx4(row, cols / 256, xq, xd, xs, cols, y, ystride);
                 break;
             case GgmlType.Q4_0:
-                DecodeDot.Q4_0x4(row, blocks32, xq, j.XP + (long)s * cols, xd, xs, j.XB + (long)s * blocks32, cols, y, ystride);
+                DecodeDot.Q4_0x4(row, blocks32, xq, j.XL + (long)s * cols, xd, xs, j.XB + (long)s * blocks32, cols, y, ystride);
                 break;
             case GgmlType.Q6_K:
                 DecodeDot.Q6_Kx4(row, cols / 256, xq, xd, xs, cols, y, ystride);

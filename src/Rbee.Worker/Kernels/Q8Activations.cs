@@ -38,6 +38,14 @@ internal sealed unsafe class Q8Activations
     public sbyte* Pairs { get; private set; }
 
     /// <summary>
+    /// <see cref="Q"/> with each group of eight 32-blocks g..g+7 transposed in groups of four values (after
+    /// <see cref="FillPairs"/>): vector j of the group holds, in lane k, values 4j..4j+3 of block g+k. The layout
+    /// <see cref="DecodeDot.Q4_0x4"/> reads: its weight vectors hold one block per lane too, so eight chained dots leave
+    /// each block's sum in its own lane, with no horizontal adds. Blocks past the last whole group are not laid out.
+    /// </summary>
+    public sbyte* Lanes { get; private set; }
+
+    /// <summary>
     /// Per 32-block, the sum of its two <see cref="Sum16"/> values (after <see cref="FillPairs"/>): the sums
     /// <see cref="DecodeDot.Q4_0"/> adds for its offset term, added once per token instead of once per weight row
     /// by <see cref="DecodeDot.Q4_0x4"/> (the same single addition, so the same float).
@@ -92,6 +100,7 @@ internal sealed unsafe class Q8Activations
             D = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(float)), 64);
             Sum16 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / 16 * sizeof(float)), 64);
             Pairs = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
+            Lanes = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
             Sum32 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(float)), 64);
         }
         Cols = cols;
@@ -155,7 +164,8 @@ internal sealed unsafe class Q8Activations
         for (var v = from; v < to; v += Block) QuantizeBlock(j->X + v, j->Q + v, j->D + v / Block, j->Sum16 + v / 16);
     }
 
-    /// <summary>Fills <see cref="Pairs"/> for every token from <see cref="Q"/>, and <see cref="Sum32"/>.</summary>
+    /// <summary>Fills <see cref="Pairs"/> and <see cref="Lanes"/> for every token from <see cref="Q"/>, and
+    /// <see cref="Sum32"/>.</summary>
     public void FillPairs()
     {
         var blocks = (long)Tokens * (Cols / Block);
@@ -174,6 +184,9 @@ internal sealed unsafe class Q8Activations
                     Vector128.Store(Vector128.Load(a + 16), d + 32);
                     Vector128.Store(Vector128.Load(b + 16), d + 48);
                 }
+            var lanes = (byte*)Lanes + (long)t * Cols;
+            for (var g = 0; g + group <= Cols; g += group)
+                PanelGemm.Transpose8((byte*)src + g, Block, lanes + g, Vector256<byte>.Zero);
         }
     }
 
@@ -404,8 +417,10 @@ internal sealed unsafe class Q8Activations
         if (D != null) NativeMemory.AlignedFree(D);
         if (Sum16 != null) NativeMemory.AlignedFree(Sum16);
         if (Pairs != null) NativeMemory.AlignedFree(Pairs);
+        if (Lanes != null) NativeMemory.AlignedFree(Lanes);
         if (Sum32 != null) NativeMemory.AlignedFree(Sum32);
         Pairs = null;
+        Lanes = null;
         Sum32 = null;
         Q = null;
         D = null;
