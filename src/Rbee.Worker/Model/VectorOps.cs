@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Rbee.Worker.Model;
 
@@ -106,6 +107,40 @@ internal static class VectorOps
     }
 
     /// <summary>
+    /// x as fp16 bits, eight at a time, as <c>(Half)x</c> gives for every non-NaN x (a NaN stays a NaN); returns how many
+    /// values it converted (whole vectors), the caller converts the rest.
+    /// </summary>
+    public static int ToHalf(ReadOnlySpan<float> x, Span<ushort> bits)
+    {
+        if (!Vector256.IsHardwareAccelerated || bits.Length < x.Length) return 0;
+        var v = MemoryMarshal.Cast<float, Vector256<float>>(x);
+        for (var k = 0; k < v.Length; k++)
+        {
+            var h = ToHalfBits(v[k]);
+            Vector128.Narrow(h.GetLower(), h.GetUpper()).CopyTo(bits.Slice(8 * k, 8));
+        }
+        return v.Length * Vector256<float>.Count;
+    }
+
+    /// <summary>
+    /// Eight floats as fp16 bits (in the low 16 bits of each lane): rounded to fp16 precision first
+    /// (<see cref="RoundToHalf(Vector256{float})"/>, ties to even), which leaves an exactly representable value, then
+    /// re-encoded: normal values by moving the exponent's bias and dropping the 13 low significand bits, subnormal ones
+    /// (below 2^-14) as their multiple of 2^-24, and anything that rounded past 65504 as infinity.
+    /// </summary>
+    public static Vector256<uint> ToHalfBits(Vector256<float> x)
+    {
+        // The sign is x's: a tiny negative value that rounds to zero is −0 in fp16, and the rounding above loses it.
+        var sign = (x.AsUInt32() >> 16) & Vector256.Create(0x8000u);
+        var magnitude = RoundToHalf(x).AsUInt32() & Vector256.Create(0x7FFFFFFFu);
+        var normal = Vector256.Min((magnitude >> 13) - Vector256.Create(112u << 10), Vector256.Create(0x7C00u));
+        var tiny = Vector256.ConvertToInt32(magnitude.AsSingle() * Vector256.Create(16777216f)).AsUInt32(); // × 2^24: exact
+        var half = Vector256.ConditionalSelect(Vector256.LessThan(magnitude, Vector256.Create(0x38800000u)), tiny, normal);
+        var nan = ~Vector256.Equals(x, x).AsUInt32();
+        return Vector256.ConditionalSelect(nan, Vector256.Create(0x7E00u), half) | sign;
+    }
+
+    /// <summary>
     /// Eight values rounded to fp16 precision. Normal fp16 range: round the float's 23-bit significand to 10 bits,
     /// ties to even, in the integer domain (a carry moves into the exponent, as it should). Below 2^-14 fp16 is
     /// subnormal with a fixed step of 2^-24: adding and removing 0.75 (whose ulp is 2^-24) rounds to that step.
@@ -172,7 +207,8 @@ internal static class VectorOps
         for (var h = 0; h < heads; h++)
         {
             var x = v.Slice(h * headDim, headDim);
-            for (var i = 0; i < half; i++)
+            var i = Vector256.IsHardwareAccelerated && Avx2.IsSupported ? RopeHead(x, half, style, cos, sin) : 0;
+            for (; i < half; i++)
             {
                 int a, b;
                 if (style == RopeStyle.Normal) { a = 2 * i; b = a + 1; }
@@ -182,6 +218,46 @@ internal static class VectorOps
                 x[a] = x0 * cos[i] - x1 * sin[i];
                 x[b] = x0 * sin[i] + x1 * cos[i];
             }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Rope"/> of one head, eight values at a time, bit for bit the scalar loop: each output is the same two
+    /// rounded products and one rounded sum or difference (x0·c − x1·s as x0·c + (−(x1·s)), exact negation). Returns
+    /// how many rotation pairs it did; the caller does the rest.
+    /// </summary>
+    private static unsafe int RopeHead(Span<float> x, int half, RopeStyle style, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
+    {
+        fixed (float* px = x)
+        fixed (float* pc = cos)
+        fixed (float* ps = sin)
+        {
+            var i = 0;
+            if (style == RopeStyle.Normal)
+            {
+                // Four adjacent pairs per vector: lanes (2k, 2k+1) take angle k, doubled by a permute; the pair swap
+                // brings x1 beside x0 and x0 beside x1.
+                var dup = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
+                var sign = Vector256.Create(-1f, 1f, -1f, 1f, -1f, 1f, -1f, 1f);
+                for (; i + 4 <= half; i += 4)
+                {
+                    var p = px + 2 * i;
+                    var v = Vector256.Load(p);
+                    var c = Avx2.PermuteVar8x32(Vector256.Create(Vector128.Load(pc + i), Vector128<float>.Zero), dup);
+                    var sn = Avx2.PermuteVar8x32(Vector256.Create(Vector128.Load(ps + i), Vector128<float>.Zero), dup);
+                    var swapped = Avx.Permute(v, 0b10_11_00_01);
+                    (v * c + (swapped * sn) * sign).Store(p);
+                }
+                return i;
+            }
+            for (; i + 8 <= half; i += 8)
+            {
+                float* a = px + i, b = a + half;
+                Vector256<float> x0 = Vector256.Load(a), x1 = Vector256.Load(b), c = Vector256.Load(pc + i), sn = Vector256.Load(ps + i);
+                (x0 * c - x1 * sn).Store(a);
+                (x0 * sn + x1 * c).Store(b);
+            }
+            return i;
         }
     }
 }
