@@ -42,7 +42,7 @@ public sealed class PrefillAttentionTests
         }
     }
 
-    private static ModelConfig Config(int headDim, int heads, int kvHeads) => new()
+    internal static ModelConfig Config(int headDim, int heads, int kvHeads) => new()
     {
         Architecture = "llama", EmbeddingLength = headDim * heads, Layers = 1, Heads = heads, KvHeads = kvHeads,
         HeadDim = headDim, FeedForwardLength = 4, VocabSize = 4, ContextLength = 4096, RmsEpsilon = 1e-5f,

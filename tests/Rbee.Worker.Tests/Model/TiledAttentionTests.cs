@@ -119,11 +119,5 @@ public sealed class TiledAttentionTests
         return (q, keys, values);
     }
 
-    private static ModelConfig Config(int headDim, int heads, int kvHeads) => new()
-    {
-        Architecture = "llama", EmbeddingLength = headDim * heads, Layers = 1, Heads = heads, KvHeads = kvHeads,
-        HeadDim = headDim, FeedForwardLength = 4, VocabSize = 4, ContextLength = 4096, RmsEpsilon = 1e-5f,
-        RopeStyle = RopeStyle.Normal, RopeFreqBase = 10000, RopeDimensions = headDim, RopeFreqScale = 1,
-        QkvBias = false, QkNorm = false, TiedOutput = false,
-    };
+    private static ModelConfig Config(int headDim, int heads, int kvHeads) => PrefillAttentionTests.Config(headDim, heads, kvHeads);
 }
