@@ -56,7 +56,7 @@ public sealed class TiledAttentionTests
                 Assert.True(Math.Abs(got - expected) <= 2e-5, $"token {t}, head {h}, value {i}: tiled {got:R}, float64 {expected:R}");
             }
         }
-        // The fp16-accumulating one-token kernel lands ~1e-3 away on these inputs: the bound above tells them apart.
+        // The fp16-accumulating one-token kernel lands 3e-5 to 4e-4 away on these inputs: the bound above tells them apart.
         Assert.True(worst < 2e-5, $"worst difference {worst}");
     }
 
