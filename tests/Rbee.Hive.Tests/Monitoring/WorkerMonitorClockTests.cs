@@ -6,7 +6,7 @@ using Rbee.Hive.Workers;
 namespace Rbee.Hive.Tests.Monitoring;
 
 /// <summary>The scan loop runs on the monitor's <see cref="TimeProvider"/>: the safety-net scan is the clock's, not the wall's.</summary>
-public sealed class WorkerMonitorClockTests : IAsyncDisposable
+public sealed class WorkerMonitorClockTests : IAsyncLifetime
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
     private readonly FakeTimeProvider _clock = new();
@@ -29,7 +29,10 @@ public sealed class WorkerMonitorClockTests : IAsyncDisposable
         _supervisor = new WorkerSupervisor(o, _monitor, _clock, NullLogger<WorkerSupervisor>.Instance);
     }
 
-    public async ValueTask DisposeAsync()
+    // xunit 2 calls IAsyncLifetime.DisposeAsync, not IAsyncDisposable's: as IAsyncDisposable this never ran.
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _monitor.StopAsync();
         _monitor.Dispose();

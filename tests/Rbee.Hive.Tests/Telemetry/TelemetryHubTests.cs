@@ -14,7 +14,7 @@ using Rbee.Hive.Workers;
 namespace Rbee.Hive.Tests.Telemetry;
 
 /// <summary>DESIGN.md "Discovery and telemetry" 3: first frame at once, then every interval, plus a frame at once on a worker change.</summary>
-public sealed class TelemetryHubTests : IAsyncDisposable
+public sealed class TelemetryHubTests : IAsyncLifetime
 {
     private readonly TimerWatch _clock = new();
     private readonly FakeWorkers _workers = new();
@@ -59,7 +59,10 @@ public sealed class TelemetryHubTests : IAsyncDisposable
             Microsoft.Extensions.Logging.Abstractions.NullLogger<TelemetryHub>.Instance, services);
     }
 
-    public async ValueTask DisposeAsync()
+    // xunit 2 calls IAsyncLifetime.DisposeAsync, not IAsyncDisposable's: as IAsyncDisposable this never ran.
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _stop.CancelAsync();
         await _hub.StopAsync(CancellationToken.None);
