@@ -17,17 +17,7 @@ public sealed class PrefillAttentionTests
     public void PromptAttention_EqualsOneTokenSteps_BitForBit(int headDim, int heads, int kvHeads, int start, int n)
     {
         var c = Config(headDim, heads, kvHeads);
-        var rng = new Random(headDim * 1000 + n);
-        var positions = start + n;
-        var keys = new Half[positions * c.KvDim];
-        var values = new Half[positions * c.KvDim];
-        for (var i = 0; i < keys.Length; i++)
-        {
-            keys[i] = (Half)(rng.NextSingle() * 4 - 2);
-            values[i] = (Half)(rng.NextSingle() * 4 - 2);
-        }
-        var q = new float[n * c.QueryDim];
-        for (var i = 0; i < q.Length; i++) q[i] = rng.NextSingle() * 6 - 3;
+        var (q, keys, values) = Inputs(c, start + n, n, seed: headDim * 1000 + n);
 
         var prompt = new float[n * c.QueryDim];
         Attention.Run(q, keys, values, prompt, n, start, c);
@@ -40,6 +30,23 @@ public sealed class PrefillAttentionTests
                 Assert.True(BitConverter.SingleToInt32Bits(step[i]) == BitConverter.SingleToInt32Bits(prompt[t * c.QueryDim + i]),
                     $"token {t}, value {i}: prompt {prompt[t * c.QueryDim + i]:R}, one-token step {step[i]:R}");
         }
+    }
+
+    /// <summary>A cache of <paramref name="context"/> positions (keys and values uniform in [−2, 2), as fp16) and
+    /// <paramref name="n"/> tokens' queries (uniform in [−3, 3)), drawn in that order from one seeded generator.</summary>
+    internal static (float[] Q, Half[] Keys, Half[] Values) Inputs(ModelConfig c, int context, int n, int seed)
+    {
+        var rng = new Random(seed);
+        var keys = new Half[context * c.KvDim];
+        var values = new Half[context * c.KvDim];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = (Half)(rng.NextSingle() * 4 - 2);
+            values[i] = (Half)(rng.NextSingle() * 4 - 2);
+        }
+        var q = new float[n * c.QueryDim];
+        for (var i = 0; i < q.Length; i++) q[i] = rng.NextSingle() * 6 - 3;
+        return (q, keys, values);
     }
 
     internal static ModelConfig Config(int headDim, int heads, int kvHeads) => new()

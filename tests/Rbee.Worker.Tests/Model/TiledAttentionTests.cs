@@ -104,20 +104,8 @@ public sealed class TiledAttentionTests
         Assert.True(worst > 0, "the sweep ran");
     }
 
-    private static (float[] Q, Half[] Keys, Half[] Values) Inputs(ModelConfig c, int context, int n, int seed)
-    {
-        var rng = new Random(seed);
-        var keys = new Half[context * c.KvDim];
-        var values = new Half[context * c.KvDim];
-        for (var i = 0; i < keys.Length; i++)
-        {
-            keys[i] = (Half)(rng.NextSingle() * 4 - 2);
-            values[i] = (Half)(rng.NextSingle() * 4 - 2);
-        }
-        var q = new float[n * c.QueryDim];
-        for (var i = 0; i < q.Length; i++) q[i] = rng.NextSingle() * 6 - 3;
-        return (q, keys, values);
-    }
+    private static (float[] Q, Half[] Keys, Half[] Values) Inputs(ModelConfig c, int context, int n, int seed) =>
+        PrefillAttentionTests.Inputs(c, context, n, seed);
 
     private static ModelConfig Config(int headDim, int heads, int kvHeads) => PrefillAttentionTests.Config(headDim, heads, kvHeads);
 }
