@@ -58,12 +58,6 @@ internal static unsafe class DecodeDot
     private static Vector256<byte> Nibbles(byte* qs, Vector256<uint> shifts, Vector256<byte> m4) =>
         Avx2.ShiftRightLogicalVariable(Avx2.BroadcastVector128ToVector256(qs).AsUInt32(), shifts).AsByte() & m4;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block4_0(byte* qs, sbyte* x, Vector256<float> scale, Vector256<uint> shifts,
-        Vector256<byte> m4, Vector256<float> acc) =>
-        Fma.MultiplyAdd(Avx.ConvertToVector256Single(
-            AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Nibbles(qs, shifts, m4), Vector256.Load(x))), scale, acc);
-
     /// <summary>
     /// A group of eight Q4_0 blocks' nibbles, unpacked for <see cref="Group4_0"/>: pair i holds blocks i and i+4 (one in
     /// each 128-bit half), low nibbles in <c>l</c>, high in <c>h</c>, matching <see cref="Q8Activations.Pairs"/>.
@@ -92,41 +86,40 @@ internal static unsafe class DecodeDot
 
     /// <summary>
     /// One sequence's share of a group of eight Q4_0 blocks: each pair's two chained dots leave four lanes per block,
-    /// three horizontal adds (exact integer sums) leave each block's whole sum in one lane in block order, and one
-    /// conversion and one multiply-add by the eight blocks' dw·dx finish the group. <paramref name="sums"/> are the
-    /// blocks' activation sums (the −8 offsets' term, in <paramref name="corr"/>). Inlined into every caller, so the
-    /// accumulators stay in registers; <see cref="Q4_0"/> and <see cref="Q4_0x4"/> run exactly these operations, so a
-    /// sequence gets the same floats alone or batched.
+    /// three horizontal adds (exact integer sums) leave each block's whole Σ nibble·q in one lane in block order, and
+    /// minus <paramref name="offsets"/> (8·Σq per block) that is Σ (nibble−8)·q, exactly. One conversion and one
+    /// multiply-add by the eight blocks' dw·dx finish the group. Inlined into every caller, so the accumulator stays in
+    /// a register; <see cref="Q4_0"/> and <see cref="Q4_0x4"/> run exactly these float operations, so a sequence gets
+    /// the same floats alone or batched.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Group4_0(in Nibbles8 n, Vector256<float> dw, sbyte* x, float* xd, Vector256<float> sums,
-        ref Vector256<float> acc, ref Vector256<float> corr)
+    private static void Group4_0(in Nibbles8 n, Vector256<float> dw, sbyte* x, float* xd, int* offsets, ref Vector256<float> acc)
     {
         var d0 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, n.L0, Vector256.Load(x)), n.H0, Vector256.Load(x + 32));
         var d1 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, n.L1, Vector256.Load(x + 64)), n.H1, Vector256.Load(x + 96));
         var d2 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, n.L2, Vector256.Load(x + 128)), n.H2, Vector256.Load(x + 160));
         var d3 = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, n.L3, Vector256.Load(x + 192)), n.H3, Vector256.Load(x + 224));
         var blocks = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d0, d1), Avx2.HorizontalAdd(d2, d3));
-        corr = Fma.MultiplyAdd(dw, sums, corr);
-        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blocks), dw * Vector256.Load(xd), acc);
+        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blocks - Vector256.Load(offsets)), dw * Vector256.Load(xd), acc);
     }
 
     /// <summary>
-    /// Q4_0 row · Q8_0 activations: Σ_b dw·dx·Σ q·x − 8·Σ_b dw·(dx·Σx). <paramref name="xpairs"/> is the token's
-    /// <see cref="Q8Activations.Pairs"/>, read for whole groups of eight blocks; the rest reads <paramref name="xq"/>.
+    /// Q4_0 row · Q8_0 activations: Σ_b dw·dx·Σ (q−8)·x, each block's integer sum exact. <paramref name="xpairs"/> is the
+    /// token's <see cref="Q8Activations.Pairs"/>, read for whole groups of eight blocks; the rest reads
+    /// <paramref name="xq"/>. <paramref name="offsets"/> is the token's <see cref="Q8Activations.Offsets"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4_0(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, float* xs16)
+    public static float Q4_0(byte* row, int nb, sbyte* xq, sbyte* xpairs, float* xd, int* offsets)
     {
         var m4 = Vector256.Create((byte)0x0F);
-        Vector256<float> acc = default, corr = default;
+        Vector256<float> acc = default;
         var b = 0;
         for (; b + 8 <= nb; b += 8)
         {
             var p = row + 18 * b;
-            Group4_0(new Nibbles8(p, m4), Scales8(p, 18), xpairs + 32 * b, xd + b, BlockSums8(xs16 + 2 * b), ref acc, ref corr);
+            Group4_0(new Nibbles8(p, m4), Scales8(p, 18), xpairs + 32 * b, xd + b, offsets + b, ref acc);
         }
-        return Finish4_0(row, b, nb, xq, xd, xs16, acc, corr);
+        return Finish4_0(row, b, nb, xq, xd, offsets, acc);
     }
 
     /// <summary>
@@ -207,38 +200,35 @@ internal static unsafe class DecodeDot
 
     /// <summary>
     /// <see cref="Q4_0"/> for four sequences at once (batched decode), bit for bit: each group of eight blocks is loaded,
-    /// its scales widened and its nibbles unpacked once for the four, then turned so that each vector holds one block per
-    /// lane (a 4×4 transpose of four-value groups within each half of <see cref="Nibbles8"/>'s vectors, whose halves
-    /// hold blocks i and i+4). Against activations laid out the same way (<see cref="Q8Activations.Lanes"/>, one per
-    /// sequence, <paramref name="xstride"/> bytes apart) eight chained dots then leave each block's sum in its own lane,
-    /// in block order, where <see cref="Q4_0"/> needs three horizontal adds per sequence to get there. Integer sums are
-    /// exact in any order, so the vector of block sums is the one <see cref="Group4_0"/> builds, and from there every
-    /// sequence runs its float operations in the same order; <paramref name="xs32"/> holds the per-block sums
-    /// <see cref="BlockSums8"/> adds up.
+    /// its scales widened and its nibbles unpacked once for the four, turned so that each vector holds one block per
+    /// lane (<see cref="Lanes8"/>). Against activations laid out the same way (<see cref="Q8Activations.Lanes"/>, one per
+    /// sequence, <paramref name="xstride"/> bytes apart) eight dots then leave each block's sum in its own lane, in block
+    /// order, where <see cref="Q4_0"/> needs three horizontal adds per sequence to get there. Integer sums are exact in
+    /// any order, so the vector of block sums is the one <see cref="Group4_0"/> builds, and from there every sequence
+    /// runs its float operations in the same order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4_0x4(byte* row, int nb, sbyte* xq, sbyte* xlanes, float* xd, float* xs16, float* xs32, long xstride, float* y, long ystride)
+    public static void Q4_0x4(byte* row, int nb, sbyte* xq, sbyte* xlanes, float* xd, int* offsets, long xstride, float* y, long ystride)
     {
         var m4 = Vector256.Create((byte)0x0F);
-        long dstride = xstride / 32, sstride = xstride / 16;
-        Vector256<float> a0 = default, c0 = default, a1 = default, c1 = default, a2 = default, c2 = default, a3 = default, c3 = default;
+        var dstride = xstride / 32;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         var b = 0;
         for (; b + 8 <= nb; b += 8)
         {
             var p = row + 18 * b;
             var dw = Scales8(p, 18);
-            var n = new Nibbles8(p, m4);
-            var w = new Lanes8(n);
+            var w = new Lanes8(p, m4);
             var x = xlanes + 32 * b;
-            Lanes4_0(w, dw, x, xd + b, Vector256.Load(xs32 + b), ref a0, ref c0);
-            Lanes4_0(w, dw, x + xstride, xd + dstride + b, Vector256.Load(xs32 + dstride + b), ref a1, ref c1);
-            Lanes4_0(w, dw, x + 2 * xstride, xd + 2 * dstride + b, Vector256.Load(xs32 + 2 * dstride + b), ref a2, ref c2);
-            Lanes4_0(w, dw, x + 3 * xstride, xd + 3 * dstride + b, Vector256.Load(xs32 + 3 * dstride + b), ref a3, ref c3);
+            Lanes4_0(w, dw, x, xd + b, offsets + b, ref a0);
+            Lanes4_0(w, dw, x + xstride, xd + dstride + b, offsets + dstride + b, ref a1);
+            Lanes4_0(w, dw, x + 2 * xstride, xd + 2 * dstride + b, offsets + 2 * dstride + b, ref a2);
+            Lanes4_0(w, dw, x + 3 * xstride, xd + 3 * dstride + b, offsets + 3 * dstride + b, ref a3);
         }
-        y[0] = Finish4_0(row, b, nb, xq, xd, xs16, a0, c0);
-        y[ystride] = Finish4_0(row, b, nb, xq + xstride, xd + dstride, xs16 + sstride, a1, c1);
-        y[2 * ystride] = Finish4_0(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, xs16 + 2 * sstride, a2, c2);
-        y[3 * ystride] = Finish4_0(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, xs16 + 3 * sstride, a3, c3);
+        y[0] = Finish4_0(row, b, nb, xq, xd, offsets, a0);
+        y[ystride] = Finish4_0(row, b, nb, xq + xstride, xd + dstride, offsets + dstride, a1);
+        y[2 * ystride] = Finish4_0(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, offsets + 2 * dstride, a2);
+        y[3 * ystride] = Finish4_0(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, offsets + 3 * dstride, a3);
     }
 
     /// <summary>
@@ -249,51 +239,58 @@ internal static unsafe class DecodeDot
     {
         public Vector256<byte> W0, W1, W2, W3, W4, W5, W6, W7;
 
+        /// <summary>
+        /// The packed bytes are loaded as <see cref="Nibbles8"/> loads them (halves holding blocks i and i+4), turned
+        /// once (a 4×4 transpose of 32-bit groups within each half, so output lane k is block k), and only then split
+        /// into low and high nibbles: both splits work byte by byte, so they give what transposing the split halves
+        /// would, with half the shuffles.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Lanes8(in Nibbles8 n)
+        public Lanes8(byte* p, Vector256<byte> m4)
         {
-            (W0, W1, W2, W3) = Transpose4(n.L0, n.L1, n.L2, n.L3);
-            (W4, W5, W6, W7) = Transpose4(n.H0, n.H1, n.H2, n.H3);
-        }
-
-        /// <summary>Within each 128-bit half, a 4×4 transpose of 32-bit groups: half h of output q holds group q of
-        /// inputs 0..3's half h. Input i's halves are blocks i and i+4, so output lane k is block k.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) Transpose4(
-            Vector256<byte> v0, Vector256<byte> v1, Vector256<byte> v2, Vector256<byte> v3)
-        {
-            var t0 = Avx2.UnpackLow(v0.AsInt32(), v1.AsInt32()).AsInt64();
-            var t1 = Avx2.UnpackHigh(v0.AsInt32(), v1.AsInt32()).AsInt64();
-            var t2 = Avx2.UnpackLow(v2.AsInt32(), v3.AsInt32()).AsInt64();
-            var t3 = Avx2.UnpackHigh(v2.AsInt32(), v3.AsInt32()).AsInt64();
-            return (Avx2.UnpackLow(t0, t2).AsByte(), Avx2.UnpackHigh(t0, t2).AsByte(), Avx2.UnpackLow(t1, t3).AsByte(), Avx2.UnpackHigh(t1, t3).AsByte());
+            var v0 = Vector256.Create(Vector128.Load(p + 2), Vector128.Load(p + 2 + 4 * 18)).AsInt32();
+            var v1 = Vector256.Create(Vector128.Load(p + 2 + 18), Vector128.Load(p + 2 + 5 * 18)).AsInt32();
+            var v2 = Vector256.Create(Vector128.Load(p + 2 + 2 * 18), Vector128.Load(p + 2 + 6 * 18)).AsInt32();
+            var v3 = Vector256.Create(Vector128.Load(p + 2 + 3 * 18), Vector128.Load(p + 2 + 7 * 18)).AsInt32();
+            var t0 = Avx2.UnpackLow(v0, v1).AsInt64();
+            var t1 = Avx2.UnpackHigh(v0, v1).AsInt64();
+            var t2 = Avx2.UnpackLow(v2, v3).AsInt64();
+            var t3 = Avx2.UnpackHigh(v2, v3).AsInt64();
+            var u0 = Avx2.UnpackLow(t0, t2).AsByte();
+            var u1 = Avx2.UnpackHigh(t0, t2).AsByte();
+            var u2 = Avx2.UnpackLow(t1, t3).AsByte();
+            var u3 = Avx2.UnpackHigh(t1, t3).AsByte();
+            W0 = u0 & m4;
+            W1 = u1 & m4;
+            W2 = u2 & m4;
+            W3 = u3 & m4;
+            W4 = (u0.AsUInt16() >> 4).AsByte() & m4;
+            W5 = (u1.AsUInt16() >> 4).AsByte() & m4;
+            W6 = (u2.AsUInt16() >> 4).AsByte() & m4;
+            W7 = (u3.AsUInt16() >> 4).AsByte() & m4;
         }
     }
 
     /// <summary>
     /// One sequence's share of a group in lanes form: two chains of four dots (each lane one block's partial sums), their
-    /// sum the eight blocks' sums in block order, then exactly <see cref="Group4_0"/>'s float operations.
+    /// sum the eight blocks' sums in block order, then exactly <see cref="Group4_0"/>'s operations.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Lanes4_0(in Lanes8 w, Vector256<float> dw, sbyte* x, float* xd, Vector256<float> sums,
-        ref Vector256<float> acc, ref Vector256<float> corr)
+    private static void Lanes4_0(in Lanes8 w, Vector256<float> dw, sbyte* x, float* xd, int* offsets, ref Vector256<float> acc)
     {
         var lo = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w.W0, Vector256.Load(x)), w.W1, Vector256.Load(x + 32));
         lo = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(lo, w.W2, Vector256.Load(x + 64)), w.W3, Vector256.Load(x + 96));
         var hi = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, w.W4, Vector256.Load(x + 128)), w.W5, Vector256.Load(x + 160));
         hi = AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(hi, w.W6, Vector256.Load(x + 192)), w.W7, Vector256.Load(x + 224));
-        var blocks = lo + hi;
-        corr = Fma.MultiplyAdd(dw, sums, corr);
-        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blocks), dw * Vector256.Load(xd), acc);
+        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(lo + hi - Vector256.Load(offsets)), dw * Vector256.Load(xd), acc);
     }
 
     /// <summary>
     /// The end of a Q4_0 row dot from block <paramref name="b"/> on: the blocks past the last group of eight, one at a
-    /// time, then the accumulator's sum minus the −8 offsets' term.
+    /// time (the same exact integer sum, its float multiply-add scalar), then the accumulator's lanes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish4_0(byte* row, int b, int nb, sbyte* xq, float* xd, float* xs16, Vector256<float> acc,
-        Vector256<float> corr)
+    private static float Finish4_0(byte* row, int b, int nb, sbyte* xq, float* xd, int* offsets, Vector256<float> acc)
     {
         var m4 = Vector256.Create((byte)0x0F);
         var shifts = Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4);
@@ -301,11 +298,10 @@ internal static unsafe class DecodeDot
         for (; b < nb; b++)
         {
             var p = row + 18 * b;
-            var dw = QuantDot.H2F(p);
-            acc = Block4_0(p + 2, xq + 32 * b, Vector256.Create(dw * xd[b]), shifts, m4, acc);
-            tail += dw * (xs16[2 * b] + xs16[2 * b + 1]);
+            var sum = Vector256.Sum(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Nibbles(p + 2, shifts, m4), Vector256.Load(xq + 32 * b)));
+            tail = MathF.FusedMultiplyAdd(sum - offsets[b], QuantDot.H2F(p) * xd[b], tail);
         }
-        return Vector256.Sum(acc) - 8 * (Vector256.Sum(corr) + tail);
+        return Vector256.Sum(acc) + tail;
     }
 
     /// <summary>

@@ -183,7 +183,7 @@ public static unsafe class MatMul
                 pairs = true;
                 j.XP = a.Pairs;
                 j.XL = a.Lanes;
-                j.XB = a.Sum32;
+                j.XO = a.Offsets;
             }
         }
         return true;
@@ -227,7 +227,9 @@ public static unsafe class MatMul
         public float* XD;
         public float* XS;
         public sbyte* XP;
-        public float* XB;
+
+        /// <summary>The activations' <see cref="Q8Activations.Offsets"/> (Q4_0 with <see cref="DecodeDot"/>).</summary>
+        public int* XO;
 
         /// <summary>The activations in <see cref="Q8Activations.Lanes"/> order (Q4_0 with <see cref="DecodeDot"/>).</summary>
         public sbyte* XL;
@@ -275,7 +277,7 @@ public static unsafe class MatMul
                 DecodeDot.Q4_Kx4(row, cols / 256, xq, xd, xs, cols, y, ystride);
                 break;
             case GgmlType.Q4_0:
-                DecodeDot.Q4_0x4(row, blocks32, xq, j.XL + (long)s * cols, xd, xs, j.XB + (long)s * blocks32, cols, y, ystride);
+                DecodeDot.Q4_0x4(row, blocks32, xq, j.XL + (long)s * cols, xd, j.XO + (long)s * blocks32, cols, y, ystride);
                 break;
             case GgmlType.Q6_K:
                 DecodeDot.Q6_Kx4(row, cols / 256, xq, xd, xs, cols, y, ystride);
@@ -320,7 +322,8 @@ public static unsafe class MatMul
                         }
                         for (; s < j.N; s++)
                             j.Y[(long)s * rows + r] = DotInt8(w.Type, row, cols, j.XQ + (long)s * cols,
-                                j.XP == null ? null : j.XP + (long)s * cols, j.XD + (long)s * blocks32, j.XS + (long)s * blocks32 * 2);
+                                j.XP == null ? null : j.XP + (long)s * cols, j.XD + (long)s * blocks32, j.XS + (long)s * blocks32 * 2,
+                                j.XO == null ? null : j.XO + (long)s * blocks32);
                     }
                     return;
                 }
@@ -349,7 +352,8 @@ public static unsafe class MatMul
                     var xs = j.XS + (long)t * blocks32 * 2;
                     var yt = j.Y + (long)t * rows;
                     var xp = j.XP == null ? null : j.XP + (long)t * cols;
-                    for (var r = r0; r < r1; r++) yt[r] = DotInt8(w.Type, w.Row(r), cols, xq, xp, xd, xs);
+                    var xo = j.XO == null ? null : j.XO + (long)t * blocks32;
+                    for (var r = r0; r < r1; r++) yt[r] = DotInt8(w.Type, w.Row(r), cols, xq, xp, xd, xs, xo);
                 }
                 return;
             }
@@ -448,10 +452,13 @@ public static unsafe class MatMul
         }
     }
 
-    private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, sbyte* xp, float* xd, float* xs) => type switch
+    /// <summary>One row · one token; <paramref name="xp"/> and <paramref name="xo"/> are the token's
+    /// <see cref="Q8Activations.Pairs"/> and <see cref="Q8Activations.Offsets"/> where the job has them (Q4_0 with
+    /// <see cref="DecodeDot"/>), else null.</summary>
+    private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, sbyte* xp, float* xd, float* xs, int* xo) => type switch
     {
         GgmlType.Q8_0 => QuantDot.Q8_0(row, cols / 32, xq, xd),
-        GgmlType.Q4_0 => xp != null ? DecodeDot.Q4_0(row, cols / 32, xq, xp, xd, xs) : QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
+        GgmlType.Q4_0 => xp != null ? DecodeDot.Q4_0(row, cols / 32, xq, xp, xd, xo) : QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
         GgmlType.Q4_K => DecodeDot.IsSupported ? DecodeDot.Q4_K(row, cols / 256, xq, xd, xs) : QuantDot.Q4_K(row, cols / 256, xq, xd, xs),
         GgmlType.Q5_K => DecodeDot.IsSupported ? DecodeDot.Q5_K(row, cols / 256, xq, xd, xs) : QuantDot.Q5_K(row, cols / 256, xq, xd, xs),
         GgmlType.Q6_K => DecodeDot.IsSupported ? DecodeDot.Q6_K(row, cols / 256, xq, xd, xs) : QuantDot.Q6_K(row, cols / 256, xq, xd, xs),

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Rbee.Worker.Kernels;
 
@@ -46,11 +47,11 @@ internal sealed unsafe class Q8Activations
     public sbyte* Lanes { get; private set; }
 
     /// <summary>
-    /// Per 32-block, the sum of its two <see cref="Sum16"/> values (after <see cref="FillPairs"/>): the sums
-    /// <see cref="DecodeDot.Q4_0"/> adds for its offset term, added once per token instead of once per weight row
-    /// by <see cref="DecodeDot.Q4_0x4"/> (the same single addition, so the same float).
+    /// Per 32-block, 8·Σq over its 32 values, an exact integer (after <see cref="FillPairs"/>): a Q4_0 weight is its
+    /// nibble minus 8, so <see cref="DecodeDot.Q4_0"/> takes a block's Σ nibble·q minus this and has Σ (nibble−8)·q
+    /// exactly, as llama.cpp does, before the one conversion and scale multiply per block.
     /// </summary>
-    public float* Sum32 { get; private set; }
+    public int* Offsets { get; private set; }
 
     /// <summary>
     /// The activations in <see cref="PanelGemm"/>'s tile order (after <see cref="FillTiles"/>): tokens in tiles of
@@ -101,7 +102,7 @@ internal sealed unsafe class Q8Activations
             Sum16 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / 16 * sizeof(float)), 64);
             Pairs = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
             Lanes = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
-            Sum32 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(float)), 64);
+            Offsets = (int*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(int)), 64);
         }
         Cols = cols;
         Tokens = n + pad;
@@ -164,16 +165,17 @@ internal sealed unsafe class Q8Activations
         for (var v = from; v < to; v += Block) QuantizeBlock(j->X + v, j->Q + v, j->D + v / Block, j->Sum16 + v / 16);
     }
 
-    /// <summary>Fills <see cref="Pairs"/> and <see cref="Lanes"/> for every token from <see cref="Q"/>, and
-    /// <see cref="Sum32"/>.</summary>
+    /// <summary>Fills <see cref="Pairs"/>, <see cref="Lanes"/> and <see cref="Offsets"/> for every token from
+    /// <see cref="Q"/>.</summary>
     public void FillPairs()
     {
-        var blocks = (long)Tokens * (Cols / Block);
-        for (long b = 0; b < blocks; b++) Sum32[b] = Sum16[2 * b] + Sum16[2 * b + 1];
         const int group = 8 * Block;
+        var nb = Cols / Block;
         for (var t = 0; t < Tokens; t++)
         {
             var src = Q + (long)t * Cols;
+            var offsets = Offsets + (long)t * nb;
+            for (var b = 0; b < nb; b++) offsets[b] = 8 * BlockSum(src + (long)b * Block);
             var dst = Pairs + (long)t * Cols;
             for (var g = 0; g + group <= Cols; g += group)
                 for (var i = 0; i < 4; i++)
@@ -188,6 +190,16 @@ internal sealed unsafe class Q8Activations
             for (var g = 0; g + group <= Cols; g += group)
                 PanelGemm.Transpose8((byte*)src + g, Block, lanes + g, Vector256<byte>.Zero);
         }
+    }
+
+    /// <summary>The sum of a block's 32 values: bytes widened in pairs against ones, then the eight lanes added.</summary>
+    private static int BlockSum(sbyte* q)
+    {
+        var v = Vector256.Load(q);
+        var pairs = Avx2.IsSupported
+            ? Avx2.MultiplyAddAdjacent(Vector256<byte>.One, v)
+            : Vector256.WidenLower(v) + Vector256.WidenUpper(v);
+        return Vector256.Sum(Vector256.WidenLower(pairs) + Vector256.WidenUpper(pairs));
     }
 
     /// <summary>Fills <see cref="Tiles"/>, <see cref="TileD"/> and <see cref="TileSum32"/> from every token's values.</summary>
@@ -418,10 +430,10 @@ internal sealed unsafe class Q8Activations
         if (Sum16 != null) NativeMemory.AlignedFree(Sum16);
         if (Pairs != null) NativeMemory.AlignedFree(Pairs);
         if (Lanes != null) NativeMemory.AlignedFree(Lanes);
-        if (Sum32 != null) NativeMemory.AlignedFree(Sum32);
+        if (Offsets != null) NativeMemory.AlignedFree(Offsets);
         Pairs = null;
         Lanes = null;
-        Sum32 = null;
+        Offsets = null;
         Q = null;
         D = null;
         Sum16 = null;

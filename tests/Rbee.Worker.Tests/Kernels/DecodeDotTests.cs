@@ -57,7 +57,7 @@ public unsafe class DecodeDotTests
                 s += (double)row[c] * xd[c];
                 terms += Math.Abs((double)row[c] * xd[c]);
             }
-            var k = DecodeDot.Q4_0(w.Matrix.Row(r), blocks, act.Q, act.Pairs, act.D, act.Sum16);
+            var k = DecodeDot.Q4_0(w.Matrix.Row(r), blocks, act.Q, act.Pairs, act.D, act.Offsets);
             Assert.True(Math.Abs(s - k) <= 1e-5 * terms + 1e-7, $"{blocks} blocks row {r}: reference {s}, kernel {k}");
         }
     }
