@@ -174,21 +174,34 @@ internal sealed unsafe class Q8Activations
         for (var t = 0; t < Tokens; t++)
         {
             var src = Q + (long)t * Cols;
-            var offsets = Offsets + (long)t * nb;
-            for (var b = 0; b < nb; b++) offsets[b] = 8 * BlockSum(src + (long)b * Block);
             var dst = Pairs + (long)t * Cols;
             for (var g = 0; g + group <= Cols; g += group)
                 for (var i = 0; i < 4; i++)
                 {
-                    sbyte* a = src + g + Block * i, b = a + 4 * Block, d = dst + g + 2 * Block * i;
+                    sbyte* a = src + g + Block * i, e = a + 4 * Block, d = dst + g + 2 * Block * i;
                     Vector128.Store(Vector128.Load(a), d);
-                    Vector128.Store(Vector128.Load(b), d + 16);
+                    Vector128.Store(Vector128.Load(e), d + 16);
                     Vector128.Store(Vector128.Load(a + 16), d + 32);
-                    Vector128.Store(Vector128.Load(b + 16), d + 48);
+                    Vector128.Store(Vector128.Load(e + 16), d + 48);
                 }
             var lanes = (byte*)Lanes + (long)t * Cols;
-            for (var g = 0; g + group <= Cols; g += group)
+            var offsets = Offsets + (long)t * nb;
+            var b = 0;
+            for (var g = 0; g + group <= Cols; g += group, b += 8)
+            {
                 PanelGemm.Transpose8((byte*)src + g, Block, lanes + g, Vector256<byte>.Zero);
+                if (AvxVnni.IsSupported)
+                {
+                    // Lane k of each transposed vector holds four values of block k: eight dots against ones leave
+                    // the eight blocks' sums in block order.
+                    var sums = Vector256<int>.Zero;
+                    for (var j = 0; j < 8; j++) sums = AvxVnni.MultiplyWideningAndAdd(sums, Vector256<byte>.One, Vector256.Load((sbyte*)lanes + g + 32 * j));
+                    Vector256.Store(sums << 3, offsets + b);
+                }
+                else
+                    for (var k = 0; k < 8; k++) offsets[b + k] = 8 * BlockSum(src + (long)(b + k) * Block);
+            }
+            for (; b < nb; b++) offsets[b] = 8 * BlockSum(src + (long)b * Block);
         }
     }
 
