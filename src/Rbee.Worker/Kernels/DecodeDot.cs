@@ -407,15 +407,17 @@ internal static unsafe class DecodeDot
     }
 
     /// <summary>
-    /// Q6_K row · Q8_K activations: values 0..63 with a signed scale per 16 (one per 128-bit lane of a 32-value
-    /// step), the −32 offset paid from the per-16 activation sums in two vector multiply-adds per super-block.
+    /// Q6_K row · Q8_K activations, one integer sum per super-block: Σ_j sc_j·Σ q·x over the sixteen 16-value groups,
+    /// minus 32·Σ_j sc_j·Σx (the −32 offset of every 6-bit value; <paramref name="sums"/> is the token's
+    /// <see cref="Q8Activations.IntSum16"/>, one vpmaddwd against the scales), so each super-block's Σ sc·(q−32)·x is
+    /// exact, as llama.cpp computes it, before one conversion and one multiply-add by d·dx.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6_K(byte* row, int nsb, sbyte* xq, float* xd, float* xs16)
+    public static float Q6_K(byte* row, int nsb, sbyte* xq, float* xd, short* sums)
     {
         var m4 = Vector256.Create((byte)0x0F);
         var m30 = Vector256.Create((byte)0x30);
-        Vector256<float> acc = default, corr = default;
+        Vector256<float> acc = default;
         for (var s = 0; s < nsb; s++)
         {
             var blk = row + 210 * s;
@@ -439,14 +441,15 @@ internal static unsafe class DecodeDot
                 sumi0 = ScaledDot(sumi0, q2, x + 64, Pick(sc, 4, 5));
                 sumi1 = ScaledDot(sumi1, q3, x + 96, Pick(sc, 6, 7));
             }
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * xd[8 * s]), acc);
-            var d32 = Vector256.Create(32 * d);
-            var xss = xs16 + 16 * s;
-            corr = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales)) * d32, Vector256.Load(xss), corr);
-            corr = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + 8)) * d32, Vector256.Load(xss + 8), corr);
+            var offset = Avx2.MultiplyAddAdjacent(Scales16(scales), Vector256.Load(sums + 16 * s)) << 5;
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1 - offset), Vector256.Create(d * xd[8 * s]), acc);
         }
-        return Vector256.Sum(acc) - Vector256.Sum(corr);
+        return Vector256.Sum(acc);
     }
+
+    /// <summary>A Q6_K super-block's sixteen signed 8-bit scales as shorts.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Scales16(sbyte* scales) => Avx2.ConvertToVector256Int16(Vector128.Load(scales));
 
     /// <summary>
     /// <see cref="Q6_K"/> for four sequences (activations <paramref name="xstride"/> values apart): each super-block's
@@ -454,13 +457,12 @@ internal static unsafe class DecodeDot
     /// <see cref="Q6_K"/>'s order (integer sums are exact in any order), so each result is bit for bit <see cref="Q6_K"/>'s.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q6_Kx4(byte* row, int nsb, sbyte* xq, float* xd, float* xs16, long xstride, float* y, long ystride)
+    public static void Q6_Kx4(byte* row, int nsb, sbyte* xq, float* xd, short* sums, long xstride, float* y, long ystride)
     {
         var m4 = Vector256.Create((byte)0x0F);
         var m30 = Vector256.Create((byte)0x30);
         long dstride = xstride / 32, sstride = xstride / 16;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        Vector256<float> corr0 = default, corr1 = default, corr2 = default, corr3 = default;
         for (var s = 0; s < nsb; s++)
         {
             var blk = row + 210 * s;
@@ -482,23 +484,21 @@ internal static unsafe class DecodeDot
             var q5 = (l3 & m4) | ((qh1 << 2).AsByte() & m30);
             var q6 = ((l2.AsUInt16() >> 4).AsByte() & m4) | (qh1.AsByte() & m30);
             var q7 = ((l3.AsUInt16() >> 4).AsByte() & m4) | ((qh1 >> 2).AsByte() & m30);
-            var d32 = Vector256.Create(32 * d);
-            var s0 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales)) * d32;
-            var s1 = Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(scales + 8)) * d32;
+            var s16 = Scales16(scales);
             Vector256<short> p0 = Pick(sc0, 0, 1), p1 = Pick(sc0, 2, 3), p2 = Pick(sc0, 4, 5), p3 = Pick(sc0, 6, 7);
             Vector256<short> p4 = Pick(sc1, 0, 1), p5 = Pick(sc1, 2, 3), p6 = Pick(sc1, 4, 5), p7 = Pick(sc1, 6, 7);
             var x = xq + 256 * s;
             var ds = xd + 8 * s;
-            var xs = xs16 + 16 * s;
-            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1, d, x, ds, xs, ref acc0, ref corr0);
-            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1, d, x + xstride, ds + dstride, xs + sstride, ref acc1, ref corr1);
-            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1, d, x + 2 * xstride, ds + 2 * dstride, xs + 2 * sstride, ref acc2, ref corr2);
-            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s0, s1, d, x + 3 * xstride, ds + 3 * dstride, xs + 3 * sstride, ref acc3, ref corr3);
+            var xs = sums + 16 * s;
+            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s16, d, x, ds, xs, ref acc0);
+            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s16, d, x + xstride, ds + dstride, xs + sstride, ref acc1);
+            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s16, d, x + 2 * xstride, ds + 2 * dstride, xs + 2 * sstride, ref acc2);
+            Seq6_K(q0, q1, q2, q3, q4, q5, q6, q7, p0, p1, p2, p3, p4, p5, p6, p7, s16, d, x + 3 * xstride, ds + 3 * dstride, xs + 3 * sstride, ref acc3);
         }
-        y[0] = Vector256.Sum(acc0) - Vector256.Sum(corr0);
-        y[ystride] = Vector256.Sum(acc1) - Vector256.Sum(corr1);
-        y[2 * ystride] = Vector256.Sum(acc2) - Vector256.Sum(corr2);
-        y[3 * ystride] = Vector256.Sum(acc3) - Vector256.Sum(corr3);
+        y[0] = Vector256.Sum(acc0);
+        y[ystride] = Vector256.Sum(acc1);
+        y[2 * ystride] = Vector256.Sum(acc2);
+        y[3 * ystride] = Vector256.Sum(acc3);
     }
 
     /// <summary>
@@ -510,8 +510,8 @@ internal static unsafe class DecodeDot
     private static void Seq6_K(Vector256<byte> q0, Vector256<byte> q1, Vector256<byte> q2, Vector256<byte> q3,
         Vector256<byte> q4, Vector256<byte> q5, Vector256<byte> q6, Vector256<byte> q7, Vector256<short> p0,
         Vector256<short> p1, Vector256<short> p2, Vector256<short> p3, Vector256<short> p4, Vector256<short> p5,
-        Vector256<short> p6, Vector256<short> p7, Vector256<float> s0, Vector256<float> s1, float d, sbyte* x, float* xd, float* xss,
-        ref Vector256<float> acc, ref Vector256<float> corr)
+        Vector256<short> p6, Vector256<short> p7, Vector256<short> scales, float d, sbyte* x, float* xd, short* sums,
+        ref Vector256<float> acc)
     {
         var sumi0 = ScaledDot(default, q0, x, p0);
         var sumi1 = ScaledDot(default, q1, x + 32, p1);
@@ -521,8 +521,8 @@ internal static unsafe class DecodeDot
         sumi1 = ScaledDot(sumi1, q5, x + 160, p5);
         sumi0 = ScaledDot(sumi0, q6, x + 192, p6);
         sumi1 = ScaledDot(sumi1, q7, x + 224, p7);
-        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1), Vector256.Create(d * *xd), acc);
-        corr = Fma.MultiplyAdd(s1, Vector256.Load(xss + 8), Fma.MultiplyAdd(s0, Vector256.Load(xss), corr));
+        var offset = Avx2.MultiplyAddAdjacent(scales, Vector256.Load(sums)) << 5;
+        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sumi0 + sumi1 - offset), Vector256.Create(d * *xd), acc);
     }
 
     /// <summary>

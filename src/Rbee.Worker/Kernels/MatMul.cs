@@ -168,6 +168,7 @@ public static unsafe class MatMul
             j.XQ = a.Q;
             j.XD = a.D;
             j.XS = a.Sum16;
+            j.XI = a.IntSum16;
             j.Padded = pad != 0;
             if (UsesPanels(j.W, n, j.Invariant))
             {
@@ -231,6 +232,9 @@ public static unsafe class MatMul
         /// <summary>The activations' <see cref="Q8Activations.Offsets"/> (Q4_0 with <see cref="DecodeDot"/>).</summary>
         public int* XO;
 
+        /// <summary>The activations' <see cref="Q8Activations.IntSum16"/> (Q8_K format).</summary>
+        public short* XI;
+
         /// <summary>The activations in <see cref="Q8Activations.Lanes"/> order (Q4_0 with <see cref="DecodeDot"/>).</summary>
         public sbyte* XL;
         public byte* XT;
@@ -280,7 +284,7 @@ public static unsafe class MatMul
                 DecodeDot.Q4_0x4(row, blocks32, xq, j.XL + (long)s * cols, xd, j.XO + (long)s * blocks32, cols, y, ystride);
                 break;
             case GgmlType.Q6_K:
-                DecodeDot.Q6_Kx4(row, cols / 256, xq, xd, xs, cols, y, ystride);
+                DecodeDot.Q6_Kx4(row, cols / 256, xq, xd, j.XI + (long)s * (cols / 16), cols, y, ystride);
                 break;
             default:
                 throw new InvalidOperationException($"no four-sequence kernel for {j.W.Type}");
@@ -323,7 +327,7 @@ public static unsafe class MatMul
                         for (; s < j.N; s++)
                             j.Y[(long)s * rows + r] = DotInt8(w.Type, row, cols, j.XQ + (long)s * cols,
                                 j.XP == null ? null : j.XP + (long)s * cols, j.XD + (long)s * blocks32, j.XS + (long)s * blocks32 * 2,
-                                j.XO == null ? null : j.XO + (long)s * blocks32);
+                                j.XO == null ? null : j.XO + (long)s * blocks32, j.XI + (long)s * (cols / 16));
                     }
                     return;
                 }
@@ -353,7 +357,8 @@ public static unsafe class MatMul
                     var yt = j.Y + (long)t * rows;
                     var xp = j.XP == null ? null : j.XP + (long)t * cols;
                     var xo = j.XO == null ? null : j.XO + (long)t * blocks32;
-                    for (var r = r0; r < r1; r++) yt[r] = DotInt8(w.Type, w.Row(r), cols, xq, xp, xd, xs, xo);
+                    var xi = j.XI + (long)t * (cols / 16);
+                    for (var r = r0; r < r1; r++) yt[r] = DotInt8(w.Type, w.Row(r), cols, xq, xp, xd, xs, xo, xi);
                 }
                 return;
             }
@@ -454,14 +459,14 @@ public static unsafe class MatMul
 
     /// <summary>One row · one token; <paramref name="xp"/> and <paramref name="xo"/> are the token's
     /// <see cref="Q8Activations.Pairs"/> and <see cref="Q8Activations.Offsets"/> where the job has them (Q4_0 with
-    /// <see cref="DecodeDot"/>), else null.</summary>
-    private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, sbyte* xp, float* xd, float* xs, int* xo) => type switch
+    /// <see cref="DecodeDot"/>), else null; <paramref name="xi"/> its <see cref="Q8Activations.IntSum16"/>.</summary>
+    private static float DotInt8(GgmlType type, byte* row, int cols, sbyte* xq, sbyte* xp, float* xd, float* xs, int* xo, short* xi) => type switch
     {
         GgmlType.Q8_0 => QuantDot.Q8_0(row, cols / 32, xq, xd),
         GgmlType.Q4_0 => xp != null ? DecodeDot.Q4_0(row, cols / 32, xq, xp, xd, xo) : QuantDot.Q4_0(row, cols / 32, xq, xd, xs),
         GgmlType.Q4_K => DecodeDot.IsSupported ? DecodeDot.Q4_K(row, cols / 256, xq, xd, xs) : QuantDot.Q4_K(row, cols / 256, xq, xd, xs),
         GgmlType.Q5_K => DecodeDot.IsSupported ? DecodeDot.Q5_K(row, cols / 256, xq, xd, xs) : QuantDot.Q5_K(row, cols / 256, xq, xd, xs),
-        GgmlType.Q6_K => DecodeDot.IsSupported ? DecodeDot.Q6_K(row, cols / 256, xq, xd, xs) : QuantDot.Q6_K(row, cols / 256, xq, xd, xs),
+        GgmlType.Q6_K => DecodeDot.IsSupported ? DecodeDot.Q6_K(row, cols / 256, xq, xd, xi) : QuantDot.Q6_K(row, cols / 256, xq, xd, xs),
         _ => throw new NotSupportedException($"tensor type {type} has no integer kernel"),
     };
 }

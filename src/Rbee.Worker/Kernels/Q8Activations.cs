@@ -30,6 +30,12 @@ internal sealed unsafe class Q8Activations
     public float* Sum16 { get; private set; }
 
     /// <summary>
+    /// Per 16 values, Σq as an integer (Q8_K format only, after <see cref="Fill"/>): the term of Q6_K's −32 offset, which
+    /// <see cref="DecodeDot.Q6_K"/> takes out of its integer sum exactly instead of adding a float correction.
+    /// </summary>
+    public short* IntSum16 { get; private set; }
+
+    /// <summary>
     /// <see cref="Q"/> with each group of eight 32-blocks g..g+7 laid out as four pairs (g+i, g+i+4), each pair as
     /// [values 0..15 of g+i, 0..15 of g+i+4, 16..31 of g+i, 16..31 of g+i+4] (after <see cref="FillPairs"/>): the order
     /// <see cref="DecodeDot.Q4_0"/> unpacks two weight blocks' nibbles in, so one 256-bit dot covers half of each block,
@@ -100,6 +106,7 @@ internal sealed unsafe class Q8Activations
             Q = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
             D = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(float)), 64);
             Sum16 = (float*)NativeMemory.AlignedAlloc((nuint)(_capacity / 16 * sizeof(float)), 64);
+            IntSum16 = (short*)NativeMemory.AlignedAlloc((nuint)(_capacity / 16 * sizeof(short)), 64);
             Pairs = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
             Lanes = (sbyte*)NativeMemory.AlignedAlloc((nuint)_capacity, 64);
             Offsets = (int*)NativeMemory.AlignedAlloc((nuint)(_capacity / Block * sizeof(int)), 64);
@@ -110,7 +117,8 @@ internal sealed unsafe class Q8Activations
         new Span<sbyte>(Q + quantized, checked((int)(total - quantized))).Clear();
         new Span<float>(D + quantized / Block, checked((int)((total - quantized) / Block))).Clear();
         new Span<float>(Sum16 + quantized / 16, checked((int)((total - quantized) / 16))).Clear();
-        var job = new FillJob { X = x, Q = Q, D = D, Sum16 = Sum16, Cols = cols, Tokens = n, SuperBlocks = format == ActivationFormat.Q8_K };
+        new Span<short>(IntSum16 + quantized / 16, checked((int)((total - quantized) / 16))).Clear();
+        var job = new FillJob { X = x, Q = Q, D = D, Sum16 = Sum16, IntSum16 = IntSum16, Cols = cols, Tokens = n, SuperBlocks = format == ActivationFormat.Q8_K };
         Split(pool, &FillRange, &job, n);
     }
 
@@ -146,6 +154,7 @@ internal sealed unsafe class Q8Activations
     {
         public Part Part; // first: Split writes it through the job's address
         public float* X, D, Sum16;
+        public short* IntSum16;
         public sbyte* Q;
         public int Cols, Tokens;
         public bool SuperBlocks;
@@ -159,7 +168,7 @@ internal sealed unsafe class Q8Activations
         long from = (long)t0 * j->Cols, to = (long)t1 * j->Cols;
         if (j->SuperBlocks)
         {
-            for (var v = from; v < to; v += 256) QuantizeSuperBlock(j->X + v, j->Q + v, j->D + v / Block, j->Sum16 + v / 16);
+            for (var v = from; v < to; v += 256) QuantizeSuperBlock(j->X + v, j->Q + v, j->D + v / Block, j->Sum16 + v / 16, j->IntSum16 + v / 16);
             return;
         }
         for (var v = from; v < to; v += Block) QuantizeBlock(j->X + v, j->Q + v, j->D + v / Block, j->Sum16 + v / 16);
@@ -362,7 +371,7 @@ internal sealed unsafe class Q8Activations
     /// maps to −127; q = min(127, round-half-even(x·(−127/max))); d = 1/iscale for all 256.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void QuantizeSuperBlock(float* x, sbyte* q, float* d, float* s16)
+    private static void QuantizeSuperBlock(float* x, sbyte* q, float* d, float* s16, short* i16)
     {
         float amax = 0;
         var i = 0;
@@ -384,6 +393,7 @@ internal sealed unsafe class Q8Activations
             new Span<sbyte>(q, 256).Clear();
             for (var j = 0; j < 8; j++) d[j] = 0;
             for (var j = 0; j < 16; j++) s16[j] = 0;
+            new Span<short>(i16, 16).Clear();
             return;
         }
         float max = 0;
@@ -408,8 +418,11 @@ internal sealed unsafe class Q8Activations
                 var i2 = Vector256.Min(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(p + 16) * vs)), top);
                 var i3 = Vector256.Min(Vector256.ConvertToInt32(Vector256.Round(Vector256.Load(p + 24) * vs)), top);
                 Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store(q + 32 * g);
-                s16[2 * g] = scale * Vector256.Sum(i0 + i1);
-                s16[2 * g + 1] = scale * Vector256.Sum(i2 + i3);
+                int lo = Vector256.Sum(i0 + i1), hi = Vector256.Sum(i2 + i3);
+                s16[2 * g] = scale * lo;
+                s16[2 * g + 1] = scale * hi;
+                i16[2 * g] = (short)lo;
+                i16[2 * g + 1] = (short)hi;
             }
             return;
         }
@@ -423,6 +436,7 @@ internal sealed unsafe class Q8Activations
                 sum += v;
             }
             s16[g] = scale * sum;
+            i16[g] = (short)sum;
         }
     }
 
@@ -441,6 +455,7 @@ internal sealed unsafe class Q8Activations
         if (Q != null) NativeMemory.AlignedFree(Q);
         if (D != null) NativeMemory.AlignedFree(D);
         if (Sum16 != null) NativeMemory.AlignedFree(Sum16);
+        if (IntSum16 != null) NativeMemory.AlignedFree(IntSum16);
         if (Pairs != null) NativeMemory.AlignedFree(Pairs);
         if (Lanes != null) NativeMemory.AlignedFree(Lanes);
         if (Offsets != null) NativeMemory.AlignedFree(Offsets);
@@ -450,6 +465,7 @@ internal sealed unsafe class Q8Activations
         Q = null;
         D = null;
         Sum16 = null;
+        IntSum16 = null;
     }
 
     private void FreeTiles()
