@@ -94,6 +94,43 @@ public unsafe class IntegerKernelTests
         }
     }
 
+    /// <summary>
+    /// The exact integer sums the Q4_0 and Q6_K decode kernels take their offsets from: <see cref="Q8Activations.Offsets"/>
+    /// is 8·Σq per 32-block (whole groups of eight blocks and the blocks past them), <see cref="Q8Activations.IntSum16"/>
+    /// Σq per 16 values, each summed here from the quantized bytes themselves.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(false, 32 * 13, 3)]
+    [InlineData(false, 32 * 16, 2)]
+    [InlineData(true, 256 * 3, 4)]
+    public void IntegerSums_AreTheQuantizedValuesSums(bool superBlocks, int cols, int n)
+    {
+        var format = superBlocks ? ActivationFormat.Q8_K : ActivationFormat.Q8_0;
+        var x = RandomWeights.Activations(n * cols, seed: cols + n);
+        // The largest magnitudes a block can sum to, so no sum can pass for another by wrapping.
+        for (var i = 0; i < 64; i++) x[i] = 9f;
+        var a = new Q8Activations();
+        fixed (float* px = x) a.Fill(px, cols, n, format);
+        if (format == ActivationFormat.Q8_0)
+        {
+            Skip.IfNot(DecodeDot.IsSupported, "Offsets are filled for the AVX-VNNI decode kernels only");
+            a.FillPairs();
+            for (var b = 0; b < n * cols / 32; b++)
+            {
+                var sum = 0;
+                for (var i = 0; i < 32; i++) sum += a.Q[32 * b + i];
+                Assert.True(8 * sum == a.Offsets[b], $"block {b}: 8·Σq = {8 * sum}, Offsets {a.Offsets[b]}");
+            }
+        }
+        else
+            for (var g = 0; g < n * cols / 16; g++)
+            {
+                var sum = 0;
+                for (var i = 0; i < 16; i++) sum += a.Q[16 * g + i];
+                Assert.True(sum == a.IntSum16[g], $"group {g}: Σq = {sum}, IntSum16 {a.IntSum16[g]}");
+            }
+    }
+
     /// <summary>A prompt step's activations, quantized and tiled by several threads, are byte for byte one thread's.</summary>
     [Theory]
     [InlineData(false, 77)]
