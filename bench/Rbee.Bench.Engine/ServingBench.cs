@@ -147,18 +147,27 @@ internal static class ServingBench
         var completion = 0;
         while (reader.ReadLine() is { } line)
         {
-            if (!line.StartsWith("data: ", StringComparison.Ordinal) || line == "data: [DONE]") continue;
-            using var doc = JsonDocument.Parse(line.AsMemory(6));
-            var root = doc.RootElement;
-            if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
-                completion = usage.GetProperty("completion_tokens").GetInt32();
-            if (!root.TryGetProperty("choices", out var choices) || choices.GetArrayLength() == 0) continue;
+            if (!Frame(line, ref completion)) continue;
             var now = clock.Elapsed.TotalMilliseconds;
             if (ttft is null) ttft = now;
             else gaps.Add(now - last);
             last = now;
         }
         return new StreamResult(ttft ?? double.NaN, gaps, completion);
+    }
+
+    /// <summary>
+    /// One line of a streamed completion: true for a chunk with a choice (a token's text), and the completion tokens of
+    /// the usage chunk into <paramref name="completion"/>.
+    /// </summary>
+    private static bool Frame(string line, ref int completion)
+    {
+        if (!line.StartsWith("data: ", StringComparison.Ordinal) || line == "data: [DONE]") return false;
+        using var doc = JsonDocument.Parse(line.AsMemory(6));
+        var root = doc.RootElement;
+        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+            completion = usage.GetProperty("completion_tokens").GetInt32();
+        return root.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0;
     }
 
     /// <summary>
@@ -173,6 +182,12 @@ internal static class ServingBench
         using var response = http.Send(request, HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(response.Content.ReadAsStream());
         while (reader.ReadLine() is { } line) _ = line.StartsWith("data: ", StringComparison.Ordinal);
+        // And the parsing of streamed chunks, on lines shaped like the worker's: the benchmark is compiled without
+        // tiering (as the worker), so a first parse would otherwise be compiled inside the first request's TTFT.
+        var completion = 0;
+        _ = Frame("""data: {"id":"c","object":"text_completion","created":1,"model":"m","choices":[{"text":"a","index":0,"finish_reason":null}]}""", ref completion);
+        _ = Frame("""data: {"id":"c","object":"text_completion","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}""", ref completion);
+        _ = Frame("data: [DONE]", ref completion);
     }
 
     /// <summary>The worker's <c>llm_worker_batch_sequences</c> histogram: sum and count so far.</summary>
