@@ -14,6 +14,11 @@ internal sealed class TimerWatch : FakeTimeProvider
     public static readonly DateTimeOffset Origin = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     private readonly object _gate = new();
+
+    // Held while a timer is created or changed and while the clock takes a step: a timer the test sees armed exists in
+    // the fake provider with its due time counted from the same instant, so moving time never runs between the two.
+    // Reentrant, so a callback that fires during a step may arm timers on its own thread.
+    private readonly object _time = new();
     private readonly List<WatchedTimer> _armed = [];
     private long _created;
     private TaskCompletionSource _changed = NewSignal();
@@ -36,9 +41,9 @@ internal sealed class TimerWatch : FakeTimeProvider
             DateTimeOffset? next;
             lock (_gate) next = _armed.Where(t => t.Due > now && t.Due <= target).Select(t => (DateTimeOffset?)t.Due).Min();
             if (next is not { } due) break;
-            SetUtcNow(due);
+            lock (_time) SetUtcNow(due);
         }
-        SetUtcNow(target);
+        lock (_time) SetUtcNow(target);
     }
 
     /// <summary><see cref="AdvanceTo"/> <paramref name="by"/> from now.</summary>
@@ -58,18 +63,21 @@ internal sealed class TimerWatch : FakeTimeProvider
 
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        long number;
-        lock (_gate) number = ++_created;
-        var watched = new WatchedTimer(this, number);
-        // Noted before the fake timer exists: one due at once fires inside base.CreateTimer (a real timer would fire it
-        // on the thread pool at once).
-        watched.Armed(dueTime, period);
-        watched.Inner = base.CreateTimer(s =>
+        lock (_time)
         {
-            watched.Fired();
-            callback(s);
-        }, state, dueTime, period);
-        return watched;
+            long number;
+            lock (_gate) number = ++_created;
+            var watched = new WatchedTimer(this, number);
+            // Noted before the fake timer exists: one due at once fires inside base.CreateTimer (a real timer would fire
+            // it on the thread pool at once).
+            watched.Armed(dueTime, period);
+            watched.Inner = base.CreateTimer(s =>
+            {
+                watched.Fired();
+                callback(s);
+            }, state, dueTime, period);
+            return watched;
+        }
     }
 
     /// <summary>Waits (real time, bounded) until a timer due at <paramref name="elapsed"/> since <see cref="Origin"/> is armed.</summary>
@@ -145,8 +153,11 @@ internal sealed class TimerWatch : FakeTimeProvider
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
-            Armed(dueTime, period);
-            return Inner.Change(dueTime, period);
+            lock (clock._time)
+            {
+                Armed(dueTime, period);
+                return Inner.Change(dueTime, period);
+            }
         }
 
         public void Dispose()

@@ -34,4 +34,24 @@ public sealed class TimerWatchTests
         clock.AdvanceTo(S(10));
         Assert.Equal(created, clock.TimersCreated);
     }
+
+    [Fact]
+    public async Task ATimerSeenArmed_FiresAtThatTime_EvenWhenTheClockMovesTheMomentItIsSeen()
+    {
+        // The code under test arms timers on pool threads while the test thread moves time. A timer seen armed must
+        // already exist with its due time counted from the instant it was seen; if the clock could step in between, the
+        // timer would fire a step late and the test waiting for it would hang (a CI flake in ReadySequenceTests).
+        var clock = new TimerWatch();
+        for (var i = 0; i < 2000; i++)
+        {
+            var due = clock.Elapsed + S(2);
+            var fired = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var arming = Task.Run(() => clock.CreateTimer(_ => fired.TrySetResult(clock.Elapsed), null, S(2), Timeout.InfiniteTimeSpan));
+            await clock.WaitForTimerAsync(due, $"round {i}", clock.TimersCreated - 1);
+            clock.AdvanceTo(due);
+            using var timer = await arming;
+            Assert.True(fired.Task.IsCompleted, $"round {i}: the timer seen due at {due.TotalSeconds} s had not fired at {clock.Elapsed.TotalSeconds} s");
+            Assert.Equal(due, await fired.Task);
+        }
+    }
 }
