@@ -184,6 +184,7 @@ public static unsafe class MatMul
                 pairs = true;
                 j.XP = a.Pairs;
                 j.XL = a.Lanes;
+                j.WideLanes = a.WideLanes;
                 j.XO = a.Offsets;
             }
         }
@@ -237,6 +238,9 @@ public static unsafe class MatMul
 
         /// <summary>The activations in <see cref="Q8Activations.Lanes"/> order (Q4_0 with <see cref="DecodeDot"/>).</summary>
         public sbyte* XL;
+
+        /// <summary><see cref="XL"/> is in <see cref="Q8Activations.WideLanes"/> order.</summary>
+        public bool WideLanes;
         public byte* XT;
         public float* TD;
         public float* TS;
@@ -281,10 +285,12 @@ public static unsafe class MatMul
                 DecodeDot.Q4_Kx4(row, cols / 256, xq, xd, xs, cols, y, ystride);
                 break;
             case GgmlType.Q4_0:
-                DecodeDot.Q4_0x4(row, blocks32, xq, j.XL + (long)s * cols, xd, j.XO + (long)s * blocks32, cols, y, ystride);
+                if (j.WideLanes) DecodeDot.Q4_0x4Wide(row, blocks32, xq, j.XL + (long)s * cols, xd, j.XO + (long)s * blocks32, cols, y, ystride);
+                else DecodeDot.Q4_0x4(row, blocks32, xq, j.XL + (long)s * cols, xd, j.XO + (long)s * blocks32, cols, y, ystride);
                 break;
             case GgmlType.Q6_K:
-                DecodeDot.Q6_Kx4(row, cols / 256, xq, xd, j.XI + (long)s * (cols / 16), cols, y, ystride);
+                if (DecodeDot.IsWideSupported) DecodeDot.Q6_Kx4Wide(row, cols / 256, xq, xd, j.XI + (long)s * (cols / 16), cols, y, ystride);
+                else DecodeDot.Q6_Kx4(row, cols / 256, xq, xd, j.XI + (long)s * (cols / 16), cols, y, ystride);
                 break;
             default:
                 throw new InvalidOperationException($"no four-sequence kernel for {j.W.Type}");

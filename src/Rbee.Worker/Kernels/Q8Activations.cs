@@ -48,9 +48,15 @@ internal sealed unsafe class Q8Activations
     /// <see cref="Q"/> with each group of eight 32-blocks g..g+7 transposed in groups of four values (after
     /// <see cref="FillPairs"/>): vector j of the group holds, in lane k, values 4j..4j+3 of block g+k. The layout
     /// <see cref="DecodeDot.Q4_0x4"/> reads: its weight vectors hold one block per lane too, so eight chained dots leave
-    /// each block's sum in its own lane, with no horizontal adds. Blocks past the last whole group are not laid out.
+    /// each block's sum in its own lane, with no horizontal adds. With <see cref="WideLanes"/>, each pair of groups
+    /// (blocks 16i..16i+15) is interleaved vector by vector, vector j of the first group then vector j of the second, so
+    /// <see cref="DecodeDot.Q4_0x4Wide"/> loads both halves of a 512-bit vector at once; a last odd group stays as it is.
+    /// Blocks past the last whole group are not laid out.
     /// </summary>
     public sbyte* Lanes { get; private set; }
+
+    /// <summary>Whether <see cref="Lanes"/> pairs its groups for 512-bit vectors (see there).</summary>
+    public bool WideLanes { get; private set; }
 
     /// <summary>
     /// Per 32-block, 8·Σq over its 32 values, an exact integer (after <see cref="FillPairs"/>): a Q4_0 weight is its
@@ -175,11 +181,16 @@ internal sealed unsafe class Q8Activations
     }
 
     /// <summary>Fills <see cref="Pairs"/>, <see cref="Lanes"/> and <see cref="Offsets"/> for every token from
-    /// <see cref="Q"/>.</summary>
-    public void FillPairs()
+    /// <see cref="Q"/>, <see cref="Lanes"/> wide where <see cref="DecodeDot.IsWideSupported"/>.</summary>
+    public void FillPairs() => FillPairs(DecodeDot.IsWideSupported);
+
+    /// <summary><see cref="FillPairs()"/> with <see cref="Lanes"/> in the layout asked for.</summary>
+    public void FillPairs(bool wideLanes)
     {
         const int group = 8 * Block;
         var nb = Cols / Block;
+        var pair = stackalloc byte[2 * group];
+        WideLanes = wideLanes;
         for (var t = 0; t < Tokens; t++)
         {
             var src = Q + (long)t * Cols;
@@ -209,6 +220,16 @@ internal sealed unsafe class Q8Activations
                 }
                 else
                     for (var k = 0; k < 8; k++) offsets[b + k] = 8 * BlockSum(src + (long)(b + k) * Block);
+                if (wideLanes && g % (2 * group) == group)
+                {
+                    // The second group of a pair: interleave it with the first, vector by vector.
+                    for (var j = 0; j < 8; j++)
+                    {
+                        Vector256.Store(Vector256.Load(lanes + g - group + 32 * j), pair + 64 * j);
+                        Vector256.Store(Vector256.Load(lanes + g + 32 * j), pair + 64 * j + 32);
+                    }
+                    Buffer.MemoryCopy(pair, lanes + g - group, 2 * group, 2 * group);
+                }
             }
             for (; b < nb; b++) offsets[b] = 8 * BlockSum(src + (long)b * Block);
         }

@@ -63,6 +63,79 @@ public unsafe class DecodeDotTests
     }
 
     [Theory]
+    [InlineData(8)]
+    [InlineData(13)]
+    [InlineData(16)]
+    [InlineData(24)]
+    [InlineData(40)]
+    [InlineData(88)]
+    public void Q4_0x4_BothLayouts_AreEachSequencesOneSequenceDot_BitForBit(int blocks)
+    {
+        // Batched decode is batch-invariant: four sequences through the 256-bit kernel (plain lanes) or the 512-bit one
+        // (lanes paired for it), whole groups, a last odd group and tail blocks alike, give each sequence exactly the
+        // floats DecodeDot.Q4_0 gives it alone.
+        if (!DecodeDot.IsSupported) return;
+        var cols = 32 * blocks;
+        using var w = new RandomWeights(GgmlType.Q4_0, 6, cols, seed: 100 + blocks);
+        var x = RandomWeights.Activations(4 * cols, seed: 200 + blocks);
+        var act = new Q8Activations();
+        fixed (float* px = x) act.Fill(px, cols, 4, ActivationFormat.Q8_0);
+        var alone = new float[6 * 4];
+        act.FillPairs(wideLanes: false);
+        for (var r = 0; r < 6; r++)
+            for (var t = 0; t < 4; t++)
+                alone[4 * r + t] = DecodeDot.Q4_0(w.Matrix.Row(r), blocks, act.TokenQ(t), act.Pairs + (long)t * cols, act.TokenD(t), act.Offsets + (long)t * blocks);
+        var layouts = DecodeDot.IsWideSupported ? new[] { false, true } : [false];
+        foreach (var wide in layouts)
+        {
+            act.FillPairs(wide);
+            Assert.Equal(wide, act.WideLanes);
+            var got = new float[6 * 4];
+            fixed (float* pg = got)
+                for (var r = 0; r < 6; r++)
+                {
+                    if (wide) DecodeDot.Q4_0x4Wide(w.Matrix.Row(r), blocks, act.Q, act.Lanes, act.D, act.Offsets, cols, pg + 4 * r, 1);
+                    else DecodeDot.Q4_0x4(w.Matrix.Row(r), blocks, act.Q, act.Lanes, act.D, act.Offsets, cols, pg + 4 * r, 1);
+                }
+            for (var i = 0; i < got.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(alone[i]) == BitConverter.SingleToInt32Bits(got[i]),
+                    $"{blocks} blocks, {(wide ? "wide" : "plain")} lanes, row {i / 4} sequence {i % 4}: alone {alone[i]}, batched {got[i]}");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    [InlineData(11)]
+    public void Q6_Kx4_BothWidths_AreEachSequencesOneSequenceDot_BitForBit(int superBlocks)
+    {
+        if (!DecodeDot.IsSupported) return;
+        var cols = 256 * superBlocks;
+        using var w = new RandomWeights(GgmlType.Q6_K, 6, cols, seed: 300 + superBlocks);
+        var x = RandomWeights.Activations(4 * cols, seed: 400 + superBlocks);
+        var act = new Q8Activations();
+        fixed (float* px = x) act.Fill(px, cols, 4, ActivationFormat.Q8_K);
+        var alone = new float[6 * 4];
+        for (var r = 0; r < 6; r++)
+            for (var t = 0; t < 4; t++)
+                alone[4 * r + t] = DecodeDot.Q6_K(w.Matrix.Row(r), superBlocks, act.TokenQ(t), act.TokenD(t), act.IntSum16 + (long)t * (cols / 16));
+        var widths = DecodeDot.IsWideSupported ? new[] { false, true } : [false];
+        foreach (var wide in widths)
+        {
+            var got = new float[6 * 4];
+            fixed (float* pg = got)
+                for (var r = 0; r < 6; r++)
+                {
+                    if (wide) DecodeDot.Q6_Kx4Wide(w.Matrix.Row(r), superBlocks, act.Q, act.D, act.IntSum16, cols, pg + 4 * r, 1);
+                    else DecodeDot.Q6_Kx4(w.Matrix.Row(r), superBlocks, act.Q, act.D, act.IntSum16, cols, pg + 4 * r, 1);
+                }
+            for (var i = 0; i < got.Length; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(alone[i]) == BitConverter.SingleToInt32Bits(got[i]),
+                    $"{superBlocks} super-blocks, {(wide ? "512" : "256")}-bit, row {i / 4} sequence {i % 4}: alone {alone[i]}, batched {got[i]}");
+        }
+    }
+
+    [Theory]
     [InlineData(13, 1)]
     [InlineData(13, 3)]
     [InlineData(24, 5)]
