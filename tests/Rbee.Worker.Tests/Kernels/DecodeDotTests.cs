@@ -97,10 +97,16 @@ public unsafe class DecodeDotTests
                     if (wide) DecodeDot.Q4_0x4Wide(w.Matrix.Row(r), blocks, act.Q, act.Lanes, act.D, act.Offsets, cols, pg + 4 * r, 1);
                     else DecodeDot.Q4_0x4(w.Matrix.Row(r), blocks, act.Q, act.Lanes, act.D, act.Offsets, cols, pg + 4 * r, 1);
                 }
-            for (var i = 0; i < got.Length; i++)
-                Assert.True(BitConverter.SingleToInt32Bits(alone[i]) == BitConverter.SingleToInt32Bits(got[i]),
-                    $"{blocks} blocks, {(wide ? "wide" : "plain")} lanes, row {i / 4} sequence {i % 4}: alone {alone[i]}, batched {got[i]}");
+            AssertEachAsAlone(alone, got, $"{blocks} blocks, {(wide ? "wide" : "plain")} lanes");
         }
+    }
+
+    /// <summary>Four sequences' results per row (row-major, four per row), each bit for bit its one-sequence result.</summary>
+    private static void AssertEachAsAlone(float[] alone, float[] batched, string what)
+    {
+        for (var i = 0; i < batched.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(alone[i]) == BitConverter.SingleToInt32Bits(batched[i]),
+                $"{what}, row {i / 4} sequence {i % 4}: alone {alone[i]}, batched {batched[i]}");
     }
 
     [Theory]
@@ -129,9 +135,7 @@ public unsafe class DecodeDotTests
                     if (wide) DecodeDot.Q6_Kx4Wide(w.Matrix.Row(r), superBlocks, act.Q, act.D, act.IntSum16, cols, pg + 4 * r, 1);
                     else DecodeDot.Q6_Kx4(w.Matrix.Row(r), superBlocks, act.Q, act.D, act.IntSum16, cols, pg + 4 * r, 1);
                 }
-            for (var i = 0; i < got.Length; i++)
-                Assert.True(BitConverter.SingleToInt32Bits(alone[i]) == BitConverter.SingleToInt32Bits(got[i]),
-                    $"{superBlocks} super-blocks, {(wide ? "512" : "256")}-bit, row {i / 4} sequence {i % 4}: alone {alone[i]}, batched {got[i]}");
+            AssertEachAsAlone(alone, got, $"{superBlocks} super-blocks, {(wide ? "512" : "256")}-bit");
         }
     }
 
