@@ -15,14 +15,9 @@ internal static unsafe class QuantDot
 {
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
-    /// <summary>Half bits → float with the same rebasing trick as <see cref="FastConvert.HalfToSingle"/>.</summary>
+    /// <summary>The fp16 field at <paramref name="p"/> as a float (<see cref="FastConvert.HalfBits(uint)"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float H2F(byte* p)
-    {
-        uint h = *(ushort*)p;
-        var f = BitConverter.UInt32BitsToSingle((h & 0x7FFF) << 13) * 5.192297e33f;
-        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(f) | ((h & 0x8000) << 16));
-    }
+    public static float H2F(byte* p) => FastConvert.HalfBits(*(ushort*)p);
 
     /// <summary>Eight int32 sums, lane i = Σ of bytes 4i..4i+3 of u·s (u unsigned, s signed).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -295,15 +290,14 @@ internal static unsafe class QuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16(byte* row, float* x, int n)
     {
-        var scale = Vector256.Create(5.192297e33f);
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
         var h = (ushort*)row;
         var i = 0;
         for (; i + 16 <= n; i += 16)
         {
-            acc0 = Fma.MultiplyAdd(FastConvert.HalfToSingle8(Vector128.Load(h + i), scale), Vector256.Load(x + i), acc0);
-            acc1 = Fma.MultiplyAdd(FastConvert.HalfToSingle8(Vector128.Load(h + i + 8), scale), Vector256.Load(x + i + 8), acc1);
+            acc0 = Fma.MultiplyAdd(FastConvert.HalfToSingle8(Vector128.Load(h + i)), Vector256.Load(x + i), acc0);
+            acc1 = Fma.MultiplyAdd(FastConvert.HalfToSingle8(Vector128.Load(h + i + 8)), Vector256.Load(x + i + 8), acc1);
         }
         var s = HSum(acc0 + acc1);
         for (; i < n; i++) s += (float)BitConverter.UInt16BitsToHalf(h[i]) * x[i];

@@ -212,13 +212,12 @@ internal static unsafe class QuantDot4
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void F16(byte* row, int cols, float* x, float* y, long ystride)
     {
-        var scale = Vector256.Create(5.192297e33f);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         var h = (ushort*)row;
         var i = 0;
         for (; i + 8 <= cols; i += 8)
         {
-            var w = FastConvert.HalfToSingle8(Vector128.Load(h + i), scale);
+            var w = FastConvert.HalfToSingle8(Vector128.Load(h + i));
             a0 = Fma.MultiplyAdd(w, Vector256.Load(x + i), a0);
             a1 = Fma.MultiplyAdd(w, Vector256.Load(x + cols + i), a1);
             a2 = Fma.MultiplyAdd(w, Vector256.Load(x + 2 * cols + i), a2);

@@ -606,8 +606,7 @@ internal static unsafe partial class Attention
         }
         else
         {
-            var scale = Vector256.Create(5.192297e33f); // 2^112, see FastConvert.HalfToSingle8
-            for (; i < vector; i += 8) Vector256.Store(FastConvert.HalfToSingle8(Vector128.Load(src + i), scale), dst + i);
+            for (; i < vector; i += 8) Vector256.Store(FastConvert.HalfToSingle8(Vector128.Load(src + i)), dst + i);
         }
         for (; i < n; i++) dst[i] = (float)BitConverter.UInt16BitsToHalf(src[i]);
     }

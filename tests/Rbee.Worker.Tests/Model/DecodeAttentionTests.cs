@@ -148,15 +148,14 @@ public sealed unsafe class DecodeAttentionTests
         if (np > 0)
         {
             var va = MemoryMarshal.Cast<float, Vector256<float>>(a[..np]);
-            var scale = Vector256.Create(5.192297e33f);
             Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
             for (var i = 0; i < va.Length; i += 4)
             {
                 var bi = b + i * 8;
-                s0 = Vector256.FusedMultiplyAdd(va[i], FastConvert.HalfToSingle8(Vector128.Load(bi), scale), s0);
-                s1 = Vector256.FusedMultiplyAdd(va[i + 1], FastConvert.HalfToSingle8(Vector128.Load(bi + 8), scale), s1);
-                s2 = Vector256.FusedMultiplyAdd(va[i + 2], FastConvert.HalfToSingle8(Vector128.Load(bi + 16), scale), s2);
-                s3 = Vector256.FusedMultiplyAdd(va[i + 3], FastConvert.HalfToSingle8(Vector128.Load(bi + 24), scale), s3);
+                s0 = Vector256.FusedMultiplyAdd(va[i], FastConvert.HalfToSingle8(Vector128.Load(bi)), s0);
+                s1 = Vector256.FusedMultiplyAdd(va[i + 1], FastConvert.HalfToSingle8(Vector128.Load(bi + 8)), s1);
+                s2 = Vector256.FusedMultiplyAdd(va[i + 2], FastConvert.HalfToSingle8(Vector128.Load(bi + 16)), s2);
+                s3 = Vector256.FusedMultiplyAdd(va[i + 3], FastConvert.HalfToSingle8(Vector128.Load(bi + 24)), s3);
             }
             var r = (s0 + s2) + (s1 + s3);
             var h = r.GetLower() + r.GetUpper();
@@ -186,9 +185,8 @@ public sealed unsafe class DecodeAttentionTests
         {
             var v = MemoryMarshal.Cast<float, Vector256<float>>(acc);
             var vs = Vector256.Create(s);
-            var scale = Vector256.Create(5.192297e33f);
             for (var k = 0; k < v.Length; k++)
-                v[k] = VectorOps.RoundToHalf(Vector256.FusedMultiplyAdd(FastConvert.HalfToSingle8(Vector128.Load(x + k * 8), scale), vs, v[k]));
+                v[k] = VectorOps.RoundToHalf(Vector256.FusedMultiplyAdd(FastConvert.HalfToSingle8(Vector128.Load(x + k * 8)), vs, v[k]));
             i = v.Length * Vector256<float>.Count;
         }
         for (; i < acc.Length; i++) acc[i] = (float)(Half)MathF.FusedMultiplyAdd((float)BitConverter.UInt16BitsToHalf(x[i]), s, acc[i]);
