@@ -55,9 +55,11 @@ public sealed class InferenceEndpoints(
         // Released after the outcome is counted and logged, so whoever gets the slot next sees up-to-date metrics.
         SlotLease? lease = null;
         StreamWriterState? stream = null;
+        InferenceLoop.Arrival? arrival = null;
         try
         {
             if (state.Loaded is not { } worker) throw Loading();
+            arrival = worker.Loop.Announce();
             var request = OpenAiRequest.Parse(await ReadBodyAsync(ctx, ct), kind);
             if (!string.IsNullOrEmpty(request.Model) && request.Model != state.Options.ModelId)
                 throw new RequestException(StatusCodes.Status404NotFound,
@@ -80,7 +82,10 @@ public sealed class InferenceEndpoints(
 
             try
             {
-                lease = await worker.Pool.AcquireAsync(prompt, ct);
+                var acquiring = worker.Pool.AcquireAsync(prompt, ct);
+                // Queued for a slot: not on its way to the loop until one frees, which the loop's own work decides.
+                if (!acquiring.IsCompleted) arrival.Dispose();
+                lease = await acquiring;
             }
             catch (QueueFullException ex)
             {
@@ -98,12 +103,12 @@ public sealed class InferenceEndpoints(
                 {
                     streamedChunks++;
                     return stream.TextAsync(text, c);
-                }, ct);
+                }, ct, arrival);
                 await stream.FinishAsync(result, request.IncludeUsage, ct);
             }
             else
             {
-                result = await worker.Loop.RunAsync(lease.Slot, generation, null, ct);
+                result = await worker.Loop.RunAsync(lease.Slot, generation, null, ct, arrival);
                 await WriteResultAsync(ctx, kind, requestId, created, result);
             }
             metrics.Finished(result.Timings);
@@ -141,6 +146,7 @@ public sealed class InferenceEndpoints(
         }
         finally
         {
+            arrival?.Dispose();
             lease?.Dispose();
         }
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Stopwatch = System.Diagnostics.Stopwatch;
 
 namespace Rbee.Worker.Serving;
 
@@ -17,6 +18,9 @@ namespace Rbee.Worker.Serving;
 /// <item>decodes one token for every generating slot in one forward pass (<see cref="IServedModel.DecodeBatch"/>), so
 /// N streams read the weights once per step, not N times.</item>
 /// </list>
+/// When the loop wakes from idle it first admits what arrives within <see cref="BatchWindow"/>, and waits for requests
+/// already on their way to it (<see cref="Announce"/>: being read, tokenized, queued; at most <see cref="GatherLimit"/>),
+/// so that a burst of requests shares its first prefill pass instead of the first going alone.
 /// A generation that ends or is cancelled leaves at the step where that is seen, without disturbing the others; its
 /// result is set only after the loop has let go of its slot. The batched pass is batch-invariant, so a request's
 /// output does not depend on who else is served. A step allocates nothing once its buffers exist.
@@ -30,6 +34,7 @@ public sealed class InferenceLoop : IDisposable
     private readonly List<Generation> _active = [];
     private readonly Thread _thread;
     private volatile bool _stopping;
+    private int _arriving;
 
     // Step buffers, grown when more generations are active than ever before.
     private IModelSession[] _sessions = [];
@@ -39,11 +44,15 @@ public sealed class InferenceLoop : IDisposable
     private float[] _logits = [];
 
     /// <summary>Starts the loop's thread unless <paramref name="start"/> is false (tests then enqueue requests before
-    /// the first step and call <see cref="Start"/>, so those requests are certain to share it).</summary>
-    public InferenceLoop(IServedModel model, WorkerMetrics? metrics = null, bool start = true)
+    /// the first step and call <see cref="Start"/>, so those requests are certain to share it).
+    /// <paramref name="gatherLimit"/> bounds the wait for announced requests (default <see cref="DefaultGatherLimit"/>).</summary>
+    public InferenceLoop(IServedModel model, WorkerMetrics? metrics = null, bool start = true, TimeSpan? gatherLimit = null,
+        TimeSpan batchWindow = default)
     {
         _model = model;
         _metrics = metrics;
+        GatherLimit = gatherLimit ?? DefaultGatherLimit;
+        BatchWindow = batchWindow;
         _thread = new Thread(Run) { IsBackground = true, Name = "rbee-inference" };
         if (start) Start();
     }
@@ -51,15 +60,61 @@ public sealed class InferenceLoop : IDisposable
     public void Start() => _thread.Start();
 
     /// <summary>
+    /// Longest the loop, woken from idle, waits for announced requests before its first step: what a request costs
+    /// between its body being read and its being queued (validation, chat template, tokenizing) is well under it,
+    /// and a request announced and then lost (a failure before <see cref="Submit"/>) delays the others by no more.
+    /// </summary>
+    public static readonly TimeSpan DefaultGatherLimit = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>The bound on waiting for announced requests (<see cref="Announce"/>).</summary>
+    public TimeSpan GatherLimit { get; }
+
+    /// <summary>
+    /// How long the loop, woken from idle, admits whatever else arrives before its first step, announced or not
+    /// (<c>--batch-window-ms</c>): clients of a burst are never quite simultaneous, and one that sends a moment after
+    /// the first would otherwise wait for the first's whole prefill pass before its own. Zero: only announced requests
+    /// are waited for.
+    /// </summary>
+    public TimeSpan BatchWindow { get; }
+
+    /// <summary>
+    /// Tells the loop a request is on its way (its body read, not yet queued): a loop waking from idle waits for it
+    /// (at most <see cref="GatherLimit"/>), so requests that arrive together share their first forward pass. Pass the
+    /// result to <see cref="RunAsync"/>, or dispose it if the request fails before, so the loop waits no longer.
+    /// </summary>
+    public Arrival Announce()
+    {
+        Interlocked.Increment(ref _arriving);
+        return new Arrival(this);
+    }
+
+    /// <summary>A request announced to the loop (<see cref="Announce"/>), until it is queued or given up.</summary>
+    public sealed class Arrival : IDisposable
+    {
+        private InferenceLoop? _loop;
+
+        internal Arrival(InferenceLoop loop) => _loop = loop;
+
+        /// <summary>The request is queued or will not be: the loop stops counting it (once, however often called).</summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _loop, null) is not { } loop) return;
+            Interlocked.Decrement(ref loop._arriving);
+            loop._wake.Set();
+        }
+    }
+
+    /// <summary>
     /// Queues <paramref name="request"/> on <paramref name="slot"/> (held by the caller until the result is set).
     /// <paramref name="streaming"/> makes text available on <see cref="Generation.Text"/> as it is generated;
     /// <paramref name="ct"/> cancelled drops the generation at the next step.
     /// </summary>
-    public Generation Submit(Slot slot, GenerationRequest request, bool streaming, CancellationToken ct)
+    public Generation Submit(Slot slot, GenerationRequest request, bool streaming, CancellationToken ct, Arrival? arrival = null)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
         var g = new Generation(_model, slot, request, streaming, ct);
         _incoming.Enqueue(g);
+        arrival?.Dispose(); // after queueing: the loop sees the request in the queue or still counted, never neither
         _wake.Set();
         // A loop that has ended (disposed or faulted) takes nothing more: what raced past the check above is cancelled.
         if (_stopping && !_thread.IsAlive)
@@ -71,10 +126,10 @@ public sealed class InferenceLoop : IDisposable
     /// Runs a request to its end: text safe to send goes to <paramref name="onText"/> as it appears. Returns (or throws)
     /// only once the loop has let go of <paramref name="slot"/>, so the caller may hand it on.
     /// </summary>
-    public async Task<GenerationResult> RunAsync(
-        Slot slot, GenerationRequest request, Func<string, CancellationToken, ValueTask>? onText, CancellationToken ct)
+    public async Task<GenerationResult> RunAsync(Slot slot, GenerationRequest request,
+        Func<string, CancellationToken, ValueTask>? onText, CancellationToken ct, Arrival? arrival = null)
     {
-        var g = Submit(slot, request, onText is not null, ct);
+        var g = Submit(slot, request, onText is not null, ct, arrival);
         try
         {
             if (g.Text is { } text)
@@ -108,12 +163,14 @@ public sealed class InferenceLoop : IDisposable
             while (!_stopping)
             {
                 _wake.Reset();
+                var idle = _active.Count == 0;
                 Admit();
                 if (_active.Count == 0)
                 {
                     if (_incoming.IsEmpty && !_stopping) _wake.Wait();
                     continue;
                 }
+                if (idle) Gather();
                 Step();
             }
         }
@@ -130,6 +187,25 @@ public sealed class InferenceLoop : IDisposable
         Admit();
         foreach (var g in _active) g.Cancelled();
         _active.Clear();
+    }
+
+    /// <summary>Admits what arrives within <see cref="BatchWindow"/> of the loop waking, and the requests announced by
+    /// then as they are queued, until none is on its way or <see cref="GatherLimit"/> has passed.</summary>
+    private void Gather()
+    {
+        var start = Stopwatch.GetTimestamp();
+        long Ticks(TimeSpan t) => start + (long)(t.TotalSeconds * Stopwatch.Frequency);
+        long window = Ticks(BatchWindow), limit = Ticks(GatherLimit);
+        while (!_stopping)
+        {
+            var now = Stopwatch.GetTimestamp();
+            var announced = Volatile.Read(ref _arriving) > 0;
+            var until = announced ? Math.Max(window, limit) : window;
+            if (now >= until) return;
+            _wake.Reset();
+            if (_incoming.IsEmpty) _wake.Wait(TimeSpan.FromSeconds((double)(until - now) / Stopwatch.Frequency));
+            Admit();
+        }
     }
 
     private void Admit()

@@ -36,6 +36,13 @@ public sealed record WorkerOptions
     /// faster start and a cold first request.</summary>
     public int WarmUpRounds { get; init; } = 2;
 
+    /// <summary>
+    /// How long the inference loop, woken from idle, admits further requests before its first step, so that a burst
+    /// shares its first prefill pass (<see cref="InferenceLoop.BatchWindow"/>). Only with more than one slot; zero
+    /// turns it off. A lone request's first token comes this much later.
+    /// </summary>
+    public TimeSpan BatchWindow { get; init; } = TimeSpan.FromMilliseconds(2);
+
     /// <summary>Requests that may wait for a free slot; one more gets 503 with Retry-After.</summary>
     public int QueueSize { get; init; } = 64;
 
@@ -80,6 +87,7 @@ public static class WorkerConfiguration
         ["--ctx-size"] = Key(nameof(WorkerOptions.ContextSize)),
         ["--parallel"] = Key(nameof(WorkerOptions.Parallel)),
         ["--warm-up-rounds"] = Key(nameof(WorkerOptions.WarmUpRounds)),
+        ["--batch-window-ms"] = Key(BatchWindowMs),
         ["--queue-size"] = Key(nameof(WorkerOptions.QueueSize)),
         ["--max-body-bytes"] = Key(nameof(WorkerOptions.MaxRequestBodyBytes)),
         ["--worker-id"] = Key(nameof(WorkerOptions.WorkerId)),
@@ -103,6 +111,7 @@ public static class WorkerConfiguration
     public static readonly DaemonSpec Spec = new("worker", "llm-worker-rbee", Flags, EnvironmentVariables, ServerFlags: false);
 
     private const string ShutdownTimeoutMs = "ShutdownTimeoutMs";
+    private const string BatchWindowMs = "BatchWindowMs";
     private const string KeepAliveTimeoutMs = "KeepAliveTimeoutMs";
     private const string RequestHeadersTimeoutMs = "RequestHeadersTimeoutMs";
 
@@ -134,6 +143,7 @@ public static class WorkerConfiguration
             ContextSize = s.Int(nameof(WorkerOptions.ContextSize), 16, 1 << 24),
             Parallel = s.Int(nameof(WorkerOptions.Parallel), 1, 256) ?? defaults.Parallel,
             WarmUpRounds = s.Int(nameof(WorkerOptions.WarmUpRounds), 0, 100) ?? defaults.WarmUpRounds,
+            BatchWindow = s.Int(BatchWindowMs, 0, 1000) is { } bw ? TimeSpan.FromMilliseconds(bw) : defaults.BatchWindow,
             QueueSize = s.Int(nameof(WorkerOptions.QueueSize), 0, 1_000_000) ?? defaults.QueueSize,
             MaxRequestBodyBytes = s.Int(nameof(WorkerOptions.MaxRequestBodyBytes), 1024, int.MaxValue) ?? defaults.MaxRequestBodyBytes,
             RetryAfterSeconds = s.Int(nameof(WorkerOptions.RetryAfterSeconds), 1, 3600) ?? defaults.RetryAfterSeconds,

@@ -1,14 +1,15 @@
 namespace Rbee.Worker.Serving;
 
 /// <summary>What the worker serves once the model is loaded: the model, its slots and their context size.</summary>
-public sealed class LoadedWorker(IServedModel model, SlotPool pool, int contextSize, WorkerMetrics? metrics = null) : IDisposable
+public sealed class LoadedWorker(IServedModel model, SlotPool pool, int contextSize, WorkerMetrics? metrics = null,
+    TimeSpan batchWindow = default) : IDisposable
 {
     public IServedModel Model { get; } = model;
     public SlotPool Pool { get; } = pool;
     public int ContextSize { get; } = contextSize;
 
     /// <summary>The thread that runs every slot's generation, batched.</summary>
-    public InferenceLoop Loop { get; } = new(model, metrics);
+    public InferenceLoop Loop { get; } = new(model, metrics, batchWindow: batchWindow);
 
     /// <summary>Creates <paramref name="options"/>.Parallel slots, each with its own KV cache and sampler, and the
     /// loop that serves them (observing its batches in <paramref name="metrics"/> when given).</summary>
@@ -26,7 +27,9 @@ public sealed class LoadedWorker(IServedModel model, SlotPool pool, int contextS
             foreach (var s in slots) s.Dispose();
             throw;
         }
-        return new LoadedWorker(model, new SlotPool(slots, options.QueueSize), ctx, metrics);
+        // One slot cannot batch: nothing to wait for.
+        var window = options.Parallel > 1 ? options.BatchWindow : TimeSpan.Zero;
+        return new LoadedWorker(model, new SlotPool(slots, options.QueueSize), ctx, metrics, window);
     }
 
     /// <summary>

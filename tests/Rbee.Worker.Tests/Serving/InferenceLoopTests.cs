@@ -99,6 +99,60 @@ public sealed class InferenceLoopTests
         Assert.Equal((3 + 1 + 1 + 3 * 5.0, 3 + 3.0), await BatchHistogram(metrics));
     }
 
+    private static ScriptedModel Abc() =>
+        new(["<eos>", "a", "b", "c", "\n", "0xC3", "0xA9", "x"], t => t switch { 1 => 2, 2 => 3, 3 => 1, _ => 7 }) { PrefillTogetherFrom = 8 };
+
+    private static int[] Prompt(int last) => [.. Enumerable.Repeat(4, 7), last];
+
+    [Fact]
+    public async Task ARequestAnnouncedWhenTheLoopWakes_IsWaitedFor_AndBothShareTheFirstPrefillPass()
+    {
+        var model = Abc();
+        using var loop = new InferenceLoop(model, gatherLimit: TimeSpan.FromSeconds(30));
+        var slots = Slots(model, 2, 64);
+
+        var second = loop.Announce(); // its body read, being tokenized: the loop wakes for the first meanwhile
+        var a = loop.RunAsync(slots[0], Request(Prompt(1), 4), null, default);
+        await Task.Delay(200); // long after the loop woke for the first: it must still be waiting, not prefilling it alone
+        Assert.False(a.IsCompleted);
+        var b = loop.RunAsync(slots[1], Request(Prompt(2), 4), null, default, second);
+        var results = await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(["bcab", "cabc"], results.Select(r => r.Text));
+        Assert.Equal([8, 8], Assert.Single(model.PrefillPasses));
+    }
+
+    [Fact]
+    public async Task AnAnnouncedRequestGivenUp_HoldsTheOthersNoLonger()
+    {
+        var model = Abc();
+        using var loop = new InferenceLoop(model, gatherLimit: TimeSpan.FromMinutes(10));
+        var slots = Slots(model, 1, 64);
+
+        var lost = loop.Announce();
+        var a = loop.RunAsync(slots[0], Request(Prompt(1), 4), null, default);
+        await Task.Delay(100);
+        lost.Dispose(); // it failed validation, say: the loop must not wait its ten minutes for it
+        lost.Dispose();
+        Assert.Equal("bcab", (await a.WaitAsync(TimeSpan.FromSeconds(30))).Text);
+        Assert.Empty(model.PrefillPasses);
+    }
+
+    [Fact]
+    public async Task AnAnnouncedRequestThatNeverComes_HoldsTheOthersAtMostTheGatherLimit()
+    {
+        var model = Abc();
+        using var loop = new InferenceLoop(model, gatherLimit: TimeSpan.FromMilliseconds(100));
+        var slots = Slots(model, 1, 64);
+
+        _ = loop.Announce(); // never queued, never given up
+        var a = loop.RunAsync(slots[0], Request(Prompt(1), 4), null, default);
+        Assert.Equal("bcab", (await a.WaitAsync(TimeSpan.FromSeconds(30))).Text);
+        // The next request finds the loop busy or idle with the lost announcement still counted: again at most the limit.
+        var b = loop.RunAsync(slots[0], Request(Prompt(2), 4), null, default);
+        Assert.Equal("cabc", (await b.WaitAsync(TimeSpan.FromSeconds(30))).Text);
+    }
+
     [Fact]
     public async Task ASharedPrefillPassThatFails_FailsItsRequests_AndTheOthersAndLaterOnesAreServed()
     {

@@ -85,6 +85,22 @@ public sealed class WorkerOptionsTests
     }
 
     [Fact]
+    public void BatchWindow_IsGivenInMilliseconds_AndOnlyASingleSlotGoesWithout()
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(2), WorkerConfiguration.Read(["--model", "a.gguf"], NoEnv).BatchWindow);
+        var o = WorkerConfiguration.Read(["--model", "a.gguf", "--batch-window-ms", "0"], NoEnv);
+        Assert.Equal(TimeSpan.Zero, o.BatchWindow);
+        Assert.Contains("--batch-window-ms must be between 0 and 1000",
+            Assert.Throws<StartupException>(() => WorkerConfiguration.Read(["--model", "a.gguf", "--batch-window-ms", "5000"], NoEnv)).Message);
+
+        var model = new ScriptedModel(["<eos>", "a"], _ => 1);
+        using (var one = LoadedWorker.Create(model, new WorkerOptions { ModelPath = "a.gguf", ModelId = "a" }))
+            Assert.Equal(TimeSpan.Zero, one.Loop.BatchWindow);
+        using (var four = LoadedWorker.Create(model, new WorkerOptions { ModelPath = "a.gguf", ModelId = "a", Parallel = 4 }))
+            Assert.Equal(TimeSpan.FromMilliseconds(2), four.Loop.BatchWindow);
+    }
+
+    [Fact]
     public void EveryFlag_IsAKeyOfTheWorkerSection()
     {
         Assert.All(WorkerConfiguration.Flags.Values, key => Assert.StartsWith(WorkerOptions.SectionName + ConfigurationPath.KeyDelimiter, key));
