@@ -59,8 +59,10 @@ public sealed class InferenceEndpoints(
         try
         {
             if (state.Loaded is not { } worker) throw Loading();
+            var body = await ReadBodyAsync(ctx, ct);
+            // From here to the queue is this worker's own work, never a wait on the client: an idle loop waits for it.
             arrival = worker.Loop.Announce();
-            var request = OpenAiRequest.Parse(await ReadBodyAsync(ctx, ct), kind);
+            var request = OpenAiRequest.Parse(body, kind);
             if (!string.IsNullOrEmpty(request.Model) && request.Model != state.Options.ModelId)
                 throw new RequestException(StatusCodes.Status404NotFound,
                     $"The model '{request.Model}' does not exist; this worker serves '{state.Options.ModelId}'",
