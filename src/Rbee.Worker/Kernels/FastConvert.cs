@@ -71,16 +71,9 @@ internal static unsafe class FastConvert
         return (f.AsInt32() | ((bits << 16) & Vector256.Create(int.MinValue))).AsSingle();
     }
 
-    /// <summary><see cref="HalfBits(uint)"/> for four lanes.</summary>
+    /// <summary><see cref="HalfBits(uint)"/> for four lanes (the eight-lane form's low half).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> HalfBits(Vector128<int> bits)
-    {
-        var mag = (bits << 13).AsUInt32() & Vector128.Create(0x0FFFE000u);
-        var small = Vector128.LessThan(mag, Vector128.Create(SmallestNormal));
-        var rebased = (mag + Vector128.Create(NormalRebase) + (small & Vector128.Create(SmallestNormal))).AsSingle();
-        var f = rebased - (small & Vector128.Create(SubnormalRebase)).AsSingle();
-        return (f.AsInt32() | ((bits << 16) & Vector128.Create(int.MinValue))).AsSingle();
-    }
+    public static Vector128<float> HalfBits(Vector128<int> bits) => HalfBits(bits.ToVector256()).GetLower();
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BFloat16ToSingle(ushort* src, Span<float> dst)
