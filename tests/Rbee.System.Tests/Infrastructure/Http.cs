@@ -23,6 +23,10 @@ public static class Http
             ConnectTimeout = TimeSpan.FromSeconds(2),
             // Only requests that ask for 100-continue wait for it; on the loaded machine a refusal may take a while.
             Expect100ContinueTimeout = TimeSpan.FromSeconds(10),
+            // A response disposed before its end closes the connection, as a client that leaves does. The default
+            // drains it first, to reuse the connection: up to 1 MB or 2 s, while the server, still streaming to an open
+            // socket, cannot know the client has gone.
+            MaxResponseDrainSize = 0,
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,

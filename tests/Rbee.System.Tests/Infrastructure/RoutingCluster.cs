@@ -71,13 +71,14 @@ public sealed class RoutingCluster : IAsyncDisposable
 
     private static readonly Lazy<string> Slow = new(() =>
     {
-        // Random weights of a shape that takes a few seconds for a thousand tokens on the test machine, with a long
-        // context: the failure scenarios need a request that is still generating when the test acts.
-        var path = Path.Combine(Path.GetTempPath(), "rbee-sys-slow-model-v1.gguf");
+        // Random weights of a shape whose 3,000-token answer lasts ~8 s on the idle test machine (2.5 ms a token), with
+        // a long context: the failure scenarios need a request that is still generating when the test acts. Six
+        // layers (v1) lasted 4.5 s, and a loaded full run's dashboard stop came after the answer's end.
+        var path = Path.Combine(Path.GetTempPath(), "rbee-sys-slow-model-v2.gguf");
         if (!File.Exists(path))
         {
             var tmp = path + "." + Environment.ProcessId + ".tmp";
-            RandomLlama.Write(tmp, new RandomLlamaSpec { Embedding = 384, FeedForward = 1024, Layers = 6, Heads = 6, KvHeads = 2, Vocab = 256, Context = 4096, Seed = 7 });
+            RandomLlama.Write(tmp, new RandomLlamaSpec { Embedding = 384, FeedForward = 1024, Layers = 12, Heads = 6, KvHeads = 2, Vocab = 256, Context = 4096, Seed = 7 });
             File.Move(tmp, path, overwrite: true);
         }
         return path;

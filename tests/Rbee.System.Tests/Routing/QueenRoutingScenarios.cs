@@ -321,12 +321,13 @@ public sealed class QueenRoutingScenarios(RoutingClusterFixture fixture) : IClas
         var response = await RoutingCluster.PostAsync(C.Queen.Url, "/v1/completions",
             Json(new { model = "slow-leave", prompt = "go", max_tokens = 3000, ignore_eos = true, stream = true }));
         var worker = Assert.Single(await C.WorkersAsync("slow-leave"));
-        var body = await response.Content.ReadAsStreamAsync();
-        await using (var frames = SseReader.ReadAsync(body, CancellationToken.None).GetAsyncEnumerator())
-            for (var i = 0; i < 3; i++) Assert.True(await frames.MoveNextAsync());
+        var frames = SseReader.ReadAsync(await response.Content.ReadAsStreamAsync(), CancellationToken.None).GetAsyncEnumerator();
+        for (var i = 0; i < 3; i++) Assert.True(await frames.MoveNextAsync());
         Assert.Equal(1, await RoutingCluster.SlotsBusyAsync(worker.Url));
 
+        // Leaving: the response's stream is closed mid-answer, and with it the connection (Http.Client drains nothing).
         var left = Stopwatch.StartNew();
+        await frames.DisposeAsync();
         response.Dispose();
         await Eventually.HoldsAsync("client left", "the worker's slot free again", TimeSpan.FromSeconds(1) * ScaledTimers.Headroom, async () =>
         {
