@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -37,39 +38,64 @@ internal static class ExpF
     public static bool IsSupported { get; } = Avx512F.IsSupported && Avx512DQ.IsSupported && Matches();
 
     /// <summary>expf of each lane (see the class summary; only where <see cref="IsSupported"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe Vector256<float> Exp8(Vector256<float> x)
+    public static Vector256<float> Exp8(Vector256<float> x) => Lanes8.Load().Exp(x);
+
+    /// <summary>
+    /// <see cref="Exp8"/> with its table and constants in registers: a loop that takes exponentials loads this once
+    /// (<see cref="Load"/>) and calls <see cref="Exp"/>, inlined, per eight values, instead of a call per eight that
+    /// reloads the table and spills the loop's vectors around it.
+    /// </summary>
+    internal readonly struct Lanes8
     {
-        var xd = Avx512F.ConvertToVector512Double(x);
-        var z = xd * Vector512.Create(InvLn2N);
-        var kd = Avx512F.RoundScale(z, 0); // nearest, ties to even: z + 0x1.8p52 − 0x1.8p52 in the C code
-        var r = z - kd;
-        var ki = Avx512DQ.ConvertToVector512Int64(kd);
-        Vector512<long> t0, t1, t2, t3;
-        fixed (ulong* t = Table)
+        private readonly Vector512<long> _t0, _t1, _t2, _t3;
+        private readonly Vector512<double> _invLn2N, _c0, _c1, _c2;
+        private readonly Vector256<float> _overflow, _underflow;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Lanes8(ulong[] table)
         {
-            t0 = Vector512.Load((long*)t);
-            t1 = Vector512.Load((long*)t + 8);
-            t2 = Vector512.Load((long*)t + 16);
-            t3 = Vector512.Load((long*)t + 24);
+            ref var t = ref Unsafe.As<ulong, long>(ref MemoryMarshal.GetArrayDataReference(table));
+            _t0 = Vector512.LoadUnsafe(ref t);
+            _t1 = Vector512.LoadUnsafe(ref t, 8);
+            _t2 = Vector512.LoadUnsafe(ref t, 16);
+            _t3 = Vector512.LoadUnsafe(ref t, 24);
+            _invLn2N = Vector512.Create(InvLn2N);
+            _c0 = Vector512.Create(C0);
+            _c1 = Vector512.Create(C1);
+            _c2 = Vector512.Create(C2);
+            _overflow = Vector256.Create(Overflow);
+            _underflow = Vector256.Create(Underflow);
         }
-        // Two-table permutes pick entry (index mod 16) of [t0, t1] and of [t2, t3]; bit 4 chooses between them.
-        var index = ki & Vector512.Create(31L);
-        var entry = Vector512.ConditionalSelect(
-            Vector512.Equals(index & Vector512.Create(16L), Vector512<long>.Zero),
-            Avx512F.PermuteVar8x64x2(t0, index, t1),
-            Avx512F.PermuteVar8x64x2(t2, index, t3));
-        var s = (entry + (ki << (52 - TableBits))).AsDouble();
-        var p = Vector512.FusedMultiplyAdd(Vector512.Create(C0), r, Vector512.Create(C1));
-        var r2 = r * r;
-        var y = Vector512.FusedMultiplyAdd(Vector512.Create(C2), r, Vector512.Create(1.0));
-        y = Vector512.FusedMultiplyAdd(p, r2, y);
-        y *= s;
-        var result = Avx512F.ConvertToVector256Single(y);
-        // The C code's special cases: NaN and ±∞ give x + x (−∞ gives 0 below), overflow +∞, underflow 0.
-        result = Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256.Create(Overflow)), Vector256.Create(float.PositiveInfinity), result);
-        result = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(Underflow)), Vector256<float>.Zero, result);
-        return Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x + x);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Lanes8 Load() => new(Table);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Exp(Vector256<float> x)
+        {
+            var xd = Avx512F.ConvertToVector512Double(x);
+            var z = xd * _invLn2N;
+            var kd = Avx512F.RoundScale(z, 0); // nearest, ties to even: z + 0x1.8p52 − 0x1.8p52 in the C code
+            var r = z - kd;
+            var ki = Avx512DQ.ConvertToVector512Int64(kd);
+            // Two-table permutes pick entry (index mod 16) of [t0, t1] and of [t2, t3]; bit 4 chooses between them.
+            var index = ki & Vector512.Create(31L);
+            var entry = Vector512.ConditionalSelect(
+                Vector512.Equals(index & Vector512.Create(16L), Vector512<long>.Zero),
+                Avx512F.PermuteVar8x64x2(_t0, index, _t1),
+                Avx512F.PermuteVar8x64x2(_t2, index, _t3));
+            var s = (entry + (ki << (52 - TableBits))).AsDouble();
+            var p = Vector512.FusedMultiplyAdd(_c0, r, _c1);
+            var r2 = r * r;
+            var y = Vector512.FusedMultiplyAdd(_c2, r, Vector512.Create(1.0));
+            y = Vector512.FusedMultiplyAdd(p, r2, y);
+            y *= s;
+            var result = Avx512F.ConvertToVector256Single(y);
+            // The C code's special cases: NaN and ±∞ give x + x (−∞ gives 0 below), overflow +∞, underflow 0.
+            result = Vector256.ConditionalSelect(Vector256.GreaterThan(x, _overflow), Vector256.Create(float.PositiveInfinity), result);
+            result = Vector256.ConditionalSelect(Vector256.LessThan(x, _underflow), Vector256<float>.Zero, result);
+            return Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x + x);
+        }
     }
 
     /// <summary>

@@ -399,7 +399,10 @@ internal static unsafe partial class Attention
     /// 1 and weight e^(score − m)): per eight, the running maximum before each position (a prefix maximum in three
     /// shift-and-max steps, seeded with the maximum so far), the same subtractions, <see cref="ExpF.Exp8"/> (expf),
     /// and a select. Lanes past a short block's end count as −∞, so they never raise the maximum. Returns the new
-    /// maximum.
+    /// maximum. The maxima are vmaxps (<see cref="Avx.Max(Vector256{float}, Vector256{float})"/>), one instruction where
+    /// <see cref="Vector256.Max{T}(Vector256{T}, Vector256{T})"/> takes three for IEEE 754:2019's NaN and signed-zero
+    /// rules: on finite scores and −∞ the two differ at most in the sign of a zero maximum, which neither the
+    /// comparisons nor the exponentials below can tell (e^±0 = 1).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float Exponentials(in HeadState h, int b, float mg, float* weights, float* factors)
@@ -410,19 +413,20 @@ internal static unsafe partial class Attention
         var up1 = Vector256.Create(0, 0, 1, 2, 3, 4, 5, 6);
         var up2 = Vector256.Create(0, 0, 0, 1, 2, 3, 4, 5);
         var up4 = Vector256.Create(0, 0, 0, 0, 0, 1, 2, 3);
+        var exp = ExpF.Lanes8.Load();
         for (var p = 0; p < b; p += 8)
         {
             var score = Vector256.ConditionalSelect(Vector256.LessThan(lane, Vector256.Create(b - p)).AsSingle(), Vector256.Load(h.Scores + p), none);
             // Inclusive prefix maximum within the eight, then with the maximum so far; the one before each position is
             // that shifted up one lane, the maximum so far in lane 0.
-            var m = Vector256.Max(score, Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(0)).AsSingle(), Avx2.PermuteVar8x32(score, up1), none));
-            m = Vector256.Max(m, Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(1)).AsSingle(), Avx2.PermuteVar8x32(m, up2), none));
-            m = Vector256.Max(m, Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(3)).AsSingle(), Avx2.PermuteVar8x32(m, up4), none));
+            var m = Avx.Max(score, Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(0)).AsSingle(), Avx2.PermuteVar8x32(score, up1), none));
+            m = Avx.Max(m, Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(1)).AsSingle(), Avx2.PermuteVar8x32(m, up2), none));
+            m = Avx.Max(m, Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(3)).AsSingle(), Avx2.PermuteVar8x32(m, up4), none));
             var seed = Vector256.Create(mg);
-            m = Vector256.Max(m, seed);
+            m = Avx.Max(m, seed);
             var before = Vector256.ConditionalSelect(Vector256.GreaterThan(lane, Vector256.Create(0)).AsSingle(), Avx2.PermuteVar8x32(m, up1), seed);
             var rise = Vector256.GreaterThan(score, before);
-            var e = ExpF.Exp8(Vector256.ConditionalSelect(rise, before - score, score - before));
+            var e = exp.Exp(Vector256.ConditionalSelect(rise, before - score, score - before));
             Vector256.ConditionalSelect(rise, one, e).Store(weights + p);
             Vector256.ConditionalSelect(rise, e, one).Store(factors + p);
             mg = m.GetElement(7);
@@ -706,6 +710,7 @@ internal static unsafe partial class Attention
     /// (s0 + s2) + (s1 + s3), the halves' sum (lower + upper eight), the quarters' sum (lower + upper four), then
     /// (h0 + h1) + (h2 + h3).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Dots8Wide(float* q, float* k, int hd)
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
