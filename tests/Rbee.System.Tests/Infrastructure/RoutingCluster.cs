@@ -71,7 +71,7 @@ public sealed class RoutingCluster : IAsyncDisposable
 
     private static readonly Lazy<string> Slow = new(() =>
     {
-        // Random weights of a shape whose 3,000-token answer lasts ~8 s on the idle test machine (2.5 ms a token), with
+        // Random weights of a shape whose 3,000-token answer lasts ~9.5 s on the idle test machine (~3 ms a token), with
         // a long context: the failure scenarios need a request that is still generating when the test acts. Six
         // layers (v1) lasted 4.5 s, and a loaded full run's dashboard stop came after the answer's end.
         var path = Path.Combine(Path.GetTempPath(), "rbee-sys-slow-model-v2.gguf");
