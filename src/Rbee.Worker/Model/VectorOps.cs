@@ -9,17 +9,39 @@ namespace Rbee.Worker.Model;
 internal static class VectorOps
 {
     /// <summary>y = x / √(mean(x²) + ε) · w, as ggml_rms_norm (sum in double) followed by the weight multiply.</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> w, float eps, Span<float> y)
+    public static unsafe void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> w, float eps, Span<float> y)
+    {
+        fixed (float* px = x) Scale(x, w, eps, SumOfSquares(px, x.Length), y);
+    }
+
+    /// <summary>
+    /// Σ x², each square in double (exact: a float's square fits a double's mantissa) added in order, as ggml_rms_norm.
+    /// The squares are taken four at a time in a vector and only the additions run one by one: converted one value at
+    /// a time, each conversion waited for the previous square (vcvtss2sd keeps its destination's upper bits), which
+    /// doubled the chain the additions alone make.
+    /// </summary>
+    private static unsafe double SumOfSquares(float* x, int n)
     {
         double sum = 0;
-        for (var i = 0; i < x.Length; i++) sum += (double)x[i] * x[i];
-        Scale(x, w, eps, sum, y);
+        var i = 0;
+        if (Avx.IsSupported)
+            for (; i + 4 <= n; i += 4)
+            {
+                var d = Avx.ConvertToVector256Double(Vector128.Load(x + i));
+                var sq = d * d;
+                sum += sq.GetElement(0);
+                sum += sq.GetElement(1);
+                sum += sq.GetElement(2);
+                sum += sq.GetElement(3);
+            }
+        for (; i < n; i++) sum += (double)x[i] * x[i];
+        return sum;
     }
 
     /// <summary>
     /// <see cref="RmsNorm"/> of <paramref name="rows"/> consecutive rows of <paramref name="n"/> values (a prompt step's
-    /// tokens), bit for bit row by row: four rows' sums run in one loop, so their chains of dependent double additions
-    /// overlap instead of each waiting out the adder's latency.
+    /// tokens, a batched decode step's sequences), bit for bit row by row: four rows' sums run in one vector of doubles,
+    /// lane k row k's, so each row still adds its squares in order while the four share one chain of additions.
     /// </summary>
     public static unsafe void RmsNormRows(ReadOnlySpan<float> x, ReadOnlySpan<float> w, float eps, Span<float> y, int rows, int n)
     {
@@ -28,11 +50,23 @@ internal static class VectorOps
         var r = 0;
         fixed (float* px = x)
         {
-            for (; r + 4 <= rows; r += 4)
+            for (; Avx.IsSupported && r + 4 <= rows; r += 4)
             {
                 float* a = px + (long)r * n, b = a + n, c = b + n, d = c + n;
-                double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-                for (var i = 0; i < n; i++)
+                var sums = Vector256<double>.Zero;
+                var i = 0;
+                for (; i + 4 <= n; i += 4)
+                {
+                    // The 4×4 block of values i..i+3 of the four rows, turned so that vector k holds value i+k of each.
+                    Vector128<float> va = Vector128.Load(a + i), vb = Vector128.Load(b + i), vc = Vector128.Load(c + i), vd = Vector128.Load(d + i);
+                    Vector128<float> ab01 = Sse.UnpackLow(va, vb), cd01 = Sse.UnpackLow(vc, vd), ab23 = Sse.UnpackHigh(va, vb), cd23 = Sse.UnpackHigh(vc, vd);
+                    sums += Square(Sse.MoveLowToHigh(ab01, cd01));
+                    sums += Square(Sse.MoveHighToLow(cd01, ab01));
+                    sums += Square(Sse.MoveLowToHigh(ab23, cd23));
+                    sums += Square(Sse.MoveHighToLow(cd23, ab23));
+                }
+                double s0 = sums.GetElement(0), s1 = sums.GetElement(1), s2 = sums.GetElement(2), s3 = sums.GetElement(3);
+                for (; i < n; i++)
                 {
                     s0 += (double)a[i] * a[i];
                     s1 += (double)b[i] * b[i];
@@ -46,14 +80,32 @@ internal static class VectorOps
             }
         }
         for (; r < rows; r++) RmsNorm(x.Slice(r * n, n), w, eps, y.Slice(r * n, n));
+
+        static Vector256<double> Square(Vector128<float> v)
+        {
+            var d = Avx.ConvertToVector256Double(v);
+            return d * d;
+        }
     }
 
-    /// <summary>RmsNorm's second half: y = x · (1/√(mean + ε)) · w from the sum of squares.</summary>
+    /// <summary>RmsNorm's second half: y = x · (1/√(mean + ε)) · w from the sum of squares, eight at a time where
+    /// vectors run (the same two roundings per value).</summary>
     private static void Scale(ReadOnlySpan<float> x, ReadOnlySpan<float> w, float eps, double sum, Span<float> y)
     {
         var mean = (float)(sum / x.Length);
         var scale = 1f / MathF.Sqrt(mean + eps);
-        for (var i = 0; i < x.Length; i++) y[i] = x[i] * scale * w[i];
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vs = Vector256.Create(scale);
+            ref var rx = ref MemoryMarshal.GetReference(x);
+            ref var rw = ref MemoryMarshal.GetReference(w);
+            ref var ry = ref MemoryMarshal.GetReference(y);
+            if (w.Length < x.Length || y.Length < x.Length) throw new ArgumentException("w and y must hold x's length");
+            for (; i + 8 <= x.Length; i += 8)
+                (Vector256.LoadUnsafe(ref rx, (nuint)i) * vs * Vector256.LoadUnsafe(ref rw, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
+        }
+        for (; i < x.Length; i++) y[i] = x[i] * scale * w[i];
     }
 
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
