@@ -310,7 +310,7 @@ public static unsafe class MatMul
     /// per step, one sequence 5.4–5.8 → 5.2–5.6 ms, in eight alternating pairs (bench/Rbee.Bench.Engine/README.md).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchAhead(byte* row, long rowBytes, byte* taskEnd)
+    internal static void PrefetchAhead(byte* row, long rowBytes, byte* taskEnd)
     {
         if (!Sse.IsSupported) return;
         var from = row + PrefetchDistance;
@@ -341,11 +341,16 @@ public static unsafe class MatMul
                     var padded = quad && j.Padded && j.N - full == 3;
                     var spare = stackalloc float[4];
                     var taskEnd = w.Row(r1 - 1) + w.RowBytes;
+                    // Q4_0's wide kernel takes the task's rows in one call per four sequences (the first call prefetching).
+                    var rowsAtOnce = quad && w.Type == GgmlType.Q4_0 && j.WideLanes ? full : 0;
+                    for (var s = 0; s < rowsAtOnce; s += 4)
+                        DecodeDot.Q4_0x4WideRows(w.Row(r0), w.RowBytes, r1 - r0, s == 0 ? taskEnd : null, blocks32, j.XQ + (long)s * cols,
+                            j.XL + (long)s * cols, j.XD + (long)s * blocks32, j.XO + (long)s * blocks32, cols, j.Y + (long)s * rows + r0, rows);
                     for (var r = r0; r < r1; r++)
                     {
                         var row = w.Row(r);
-                        PrefetchAhead(row, w.RowBytes, taskEnd);
-                        var s = 0;
+                        if (rowsAtOnce == 0) PrefetchAhead(row, w.RowBytes, taskEnd);
+                        var s = rowsAtOnce;
                         for (; s < full; s += 4) InvariantQuad(j, row, s, j.Y + (long)s * rows + r, rows);
                         if (padded)
                         {
