@@ -94,6 +94,7 @@ internal static class VectorOps
     {
         var mean = (float)(sum / x.Length);
         var scale = 1f / MathF.Sqrt(mean + eps);
+        if (w.Length < x.Length || y.Length < x.Length) throw new ArgumentException("w and y must hold x's length");
         var i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
@@ -101,7 +102,6 @@ internal static class VectorOps
             ref var rx = ref MemoryMarshal.GetReference(x);
             ref var rw = ref MemoryMarshal.GetReference(w);
             ref var ry = ref MemoryMarshal.GetReference(y);
-            if (w.Length < x.Length || y.Length < x.Length) throw new ArgumentException("w and y must hold x's length");
             for (; i + 8 <= x.Length; i += 8)
                 (Vector256.LoadUnsafe(ref rx, (nuint)i) * vs * Vector256.LoadUnsafe(ref rw, (nuint)i)).StoreUnsafe(ref ry, (nuint)i);
         }
