@@ -645,7 +645,29 @@ internal static unsafe class DecodeDot
     /// 45–49 ns per row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q6_Kx4Wide(byte* row, int nsb, sbyte* xq, float* xd, short* sums, long xstride, float* y, long ystride)
+    public static void Q6_Kx4Wide(byte* row, int nsb, sbyte* xq, float* xd, short* sums, long xstride, float* y, long ystride) =>
+        Q6_Kx4WideRow(row, nsb, xq, xd, sums, xstride, y, ystride);
+
+    /// <summary>
+    /// <see cref="Q6_Kx4Wide"/> for <paramref name="rows"/> consecutive rows (<paramref name="rowBytes"/> apart, results
+    /// at y[r], y[r + ystride], …), each bit for bit its own call, as <see cref="Q4_0x4WideRows"/> does for Q4_0: the
+    /// output matrix of a four-sequence step is 32,000 short rows, and the work around each call showed in its
+    /// profile. Each row first asks for the weights <see cref="MatMul.PrefetchAhead"/> ahead, up to
+    /// <paramref name="prefetchEnd"/> (null: no prefetching).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q6_Kx4WideRows(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nsb, sbyte* xq, float* xd,
+        short* sums, long xstride, float* y, long ystride)
+    {
+        for (var r = 0; r < rows; r++, row += rowBytes)
+        {
+            if (prefetchEnd != null) MatMul.PrefetchAhead(row, rowBytes, prefetchEnd);
+            Q6_Kx4WideRow(row, nsb, xq, xd, sums, xstride, y + r, ystride);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q6_Kx4WideRow(byte* row, int nsb, sbyte* xq, float* xd, short* sums, long xstride, float* y, long ystride)
     {
         var m4 = Vector512.Create((byte)0x0F);
         var m30 = Vector512.Create((byte)0x30);

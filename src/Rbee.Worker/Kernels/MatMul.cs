@@ -345,11 +345,18 @@ public static unsafe class MatMul
                     var padded = quad && j.Padded && j.N - full == 3;
                     var spare = stackalloc float[4];
                     var taskEnd = w.Row(r1 - 1) + w.RowBytes;
-                    // Q4_0's wide kernel takes the task's rows in one call per four sequences (the first call prefetching).
-                    var rowsAtOnce = quad && w.Type == GgmlType.Q4_0 && j.WideLanes ? full : 0;
+                    // Q4_0's and Q6_K's wide kernels take the task's rows in one call per four sequences (the first call
+                    // prefetching).
+                    var rowsAtOnce = quad && ((w.Type == GgmlType.Q4_0 && j.WideLanes) || (w.Type == GgmlType.Q6_K && DecodeDot.IsWideSupported)) ? full : 0;
                     for (var s = 0; s < rowsAtOnce; s += 4)
-                        DecodeDot.Q4_0x4WideRows(w.Row(r0), w.RowBytes, r1 - r0, s == 0 ? taskEnd : null, blocks32, j.XQ + (long)s * cols,
-                            j.XL + (long)s * cols, j.XD + (long)s * blocks32, j.XO + (long)s * blocks32, cols, j.Y + (long)s * rows + r0, rows);
+                    {
+                        if (w.Type == GgmlType.Q4_0)
+                            DecodeDot.Q4_0x4WideRows(w.Row(r0), w.RowBytes, r1 - r0, s == 0 ? taskEnd : null, blocks32, j.XQ + (long)s * cols,
+                                j.XL + (long)s * cols, j.XD + (long)s * blocks32, j.XO + (long)s * blocks32, cols, j.Y + (long)s * rows + r0, rows);
+                        else
+                            DecodeDot.Q6_Kx4WideRows(w.Row(r0), w.RowBytes, r1 - r0, s == 0 ? taskEnd : null, cols / 256, j.XQ + (long)s * cols,
+                                j.XD + (long)s * blocks32, j.XI + (long)s * (cols / 16), cols, j.Y + (long)s * rows + r0, rows);
+                    }
                     for (var r = r0; r < r1; r++)
                     {
                         var row = w.Row(r);
