@@ -54,6 +54,25 @@ public static class DaemonLauncher
         }
     }
 
+    /// <summary>
+    /// Whether the process we started as <paramref name="pid"/> has ended: gone, or a zombie. Used while it starts, where
+    /// <see cref="IsProgram"/> would be wrong: the start goes through two execs (the shim, setsid, the daemon), and
+    /// during each the kernel shows an empty command line for a moment, which reads as "not our program" although the
+    /// process is alive (seen as a spurious "exited during start-up" with an empty log on a loaded machine).
+    /// </summary>
+    public static bool HasExited(int pid)
+    {
+        try
+        {
+            var state = File.ReadAllText($"/proc/{pid}/stat").Split(") ").ElementAtOrDefault(1);
+            return state is null || state.StartsWith('Z') || state.StartsWith('X');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
+        }
+    }
+
     public static void ForgetPid(string program)
     {
         try { File.Delete(RbeePaths.DaemonPidFile(program)); } catch (IOException) { }

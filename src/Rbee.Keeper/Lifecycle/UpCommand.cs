@@ -98,7 +98,7 @@ public sealed class UpCommand(TextWriter output, TextWriter error)
         // checking on each round that the process we started is still alive (a taken port ends it at once).
         while (!await client.IsHealthyAsync(url, TimeSpan.FromSeconds(1), ct))
         {
-            if (started.FirstOrDefault(s => s.Program == program) is { } mine && !DaemonLauncher.IsProgram(mine.Pid, program))
+            if (started.FirstOrDefault(s => s.Program == program) is { } mine && DaemonLauncher.HasExited(mine.Pid))
                 throw new DaemonExitedException(program, mine.LogPath);
             await Task.Delay(50, ct);
         }
