@@ -357,6 +357,7 @@ public static unsafe class MatMul
                             DecodeDot.Q6_Kx4WideRows(w.Row(r0), w.RowBytes, r1 - r0, s == 0 ? taskEnd : null, cols / 256, j.XQ + (long)s * cols,
                                 j.XD + (long)s * blocks32, j.XI + (long)s * (cols / 16), cols, j.Y + (long)s * rows + r0, rows);
                     }
+                    if (rowsAtOnce == j.N) return; // every sequence done: no row is left to visit
                     for (var r = r0; r < r1; r++)
                     {
                         var row = w.Row(r);
