@@ -45,7 +45,7 @@ public static class DaemonLauncher
         try
         {
             var cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
-            if (File.ReadAllText($"/proc/{pid}/stat").Split(") ").ElementAtOrDefault(1)?.StartsWith('Z') == true) return false;
+            if (HasExited(pid)) return false;
             return cmdline.Split('\0').Any(part => Path.GetFileName(part) == program);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
