@@ -230,6 +230,9 @@ internal static class VectorOps
     /// <summary>
     /// SwiGLU: gate = silu(gate) · up, eight at a time (a prompt batch has n·n_ff of them: one scalar exp each was a
     /// few percent of prefill; the vector exp differs from MathF.Exp by at most an ulp or so, as ggml's own does).
+    /// A last part of fewer than eight goes through the same vector arithmetic, so every value's result is the same
+    /// wherever it lies in the span: a token's gate in a batch of tokens is bit for bit its gate alone, also where
+    /// n_ff is no multiple of eight.
     /// </summary>
     public static void SiluMul(Span<float> gate, ReadOnlySpan<float> up)
     {
@@ -238,8 +241,16 @@ internal static class VectorOps
         {
             var g = MemoryMarshal.Cast<float, Vector256<float>>(gate);
             var u = MemoryMarshal.Cast<float, Vector256<float>>(up[..gate.Length]);
-            for (var k = 0; k < g.Length; k++) g[k] = g[k] / (Vector256<float>.One + Vector256.Exp(-g[k])) * u[k];
+            for (var k = 0; k < g.Length; k++) g[k] = SiluMul(g[k], u[k]);
             i = g.Length * Vector256<float>.Count;
+            var rest = gate.Length - i;
+            if (rest == 0) return;
+            Span<float> lastGate = stackalloc float[Vector256<float>.Count], lastUp = stackalloc float[Vector256<float>.Count];
+            gate[i..].CopyTo(lastGate);
+            up.Slice(i, rest).CopyTo(lastUp);
+            SiluMul(Vector256.Create<float>(lastGate), Vector256.Create<float>(lastUp)).CopyTo(lastGate);
+            lastGate[..rest].CopyTo(gate[i..]);
+            return;
         }
         for (; i < gate.Length; i++)
         {
@@ -247,6 +258,8 @@ internal static class VectorOps
             gate[i] = g / (1f + MathF.Exp(-g)) * up[i];
         }
     }
+
+    private static Vector256<float> SiluMul(Vector256<float> g, Vector256<float> u) => g / (Vector256<float>.One + Vector256.Exp(-g)) * u;
 
     /// <summary>
     /// Rotates the first <paramref name="ropeDims"/> values of each of <paramref name="heads"/> heads by the angles

@@ -36,6 +36,8 @@ public sealed class BatchDecoderTests : IDisposable
         { "qwen2: q/k/v bias, tied output", new RandomLlamaSpec { Architecture = "qwen2", TiedOutput = true, Heads = 4, KvHeads = 2, Seed = 21 } },
         { "qwen3: q/k norms, head size 32", new RandomLlamaSpec { Architecture = "qwen3", Heads = 8, KvHeads = 2, HeadDim = 32, Seed = 22 } },
         { "llama Q8_0, GQA 4/1", new RandomLlamaSpec { Heads = 4, KvHeads = 1, WeightType = GgmlTypeCode.Q8_0, Seed = 23 } },
+        // A feed-forward width that is no whole number of vectors: each sequence's gate keeps its own scalar tail.
+        { "llama, feed-forward 100", new RandomLlamaSpec { FeedForward = 100, Seed = 24 } },
     };
 
     [Theory]
