@@ -164,8 +164,16 @@ public static unsafe class MatMul
         if (format is not { } chosen) return true;
         // Batched decode of 3, 7, 11 … sequences: a zero fourth lets the last three run as four (RunTask).
         var pad = j0.Invariant && n % 4 == 3 ? 1 : 0;
-        var a = Q8Activations.Quantize(px, j0.W.Cols, n, chosen, pad, pool);
-        bool tiles = false, pairs = false;
+        // The Q4_0 kernels' layouts come with the quantizing, token by token; a batched decode step's tokens are then
+        // shared out over the pool instead of done here while it waits.
+        var pairs = false;
+        for (var i = 0; i < count; i++)
+        {
+            ref var j = ref i == 0 ? ref j0 : ref i == 1 ? ref j1 : ref j2;
+            pairs |= j.Kind == Kind.Int8 && ReadsPairs(j, n);
+        }
+        var a = Q8Activations.Quantize(px, j0.W.Cols, n, chosen, pad, pool, pairs, eachToken: j0.Invariant);
+        var tiles = false;
         for (var i = 0; i < count; i++)
         {
             ref var j = ref i == 0 ? ref j0 : ref i == 1 ? ref j1 : ref j2;
@@ -183,10 +191,8 @@ public static unsafe class MatMul
                 j.TD = a.TileD;
                 j.TS = a.TileSum32;
             }
-            else if (j.W.Type == GgmlType.Q4_0 && DecodeDot.IsSupported)
+            else if (ReadsPairs(j, n))
             {
-                if (!pairs) a.FillPairs();
-                pairs = true;
                 j.XP = a.Pairs;
                 j.XL = a.Lanes;
                 j.WideLanes = a.WideLanes;
@@ -195,6 +201,11 @@ public static unsafe class MatMul
         }
         return true;
     }
+
+    /// <summary>Whether an integer job reads its activations in <see cref="Q8Activations.Pairs"/> and
+    /// <see cref="Q8Activations.Lanes"/> order (Q4_0 through <see cref="DecodeDot"/>, not through panels).</summary>
+    private static bool ReadsPairs(in Job j, int n) =>
+        !UsesPanels(j.W, n, j.Invariant) && j.W.Type == GgmlType.Q4_0 && DecodeDot.IsSupported;
 
     /// <summary>Up to three jobs of one pool pass: tasks [0, End0) are J0's, [End0, End1) J1's, the rest J2's.</summary>
     private struct Group

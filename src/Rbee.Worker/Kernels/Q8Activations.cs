@@ -92,14 +92,23 @@ internal sealed unsafe class Q8Activations
     /// <summary>This thread's buffer, quantizing <paramref name="n"/> rows of <paramref name="cols"/> values.</summary>
     /// <summary>This thread's buffers filled with <paramref name="n"/> tokens of <paramref name="x"/>, then
     /// <paramref name="pad"/> tokens of zeros (values, scales and sums all 0).</summary>
-    public static Q8Activations Quantize(float* x, int cols, int n, ActivationFormat format, int pad = 0, ComputePool? pool = null)
+    public static Q8Activations Quantize(float* x, int cols, int n, ActivationFormat format, int pad = 0, ComputePool? pool = null,
+        bool pairs = false, bool eachToken = false)
     {
         var a = _forThread ??= new Q8Activations();
-        a.Fill(x, cols, n, format, pad, pool);
+        a.Fill(x, cols, n, format, pad, pool, pairs, eachToken);
         return a;
     }
 
-    public void Fill(float* x, int cols, int n, ActivationFormat format, int pad = 0, ComputePool? pool = null)
+    /// <summary>
+    /// Quantizes <paramref name="n"/> tokens of <paramref name="x"/> and pads <paramref name="pad"/> tokens of zeros;
+    /// with <paramref name="pairs"/>, also lays every token out as <see cref="FillPairs()"/> does. With
+    /// <paramref name="eachToken"/> (a batched decode step), each token from two on is its own task on the pool, so the
+    /// threads share what the caller did alone while they waited for the matrix product; each token's bytes are the
+    /// same whichever thread writes them.
+    /// </summary>
+    public void Fill(float* x, int cols, int n, ActivationFormat format, int pad = 0, ComputePool? pool = null,
+        bool pairs = false, bool eachToken = false)
     {
         var unit = format == ActivationFormat.Q8_K ? 256 : Block;
         if (cols % unit != 0) throw new ArgumentException($"{cols} columns are not a whole number of {unit}-blocks");
@@ -124,8 +133,21 @@ internal sealed unsafe class Q8Activations
         new Span<float>(D + quantized / Block, checked((int)((total - quantized) / Block))).Clear();
         new Span<float>(Sum16 + quantized / 16, checked((int)((total - quantized) / 16))).Clear();
         new Span<short>(IntSum16 + quantized / 16, checked((int)((total - quantized) / 16))).Clear();
-        var job = new FillJob { X = x, Q = Q, D = D, Sum16 = Sum16, IntSum16 = IntSum16, Cols = cols, Tokens = n, SuperBlocks = format == ActivationFormat.Q8_K };
-        Split(pool, &FillRange, &job, n);
+        var wide = DecodeDot.IsWideSupported;
+        if (pairs) WideLanes = wide;
+        var job = new FillJob
+        {
+            X = x, Q = Q, D = D, Sum16 = Sum16, IntSum16 = IntSum16, Cols = cols, Tokens = n,
+            SuperBlocks = format == ActivationFormat.Q8_K, Pairs = pairs ? Pairs : null, Lanes = Lanes, Offsets = Offsets, WideLanes = wide,
+        };
+        if (eachToken && n >= 2)
+        {
+            job.Part.Count = job.Part.Parts = n;
+            (pool ?? ComputePool.Shared).Run(&FillRange, &job, n);
+        }
+        else Split(pool, &FillRange, &job, n);
+        if (pairs)
+            for (var t = n; t < n + pad; t++) PairToken(Q, Pairs, Lanes, Offsets, cols, t, wide);
     }
 
     /// <summary>
@@ -163,7 +185,11 @@ internal sealed unsafe class Q8Activations
         public short* IntSum16;
         public sbyte* Q;
         public int Cols, Tokens;
-        public bool SuperBlocks;
+        public bool SuperBlocks, WideLanes;
+
+        /// <summary>Set when each token is also to be laid out (<see cref="PairToken"/>) by whichever thread quantized it.</summary>
+        public sbyte* Pairs, Lanes;
+        public int* Offsets;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -178,6 +204,8 @@ internal sealed unsafe class Q8Activations
             return;
         }
         for (var v = from; v < to; v += Block) QuantizeBlock(j->X + v, j->Q + v, j->D + v / Block, j->Sum16 + v / 16);
+        if (j->Pairs != null)
+            for (var t = t0; t < t1; t++) PairToken(j->Q, j->Pairs, j->Lanes, j->Offsets, j->Cols, t, j->WideLanes);
     }
 
     /// <summary>Fills <see cref="Pairs"/>, <see cref="Lanes"/> and <see cref="Offsets"/> for every token from
@@ -187,52 +215,56 @@ internal sealed unsafe class Q8Activations
     /// <summary><see cref="FillPairs()"/> with <see cref="Lanes"/> in the layout asked for.</summary>
     public void FillPairs(bool wideLanes)
     {
-        const int group = 8 * Block;
-        var nb = Cols / Block;
-        var pair = stackalloc byte[2 * group];
         WideLanes = wideLanes;
-        for (var t = 0; t < Tokens; t++)
-        {
-            var src = Q + (long)t * Cols;
-            var dst = Pairs + (long)t * Cols;
-            for (var g = 0; g + group <= Cols; g += group)
-                for (var i = 0; i < 4; i++)
-                {
-                    sbyte* a = src + g + Block * i, e = a + 4 * Block, d = dst + g + 2 * Block * i;
-                    Vector128.Store(Vector128.Load(a), d);
-                    Vector128.Store(Vector128.Load(e), d + 16);
-                    Vector128.Store(Vector128.Load(a + 16), d + 32);
-                    Vector128.Store(Vector128.Load(e + 16), d + 48);
-                }
-            var lanes = (byte*)Lanes + (long)t * Cols;
-            var offsets = Offsets + (long)t * nb;
-            var b = 0;
-            for (var g = 0; g + group <= Cols; g += group, b += 8)
+        for (var t = 0; t < Tokens; t++) PairToken(Q, Pairs, Lanes, Offsets, Cols, t, wideLanes);
+    }
+
+    /// <summary>Token <paramref name="t"/>'s <see cref="Pairs"/>, <see cref="Lanes"/> and <see cref="Offsets"/> from its
+    /// <see cref="Q"/> (buffers of <paramref name="cols"/> values per token).</summary>
+    private static void PairToken(sbyte* q, sbyte* pairs, sbyte* lanesAt, int* offsetsAt, int cols, int t, bool wideLanes)
+    {
+        const int group = 8 * Block;
+        var nb = cols / Block;
+        var pair = stackalloc byte[2 * group];
+        var src = q + (long)t * cols;
+        var dst = pairs + (long)t * cols;
+        for (var g = 0; g + group <= cols; g += group)
+            for (var i = 0; i < 4; i++)
             {
-                PanelGemm.Transpose8((byte*)src + g, Block, lanes + g, Vector256<byte>.Zero);
-                if (AvxVnni.IsSupported)
-                {
-                    // Lane k of each transposed vector holds four values of block k: eight dots against ones leave
-                    // the eight blocks' sums in block order.
-                    var sums = Vector256<int>.Zero;
-                    for (var j = 0; j < 8; j++) sums = AvxVnni.MultiplyWideningAndAdd(sums, Vector256<byte>.One, Vector256.Load((sbyte*)lanes + g + 32 * j));
-                    Vector256.Store(sums << 3, offsets + b);
-                }
-                else
-                    for (var k = 0; k < 8; k++) offsets[b + k] = 8 * BlockSum(src + (long)(b + k) * Block);
-                if (wideLanes && g % (2 * group) == group)
-                {
-                    // The second group of a pair: interleave it with the first, vector by vector.
-                    for (var j = 0; j < 8; j++)
-                    {
-                        Vector256.Store(Vector256.Load(lanes + g - group + 32 * j), pair + 64 * j);
-                        Vector256.Store(Vector256.Load(lanes + g + 32 * j), pair + 64 * j + 32);
-                    }
-                    Buffer.MemoryCopy(pair, lanes + g - group, 2 * group, 2 * group);
-                }
+                sbyte* a = src + g + Block * i, e = a + 4 * Block, d = dst + g + 2 * Block * i;
+                Vector128.Store(Vector128.Load(a), d);
+                Vector128.Store(Vector128.Load(e), d + 16);
+                Vector128.Store(Vector128.Load(a + 16), d + 32);
+                Vector128.Store(Vector128.Load(e + 16), d + 48);
             }
-            for (; b < nb; b++) offsets[b] = 8 * BlockSum(src + (long)b * Block);
+        var lanes = (byte*)lanesAt + (long)t * cols;
+        var offsets = offsetsAt + (long)t * nb;
+        var b = 0;
+        for (var g = 0; g + group <= cols; g += group, b += 8)
+        {
+            PanelGemm.Transpose8((byte*)src + g, Block, lanes + g, Vector256<byte>.Zero);
+            if (AvxVnni.IsSupported)
+            {
+                // Lane k of each transposed vector holds four values of block k: eight dots against ones leave
+                // the eight blocks' sums in block order.
+                var sums = Vector256<int>.Zero;
+                for (var j = 0; j < 8; j++) sums = AvxVnni.MultiplyWideningAndAdd(sums, Vector256<byte>.One, Vector256.Load((sbyte*)lanes + g + 32 * j));
+                Vector256.Store(sums << 3, offsets + b);
+            }
+            else
+                for (var k = 0; k < 8; k++) offsets[b + k] = 8 * BlockSum(src + (long)(b + k) * Block);
+            if (wideLanes && g % (2 * group) == group)
+            {
+                // The second group of a pair: interleave it with the first, vector by vector.
+                for (var j = 0; j < 8; j++)
+                {
+                    Vector256.Store(Vector256.Load(lanes + g - group + 32 * j), pair + 64 * j);
+                    Vector256.Store(Vector256.Load(lanes + g + 32 * j), pair + 64 * j + 32);
+                }
+                Buffer.MemoryCopy(pair, lanes + g - group, 2 * group, 2 * group);
+            }
         }
+        for (; b < nb; b++) offsets[b] = 8 * BlockSum(src + (long)b * Block);
     }
 
     /// <summary>The sum of a block's 32 values: bytes widened in pairs against ones, then the eight lanes added.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Rbee.Worker.Kernels;
 
 namespace Rbee.Worker.Model;
@@ -27,7 +28,11 @@ public sealed class BatchDecoder
         _c = model.Config;
         Capacity = capacity;
         _b = new ForwardBuffers(_c, capacity);
+        _sessions = new InferenceSession[capacity];
     }
+
+    /// <summary>The sessions of the step in progress while its per-sequence tasks run (<see cref="EachSequence"/>).</summary>
+    private readonly InferenceSession[] _sessions;
 
     /// <summary>Most sequences one step takes.</summary>
     public int Capacity { get; }
@@ -44,7 +49,7 @@ public sealed class BatchDecoder
         if (n == 0) return;
         ArgumentOutOfRangeException.ThrowIfGreaterThan(n, Capacity, nameof(sessions));
         var c = _c;
-        int e = c.EmbeddingLength, qd = c.QueryDim, kvd = c.KvDim, ff = c.FeedForwardLength, vocab = c.VocabSize;
+        int e = c.EmbeddingLength, vocab = c.VocabSize;
         if (tokens.Length != n) throw new ArgumentException($"{tokens.Length} tokens for {n} sessions", nameof(tokens));
         if (logits.Length < n * vocab) throw new ArgumentException($"logits hold {logits.Length} values, {n} rows of {vocab} needed", nameof(logits));
         for (var s = 0; s < n; s++)
@@ -63,15 +68,14 @@ public sealed class BatchDecoder
                 var w = _model.Layers[l];
                 VectorOps.RmsNormRows(_b.X, w.AttnNorm, c.RmsEpsilon, _b.Xn, n, e);
                 MatMul.MatMatGroup(_b.Xn, n, invariant: true, w.Wq, _b.Q, w.Wk, _b.K, w.Wv, _b.V);
-                for (var s = 0; s < n; s++)
-                    sessions[s].StoreNext(l, _b.Q.AsSpan(s * qd, qd), _b.K.AsSpan(s * kvd, kvd), _b.V.AsSpan(s * kvd, kvd));
+                EachSequence(sessions, l, SequenceWork.Store);
                 Attend(sessions, l, attention);
                 Mul(w.Wo, _b.Att, n, _b.Proj);
                 VectorOps.Add(_b.Proj.AsSpan(0, n * e), _b.X.AsSpan(0, n * e));
 
                 VectorOps.RmsNormRows(_b.X, w.FfnNorm, c.RmsEpsilon, _b.Xn, n, e);
                 MatMul.MatMatGroup(_b.Xn, n, invariant: true, w.Wgate, _b.Gate, w.Wup, _b.Up);
-                VectorOps.SiluMul(_b.Gate.AsSpan(0, n * ff), _b.Up.AsSpan(0, n * ff));
+                EachSequence(sessions, l, SequenceWork.SiluMul);
                 Mul(w.Wdown, _b.Gate, n, _b.Proj);
                 VectorOps.Add(_b.Proj.AsSpan(0, n * e), _b.X.AsSpan(0, n * e));
             }
@@ -150,6 +154,65 @@ public sealed class BatchDecoder
         finally
         {
             _model.Exit();
+        }
+    }
+
+    private enum SequenceWork { Store, SiluMul }
+
+    /// <summary>A step's work per sequence outside the matrix products, for <see cref="SequenceTask"/>.</summary>
+    private struct SequenceJob
+    {
+        public nint Decoder;
+        public int Layer;
+        public SequenceWork Work;
+    }
+
+    /// <summary>
+    /// One layer's <paramref name="work"/> for every sequence: its token's query, key and value finished and stored
+    /// (<see cref="InferenceSession.StoreNext"/>), or its feed-forward gate (<see cref="VectorOps.SiluMul"/>), each
+    /// sequence exactly as alone. From two sequences on, each is a task on the pool: run on this thread, the other
+    /// threads only waited for it.
+    /// </summary>
+    private unsafe void EachSequence(ReadOnlySpan<InferenceSession> sessions, int layer, SequenceWork work)
+    {
+        var n = sessions.Length;
+        if (n == 1)
+        {
+            RunSequence(sessions[0], 0, layer, work);
+            return;
+        }
+        sessions.CopyTo(_sessions);
+        var self = GCHandle.Alloc(this);
+        try
+        {
+            var job = new SequenceJob { Decoder = GCHandle.ToIntPtr(self), Layer = layer, Work = work };
+            ComputePool.Shared.Run(&SequenceTask, &job, n);
+        }
+        finally
+        {
+            self.Free();
+            Array.Clear(_sessions);
+        }
+    }
+
+    private static unsafe void SequenceTask(void* context, int s)
+    {
+        var job = (SequenceJob*)context;
+        var decoder = (BatchDecoder)GCHandle.FromIntPtr(job->Decoder).Target!;
+        decoder.RunSequence(decoder._sessions[s], s, job->Layer, job->Work);
+    }
+
+    private void RunSequence(InferenceSession session, int s, int layer, SequenceWork work)
+    {
+        if (work == SequenceWork.Store)
+        {
+            int qd = _c.QueryDim, kvd = _c.KvDim;
+            session.StoreNext(layer, _b.Q.AsSpan(s * qd, qd), _b.K.AsSpan(s * kvd, kvd), _b.V.AsSpan(s * kvd, kvd));
+        }
+        else
+        {
+            var ff = _c.FeedForwardLength;
+            VectorOps.SiluMul(_b.Gate.AsSpan(s * ff, ff), _b.Up.AsSpan(s * ff, ff));
         }
     }
 
