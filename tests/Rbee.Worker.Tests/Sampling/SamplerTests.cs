@@ -15,6 +15,31 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void Greedy_IsTheFirstStrictlyGreatest_AsTheScalarRule_ForTiesNaNsAndSignedZeros()
+    {
+        // The rule of llama.cpp's greedy sampler, one value at a time.
+        static int Reference(float[] v)
+        {
+            var best = 0;
+            for (var i = 1; i < v.Length; i++)
+                if (v[i] > v[best]) best = i;
+            return best;
+        }
+        float[] pool = [float.NegativeInfinity, -1f, -0f, 0f, 1f, 2f, float.NaN, float.PositiveInfinity];
+        var rng = new Random(7);
+        for (var round = 0; round < 3000; round++)
+        {
+            var length = round < 2000 ? 1 + rng.Next(80) : 1000 + rng.Next(2000);
+            var ties = rng.Next(2) == 0;
+            var v = new float[length];
+            for (var i = 0; i < length; i++) v[i] = ties ? pool[rng.Next(pool.Length)] : (float)(rng.NextDouble() * 20 - 10);
+            var s = new Sampler(length);
+            s.Reset(new SamplingParameters { Temperature = 0 });
+            Assert.True(Reference(v) == s.Sample(v, []), $"round {round}: [{string.Join(", ", v)}]");
+        }
+    }
+
+    [Fact]
     public void SameSeed_GivesSameSequence_DifferentSeedDiffers()
     {
         int[] Run(ulong seed)
