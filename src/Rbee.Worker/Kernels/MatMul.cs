@@ -162,8 +162,8 @@ public static unsafe class MatMul
             format = f;
         }
         if (format is not { } chosen) return true;
-        // Batched decode of 3, 7, 11 … sequences: a zero fourth lets the last three run as four (RunTask).
-        var pad = j0.Invariant && n % 4 == 3 ? 1 : 0;
+        // Batched decode of 2, 3, 6, 7 … sequences: zeros to a multiple of four let the last two or three run as four (RunTask).
+        var pad = j0.Invariant && n % 4 >= 2 ? 4 - n % 4 : 0;
         // The Q4_0 kernels' layouts come with the quantizing, token by token; a batched decode step's tokens are then
         // shared out over the pool instead of done here while it waits.
         var pairs = false;
@@ -265,7 +265,7 @@ public static unsafe class MatMul
         /// <summary>Every token through the one-token routine, row by row (<see cref="MatMatInvariant"/>).</summary>
         public bool Invariant;
 
-        /// <summary>The activations hold one more sequence than <see cref="N"/>, all zeros (<see cref="Quantize"/>).</summary>
+        /// <summary>The activations hold sequences of zeros after <see cref="N"/>, up to a multiple of four (<see cref="Quantize"/>).</summary>
         public bool Padded;
     }
 
@@ -279,6 +279,24 @@ public static unsafe class MatMul
         GgmlType.Q4_0 => j.XP != null,
         _ => false,
     };
+
+    /// <summary>Rows [r0, r1) dotted with sequences s..s+3 by Q4_0's or Q6_K's wide kernel in one call (results at
+    /// y[r − r0 + k·ystride]), asking for the weights up to <paramref name="prefetchEnd"/> ahead (null: not).</summary>
+    private static void WideRows(in Job j, int r0, int r1, int s, byte* prefetchEnd, float* y, long ystride)
+    {
+        var w = j.W;
+        var cols = w.Cols;
+        var blocks32 = cols / 32;
+        if (w.Type == GgmlType.Q4_0)
+            DecodeDot.Q4_0x4WideRows(w.Row(r0), w.RowBytes, r1 - r0, prefetchEnd, blocks32, j.XQ + (long)s * cols,
+                j.XL + (long)s * cols, j.XD + (long)s * blocks32, j.XO + (long)s * blocks32, cols, y, ystride);
+        else
+            DecodeDot.Q6_Kx4WideRows(w.Row(r0), w.RowBytes, r1 - r0, prefetchEnd, cols / 256, j.XQ + (long)s * cols,
+                j.XD + (long)s * blocks32, j.XI + (long)s * (cols / 16), cols, y, ystride);
+    }
+
+    /// <summary>Outputs of a padded four's rows (<see cref="WideRows"/>), per thread.</summary>
+    [ThreadStatic] private static float[]? _padScratch;
 
     /// <summary>
     /// Row <paramref name="row"/> dotted with sequences s..s+3, each result bit for bit its one-sequence kernel's
@@ -349,37 +367,43 @@ public static unsafe class MatMul
                 var blocks32 = cols / 32;
                 if (j.Invariant)
                 {
-                    // A last three sequences run as four, the fourth the zeros Quantize padded the activations with:
-                    // one four-sequence call costs well under three one-sequence ones.
+                    // A last two or three sequences run as four, the others the zeros Quantize padded the activations
+                    // with: one four-sequence call costs well under two or three one-sequence ones.
                     var quad = HasInvariantQuad(j);
                     var full = quad ? j.N & ~3 : 0;
-                    var padded = quad && j.Padded && j.N - full == 3;
-                    var spare = stackalloc float[4];
+                    var padded = quad && j.Padded && j.N - full >= 2;
                     var taskEnd = w.Row(r1 - 1) + w.RowBytes;
                     // Q4_0's and Q6_K's wide kernels take the task's rows in one call per four sequences (the first call
-                    // prefetching).
-                    var rowsAtOnce = quad && ((w.Type == GgmlType.Q4_0 && j.WideLanes) || (w.Type == GgmlType.Q6_K && DecodeDot.IsWideSupported)) ? full : 0;
-                    for (var s = 0; s < rowsAtOnce; s += 4)
+                    // prefetching); a padded four writes to this thread's scratch, and its real sequences are copied out.
+                    var wide = quad && ((w.Type == GgmlType.Q4_0 && j.WideLanes) || (w.Type == GgmlType.Q6_K && DecodeDot.IsWideSupported));
+                    var done = 0;
+                    if (wide)
                     {
-                        if (w.Type == GgmlType.Q4_0)
-                            DecodeDot.Q4_0x4WideRows(w.Row(r0), w.RowBytes, r1 - r0, s == 0 ? taskEnd : null, blocks32, j.XQ + (long)s * cols,
-                                j.XL + (long)s * cols, j.XD + (long)s * blocks32, j.XO + (long)s * blocks32, cols, j.Y + (long)s * rows + r0, rows);
-                        else
-                            DecodeDot.Q6_Kx4WideRows(w.Row(r0), w.RowBytes, r1 - r0, s == 0 ? taskEnd : null, cols / 256, j.XQ + (long)s * cols,
-                                j.XD + (long)s * blocks32, j.XI + (long)s * (cols / 16), cols, j.Y + (long)s * rows + r0, rows);
+                        for (; done < full; done += 4) WideRows(j, r0, r1, done, done == 0 ? taskEnd : null, j.Y + (long)done * rows + r0, rows);
+                        if (padded)
+                        {
+                            var count = r1 - r0;
+                            var scratch = _padScratch is { } b && b.Length >= 4 * count ? b : _padScratch = new float[Math.Max(4 * count, 1024)];
+                            fixed (float* spareRows = scratch)
+                            {
+                                WideRows(j, r0, r1, full, full == 0 ? taskEnd : null, spareRows, count);
+                                for (; done < j.N; done++)
+                                    new ReadOnlySpan<float>(spareRows + (long)(done - full) * count, count).CopyTo(new Span<float>(j.Y + (long)done * rows + r0, count));
+                            }
+                        }
+                        if (done == j.N) return; // every sequence done: no row is left to visit
                     }
-                    if (rowsAtOnce == j.N) return; // every sequence done: no row is left to visit
+                    var spare = stackalloc float[4];
                     for (var r = r0; r < r1; r++)
                     {
                         var row = w.Row(r);
-                        if (rowsAtOnce == 0) PrefetchAhead(row, w.RowBytes, taskEnd);
-                        var s = rowsAtOnce;
+                        if (done == 0) PrefetchAhead(row, w.RowBytes, taskEnd);
+                        var s = done;
                         for (; s < full; s += 4) InvariantQuad(j, row, s, j.Y + (long)s * rows + r, rows);
-                        if (padded)
+                        if (padded && s == full)
                         {
                             InvariantQuad(j, row, s, spare, 1);
-                            for (var k = 0; k < 3; k++) j.Y[(long)(s + k) * rows + r] = spare[k];
-                            s += 3;
+                            for (; s < j.N; s++) j.Y[(long)s * rows + r] = spare[s - full];
                         }
                         for (; s < j.N; s++)
                             j.Y[(long)s * rows + r] = DotInt8(w.Type, row, cols, j.XQ + (long)s * cols,
