@@ -251,7 +251,7 @@ internal static unsafe class DecodeDot
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4_0x4Wide(byte* row, int nb, sbyte* xq, sbyte* xlanes, float* xd, int* offsets, long xstride, float* y, long ystride) =>
-        Q4_0x4WideRow(row, nb, xq, xlanes, xd, offsets, xstride, y, ystride);
+        Q4_0x4WideRow<Four>(row, nb, xq, xlanes, xd, offsets, xstride, y, ystride);
 
     /// <summary>
     /// <see cref="Q4_0x4Wide"/> for <paramref name="rows"/> consecutive rows (<paramref name="rowBytes"/> apart, results
@@ -262,17 +262,49 @@ internal static unsafe class DecodeDot
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q4_0x4WideRows(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nb, sbyte* xq, sbyte* xlanes, float* xd,
-        int* offsets, long xstride, float* y, long ystride)
+        int* offsets, long xstride, float* y, long ystride) =>
+        Q4_0WideRows<Four>(row, rowBytes, rows, prefetchEnd, nb, xq, xlanes, xd, offsets, xstride, y, ystride);
+
+    /// <summary><see cref="Q4_0x4WideRows"/> for two sequences: each weight group unpacked once for both (a batched
+    /// step's last two sequences, which padded to four paid for four's dots).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q4_0x2WideRows(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nb, sbyte* xq, sbyte* xlanes, float* xd,
+        int* offsets, long xstride, float* y, long ystride) =>
+        Q4_0WideRows<Two>(row, rowBytes, rows, prefetchEnd, nb, xq, xlanes, xd, offsets, xstride, y, ystride);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q4_0WideRows<TN>(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nb, sbyte* xq, sbyte* xlanes, float* xd,
+        int* offsets, long xstride, float* y, long ystride) where TN : struct, ISequences
     {
         for (var r = 0; r < rows; r++, row += rowBytes)
         {
             if (prefetchEnd != null) MatMul.PrefetchAhead(row, rowBytes, prefetchEnd);
-            Q4_0x4WideRow(row, nb, xq, xlanes, xd, offsets, xstride, y + r, ystride);
+            Q4_0x4WideRow<TN>(row, nb, xq, xlanes, xd, offsets, xstride, y + r, ystride);
         }
     }
 
+    /// <summary>How many sequences a row kernel takes (2 or 4): a type argument, so the JIT compiles each count's
+    /// kernel without the other's branches.</summary>
+    internal interface ISequences
+    {
+        static abstract int Count { get; }
+    }
+
+    internal struct Two : ISequences
+    {
+        public static int Count => 2;
+    }
+
+    internal struct Four : ISequences
+    {
+        public static int Count => 4;
+    }
+
+    /// <summary>One row against <typeparamref name="TN"/>'s count of sequences (the first two always, the other two
+    /// when it is four); each sequence's operations are those of the four-sequence kernel, so bit for bit the same.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Q4_0x4WideRow(byte* row, int nb, sbyte* xq, sbyte* xlanes, float* xd, int* offsets, long xstride, float* y, long ystride)
+    private static void Q4_0x4WideRow<TN>(byte* row, int nb, sbyte* xq, sbyte* xlanes, float* xd, int* offsets, long xstride, float* y, long ystride)
+        where TN : struct, ISequences
     {
         var m4 = Vector512.Create((byte)0x0F);
         var dstride = xstride / 32;
@@ -287,8 +319,11 @@ internal static unsafe class DecodeDot
             var x = xlanes + 32 * b;
             Lanes4_0Wide(w, dw0, dw1, x, xd + b, offsets + b, ref a0);
             Lanes4_0Wide(w, dw0, dw1, x + xstride, xd + dstride + b, offsets + dstride + b, ref a1);
-            Lanes4_0Wide(w, dw0, dw1, x + 2 * xstride, xd + 2 * dstride + b, offsets + 2 * dstride + b, ref a2);
-            Lanes4_0Wide(w, dw0, dw1, x + 3 * xstride, xd + 3 * dstride + b, offsets + 3 * dstride + b, ref a3);
+            if (TN.Count == 4)
+            {
+                Lanes4_0Wide(w, dw0, dw1, x + 2 * xstride, xd + 2 * dstride + b, offsets + 2 * dstride + b, ref a2);
+                Lanes4_0Wide(w, dw0, dw1, x + 3 * xstride, xd + 3 * dstride + b, offsets + 3 * dstride + b, ref a3);
+            }
         }
         if (b + 8 <= nb)
         {
@@ -298,14 +333,20 @@ internal static unsafe class DecodeDot
             var x = xlanes + 32 * b;
             Lanes4_0(w, dw, x, xd + b, offsets + b, ref a0);
             Lanes4_0(w, dw, x + xstride, xd + dstride + b, offsets + dstride + b, ref a1);
-            Lanes4_0(w, dw, x + 2 * xstride, xd + 2 * dstride + b, offsets + 2 * dstride + b, ref a2);
-            Lanes4_0(w, dw, x + 3 * xstride, xd + 3 * dstride + b, offsets + 3 * dstride + b, ref a3);
+            if (TN.Count == 4)
+            {
+                Lanes4_0(w, dw, x + 2 * xstride, xd + 2 * dstride + b, offsets + 2 * dstride + b, ref a2);
+                Lanes4_0(w, dw, x + 3 * xstride, xd + 3 * dstride + b, offsets + 3 * dstride + b, ref a3);
+            }
             b += 8;
         }
         y[0] = Finish4_0(row, b, nb, xq, xd, offsets, a0);
         y[ystride] = Finish4_0(row, b, nb, xq + xstride, xd + dstride, offsets + dstride, a1);
-        y[2 * ystride] = Finish4_0(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, offsets + 2 * dstride, a2);
-        y[3 * ystride] = Finish4_0(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, offsets + 3 * dstride, a3);
+        if (TN.Count == 4)
+        {
+            y[2 * ystride] = Finish4_0(row, b, nb, xq + 2 * xstride, xd + 2 * dstride, offsets + 2 * dstride, a2);
+            y[3 * ystride] = Finish4_0(row, b, nb, xq + 3 * xstride, xd + 3 * dstride, offsets + 3 * dstride, a3);
+        }
     }
 
     /// <summary><see cref="Lanes8"/> of two consecutive groups side by side: the first in each vector's low 256 bits,
@@ -646,7 +687,7 @@ internal static unsafe class DecodeDot
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6_Kx4Wide(byte* row, int nsb, sbyte* xq, float* xd, short* sums, long xstride, float* y, long ystride) =>
-        Q6_Kx4WideRow(row, nsb, xq, xd, sums, xstride, y, ystride);
+        Q6_Kx4WideRow<Four>(row, nsb, xq, xd, sums, xstride, y, ystride);
 
     /// <summary>
     /// <see cref="Q6_Kx4Wide"/> for <paramref name="rows"/> consecutive rows (<paramref name="rowBytes"/> apart, results
@@ -657,17 +698,29 @@ internal static unsafe class DecodeDot
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6_Kx4WideRows(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nsb, sbyte* xq, float* xd,
-        short* sums, long xstride, float* y, long ystride)
+        short* sums, long xstride, float* y, long ystride) =>
+        Q6_KWideRows<Four>(row, rowBytes, rows, prefetchEnd, nsb, xq, xd, sums, xstride, y, ystride);
+
+    /// <summary><see cref="Q6_Kx4WideRows"/> for two sequences (see <see cref="Q4_0x2WideRows"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q6_Kx2WideRows(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nsb, sbyte* xq, float* xd,
+        short* sums, long xstride, float* y, long ystride) =>
+        Q6_KWideRows<Two>(row, rowBytes, rows, prefetchEnd, nsb, xq, xd, sums, xstride, y, ystride);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q6_KWideRows<TN>(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nsb, sbyte* xq, float* xd,
+        short* sums, long xstride, float* y, long ystride) where TN : struct, ISequences
     {
         for (var r = 0; r < rows; r++, row += rowBytes)
         {
             if (prefetchEnd != null) MatMul.PrefetchAhead(row, rowBytes, prefetchEnd);
-            Q6_Kx4WideRow(row, nsb, xq, xd, sums, xstride, y + r, ystride);
+            Q6_Kx4WideRow<TN>(row, nsb, xq, xd, sums, xstride, y + r, ystride);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Q6_Kx4WideRow(byte* row, int nsb, sbyte* xq, float* xd, short* sums, long xstride, float* y, long ystride)
+    private static void Q6_Kx4WideRow<TN>(byte* row, int nsb, sbyte* xq, float* xd, short* sums, long xstride, float* y, long ystride)
+        where TN : struct, ISequences
     {
         var m4 = Vector512.Create((byte)0x0F);
         var m30 = Vector512.Create((byte)0x30);
@@ -704,13 +757,19 @@ internal static unsafe class DecodeDot
             var xs = sums + 16 * s;
             Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x, ds, xs, ref acc0);
             Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + xstride, ds + dstride, xs + sstride, ref acc1);
-            Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + 2 * xstride, ds + 2 * dstride, xs + 2 * sstride, ref acc2);
-            Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + 3 * xstride, ds + 3 * dstride, xs + 3 * sstride, ref acc3);
+            if (TN.Count == 4)
+            {
+                Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + 2 * xstride, ds + 2 * dstride, xs + 2 * sstride, ref acc2);
+                Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + 3 * xstride, ds + 3 * dstride, xs + 3 * sstride, ref acc3);
+            }
         }
         y[0] = Vector256.Sum(acc0);
         y[ystride] = Vector256.Sum(acc1);
-        y[2 * ystride] = Vector256.Sum(acc2);
-        y[3 * ystride] = Vector256.Sum(acc3);
+        if (TN.Count == 4)
+        {
+            y[2 * ystride] = Vector256.Sum(acc2);
+            y[3 * ystride] = Vector256.Sum(acc3);
+        }
     }
 
     /// <summary>

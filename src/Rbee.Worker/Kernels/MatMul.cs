@@ -282,17 +282,27 @@ public static unsafe class MatMul
 
     /// <summary>Rows [r0, r1) dotted with sequences s..s+3 by Q4_0's or Q6_K's wide kernel in one call (results at
     /// y[r − r0 + k·ystride]), asking for the weights up to <paramref name="prefetchEnd"/> ahead (null: not).</summary>
-    private static void WideRows(in Job j, int r0, int r1, int s, byte* prefetchEnd, float* y, long ystride)
+    private static void WideRows(in Job j, int r0, int r1, int s, byte* prefetchEnd, float* y, long ystride, bool two = false)
     {
         var w = j.W;
         var cols = w.Cols;
         var blocks32 = cols / 32;
+        byte* row = w.Row(r0);
+        sbyte* xq = j.XQ + (long)s * cols;
+        float* xd = j.XD + (long)s * blocks32;
         if (w.Type == GgmlType.Q4_0)
-            DecodeDot.Q4_0x4WideRows(w.Row(r0), w.RowBytes, r1 - r0, prefetchEnd, blocks32, j.XQ + (long)s * cols,
-                j.XL + (long)s * cols, j.XD + (long)s * blocks32, j.XO + (long)s * blocks32, cols, y, ystride);
+        {
+            sbyte* xl = j.XL + (long)s * cols;
+            int* xo = j.XO + (long)s * blocks32;
+            if (two) DecodeDot.Q4_0x2WideRows(row, w.RowBytes, r1 - r0, prefetchEnd, blocks32, xq, xl, xd, xo, cols, y, ystride);
+            else DecodeDot.Q4_0x4WideRows(row, w.RowBytes, r1 - r0, prefetchEnd, blocks32, xq, xl, xd, xo, cols, y, ystride);
+        }
         else
-            DecodeDot.Q6_Kx4WideRows(w.Row(r0), w.RowBytes, r1 - r0, prefetchEnd, cols / 256, j.XQ + (long)s * cols,
-                j.XD + (long)s * blocks32, j.XI + (long)s * (cols / 16), cols, y, ystride);
+        {
+            short* xi = j.XI + (long)s * (cols / 16);
+            if (two) DecodeDot.Q6_Kx2WideRows(row, w.RowBytes, r1 - r0, prefetchEnd, cols / 256, xq, xd, xi, cols, y, ystride);
+            else DecodeDot.Q6_Kx4WideRows(row, w.RowBytes, r1 - r0, prefetchEnd, cols / 256, xq, xd, xi, cols, y, ystride);
+        }
     }
 
     /// <summary>Outputs of a padded four's rows (<see cref="WideRows"/>), per thread.</summary>
@@ -367,8 +377,9 @@ public static unsafe class MatMul
                 var blocks32 = cols / 32;
                 if (j.Invariant)
                 {
-                    // A last two or three sequences run as four, the others the zeros Quantize padded the activations
-                    // with: one four-sequence call costs well under two or three one-sequence ones.
+                    // A last three sequences run as four, the fourth the zeros Quantize padded the activations with
+                    // (one four-sequence call costs well under three one-sequence ones); a last two take the wide
+                    // two-sequence kernels where the type has them, else run as four too.
                     var quad = HasInvariantQuad(j);
                     var full = quad ? j.N & ~3 : 0;
                     var padded = quad && j.Padded && j.N - full >= 2;
@@ -380,6 +391,12 @@ public static unsafe class MatMul
                     if (wide)
                     {
                         for (; done < full; done += 4) WideRows(j, r0, r1, done, done == 0 ? taskEnd : null, j.Y + (long)done * rows + r0, rows);
+                        // A last two: the two-sequence kernel, not four's dots for two of zeros.
+                        if (j.N - full == 2)
+                        {
+                            WideRows(j, r0, r1, full, full == 0 ? taskEnd : null, j.Y + (long)full * rows + r0, rows, two: true);
+                            return;
+                        }
                         if (padded)
                         {
                             var count = r1 - r0;
