@@ -162,7 +162,8 @@ public static unsafe class MatMul
             format = f;
         }
         if (format is not { } chosen) return true;
-        // Batched decode of 2, 3, 6, 7 … sequences: zeros to a multiple of four let the last two or three run as four (RunTask).
+        // Batched decode of 2, 3, 6, 7 … sequences: zeros to a multiple of four let a last two or three run as four
+        // (RunTask; where a type has two-sequence kernels, a last two take those and the zeros go unread).
         var pad = j0.Invariant && n % 4 >= 2 ? 4 - n % 4 : 0;
         // The Q4_0 kernels' layouts come with the quantizing, token by token; a batched decode step's tokens are then
         // shared out over the pool instead of done here while it waits.
@@ -280,8 +281,9 @@ public static unsafe class MatMul
         _ => false,
     };
 
-    /// <summary>Rows [r0, r1) dotted with sequences s..s+3 by Q4_0's or Q6_K's wide kernel in one call (results at
-    /// y[r − r0 + k·ystride]), asking for the weights up to <paramref name="prefetchEnd"/> ahead (null: not).</summary>
+    /// <summary>Rows [r0, r1) dotted with sequences s..s+3 (s..s+1 with <paramref name="two"/>) by Q4_0's or Q6_K's wide
+    /// kernels in one call (results at y[r − r0 + k·ystride]), asking for the weights up to <paramref name="prefetchEnd"/>
+    /// ahead (null: not).</summary>
     private static void WideRows(in Job j, int r0, int r1, int s, byte* prefetchEnd, float* y, long ystride, bool two = false)
     {
         var w = j.W;

@@ -89,9 +89,8 @@ internal sealed unsafe class Q8Activations
 
     [ThreadStatic] private static Q8Activations? _forThread;
 
-    /// <summary>This thread's buffer, quantizing <paramref name="n"/> rows of <paramref name="cols"/> values.</summary>
     /// <summary>This thread's buffers filled with <paramref name="n"/> tokens of <paramref name="x"/>, then
-    /// <paramref name="pad"/> tokens of zeros (values, scales and sums all 0).</summary>
+    /// <paramref name="pad"/> tokens of zeros (values, scales and sums all 0); see <see cref="Fill"/>.</summary>
     public static Q8Activations Quantize(float* x, int cols, int n, ActivationFormat format, int pad = 0, ComputePool? pool = null,
         bool pairs = false, bool eachToken = false)
     {

@@ -20,7 +20,7 @@ public sealed class BatchInvariantMatMulTests
     {
         (int, int, int)[] shapes = [(37, 256, 3), (1, 512, 5), (131, 768, 2), (67, 1024, 7), (9, 256, 4), (41, 512, 6)];
         // Rows that end past the last group of eight 32-blocks (the four-sequence kernels' tails), where the type allows.
-        if (GgmlTypeInfo.Layout(type)!.Value.BlockSize == 32) shapes = [.. shapes, (5, 288, 4), (3, 96, 5)];
+        if (GgmlTypeInfo.Layout(type)!.Value.BlockSize == 32) shapes = [.. shapes, (5, 288, 4), (3, 96, 5), (7, 800, 2)];
         foreach (var (rows, cols, n) in shapes)
         {
             using var w = new RandomWeights(type, rows, cols, seed: 7 * rows + cols + n);
