@@ -139,12 +139,7 @@ internal sealed unsafe class Q8Activations
             X = x, Q = Q, D = D, Sum16 = Sum16, IntSum16 = IntSum16, Cols = cols, Tokens = n,
             SuperBlocks = format == ActivationFormat.Q8_K, Pairs = pairs ? Pairs : null, Lanes = Lanes, Offsets = Offsets, WideLanes = wide,
         };
-        if (eachToken && n >= 2)
-        {
-            job.Part.Count = job.Part.Parts = n;
-            (pool ?? ComputePool.Shared).Run(&FillRange, &job, n);
-        }
-        else Split(pool, &FillRange, &job, n);
+        Split(pool, &FillRange, &job, n, eachUnit: eachToken);
         if (pairs)
             for (var t = n; t < n + pad; t++) PairToken(Q, Pairs, Lanes, Offsets, cols, t, wide);
     }
@@ -158,11 +153,13 @@ internal sealed unsafe class Q8Activations
 
     /// <summary>Runs <paramref name="body"/> for every part of <paramref name="count"/> units (tokens or tiles): one
     /// part per thread of <paramref name="pool"/> (default the shared one) from <see cref="SplitFrom"/> tokens' worth
-    /// on, else one part on this thread.</summary>
-    private static void Split(ComputePool? pool, delegate*<void*, int, void> body, void* job, int count, int tokensPerUnit = 1)
+    /// on, else one part on this thread; with <paramref name="eachUnit"/> (a batched decode step), every unit its own
+    /// part from two on, so the threads take them as they come free.</summary>
+    private static void Split(ComputePool? pool, delegate*<void*, int, void> body, void* job, int count, int tokensPerUnit = 1,
+        bool eachUnit = false)
     {
         pool ??= ComputePool.Shared;
-        var parts = count * tokensPerUnit >= SplitFrom ? Math.Min(pool.Threads, count) : 1;
+        var parts = eachUnit && count >= 2 ? count : count * tokensPerUnit >= SplitFrom ? Math.Min(pool.Threads, count) : 1;
         ((Part*)job)->Count = count;
         ((Part*)job)->Parts = parts;
         if (parts == 1) body(job, 0);
