@@ -114,10 +114,7 @@ internal static unsafe class QuantDot
             e2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Dot4(a0, Avx2.Sign(Vector256.Load(x2 + o), w0))), Vector256.Create(h0 * d2[b]), e2);
             e3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Dot4(a0, Avx2.Sign(Vector256.Load(x3 + o), w0))), Vector256.Create(h0 * d3[b]), e3);
         }
-        y[0] = HSum(e0 + o0);
-        y[ystride] = HSum(e1 + o1);
-        y[2 * ystride] = HSum(e2 + o2);
-        y[3 * ystride] = HSum(e3 + o3);
+        DecodeDot.Store4(DecodeDot.Sums4(e0 + o0, e1 + o1, e2 + o2, e3 + o3), y, ystride);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

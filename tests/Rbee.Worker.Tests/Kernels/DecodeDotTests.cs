@@ -181,4 +181,24 @@ public unsafe class DecodeDotTests
             Assert.True(Math.Abs(s - k) <= 1e-5 * terms + 1e-7, $"{n} values row {r}: reference {s}, kernel {k}");
         }
     }
+
+    [Fact]
+    public void Sums4_IsVector256SumOfEach_BitForBit()
+    {
+        // The batched kernels end each row with Sums4 where the one-sequence kernels call Vector256.Sum: float addition
+        // is not associative, so any other grouping would break batch invariance. Magnitudes spread over 2^±40 make a
+        // regrouping show within a few draws; signed zeros check that -0 sums stay -0.
+        if (!Avx.IsSupported) return;
+        var rng = new Random(4);
+        float Draw() => rng.Next(16) == 0 ? (rng.Next(2) == 0 ? 0f : -0f) : (float)((rng.NextDouble() - 0.5) * Math.Pow(2, rng.Next(-40, 40)));
+        for (var i = 0; i < 20_000; i++)
+        {
+            var v = new Vector256<float>[4];
+            for (var k = 0; k < 4; k++) v[k] = Vector256.Create(Draw(), Draw(), Draw(), Draw(), Draw(), Draw(), Draw(), Draw());
+            if (i == 0) v[3] = Vector256.Create(-0f);
+            var sums = DecodeDot.Sums4(v[0], v[1], v[2], v[3]);
+            for (var k = 0; k < 4; k++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(Vector256.Sum(v[k])), BitConverter.SingleToInt32Bits(sums.GetElement(k)));
+        }
+    }
 }
