@@ -290,14 +290,17 @@ internal static unsafe class DecodeDot
     /// (a four-sequence step spent ~8 % of its samples there). Each row first asks for the weights
     /// <see cref="MatMul.PrefetchAhead"/> ahead, up to <paramref name="prefetchEnd"/> (null: no prefetching).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Never inlined: MatMul.WideRows took in the four wide entry points, ran out of the JIT's inlining budget and left
+    // calls inside the kernels' loops (Vector256.Load, Finish4_0, the sequence count, Sums4). Compiled on their own,
+    // each inlines its whole kernel: a four-sequence Q4_0 step 8.4–9.6 → 7.0–8.0 ms (bench model, three alternating pairs).
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Q4_0x4WideRows(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nb, sbyte* xq, sbyte* xlanes, float* xd,
         int* offsets, long xstride, float* y, long ystride) =>
         Q4_0WideRows<Four>(row, rowBytes, rows, prefetchEnd, nb, xq, xlanes, xd, offsets, xstride, y, ystride);
 
     /// <summary><see cref="Q4_0x4WideRows"/> for two sequences: each weight group unpacked once for both (a batched
     /// step's last two sequences, which padded to four paid for four's dots).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // see Q4_0x4WideRows
     public static void Q4_0x2WideRows(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nb, sbyte* xq, sbyte* xlanes, float* xd,
         int* offsets, long xstride, float* y, long ystride) =>
         Q4_0WideRows<Two>(row, rowBytes, rows, prefetchEnd, nb, xq, xlanes, xd, offsets, xstride, y, ystride);
@@ -733,7 +736,7 @@ internal static unsafe class DecodeDot
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6_Kx4Wide(byte* row, int nsb, sbyte* xq, float* xd, short* sums, long xstride, float* y, long ystride) =>
-        Q6_Kx4WideRow<Four>(row, nsb, xq, xd, sums, xstride, y, ystride);
+        Q6_KWideRows<Four>(row, 0, 1, null, nsb, xq, xd, sums, xstride, y, ystride);
 
     /// <summary>
     /// <see cref="Q6_Kx4Wide"/> for <paramref name="rows"/> consecutive rows (<paramref name="rowBytes"/> apart, results
@@ -742,31 +745,24 @@ internal static unsafe class DecodeDot
     /// profile. Each row first asks for the weights <see cref="MatMul.PrefetchAhead"/> ahead, up to
     /// <paramref name="prefetchEnd"/> (null: no prefetching).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // see Q4_0x4WideRows
     public static void Q6_Kx4WideRows(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nsb, sbyte* xq, float* xd,
         short* sums, long xstride, float* y, long ystride) =>
         Q6_KWideRows<Four>(row, rowBytes, rows, prefetchEnd, nsb, xq, xd, sums, xstride, y, ystride);
 
     /// <summary><see cref="Q6_Kx4WideRows"/> for two sequences (see <see cref="Q4_0x2WideRows"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)] // see Q4_0x4WideRows
     public static void Q6_Kx2WideRows(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nsb, sbyte* xq, float* xd,
         short* sums, long xstride, float* y, long ystride) =>
         Q6_KWideRows<Two>(row, rowBytes, rows, prefetchEnd, nsb, xq, xd, sums, xstride, y, ystride);
 
+    /// <summary>
+    /// The rows loop and the row kernel in one method: the kernel has more locals than the JIT inlines, so a separate
+    /// row method stayed a call per row.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Q6_KWideRows<TN>(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nsb, sbyte* xq, float* xd,
         short* sums, long xstride, float* y, long ystride) where TN : struct, ISequences
-    {
-        for (var r = 0; r < rows; r++, row += rowBytes)
-        {
-            if (prefetchEnd != null) MatMul.PrefetchAhead(row, rowBytes, prefetchEnd);
-            Q6_Kx4WideRow<TN>(row, nsb, xq, xd, sums, xstride, y + r, ystride);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Q6_Kx4WideRow<TN>(byte* row, int nsb, sbyte* xq, float* xd, short* sums, long xstride, float* y, long ystride)
-        where TN : struct, ISequences
     {
         var m4 = Vector512.Create((byte)0x0F);
         var m30 = Vector512.Create((byte)0x30);
@@ -778,44 +774,48 @@ internal static unsafe class DecodeDot
         var pick01 = Vector512.Create(Vector256.Create(Vector128.Create((short)0), Vector128.Create((short)1)), Vector256.Create(Vector128.Create((short)2), Vector128.Create((short)3)));
         var four = Vector512.Create((short)4);
         long dstride = xstride / 32, sstride = xstride / 16;
-        Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
-        for (var s = 0; s < nsb; s++)
+        for (var r = 0; r < rows; r++, row += rowBytes, y++)
         {
-            var blk = row + 210 * s;
-            var d = QuantDot.H2F(blk + 208);
-            var scales = (sbyte*)(blk + 192);
-            var qh0 = Twice(Vector256.Load(blk + 128)).AsUInt16();
-            var qh1 = Twice(Vector256.Load(blk + 160)).AsUInt16();
-            var l01 = Vector512.Load(blk);
-            var l23 = Vector512.Load(blk + 64);
-            var q01 = (l01 & m4) | (Avx512BW.ShiftLeftLogicalVariable(qh0, left).AsByte() & m30);
-            var q23 = ((l01.AsUInt16() >> 4).AsByte() & m4) | (Avx512BW.ShiftRightLogicalVariable(qh0, right).AsByte() & m30);
-            var q45 = (l23 & m4) | (Avx512BW.ShiftLeftLogicalVariable(qh1, left).AsByte() & m30);
-            var q67 = ((l23.AsUInt16() >> 4).AsByte() & m4) | (Avx512BW.ShiftRightLogicalVariable(qh1, right).AsByte() & m30);
-            var s16 = Scales16(scales);
-            var wide = s16.ToVector512Unsafe();
-            var p01 = Avx512BW.PermuteVar32x16(wide, pick01);
-            var p23 = Avx512BW.PermuteVar32x16(wide, pick01 + four);
-            var p45 = Avx512BW.PermuteVar32x16(wide, pick01 + four + four);
-            var p67 = Avx512BW.PermuteVar32x16(wide, pick01 + four + four + four);
-            var x = xq + 256 * s;
-            var ds = xd + 8 * s;
-            var xs = sums + 16 * s;
-            Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x, ds, xs, ref acc0);
-            Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + xstride, ds + dstride, xs + sstride, ref acc1);
+            if (prefetchEnd != null) MatMul.PrefetchAhead(row, rowBytes, prefetchEnd);
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            for (var s = 0; s < nsb; s++)
+            {
+                var blk = row + 210 * s;
+                var d = QuantDot.H2F(blk + 208);
+                var scales = (sbyte*)(blk + 192);
+                var qh0 = Twice(Vector256.Load(blk + 128)).AsUInt16();
+                var qh1 = Twice(Vector256.Load(blk + 160)).AsUInt16();
+                var l01 = Vector512.Load(blk);
+                var l23 = Vector512.Load(blk + 64);
+                var q01 = (l01 & m4) | (Avx512BW.ShiftLeftLogicalVariable(qh0, left).AsByte() & m30);
+                var q23 = ((l01.AsUInt16() >> 4).AsByte() & m4) | (Avx512BW.ShiftRightLogicalVariable(qh0, right).AsByte() & m30);
+                var q45 = (l23 & m4) | (Avx512BW.ShiftLeftLogicalVariable(qh1, left).AsByte() & m30);
+                var q67 = ((l23.AsUInt16() >> 4).AsByte() & m4) | (Avx512BW.ShiftRightLogicalVariable(qh1, right).AsByte() & m30);
+                var s16 = Scales16(scales);
+                var wide = s16.ToVector512Unsafe();
+                var p01 = Avx512BW.PermuteVar32x16(wide, pick01);
+                var p23 = Avx512BW.PermuteVar32x16(wide, pick01 + four);
+                var p45 = Avx512BW.PermuteVar32x16(wide, pick01 + four + four);
+                var p67 = Avx512BW.PermuteVar32x16(wide, pick01 + four + four + four);
+                var x = xq + 256 * s;
+                var ds = xd + 8 * s;
+                var xs = sums + 16 * s;
+                Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x, ds, xs, ref acc0);
+                Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + xstride, ds + dstride, xs + sstride, ref acc1);
+                if (TN.Count == 4)
+                {
+                    Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + 2 * xstride, ds + 2 * dstride, xs + 2 * sstride, ref acc2);
+                    Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + 3 * xstride, ds + 3 * dstride, xs + 3 * sstride, ref acc3);
+                }
+            }
+            var rowSums = Sums4(acc0, acc1, acc2, acc3);
+            y[0] = rowSums.ToScalar();
+            y[ystride] = rowSums.GetElement(1);
             if (TN.Count == 4)
             {
-                Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + 2 * xstride, ds + 2 * dstride, xs + 2 * sstride, ref acc2);
-                Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + 3 * xstride, ds + 3 * dstride, xs + 3 * sstride, ref acc3);
+                y[2 * ystride] = rowSums.GetElement(2);
+                y[3 * ystride] = rowSums.GetElement(3);
             }
-        }
-        var rowSums = Sums4(acc0, acc1, acc2, acc3);
-        y[0] = rowSums.ToScalar();
-        y[ystride] = rowSums.GetElement(1);
-        if (TN.Count == 4)
-        {
-            y[2 * ystride] = rowSums.GetElement(2);
-            y[3 * ystride] = rowSums.GetElement(3);
         }
     }
 
