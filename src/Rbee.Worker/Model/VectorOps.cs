@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -180,6 +181,7 @@ internal static class VectorOps
     /// re-encoded: normal values by moving the exponent's bias and dropping the 13 low significand bits, subnormal ones
     /// (below 2^-14) as their multiple of 2^-24, and anything that rounded past 65504 as infinity.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<uint> ToHalfBits(Vector256<float> x)
     {
         // The sign is x's: a tiny negative value that rounds to zero is −0 in fp16, and the rounding above loses it.
@@ -197,6 +199,7 @@ internal static class VectorOps
     /// ties to even, in the integer domain (a carry moves into the exponent, as it should). Below 2^-14 fp16 is
     /// subnormal with a fixed step of 2^-24: adding and removing 0.75 (whose ulp is 2^-24) rounds to that step.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> RoundToHalf(Vector256<float> x)
     {
         var bits = x.AsUInt32();
