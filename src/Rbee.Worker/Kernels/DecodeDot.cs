@@ -50,8 +50,8 @@ internal static unsafe class DecodeDot
     /// <see cref="Vector256.Sum{T}(Vector256{T})"/> of four vectors at once, bit for bit: each is summed
     /// ((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7)) there, and here two rounds of horizontal adds leave vector k's
     /// (e0 + e1) + (e2 + e3) in lane k of the low half and its (e4 + e5) + (e6 + e7) in lane k of the high one, which
-    /// one add joins. Three horizontal adds and an add for four sums where each Sum takes its own shuffles and adds
-    /// (a four-sequence step's row ends were ~9 % of its samples).
+    /// one add joins: three horizontal adds and an add for four sums, where each Sum takes its own shuffles and adds.
+    /// The batched kernels end their rows with it; the one-sequence kernels keep Vector256.Sum.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<float> Sums4(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
