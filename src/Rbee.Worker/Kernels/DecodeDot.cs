@@ -70,6 +70,20 @@ internal static unsafe class DecodeDot
         y[3 * ystride] = r.GetElement(3);
     }
 
+    /// <summary><see cref="Store4"/> for <typeparamref name="TN"/>'s count of sequences: the first two lanes always,
+    /// the other two when it is four.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store<TN>(Vector128<float> r, float* y, long ystride) where TN : struct, ISequences
+    {
+        if (TN.Count == 4)
+        {
+            Store4(r, y, ystride);
+            return;
+        }
+        y[0] = r.ToScalar();
+        y[ystride] = r.GetElement(1);
+    }
+
     /// <summary>Per-16 activation sums of eight 32-blocks (16 floats) added in pairs, in block order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> BlockSums8(float* s16)
@@ -385,14 +399,7 @@ internal static unsafe class DecodeDot
         if (b == nb)
         {
             // No blocks past the groups: Finish4_0's sums plus its zero tail.
-            var sums = Sums4(a0, a1, a2, a3) + Vector128<float>.Zero;
-            y[0] = sums.ToScalar();
-            y[ystride] = sums.GetElement(1);
-            if (TN.Count == 4)
-            {
-                y[2 * ystride] = sums.GetElement(2);
-                y[3 * ystride] = sums.GetElement(3);
-            }
+            Store<TN>(Sums4(a0, a1, a2, a3) + Vector128<float>.Zero, y, ystride);
             return;
         }
         y[0] = Finish4_0(row, b, nb, xq, xd, offsets, a0);
@@ -758,9 +765,10 @@ internal static unsafe class DecodeDot
 
     /// <summary>
     /// The rows loop and the row kernel in one method: the kernel has more locals than the JIT inlines, so a separate
-    /// row method stayed a call per row.
+    /// row method stayed a call per row. Not inlined into its entry points either, for the same reason: optimized at
+    /// once, as they are.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Q6_KWideRows<TN>(byte* row, long rowBytes, int rows, byte* prefetchEnd, int nsb, sbyte* xq, float* xd,
         short* sums, long xstride, float* y, long ystride) where TN : struct, ISequences
     {
@@ -808,14 +816,7 @@ internal static unsafe class DecodeDot
                     Seq6_KWide(q01, q23, q45, q67, p01, p23, p45, p67, s16, d, x + 3 * xstride, ds + 3 * dstride, xs + 3 * sstride, ref acc3);
                 }
             }
-            var rowSums = Sums4(acc0, acc1, acc2, acc3);
-            y[0] = rowSums.ToScalar();
-            y[ystride] = rowSums.GetElement(1);
-            if (TN.Count == 4)
-            {
-                y[2 * ystride] = rowSums.GetElement(2);
-                y[3 * ystride] = rowSums.GetElement(3);
-            }
+            Store<TN>(Sums4(acc0, acc1, acc2, acc3), y, ystride);
         }
     }
 
